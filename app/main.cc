@@ -1,0 +1,63 @@
+// The `engram` command line. Thin: it parses flags and calls into agent/ and the modules below.
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "app/cli.h"
+#include "common/build_info.h"
+#include "common/logging.h"
+
+int main(int argc, char** argv) {
+  using namespace engram;
+  const BuildInfo& build = GetBuildInfo();
+
+  CLI::App cli{
+      "engram: a runtime that lets language models work far beyond their context window "
+      "(retrieval, sparse attention, prompt compression, persistent memory).",
+      "engram"};
+  cli.set_version_flag("--version", "engram " + std::string(build.version) + " (commit " +
+                                        std::string(build.git_commit) + ")");
+  app::GlobalFlags flags;
+  cli.add_option("--log-level", flags.log_level,
+                 "Log verbosity on stderr: " + std::string(kLogLevelNames))
+      ->capture_default_str();
+  cli.add_option("--data-dir", flags.data_dir,
+                 "Where collections and memory stores live (default: $ENGRAM_DATA_DIR, else "
+                 "./engram-data)");
+  cli.require_subcommand(1);
+  cli.fallthrough();  // global flags may also follow the subcommand name
+
+  app::CommandTable commands;
+  app::RegisterInfoCommand(cli, flags, commands);
+
+  try {
+    cli.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return cli.exit(e);  // --help, --version
+    const std::vector<std::string> unparsed = cli.remaining();
+    if (dynamic_cast<const CLI::RequiredError*>(&e) != nullptr && !unparsed.empty()) {
+      // CLI11 reports a mistyped command name as "A subcommand is required"; say what it was.
+      std::string names;
+      for (const CLI::App* sub : cli.get_subcommands([](CLI::App*) { return true; })) {
+        names += (names.empty() ? "" : ", ") + sub->get_name();
+      }
+      std::fprintf(stderr, "engram: error: unknown command '%s' (commands: %s); run 'engram --help' for usage\n",
+                   unparsed.front().c_str(), names.c_str());
+    } else {
+      std::fprintf(stderr, "engram: error: %s; run 'engram --help' for usage\n", e.what());
+    }
+    return app::kExitBadInput;
+  }
+
+  if (Status s = InitLogging(flags.log_level); !s.ok()) {
+    std::fprintf(stderr, "engram: error: --log-level: %s\n", std::string(s.message()).c_str());
+    return app::kExitBadInput;
+  }
+
+  const Status status = commands.RunSelected();
+  if (!status.ok()) {
+    std::fprintf(stderr, "engram: error: %s\n", std::string(status.message()).c_str());
+    return app::ExitCodeFor(status);
+  }
+  return 0;
+}

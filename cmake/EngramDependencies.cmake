@@ -1,0 +1,17 @@
+# Every third-party library engram uses, all from Debian packages (scripts/setup.sh installs them).
+find_package(Threads REQUIRED)
+find_package(OpenMP REQUIRED)            # before faiss: its CMake config links OpenMP::OpenMP_CXX
+find_package(faiss CONFIG REQUIRED)      # Debian 1.7.3, CPU only
+find_package(RocksDB CONFIG REQUIRED)
+find_package(nlohmann_json CONFIG REQUIRED)
+find_package(spdlog CONFIG REQUIRED)
+find_package(CLI11 CONFIG REQUIRED)
+find_package(Boost REQUIRED)             # Asio + Beast are header-only
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(SENTENCEPIECE REQUIRED IMPORTED_TARGET sentencepiece)
+pkg_check_modules(POPPLER_CPP REQUIRED IMPORTED_TARGET poppler-cpp)
+pkg_check_modules(GUMBO REQUIRED IMPORTED_TARGET gumbo)
+if(ENGRAM_BUILD_TESTS)
+  find_package(GTest REQUIRED)
+endif()
+find_package(benchmark CONFIG QUIET)

@@ -1,0 +1,121 @@
+#include "common/default_models.h"
+
+#include <system_error>
+
+#include "common/paths.h"
+#include "common/sha256.h"
+
+namespace engram {
+
+namespace {
+
+struct LockEntry {
+  const char* model;
+  const char* role;
+  const char* package;
+  const char* relative_path;
+  const char* sha256;
+};
+
+// Generated from scripts/models.lock by cmake/DefaultModels.cmake.
+constexpr LockEntry kLockEntries[] = {
+#include "default_models.inc"
+};
+
+// The folder all files share as first path component, or the file itself for a one-file model.
+std::string ModelRoot(const std::vector<ModelFileSpec>& files) {
+  if (files.size() == 1) return files.front().relative_path;
+  const std::string& first = files.front().relative_path;
+  return first.substr(0, first.find('/'));
+}
+
+std::vector<DefaultModel> BuildModels() {
+  std::vector<DefaultModel> models;
+  for (const LockEntry& e : kLockEntries) {
+    if (models.empty() || models.back().name != e.model) {
+      models.push_back(DefaultModel{e.model, e.role, e.package, "", {}});
+    }
+    models.back().files.push_back(ModelFileSpec{e.relative_path, e.sha256});
+  }
+  for (DefaultModel& m : models) m.root = ModelRoot(m.files);
+  return models;
+}
+
+}  // namespace
+
+std::span<const DefaultModel> DefaultModels() {
+  static const std::vector<DefaultModel> models = BuildModels();
+  return models;
+}
+
+Result<const DefaultModel*> FindDefaultModel(std::string_view role) {
+  for (const DefaultModel& m : DefaultModels()) {
+    if (m.role == role) return &m;
+  }
+  return Status::NotFound("no default model with role '" + std::string(role) + "'");
+}
+
+std::string_view ModelFileStateName(ModelFileState state) {
+  switch (state) {
+    case ModelFileState::kVerified: return "verified";
+    case ModelFileState::kPresent: return "present";
+    case ModelFileState::kMissing: return "missing";
+    case ModelFileState::kDigestMismatch: return "digest mismatch";
+    case ModelFileState::kUnreadable: return "unreadable";
+  }
+  return "unknown";
+}
+
+bool ModelCheck::ready() const {
+  for (const ModelFileCheck& f : files) {
+    if (f.state != ModelFileState::kVerified && f.state != ModelFileState::kPresent) return false;
+  }
+  return !files.empty();
+}
+
+ModelCheck CheckModel(const std::filesystem::path& models_dir, const DefaultModel& model,
+                      bool verify_digest) {
+  ModelCheck check;
+  check.model = &model;
+  check.root = models_dir / model.root;
+  for (const ModelFileSpec& spec : model.files) {
+    ModelFileCheck file;
+    file.path = models_dir / spec.relative_path;
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(file.path, ec)) {
+      file.state = ModelFileState::kMissing;
+    } else {
+      file.size_bytes = std::filesystem::file_size(file.path, ec);
+      check.size_bytes += file.size_bytes;
+      if (!verify_digest) {
+        file.state = ModelFileState::kPresent;
+      } else if (Result<std::string> digest = Sha256File(file.path); !digest.ok()) {
+        file.state = ModelFileState::kUnreadable;
+        file.error = digest.status().ToString();
+      } else {
+        file.actual_sha256 = *digest;
+        file.state = (*digest == spec.sha256) ? ModelFileState::kVerified
+                                              : ModelFileState::kDigestMismatch;
+      }
+    }
+    check.files.push_back(std::move(file));
+  }
+  return check;
+}
+
+Result<std::filesystem::path> DefaultModelPath(std::string_view role) {
+  Result<const DefaultModel*> model = FindDefaultModel(role);
+  if (!model.ok()) return model.status();
+  Result<std::filesystem::path> dir = ResolveModelsDir();
+  if (!dir.ok()) return dir.status();
+  const ModelCheck check = CheckModel(*dir, **model, /*verify_digest=*/false);
+  for (const ModelFileCheck& f : check.files) {
+    if (f.state == ModelFileState::kMissing) {
+      return Status::NotFound("default " + std::string(role) + " model file '" + f.path.string() +
+                              "' is missing; run scripts/fetch_models.sh (or pass a model path)");
+    }
+  }
+  return check.root;
+}
+
+}  // namespace engram

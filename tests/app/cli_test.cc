@@ -1,0 +1,245 @@
+// The `engram` binary as a black box: real process, real flags, real models.
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "common/paths.h"
+
+extern char** environ;
+
+namespace engram {
+namespace {
+
+struct RunResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+std::string Slurp(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// Runs the engram binary with `args`; `env` entries override (or, with an empty value, remove)
+// variables of this process's environment.
+RunResult RunEngram(const std::vector<std::string>& args,
+                    const std::map<std::string, std::string>& env = {}) {
+  static int counter = 0;
+  const auto base = std::filesystem::temp_directory_path() /
+                    ("engram_cli_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
+  const std::string out_path = base.string() + ".out", err_path = base.string() + ".err";
+
+  std::vector<std::string> env_strings;
+  for (char** e = environ; *e != nullptr; ++e) {
+    const std::string entry(*e);
+    if (!env.count(entry.substr(0, entry.find('=')))) env_strings.push_back(entry);
+  }
+  for (const auto& [key, value] : env) {
+    if (!value.empty()) env_strings.push_back(key + "=" + value);
+  }
+  std::vector<char*> envp;
+  for (std::string& s : env_strings) envp.push_back(s.data());
+  envp.push_back(nullptr);
+
+  std::vector<std::string> argv_strings = {ENGRAM_BINARY};
+  argv_strings.insert(argv_strings.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (std::string& s : argv_strings) argv.push_back(s.data());
+  argv.push_back(nullptr);
+
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  pid_t pid = -1;
+  RunResult result;
+  if (posix_spawn(&pid, ENGRAM_BINARY, &actions, nullptr, argv.data(), envp.data()) == 0) {
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
+  posix_spawn_file_actions_destroy(&actions);
+  result.out = Slurp(out_path);
+  result.err = Slurp(err_path);
+  std::filesystem::remove(out_path);
+  std::filesystem::remove(err_path);
+  return result;
+}
+
+nlohmann::json ParseJson(const RunResult& r) {
+  nlohmann::json j = nlohmann::json::parse(r.out, nullptr, /*allow_exceptions=*/false);
+  EXPECT_FALSE(j.is_discarded()) << "stdout is not JSON:\n" << r.out << "\nstderr:\n" << r.err;
+  return j;
+}
+
+const nlohmann::json* FindModel(const nlohmann::json& info, const std::string& role) {
+  for (const nlohmann::json& m : info["models"]) {
+    if (m["role"] == role) return &m;
+  }
+  return nullptr;
+}
+
+int LineCount(const std::string& s) { return static_cast<int>(std::count(s.begin(), s.end(), '\n')); }
+
+class CliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    tmp_ = std::filesystem::temp_directory_path() / ("engram_cli_" + std::to_string(::getpid()));
+    std::filesystem::remove_all(tmp_);
+    std::filesystem::create_directories(tmp_);
+  }
+  void TearDown() override { std::filesystem::remove_all(tmp_); }
+  std::filesystem::path tmp_;
+};
+
+TEST_F(CliTest, VersionPrintsVersionAndCommit) {
+  const RunResult r = RunEngram({"--version"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.rfind("engram 0.1.0 (commit ", 0), 0u) << r.out;
+}
+
+// The foundation's promise: after scripts/setup.sh, `engram info` finds both default models
+// and their sha256 digests match scripts/models.lock.
+TEST_F(CliTest, InfoJsonListsBothDefaultModelsVerified) {
+  const RunResult r = RunEngram({"info", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const nlohmann::json info = ParseJson(r);
+  ASSERT_TRUE(info.is_object());
+  EXPECT_EQ(info["version"], "0.1.0");
+  EXPECT_FALSE(info["build"]["commit"].get<std::string>().empty());
+  EXPECT_TRUE(info["cuda"]["compiled"].is_boolean());
+  EXPECT_TRUE(info["cuda"]["gpu_visible"].is_boolean());
+  EXPECT_GE(info["machine"]["hardware_threads"].get<int>(), 1);
+  EXPECT_TRUE(info["libraries"].contains("faiss"));
+  EXPECT_TRUE(info["libraries"].contains("rocksdb"));
+
+  ASSERT_EQ(info["models"].size(), 2u);
+  for (const nlohmann::json& m : info["models"]) {
+    EXPECT_EQ(m["state"], "verified") << m.dump(2) << "\nrun scripts/fetch_models.sh";
+    EXPECT_GT(m["size_bytes"].get<uint64_t>(), 50u << 20) << m["name"];
+    for (const nlohmann::json& f : m["files"]) {
+      EXPECT_EQ(f["actual_sha256"], f["expected_sha256"]) << f["path"];
+    }
+  }
+  const nlohmann::json* generator = FindModel(info, "generator");
+  ASSERT_NE(generator, nullptr);
+  EXPECT_EQ((*generator)["name"], "smollm2-135m-instruct");
+  ASSERT_NE(FindModel(info, "embedder"), nullptr);
+  EXPECT_EQ(info["models_verified"], true);
+}
+
+TEST_F(CliTest, InfoTableShowsModelsAndCuda) {
+  const RunResult r = RunEngram({"info"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("smollm2-135m-instruct"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("all-minilm-l6-v2"), std::string::npos);
+  EXPECT_NE(r.out.find("sha256 verified"), std::string::npos);
+  EXPECT_NE(r.out.find("cuda"), std::string::npos);
+}
+
+TEST_F(CliTest, InfoReportsMissingModelsAndHowToFetchThem) {
+  const RunResult r = RunEngram({"info"}, {{"ENGRAM_MODELS_DIR", tmp_.string()}});
+  EXPECT_EQ(r.exit_code, 0) << r.err;  // informational: reports, does not fail
+  EXPECT_NE(r.out.find("sha256 missing"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("run scripts/fetch_models.sh"), std::string::npos) << r.out;
+
+  const nlohmann::json info =
+      ParseJson(RunEngram({"info", "--json"}, {{"ENGRAM_MODELS_DIR", tmp_.string()}}));
+  EXPECT_EQ(info["models_verified"], false);
+  EXPECT_EQ(info["paths"]["models_dir"], tmp_.string());
+  for (const nlohmann::json& m : info["models"]) EXPECT_EQ(m["state"], "missing");
+}
+
+// A damaged download (right name, wrong bytes) is caught by the digest, not just by presence.
+TEST_F(CliTest, InfoDetectsACorruptModelFile) {
+  Result<std::filesystem::path> real = ResolveModelsDir();
+  ASSERT_TRUE(real.ok());
+  // The embedder: links to the real (verified) files. The generator: a truncated copy.
+  std::filesystem::create_directory_symlink(*real / "all-MiniLM-L6-v2", tmp_ / "all-MiniLM-L6-v2");
+  {
+    std::ifstream in(*real / "SmolLM2-135M-Instruct.Q4_1.gguf", std::ios::binary);
+    ASSERT_TRUE(in) << "default generator missing; run scripts/fetch_models.sh";
+    std::string head(4096, '\0');
+    in.read(head.data(), head.size());
+    std::ofstream(tmp_ / "SmolLM2-135M-Instruct.Q4_1.gguf", std::ios::binary) << head;
+  }
+  const RunResult r = RunEngram({"info", "--json"}, {{"ENGRAM_MODELS_DIR", tmp_.string()}});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const nlohmann::json info = ParseJson(r);
+  EXPECT_EQ((*FindModel(info, "generator"))["state"], "digest mismatch");
+  EXPECT_EQ((*FindModel(info, "embedder"))["state"], "verified");
+  EXPECT_EQ(info["models_verified"], false);
+}
+
+TEST_F(CliTest, DataDirFlagWorksBeforeAndAfterTheSubcommand) {
+  for (const auto& args : {std::vector<std::string>{"--data-dir", "/srv/engram", "info", "--json", "--no-verify"},
+                           std::vector<std::string>{"info", "--json", "--no-verify", "--data-dir", "/srv/engram"}}) {
+    const RunResult r = RunEngram(args);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(ParseJson(r)["paths"]["data_dir"], "/srv/engram");
+  }
+  const RunResult from_env = RunEngram({"info", "--json", "--no-verify"}, {{"ENGRAM_DATA_DIR", "/env/dir"}});
+  EXPECT_EQ(ParseJson(from_env)["paths"]["data_dir"], "/env/dir");
+}
+
+TEST_F(CliTest, NoVerifyReportsPresenceOnly) {
+  const RunResult r = RunEngram({"info", "--json", "--no-verify"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  for (const nlohmann::json& m : ParseJson(r)["models"]) EXPECT_EQ(m["state"], "present");
+}
+
+// Bad input: one clear line on stderr, exit code 2, nothing on stdout.
+TEST_F(CliTest, UnknownLogLevelIsOneLineAndExitTwo) {
+  const RunResult r = RunEngram({"--log-level", "loud", "info"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(LineCount(r.err), 1) << r.err;
+  EXPECT_NE(r.err.find("'loud'"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("trace, debug, info, warn, error, off"), std::string::npos) << r.err;
+  EXPECT_EQ(r.out, "");
+}
+
+TEST_F(CliTest, UnknownSubcommandIsOneLineAndExitTwo) {
+  const RunResult r = RunEngram({"frobnicate"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(LineCount(r.err), 1) << r.err;
+  EXPECT_NE(r.err.find("frobnicate"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("engram --help"), std::string::npos) << r.err;
+}
+
+TEST_F(CliTest, MissingSubcommandIsOneLineAndExitTwo) {
+  const RunResult r = RunEngram({});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(LineCount(r.err), 1) << r.err;
+  EXPECT_NE(r.err.find("subcommand"), std::string::npos) << r.err;
+}
+
+TEST_F(CliTest, UnknownFlagIsOneLineAndExitTwo) {
+  const RunResult r = RunEngram({"info", "--frobnicate"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(LineCount(r.err), 1) << r.err;
+  EXPECT_NE(r.err.find("--frobnicate"), std::string::npos) << r.err;
+}
+
+TEST_F(CliTest, HelpExitsZeroAndDescribesTheCommand) {
+  const RunResult r = RunEngram({"info", "--help"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("--json"), std::string::npos) << r.out;
+}
+
+}  // namespace
+}  // namespace engram

@@ -145,8 +145,7 @@ nlohmann::json SystemReportToJson(const SystemReport& r) {
 std::string FormatSystemReport(const SystemReport& r) {
   std::ostringstream out;
   auto row = [&out](std::string_view key, const std::string& value) {
-    out << "  " << key << std::string(key.size() < 14 ? 14 - key.size() : 1, ' ') << value
-        << "\n";
+    out << "  " << key << std::string(key.size() < 14 ? 14 - key.size() : 1, ' ') << value << "\n";
   };
 
   out << "engram " << r.build.version << " (commit " << r.build.git_commit << ", "
@@ -163,19 +162,19 @@ std::string FormatSystemReport(const SystemReport& r) {
     row("gpu", "none visible (" + r.gpus.reason + ")");
   } else {
     for (const kernels::GpuDevice& d : r.gpus.devices) {
-      row("gpu " + std::to_string(d.index),
-          d.name + ", " + FormatBytes(d.total_memory_bytes) + ", sm " +
-              std::to_string(d.compute_capability_major) +
-              std::to_string(d.compute_capability_minor));
+      row("gpu " + std::to_string(d.index), d.name + ", " + FormatBytes(d.total_memory_bytes) +
+                                                ", sm " +
+                                                std::to_string(d.compute_capability_major) +
+                                                std::to_string(d.compute_capability_minor));
     }
   }
 
   out << "paths\n";
   row("data dir", r.data_dir.string());
-  row("models dir", r.models_dir.empty() ? "unresolved: " + r.models_dir_error
-                                         : r.models_dir.string());
-  row("shared data",
-      r.shared_data_dir.string() + (r.shared_data_found ? "" : "  (not found; set ENGRAM_SHARED_DATA)"));
+  row("models dir",
+      r.models_dir.empty() ? "unresolved: " + r.models_dir_error : r.models_dir.string());
+  row("shared data", r.shared_data_dir.string() +
+                         (r.shared_data_found ? "" : "  (not found; set ENGRAM_SHARED_DATA)"));
 
   out << "models\n";
   for (const ModelCheck& m : r.models) {
@@ -195,7 +194,8 @@ std::string FormatSystemReport(const SystemReport& r) {
 
   out << "libraries\n";
   std::string libs;
-  for (const auto& [name, version] : r.libraries) libs += (libs.empty() ? "" : ", ") + name + " " + version;
+  for (const auto& [name, version] : r.libraries)
+    libs += (libs.empty() ? "" : ", ") + name + " " + version;
   row("linked", libs);
   return out.str();
 }

@@ -15,15 +15,18 @@ Status CommandTable::RunSelected() const {
 
 int ExitCodeFor(const Status& status) {
   switch (status.code()) {
-    case StatusCode::kOk: return 0;
+    case StatusCode::kOk:
+      return 0;
     case StatusCode::kInvalidArgument:
     case StatusCode::kNotFound:
     case StatusCode::kAlreadyExists:
     case StatusCode::kCorruption:
     case StatusCode::kNotSupported:
     case StatusCode::kOutOfRange:
-    case StatusCode::kFailedPrecondition: return kExitBadInput;
-    default: return kExitFailure;
+    case StatusCode::kFailedPrecondition:
+      return kExitBadInput;
+    default:
+      return kExitFailure;
   }
 }
 

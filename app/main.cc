@@ -41,8 +41,10 @@ int main(int argc, char** argv) {
       for (const CLI::App* sub : cli.get_subcommands([](CLI::App*) { return true; })) {
         names += (names.empty() ? "" : ", ") + sub->get_name();
       }
-      std::fprintf(stderr, "engram: error: unknown command '%s' (commands: %s); run 'engram --help' for usage\n",
-                   unparsed.front().c_str(), names.c_str());
+      std::fprintf(
+          stderr,
+          "engram: error: unknown command '%s' (commands: %s); run 'engram --help' for usage\n",
+          unparsed.front().c_str(), names.c_str());
     } else {
       std::fprintf(stderr, "engram: error: %s; run 'engram --help' for usage\n", e.what());
     }

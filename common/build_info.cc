@@ -8,8 +8,8 @@
 namespace engram {
 
 const BuildInfo& GetBuildInfo() {
-  static const BuildInfo info{kEngramVersion, kEngramGitCommit, kEngramBuildType,
-                              kEngramCompiler, kEngramSystem};
+  static const BuildInfo info{kEngramVersion, kEngramGitCommit, kEngramBuildType, kEngramCompiler,
+                              kEngramSystem};
   return info;
 }
 

@@ -57,11 +57,16 @@ Result<const DefaultModel*> FindDefaultModel(std::string_view role) {
 
 std::string_view ModelFileStateName(ModelFileState state) {
   switch (state) {
-    case ModelFileState::kVerified: return "verified";
-    case ModelFileState::kPresent: return "present";
-    case ModelFileState::kMissing: return "missing";
-    case ModelFileState::kDigestMismatch: return "digest mismatch";
-    case ModelFileState::kUnreadable: return "unreadable";
+    case ModelFileState::kVerified:
+      return "verified";
+    case ModelFileState::kPresent:
+      return "present";
+    case ModelFileState::kMissing:
+      return "missing";
+    case ModelFileState::kDigestMismatch:
+      return "digest mismatch";
+    case ModelFileState::kUnreadable:
+      return "unreadable";
   }
   return "unknown";
 }
@@ -94,8 +99,8 @@ ModelCheck CheckModel(const std::filesystem::path& models_dir, const DefaultMode
         file.error = digest.status().ToString();
       } else {
         file.actual_sha256 = *digest;
-        file.state = (*digest == spec.sha256) ? ModelFileState::kVerified
-                                              : ModelFileState::kDigestMismatch;
+        file.state =
+            (*digest == spec.sha256) ? ModelFileState::kVerified : ModelFileState::kDigestMismatch;
       }
     }
     check.files.push_back(std::move(file));

@@ -56,7 +56,7 @@ struct ModelCheck {
   const DefaultModel* model = nullptr;
   std::filesystem::path root;  // absolute or as resolved: models_dir / model.root
   std::vector<ModelFileCheck> files;
-  uint64_t size_bytes = 0;     // sum over present files
+  uint64_t size_bytes = 0;  // sum over present files
   // Every file kVerified (or kPresent when digests were not checked).
   bool ready() const;
 };

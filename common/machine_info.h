@@ -9,10 +9,10 @@ namespace engram {
 
 struct MachineInfo {
   std::string hostname;
-  std::string cpu_model;       // from /proc/cpuinfo "model name"; "unknown" if absent
+  std::string cpu_model;  // from /proc/cpuinfo "model name"; "unknown" if absent
   unsigned hardware_threads = 0;
-  uint64_t memory_bytes = 0;   // physical memory
-  std::string kernel;          // "Linux 6.1.0-18-amd64"
+  uint64_t memory_bytes = 0;  // physical memory
+  std::string kernel;         // "Linux 6.1.0-18-amd64"
 };
 
 MachineInfo DescribeMachine();

@@ -28,9 +28,9 @@ Result<std::unique_ptr<MmapFile>> MmapFile::Open(const std::filesystem::path& pa
   }
   if (!S_ISREG(st.st_mode)) {
     ::close(fd);
-    return Status::InvalidArgument("mmap: " + Quoted(path) +
-                                   (S_ISDIR(st.st_mode) ? " is a directory" : " is not a regular file") +
-                                   "; expected a file");
+    return Status::InvalidArgument(
+        "mmap: " + Quoted(path) +
+        (S_ISDIR(st.st_mode) ? " is a directory" : " is not a regular file") + "; expected a file");
   }
   if (st.st_size == 0) {
     ::close(fd);
@@ -56,7 +56,8 @@ void MmapFile::Prefetch(size_t offset, size_t length) const {
   // madvise needs a page-aligned start.
   const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
   const size_t aligned = offset & ~(page - 1);
-  (void)::madvise(const_cast<uint8_t*>(data_) + aligned, length + (offset - aligned), MADV_WILLNEED);
+  (void)::madvise(const_cast<uint8_t*>(data_) + aligned, length + (offset - aligned),
+                  MADV_WILLNEED);
 }
 
 }  // namespace engram

@@ -14,8 +14,10 @@ constexpr int kBarWidth = 20;
 
 bool ShouldDraw(const ProgressOptions& options) {
   switch (options.display) {
-    case ProgressOptions::Display::kAlways: return options.out != nullptr;
-    case ProgressOptions::Display::kNever: return false;
+    case ProgressOptions::Display::kAlways:
+      return options.out != nullptr;
+    case ProgressOptions::Display::kNever:
+      return false;
     case ProgressOptions::Display::kAuto:
       return options.out != nullptr && ::isatty(::fileno(options.out)) == 1;
   }

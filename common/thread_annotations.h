@@ -11,5 +11,6 @@
 
 #define GUARDED_BY(x) ENGRAM_THREAD_ANNOTATION(guarded_by(x))
 #define PT_GUARDED_BY(x) ENGRAM_THREAD_ANNOTATION(pt_guarded_by(x))
-#define EXCLUSIVE_LOCKS_REQUIRED(...) ENGRAM_THREAD_ANNOTATION(exclusive_locks_required(__VA_ARGS__))
+#define EXCLUSIVE_LOCKS_REQUIRED(...) \
+  ENGRAM_THREAD_ANNOTATION(exclusive_locks_required(__VA_ARGS__))
 #define LOCKS_EXCLUDED(...) ENGRAM_THREAD_ANNOTATION(locks_excluded(__VA_ARGS__))

@@ -98,9 +98,8 @@ void ThreadPool::ParallelFor(size_t begin, size_t end,
   state->Work();
 
   std::unique_lock<std::mutex> lock(state->mu);
-  state->all_done.wait(lock, [&] {
-    return state->finished.load(std::memory_order_acquire) == state->num_chunks;
-  });
+  state->all_done.wait(
+      lock, [&] { return state->finished.load(std::memory_order_acquire) == state->num_chunks; });
 }
 
 }  // namespace engram

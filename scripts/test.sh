@@ -13,3 +13,5 @@ cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DENGRAM_CUDA="${
 cmake --build "$build" -j"$jobs"
 # shellcheck disable=SC2086  # CTEST_ARGS is a list of arguments
 ctest --test-dir "$build" --output-on-failure -j"$jobs" ${CTEST_ARGS:-}
+# Tests labelled `cuda` skip without a GPU; say why, so a skip is never mistaken for a pass.
+"$build/bin/engram" info --no-verify | sed -n '/^cuda/,/^paths/p' | sed '$d'

@@ -16,11 +16,14 @@ inline Status CudaStatus(cudaError_t err, const char* call, const char* file, in
   std::string msg = std::string("cuda: ") + call + " failed: " + cudaGetErrorName(err) + " (" +
                     cudaGetErrorString(err) + ") at " + file + ":" + std::to_string(line);
   switch (err) {
-    case cudaErrorMemoryAllocation: return Status::ResourceExhausted(msg);
+    case cudaErrorMemoryAllocation:
+      return Status::ResourceExhausted(msg);
     case cudaErrorNoDevice:
     case cudaErrorInsufficientDriver:
-    case cudaErrorInvalidDevice: return Status::Unavailable(msg);
-    default: return Status::Internal(msg);
+    case cudaErrorInvalidDevice:
+      return Status::Unavailable(msg);
+    default:
+      return Status::Internal(msg);
   }
 }
 

@@ -45,8 +45,10 @@ Status ScaleAddCuda(const ScaleAddParams& p, int device) {
   DeviceBuffer x, y;
   if (s = ENGRAM_CUDA_CHECK(cudaMalloc(&x.ptr, bytes)); !s.ok()) return s;
   if (s = ENGRAM_CUDA_CHECK(cudaMalloc(&y.ptr, bytes)); !s.ok()) return s;
-  if (s = ENGRAM_CUDA_CHECK(cudaMemcpy(x.ptr, p.x, bytes, cudaMemcpyHostToDevice)); !s.ok()) return s;
-  if (s = ENGRAM_CUDA_CHECK(cudaMemcpy(y.ptr, p.y, bytes, cudaMemcpyHostToDevice)); !s.ok()) return s;
+  if (s = ENGRAM_CUDA_CHECK(cudaMemcpy(x.ptr, p.x, bytes, cudaMemcpyHostToDevice)); !s.ok())
+    return s;
+  if (s = ENGRAM_CUDA_CHECK(cudaMemcpy(y.ptr, p.y, bytes, cudaMemcpyHostToDevice)); !s.ok())
+    return s;
 
   const size_t wanted_blocks = (p.n + kThreadsPerBlock - 1) / kThreadsPerBlock;
   const unsigned blocks = static_cast<unsigned>(wanted_blocks < 65535 ? wanted_blocks : 65535);

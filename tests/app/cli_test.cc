@@ -1,16 +1,15 @@
 // The `engram` binary as a black box: real process, real flags, real models.
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -40,8 +39,9 @@ std::string Slurp(const std::filesystem::path& p) {
 RunResult RunEngram(const std::vector<std::string>& args,
                     const std::map<std::string, std::string>& env = {}) {
   static int counter = 0;
-  const auto base = std::filesystem::temp_directory_path() /
-                    ("engram_cli_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
+  const auto base =
+      std::filesystem::temp_directory_path() /
+      ("engram_cli_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
   const std::string out_path = base.string() + ".out", err_path = base.string() + ".err";
 
   std::vector<std::string> env_strings;
@@ -64,8 +64,10 @@ RunResult RunEngram(const std::vector<std::string>& args,
 
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                   0644);
+  posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                   0644);
   pid_t pid = -1;
   RunResult result;
   if (posix_spawn(&pid, ENGRAM_BINARY, &actions, nullptr, argv.data(), envp.data()) == 0) {
@@ -94,7 +96,9 @@ const nlohmann::json* FindModel(const nlohmann::json& info, const std::string& r
   return nullptr;
 }
 
-int LineCount(const std::string& s) { return static_cast<int>(std::count(s.begin(), s.end(), '\n')); }
+int LineCount(const std::string& s) {
+  return static_cast<int>(std::count(s.begin(), s.end(), '\n'));
+}
 
 class CliTest : public ::testing::Test {
  protected:
@@ -187,13 +191,15 @@ TEST_F(CliTest, InfoDetectsACorruptModelFile) {
 }
 
 TEST_F(CliTest, DataDirFlagWorksBeforeAndAfterTheSubcommand) {
-  for (const auto& args : {std::vector<std::string>{"--data-dir", "/srv/engram", "info", "--json", "--no-verify"},
-                           std::vector<std::string>{"info", "--json", "--no-verify", "--data-dir", "/srv/engram"}}) {
+  for (const auto& args :
+       {std::vector<std::string>{"--data-dir", "/srv/engram", "info", "--json", "--no-verify"},
+        std::vector<std::string>{"info", "--json", "--no-verify", "--data-dir", "/srv/engram"}}) {
     const RunResult r = RunEngram(args);
     ASSERT_EQ(r.exit_code, 0) << r.err;
     EXPECT_EQ(ParseJson(r)["paths"]["data_dir"], "/srv/engram");
   }
-  const RunResult from_env = RunEngram({"info", "--json", "--no-verify"}, {{"ENGRAM_DATA_DIR", "/env/dir"}});
+  const RunResult from_env =
+      RunEngram({"info", "--json", "--no-verify"}, {{"ENGRAM_DATA_DIR", "/env/dir"}});
   EXPECT_EQ(ParseJson(from_env)["paths"]["data_dir"], "/env/dir");
 }
 

@@ -1,6 +1,7 @@
 #include "common/default_models.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -38,7 +39,8 @@ TEST(DefaultModelsTest, LockDefinesTheGeneratorAndTheEmbedder) {
 }
 
 TEST(DefaultModelsTest, MissingAndCorruptFilesAreReported) {
-  const auto dir = std::filesystem::temp_directory_path() / "engram_default_models_test";
+  const auto dir = std::filesystem::temp_directory_path() /
+                   ("engram_default_models_test_" + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   const DefaultModel& generator = **FindDefaultModel("generator");

@@ -1,6 +1,7 @@
 #include "common/paths.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <map>
@@ -23,7 +24,8 @@ TEST(PathsTest, DataDirFlagBeatsEnvBeatsDefault) {
   EXPECT_EQ(ResolveDataDir("/flag", FakeEnv({{"ENGRAM_DATA_DIR", "/env"}})), "/flag");
   EXPECT_EQ(ResolveDataDir("", FakeEnv({{"ENGRAM_DATA_DIR", "/env"}})), "/env");
   EXPECT_EQ(ResolveDataDir("", FakeEnv({})), "engram-data");
-  EXPECT_EQ(ResolveDataDir("", FakeEnv({{"ENGRAM_DATA_DIR", ""}})), "engram-data");  // empty = unset
+  EXPECT_EQ(ResolveDataDir("", FakeEnv({{"ENGRAM_DATA_DIR", ""}})),
+            "engram-data");  // empty = unset
 }
 
 TEST(PathsTest, ModelsDirFromEnvOrHome) {
@@ -62,7 +64,8 @@ TEST(PathsTest, RequireSharedDataNamesFolderAndVariableWhenMissing) {
 }
 
 TEST(PathsTest, RequireSharedDataFindsExistingFiles) {
-  const auto dir = std::filesystem::temp_directory_path() / "engram_paths_test_shared";
+  const auto dir = std::filesystem::temp_directory_path() /
+                   ("engram_paths_test_shared_" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir / "squad");
   { std::ofstream(dir / "squad" / "x.json") << "{}"; }
   Result<std::filesystem::path> p =

@@ -65,7 +65,12 @@ TEST(ResultDeathTest, ReadingTheValueOfAnErrorAbortsWithItsMessage) {
 
 TEST(ResultDeathTest, ConstructingFromOkStatusAborts) {
   GTEST_FLAG_SET(death_test_style, "threadsafe");
-  EXPECT_DEATH({ Result<int> r(Status::OK()); (void)r; }, "OK Status");
+  EXPECT_DEATH(
+      {
+        Result<int> r(Status::OK());
+        (void)r;
+      },
+      "OK Status");
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 #include "common/sha256.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -24,7 +25,8 @@ TEST(Sha256Test, NistVectors) {
 // Every message length 0..200 against Python's hashlib (tests/data/sha256_lengths.txt).
 TEST(Sha256Test, EveryPaddingLengthMatchesHashlib) {
   std::ifstream golden(std::string(ENGRAM_TEST_DATA_DIR) + "/sha256_lengths.txt");
-  ASSERT_TRUE(golden) << "missing tests/data/sha256_lengths.txt (scripts/goldens/sha256_lengths.py)";
+  ASSERT_TRUE(golden)
+      << "missing tests/data/sha256_lengths.txt (scripts/goldens/sha256_lengths.py)";
   std::string line;
   int checked = 0;
   while (std::getline(golden, line)) {
@@ -59,7 +61,8 @@ TEST(Sha256Test, SplitUpdatesEqualOneUpdate) {
 }
 
 TEST(Sha256Test, FileDigestEqualsStringDigest) {
-  const auto path = std::filesystem::temp_directory_path() / "engram_sha256_test.bin";
+  const auto path = std::filesystem::temp_directory_path() /
+                    ("engram_sha256_test_" + std::to_string(::getpid()) + ".bin");
   std::string content(3 << 20, 'x');  // spans several read blocks
   content[12345] = 'y';
   { std::ofstream(path, std::ios::binary) << content; }

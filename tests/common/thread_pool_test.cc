@@ -78,10 +78,13 @@ TEST(ThreadPoolTest, ParallelForCoversRangeExactlyOnce) {
     for (size_t min_chunk : {1u, 3u, 64u, 100000u}) {
       const size_t begin = 5;
       std::vector<std::atomic<int>> hits(begin + n);
-      pool.ParallelFor(begin, begin + n, [&](size_t lo, size_t hi) {
-        ASSERT_LE(lo, hi);
-        for (size_t i = lo; i < hi; ++i) hits[i].fetch_add(1);
-      }, min_chunk);
+      pool.ParallelFor(
+          begin, begin + n,
+          [&](size_t lo, size_t hi) {
+            ASSERT_LE(lo, hi);
+            for (size_t i = lo; i < hi; ++i) hits[i].fetch_add(1);
+          },
+          min_chunk);
       for (size_t i = 0; i < begin; ++i) ASSERT_EQ(hits[i].load(), 0) << "n=" << n;
       for (size_t i = begin; i < begin + n; ++i) {
         ASSERT_EQ(hits[i].load(), 1) << "n=" << n << " min_chunk=" << min_chunk << " i=" << i;
@@ -94,10 +97,13 @@ TEST(ThreadPoolTest, ParallelForRespectsMinChunk) {
   ThreadPool pool(4);
   std::mutex mu;
   std::vector<size_t> sizes;
-  pool.ParallelFor(0, 1000, [&](size_t lo, size_t hi) {
-    std::lock_guard<std::mutex> lock(mu);
-    sizes.push_back(hi - lo);
-  }, 128);
+  pool.ParallelFor(
+      0, 1000,
+      [&](size_t lo, size_t hi) {
+        std::lock_guard<std::mutex> lock(mu);
+        sizes.push_back(hi - lo);
+      },
+      128);
   size_t total = 0;
   for (size_t i = 0; i < sizes.size(); ++i) total += sizes[i];
   EXPECT_EQ(total, 1000u);
@@ -144,9 +150,8 @@ TEST(ThreadPoolTest, ConcurrentParallelForsFromManyThreads) {
   for (int t = 0; t < 6; ++t) {
     callers.emplace_back([&] {
       for (int rep = 0; rep < 50; ++rep) {
-        pool.ParallelFor(0, 257, [&](size_t lo, size_t hi) {
-          sum.fetch_add(static_cast<long>(hi - lo));
-        });
+        pool.ParallelFor(0, 257,
+                         [&](size_t lo, size_t hi) { sum.fetch_add(static_cast<long>(hi - lo)); });
       }
     });
   }

@@ -14,7 +14,8 @@ namespace {
 class CudaTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!CudaCompiled()) GTEST_SKIP() << "engram was built without CUDA (ENGRAM_CUDA=OFF or no nvcc)";
+    if (!CudaCompiled())
+      GTEST_SKIP() << "engram was built without CUDA (ENGRAM_CUDA=OFF or no nvcc)";
     const GpuProbe probe = ProbeGpus();
     if (probe.devices.empty()) GTEST_SKIP() << "no GPU visible: " << probe.reason;
   }

@@ -19,7 +19,9 @@ TEST(CpuFeaturesTest, AgreesWithProcCpuinfo) {
     }
   }
   if (flags.empty()) GTEST_SKIP() << "/proc/cpuinfo has no flags line on this platform";
-  auto has = [&flags](const char* name) { return flags.find(std::string(" ") + name + " ") != std::string::npos; };
+  auto has = [&flags](const char* name) {
+    return flags.find(std::string(" ") + name + " ") != std::string::npos;
+  };
   const CpuFeatures& f = GetCpuFeatures();
   EXPECT_EQ(f.avx2, has("avx2"));
   EXPECT_EQ(f.fma, has("fma"));

@@ -35,9 +35,7 @@ std::vector<std::pair<std::string, std::string>> LinkedLibraries() {
 // How a model looks in one word: "verified", or the worst state of any of its files.
 std::string ModelState(const ModelCheck& check) {
   for (const ModelFileCheck& f : check.files) {
-    if (f.state != ModelFileState::kVerified && f.state != ModelFileState::kPresent) {
-      return std::string(ModelFileStateName(f.state));
-    }
+    if (!IsUsable(f.state)) return std::string(ModelFileStateName(f.state));
   }
   return std::string(ModelFileStateName(check.files.empty() ? ModelFileState::kMissing
                                                             : check.files.front().state));
@@ -184,8 +182,7 @@ std::string FormatSystemReport(const SystemReport& r) {
                            "  sha256 " + ModelState(m));
     row("", m.root.string());
     for (const ModelFileCheck& f : m.files) {
-      if (f.state == ModelFileState::kMissing || f.state == ModelFileState::kDigestMismatch ||
-          f.state == ModelFileState::kUnreadable) {
+      if (!IsUsable(f.state)) {
         row("", "  " + std::string(ModelFileStateName(f.state)) + ": " + f.path.string());
       }
     }

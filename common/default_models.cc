@@ -73,7 +73,7 @@ std::string_view ModelFileStateName(ModelFileState state) {
 
 bool ModelCheck::ready() const {
   for (const ModelFileCheck& f : files) {
-    if (f.state != ModelFileState::kVerified && f.state != ModelFileState::kPresent) return false;
+    if (!IsUsable(f.state)) return false;
   }
   return !files.empty();
 }

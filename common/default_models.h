@@ -43,6 +43,10 @@ enum class ModelFileState {
   kUnreadable,      // present but could not be read (see `error`)
 };
 std::string_view ModelFileStateName(ModelFileState state);
+// kVerified or kPresent: the file can be used.
+inline bool IsUsable(ModelFileState state) {
+  return state == ModelFileState::kVerified || state == ModelFileState::kPresent;
+}
 
 struct ModelFileCheck {
   std::filesystem::path path;

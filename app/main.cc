@@ -29,6 +29,8 @@ int main(int argc, char** argv) {
 
   app::CommandTable commands;
   app::RegisterInfoCommand(cli, flags, commands);
+  app::RegisterInspectCommand(cli, flags, commands);
+  app::RegisterTokenizeCommand(cli, flags, commands);
 
   try {
     cli.parse(argc, argv);

@@ -1,0 +1,45 @@
+// engram inspect FILE.gguf [--json] [--full-arrays]: metadata and tensor table of a GGUF file.
+#include <cstdio>
+#include <memory>
+
+#include "app/cli.h"
+#include "inference/gguf.h"
+#include "inference/gguf_report.h"
+
+namespace engram::app {
+
+namespace {
+struct InspectFlags {
+  std::string path;
+  bool json = false;
+  bool full_arrays = false;
+};
+}  // namespace
+
+void RegisterInspectCommand(CLI::App& app, const GlobalFlags&, CommandTable& commands) {
+  auto flags = std::make_shared<InspectFlags>();
+  CLI::App* cmd = app.add_subcommand(
+      "inspect", "Show a GGUF file's metadata and tensor table (types, shapes, bytes)");
+  cmd->add_option("file", flags->path, "The .gguf file")->required();
+  cmd->add_flag("--json", flags->json,
+                "Print one JSON object: architecture, metadata, tensors [{name, type, shape, "
+                "offset, bytes}]");
+  cmd->add_flag("--full-arrays", flags->full_arrays,
+                "With --json, print long arrays (the vocabulary) in full instead of cut");
+
+  commands.Add(cmd, [flags]() -> Status {
+    Result<std::unique_ptr<inference::GgufFile>> gguf = inference::GgufFile::Open(flags->path);
+    if (!gguf.ok()) return gguf.status();
+    if (flags->json) {
+      const std::string text =
+          inference::GgufToJson(**gguf, flags->full_arrays ? 0 : 16)
+              .dump(2, ' ', /*ensure_ascii=*/false, nlohmann::json::error_handler_t::replace);
+      std::printf("%s\n", text.c_str());
+    } else {
+      std::fputs(inference::FormatGgufReport(**gguf).c_str(), stdout);
+    }
+    return Status::OK();
+  });
+}
+
+}  // namespace engram::app

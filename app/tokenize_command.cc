@@ -1,0 +1,130 @@
+// engram tokenize [-m MODEL] [--json] [--ids] [--parse-special] [--no-add-special] TEXT…
+// Token ids and pieces of TEXT under a model's tokenizer (a .gguf file, a SentencePiece
+// .model, a BERT vocab.txt or model directory); the default generator when -m is omitted.
+#include <cstdio>
+#include <iostream>
+#include <iterator>
+#include <memory>
+
+#include "app/cli.h"
+#include "common/default_models.h"
+#include "inference/tokenizer.h"
+#include "nlohmann/json.hpp"
+
+namespace engram::app {
+
+namespace {
+
+struct TokenizeFlags {
+  std::string model;
+  std::vector<std::string> texts;
+  std::string file;
+  bool json = false;
+  bool ids_only = false;
+  bool parse_special = false;
+  bool no_add_special = false;
+};
+
+// A piece for display: control characters escaped so that one token stays on one line.
+std::string Printable(std::string_view piece) {
+  std::string out;
+  for (unsigned char c : piece) {
+    if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else if (c == '\r') {
+      out += "\\r";
+    } else if (c < 0x20 || c == 0x7F) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02x", c);
+      out += buf;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out;
+}
+
+Result<std::string> ReadInput(const TokenizeFlags& flags) {
+  if (!flags.file.empty()) {
+    if (flags.file == "-") {
+      return std::string(std::istreambuf_iterator<char>(std::cin), {});
+    }
+    FILE* f = std::fopen(flags.file.c_str(), "rb");
+    if (f == nullptr) return Status::NotFound("tokenize: cannot open '" + flags.file + "'");
+    std::string text;
+    char buf[65536];
+    for (size_t n; (n = std::fread(buf, 1, sizeof buf, f)) > 0;) text.append(buf, n);
+    std::fclose(f);
+    return text;
+  }
+  if (flags.texts.empty()) {
+    return Status::InvalidArgument("tokenize: give the text as arguments or with --file");
+  }
+  std::string text;
+  for (size_t i = 0; i < flags.texts.size(); ++i) {
+    if (i > 0) text += ' ';
+    text += flags.texts[i];
+  }
+  return text;
+}
+
+}  // namespace
+
+void RegisterTokenizeCommand(CLI::App& app, const GlobalFlags&, CommandTable& commands) {
+  auto flags = std::make_shared<TokenizeFlags>();
+  CLI::App* cmd = app.add_subcommand("tokenize", "Show the token ids and pieces of a text");
+  cmd->add_option("-m,--model", flags->model,
+                  "A .gguf file, a SentencePiece .model, a vocab.txt or a BERT model directory "
+                  "(default: the default generator)");
+  cmd->add_option("text", flags->texts, "The text (several arguments are joined by spaces)");
+  cmd->add_option("-f,--file", flags->file, "Read the text from a file ('-' for stdin)");
+  cmd->add_flag("--json", flags->json, "Print {\"model\", \"ids\", \"pieces\"} as JSON");
+  cmd->add_flag("--ids", flags->ids_only, "Print only the ids, space-separated");
+  cmd->add_flag("--parse-special", flags->parse_special,
+                "Turn special-token text such as <|im_start|> into its token");
+  cmd->add_flag("--no-add-special", flags->no_add_special,
+                "Do not add the model's BOS/EOS ([CLS]/[SEP]) tokens");
+
+  commands.Add(cmd, [flags]() -> Status {
+    std::string model = flags->model;
+    if (model.empty()) {
+      Result<std::filesystem::path> path = DefaultModelPath("generator");
+      if (!path.ok()) return path.status();
+      model = path->string();
+    }
+    Result<std::string> text = ReadInput(*flags);
+    if (!text.ok()) return text.status();
+    Result<std::unique_ptr<inference::Tokenizer>> tokenizer = inference::Tokenizer::Load(model);
+    if (!tokenizer.ok()) return tokenizer.status();
+    const inference::Tokenizer& tok = **tokenizer;
+    inference::EncodeOptions options;
+    options.add_special = !flags->no_add_special;
+    options.parse_special = flags->parse_special;
+    const std::vector<int32_t> ids = tok.Encode(*text, options);
+
+    if (flags->json) {
+      nlohmann::json pieces = nlohmann::json::array();
+      for (int32_t id : ids) pieces.push_back(std::string(tok.TokenText(id)));
+      nlohmann::json out = {{"model", model}, {"tokenizer", std::string(tok.Family())},
+                            {"count", ids.size()}, {"ids", ids}, {"pieces", pieces}};
+      std::printf("%s\n", out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
+                              .c_str());
+    } else if (flags->ids_only) {
+      std::string line;
+      for (size_t i = 0; i < ids.size(); ++i) line += (i ? " " : "") + std::to_string(ids[i]);
+      std::printf("%s\n", line.c_str());
+    } else {
+      for (int32_t id : ids) {
+        std::printf("%6d  %s\n", id,
+                    Printable(tok.TokenToPiece(id, /*render_special=*/true)).c_str());
+      }
+      std::fprintf(stderr, "%zu tokens (%s tokenizer)\n", ids.size(),
+                   std::string(tok.Family()).c_str());
+    }
+    return Status::OK();
+  });
+}
+
+}  // namespace engram::app

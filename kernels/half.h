@@ -45,7 +45,7 @@ inline uint16_t Fp32ToFp16(float f) {
     return sign | 0x7e00u | static_cast<uint16_t>((a >> 13) & 0x3ffu);
   }
   if (a >= 0x477ff000u) return sign | 0x7c00u;  // 65520 and up (and inf) round to inf
-  if (a >= 0x38800000u) {                        // normal f16: rebias, then round 13 bits away
+  if (a >= 0x38800000u) {                       // normal f16: rebias, then round 13 bits away
     const uint32_t rebiased = a - (static_cast<uint32_t>(127 - 15) << 23);
     return sign | static_cast<uint16_t>((rebiased + 0xfffu + ((rebiased >> 13) & 1u)) >> 13);
   }

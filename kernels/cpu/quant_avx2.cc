@@ -1,7 +1,12 @@
 // AVX2 + FMA + F16C versions of the kernels in kernels/quant.h. This file alone is compiled with
 // -mavx2 -mfma -mf16c (kernels/CMakeLists.txt); quant_dispatch.cc calls it only on CPUs that have
-// those extensions. Everything here has internal linkage and it includes no header with inline
-// functions, so no AVX2-compiled copy of a shared inline function can leak into other code.
+// those extensions. Everything here has internal linkage, and it calls no inline function from a
+// shared header (only intrinsics and memcpy): an AVX2-compiled copy of such a function could be
+// picked by the linker for code that runs on any CPU.
+//
+// Helpers are always_inline and fixed-count loops are unrolled so that the small arrays of vectors
+// they pass around stay in registers; at -O2 GCC otherwise keeps them on the stack (measured: the
+// dot products ran about 2x slower).
 //
 // Unpacking: quantized bytes are widened 8 at a time straight into int32 lanes (vpmovzxbd from
 // memory, one shuffle per 8 elements); nibbles and high bits are then split with shifts and masks,
@@ -82,7 +87,7 @@ namespace {
   const __m256i all = _mm256_set1_epi32(static_cast<int>(bits));
   const __m256i one = _mm256_set1_epi32(1);
   __m256i shift = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-  #pragma GCC unroll 8
+#pragma GCC unroll 8
   for (int g = 0; g < 4; ++g) {
     const __m256i bit = _mm256_and_si256(_mm256_srlv_epi32(all, shift), one);
     q[g] = _mm256_or_si256(q[g], _mm256_slli_epi32(bit, 4));
@@ -92,7 +97,7 @@ namespace {
 
 [[gnu::always_inline]] inline void ToFloatMinus(const __m256i q[4], int offset, __m256 out[4]) {
   const __m256i off = _mm256_set1_epi32(offset);
-  #pragma GCC unroll 8
+#pragma GCC unroll 8
   for (int g = 0; g < 4; ++g) out[g] = ToFloat(_mm256_sub_epi32(q[g], off));
 }
 
@@ -123,7 +128,7 @@ namespace {
 }
 
 [[gnu::always_inline]] inline void Unpack(const BlockQ8_0& b, __m256 out[4]) {
-  #pragma GCC unroll 8
+#pragma GCC unroll 8
   for (int g = 0; g < 4; ++g) out[g] = ToFloat(LoadI8x8(b.qs + 8 * g));
 }
 
@@ -136,7 +141,7 @@ void Dequant32(const void* src, float* dst, int64_t n) {
     __m256 q[4];
     Unpack(b, q);
     const __m256 d = _mm256_set1_ps(LoadHalf(b.d));
-    #pragma GCC unroll 8
+#pragma GCC unroll 8
     for (int g = 0; g < 4; ++g) {
       __m256 y = _mm256_mul_ps(q[g], d);
       if constexpr (kHasMin) y = _mm256_add_ps(y, _mm256_set1_ps(LoadHalf(b.m)));
@@ -166,8 +171,9 @@ float DotRow32(const void* row, const float* x, int64_t n) {
 
 // get_scale_min_k4 for all 8 sub-blocks, times the super-block scales: the per-sub-block factors
 // exactly as the scalar reference computes them (d * sc, dmin * m).
-[[gnu::always_inline]] inline void ScalesK4(const uint8_t* q, float d, float dmin, float scale[8], float min[8]) {
-  #pragma GCC unroll 8
+[[gnu::always_inline]] inline void ScalesK4(const uint8_t* q, float d, float dmin, float scale[8],
+                                            float min[8]) {
+#pragma GCC unroll 8
   for (int j = 0; j < 8; ++j) {
     int sc, m;
     if (j < 4) {
@@ -186,7 +192,7 @@ float DotRow32(const void* row, const float* x, int64_t n) {
 // lo[] = low nibbles of qs[0..31] (sub-block 2j), hi[] = high nibbles (2j+1).
 [[gnu::always_inline]] inline void UnpackK4Pair(const uint8_t* qs, __m256i lo[4], __m256i hi[4]) {
   const __m256i mask = _mm256_set1_epi32(0x0f);
-  #pragma GCC unroll 8
+#pragma GCC unroll 8
   for (int g = 0; g < 4; ++g) {
     const __m256i v = LoadU8x8(qs + 8 * g);
     lo[g] = _mm256_and_si256(v, mask);
@@ -194,44 +200,56 @@ float DotRow32(const void* row, const float* x, int64_t n) {
   }
 }
 
-// Q5_K: `h` holds qh[0..31] shifted right by 2j; its bits 0 and 1 are bit 4 of sub-blocks 2j and
-// 2j+1.
-[[gnu::always_inline]] inline void AddK5Bits(const __m256i h[4], __m256i lo[4], __m256i hi[4]) {
-  const __m256i bit0 = _mm256_set1_epi32(1);
-  const __m256i bit1 = _mm256_set1_epi32(2);
-  #pragma GCC unroll 8
+// Q5_K: the 5-bit values of all 256 elements, computed with 32-byte operations into q[] (element
+// order). Widening them from memory afterwards is cheaper than carrying qh in registers: with it
+// live across the four sub-block pairs, the dot product runs out of registers.
+[[gnu::always_inline]] inline void UnpackQ5K(const BlockQ5_K& b, uint8_t q[kQK]) {
+  const __m256i low4 = _mm256_set1_epi8(0x0f);
+  const __m256i one = _mm256_set1_epi8(1);
+  const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qh));
+#pragma GCC unroll 4
+  for (int j = 0; j < 4; ++j) {
+    const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qs + 32 * j));
+    // 16-bit shifts are fine: every value is masked to its byte before it moves across one.
+    const __m256i h0 = _mm256_and_si256(_mm256_srli_epi16(qh, 2 * j), one);
+    const __m256i h1 = _mm256_and_si256(_mm256_srli_epi16(qh, 2 * j + 1), one);
+    const __m256i lo = _mm256_or_si256(_mm256_and_si256(v, low4), _mm256_slli_epi16(h0, 4));
+    const __m256i hi =
+        _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(v, 4), low4), _mm256_slli_epi16(h1, 4));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(q + 64 * j), lo);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(q + 64 * j + 32), hi);
+  }
+}
+
+// Sub-blocks 2j and 2j+1 from the output of UnpackQ5K (q points at element 64j).
+[[gnu::always_inline]] inline void LoadPair(const uint8_t* q, __m256i lo[4], __m256i hi[4]) {
+#pragma GCC unroll 4
   for (int g = 0; g < 4; ++g) {
-    lo[g] = _mm256_or_si256(lo[g], _mm256_slli_epi32(_mm256_and_si256(h[g], bit0), 4));
-    hi[g] = _mm256_or_si256(hi[g], _mm256_slli_epi32(_mm256_and_si256(h[g], bit1), 3));
+    lo[g] = LoadU8x8(q + 8 * g);
+    hi[g] = LoadU8x8(q + 32 + 8 * g);
   }
 }
 
 // y = scale * q - min for one 32-element sub-block.
-[[gnu::always_inline]] inline void StoreScaledMinus(const __m256i q[4], float scale, float min, float* y) {
+[[gnu::always_inline]] inline void StoreScaledMinus(const __m256i q[4], float scale, float min,
+                                                    float* y) {
   const __m256 s = _mm256_set1_ps(scale);
   const __m256 m = _mm256_set1_ps(min);
-  #pragma GCC unroll 8
+#pragma GCC unroll 8
   for (int g = 0; g < 4; ++g) {
     _mm256_storeu_ps(y + 8 * g, _mm256_sub_ps(_mm256_mul_ps(s, ToFloat(q[g])), m));
   }
 }
 
 // Adds scale * sum q x to acc and min * sum x to acc_min for one 32-element sub-block.
-[[gnu::always_inline]] inline void AccumulateScaledMinus(const __m256i q[4], float scale, float min, const float* x,
-                           __m256* acc, __m256* acc_min) {
+[[gnu::always_inline]] inline void AccumulateScaledMinus(const __m256i q[4], float scale, float min,
+                                                         const float* x, __m256* acc,
+                                                         __m256* acc_min) {
   __m256 qf[4];
-  #pragma GCC unroll 8
+#pragma GCC unroll 8
   for (int g = 0; g < 4; ++g) qf[g] = ToFloat(q[g]);
   *acc = _mm256_fmadd_ps(_mm256_set1_ps(scale), Dot32(qf, x), *acc);
   *acc_min = _mm256_fmadd_ps(_mm256_set1_ps(min), Sum32(x), *acc_min);
-}
-
-template <bool kFiveBit, typename Block>
-[[gnu::always_inline]] inline void LoadK5High(const Block& b, __m256i h[4]) {
-  if constexpr (kFiveBit) {
-    #pragma GCC unroll 8
-    for (int g = 0; g < 4; ++g) h[g] = LoadU8x8(b.qh + 8 * g);
-  }
 }
 
 // Q4_K (kFiveBit false) and Q5_K (true) share everything but the fifth bit.
@@ -242,16 +260,15 @@ void DequantK4(const void* src, float* dst, int64_t n) {
     const Block& b = blocks[i];
     float scale[8], min[8];
     ScalesK4(b.scales, LoadHalf(b.d), LoadHalf(b.dmin), scale, min);
-    __m256i h[4];
-    LoadK5High<kFiveBit>(b, h);
-    #pragma GCC unroll 8
+    uint8_t q5[kFiveBit ? kQK : 1];
+    if constexpr (kFiveBit) UnpackQ5K(b, q5);
+#pragma GCC unroll 8
     for (int j = 0; j < 4; ++j) {
       __m256i lo[4], hi[4];
-      UnpackK4Pair(b.qs + 32 * j, lo, hi);
       if constexpr (kFiveBit) {
-        AddK5Bits(h, lo, hi);
-        #pragma GCC unroll 8
-        for (int g = 0; g < 4; ++g) h[g] = _mm256_srli_epi32(h[g], 2);
+        LoadPair(q5 + 64 * j, lo, hi);
+      } else {
+        UnpackK4Pair(b.qs + 32 * j, lo, hi);
       }
       StoreScaledMinus(lo, scale[2 * j], min[2 * j], dst + 64 * j);
       StoreScaledMinus(hi, scale[2 * j + 1], min[2 * j + 1], dst + 64 * j + 32);
@@ -262,72 +279,74 @@ void DequantK4(const void* src, float* dst, int64_t n) {
 template <typename Block, bool kFiveBit>
 float DotRowK4(const void* row, const float* x, int64_t n) {
   const Block* blocks = static_cast<const Block*>(row);
-  __m256 acc = _mm256_setzero_ps();
-  __m256 acc_min = _mm256_setzero_ps();
+  // Separate accumulators for even and odd sub-blocks: two FMA chains instead of one.
+  __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+  __m256 acc_min[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
   for (int64_t i = 0; i < n / kQK; ++i, x += kQK) {
     const Block& b = blocks[i];
     float scale[8], min[8];
     ScalesK4(b.scales, LoadHalf(b.d), LoadHalf(b.dmin), scale, min);
-    __m256i h[4];
-    LoadK5High<kFiveBit>(b, h);
-    #pragma GCC unroll 8
+    uint8_t q5[kFiveBit ? kQK : 1];
+    if constexpr (kFiveBit) UnpackQ5K(b, q5);
+#pragma GCC unroll 4
     for (int j = 0; j < 4; ++j) {
       __m256i lo[4], hi[4];
-      UnpackK4Pair(b.qs + 32 * j, lo, hi);
       if constexpr (kFiveBit) {
-        AddK5Bits(h, lo, hi);
-        #pragma GCC unroll 8
-        for (int g = 0; g < 4; ++g) h[g] = _mm256_srli_epi32(h[g], 2);
+        LoadPair(q5 + 64 * j, lo, hi);
+      } else {
+        UnpackK4Pair(b.qs + 32 * j, lo, hi);
       }
-      AccumulateScaledMinus(lo, scale[2 * j], min[2 * j], x + 64 * j, &acc, &acc_min);
-      AccumulateScaledMinus(hi, scale[2 * j + 1], min[2 * j + 1], x + 64 * j + 32, &acc,
-                            &acc_min);
+      AccumulateScaledMinus(lo, scale[2 * j], min[2 * j], x + 64 * j, &acc[0], &acc_min[0]);
+      AccumulateScaledMinus(hi, scale[2 * j + 1], min[2 * j + 1], x + 64 * j + 32, &acc[1],
+                            &acc_min[1]);
     }
   }
-  return HorizontalSum(_mm256_sub_ps(acc, acc_min));
+  return HorizontalSum(
+      _mm256_sub_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc_min[0], acc_min[1])));
 }
 
-// Q6_K, one half (128 elements): q[r][k] = quarter r (elements 32r + 8k .. +7) as q - 32.
-[[gnu::always_inline]] inline void UnpackQ6Half(const uint8_t* ql, const uint8_t* qh, __m256 q[4][4]) {
+// Q6_K: d * scales[s] for the 16 sub-blocks of 16, computed as the reference does.
+[[gnu::always_inline]] inline void ScalesQ6K(const BlockQ6_K& b, float scale[16]) {
+  const float d = LoadHalf(b.d);
+#pragma GCC unroll 16
+  for (int s = 0; s < 16; ++s) scale[s] = d * static_cast<float>(b.scales[s]);
+}
+
+// Q6_K, one half of 128 elements (ql[64], qh[32]), lane group k (0..3): q[r] = q - 32 for
+// elements 32r + 8k .. 32r + 8k + 7 of the half (r = quarter 0..3).
+[[gnu::always_inline]] inline void UnpackQ6KGroup(const uint8_t* ql, const uint8_t* qh, int k,
+                                                  __m256 q[4]) {
   const __m256i low4 = _mm256_set1_epi32(0x0f);
   const __m256i high2 = _mm256_set1_epi32(0x30);
   const __m256i offset = _mm256_set1_epi32(32);
-  #pragma GCC unroll 8
-  for (int k = 0; k < 4; ++k) {
-    const __m256i a = LoadU8x8(ql + 8 * k);
-    const __m256i b = LoadU8x8(ql + 32 + 8 * k);
-    const __m256i h = LoadU8x8(qh + 8 * k);
-    const __m256i v[4] = {
-        _mm256_or_si256(_mm256_and_si256(a, low4),
-                        _mm256_and_si256(_mm256_slli_epi32(h, 4), high2)),
-        _mm256_or_si256(_mm256_and_si256(b, low4),
-                        _mm256_and_si256(_mm256_slli_epi32(h, 2), high2)),
-        _mm256_or_si256(_mm256_srli_epi32(a, 4), _mm256_and_si256(h, high2)),
-        _mm256_or_si256(_mm256_srli_epi32(b, 4),
-                        _mm256_and_si256(_mm256_srli_epi32(h, 2), high2)),
-    };
-    #pragma GCC unroll 8
-    for (int r = 0; r < 4; ++r) q[r][k] = ToFloat(_mm256_sub_epi32(v[r], offset));
-  }
+  const __m256i a = LoadU8x8(ql + 8 * k);
+  const __m256i b = LoadU8x8(ql + 32 + 8 * k);
+  const __m256i h = LoadU8x8(qh + 8 * k);
+  const __m256i v[4] = {
+      _mm256_or_si256(_mm256_and_si256(a, low4), _mm256_and_si256(_mm256_slli_epi32(h, 4), high2)),
+      _mm256_or_si256(_mm256_and_si256(b, low4), _mm256_and_si256(_mm256_slli_epi32(h, 2), high2)),
+      _mm256_or_si256(_mm256_srli_epi32(a, 4), _mm256_and_si256(h, high2)),
+      _mm256_or_si256(_mm256_srli_epi32(b, 4), _mm256_and_si256(_mm256_srli_epi32(h, 2), high2)),
+  };
+#pragma GCC unroll 4
+  for (int r = 0; r < 4; ++r) q[r] = ToFloat(_mm256_sub_epi32(v[r], offset));
 }
 
 void DequantQ6K(const void* src, float* dst, int64_t n) {
   const BlockQ6_K* blocks = static_cast<const BlockQ6_K*>(src);
-  for (int64_t i = 0; i < n / kQK; ++i) {
+  for (int64_t i = 0; i < n / kQK; ++i, dst += kQK) {
     const BlockQ6_K& b = blocks[i];
-    const float d = LoadHalf(b.d);
-    #pragma GCC unroll 8
-    for (int half = 0; half < 2; ++half, dst += 128) {
-      __m256 q[4][4];
-      UnpackQ6Half(b.ql + 64 * half, b.qh + 32 * half, q);
-      const int8_t* sc = b.scales + 8 * half;
-      #pragma GCC unroll 8
-      for (int r = 0; r < 4; ++r) {
-        #pragma GCC unroll 8
-        for (int k = 0; k < 4; ++k) {
-          // Sub-block of 16: quarter r, first or second half; factor as the reference: d * sc.
-          const __m256 s = _mm256_set1_ps(d * static_cast<float>(sc[2 * r + k / 2]));
-          _mm256_storeu_ps(dst + 32 * r + 8 * k, _mm256_mul_ps(s, q[r][k]));
+    float scale[16];
+    ScalesQ6K(b, scale);
+    for (int half = 0; half < 2; ++half) {
+#pragma GCC unroll 4
+      for (int k = 0; k < 4; ++k) {
+        __m256 q[4];
+        UnpackQ6KGroup(b.ql + 64 * half, b.qh + 32 * half, k, q);
+#pragma GCC unroll 4
+        for (int r = 0; r < 4; ++r) {
+          const __m256 s = _mm256_set1_ps(scale[8 * half + 2 * r + k / 2]);
+          _mm256_storeu_ps(dst + 128 * half + 32 * r + 8 * k, _mm256_mul_ps(s, q[r]));
         }
       }
     }
@@ -336,29 +355,26 @@ void DequantQ6K(const void* src, float* dst, int64_t n) {
 
 float DotRowQ6K(const void* row, const float* x, int64_t n) {
   const BlockQ6_K* blocks = static_cast<const BlockQ6_K*>(row);
-  __m256 acc = _mm256_setzero_ps();
-  for (int64_t i = 0; i < n / kQK; ++i) {
+  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
+                   _mm256_setzero_ps()};
+  for (int64_t i = 0; i < n / kQK; ++i, x += kQK) {
     const BlockQ6_K& b = blocks[i];
-    const float d = LoadHalf(b.d);
-    #pragma GCC unroll 8
-    for (int half = 0; half < 2; ++half, x += 128) {
-      __m256 q[4][4];
-      UnpackQ6Half(b.ql + 64 * half, b.qh + 32 * half, q);
-      const int8_t* sc = b.scales + 8 * half;
-      #pragma GCC unroll 8
-      for (int r = 0; r < 4; ++r) {
-        const float* xr = x + 32 * r;
-        #pragma GCC unroll 8
-        for (int s = 0; s < 2; ++s) {  // the two 16-element sub-blocks of quarter r
-          const __m256 t = _mm256_fmadd_ps(
-              q[r][2 * s + 1], _mm256_loadu_ps(xr + 16 * s + 8),
-              _mm256_mul_ps(q[r][2 * s], _mm256_loadu_ps(xr + 16 * s)));
-          acc = _mm256_fmadd_ps(_mm256_set1_ps(d * static_cast<float>(sc[2 * r + s])), t, acc);
+    float scale[16];
+    ScalesQ6K(b, scale);
+    for (int half = 0; half < 2; ++half) {
+#pragma GCC unroll 4
+      for (int k = 0; k < 4; ++k) {
+        __m256 q[4];
+        UnpackQ6KGroup(b.ql + 64 * half, b.qh + 32 * half, k, q);
+#pragma GCC unroll 4
+        for (int r = 0; r < 4; ++r) {  // one chain per quarter
+          const __m256 w = _mm256_mul_ps(q[r], _mm256_set1_ps(scale[8 * half + 2 * r + k / 2]));
+          acc[r] = _mm256_fmadd_ps(w, _mm256_loadu_ps(x + 128 * half + 32 * r + 8 * k), acc[r]);
         }
       }
     }
   }
-  return HorizontalSum(acc);
+  return HorizontalSum(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
 }
 
 // ---- plain rows ---------------------------------------------------------------------------
@@ -403,7 +419,7 @@ float DotPlain(const void* row, const float* x, int64_t n) {
                    _mm256_setzero_ps()};
   int64_t i = 0;
   for (; i + 32 <= n; i += 32) {
-    #pragma GCC unroll 8
+#pragma GCC unroll 8
     for (int k = 0; k < 4; ++k) {
       acc[k] = _mm256_fmadd_ps(LoadVec(p + kBytes * (i + 8 * k)), _mm256_loadu_ps(x + i + 8 * k),
                                acc[k]);
@@ -412,13 +428,15 @@ float DotPlain(const void* row, const float* x, int64_t n) {
   for (; i + 8 <= n; i += 8) {
     acc[0] = _mm256_fmadd_ps(LoadVec(p + kBytes * i), _mm256_loadu_ps(x + i), acc[0]);
   }
-  float sum = HorizontalSum(
-      _mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
+  float sum =
+      HorizontalSum(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
   for (; i < n; ++i) sum += LoadOne(p + kBytes * i) * x[i];
   return sum;
 }
 
-[[gnu::always_inline]] inline __m256 LoadF32x8(const uint8_t* p) { return _mm256_loadu_ps(reinterpret_cast<const float*>(p)); }
+[[gnu::always_inline]] inline __m256 LoadF32x8(const uint8_t* p) {
+  return _mm256_loadu_ps(reinterpret_cast<const float*>(p));
+}
 
 [[gnu::always_inline]] inline float LoadF16(const uint8_t* p) { return LoadHalf(p); }
 

@@ -72,19 +72,17 @@ Result<int64_t> TensorRowBytes(TensorType type, int64_t n_elems) {
   const uint32_t id = static_cast<uint32_t>(type);
   const TensorTypeInfo* info = FindTensorType(id);
   if (info == nullptr) {
-    return Status::InvalidArgument("tensor type id " + std::to_string(id) +
-                                   " is not a GGML type");
+    return Status::InvalidArgument("tensor type id " + std::to_string(id) + " is not a GGML type");
   }
   if (n_elems < 0 || n_elems % info->block_elems != 0) {
-    return Status::InvalidArgument(std::to_string(n_elems) + " elements of " +
-                                   std::string(info->name) +
-                                   " is not a non-negative multiple of its block size " +
-                                   std::to_string(info->block_elems));
+    return Status::InvalidArgument(
+        std::to_string(n_elems) + " elements of " + std::string(info->name) +
+        " is not a non-negative multiple of its block size " + std::to_string(info->block_elems));
   }
   int64_t bytes = 0;
   if (__builtin_mul_overflow(n_elems / info->block_elems, info->block_bytes, &bytes)) {
-    return Status::OutOfRange(std::to_string(n_elems) + " elements of " +
-                              std::string(info->name) + " take more than 2^63 bytes");
+    return Status::OutOfRange(std::to_string(n_elems) + " elements of " + std::string(info->name) +
+                              " take more than 2^63 bytes");
   }
   return bytes;
 }

@@ -5,12 +5,11 @@
 //    "raw_hex": "<n / block_elems blocks, hex>", "values": [<n floats>]}
 #include <gtest/gtest.h>
 
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -108,8 +107,7 @@ TEST_P(QuantGoldenTest, DequantizeMatchesGgufPy) {
       if (std::abs(got[i] - want) <= 1e-6 * std::max(1.0, std::abs(want))) continue;
       if (++mismatches <= 5) {
         ADD_FAILURE() << name << " [" << KernelIsaName(isa) << "] element " << i << " (block "
-                      << i / info->block_elems
-                      << "): got " << got[i] << ", gguf-py " << want;
+                      << i / info->block_elems << "): got " << got[i] << ", gguf-py " << want;
       }
     }
     EXPECT_EQ(mismatches, 0) << name << " [" << KernelIsaName(isa) << "] of " << n;

@@ -129,18 +129,18 @@ struct KnownType {
   int64_t block_bytes;
 };
 constexpr KnownType kGgmlTypes[] = {
-    {0, "f32", 1, 4},          {1, "f16", 1, 2},          {2, "q4_0", 32, 18},
-    {3, "q4_1", 32, 20},       {6, "q5_0", 32, 22},       {7, "q5_1", 32, 24},
-    {8, "q8_0", 32, 34},       {9, "q8_1", 32, 36},       {10, "q2_K", 256, 84},
-    {11, "q3_K", 256, 110},    {12, "q4_K", 256, 144},    {13, "q5_K", 256, 176},
-    {14, "q6_K", 256, 210},    {15, "q8_K", 256, 292},    {16, "iq2_xxs", 256, 66},
-    {17, "iq2_xs", 256, 74},   {18, "iq3_xxs", 256, 98},  {19, "iq1_s", 256, 50},
-    {20, "iq4_nl", 32, 18},    {21, "iq3_s", 256, 110},   {22, "iq2_s", 256, 82},
-    {23, "iq4_xs", 256, 136},  {24, "i8", 1, 1},          {25, "i16", 1, 2},
-    {26, "i32", 1, 4},         {27, "i64", 1, 8},         {28, "f64", 1, 8},
-    {29, "iq1_m", 256, 56},    {30, "bf16", 1, 2},        {34, "tq1_0", 256, 54},
-    {35, "tq2_0", 256, 66},    {39, "mxfp4", 32, 17},     {40, "nvfp4", 64, 36},
-    {41, "q1_0", 128, 18},     {42, "q2_0", 64, 18},
+    {0, "f32", 1, 4},         {1, "f16", 1, 2},         {2, "q4_0", 32, 18},
+    {3, "q4_1", 32, 20},      {6, "q5_0", 32, 22},      {7, "q5_1", 32, 24},
+    {8, "q8_0", 32, 34},      {9, "q8_1", 32, 36},      {10, "q2_K", 256, 84},
+    {11, "q3_K", 256, 110},   {12, "q4_K", 256, 144},   {13, "q5_K", 256, 176},
+    {14, "q6_K", 256, 210},   {15, "q8_K", 256, 292},   {16, "iq2_xxs", 256, 66},
+    {17, "iq2_xs", 256, 74},  {18, "iq3_xxs", 256, 98}, {19, "iq1_s", 256, 50},
+    {20, "iq4_nl", 32, 18},   {21, "iq3_s", 256, 110},  {22, "iq2_s", 256, 82},
+    {23, "iq4_xs", 256, 136}, {24, "i8", 1, 1},         {25, "i16", 1, 2},
+    {26, "i32", 1, 4},        {27, "i64", 1, 8},        {28, "f64", 1, 8},
+    {29, "iq1_m", 256, 56},   {30, "bf16", 1, 2},       {34, "tq1_0", 256, 54},
+    {35, "tq2_0", 256, 66},   {39, "mxfp4", 32, 17},    {40, "nvfp4", 64, 36},
+    {41, "q1_0", 128, 18},    {42, "q2_0", 64, 18},
 };
 
 TEST(TensorTypeTest, EveryGgmlTypeHasGgmlBlockSizeAndName) {
@@ -192,7 +192,7 @@ TEST(TensorTypeTest, RowBytes) {
   EXPECT_EQ(TensorRowBytes(TensorType::kQ8_0, kMax / 32 * 32).status().code(),  // 34 B / 32
             StatusCode::kOutOfRange);
   EXPECT_TRUE(TensorRowBytes(TensorType::kQ4_0, kMax / 32 * 32).ok());  // 18 B / 32 fits
-  EXPECT_EQ(TensorRowBytes(TensorType::kI8, kMax).value(), kMax);  // largest that fits
+  EXPECT_EQ(TensorRowBytes(TensorType::kI8, kMax).value(), kMax);       // largest that fits
 }
 
 // ---- f16 / bf16 ----------------------------------------------------------------------------
@@ -205,9 +205,9 @@ TEST(HalfTest, Fp16ToFp32SpecialValues) {
   EXPECT_EQ(Fp16ToFp32(0x3c00), 1.0f);
   EXPECT_EQ(Fp16ToFp32(0xc000), -2.0f);
   EXPECT_EQ(Fp16ToFp32(0x7bff), 65504.0f);
-  EXPECT_EQ(Fp16ToFp32(0x0400), 0x1p-14f);           // smallest normal
-  EXPECT_EQ(Fp16ToFp32(0x0001), 0x1p-24f);           // smallest subnormal
-  EXPECT_EQ(Fp16ToFp32(0x83ff), -1023 * 0x1p-24f);   // largest subnormal
+  EXPECT_EQ(Fp16ToFp32(0x0400), 0x1p-14f);          // smallest normal
+  EXPECT_EQ(Fp16ToFp32(0x0001), 0x1p-24f);          // smallest subnormal
+  EXPECT_EQ(Fp16ToFp32(0x83ff), -1023 * 0x1p-24f);  // largest subnormal
   EXPECT_EQ(Fp16ToFp32(0x7c00), std::numeric_limits<float>::infinity());
   EXPECT_EQ(Fp16ToFp32(0xfc00), -std::numeric_limits<float>::infinity());
   EXPECT_TRUE(std::isnan(Fp16ToFp32(0x7e00)));
@@ -229,10 +229,10 @@ TEST(HalfTest, Fp32ToFp16RoundsToNearestEven) {
   EXPECT_EQ(Fp32ToFp16(std::numeric_limits<float>::infinity()), 0x7c00);
   EXPECT_EQ(Fp32ToFp16(0x1p-14f), 0x0400);
   EXPECT_EQ(Fp32ToFp16(0x1p-24f), 0x0001);
-  EXPECT_EQ(Fp32ToFp16(0x1p-25f), 0x0000);                // tie: to even (zero)
+  EXPECT_EQ(Fp32ToFp16(0x1p-25f), 0x0000);  // tie: to even (zero)
   EXPECT_EQ(Fp32ToFp16(0x1p-25f * 1.0001f), 0x0001);
-  EXPECT_EQ(Fp32ToFp16(3 * 0x1p-25f), 0x0002);            // tie: up to even
-  EXPECT_EQ(Fp32ToFp16(-1023.5f * 0x1p-24f), 0x8400);     // carries into the smallest normal
+  EXPECT_EQ(Fp32ToFp16(3 * 0x1p-25f), 0x0002);         // tie: up to even
+  EXPECT_EQ(Fp32ToFp16(-1023.5f * 0x1p-24f), 0x8400);  // carries into the smallest normal
   EXPECT_EQ(Fp32ToFp16(1e-30f), 0x0000);
   EXPECT_EQ(Fp32ToFp16(std::numeric_limits<float>::denorm_min()), 0x0000);
   EXPECT_TRUE(std::isnan(Fp16ToFp32(Fp32ToFp16(std::numeric_limits<float>::quiet_NaN()))));
@@ -282,8 +282,8 @@ TEST(HalfTest, Bf16Conversions) {
   EXPECT_EQ(Fp32ToBf16(1.0f + 3 * 0x1p-8f), 0x3f82);  // tie: up to even
   EXPECT_EQ(Fp32ToBf16(1.0f + 0x1p-8f + 0x1p-20f), 0x3f81);
   EXPECT_EQ(Fp32ToBf16(std::numeric_limits<float>::infinity()), 0x7f80);
-  EXPECT_EQ(Fp32ToBf16(std::numeric_limits<float>::max()), 0x7f80);  // rounds up to inf
-  EXPECT_EQ(Fp32ToBf16(std::bit_cast<float>(0x00012345u)), 0x0001);  // subnormal kept
+  EXPECT_EQ(Fp32ToBf16(std::numeric_limits<float>::max()), 0x7f80);    // rounds up to inf
+  EXPECT_EQ(Fp32ToBf16(std::bit_cast<float>(0x00012345u)), 0x0001);    // subnormal kept
   const uint16_t nan = Fp32ToBf16(std::bit_cast<float>(0x7f800001u));  // signaling NaN
   EXPECT_TRUE(std::isnan(Bf16ToFp32(nan)));
   EXPECT_EQ(nan & 0x0040, 0x0040);  // quiet
@@ -342,7 +342,8 @@ TEST(QuantKnownValuesTest, Q5_0And5_1FifthBit) {
 TEST(QuantKnownValuesTest, Q8_0) {
   std::vector<uint8_t> block(34);
   PutF16(block.data(), -0.25f);
-  for (int j = 0; j < 32; ++j) block[2 + j] = static_cast<uint8_t>(static_cast<int8_t>(j * 8 - 128));
+  for (int j = 0; j < 32; ++j)
+    block[2 + j] = static_cast<uint8_t>(static_cast<int8_t>(j * 8 - 128));
   for (KernelIsa isa : AvailableIsas()) {
     const std::vector<float> y = Dequant(isa, TensorType::kQ8_0, block, 32);
     for (int j = 0; j < 32; ++j) EXPECT_EQ(y[j], (j * 8 - 128) * -0.25f) << j;
@@ -456,8 +457,8 @@ TEST_P(QuantRowTest, Avx2DequantIsBitIdenticalToScalar) {
   DequantizeRowWith(KernelIsa::kScalar, type, row.data(), scalar.data(), n);
   DequantizeRowWith(KernelIsa::kAvx2, type, shifted.data() + 1, avx2.data(), n);
   for (int64_t i = 0; i < n; ++i) {
-    ASSERT_EQ(Bits(scalar[i]), Bits(avx2[i])) << "element " << i << ": " << scalar[i] << " vs "
-                                              << avx2[i];
+    ASSERT_EQ(Bits(scalar[i]), Bits(avx2[i]))
+        << "element " << i << ": " << scalar[i] << " vs " << avx2[i];
     ASSERT_TRUE(std::isfinite(scalar[i])) << i;
   }
   std::vector<float> dispatched(static_cast<size_t>(n));

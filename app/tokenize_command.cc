@@ -1,6 +1,8 @@
-// engram tokenize [-m MODEL] [--json] [--ids] [--parse-special] [--no-add-special] TEXT…
+// engram tokenize [-m MODEL] [--json] [--ids] [--parse-special] [--no-add-special]
+//                 [--chat [--chat-template NAME]] TEXT…
 // Token ids and pieces of TEXT under a model's tokenizer (a .gguf file, a SentencePiece
 // .model, a BERT vocab.txt or model directory); the default generator when -m is omitted.
+// With --chat, TEXT is a user message rendered through the model's chat template first.
 #include <cstdio>
 #include <iostream>
 #include <iterator>
@@ -8,6 +10,8 @@
 
 #include "app/cli.h"
 #include "common/default_models.h"
+#include "inference/chat_template.h"
+#include "inference/gguf.h"
 #include "inference/tokenizer.h"
 #include "nlohmann/json.hpp"
 
@@ -23,7 +27,21 @@ struct TokenizeFlags {
   bool ids_only = false;
   bool parse_special = false;
   bool no_add_special = false;
+  bool chat = false;
+  std::string chat_template;
 };
+
+// The user message wrapped in the model's chat template (a GGUF model only).
+Result<std::string> RenderChat(const std::string& model, const TokenizeFlags& flags,
+                               const std::string& message) {
+  Result<std::unique_ptr<inference::GgufFile>> gguf = inference::GgufFile::Open(model);
+  if (!gguf.ok()) return gguf.status().WithContext("--chat needs a GGUF model");
+  Result<inference::ChatTemplate> chat =
+      inference::ChatTemplateForModel(**gguf, flags.chat_template);
+  if (!chat.ok()) return chat.status();
+  const std::vector<inference::ChatMessage> messages = {{"user", message}};
+  return inference::ApplyChatTemplate(*chat, messages);
+}
 
 // A piece for display: control characters escaped so that one token stays on one line.
 std::string Printable(std::string_view piece) {
@@ -86,6 +104,11 @@ void RegisterTokenizeCommand(CLI::App& app, const GlobalFlags&, CommandTable& co
                 "Turn special-token text such as <|im_start|> into its token");
   cmd->add_flag("--no-add-special", flags->no_add_special,
                 "Do not add the model's BOS/EOS ([CLS]/[SEP]) tokens");
+  cmd->add_flag("--chat", flags->chat,
+                "Treat the text as a user message and tokenize the model's chat prompt for it");
+  cmd->add_option("--chat-template", flags->chat_template,
+                  "With --chat: chatml, llama2, llama3 or mistral instead of the template the "
+                  "model names");
 
   commands.Add(cmd, [flags]() -> Status {
     std::string model = flags->model;
@@ -96,12 +119,20 @@ void RegisterTokenizeCommand(CLI::App& app, const GlobalFlags&, CommandTable& co
     }
     Result<std::string> text = ReadInput(*flags);
     if (!text.ok()) return text.status();
+    if (!flags->chat_template.empty() && !flags->chat) {
+      return Status::InvalidArgument("tokenize: --chat-template needs --chat");
+    }
+    if (flags->chat) {
+      text = RenderChat(model, *flags, *text);
+      if (!text.ok()) return text.status();
+    }
     Result<std::unique_ptr<inference::Tokenizer>> tokenizer = inference::Tokenizer::Load(model);
     if (!tokenizer.ok()) return tokenizer.status();
     const inference::Tokenizer& tok = **tokenizer;
     inference::EncodeOptions options;
-    options.add_special = !flags->no_add_special;
-    options.parse_special = flags->parse_special;
+    // A chat prompt carries its own special tokens (and BOS where the format has one).
+    options.add_special = !flags->no_add_special && !flags->chat;
+    options.parse_special = flags->parse_special || flags->chat;
     const std::vector<int32_t> ids = tok.Encode(*text, options);
 
     if (flags->json) {

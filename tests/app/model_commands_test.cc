@@ -112,6 +112,17 @@ TEST_F(ModelCommandsTest, TokenizeOtherTokenizerKinds) {
   EXPECT_EQ(r.out, "101 7592 1010 2088 999 102\n");  // HF tokenizers' ids
 }
 
+TEST_F(ModelCommandsTest, TokenizeChatRendersTheModelsTemplate) {
+  const RunResult r = RunEngram({"tokenize", "--chat", "--json", "Hi"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const nlohmann::json j = ParseJson(r);
+  ASSERT_FALSE(j["ids"].empty());
+  EXPECT_EQ(j["ids"][0], 1);  // <|im_start|> of the default system turn
+  EXPECT_EQ(j["pieces"][1], "system");
+  const RunResult bad = RunEngram({"tokenize", "--chat", "--chat-template", "vicuna", "Hi"});
+  ExpectBadInput(bad, "vicuna");
+}
+
 TEST_F(ModelCommandsTest, TokenizeBadInput) {
   ExpectBadInput(RunEngram({"tokenize", "-m", (tmp_ / "nope.gguf").string(), "hi"}), "nope.gguf");
   ExpectBadInput(RunEngram({"tokenize", "-m", WriteFile("x.gguf", "GGUF"), "hi"}), "truncated");

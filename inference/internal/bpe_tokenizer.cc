@@ -30,6 +30,13 @@ void CleanUpTokenizationSpaces(std::string& text) {
   }
 }
 
+bool IsOneOf(std::string_view name, std::initializer_list<std::string_view> names) {
+  for (std::string_view n : names) {
+    if (name == n) return true;
+  }
+  return false;
+}
+
 class BpeTokenizer final : public GgufVocabTokenizer {
  public:
   Status Load(const GgufFile& gguf) {
@@ -42,14 +49,18 @@ class BpeTokenizer final : public GgufVocabTokenizer {
     Result<PreTokenizer> pre = PreTokenizerFromGgufName(pre_name);
     if (!pre.ok()) return pre.status().WithContext("tokenizer: '" + gguf.path() + "'");
     pre_ = *pre;
-    // llama.cpp's per-pre-tokenizer flags for the families engram implements.
-    ignore_merges_ = pre_ == PreTokenizer::kLlama3;
-    clean_spaces_ = !(pre_ == PreTokenizer::kSmollm || pre_ == PreTokenizer::kQwen2 ||
-                      pre_ == PreTokenizer::kLlama3);
+    // llama.cpp sets these per pre-tokenizer name, not per regex family.
+    const bool llama3_names = IsOneOf(pre_name, {"llama3", "llama-v3", "llama-bpe", "falcon3",
+                                                 "falcon-h1", "pixtral", "midm-2.0", "lfm2",
+                                                 "jina-v5-nano"});
+    ignore_merges_ = llama3_names || IsOneOf(pre_name, {"glm4", "glm5"});
+    clean_spaces_ = !IsOneOf(pre_name, {"smollm", "command-r", "qwen2", "deepseek-r1-qwen",
+                                        "kormo", "f2llmv2", "qwen35", "trillion",
+                                        "granite-docling"});
     GgufVocabDefaults defaults;
     defaults.bos = 11;  // llama.cpp's defaults for gpt2 vocabularies
     defaults.eos = 11;
-    defaults.add_bos = pre_ == PreTokenizer::kLlama3;
+    defaults.add_bos = llama3_names;
     Status s = LoadGgufVocabulary(gguf, defaults);
     if (!s.ok()) return s;
 

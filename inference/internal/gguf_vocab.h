@@ -33,8 +33,7 @@ struct GgufVocabulary {
   std::vector<int32_t> end_of_generation;
 };
 
-Result<GgufVocabulary> ReadGgufVocabulary(const GgufFile& gguf,
-                                          const GgufVocabDefaults& defaults);
+Result<GgufVocabulary> ReadGgufVocabulary(const GgufFile& gguf, const GgufVocabDefaults& defaults);
 
 // A Tokenizer whose vocabulary comes from GGUF metadata.
 class GgufVocabTokenizer : public Tokenizer {

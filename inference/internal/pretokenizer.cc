@@ -1,10 +1,10 @@
 #include "inference/internal/pretokenizer.h"
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <cstdio>
 #include <string>
-#include <utility>
 
 #include "inference/internal/unicode.h"
 

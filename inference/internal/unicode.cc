@@ -103,6 +103,17 @@ void AppendDecomposition(uint32_t cp, std::vector<uint32_t>& out) {
 
 bool IsContinuation(uint8_t byte) { return (byte & 0xC0) == 0x80; }
 
+// The sequence length a lead byte announces to llama.cpp's decoder; 0 for a continuation byte
+// or F8..FF, which cannot start a sequence.
+size_t AnnouncedLength(uint8_t lead) {
+  if (lead < 0x80) return 1;
+  if (lead < 0xC0) return 0;
+  if (lead < 0xE0) return 2;
+  if (lead < 0xF0) return 3;
+  if (lead < 0xF8) return 4;
+  return 0;
+}
+
 }  // namespace
 
 // ---- UTF-8 ----------------------------------------------------------------------------------
@@ -127,11 +138,7 @@ std::vector<uint32_t> DecodeUtf8(std::string_view text) {
     }
     // Only the lead's length bits and the presence of continuation bytes are checked, as in
     // llama.cpp; on failure exactly one byte is consumed.
-    const size_t length = lead >= 0xF8   ? 0
-                          : lead >= 0xF0 ? 4
-                          : lead >= 0xE0 ? 3
-                          : lead >= 0xC0 ? 2
-                                         : 0;
+    const size_t length = AnnouncedLength(lead);
     bool ok = length != 0 && i + length <= n;
     for (size_t k = 1; ok && k < length; ++k) ok = IsContinuation(s[i + k]);
     if (!ok) {

@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 #include <sentencepiece_processor.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -210,6 +211,67 @@ TEST(TokenizerGoldenTest, SmolLm2BpeMatchesLlamaCppAndTransformers) {
   EXPECT_EQ(hf_identical, peers_agree);
   EXPECT_EQ(roundtrips, roundtrip_total);
 }
+
+// The other byte-level BPE pre-tokenizers (gpt-2, llama-bpe = Llama 3 with ignore_merges,
+// qwen2), end to end: the default model's vocabulary and merges in a GGUF whose
+// tokenizer.ggml.pre names them, against llama.cpp on the same file
+// (scripts/goldens/tokenize_bpe_pre.py writes the file with gguf-py and runs llama.cpp on it).
+class BpePreTokenizerGoldenTest : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(BpePreTokenizerGoldenTest, MatchesLlamaCpp) {
+  Result<fs::path> model = DefaultModelPath("generator");
+  ASSERT_TRUE(model.ok()) << model.status().ToString();
+  auto source = GgufFile::Open(model->string());
+  ASSERT_TRUE(source.ok());
+  auto strings = [&](const char* key) {
+    const std::vector<std::string_view> views = *(*source)->Find(key)->AsStringArray();
+    return std::vector<std::string>(views.begin(), views.end());
+  };
+  const std::vector<int64_t> types64 = *(*source)->Find("tokenizer.ggml.token_type")->AsIntArray();
+  const std::vector<int32_t> types(types64.begin(), types64.end());
+  testing::GgufBuilder b;
+  b.Header(0, 7);
+  b.KvStr("general.architecture", "llama");
+  b.KvStr("tokenizer.ggml.model", "gpt2");
+  b.KvStr("tokenizer.ggml.pre", GetParam());
+  b.KvStrArray("tokenizer.ggml.tokens", strings("tokenizer.ggml.tokens"));
+  b.KvI32Array("tokenizer.ggml.token_type", types);
+  b.KvStrArray("tokenizer.ggml.merges", strings("tokenizer.ggml.merges"));
+  b.KvU32("tokenizer.ggml.bos_token_id", 1);
+  auto gguf = GgufFile::Parse(b.bytes, "vocab-" + GetParam() + ".gguf");
+  ASSERT_TRUE(gguf.ok()) << gguf.status().ToString();
+  Result<std::unique_ptr<Tokenizer>> tok = Tokenizer::FromGguf(**gguf);
+  ASSERT_TRUE(tok.ok()) << tok.status().ToString();
+
+  const auto& cases = Corpus::Get();
+  int identical = 0, compared = 0;
+  for (const json& g : ReadJsonLines(kGoldenDir / ("bpe_pre_" + GetParam() + ".jsonl"))) {
+    const Case& c = cases.at(g["id"].get<size_t>());
+    ASSERT_EQ(c.id, g["id"]);
+    const std::vector<int32_t> ours = (*tok)->Encode(c.text);
+    const std::vector<int32_t> llama = ParseIds(g["llama_cpp"]);
+    ++compared;
+    if (ours == llama) {
+      ++identical;
+    } else {
+      ADD_FAILURE() << GetParam() << ": case " << c.id << " (" << c.kind
+                    << ") differs from llama.cpp\n  ours:  " << Show(ours)
+                    << "\n  llama: " << Show(llama);
+    }
+  }
+  std::printf("[ figures  ] BPE pre-tokenizer %s: identical to llama.cpp %d/%d\n",
+              GetParam().c_str(), identical, compared);
+  EXPECT_GT(compared, 700);
+  EXPECT_EQ(identical, compared);
+}
+
+INSTANTIATE_TEST_SUITE_P(OtherPreTokenizers, BpePreTokenizerGoldenTest,
+                         ::testing::Values("gpt-2", "llama-bpe", "qwen2"),
+                         [](const auto& info) {
+                           std::string name = info.param;
+                           std::replace(name.begin(), name.end(), '-', '_');
+                           return name;
+                         });
 
 // Runs the SentencePiece goldens through `tok`.
 void ExpectLlama2Spm(const Tokenizer& tok, const char* label) {

@@ -101,13 +101,15 @@ class SpmTokenizer final : public Tokenizer {
     return Status::OK();
   }
 
-  void OverrideSpecials(int32_t bos, int32_t eos, bool add_bos, bool add_eos) {
-    bos_ = bos;
-    eos_ = eos;
-    add_bos_ = add_bos;
-    add_eos_ = add_eos;
-    end_of_generation_.clear();
-    if (eos_ != kNoToken) end_of_generation_.push_back(eos_);
+  // The GGUF file's own special ids and rules, which the SentencePiece model cannot carry.
+  void AdoptSpecials(const GgufVocabulary& vocab) {
+    bos_ = vocab.bos;
+    eos_ = vocab.eos;
+    eot_ = vocab.eot;
+    pad_ = vocab.pad;
+    add_bos_ = vocab.add_bos;
+    add_eos_ = vocab.add_eos;
+    end_of_generation_ = vocab.end_of_generation;
   }
 
   std::vector<int32_t> Encode(std::string_view text, const EncodeOptions& options) const override {
@@ -251,9 +253,9 @@ Result<std::unique_ptr<Tokenizer>> MakeSpmTokenizerFromGguf(const GgufFile& gguf
   Result<GgufVocabulary> vocab = ReadGgufVocabulary(gguf, defaults);
   if (!vocab.ok()) return vocab.status();
   SpmModelSpec spec;
-  spec.pieces = std::move(vocab->texts);
-  spec.kinds = std::move(vocab->kinds);
-  spec.scores = std::move(vocab->scores);
+  spec.pieces = vocab->texts;
+  spec.kinds = vocab->kinds;
+  spec.scores = vocab->scores;
   spec.unk = vocab->unk;
   spec.bos = vocab->bos;
   spec.eos = vocab->eos;
@@ -270,8 +272,7 @@ Result<std::unique_ptr<Tokenizer>> MakeSpmTokenizerFromGguf(const GgufFile& gguf
   }
   Result<std::unique_ptr<Tokenizer>> tokenizer = MakeSpmTokenizerFromSpec(spec, gguf.path());
   if (!tokenizer.ok()) return tokenizer.status();
-  static_cast<SpmTokenizer&>(**tokenizer)
-      .OverrideSpecials(spec.bos, spec.eos, vocab->add_bos, vocab->add_eos);
+  static_cast<SpmTokenizer&>(**tokenizer).AdoptSpecials(*vocab);
   return tokenizer;
 }
 

@@ -85,6 +85,40 @@ TEST_F(ModelCommandsTest, InspectRejectsBadFilesWithOneLineAndExitTwo) {
   ExpectBadInput(RunEngram({"inspect", tmp_.string()}), "");  // a directory
 }
 
+TEST_F(ModelCommandsTest, InspectCheckRejectsUnsupportedModels) {
+  const RunResult ok = RunEngram({"inspect", "--check", "--json", model_});
+  ASSERT_EQ(ok.exit_code, 0) << ok.err;
+  EXPECT_EQ(ParseJson(ok)["engram_supported"], true);
+  // A GGUF of an architecture engram does not run, and one with an IQ2_XXS tensor.
+  auto file = [](const std::string& arch, uint32_t type) {
+    std::string b("GGUF\x03\0\0\0", 8);
+    auto u32 = [&](uint32_t v) { b.append(reinterpret_cast<const char*>(&v), 4); };
+    auto u64 = [&](uint64_t v) { b.append(reinterpret_cast<const char*>(&v), 8); };
+    auto str = [&](const std::string& s) { u64(s.size()); b += s; };
+    u64(1);  // tensors
+    u64(1);  // metadata
+    str("general.architecture");
+    u32(8);
+    str(arch);
+    str("w");
+    u32(1);
+    u64(256);
+    u32(type);
+    u64(0);
+    b.resize((b.size() + 31) / 32 * 32, '\0');
+    b.resize(b.size() + 1024, '\0');
+    return b;
+  };
+  ExpectBadInput(RunEngram({"inspect", "--check", WriteFile("mamba.gguf", file("mamba", 0))}),
+                 "architecture 'mamba'");
+  ExpectBadInput(RunEngram({"inspect", "--check", WriteFile("iq2.gguf", file("llama", 16))}),
+                 "iq2_xxs");
+  // Without --check the file is still shown, with the reason.
+  const RunResult shown = RunEngram({"inspect", "--json", WriteFile("iq2b.gguf", file("llama", 16))});
+  ASSERT_EQ(shown.exit_code, 0) << shown.err;
+  EXPECT_EQ(ParseJson(shown)["engram_supported"], false);
+}
+
 TEST_F(ModelCommandsTest, TokenizeDefaultModelJson) {
   const RunResult r = RunEngram({"tokenize", "--json", "Hello world!"});
   ASSERT_EQ(r.exit_code, 0) << r.err;

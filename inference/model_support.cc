@@ -10,6 +10,20 @@ std::span<const std::string_view> SupportedArchitectures() {
   return kArchitectures;
 }
 
+namespace {
+// "f32, f16, …" from the kernels' own table, so the message never goes stale.
+std::string SupportedTypeList() {
+  std::string list;
+  for (uint32_t id = 0; id < 256; ++id) {
+    const TensorTypeInfo* info = FindTensorType(id);
+    if (info != nullptr && info->supported) {
+      list += (list.empty() ? "" : ", ") + std::string(info->name);
+    }
+  }
+  return list;
+}
+}  // namespace
+
 Status CheckSupportedModel(const GgufFile& gguf) {
   Result<std::string_view> arch = gguf.Architecture();
   if (!arch.ok()) return arch.status();
@@ -26,8 +40,8 @@ Status CheckSupportedModel(const GgufFile& gguf) {
     return Status::NotSupported(
         "model: tensor '" + std::string(t.name) + "' of '" + gguf.path() + "' has type " +
         std::string(TensorTypeName(t.type)) +
-        ", which engram cannot compute with; re-quantize the model to one of f32, f16, bf16, "
-        "q8_0, q4_0, q4_1, q5_0, q5_1, q4_K, q5_K, q6_K");
+        ", which engram cannot compute with; re-quantize the model to one of " +
+        SupportedTypeList());
   }
   return Status::OK();
 }

@@ -42,6 +42,7 @@ inline constexpr int kExitFailure = 1;
 int ExitCodeFor(const Status& status);
 
 // Registration functions, one per command file.
+void RegisterBenchCommand(CLI::App& app, const GlobalFlags& flags, CommandTable& commands);
 void RegisterInfoCommand(CLI::App& app, const GlobalFlags& flags, CommandTable& commands);
 void RegisterInspectCommand(CLI::App& app, const GlobalFlags& flags, CommandTable& commands);
 void RegisterTokenizeCommand(CLI::App& app, const GlobalFlags& flags, CommandTable& commands);

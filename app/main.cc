@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
 
   app::CommandTable commands;
   app::RegisterInfoCommand(cli, flags, commands);
+  app::RegisterBenchCommand(cli, flags, commands);
   app::RegisterInspectCommand(cli, flags, commands);
   app::RegisterTokenizeCommand(cli, flags, commands);
 

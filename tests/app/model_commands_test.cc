@@ -157,6 +157,23 @@ TEST_F(ModelCommandsTest, TokenizeChatRendersTheModelsTemplate) {
   ExpectBadInput(bad, "vicuna");
 }
 
+TEST_F(ModelCommandsTest, BenchTokenizeJson) {
+  const std::string file = WriteFile("lines.txt", "Hello world.\nSecond paragraph, 42 words.\n");
+  const RunResult r =
+      RunEngram({"bench", "tokenize", "--json", "--repetitions", "1", "--file", file});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const nlohmann::json j = ParseJson(r);
+  EXPECT_EQ(j["bench"], "tokenize");
+  EXPECT_EQ(j["paragraphs"], 2);
+  EXPECT_GT(j["tokens"].get<int>(), 5);
+  EXPECT_GT(j["encode_mb_per_s"].get<double>(), 0.0);
+  for (const char* key : {"commit", "machine", "tokenizer", "decode_mb_per_s"}) {
+    EXPECT_TRUE(j.contains(key)) << key;
+  }
+  ExpectBadInput(RunEngram({"bench", "tokenize", "--repetitions", "0", "--file", file}),
+                 "repetitions");
+}
+
 TEST_F(ModelCommandsTest, TokenizeBadInput) {
   ExpectBadInput(RunEngram({"tokenize", "-m", (tmp_ / "nope.gguf").string(), "hi"}), "nope.gguf");
   ExpectBadInput(RunEngram({"tokenize", "-m", WriteFile("x.gguf", "GGUF"), "hi"}), "truncated");

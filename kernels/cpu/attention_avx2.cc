@@ -1,0 +1,172 @@
+// AVX2 attention pieces and SwiGLU (kernels/attention.h); compiled with -mavx2 -mfma -mf16c
+// (rules as in quant_avx2.cc).
+#include "kernels/internal/attention_impl.h"
+
+#if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
+
+#include <immintrin.h>
+
+#include <cstring>
+#include <limits>
+
+#include "kernels/internal/exp_avx2.inc"
+
+namespace engram::kernels::internal {
+namespace {
+
+constexpr int kMaxHeadDim = 256;
+
+[[gnu::always_inline]] inline __m256 Load8(const KvRows& rows, const uint8_t* row, int d) {
+  if (rows.type == TensorType::kF16) {
+    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + d * 2)));
+  }
+  return _mm256_loadu_ps(reinterpret_cast<const float*>(row) + d);
+}
+
+[[gnu::always_inline]] inline float HorizontalSum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+[[gnu::always_inline]] inline float HorizontalMax(__m256 v) {
+  __m128 s = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_max_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_max_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+// scores[g * n + j] = scale * dot(q_g, key_j) for the whole group, one pass over the keys.
+template <int kGroup>
+void Scores(const float* q, int group, int head_dim, float scale, const KvRows& keys,
+            int64_t begin, int64_t n, float* scores) {
+  const int g_count = kGroup > 0 ? kGroup : group;
+  const auto* base = static_cast<const uint8_t*>(keys.data);
+  for (int64_t j = 0; j < n; ++j) {
+    const uint8_t* row = base + (begin + j) * keys.row_stride;
+    __m256 acc[kGroup > 0 ? kGroup : 1];
+    if constexpr (kGroup > 0) {
+      for (int g = 0; g < kGroup; ++g) acc[g] = _mm256_setzero_ps();
+      for (int d = 0; d < head_dim; d += 8) {
+        const __m256 k = Load8(keys, row, d);
+        for (int g = 0; g < kGroup; ++g) {
+          acc[g] = _mm256_fmadd_ps(_mm256_loadu_ps(q + g * head_dim + d), k, acc[g]);
+        }
+      }
+      for (int g = 0; g < kGroup; ++g) scores[g * n + j] = HorizontalSum(acc[g]) * scale;
+    } else {
+      for (int g = 0; g < g_count; ++g) {
+        __m256 a = _mm256_setzero_ps();
+        for (int d = 0; d < head_dim; d += 8) {
+          a = _mm256_fmadd_ps(_mm256_loadu_ps(q + g * head_dim + d), Load8(keys, row, d), a);
+        }
+        scores[g * n + j] = HorizontalSum(a) * scale;
+      }
+    }
+  }
+}
+
+}  // namespace
+
+bool AttendPartialAvx2(const float* q, int group, int head_dim, float scale, KvRows keys,
+                       KvRows values, int64_t begin, int64_t end, float* scratch,
+                       AttentionPiece piece) {
+  if (head_dim % 8 != 0 || head_dim > kMaxHeadDim) return false;
+  const int64_t n = end - begin;
+  if (n <= 0) {
+    for (int g = 0; g < group; ++g) {
+      piece.max[g] = -std::numeric_limits<float>::infinity();
+      piece.sum[g] = 0.0f;
+      std::memset(piece.out + g * head_dim, 0, head_dim * sizeof(float));
+    }
+    return true;
+  }
+  switch (group) {
+    case 1: Scores<1>(q, group, head_dim, scale, keys, begin, n, scratch); break;
+    case 2: Scores<2>(q, group, head_dim, scale, keys, begin, n, scratch); break;
+    case 3: Scores<3>(q, group, head_dim, scale, keys, begin, n, scratch); break;
+    case 4: Scores<4>(q, group, head_dim, scale, keys, begin, n, scratch); break;
+    default: Scores<0>(q, group, head_dim, scale, keys, begin, n, scratch); break;
+  }
+  const auto* vbase = static_cast<const uint8_t*>(values.data);
+  for (int g = 0; g < group; ++g) {
+    float* scores = scratch + g * n;
+    // Max, then p = e^(s - max) in place, and their sum.
+    __m256 vmax = _mm256_set1_ps(-std::numeric_limits<float>::infinity());
+    int64_t j = 0;
+    for (; j + 8 <= n; j += 8) vmax = _mm256_max_ps(vmax, _mm256_loadu_ps(scores + j));
+    float max = HorizontalMax(vmax);
+    for (; j < n; ++j) max = scores[j] > max ? scores[j] : max;
+    const __m256 m = _mm256_set1_ps(max);
+    __m256 vsum = _mm256_setzero_ps();
+    j = 0;
+    for (; j + 8 <= n; j += 8) {
+      const __m256 p = ExpAvx2(_mm256_sub_ps(_mm256_loadu_ps(scores + j), m));
+      _mm256_storeu_ps(scores + j, p);
+      vsum = _mm256_add_ps(vsum, p);
+    }
+    float sum = HorizontalSum(vsum);
+    if (j < n) {
+      // The tail through a padded vector, so every p comes from the same exp.
+      alignas(32) float tail[8];
+      const int64_t rest = n - j;
+      for (int i = 0; i < 8; ++i) tail[i] = i < rest ? scores[j + i] - max : -100.0f;
+      _mm256_store_ps(tail, ExpAvx2(_mm256_load_ps(tail)));
+      for (int64_t i = 0; i < rest; ++i) {
+        scores[j + i] = tail[i];
+        sum += tail[i];
+      }
+    }
+    piece.max[g] = max;
+    piece.sum[g] = sum;
+    // out = Σ p_j v_j, 64 dimensions (8 registers) at a time.
+    for (int d0 = 0; d0 < head_dim; d0 += 64) {
+      const int width = head_dim - d0 < 64 ? head_dim - d0 : 64;
+      __m256 acc[8];
+      for (int i = 0; i < 8; ++i) acc[i] = _mm256_setzero_ps();
+      for (int64_t jj = 0; jj < n; ++jj) {
+        const __m256 p = _mm256_set1_ps(scores[jj]);
+        const uint8_t* row = vbase + (begin + jj) * values.row_stride;
+        for (int i = 0; i < width / 8; ++i) {
+          acc[i] = _mm256_fmadd_ps(p, Load8(values, row, d0 + i * 8), acc[i]);
+        }
+      }
+      for (int i = 0; i < width / 8; ++i) {
+        _mm256_storeu_ps(piece.out + g * head_dim + d0 + i * 8, acc[i]);
+      }
+    }
+  }
+  return true;
+}
+
+bool SwiGluAvx2(const float* gate, const float* up, float* out, int64_t n) {
+  int64_t i = 0;
+  const __m256 one = _mm256_set1_ps(1.0f);
+  for (; i + 8 <= n; i += 8) {
+    const __m256 g = _mm256_loadu_ps(gate + i);
+    const __m256 e = ExpAvx2(_mm256_sub_ps(_mm256_setzero_ps(), g));
+    const __m256 silu = _mm256_div_ps(g, _mm256_add_ps(one, e));
+    _mm256_storeu_ps(out + i, _mm256_mul_ps(silu, _mm256_loadu_ps(up + i)));
+  }
+  for (; i < n; ++i) {
+    alignas(32) float v[8] = {-gate[i]};
+    _mm256_store_ps(v, ExpAvx2(_mm256_load_ps(v)));
+    out[i] = gate[i] / (1.0f + v[0]) * up[i];
+  }
+  return true;
+}
+
+}  // namespace engram::kernels::internal
+
+#else  // not built for AVX2: the dispatcher falls back to the scalar path
+
+namespace engram::kernels::internal {
+bool AttendPartialAvx2(const float*, int, int, float, KvRows, KvRows, int64_t, int64_t, float*,
+                       AttentionPiece) {
+  return false;
+}
+bool SwiGluAvx2(const float*, const float*, float*, int64_t) { return false; }
+}  // namespace engram::kernels::internal
+
+#endif

@@ -1,0 +1,112 @@
+// Portable attention pieces, merging and SwiGLU (kernels/attention.h): the reference for the
+// SIMD path, and the dispatcher.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include "kernels/attention.h"
+#include "kernels/half.h"
+#include "kernels/internal/attention_impl.h"
+
+namespace engram::kernels {
+namespace internal {
+namespace {
+
+float Element(const KvRows& rows, int64_t row, int i) {
+  const auto* base = static_cast<const uint8_t*>(rows.data) + row * rows.row_stride;
+  if (rows.type == TensorType::kF16) {
+    uint16_t h;
+    std::memcpy(&h, base + i * 2, 2);
+    return Fp16ToFp32(h);
+  }
+  float f;
+  std::memcpy(&f, base + i * 4, 4);
+  return f;
+}
+
+}  // namespace
+
+void AttendPartialScalar(const float* q, int group, int head_dim, float scale, KvRows keys,
+                         KvRows values, int64_t begin, int64_t end, float* scratch,
+                         AttentionPiece piece) {
+  const int64_t n = end - begin;
+  for (int g = 0; g < group; ++g) {
+    float* scores = scratch + g * n;
+    float max = -std::numeric_limits<float>::infinity();
+    for (int64_t j = 0; j < n; ++j) {
+      float dot = 0.0f;
+      for (int d = 0; d < head_dim; ++d) dot += q[g * head_dim + d] * Element(keys, begin + j, d);
+      scores[j] = dot * scale;
+      max = std::max(max, scores[j]);
+    }
+    float sum = 0.0f;
+    float* out = piece.out + g * head_dim;
+    std::fill(out, out + head_dim, 0.0f);
+    for (int64_t j = 0; j < n; ++j) {
+      const float p = std::exp(scores[j] - max);
+      sum += p;
+      for (int d = 0; d < head_dim; ++d) out[d] += p * Element(values, begin + j, d);
+    }
+    piece.max[g] = max;
+    piece.sum[g] = sum;
+  }
+}
+
+void SwiGluScalar(const float* gate, const float* up, float* out, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) out[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
+}
+
+}  // namespace internal
+
+void AttendPartialWith(KernelIsa isa, const float* q, int group, int head_dim, float scale,
+                       KvRows keys, KvRows values, int64_t begin, int64_t end, float* scratch,
+                       AttentionPiece piece) {
+  if (isa == KernelIsa::kAvx2 && internal::AttendPartialAvx2(q, group, head_dim, scale, keys,
+                                                             values, begin, end, scratch, piece)) {
+    return;
+  }
+  internal::AttendPartialScalar(q, group, head_dim, scale, keys, values, begin, end, scratch,
+                                piece);
+}
+
+void AttendPartial(const float* q, int group, int head_dim, float scale, KvRows keys,
+                   KvRows values, int64_t begin, int64_t end, float* scratch,
+                   AttentionPiece piece) {
+  AttendPartialWith(ActiveKernelIsa(), q, group, head_dim, scale, keys, values, begin, end,
+                    scratch, piece);
+}
+
+void MergeAttention(AttentionPiece into, const AttentionPiece& other, int group, int head_dim) {
+  for (int g = 0; g < group; ++g) {
+    if (other.sum[g] == 0.0f) continue;
+    if (into.sum[g] == 0.0f) {
+      into.max[g] = other.max[g];
+      into.sum[g] = other.sum[g];
+      std::memcpy(into.out + g * head_dim, other.out + g * head_dim, head_dim * sizeof(float));
+      continue;
+    }
+    const float max = std::max(into.max[g], other.max[g]);
+    const float a = std::exp(into.max[g] - max);
+    const float b = std::exp(other.max[g] - max);
+    for (int d = 0; d < head_dim; ++d) {
+      into.out[g * head_dim + d] = into.out[g * head_dim + d] * a + other.out[g * head_dim + d] * b;
+    }
+    into.sum[g] = into.sum[g] * a + other.sum[g] * b;
+    into.max[g] = max;
+  }
+}
+
+void FinishAttention(const AttentionPiece& piece, int group, int head_dim, float* out) {
+  for (int g = 0; g < group; ++g) {
+    const float inv = piece.sum[g] > 0.0f ? 1.0f / piece.sum[g] : 0.0f;
+    for (int d = 0; d < head_dim; ++d) out[g * head_dim + d] = piece.out[g * head_dim + d] * inv;
+  }
+}
+
+void SwiGlu(const float* gate, const float* up, float* out, int64_t n) {
+  if (ActiveKernelIsa() == KernelIsa::kAvx2 && internal::SwiGluAvx2(gate, up, out, n)) return;
+  internal::SwiGluScalar(gate, up, out, n);
+}
+
+}  // namespace engram::kernels

@@ -1,0 +1,122 @@
+// kernels/matmul.h: activation quantization (one implementation for every path, so the integer
+// inputs are identical whichever kernel runs) and the choice of kernel.
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+
+#include "kernels/half.h"
+#include "kernels/internal/matmul_impl.h"
+#include "kernels/internal/quant_blocks.h"
+#include "kernels/matmul.h"
+
+namespace engram::kernels {
+namespace {
+
+using internal::BlockQ8_0;
+using internal::BlockQ8_1;
+
+constexpr int kBlock = 32;
+
+void StoreHalf(uint8_t* p, float v) {
+  const uint16_t h = Fp32ToFp16(v);
+  std::memcpy(p, &h, sizeof(h));
+}
+
+// GGML's rounding: d = max|x| / 127, q = round-to-nearest-even(x / d).
+template <typename Block>
+void QuantizeRowQ8(const float* x, int64_t k, Block* out) {
+  for (int64_t b = 0; b < k / kBlock; ++b) {
+    const float* xb = x + b * kBlock;
+    float amax = 0.0f;
+    for (int i = 0; i < kBlock; ++i) amax = std::max(amax, std::fabs(xb[i]));
+    const float d = amax / 127.0f;
+    const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
+    int sum = 0;
+    for (int i = 0; i < kBlock; ++i) {
+      const int q = static_cast<int>(std::nearbyint(xb[i] * id));
+      out[b].qs[i] = static_cast<int8_t>(q);
+      sum += q;
+    }
+    StoreHalf(out[b].d, d);
+    if constexpr (std::is_same_v<Block, BlockQ8_1>) StoreHalf(out[b].s, d * static_cast<float>(sum));
+  }
+}
+
+}  // namespace
+
+TensorType ActivationTypeFor(TensorType weight_type) {
+  switch (weight_type) {
+    case TensorType::kQ4_0:
+    case TensorType::kQ8_0:
+      return TensorType::kQ8_0;
+    case TensorType::kQ4_1:
+      return TensorType::kQ8_1;
+    default:
+      return TensorType::kF32;
+  }
+}
+
+size_t ActivationRowBytes(TensorType weight_type, int64_t k) {
+  switch (ActivationTypeFor(weight_type)) {
+    case TensorType::kQ8_0: return static_cast<size_t>(k / kBlock) * sizeof(BlockQ8_0);
+    case TensorType::kQ8_1: return static_cast<size_t>(k / kBlock) * sizeof(BlockQ8_1);
+    default: return static_cast<size_t>(k) * sizeof(float);
+  }
+}
+
+void PrepareActivations(TensorType weight_type, const float* x, int64_t n, int64_t k,
+                        size_t x_stride, std::vector<uint8_t>* out) {
+  const size_t row_bytes = ActivationRowBytes(weight_type, k);
+  out->resize(row_bytes * static_cast<size_t>(n));
+  const TensorType act = ActivationTypeFor(weight_type);
+  for (int64_t t = 0; t < n; ++t) {
+    uint8_t* dst = out->data() + t * row_bytes;
+    const float* src = x + t * x_stride;
+    if (act == TensorType::kQ8_0) {
+      QuantizeRowQ8(src, k, reinterpret_cast<BlockQ8_0*>(dst));
+    } else if (act == TensorType::kQ8_1) {
+      QuantizeRowQ8(src, k, reinterpret_cast<BlockQ8_1*>(dst));
+    } else {
+      std::memcpy(dst, src, row_bytes);
+    }
+  }
+}
+
+void MatMulRowsWith(KernelIsa isa, TensorType weight_type, const void* w, size_t w_row_bytes,
+                    int64_t k, const uint8_t* acts, int64_t n, int64_t row_begin,
+                    int64_t row_end, float* y, size_t y_stride) {
+  const TensorType act = ActivationTypeFor(weight_type);
+  if (act != TensorType::kF32) {
+    const internal::IntMatMulArgs args{static_cast<const uint8_t*>(w),
+                                       w_row_bytes,
+                                       acts,
+                                       ActivationRowBytes(weight_type, k),
+                                       k / kBlock,
+                                       row_begin,
+                                       row_end,
+                                       n,
+                                       y,
+                                       y_stride};
+    const bool done = isa == KernelIsa::kAvx2 ? internal::IntMatMulAvx2(weight_type, args)
+                                              : internal::IntMatMulScalar(weight_type, args);
+    if (done) return;
+    std::abort();  // ActivationTypeFor promised an integer kernel that is missing
+  }
+  const auto* base = static_cast<const uint8_t*>(w);
+  const auto* x = reinterpret_cast<const float*>(acts);
+  for (int64_t t = 0; t < n; ++t) {
+    for (int64_t r = row_begin; r < row_end; ++r) {
+      y[t * y_stride + r] = DotRowWith(isa, weight_type, base + r * w_row_bytes, x + t * k, k);
+    }
+  }
+}
+
+void MatMulRows(TensorType weight_type, const void* w, size_t w_row_bytes, int64_t k,
+                const uint8_t* acts, int64_t n, int64_t row_begin, int64_t row_end, float* y,
+                size_t y_stride) {
+  MatMulRowsWith(ActiveKernelIsa(), weight_type, w, w_row_bytes, k, acts, n, row_begin, row_end,
+                 y, y_stride);
+}
+
+}  // namespace engram::kernels

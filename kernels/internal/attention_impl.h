@@ -1,0 +1,19 @@
+// Private to kernels/cpu/attention_*.cc: the per-ISA entry points. No inline functions (see
+// quant_blocks.h).
+#pragma once
+
+#include "kernels/attention.h"
+
+namespace engram::kernels::internal {
+
+void AttendPartialScalar(const float* q, int group, int head_dim, float scale, KvRows keys,
+                         KvRows values, int64_t begin, int64_t end, float* scratch,
+                         AttentionPiece piece);
+// Returns false when the AVX2 path cannot take these arguments (head_dim not a multiple of 8).
+bool AttendPartialAvx2(const float* q, int group, int head_dim, float scale, KvRows keys,
+                       KvRows values, int64_t begin, int64_t end, float* scratch,
+                       AttentionPiece piece);
+void SwiGluScalar(const float* gate, const float* up, float* out, int64_t n);
+bool SwiGluAvx2(const float* gate, const float* up, float* out, int64_t n);
+
+}  // namespace engram::kernels::internal

@@ -1,0 +1,48 @@
+// Matrix products of quantized weights with activations: Y = X · Wᵀ, the shape of every linear
+// layer in a transformer (W is [rows][k] in its GGUF type, X is [n][k] float, Y is [n][rows]).
+//
+//   std::vector<uint8_t> acts;
+//   PrepareActivations(w_type, x, n, k, &acts);               // once per input
+//   MatMulRows(w_type, w, w_row_bytes, k, acts.data(), n,     // any row range: threads split
+//              row_begin, row_end, y, y_stride);              // the rows between them
+//
+// For q4_0, q4_1 and q8_0 weights the activations are quantized to 8 bits per 32-element block
+// (q8_0, or q8_1 which also stores d·Σq so q4_1's offset costs one multiply per block), and the
+// dot products run on integers, as GGML does: the same rounding llama.cpp applies, and 4-8x less
+// arithmetic than dequantizing. Every other type keeps float activations and uses DotRow.
+//
+// Single-threaded; callers parallelise over rows. Rows may start at any byte address.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "kernels/quant.h"
+#include "kernels/tensor_type.h"
+
+namespace engram::kernels {
+
+// The representation activations take for products with `weight_type` weights: kQ8_0, kQ8_1 or
+// kF32.
+TensorType ActivationTypeFor(TensorType weight_type);
+
+// Bytes of one prepared activation row of k elements (k must be a multiple of the weight type's
+// block size).
+size_t ActivationRowBytes(TensorType weight_type, int64_t k);
+
+// Converts n rows of k floats (row i at x + i * x_stride) into the representation above, packed
+// row after row into *out (resized as needed).
+void PrepareActivations(TensorType weight_type, const float* x, int64_t n, int64_t k,
+                        size_t x_stride, std::vector<uint8_t>* out);
+
+// y[t * y_stride + r] = dot(weight row r, activation row t) for r in [row_begin, row_end) and
+// t in [0, n). `acts` comes from PrepareActivations with the same weight_type and k.
+void MatMulRows(TensorType weight_type, const void* w, size_t w_row_bytes, int64_t k,
+                const uint8_t* acts, int64_t n, int64_t row_begin, int64_t row_end, float* y,
+                size_t y_stride);
+void MatMulRowsWith(KernelIsa isa, TensorType weight_type, const void* w, size_t w_row_bytes,
+                    int64_t k, const uint8_t* acts, int64_t n, int64_t row_begin,
+                    int64_t row_end, float* y, size_t y_stride);
+
+}  // namespace engram::kernels

@@ -1,10 +1,11 @@
 // AVX2 integer kernels of kernels/matmul.h (compiled with -mavx2 -mfma -mf16c; see
 // quant_avx2.cc for the rules such a file follows).
 //
-// Each weight block is unpacked once into 32 int8 lanes and multiplied with the matching block
-// of up to four activation rows (vpmaddubsw: unsigned × signed bytes -> pairs summed to int16,
-// then vpmaddwd by 1 -> int32), so in prefill the unpacking is shared by four tokens. Signed
-// weights use the usual sign trick: |w| × (a with w's sign).
+// Tiles of 1 weight row × 4 activation rows: each weight block is unpacked once into 32 int8
+// lanes and multiplied with the matching blocks of four tokens (vpmaddubsw: unsigned × signed
+// bytes -> pairs summed to int16, then vpmaddwd by 1 -> int32), so prefill shares the unpacking
+// between tokens. Signed weights use the usual sign trick:
+// |w| × (a with w's sign).
 #include "kernels/internal/matmul_impl.h"
 #include "kernels/internal/quant_blocks.h"
 
@@ -43,101 +44,141 @@ namespace {
   return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs));
 }
 
-// 8 int32 partial sums of u[i] * s[i], u unsigned (0..127 or 0..15), s signed.
+// 8 int32 partial sums of u[i] * s[i], u unsigned (0..128), s signed (-127..127), as floats.
 [[gnu::always_inline]] inline __m256 DotUnsignedSigned(__m256i u, __m256i s) {
   const __m256i pairs = _mm256_maddubs_epi16(u, s);
   return _mm256_cvtepi32_ps(_mm256_madd_epi16(pairs, _mm256_set1_epi16(1)));
 }
 
-// A weight block, unpacked: |q| and q's sign (signed formats) or q (unsigned), its scale d and
-// for q4_1 its minimum m.
+// A weight block, unpacked: `q` holds unsigned values (|w| for signed formats, whose signs are
+// then moved onto the activations with `sign`), `d` its scale and `m` q4_1's minimum.
 struct Unpacked {
-  __m256i q;      // unsigned magnitudes (signed formats) or the unsigned values (q4_1)
-  __m256i sign;   // the signed values themselves, for _mm256_sign_epi8; unused for q4_1
-  float d, m;
+  __m256i q;
+  __m256i sign;
+  __m256 d;
 };
 
 struct Q4_0 {
   using W = BlockQ4_0;
-  using A = BlockQ8_0;
+  static constexpr bool kSigned = true;
   static constexpr bool kHasMin = false;
   [[gnu::always_inline]] static Unpacked Load(const W& w) {
     const __m256i q = _mm256_sub_epi8(UnpackNibbles(w.qs), _mm256_set1_epi8(8));
-    return {_mm256_sign_epi8(q, q), q, Half(w.d), 0.0f};
+    return {_mm256_sign_epi8(q, q), q, _mm256_set1_ps(Half(w.d))};
   }
 };
 
 struct Q8_0 {
   using W = BlockQ8_0;
-  using A = BlockQ8_0;
+  static constexpr bool kSigned = true;
   static constexpr bool kHasMin = false;
   [[gnu::always_inline]] static Unpacked Load(const W& w) {
     const __m256i q = LoadQ(w.qs);
-    return {_mm256_sign_epi8(q, q), q, Half(w.d), 0.0f};
+    return {_mm256_sign_epi8(q, q), q, _mm256_set1_ps(Half(w.d))};
   }
 };
 
 struct Q4_1 {
   using W = BlockQ4_1;
-  using A = BlockQ8_1;
+  static constexpr bool kSigned = false;
   static constexpr bool kHasMin = true;
   [[gnu::always_inline]] static Unpacked Load(const W& w) {
-    return {UnpackNibbles(w.qs), _mm256_setzero_si256(), Half(w.d), Half(w.m)};
+    return {UnpackNibbles(w.qs), _mm256_setzero_si256(), _mm256_set1_ps(Half(w.d))};
   }
 };
 
-template <typename F>
-[[gnu::always_inline]] inline __m256 BlockDot(const Unpacked& u, const typename F::A& a) {
-  const __m256i q = LoadQ(a.qs);
-  if constexpr (F::kHasMin) return DotUnsignedSigned(u.q, q);
-  return DotUnsignedSigned(u.q, _mm256_sign_epi8(q, u.sign));
+// One activation row's view: int8 values, block scales and (q4_1) block sums.
+struct Act {
+  const int8_t* q;
+  const float* d;
+  const float* s;
+};
+
+[[gnu::always_inline]] inline Act ActAt(const IntMatMulArgs& args, int64_t t) {
+  const uint8_t* base = args.a + t * args.a_row_bytes;
+  const auto* d = reinterpret_cast<const float*>(base + args.nb * 32);
+  return {reinterpret_cast<const int8_t*>(base), d, d + args.nb};
 }
 
-// One weight row against kT activation rows at once.
-template <typename F, int kT>
-[[gnu::always_inline]] inline void RowTile(const typename F::W* w, const uint8_t* a,
-                                           size_t a_row_bytes, int64_t nb, float* out[kT]) {
-  __m256 acc[kT];
-  float min_acc[kT];
-  const typename F::A* rows[kT];
-  for (int t = 0; t < kT; ++t) {
-    acc[t] = _mm256_setzero_ps();
-    min_acc[t] = 0.0f;
-    rows[t] = reinterpret_cast<const typename F::A*>(a + t * a_row_bytes);
+// The float contribution of one weight block to one token: (d_w · d_a) · Σ w·a.
+template <typename F>
+[[gnu::always_inline]] inline __m256 Step(const Unpacked& u, const Act& a, int64_t b, __m256 acc) {
+  const __m256i q = LoadQ(a.q + b * 32);
+  const __m256 dot = DotUnsignedSigned(u.q, F::kSigned ? _mm256_sign_epi8(q, u.sign) : q);
+  return _mm256_fmadd_ps(_mm256_mul_ps(u.d, _mm256_broadcast_ss(a.d + b)), dot, acc);
+}
+
+// q4_1's offsets, sum_b m_b * s_b, in a separate pass: accumulating them in the main loop spills
+// scalars to the stack and serialises on store-to-load forwarding.
+template <typename F>
+[[gnu::always_inline]] inline float MinTerm(const typename F::W* w, const Act& a, int64_t nb) {
+  if constexpr (F::kHasMin) {
+    float sum = 0.0f;
+    for (int64_t b = 0; b < nb; ++b) sum += Half(w[b].m) * a.s[b];
+    return sum;
   }
-  for (int64_t b = 0; b < nb; ++b) {
+  return 0.0f;
+}
+
+// The float contribution of one weight block to one token whose int8 block is at q and scale
+// at d.
+template <typename F>
+[[gnu::always_inline]] inline __m256 StepAt(const Unpacked& u, const uint8_t* q, const uint8_t* d,
+                                            __m256 acc) {
+  const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q));
+  const __m256 dot = DotUnsignedSigned(u.q, F::kSigned ? _mm256_sign_epi8(v, u.sign) : v);
+  const __m256 scale = _mm256_mul_ps(u.d, _mm256_broadcast_ss(reinterpret_cast<const float*>(d)));
+  return _mm256_fmadd_ps(scale, dot, acc);
+}
+
+// One weight row × four activation rows, accumulators in named registers (GCC keeps arrays of
+// vectors on the stack here) and the four rows addressed from one walking pointer plus fixed
+// strides, so the loop needs few general registers. Each weight block is unpacked once for the
+// four tokens.
+template <typename F>
+void Row4(const IntMatMulArgs& args, int64_t r, int64_t t) {
+  const auto* w = reinterpret_cast<const typename F::W*>(args.w + r * args.w_row_bytes);
+  const size_t s1 = args.a_row_bytes, s2 = 2 * s1, s3 = 3 * s1;
+  const uint8_t* q = args.a + t * s1;
+  const uint8_t* d = q + args.nb * 32;
+  __m256 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0;
+  for (int64_t b = 0; b < args.nb; ++b, q += 32, d += 4) {
     const Unpacked u = F::Load(w[b]);
-#pragma GCC unroll 4
-    for (int t = 0; t < kT; ++t) {
-      const typename F::A& ab = rows[t][b];
-      const __m256 scale = _mm256_set1_ps(u.d * Half(ab.d));
-      acc[t] = _mm256_fmadd_ps(scale, BlockDot<F>(u, ab), acc[t]);
-      if constexpr (F::kHasMin) min_acc[t] += u.m * Half(ab.s);
-    }
+    c0 = StepAt<F>(u, q, d, c0);
+    c1 = StepAt<F>(u, q + s1, d + s1, c1);
+    c2 = StepAt<F>(u, q + s2, d + s2, c2);
+    c3 = StepAt<F>(u, q + s3, d + s3, c3);
   }
-  for (int t = 0; t < kT; ++t) *out[t] = HorizontalSum(acc[t]) + min_acc[t];
+  float* y = args.y + t * args.y_stride + r;
+  y[0] = HorizontalSum(c0) + MinTerm<F>(w, ActAt(args, t), args.nb);
+  y[args.y_stride] = HorizontalSum(c1) + MinTerm<F>(w, ActAt(args, t + 1), args.nb);
+  y[2 * args.y_stride] = HorizontalSum(c2) + MinTerm<F>(w, ActAt(args, t + 2), args.nb);
+  y[3 * args.y_stride] = HorizontalSum(c3) + MinTerm<F>(w, ActAt(args, t + 3), args.nb);
+}
+
+// One weight row × one activation row, with two accumulators to overlap the FMA latency.
+template <typename F>
+void Row1(const IntMatMulArgs& args, int64_t r, int64_t t) {
+  const auto* w = reinterpret_cast<const typename F::W*>(args.w + r * args.w_row_bytes);
+  const Act a = ActAt(args, t);
+  __m256 c0 = _mm256_setzero_ps(), c1 = c0;
+  int64_t b = 0;
+  for (; b + 2 <= args.nb; b += 2) {
+    c0 = Step<F>(F::Load(w[b]), a, b, c0);
+    c1 = Step<F>(F::Load(w[b + 1]), a, b + 1, c1);
+  }
+  if (b < args.nb) c0 = Step<F>(F::Load(w[b]), a, b, c0);
+  args.y[t * args.y_stride + r] = HorizontalSum(_mm256_add_ps(c0, c1)) + MinTerm<F>(w, a, args.nb);
 }
 
 template <typename F>
 void Run(const IntMatMulArgs& args) {
-  constexpr int kTile = 4;
   int64_t t = 0;
-  for (; t + kTile <= args.n; t += kTile) {
-    const uint8_t* a = args.a + t * args.a_row_bytes;
-    for (int64_t r = args.r0; r < args.r1; ++r) {
-      const auto* w = reinterpret_cast<const typename F::W*>(args.w + r * args.w_row_bytes);
-      float* out[kTile];
-      for (int i = 0; i < kTile; ++i) out[i] = args.y + (t + i) * args.y_stride + r;
-      RowTile<F, kTile>(w, a, args.a_row_bytes, args.nb, out);
-    }
+  for (; t + 4 <= args.n; t += 4) {
+    for (int64_t r = args.r0; r < args.r1; ++r) Row4<F>(args, r, t);
   }
   for (; t < args.n; ++t) {
-    const uint8_t* a = args.a + t * args.a_row_bytes;
-    for (int64_t r = args.r0; r < args.r1; ++r) {
-      const auto* w = reinterpret_cast<const typename F::W*>(args.w + r * args.w_row_bytes);
-      float* out[1] = {args.y + t * args.y_stride + r};
-      RowTile<F, 1>(w, a, args.a_row_bytes, args.nb, out);
-    }
+    for (int64_t r = args.r0; r < args.r1; ++r) Row1<F>(args, r, t);
   }
 }
 

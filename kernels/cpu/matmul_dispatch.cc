@@ -7,26 +7,22 @@
 
 #include "kernels/half.h"
 #include "kernels/internal/matmul_impl.h"
-#include "kernels/internal/quant_blocks.h"
 #include "kernels/matmul.h"
 
 namespace engram::kernels {
 namespace {
 
-using internal::BlockQ8_0;
-using internal::BlockQ8_1;
-
 constexpr int kBlock = 32;
 
-void StoreHalf(uint8_t* p, float v) {
-  const uint16_t h = Fp32ToFp16(v);
-  std::memcpy(p, &h, sizeof(h));
-}
+float RoundToHalf(float v) { return Fp16ToFp32(Fp32ToFp16(v)); }
 
-// GGML's rounding: d = max|x| / 127, q = round-to-nearest-even(x / d).
-template <typename Block>
-void QuantizeRowQ8(const float* x, int64_t k, Block* out) {
-  for (int64_t b = 0; b < k / kBlock; ++b) {
+// GGML's rounding: d = max|x| / 127, q = round-to-nearest-even(x / d); see ActRow for the layout.
+void QuantizeRowQ8(const float* x, int64_t k, bool with_sums, uint8_t* out) {
+  const int64_t nb = k / kBlock;
+  auto* q = reinterpret_cast<int8_t*>(out);
+  auto* d_out = reinterpret_cast<float*>(out + nb * kBlock);
+  float* s_out = d_out + nb;
+  for (int64_t b = 0; b < nb; ++b) {
     const float* xb = x + b * kBlock;
     float amax = 0.0f;
     for (int i = 0; i < kBlock; ++i) amax = std::max(amax, std::fabs(xb[i]));
@@ -34,12 +30,12 @@ void QuantizeRowQ8(const float* x, int64_t k, Block* out) {
     const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
     int sum = 0;
     for (int i = 0; i < kBlock; ++i) {
-      const int q = static_cast<int>(std::nearbyint(xb[i] * id));
-      out[b].qs[i] = static_cast<int8_t>(q);
-      sum += q;
+      const int v = static_cast<int>(std::nearbyint(xb[i] * id));
+      q[b * kBlock + i] = static_cast<int8_t>(v);
+      sum += v;
     }
-    StoreHalf(out[b].d, d);
-    if constexpr (std::is_same_v<Block, BlockQ8_1>) StoreHalf(out[b].s, d * static_cast<float>(sum));
+    d_out[b] = RoundToHalf(d);
+    if (with_sums) s_out[b] = RoundToHalf(d * static_cast<float>(sum));
   }
 }
 
@@ -59,8 +55,8 @@ TensorType ActivationTypeFor(TensorType weight_type) {
 
 size_t ActivationRowBytes(TensorType weight_type, int64_t k) {
   switch (ActivationTypeFor(weight_type)) {
-    case TensorType::kQ8_0: return static_cast<size_t>(k / kBlock) * sizeof(BlockQ8_0);
-    case TensorType::kQ8_1: return static_cast<size_t>(k / kBlock) * sizeof(BlockQ8_1);
+    case TensorType::kQ8_0: return static_cast<size_t>(k / kBlock) * (kBlock + 4);
+    case TensorType::kQ8_1: return static_cast<size_t>(k / kBlock) * (kBlock + 8);
     default: return static_cast<size_t>(k) * sizeof(float);
   }
 }
@@ -73,10 +69,8 @@ void PrepareActivations(TensorType weight_type, const float* x, int64_t n, int64
   for (int64_t t = 0; t < n; ++t) {
     uint8_t* dst = out->data() + t * row_bytes;
     const float* src = x + t * x_stride;
-    if (act == TensorType::kQ8_0) {
-      QuantizeRowQ8(src, k, reinterpret_cast<BlockQ8_0*>(dst));
-    } else if (act == TensorType::kQ8_1) {
-      QuantizeRowQ8(src, k, reinterpret_cast<BlockQ8_1*>(dst));
+    if (act == TensorType::kQ8_0 || act == TensorType::kQ8_1) {
+      QuantizeRowQ8(src, k, act == TensorType::kQ8_1, dst);
     } else {
       std::memcpy(dst, src, row_bytes);
     }

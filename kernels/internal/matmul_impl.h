@@ -9,11 +9,15 @@
 
 namespace engram::kernels::internal {
 
-// Activations for q4_1 weights: x = d * q, and s = d * sum(q) (both f16), q in -127..127.
-struct BlockQ8_1 {
-  uint8_t d[2];
-  uint8_t s[2];
-  int8_t qs[32];
+// A prepared activation row of nb 32-element blocks, x = d[b] * q[b][i], q in -127..127:
+//   int8_t q[nb][32] | float d[nb] | float s[nb] (only for q4_1 weights: s = d * sum(q))
+// d and s are rounded to f16 and back, as GGML stores them in block_q8_0/block_q8_1, so the
+// products are the ones llama.cpp computes; they are kept as floats so the kernels do not
+// convert them once per weight row.
+struct ActRow {
+  const int8_t* q;
+  const float* d;
+  const float* s;
 };
 
 // One integer kernel: weight rows [r0, r1) × activation rows [0, n) of nb blocks each.

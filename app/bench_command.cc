@@ -1,9 +1,12 @@
 // engram bench <what> [--json]: measured figures (docs/benchmarks.md records them).
 //   engram bench tokenize [-m MODEL] [--file F …] [--repetitions N] [--json]
+//   engram bench prefill|decode [-m MODEL] [--ctx 512,2048,8192] [--tokens T] [--threads N]
+//                               [--text FILE] [--repeat R] [--kv-type f16|f32] [--json]
 #include <cstdio>
 #include <memory>
 
 #include "app/cli.h"
+#include "bench/generate_bench.h"
 #include "bench/tokenize_bench.h"
 
 namespace engram::app {
@@ -13,6 +16,47 @@ struct TokenizeBenchFlags {
   bench::TokenizeBenchOptions options;
   bool json = false;
 };
+
+struct GenerateBenchFlags {
+  bench::GenerateBenchOptions options;
+  bool json = false;
+};
+
+// `bench prefill` and `bench decode` share their flags.
+void AddGenerateBench(CLI::App* bench, CommandTable& commands, const char* name,
+                      const char* description, bool decode) {
+  auto flags = std::make_shared<GenerateBenchFlags>();
+  CLI::App* cmd = bench->add_subcommand(name, description);
+  cmd->add_option("-m,--model", flags->options.model, "A .gguf model (default: the default generator)");
+  cmd->add_option("--ctx", flags->options.contexts, "Context lengths, comma-separated")
+      ->delimiter(',')
+      ->default_str("512,2048,8192");
+  if (decode) {
+    cmd->add_option("--tokens", flags->options.decode_tokens, "Decode steps timed at each context")
+        ->default_val(32);
+  }
+  cmd->add_option("--threads", flags->options.threads, "Threads (0: one per hardware thread)")
+      ->default_val(0);
+  cmd->add_option("--text", flags->options.text_file,
+                  "Text to evaluate (default: the essays in $ENGRAM_SHARED_DATA/haystack)");
+  cmd->add_option("--repeat", flags->options.repeat,
+                  "Runs per context, median reported (0: 3 up to 2048 tokens, else 1)")
+      ->default_val(0);
+  cmd->add_option("--kv-type", flags->options.kv_type, "KV cache entries: f16 or f32")
+      ->default_val("f16");
+  cmd->add_flag("--json", flags->json, "Print one JSON object");
+  commands.Add(cmd, [flags, decode]() -> Status {
+    Result<nlohmann::ordered_json> result =
+        decode ? bench::RunDecodeBench(flags->options) : bench::RunPrefillBench(flags->options);
+    if (!result.ok()) return result.status();
+    if (flags->json) {
+      std::printf("%s\n", result->dump(2).c_str());
+    } else {
+      std::fputs(bench::FormatGenerateBench(*result).c_str(), stdout);
+    }
+    return Status::OK();
+  });
+}
 }  // namespace
 
 void RegisterBenchCommand(CLI::App& app, const GlobalFlags&, CommandTable& commands) {
@@ -30,6 +74,12 @@ void RegisterBenchCommand(CLI::App& app, const GlobalFlags&, CommandTable& comma
                   "Timed passes; the median is reported")
       ->default_val(5);
   cmd->add_flag("--json", tokenize->json, "Print one JSON object");
+  AddGenerateBench(bench, commands, "prefill",
+                   "Prompt evaluation tokens/s of the forward pass at given context lengths",
+                   false);
+  AddGenerateBench(bench, commands, "decode",
+                   "Single-token decode tokens/s with the cache filled to given context lengths",
+                   true);
   commands.Add(cmd, [tokenize]() -> Status {
     Result<nlohmann::ordered_json> result = bench::RunTokenizeBench(tokenize->options);
     if (!result.ok()) return result.status();

@@ -42,8 +42,12 @@ void ComputeTeam::WorkerLoop() {
   uint64_t seen = 0;
   for (;;) {
     uint64_t now = generation_.load(std::memory_order_acquire);
-    for (int spin = 0; now == seen && spin < kSpinIterations; ++spin) {
-      ENGRAM_CPU_RELAX();
+    for (int spin = 1; now == seen && spin < kSpinIterations; ++spin) {
+      if (spin % 256 == 0) {
+        std::this_thread::yield();  // see ParallelFor
+      } else {
+        ENGRAM_CPU_RELAX();
+      }
       now = generation_.load(std::memory_order_acquire);
     }
     if (now == seen) {
@@ -81,7 +85,15 @@ void ComputeTeam::ParallelFor(size_t begin, size_t end, size_t grain,
   generation_.fetch_add(1, std::memory_order_acq_rel);
   generation_.notify_all();
   RunChunks();
-  while (busy_workers_.load(std::memory_order_acquire) != 0) ENGRAM_CPU_RELAX();
+  // Yield now and then: with more threads than free cores (tests running in parallel, a busy
+  // machine) a worker we wait for may need this core to finish.
+  for (int spin = 1; busy_workers_.load(std::memory_order_acquire) != 0; ++spin) {
+    if (spin % 256 == 0) {
+      std::this_thread::yield();
+    } else {
+      ENGRAM_CPU_RELAX();
+    }
+  }
 }
 
 }  // namespace engram

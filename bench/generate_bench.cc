@@ -57,16 +57,19 @@ struct Setup {
   TensorType kv_type;
 };
 
-Result<Setup> Prepare(const GenerateBenchOptions& options) {
+Result<Setup> Prepare(const GenerateBenchOptions& options, bool decode) {
   if (options.contexts.empty()) return Status::InvalidArgument("bench: give at least one --ctx");
   for (int64_t c : options.contexts) {
-    if (c <= options.decode_tokens || c <= 0) {
+    if (c <= 0) return Status::InvalidArgument("bench: context " + std::to_string(c) + " must be > 0");
+    if (decode && c <= options.decode_tokens) {
       return Status::InvalidArgument("bench: context " + std::to_string(c) +
                                      " must be larger than --tokens " +
                                      std::to_string(options.decode_tokens));
     }
   }
-  if (options.decode_tokens <= 0) return Status::InvalidArgument("bench: --tokens must be > 0");
+  if (decode && options.decode_tokens <= 0) {
+    return Status::InvalidArgument("bench: --tokens must be > 0");
+  }
   Setup setup;
   if (options.kv_type == "f16") {
     setup.kv_type = TensorType::kF16;
@@ -123,7 +126,7 @@ void Footer(nlohmann::ordered_json& out) {
 }  // namespace
 
 Result<nlohmann::ordered_json> RunPrefillBench(const GenerateBenchOptions& options) {
-  Result<Setup> setup = Prepare(options);
+  Result<Setup> setup = Prepare(options, /*decode=*/false);
   if (!setup.ok()) return setup.status();
   nlohmann::ordered_json out;
   nlohmann::ordered_json results = nlohmann::json::array();
@@ -154,7 +157,7 @@ Result<nlohmann::ordered_json> RunPrefillBench(const GenerateBenchOptions& optio
 }
 
 Result<nlohmann::ordered_json> RunDecodeBench(const GenerateBenchOptions& options) {
-  Result<Setup> setup = Prepare(options);
+  Result<Setup> setup = Prepare(options, /*decode=*/true);
   if (!setup.ok()) return setup.status();
   nlohmann::ordered_json results = nlohmann::json::array();
   int threads = 0;

@@ -15,6 +15,7 @@ struct CpuFeatures {
   bool avx512f = false;
   bool avx512bw = false;
   bool avx512vnni = false;
+  bool avx_vnni = false;  // VEX-encoded vpdpbusd on 256-bit vectors
 };
 
 const CpuFeatures& GetCpuFeatures();

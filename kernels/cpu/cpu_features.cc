@@ -19,6 +19,17 @@ CpuFeatures Detect() {
   unsigned eax = 1, ebx = 0, ecx = 0, edx = 0;
   __asm__("cpuid" : "+a"(eax), "=b"(ebx), "+c"(ecx), "=d"(edx));
   f.f16c = (ecx >> 29) & 1;
+  // AVX-VNNI: CPUID leaf 7, sub-leaf 1, EAX bit 4 (no __builtin_cpu_supports name in g++ 12).
+  eax = 0;
+  ebx = ecx = edx = 0;
+  __asm__("cpuid" : "+a"(eax), "=b"(ebx), "+c"(ecx), "=d"(edx));
+  const unsigned max_leaf = eax;
+  if (max_leaf >= 7) {
+    eax = 7;
+    ecx = 1;
+    __asm__("cpuid" : "+a"(eax), "=b"(ebx), "+c"(ecx), "=d"(edx));
+    f.avx_vnni = f.avx2 && ((eax >> 4) & 1);
+  }
 #endif
   return f;
 }
@@ -42,6 +53,7 @@ std::string CpuFeatureString(const CpuFeatures& f) {
   add(f.avx2, "avx2");
   add(f.fma, "fma");
   add(f.f16c, "f16c");
+  add(f.avx_vnni, "avx-vnni");
   add(f.avx512f, "avx512f");
   add(f.avx512bw, "avx512bw");
   add(f.avx512vnni, "avx512vnni");

@@ -1,0 +1,97 @@
+// `engram generate` and `engram bench prefill|decode` as a user runs them: the real binary and
+// the default model.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "tests/app/engram_process.h"
+
+namespace engram {
+namespace {
+
+using testing::LineCount;
+using testing::ParseJson;
+using testing::RunEngram;
+using testing::RunResult;
+
+void ExpectBadInput(const RunResult& r, const std::string& part) {
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_EQ(LineCount(r.err), 1) << r.err;
+  EXPECT_NE(r.err.find(part), std::string::npos) << r.err;
+  EXPECT_TRUE(r.out.empty()) << r.out;
+}
+
+TEST(GenerateCommandTest, GreedyContinuationIsDeterministicAndReportsSpeed) {
+  const std::vector<std::string> args = {"generate", "-p", "The capital of France is", "-n",
+                                         "12", "--temp", "0", "--threads", "2"};
+  const RunResult a = RunEngram(args);
+  ASSERT_EQ(a.exit_code, 0) << a.err;
+  EXPECT_NE(a.out.find("Paris"), std::string::npos) << a.out;
+  EXPECT_NE(a.err.find("prefill: 5 tokens"), std::string::npos) << a.err;
+  EXPECT_NE(a.err.find("decode:"), std::string::npos) << a.err;
+  const RunResult b = RunEngram(args);
+  EXPECT_EQ(a.out, b.out);
+}
+
+TEST(GenerateCommandTest, SeededSamplingRepeatsAndChatStopsAtEndOfTurn) {
+  const std::vector<std::string> args = {"generate", "--chat", "-p", "Name three colours.",
+                                         "-n", "40", "--seed", "11", "--temp", "0.9"};
+  const RunResult a = RunEngram(args);
+  ASSERT_EQ(a.exit_code, 0) << a.err;
+  EXPECT_FALSE(a.out.empty());
+  EXPECT_EQ(a.out.find("<|im_end|>"), std::string::npos) << a.out;  // never printed
+  EXPECT_EQ(RunEngram(args).out, a.out);
+}
+
+TEST(GenerateCommandTest, StopStringIsNeverPrinted) {
+  const RunResult r = RunEngram({"generate", "-p", "The capital of France is", "-n", "12",
+                                 "--temp", "0", "--stop", "Paris"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.find("Paris"), std::string::npos) << r.out;
+  EXPECT_NE(r.err.find("stop: stop_string"), std::string::npos) << r.err;
+}
+
+TEST(GenerateCommandTest, BadInputGetsOneLineAndExitTwo) {
+  ExpectBadInput(RunEngram({"generate", "-p", "hi", "-n", "0"}), "-n 0 must be > 0");
+  ExpectBadInput(RunEngram({"generate", "-p", "hi", "-n", "-3"}), "must be > 0");
+  ExpectBadInput(RunEngram({"generate", "-p", "hi", "--top-p", "1.5"}), "top_p");
+  ExpectBadInput(RunEngram({"generate", "-p", "hi", "--min-p", "-0.1"}), "min_p");
+  ExpectBadInput(RunEngram({"generate", "-p", "hi", "--repeat-penalty", "0"}), "repeat_penalty");
+  ExpectBadInput(RunEngram({"generate", "-p", "hi", "--temp", "warm"}), "--temp");
+  ExpectBadInput(RunEngram({"generate", "-p", "hi", "--kv-type", "q8_0"}), "--kv-type");
+  ExpectBadInput(RunEngram({"generate"}), "no prompt");
+  ExpectBadInput(RunEngram({"generate", "-m", "/nonexistent/model.gguf", "-p", "hi"}),
+                 "/nonexistent/model.gguf");
+}
+
+TEST(GenerateCommandTest, PromptLongerThanTheContextNeedsTruncate) {
+  std::string prompt;
+  for (int i = 0; i < 40; ++i) prompt += "The quick brown fox jumps over the lazy dog. ";
+  ExpectBadInput(RunEngram({"generate", "--ctx", "64", "-p", prompt, "-n", "4"}), "--truncate");
+  const RunResult r =
+      RunEngram({"generate", "--ctx", "64", "-p", prompt, "-n", "4", "--truncate", "--temp", "0"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("truncated"), std::string::npos) << r.err;
+}
+
+TEST(BenchCommandTest, PrefillAndDecodeJson) {
+  const RunResult d = RunEngram({"bench", "decode", "--ctx", "64,96", "--tokens", "4",
+                                 "--repeat", "1", "--threads", "2", "--json"});
+  ASSERT_EQ(d.exit_code, 0) << d.err;
+  const nlohmann::json j = ParseJson(d);
+  EXPECT_EQ(j["bench"], "decode");
+  EXPECT_EQ(j["threads"], 2);
+  ASSERT_EQ(j["results"].size(), 2u);
+  EXPECT_EQ(j["results"][1]["ctx"], 96);
+  EXPECT_EQ(j["results"][1]["prefill_tokens"], 92);
+  EXPECT_GT(j["results"][1]["decode_tokens_per_s"].get<double>(), 0.0);
+  const RunResult p = RunEngram({"bench", "prefill", "--ctx", "32", "--repeat", "1", "--json"});
+  ASSERT_EQ(p.exit_code, 0) << p.err;
+  EXPECT_GT(ParseJson(p)["results"][0]["prefill_tokens_per_s"].get<double>(), 0.0);
+  ExpectBadInput(RunEngram({"bench", "decode", "--ctx", "16", "--tokens", "32"}),
+                 "must be larger than --tokens");
+}
+
+}  // namespace
+}  // namespace engram

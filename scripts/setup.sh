@@ -43,3 +43,4 @@ else
 fi
 
 bash "$here/fetch_models.sh"
+bash "$here/make_f16_model.sh"

@@ -12,23 +12,36 @@ StopStringMatcher::StopStringMatcher(std::vector<std::string> stops) {
 
 std::string StopStringMatcher::Feed(std::string_view piece) {
   if (stopped_) return {};
+  const size_t old_size = pending_.size();
   pending_.append(piece);
-  // The earliest complete stop string wins.
-  size_t first = std::string::npos;
+
+  // The stop string that completes first, as if the text came one byte at a time: the earliest
+  // end, and among those ending there the longest. Then how the text was cut into pieces does
+  // not change the result.
+  const std::string* best = nullptr;
+  size_t best_start = 0, best_end = std::string::npos;
   for (const std::string& s : stops_) {
-    const size_t at = pending_.find(s);
-    if (at < first) {
-      first = at;
-      matched_ = s;
+    // The held-back text held no complete stop string, so a match ends in the new bytes.
+    const size_t from = old_size >= s.size() ? old_size - s.size() + 1 : 0;
+    const size_t at = pending_.find(s, from);
+    if (at == std::string::npos) continue;
+    const size_t end = at + s.size();
+    if (end < best_end || (end == best_end && at < best_start)) {
+      best = &s;
+      best_start = at;
+      best_end = end;
     }
   }
-  if (first != std::string::npos) {
+  if (best != nullptr) {
     stopped_ = true;
-    std::string out = pending_.substr(0, first);
+    matched_ = *best;
+    std::string out = pending_.substr(0, best_start);
     pending_.clear();
     return out;
   }
-  // Hold back the longest suffix that is a proper prefix of some stop string.
+
+  // Hold back the longest suffix that is a proper prefix of some stop string; everything before
+  // it can no longer become part of one.
   size_t hold = 0;
   for (const std::string& s : stops_) {
     const size_t max_len = std::min(s.size() - 1, pending_.size());

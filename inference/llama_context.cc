@@ -19,8 +19,9 @@
 namespace engram::inference {
 namespace {
 
-// Keys per attention piece when one decode step splits a long cache between threads.
-constexpr int64_t kDecodeKeysPerPiece = 256;
+// Keys per attention piece when one decode step splits its cache between threads (a few KV
+// heads alone would leave threads idle).
+constexpr int64_t kDecodeKeysPerPiece = 128;
 
 void RmsNorm(const float* x, const float* weight, int64_t n, float eps, float* out) {
   double sum = 0.0;  // as GGML: the squares summed in double
@@ -176,13 +177,13 @@ void LlamaContext::Attention(int layer, int64_t pos0, int64_t n) {
   const int64_t n_keys_last = pos0 + n;
   const size_t piece_floats = static_cast<size_t>(group) * (2 + dim);
 
-  if (n == 1 && n_keys_last > 2 * kDecodeKeysPerPiece) {
+  if (n == 1 && n_keys_last > kDecodeKeysPerPiece) {
     // One query, a long cache: split the keys so every thread has work, then merge.
     const int64_t pieces = (n_keys_last + kDecodeKeysPerPiece - 1) / kDecodeKeysPerPiece;
     s.decode_pieces.resize(static_cast<size_t>(c.n_kv_head * pieces) * piece_floats);
     team_.ParallelFor(0, static_cast<size_t>(c.n_kv_head * pieces), 1, [&](size_t lo, size_t hi) {
       thread_local std::vector<float> scores;
-      scores.resize(static_cast<size_t>(group) * kDecodeKeysPerPiece);
+      scores.resize(static_cast<size_t>(group) * (kDecodeKeysPerPiece + dim));
       for (size_t task = lo; task < hi; ++task) {
         const int h = static_cast<int>(task / pieces);
         const int64_t p = static_cast<int64_t>(task % pieces);
@@ -201,7 +202,7 @@ void LlamaContext::Attention(int layer, int64_t pos0, int64_t n) {
         float* buf = first + p * piece_floats;
         kernels::MergeAttention(into, {buf, buf + group, buf + 2 * group}, group, dim);
       }
-      kernels::FinishAttention(into, group, dim, s.attn.data() + h * group * dim);
+      std::memcpy(s.attn.data() + h * group * dim, into.out, sizeof(float) * group * dim);
     }
     return;
   }
@@ -209,16 +210,16 @@ void LlamaContext::Attention(int layer, int64_t pos0, int64_t n) {
   // Causal: token t sees positions [0, pos0 + t]. One task per (token, KV head).
   team_.ParallelFor(0, static_cast<size_t>(n * c.n_kv_head), 1, [&](size_t lo, size_t hi) {
     thread_local std::vector<float> scores, piece;
-    scores.resize(static_cast<size_t>(group) * n_keys_last);
-    piece.resize(piece_floats);
+    scores.resize(static_cast<size_t>(group) * (n_keys_last + dim));
+    piece.resize(2 * static_cast<size_t>(group));
     for (size_t task = lo; task < hi; ++task) {
       const int64_t t = static_cast<int64_t>(task) / c.n_kv_head;
       const int h = static_cast<int>(task % c.n_kv_head);
       const float* q = s.q.data() + t * q_dim + h * group * dim;
-      kernels::AttentionPiece out{piece.data(), piece.data() + group, piece.data() + 2 * group};
+      kernels::AttentionPiece out{piece.data(), piece.data() + group,
+                                  s.attn.data() + t * q_dim + h * group * dim};
       kernels::AttendPartial(q, group, dim, scale, cache_->Keys(layer, h),
                              cache_->Values(layer, h), 0, pos0 + t + 1, scores.data(), out);
-      kernels::FinishAttention(out, group, dim, s.attn.data() + t * q_dim + h * group * dim);
     }
   });
 }

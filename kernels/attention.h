@@ -1,15 +1,22 @@
 // Attention of query vectors over rows of a KV cache, in pieces that can be merged.
 //
-// A piece covers key rows [begin, end) and yields, per query, the running maximum score m, the
-// sum l of exp(score - m) and the unnormalised output o = Σ exp(score - m) · v. Pieces over
-// disjoint key sets merge exactly (log-sum-exp), so one decode step can split a long cache
-// between threads, and later a sparse policy can attend a window and retrieved keys separately.
+// A piece covers key rows [begin, end) and yields, per query, the attention output over those
+// keys alone (softmax-weighted values) with the maximum score m and the sum l of exp(score - m),
+// i.e. the log-sum-exp of its scores. Pieces over disjoint key sets merge exactly, so one decode
+// step can split a long cache between threads, and a sparse policy can attend a window and
+// retrieved keys separately.
 //
-//   AttendPartial(q, group, dim, scale, keys, values, 0, n, scratch, &piece);   // whole cache
-//   FinishAttention(piece, group, dim, out);                                    // out = o / l
+//   AttendPartial(q, group, dim, scale, keys, values, 0, n, scratch, piece);   // whole cache
+//   MergeAttention(piece, other_piece, group, dim);                             // add more keys
 //
 // Queries of one GQA group share their KV head, so they are processed together: each key row is
 // loaded once for the whole group.
+//
+// Rounding follows llama.cpp's attention over an f16 cache (ggml's mul_mat converts the other
+// operand to the cache's type): with f16 keys the query is rounded to f16 before the dot
+// products, and with f16 values the normalised softmax weights are rounded to f16 before they
+// weight the values. On quantized models a difference of one f16 step there changes which way
+// later 8-bit activations round, which is how engram stays token-for-token with llama.cpp.
 #pragma once
 
 #include <cstddef>
@@ -28,15 +35,16 @@ struct KvRows {
   TensorType type = TensorType::kF16;
 };
 
-// One piece of attention for `group` queries: max[g], sum[g], out[g * head_dim + d].
+// One piece of attention for `group` queries: max[g] and sum[g] as above, and the normalised
+// output out[g * head_dim + d]. An empty piece has sum 0.
 struct AttentionPiece {
   float* max;
   float* sum;
   float* out;
 };
 
-// scores[i] = dot(q, key row i) * scale is computed for the group into `scratch`, which must
-// hold group * (end - begin) floats. An empty range yields max = -inf, sum = 0, out = 0.
+// `scratch` must hold group * (end - begin + head_dim) floats. An empty range yields an empty
+// piece (max = -inf, sum = 0, out = 0).
 void AttendPartial(const float* q, int group, int head_dim, float scale, KvRows keys,
                    KvRows values, int64_t begin, int64_t end, float* scratch,
                    AttentionPiece piece);
@@ -44,11 +52,9 @@ void AttendPartialWith(KernelIsa isa, const float* q, int group, int head_dim, f
                        KvRows keys, KvRows values, int64_t begin, int64_t end, float* scratch,
                        AttentionPiece piece);
 
-// Folds `other` into `into` (both for the same queries).
+// Folds `other` into `into` (both for the same queries): `into` becomes the attention over the
+// union of their keys.
 void MergeAttention(AttentionPiece into, const AttentionPiece& other, int group, int head_dim);
-
-// out[g * head_dim + d] = piece.out / piece.sum: the attention output.
-void FinishAttention(const AttentionPiece& piece, int group, int head_dim, float* out);
 
 // out[i] = silu(gate[i]) * up[i], silu(x) = x / (1 + e^-x): the SwiGLU of llama's FFN.
 void SwiGlu(const float* gate, const float* up, float* out, int64_t n);

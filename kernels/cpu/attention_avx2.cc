@@ -82,6 +82,15 @@ bool AttendPartialAvx2(const float* q, int group, int head_dim, float scale, KvR
     }
     return true;
   }
+  // llama.cpp's rounding (see attention.h): the query in the keys' type.
+  float* q_rounded = scratch + static_cast<size_t>(group) * n;
+  if (keys.type == TensorType::kF16) {
+    for (int i = 0; i < group * head_dim; i += 8) {
+      const __m128i h = _mm256_cvtps_ph(_mm256_loadu_ps(q + i), _MM_FROUND_TO_NEAREST_INT);
+      _mm256_storeu_ps(q_rounded + i, _mm256_cvtph_ps(h));
+    }
+    q = q_rounded;
+  }
   switch (group) {
     case 1: Scores<1>(q, group, head_dim, scale, keys, begin, n, scratch); break;
     case 2: Scores<2>(q, group, head_dim, scale, keys, begin, n, scratch); break;
@@ -120,6 +129,21 @@ bool AttendPartialAvx2(const float* q, int group, int head_dim, float scale, KvR
     }
     piece.max[g] = max;
     piece.sum[g] = sum;
+    // Normalised weights, rounded to the values' type as llama.cpp does (see attention.h).
+    const __m256 inv = _mm256_set1_ps(1.0f / sum);
+    j = 0;
+    for (; j + 8 <= n; j += 8) {
+      __m256 p = _mm256_mul_ps(_mm256_loadu_ps(scores + j), inv);
+      if (values.type == TensorType::kF16) {
+        p = _mm256_cvtph_ps(_mm256_cvtps_ph(p, _MM_FROUND_TO_NEAREST_INT));
+      }
+      _mm256_storeu_ps(scores + j, p);
+    }
+    for (; j < n; ++j) {
+      float p = scores[j] * (1.0f / sum);
+      if (values.type == TensorType::kF16) p = _cvtsh_ss(_cvtss_sh(p, _MM_FROUND_TO_NEAREST_INT));
+      scores[j] = p;
+    }
     // out = Σ p_j v_j, 64 dimensions (8 registers) at a time.
     for (int d0 = 0; d0 < head_dim; d0 += 64) {
       const int width = head_dim - d0 < 64 ? head_dim - d0 : 64;

@@ -27,10 +27,16 @@ float Element(const KvRows& rows, int64_t row, int i) {
 
 }  // namespace
 
-void AttendPartialScalar(const float* q, int group, int head_dim, float scale, KvRows keys,
+float RoundToHalf(float v) { return Fp16ToFp32(Fp32ToFp16(v)); }
+
+void AttendPartialScalar(const float* q_in, int group, int head_dim, float scale, KvRows keys,
                          KvRows values, int64_t begin, int64_t end, float* scratch,
                          AttentionPiece piece) {
   const int64_t n = end - begin;
+  float* q = scratch + static_cast<size_t>(group) * std::max<int64_t>(n, 0);
+  for (int i = 0; i < group * head_dim; ++i) {
+    q[i] = keys.type == TensorType::kF16 ? RoundToHalf(q_in[i]) : q_in[i];
+  }
   for (int g = 0; g < group; ++g) {
     float* scores = scratch + g * n;
     float max = -std::numeric_limits<float>::infinity();
@@ -41,15 +47,17 @@ void AttendPartialScalar(const float* q, int group, int head_dim, float scale, K
       max = std::max(max, scores[j]);
     }
     float sum = 0.0f;
+    for (int64_t j = 0; j < n; ++j) sum += (scores[j] = std::exp(scores[j] - max));
+    const float inv = n > 0 ? 1.0f / sum : 0.0f;
     float* out = piece.out + g * head_dim;
     std::fill(out, out + head_dim, 0.0f);
     for (int64_t j = 0; j < n; ++j) {
-      const float p = std::exp(scores[j] - max);
-      sum += p;
+      float p = scores[j] * inv;
+      if (values.type == TensorType::kF16) p = RoundToHalf(p);
       for (int d = 0; d < head_dim; ++d) out[d] += p * Element(values, begin + j, d);
     }
     piece.max[g] = max;
-    piece.sum[g] = sum;
+    piece.sum[g] = n > 0 ? sum : 0.0f;
   }
 }
 
@@ -86,21 +94,16 @@ void MergeAttention(AttentionPiece into, const AttentionPiece& other, int group,
       std::memcpy(into.out + g * head_dim, other.out + g * head_dim, head_dim * sizeof(float));
       continue;
     }
+    // Each output is a weighted mean; weight them by their shares of the total softmax mass.
     const float max = std::max(into.max[g], other.max[g]);
-    const float a = std::exp(into.max[g] - max);
-    const float b = std::exp(other.max[g] - max);
+    const float a = into.sum[g] * std::exp(into.max[g] - max);
+    const float b = other.sum[g] * std::exp(other.max[g] - max);
+    const float wa = a / (a + b), wb = b / (a + b);
     for (int d = 0; d < head_dim; ++d) {
-      into.out[g * head_dim + d] = into.out[g * head_dim + d] * a + other.out[g * head_dim + d] * b;
+      into.out[g * head_dim + d] = into.out[g * head_dim + d] * wa + other.out[g * head_dim + d] * wb;
     }
-    into.sum[g] = into.sum[g] * a + other.sum[g] * b;
+    into.sum[g] = a + b;
     into.max[g] = max;
-  }
-}
-
-void FinishAttention(const AttentionPiece& piece, int group, int head_dim, float* out) {
-  for (int g = 0; g < group; ++g) {
-    const float inv = piece.sum[g] > 0.0f ? 1.0f / piece.sum[g] : 0.0f;
-    for (int d = 0; d < head_dim; ++d) out[g * head_dim + d] = piece.out[g * head_dim + d] * inv;
   }
 }
 

@@ -156,19 +156,20 @@ void Row4(const IntMatMulArgs& args, int64_t r, int64_t t) {
   y[3 * args.y_stride] = HorizontalSum(c3) + MinTerm<F>(w, ActAt(args, t + 3), args.nb);
 }
 
-// One weight row × one activation row, with two accumulators to overlap the FMA latency.
+// One weight row × one activation row (decode). One accumulator, blocks in order, q4_1's offsets
+// summed in the loop: the same operations in the same order as ggml's vec_dot, so engram's
+// products are bit-identical to llama.cpp's (Row4 keeps that order per token too).
 template <typename F>
 void Row1(const IntMatMulArgs& args, int64_t r, int64_t t) {
   const auto* w = reinterpret_cast<const typename F::W*>(args.w + r * args.w_row_bytes);
   const Act a = ActAt(args, t);
-  __m256 c0 = _mm256_setzero_ps(), c1 = c0;
-  int64_t b = 0;
-  for (; b + 2 <= args.nb; b += 2) {
-    c0 = Step<F>(F::Load(w[b]), a, b, c0);
-    c1 = Step<F>(F::Load(w[b + 1]), a, b + 1, c1);
+  __m256 acc = _mm256_setzero_ps();
+  float min_sum = 0.0f;
+  for (int64_t b = 0; b < args.nb; ++b) {
+    if constexpr (F::kHasMin) min_sum += Half(w[b].m) * a.s[b];
+    acc = Step<F>(F::Load(w[b]), a, b, acc);
   }
-  if (b < args.nb) c0 = Step<F>(F::Load(w[b]), a, b, c0);
-  args.y[t * args.y_stride + r] = HorizontalSum(_mm256_add_ps(c0, c1)) + MinTerm<F>(w, a, args.nb);
+  args.y[t * args.y_stride + r] = HorizontalSum(acc) + min_sum;
 }
 
 template <typename F>

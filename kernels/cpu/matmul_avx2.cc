@@ -108,18 +108,6 @@ template <typename F>
   return _mm256_fmadd_ps(_mm256_mul_ps(u.d, _mm256_broadcast_ss(a.d + b)), dot, acc);
 }
 
-// q4_1's offsets, sum_b m_b * s_b, in a separate pass: accumulating them in the main loop spills
-// scalars to the stack and serialises on store-to-load forwarding.
-template <typename F>
-[[gnu::always_inline]] inline float MinTerm(const typename F::W* w, const Act& a, int64_t nb) {
-  if constexpr (F::kHasMin) {
-    float sum = 0.0f;
-    for (int64_t b = 0; b < nb; ++b) sum += Half(w[b].m) * a.s[b];
-    return sum;
-  }
-  return 0.0f;
-}
-
 // The float contribution of one weight block to one token whose int8 block is at q and scale
 // at d.
 template <typename F>
@@ -149,11 +137,27 @@ void Row4(const IntMatMulArgs& args, int64_t r, int64_t t) {
     c2 = StepAt<F>(u, q + s2, d + s2, c2);
     c3 = StepAt<F>(u, q + s3, d + s3, c3);
   }
+  // q4_1's offsets, sum_b m_b * s_b per token, in a separate pass: accumulating them in the
+  // loop above spills the scalars to the stack and serialises on store-to-load forwarding.
+  float m0 = 0.0f, m1 = 0.0f, m2 = 0.0f, m3 = 0.0f;
+  if constexpr (F::kHasMin) {
+    const float* s0 = ActAt(args, t).s;
+    const float* s1 = ActAt(args, t + 1).s;
+    const float* s2 = ActAt(args, t + 2).s;
+    const float* s3 = ActAt(args, t + 3).s;
+    for (int64_t b = 0; b < args.nb; ++b) {
+      const float m = Half(w[b].m);
+      m0 += m * s0[b];
+      m1 += m * s1[b];
+      m2 += m * s2[b];
+      m3 += m * s3[b];
+    }
+  }
   float* y = args.y + t * args.y_stride + r;
-  y[0] = HorizontalSum(c0) + MinTerm<F>(w, ActAt(args, t), args.nb);
-  y[args.y_stride] = HorizontalSum(c1) + MinTerm<F>(w, ActAt(args, t + 1), args.nb);
-  y[2 * args.y_stride] = HorizontalSum(c2) + MinTerm<F>(w, ActAt(args, t + 2), args.nb);
-  y[3 * args.y_stride] = HorizontalSum(c3) + MinTerm<F>(w, ActAt(args, t + 3), args.nb);
+  y[0] = HorizontalSum(c0) + m0;
+  y[args.y_stride] = HorizontalSum(c1) + m1;
+  y[2 * args.y_stride] = HorizontalSum(c2) + m2;
+  y[3 * args.y_stride] = HorizontalSum(c3) + m3;
 }
 
 // One weight row × one activation row (decode). One accumulator, blocks in order, q4_1's offsets
@@ -166,6 +170,9 @@ void Row1(const IntMatMulArgs& args, int64_t r, int64_t t) {
   __m256 acc = _mm256_setzero_ps();
   float min_sum = 0.0f;
   for (int64_t b = 0; b < args.nb; ++b) {
+    // Decode streams every weight once from memory: ask for the bytes ~1 KiB ahead (the next
+    // rows) early, so more cache lines are in flight than the hardware prefetcher keeps.
+    _mm_prefetch(reinterpret_cast<const char*>(w + b) + 2048, _MM_HINT_T0);
     if constexpr (F::kHasMin) min_sum += Half(w[b].m) * a.s[b];
     acc = Step<F>(F::Load(w[b]), a, b, acc);
   }

@@ -207,19 +207,21 @@ void LlamaContext::Attention(int layer, int64_t pos0, int64_t n) {
     return;
   }
 
-  // Causal: token t sees positions [0, pos0 + t]. One task per (token, KV head).
-  team_.ParallelFor(0, static_cast<size_t>(n * c.n_kv_head), 1, [&](size_t lo, size_t hi) {
-    thread_local std::vector<float> scores, piece;
-    scores.resize(static_cast<size_t>(group) * (n_keys_last + dim));
-    piece.resize(2 * static_cast<size_t>(group));
+  // Causal: token t sees positions [0, pos0 + t]. One task per (block of tokens, KV head): the
+  // block's queries share every key and value load.
+  const int block = kernels::AttendCausalBlockTokens(group);
+  const int64_t blocks = (n + block - 1) / block;
+  team_.ParallelFor(0, static_cast<size_t>(blocks * c.n_kv_head), 1, [&](size_t lo, size_t hi) {
+    thread_local std::vector<float> scratch;
+    scratch.resize(kernels::AttendCausalScratchFloats(block, group, dim, n_keys_last));
     for (size_t task = lo; task < hi; ++task) {
-      const int64_t t = static_cast<int64_t>(task) / c.n_kv_head;
+      const int64_t t0 = static_cast<int64_t>(task) / c.n_kv_head * block;
       const int h = static_cast<int>(task % c.n_kv_head);
-      const float* q = s.q.data() + t * q_dim + h * group * dim;
-      kernels::AttentionPiece out{piece.data(), piece.data() + group,
-                                  s.attn.data() + t * q_dim + h * group * dim};
-      kernels::AttendPartial(q, group, dim, scale, cache_->Keys(layer, h),
-                             cache_->Values(layer, h), 0, pos0 + t + 1, scores.data(), out);
+      const int tokens = static_cast<int>(std::min<int64_t>(block, n - t0));
+      const size_t offset = t0 * q_dim + h * group * dim;
+      kernels::AttendCausal(s.q.data() + offset, q_dim, tokens, group, dim, scale,
+                            cache_->Keys(layer, h), cache_->Values(layer, h), pos0 + t0,
+                            scratch.data(), s.attn.data() + offset, q_dim);
     }
   });
 }

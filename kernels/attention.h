@@ -52,6 +52,23 @@ void AttendPartialWith(KernelIsa isa, const float* q, int group, int head_dim, f
                        KvRows keys, KvRows values, int64_t begin, int64_t end, float* scratch,
                        AttentionPiece piece);
 
+// Causal attention for a block of consecutive query tokens that share one KV head (prefill):
+// token t of the block sits at position pos0 + t and attends rows [0, pos0 + t + 1); its `group`
+// query heads are at q + t * q_stride (group * head_dim floats) and its outputs go to
+// out + t * out_stride. Same arithmetic and roundings as AttendPartial per token, but keys and
+// values are loaded once for the whole block. `scratch` must hold
+// AttendCausalScratchFloats(tokens, group, head_dim, pos0 + tokens) floats.
+size_t AttendCausalScratchFloats(int tokens, int group, int head_dim, int64_t n_keys);
+void AttendCausal(const float* q, size_t q_stride, int tokens, int group, int head_dim,
+                  float scale, KvRows keys, KvRows values, int64_t pos0, float* scratch,
+                  float* out, size_t out_stride);
+void AttendCausalWith(KernelIsa isa, const float* q, size_t q_stride, int tokens, int group,
+                      int head_dim, float scale, KvRows keys, KvRows values, int64_t pos0,
+                      float* scratch, float* out, size_t out_stride);
+// The number of query tokens a block should hold for the AVX2 kernel to keep its 12 query rows
+// in registers (at least 1).
+int AttendCausalBlockTokens(int group);
+
 // Folds `other` into `into` (both for the same queries): `into` becomes the attention over the
 // union of their keys.
 void MergeAttention(AttentionPiece into, const AttentionPiece& other, int group, int head_dim);

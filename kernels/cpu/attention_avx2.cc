@@ -164,6 +164,150 @@ bool AttendPartialAvx2(const float* q, int group, int head_dim, float scale, KvR
   return true;
 }
 
+namespace {
+
+constexpr int kLanes = 16;  // score lanes per key: up to 12 queries, padded to two vectors
+
+// Four queries' dot products with one key (already in registers), reduced to one __m128.
+template <int kChunks>
+[[gnu::always_inline]] inline __m128 Dot4(const float* q, int head_dim, const __m256 k[kChunks]) {
+  __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+  for (int c = 0; c < kChunks; ++c) {
+    a0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + c * 8), k[c], a0);
+    a1 = _mm256_fmadd_ps(_mm256_loadu_ps(q + head_dim + c * 8), k[c], a1);
+    a2 = _mm256_fmadd_ps(_mm256_loadu_ps(q + 2 * head_dim + c * 8), k[c], a2);
+    a3 = _mm256_fmadd_ps(_mm256_loadu_ps(q + 3 * head_dim + c * 8), k[c], a3);
+  }
+  // Transposing reduction: four horizontal sums for the price of about one and a half.
+  const __m256 t = _mm256_hadd_ps(_mm256_hadd_ps(a0, a1), _mm256_hadd_ps(a2, a3));
+  return _mm_add_ps(_mm256_castps256_ps128(t), _mm256_extractf128_ps(t, 1));
+}
+
+// scores[j * kLanes + i] = scale * q_i · key_j for the padded query rows, all keys.
+template <int kChunks>
+void BlockScores(const float* q, int quads, int head_dim, float scale, const KvRows& keys,
+                 int64_t n, float* scores) {
+  const auto* base = static_cast<const uint8_t*>(keys.data);
+  const __m128 s = _mm_set1_ps(scale);
+  for (int64_t j = 0; j < n; ++j) {
+    const uint8_t* row = base + j * keys.row_stride;
+    __m256 k[kChunks];
+    for (int c = 0; c < kChunks; ++c) k[c] = Load8(keys, row, c * 8);
+    for (int quad = 0; quad < quads; ++quad) {
+      _mm_storeu_ps(scores + j * kLanes + quad * 4,
+                    _mm_mul_ps(Dot4<kChunks>(q + quad * 4 * head_dim, head_dim, k), s));
+    }
+  }
+}
+
+// out_i = sum_j p[j][i] * value_j for kQ query rows, 8 dimensions at a time (kQ accumulators).
+template <int kQ>
+void BlockValues(const float* p, int head_dim, const KvRows& values, int64_t n, float* out) {
+  const auto* base = static_cast<const uint8_t*>(values.data);
+  for (int d = 0; d < head_dim; d += 8) {
+    __m256 acc[kQ];
+    for (int i = 0; i < kQ; ++i) acc[i] = _mm256_setzero_ps();
+    for (int64_t j = 0; j < n; ++j) {
+      const __m256 v = Load8(values, base + j * values.row_stride, d);
+      const float* pj = p + j * kLanes;
+      for (int i = 0; i < kQ; ++i) acc[i] = _mm256_fmadd_ps(_mm256_broadcast_ss(pj + i), v, acc[i]);
+    }
+    for (int i = 0; i < kQ; ++i) _mm256_storeu_ps(out + i * head_dim + d, acc[i]);
+  }
+}
+
+using BlockValuesFn = void (*)(const float*, int, const KvRows&, int64_t, float*);
+constexpr BlockValuesFn kBlockValues[] = {
+    nullptr,         BlockValues<1>,  BlockValues<2>, BlockValues<3>, BlockValues<4>,
+    BlockValues<5>,  BlockValues<6>,  BlockValues<7>, BlockValues<8>, BlockValues<9>,
+    BlockValues<10>, BlockValues<11>, BlockValues<12>};
+
+}  // namespace
+
+bool AttendCausalAvx2(const float* q, size_t q_stride, int tokens, int group, int head_dim,
+                      float scale, KvRows keys, KvRows values, int64_t pos0, float* scratch,
+                      float* out, size_t out_stride) {
+  const int queries = tokens * group;
+  if (queries > 12 || (head_dim != 64 && head_dim != 32)) return false;
+  const int64_t n = pos0 + tokens;
+  // Query rows, padded to 16 and rounded to the keys' type as in AttendPartial.
+  float* qbuf = scratch;
+  float* scores = scratch + kLanes * head_dim;
+  std::memset(qbuf, 0, sizeof(float) * kLanes * head_dim);
+  for (int t = 0; t < tokens; ++t) {
+    for (int i = 0; i < group * head_dim; i += 8) {
+      __m256 v = _mm256_loadu_ps(q + t * q_stride + i);
+      if (keys.type == TensorType::kF16) {
+        v = _mm256_cvtph_ps(_mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT));
+      }
+      _mm256_storeu_ps(qbuf + t * group * head_dim + i, v);
+    }
+  }
+  const int quads = (queries + 3) / 4;
+  if (head_dim == 64) {
+    BlockScores<8>(qbuf, quads, head_dim, scale, keys, n, scores);
+  } else {
+    BlockScores<4>(qbuf, quads, head_dim, scale, keys, n, scores);
+  }
+  // Query row i belongs to token i / group, which sees keys j <= pos0 + i / group.
+  alignas(32) int32_t token_of[kLanes];
+  for (int i = 0; i < kLanes; ++i) token_of[i] = i < queries ? i / group : tokens;
+  const __m256i tok0 = _mm256_load_si256(reinterpret_cast<const __m256i*>(token_of));
+  const __m256i tok1 = _mm256_load_si256(reinterpret_cast<const __m256i*>(token_of + 8));
+  const __m256 neg_inf = _mm256_set1_ps(-std::numeric_limits<float>::infinity());
+  // Masked: lane i of key j > pos0 + token(i). Only the last `tokens - 1` keys have any.
+  auto masked = [&](int64_t j, __m256i tok) {
+    const __m256i rel = _mm256_set1_epi32(static_cast<int32_t>(j - pos0));
+    return _mm256_castsi256_ps(_mm256_cmpgt_epi32(rel, tok));
+  };
+  for (int64_t j = pos0 + 1; j < n; ++j) {
+    float* sj = scores + j * kLanes;
+    _mm256_storeu_ps(sj, _mm256_blendv_ps(_mm256_loadu_ps(sj), neg_inf, masked(j, tok0)));
+    _mm256_storeu_ps(sj + 8, _mm256_blendv_ps(_mm256_loadu_ps(sj + 8), neg_inf, masked(j, tok1)));
+  }
+  // Softmax down each lane: max, e^(s - max) (masked lanes exactly 0), sum, normalise and round
+  // to the values' type.
+  __m256 m0 = neg_inf, m1 = neg_inf;
+  for (int64_t j = 0; j < n; ++j) {
+    m0 = _mm256_max_ps(m0, _mm256_loadu_ps(scores + j * kLanes));
+    m1 = _mm256_max_ps(m1, _mm256_loadu_ps(scores + j * kLanes + 8));
+  }
+  __m256 sum0 = _mm256_setzero_ps(), sum1 = sum0;
+  for (int64_t j = 0; j < n; ++j) {
+    float* sj = scores + j * kLanes;
+    __m256 p0 = ExpAvx2(_mm256_sub_ps(_mm256_loadu_ps(sj), m0));
+    __m256 p1 = ExpAvx2(_mm256_sub_ps(_mm256_loadu_ps(sj + 8), m1));
+    if (j > pos0) {
+      p0 = _mm256_andnot_ps(masked(j, tok0), p0);
+      p1 = _mm256_andnot_ps(masked(j, tok1), p1);
+    }
+    _mm256_storeu_ps(sj, p0);
+    _mm256_storeu_ps(sj + 8, p1);
+    sum0 = _mm256_add_ps(sum0, p0);
+    sum1 = _mm256_add_ps(sum1, p1);
+  }
+  const __m256 inv0 = _mm256_div_ps(_mm256_set1_ps(1.0f), sum0);
+  const __m256 inv1 = _mm256_div_ps(_mm256_set1_ps(1.0f), sum1);
+  for (int64_t j = 0; j < n; ++j) {
+    float* sj = scores + j * kLanes;
+    __m256 p0 = _mm256_mul_ps(_mm256_loadu_ps(sj), inv0);
+    __m256 p1 = _mm256_mul_ps(_mm256_loadu_ps(sj + 8), inv1);
+    if (values.type == TensorType::kF16) {
+      p0 = _mm256_cvtph_ps(_mm256_cvtps_ph(p0, _MM_FROUND_TO_NEAREST_INT));
+      p1 = _mm256_cvtph_ps(_mm256_cvtps_ph(p1, _MM_FROUND_TO_NEAREST_INT));
+    }
+    _mm256_storeu_ps(sj, p0);
+    _mm256_storeu_ps(sj + 8, p1);
+  }
+  // Outputs into qbuf's rows (free now), then to their tokens.
+  kBlockValues[queries](scores, head_dim, values, n, qbuf);
+  for (int t = 0; t < tokens; ++t) {
+    std::memcpy(out + t * out_stride, qbuf + t * group * head_dim,
+                sizeof(float) * group * head_dim);
+  }
+  return true;
+}
+
 bool SwiGluAvx2(const float* gate, const float* up, float* out, int64_t n) {
   int64_t i = 0;
   const __m256 one = _mm256_set1_ps(1.0f);
@@ -188,6 +332,10 @@ bool SwiGluAvx2(const float* gate, const float* up, float* out, int64_t n) {
 namespace engram::kernels::internal {
 bool AttendPartialAvx2(const float*, int, int, float, KvRows, KvRows, int64_t, int64_t, float*,
                        AttentionPiece) {
+  return false;
+}
+bool AttendCausalAvx2(const float*, size_t, int, int, int, float, KvRows, KvRows, int64_t,
+                      float*, float*, size_t) {
   return false;
 }
 bool SwiGluAvx2(const float*, const float*, float*, int64_t) { return false; }

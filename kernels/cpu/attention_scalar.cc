@@ -85,6 +85,40 @@ void AttendPartial(const float* q, int group, int head_dim, float scale, KvRows 
                     scratch, piece);
 }
 
+int AttendCausalBlockTokens(int group) { return group >= 12 ? 1 : 12 / group; }
+
+size_t AttendCausalScratchFloats(int tokens, int group, int head_dim, int64_t n_keys) {
+  const size_t queries = static_cast<size_t>(tokens) * group;
+  // Per-token fallback: scores + rounded query + max/sum; block kernel: 16 score lanes per key
+  // + rounded queries.
+  return std::max(queries * (static_cast<size_t>(n_keys) + head_dim + 2),
+                  16 * static_cast<size_t>(n_keys) + 16 * static_cast<size_t>(head_dim) + 64);
+}
+
+void AttendCausalWith(KernelIsa isa, const float* q, size_t q_stride, int tokens, int group,
+                      int head_dim, float scale, KvRows keys, KvRows values, int64_t pos0,
+                      float* scratch, float* out, size_t out_stride) {
+  if (isa == KernelIsa::kAvx2 &&
+      internal::AttendCausalAvx2(q, q_stride, tokens, group, head_dim, scale, keys, values, pos0,
+                                 scratch, out, out_stride)) {
+    return;
+  }
+  // Token by token: the reference.
+  float* stats = scratch;
+  float* rest = scratch + 2 * group;
+  for (int t = 0; t < tokens; ++t) {
+    AttendPartialWith(isa, q + t * q_stride, group, head_dim, scale, keys, values, 0,
+                      pos0 + t + 1, rest, {stats, stats + group, out + t * out_stride});
+  }
+}
+
+void AttendCausal(const float* q, size_t q_stride, int tokens, int group, int head_dim,
+                  float scale, KvRows keys, KvRows values, int64_t pos0, float* scratch,
+                  float* out, size_t out_stride) {
+  AttendCausalWith(ActiveKernelIsa(), q, q_stride, tokens, group, head_dim, scale, keys, values,
+                   pos0, scratch, out, out_stride);
+}
+
 void MergeAttention(AttentionPiece into, const AttentionPiece& other, int group, int head_dim) {
   for (int g = 0; g < group; ++g) {
     if (other.sum[g] == 0.0f) continue;

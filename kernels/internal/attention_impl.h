@@ -13,6 +13,10 @@ void AttendPartialScalar(const float* q, int group, int head_dim, float scale, K
 bool AttendPartialAvx2(const float* q, int group, int head_dim, float scale, KvRows keys,
                        KvRows values, int64_t begin, int64_t end, float* scratch,
                        AttentionPiece piece);
+// Returns false when the AVX2 path cannot take these arguments.
+bool AttendCausalAvx2(const float* q, size_t q_stride, int tokens, int group, int head_dim,
+                      float scale, KvRows keys, KvRows values, int64_t pos0, float* scratch,
+                      float* out, size_t out_stride);
 void SwiGluScalar(const float* gate, const float* up, float* out, int64_t n);
 bool SwiGluAvx2(const float* gate, const float* up, float* out, int64_t n);
 

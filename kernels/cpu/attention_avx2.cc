@@ -9,7 +9,7 @@
 #include <cstring>
 #include <limits>
 
-#include "kernels/internal/exp_avx2.inc"
+#include "kernels/internal/avx2_helpers.inc"
 
 namespace engram::kernels::internal {
 namespace {
@@ -21,20 +21,6 @@ constexpr int kMaxHeadDim = 256;
     return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + d * 2)));
   }
   return _mm256_loadu_ps(reinterpret_cast<const float*>(row) + d);
-}
-
-[[gnu::always_inline]] inline float HorizontalSum(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
-
-[[gnu::always_inline]] inline float HorizontalMax(__m256 v) {
-  __m128 s = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_max_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_max_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
 }
 
 // scores[g * n + j] = scale * dot(q_g, key_j) for the whole group, one pass over the keys.

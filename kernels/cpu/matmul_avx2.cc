@@ -15,21 +15,9 @@
 
 #include <cstring>
 
+#include "kernels/internal/avx2_helpers.inc"
 namespace engram::kernels::internal {
 namespace {
-
-[[gnu::always_inline]] inline float Half(const uint8_t* p) {
-  uint16_t h;
-  std::memcpy(&h, p, sizeof(h));
-  return _cvtsh_ss(h);
-}
-
-[[gnu::always_inline]] inline float HorizontalSum(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
 
 // 16 bytes of nibbles -> 32 bytes 0..15 in element order (low nibbles are elements 0-15).
 [[gnu::always_inline]] inline __m256i UnpackNibbles(const uint8_t* qs) {
@@ -64,7 +52,7 @@ struct Q4_0 {
   static constexpr bool kHasMin = false;
   [[gnu::always_inline]] static Unpacked Load(const W& w) {
     const __m256i q = _mm256_sub_epi8(UnpackNibbles(w.qs), _mm256_set1_epi8(8));
-    return {_mm256_sign_epi8(q, q), q, _mm256_set1_ps(Half(w.d))};
+    return {_mm256_sign_epi8(q, q), q, _mm256_set1_ps(LoadHalf(w.d))};
   }
 };
 
@@ -74,7 +62,7 @@ struct Q8_0 {
   static constexpr bool kHasMin = false;
   [[gnu::always_inline]] static Unpacked Load(const W& w) {
     const __m256i q = LoadQ(w.qs);
-    return {_mm256_sign_epi8(q, q), q, _mm256_set1_ps(Half(w.d))};
+    return {_mm256_sign_epi8(q, q), q, _mm256_set1_ps(LoadHalf(w.d))};
   }
 };
 
@@ -83,7 +71,7 @@ struct Q4_1 {
   static constexpr bool kSigned = false;
   static constexpr bool kHasMin = true;
   [[gnu::always_inline]] static Unpacked Load(const W& w) {
-    return {UnpackNibbles(w.qs), _mm256_setzero_si256(), _mm256_set1_ps(Half(w.d))};
+    return {UnpackNibbles(w.qs), _mm256_setzero_si256(), _mm256_set1_ps(LoadHalf(w.d))};
   }
 };
 
@@ -146,7 +134,7 @@ void Row4(const IntMatMulArgs& args, int64_t r, int64_t t) {
     const float* s2 = ActAt(args, t + 2).s;
     const float* s3 = ActAt(args, t + 3).s;
     for (int64_t b = 0; b < args.nb; ++b) {
-      const float m = Half(w[b].m);
+      const float m = LoadHalf(w[b].m);
       m0 += m * s0[b];
       m1 += m * s1[b];
       m2 += m * s2[b];
@@ -173,7 +161,7 @@ void Row1(const IntMatMulArgs& args, int64_t r, int64_t t) {
     // Decode streams every weight once from memory: ask for the bytes ~1 KiB ahead (the next
     // rows) early, so more cache lines are in flight than the hardware prefetcher keeps.
     _mm_prefetch(reinterpret_cast<const char*>(w + b) + 2048, _MM_HINT_T0);
-    if constexpr (F::kHasMin) min_sum += Half(w[b].m) * a.s[b];
+    if constexpr (F::kHasMin) min_sum += LoadHalf(w[b].m) * a.s[b];
     acc = Step<F>(F::Load(w[b]), a, b, acc);
   }
   args.y[t * args.y_stride + r] = HorizontalSum(acc) + min_sum;

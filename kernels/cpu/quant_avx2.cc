@@ -23,22 +23,10 @@
 
 #include <cstring>
 
+#include "kernels/internal/avx2_helpers.inc"
 namespace engram::kernels::internal {
 
 namespace {
-
-[[gnu::always_inline]] inline float LoadHalf(const uint8_t* p) {
-  uint16_t h;
-  std::memcpy(&h, p, sizeof(h));
-  return _cvtsh_ss(h);
-}
-
-[[gnu::always_inline]] inline float HorizontalSum(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
 
 // 8 bytes at p, zero- or sign-extended into 8 int32 lanes.
 [[gnu::always_inline]] inline __m256i LoadU8x8(const void* p) {

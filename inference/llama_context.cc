@@ -129,10 +129,8 @@ const uint8_t* LlamaContext::Prepare(TensorType weight_type, const float* input,
   s.acts[slot].resize(row_bytes * static_cast<size_t>(n));
   uint8_t* dst = s.acts[slot].data();
   team_.ParallelFor(0, static_cast<size_t>(n), 8, [&](size_t t0, size_t t1) {
-    std::vector<uint8_t> rows;
     kernels::PrepareActivations(weight_type, input + t0 * k, static_cast<int64_t>(t1 - t0), k, k,
-                                &rows);
-    std::memcpy(dst + t0 * row_bytes, rows.data(), rows.size());
+                                dst + t0 * row_bytes);
   });
   s.prepared_for[slot] = input;
   return dst;

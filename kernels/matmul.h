@@ -1,8 +1,8 @@
 // Matrix products of quantized weights with activations: Y = X · Wᵀ, the shape of every linear
 // layer in a transformer (W is [rows][k] in its GGUF type, X is [n][k] float, Y is [n][rows]).
 //
-//   std::vector<uint8_t> acts;
-//   PrepareActivations(w_type, x, n, k, &acts);               // once per input
+//   std::vector<uint8_t> acts(n * ActivationRowBytes(w_type, k));
+//   PrepareActivations(w_type, x, n, k, k, acts.data());      // once per input
 //   MatMulRows(w_type, w, w_row_bytes, k, acts.data(), n,     // any row range: threads split
 //              row_begin, row_end, y, y_stride);              // the rows between them
 //
@@ -32,9 +32,9 @@ TensorType ActivationTypeFor(TensorType weight_type);
 size_t ActivationRowBytes(TensorType weight_type, int64_t k);
 
 // Converts n rows of k floats (row i at x + i * x_stride) into the representation above, packed
-// row after row into *out (resized as needed).
+// row after row into `out`, which must hold n * ActivationRowBytes(weight_type, k) bytes.
 void PrepareActivations(TensorType weight_type, const float* x, int64_t n, int64_t k,
-                        size_t x_stride, std::vector<uint8_t>* out);
+                        size_t x_stride, uint8_t* out);
 
 // y[t * y_stride + r] = dot(weight row r, activation row t) for r in [row_begin, row_end) and
 // t in [0, n). `acts` comes from PrepareActivations with the same weight_type and k.

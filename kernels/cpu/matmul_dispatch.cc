@@ -62,12 +62,11 @@ size_t ActivationRowBytes(TensorType weight_type, int64_t k) {
 }
 
 void PrepareActivations(TensorType weight_type, const float* x, int64_t n, int64_t k,
-                        size_t x_stride, std::vector<uint8_t>* out) {
+                        size_t x_stride, uint8_t* out) {
   const size_t row_bytes = ActivationRowBytes(weight_type, k);
-  out->resize(row_bytes * static_cast<size_t>(n));
   const TensorType act = ActivationTypeFor(weight_type);
   for (int64_t t = 0; t < n; ++t) {
-    uint8_t* dst = out->data() + t * row_bytes;
+    uint8_t* dst = out + t * row_bytes;
     const float* src = x + t * x_stride;
     if (act == TensorType::kQ8_0 || act == TensorType::kQ8_1) {
       QuantizeRowQ8(src, k, act == TensorType::kQ8_1, dst);

@@ -61,8 +61,8 @@ TEST_P(MatMulTest, EveryPathMatchesTheReference) {
     for (float& v : x) v = normal(rng);
     // Reference: dequantized weights × the activations the kernel sees (after 8-bit rounding
     // for integer paths, which is part of the operation, as in GGML).
-    std::vector<uint8_t> acts;
-    PrepareActivations(type, x.data(), n, k, k, &acts);
+    std::vector<uint8_t> acts(n * ActivationRowBytes(type, k));
+    PrepareActivations(type, x.data(), n, k, k, acts.data());
     std::vector<float> seen(x);
     if (ActivationTypeFor(type) != TensorType::kF32) {
       const size_t arow = ActivationRowBytes(type, k);
@@ -120,9 +120,9 @@ TEST(MatMulActivationsTest, QuantizeAsGgmlDoes) {
   x[1] = -1.27f;
   x[2] = 0.01f;
   x[3] = 0.03f;
-  std::vector<uint8_t> acts;
-  PrepareActivations(TensorType::kQ4_1, x.data(), 1, 32, 32, &acts);
-  ASSERT_EQ(acts.size(), ActivationRowBytes(TensorType::kQ4_1, 32));
+  ASSERT_EQ(ActivationRowBytes(TensorType::kQ4_1, 32), 32u + 4 + 4);  // q | d | s
+  std::vector<uint8_t> acts(ActivationRowBytes(TensorType::kQ4_1, 32));
+  PrepareActivations(TensorType::kQ4_1, x.data(), 1, 32, 32, acts.data());
   const auto* q = reinterpret_cast<const int8_t*>(acts.data());
   const auto* d = reinterpret_cast<const float*>(acts.data() + 32);
   EXPECT_EQ(q[0], 127);

@@ -26,6 +26,10 @@ Result<std::unique_ptr<KvCache>> KvCache::Create(const KvCacheShape& shape,
   cache->shape_ = shape;
   cache->type_ = options.type;
   cache->capacity_ = options.capacity;
+  if (static_cast<uint64_t>(options.capacity) > (uint64_t{1} << 40) / cache->bytes_per_position()) {
+    return Status::InvalidArgument("kv cache: " + std::to_string(options.capacity) +
+                                   " positions would need more than 1 TiB; use a smaller context");
+  }
   cache->total_bytes_ = cache->bytes_per_position() * static_cast<size_t>(options.capacity);
   // Deliberately uninitialised: untouched pages cost no memory.
   cache->storage_.reset(new (std::nothrow) uint8_t[cache->total_bytes_]);

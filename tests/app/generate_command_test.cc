@@ -61,6 +61,9 @@ TEST(GenerateCommandTest, BadInputGetsOneLineAndExitTwo) {
   ExpectBadInput(RunEngram({"generate", "-p", "hi", "--temp", "warm"}), "--temp");
   ExpectBadInput(RunEngram({"generate", "-p", "hi", "--kv-type", "q8_0"}), "--kv-type");
   ExpectBadInput(RunEngram({"generate"}), "no prompt");
+  ExpectBadInput(RunEngram({"generate", "-p", "hi", "--ctx", "1152921504606846976"}),
+                 "smaller context");
+  ExpectBadInput(RunEngram({"generate", "-p", "hi", "--ctx", "-5"}), "--ctx -5");
   ExpectBadInput(RunEngram({"generate", "-m", "/nonexistent/model.gguf", "-p", "hi"}),
                  "/nonexistent/model.gguf");
 }

@@ -64,6 +64,10 @@ TEST(KvCacheTest, RejectsBadShapesAndTypes) {
   EXPECT_EQ(KvCache::Create({0, 1, 8}, {}).status().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(KvCache::Create({1, 1, 8}, {.capacity = 0}).status().code(),
             StatusCode::kInvalidArgument);
+  // Sizes that would overflow or could never be reserved are refused up front.
+  auto huge = KvCache::Create({30, 3, 64}, {.capacity = int64_t{1} << 60});
+  ASSERT_FALSE(huge.ok());
+  EXPECT_NE(huge.status().message().find("use a smaller context"), std::string::npos);
   auto q = KvCache::Create({1, 1, 8}, {.capacity = 4, .type = TensorType::kQ8_0});
   ASSERT_FALSE(q.ok());
   EXPECT_NE(q.status().message().find("use f16 or f32"), std::string::npos);

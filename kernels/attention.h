@@ -15,8 +15,9 @@
 // Rounding follows llama.cpp's attention over an f16 cache (ggml's mul_mat converts the other
 // operand to the cache's type): with f16 keys the query is rounded to f16 before the dot
 // products, and with f16 values the normalised softmax weights are rounded to f16 before they
-// weight the values. On quantized models a difference of one f16 step there changes which way
-// later 8-bit activations round, which is how engram stays token-for-token with llama.cpp.
+// weight the values. On models with 8-bit activations a difference of one f16 step there can
+// change which way a later activation rounds, so engram follows llama.cpp's roundings (how close
+// that gets is measured in docs/benchmarks.md).
 #pragma once
 
 #include <cstddef>

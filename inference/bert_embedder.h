@@ -1,0 +1,59 @@
+// Sentence embeddings from a BERT encoder in the sentence-transformers layout (a directory with
+// model.safetensors, config.json, vocab.txt, sentence_bert_config.json, 1_Pooling/config.json),
+// e.g. all-MiniLM-L6-v2: WordPiece, token + position + type embeddings, post-LayerNorm encoder
+// layers with erf GELU, mean pooling over the tokens, L2 normalisation. The sentence-transformers
+// recipe, checked against it in tests/inference/bert_embedder_golden_test.cc.
+//
+//   Result<std::unique_ptr<BertEmbedder>> e = BertEmbedder::Open(dir, {});
+//   Result<retrieval::EmbeddingBatch> batch = (*e)->Embed(texts);
+//
+// A batch runs as one matrix of all its tokens (no padding: each text attends only to itself),
+// so mixed lengths cost nothing extra. Texts longer than MaxTokens() are cut and flagged.
+//
+// Thread safety: Embed may be called from several threads; calls run one at a time, each using
+// the embedder's threads.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "common/compute_team.h"
+#include "common/result.h"
+#include "inference/safetensors.h"
+#include "inference/tokenizer.h"
+#include "retrieval/embedder.h"
+
+namespace engram::inference {
+
+struct BertEmbedderOptions {
+  int n_threads = 0;  // 0: one per hardware thread
+};
+
+class BertEmbedder : public retrieval::Embedder {
+ public:
+  // kNotFound naming scripts/fetch_models.sh when the directory or a file is missing;
+  // kInvalidArgument / kNotSupported for configurations this encoder does not run.
+  static Result<std::unique_ptr<BertEmbedder>> Open(const std::string& dir,
+                                                    const BertEmbedderOptions& options);
+  ~BertEmbedder() override;
+
+  std::string_view Name() const override { return name_; }
+  int Dim() const override;
+  int MaxTokens() const override { return max_tokens_; }
+  Result<retrieval::EmbeddingBatch> Embed(std::span<const std::string> texts) override;
+
+ private:
+  struct Weights;
+  BertEmbedder() = default;
+
+  std::string name_;
+  int max_tokens_ = 256;
+  std::unique_ptr<SafetensorsFile> file_;
+  std::unique_ptr<Tokenizer> tokenizer_;
+  std::unique_ptr<Weights> weights_;
+  std::unique_ptr<ComputeTeam> team_;
+  std::mutex mu_;  // one Embed at a time
+};
+
+}  // namespace engram::inference

@@ -1,5 +1,5 @@
-// `engram generate` and `engram bench prefill|decode` as a user runs them: the real binary and
-// the default model.
+// `engram generate`, `engram embed` and `engram bench prefill|decode` as a user runs them: the
+// real binary and the default models.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -94,6 +94,42 @@ TEST(BenchCommandTest, PrefillAndDecodeJson) {
   EXPECT_GT(ParseJson(p)["results"][0]["prefill_tokens_per_s"].get<double>(), 0.0);
   ExpectBadInput(RunEngram({"bench", "decode", "--ctx", "16", "--tokens", "32"}),
                  "must be larger than --tokens");
+}
+
+}  // namespace
+}  // namespace engram
+
+namespace engram {
+namespace {
+
+TEST(EmbedCommandTest, JsonHasNormalisedVectorsInInputOrder) {
+  const testing::RunResult r = testing::RunEngram(
+      {"embed", "--json", "A man is eating food.", "A man eats a meal.", "The stock market crashed."});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const nlohmann::json j = testing::ParseJson(r);
+  EXPECT_EQ(j["model"], "all-MiniLM-L6-v2");
+  EXPECT_EQ(j["dim"], 384);
+  ASSERT_EQ(j["embeddings"].size(), 3u);
+  auto dot = [&](int a, int b) {
+    double s = 0;
+    for (int d = 0; d < 384; ++d) {
+      s += j["embeddings"][a][d].get<double>() * j["embeddings"][b][d].get<double>();
+    }
+    return s;
+  };
+  EXPECT_NEAR(dot(0, 0), 1.0, 1e-5);
+  EXPECT_GT(dot(0, 1), 0.8);  // paraphrases
+  EXPECT_LT(dot(0, 2), 0.2);  // unrelated
+}
+
+TEST(EmbedCommandTest, BadInputGetsOneLineAndExitTwo) {
+  const testing::RunResult missing = testing::RunEngram({"embed", "--model", "/nonexistent/m", "x"});
+  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_NE(missing.err.find("scripts/fetch_models.sh"), std::string::npos) << missing.err;
+  EXPECT_EQ(testing::LineCount(missing.err), 1);
+  const testing::RunResult none = testing::RunEngram({"embed"});
+  EXPECT_EQ(none.exit_code, 2);
+  EXPECT_NE(none.err.find("give texts"), std::string::npos) << none.err;
 }
 
 }  // namespace

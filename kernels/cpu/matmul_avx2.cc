@@ -180,6 +180,84 @@ void Run(const IntMatMulArgs& args) {
 
 }  // namespace
 
+namespace {
+
+// 8 weights of an f32 or f16 row as floats.
+template <bool kHalf>
+[[gnu::always_inline]] inline __m256 LoadW(const uint8_t* row, int64_t i) {
+  if constexpr (kHalf) {
+    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + i * 2)));
+  } else {
+    return _mm256_loadu_ps(reinterpret_cast<const float*>(row) + i);
+  }
+}
+
+// Float activations: 2 weight rows × 4 tokens per pass (8 accumulators), so each weight vector
+// is loaded once for 4 tokens and each activation vector once for 2 rows.
+template <bool kHalf>
+void FloatTile(const FloatMatMulArgs& a, int64_t r, int64_t t) {
+  const uint8_t* w0 = a.w + r * a.w_row_bytes;
+  const uint8_t* w1 = w0 + a.w_row_bytes;
+  const float* x0 = a.x + t * a.k;
+  const float* x1 = x0 + a.k;
+  const float* x2 = x1 + a.k;
+  const float* x3 = x2 + a.k;
+  __m256 c00 = _mm256_setzero_ps(), c01 = c00, c02 = c00, c03 = c00;
+  __m256 c10 = c00, c11 = c00, c12 = c00, c13 = c00;
+  for (int64_t i = 0; i < a.k; i += 8) {
+    const __m256 u = LoadW<kHalf>(w0, i), v = LoadW<kHalf>(w1, i);
+    const __m256 y0 = _mm256_loadu_ps(x0 + i), y1 = _mm256_loadu_ps(x1 + i);
+    const __m256 y2 = _mm256_loadu_ps(x2 + i), y3 = _mm256_loadu_ps(x3 + i);
+    c00 = _mm256_fmadd_ps(u, y0, c00);
+    c01 = _mm256_fmadd_ps(u, y1, c01);
+    c02 = _mm256_fmadd_ps(u, y2, c02);
+    c03 = _mm256_fmadd_ps(u, y3, c03);
+    c10 = _mm256_fmadd_ps(v, y0, c10);
+    c11 = _mm256_fmadd_ps(v, y1, c11);
+    c12 = _mm256_fmadd_ps(v, y2, c12);
+    c13 = _mm256_fmadd_ps(v, y3, c13);
+  }
+  float* y = a.y + t * a.y_stride + r;
+  y[0] = HorizontalSum(c00);
+  y[1] = HorizontalSum(c10);
+  y[a.y_stride] = HorizontalSum(c01);
+  y[a.y_stride + 1] = HorizontalSum(c11);
+  y[2 * a.y_stride] = HorizontalSum(c02);
+  y[2 * a.y_stride + 1] = HorizontalSum(c12);
+  y[3 * a.y_stride] = HorizontalSum(c03);
+  y[3 * a.y_stride + 1] = HorizontalSum(c13);
+}
+
+template <bool kHalf>
+void FloatRun(const FloatMatMulArgs& a) {
+  const int64_t t_tiles = a.n / 4 * 4, r_tiles = a.r0 + (a.r1 - a.r0) / 2 * 2;
+  for (int64_t t = 0; t < t_tiles; t += 4) {
+    for (int64_t r = a.r0; r < r_tiles; r += 2) FloatTile<kHalf>(a, r, t);
+  }
+  // Edges (odd row, last tokens): one dot at a time.
+  for (int64_t t = 0; t < a.n; ++t) {
+    for (int64_t r = a.r0; r < a.r1; ++r) {
+      if (t < t_tiles && r < r_tiles) continue;
+      const uint8_t* w = a.w + r * a.w_row_bytes;
+      const float* x = a.x + t * a.k;
+      __m256 c = _mm256_setzero_ps();
+      for (int64_t i = 0; i < a.k; i += 8) c = _mm256_fmadd_ps(LoadW<kHalf>(w, i), _mm256_loadu_ps(x + i), c);
+      a.y[t * a.y_stride + r] = HorizontalSum(c);
+    }
+  }
+}
+
+}  // namespace
+
+bool FloatMatMulAvx2(TensorType weight_type, const FloatMatMulArgs& args) {
+  if (args.k % 8 != 0) return false;
+  switch (weight_type) {
+    case TensorType::kF32: FloatRun<false>(args); return true;
+    case TensorType::kF16: FloatRun<true>(args); return true;
+    default: return false;
+  }
+}
+
 bool IntMatMulAvx2(TensorType weight_type, const IntMatMulArgs& args) {
   switch (weight_type) {
     case TensorType::kQ4_0: Run<Q4_0>(args); return true;
@@ -195,6 +273,7 @@ bool IntMatMulAvx2(TensorType weight_type, const IntMatMulArgs& args) {
 
 namespace engram::kernels::internal {
 bool IntMatMulAvx2(TensorType, const IntMatMulArgs&) { return false; }
+bool FloatMatMulAvx2(TensorType, const FloatMatMulArgs&) { return false; }
 }  // namespace engram::kernels::internal
 
 #endif

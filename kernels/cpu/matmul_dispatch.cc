@@ -98,6 +98,11 @@ void MatMulRowsWith(KernelIsa isa, TensorType weight_type, const void* w, size_t
   }
   const auto* base = static_cast<const uint8_t*>(w);
   const auto* x = reinterpret_cast<const float*>(acts);
+  if (isa == KernelIsa::kAvx2 &&
+      internal::FloatMatMulAvx2(weight_type, {base, w_row_bytes, x, k, row_begin, row_end, n, y,
+                                              y_stride})) {
+    return;
+  }
   for (int64_t t = 0; t < n; ++t) {
     for (int64_t r = row_begin; r < row_end; ++r) {
       y[t * y_stride + r] = DotRowWith(isa, weight_type, base + r * w_row_bytes, x + t * k, k);

@@ -32,6 +32,19 @@ struct IntMatMulArgs {
   size_t y_stride;
 };
 
+// Float activations (n rows of k floats, contiguous) against f32/f16 weight rows [r0, r1).
+struct FloatMatMulArgs {
+  const uint8_t* w;
+  size_t w_row_bytes;
+  const float* x;
+  int64_t k;
+  int64_t r0, r1, n;
+  float* y;
+  size_t y_stride;
+};
+// Returns false when the AVX2 path does not take these (other types, k not a multiple of 8).
+bool FloatMatMulAvx2(TensorType weight_type, const FloatMatMulArgs& args);
+
 // Returns false when the type has no integer kernel on that path.
 bool IntMatMulScalar(TensorType weight_type, const IntMatMulArgs& args);
 bool IntMatMulAvx2(TensorType weight_type, const IntMatMulArgs& args);

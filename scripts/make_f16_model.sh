@@ -21,8 +21,8 @@ fi
 [ -f "$src" ] || die "the default model '$src' is missing; run scripts/fetch_models.sh first"
 
 work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
-python3 -m pip install --quiet --disable-pip-version-check --target "$work/py" \
+trap 'rm -rf "$work" "$dest.part"' EXIT
+PIP_ROOT_USER_ACTION=ignore python3 -m pip install --quiet --disable-pip-version-check --target "$work/py" \
   gguf==0.19.0 numpy==2.4.6 \
   || die "pip could not install gguf==0.19.0 and numpy==2.4.6 (network or PyPI unavailable)"
 PYTHONPATH="$work/py" python3 "$here/make_f16_model.py" "$src" "$dest.part" \

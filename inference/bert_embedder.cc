@@ -8,8 +8,10 @@
 #include <nlohmann/json.hpp>
 
 #include "kernels/attention.h"
+#include "kernels/gemm.h"
+#include "kernels/layer_norm.h"
 #include "kernels/half.h"
-#include "kernels/matmul.h"
+#include "kernels/quant.h"
 
 namespace engram::inference {
 namespace {
@@ -18,10 +20,7 @@ namespace fs = std::filesystem;
 using json = nlohmann::json;
 
 struct Matrix {  // a Linear layer: rows = outputs, cols = inputs (PyTorch's [out, in])
-  TensorType type = TensorType::kF32;
-  const uint8_t* data = nullptr;
-  int64_t rows = 0, cols = 0;
-  size_t row_bytes = 0;
+  kernels::PackedMatrix weight;
   std::vector<float> bias;
 };
 
@@ -81,18 +80,26 @@ class Loader {
     return v;
   }
 
-  Result<Matrix> Linear(const std::string& prefix, int64_t out, int64_t in) {
-    Result<const SafetensorsTensor*> t = Get(prefix + ".weight", {out, in});
-    if (!t.ok()) return t.status();
+  // Linear layers `prefixes` (each [out, in]) stacked into one matrix of outputs, so q, k and v
+  // run as one product.
+  Result<Matrix> Linear(std::initializer_list<std::string> prefixes, int64_t out, int64_t in) {
+    std::vector<float> weights;
     Matrix m;
-    m.type = *TypeOf(**t);
-    m.data = (*t)->data;
-    m.rows = out;
-    m.cols = in;
-    m.row_bytes = (*t)->bytes / static_cast<size_t>(out);
-    Result<std::vector<float>> bias = Vector(prefix + ".bias", out);
-    if (!bias.ok()) return bias.status();
-    m.bias = std::move(*bias);
+    for (const std::string& prefix : prefixes) {
+      Result<const SafetensorsTensor*> t = Get(prefix + ".weight", {out, in});
+      if (!t.ok()) return t.status();
+      const size_t at = weights.size();
+      weights.resize(at + static_cast<size_t>(out * in));
+      for (int64_t r = 0; r < out; ++r) {
+        kernels::DequantizeRow(*TypeOf(**t), (*t)->data + r * ((*t)->bytes / out),
+                               weights.data() + at + r * in, in);
+      }
+      Result<std::vector<float>> bias = Vector(prefix + ".bias", out);
+      if (!bias.ok()) return bias.status();
+      m.bias.insert(m.bias.end(), bias->begin(), bias->end());
+    }
+    const int64_t rows = static_cast<int64_t>(m.bias.size());
+    m.weight = kernels::PackMatrix(TensorType::kF32, weights.data(), in * sizeof(float), rows, in);
     return m;
   }
 
@@ -118,19 +125,6 @@ class Loader {
     lhs = std::move(*try_result_);                        \
   } while (0)
 
-void LayerNormRow(float* x, const Norm& n, int64_t dim, float eps) {
-  double mean = 0.0;
-  for (int64_t i = 0; i < dim; ++i) mean += x[i];
-  mean /= dim;
-  double var = 0.0;
-  for (int64_t i = 0; i < dim; ++i) var += (x[i] - mean) * (x[i] - mean);
-  var /= dim;
-  const float inv = static_cast<float>(1.0 / std::sqrt(var + eps));
-  for (int64_t i = 0; i < dim; ++i) {
-    x[i] = (x[i] - static_cast<float>(mean)) * inv * n.weight[i] + n.bias[i];
-  }
-}
-
 }  // namespace
 
 struct BertEmbedder::Weights {
@@ -141,7 +135,7 @@ struct BertEmbedder::Weights {
   std::vector<float> token_type0;  // type 0 row: every text is one segment
   Norm embed_norm;
   struct Layer {
-    Matrix q, k, v, out, up, down;
+    Matrix qkv, out, up, down;  // qkv: the query, key and value projections stacked
     Norm attn_norm, ffn_norm;
   };
   std::vector<Layer> layer;
@@ -217,13 +211,13 @@ Result<std::unique_ptr<BertEmbedder>> BertEmbedder::Open(const std::string& dir_
   for (int i = 0; i < w->layers; ++i) {
     const std::string p = "encoder.layer." + std::to_string(i) + ".";
     Weights::Layer l;
-    ENGRAM_TRY_ASSIGN(l.q, load.Linear(p + "attention.self.query", h, h));
-    ENGRAM_TRY_ASSIGN(l.k, load.Linear(p + "attention.self.key", h, h));
-    ENGRAM_TRY_ASSIGN(l.v, load.Linear(p + "attention.self.value", h, h));
-    ENGRAM_TRY_ASSIGN(l.out, load.Linear(p + "attention.output.dense", h, h));
+    ENGRAM_TRY_ASSIGN(l.qkv, load.Linear({p + "attention.self.query", p + "attention.self.key",
+                                          p + "attention.self.value"},
+                                         h, h));
+    ENGRAM_TRY_ASSIGN(l.out, load.Linear({p + "attention.output.dense"}, h, h));
     ENGRAM_TRY_ASSIGN(l.attn_norm, load.LayerNorm(p + "attention.output.LayerNorm", h));
-    ENGRAM_TRY_ASSIGN(l.up, load.Linear(p + "intermediate.dense", w->intermediate, h));
-    ENGRAM_TRY_ASSIGN(l.down, load.Linear(p + "output.dense", h, w->intermediate));
+    ENGRAM_TRY_ASSIGN(l.up, load.Linear({p + "intermediate.dense"}, w->intermediate, h));
+    ENGRAM_TRY_ASSIGN(l.down, load.Linear({p + "output.dense"}, h, w->intermediate));
     ENGRAM_TRY_ASSIGN(l.ffn_norm, load.LayerNorm(p + "output.LayerNorm", h));
     w->layer.push_back(std::move(l));
   }
@@ -261,74 +255,75 @@ Result<retrieval::EmbeddingBatch> BertEmbedder::Embed(std::span<const std::strin
   const int64_t n = static_cast<int64_t>(ids.size());
 
   // Embeddings.
-  std::vector<float> x(n * h), q(n * h), k(n * h), v(n * h), attn(n * h), tmp(n * h);
+  std::vector<float> x(n * h), qkv(n * 3 * h), attn(n * h), tmp(n * h);
   std::vector<float> up(n * static_cast<int64_t>(w.intermediate));
-  Result<TensorType> word_type = TypeOf(*w.word);
-  Result<TensorType> pos_type = TypeOf(*w.position);
-  std::vector<float> row(h);
-  for (size_t s = 0; s + 1 < starts.size(); ++s) {
-    for (int64_t t = starts[s]; t < starts[s + 1]; ++t) {
-      float* xt = x.data() + t * h;
-      kernels::DequantizeRow(*word_type, w.word->data + static_cast<size_t>(ids[t]) * (w.word->bytes / w.word->shape[0]),
-                             xt, h);
-      kernels::DequantizeRow(*pos_type,
-                             w.position->data + static_cast<size_t>(t - starts[s]) * (w.position->bytes / w.position->shape[0]),
-                             row.data(), h);
-      for (int64_t i = 0; i < h; ++i) xt[i] += row[i] + w.token_type0[i];
-      LayerNormRow(xt, w.embed_norm, h, w.eps);
-    }
-  }
-  std::vector<uint8_t> acts;
-  auto linear = [&](const Matrix& m, const float* input, float* output) {
-    acts.resize(kernels::ActivationRowBytes(m.type, m.cols) * static_cast<size_t>(n));
-    kernels::PrepareActivations(m.type, input, n, m.cols, m.cols, acts.data());
-    team_->ParallelFor(0, static_cast<size_t>(m.rows), 16, [&](size_t r0, size_t r1) {
-      kernels::MatMulRows(m.type, m.data, m.row_bytes, m.cols, acts.data(), n,
-                          static_cast<int64_t>(r0), static_cast<int64_t>(r1), output,
-                          static_cast<size_t>(m.rows));
+  const TensorType word_type = *TypeOf(*w.word), pos_type = *TypeOf(*w.position);
+  const size_t word_row = w.word->bytes / w.word->shape[0];
+  const size_t pos_row = w.position->bytes / w.position->shape[0];
+  // Rows [t0, t1) of x: each token's position is its index within its own text.
+  auto parallel_tokens = [&](auto&& body) {
+    team_->ParallelFor(0, static_cast<size_t>(n), 16, [&](size_t t0, size_t t1) {
+      body(static_cast<int64_t>(t0), static_cast<int64_t>(t1));
     });
-    for (int64_t t = 0; t < n; ++t) {
-      for (int64_t i = 0; i < m.rows; ++i) output[t * m.rows + i] += m.bias[i];
+  };
+  parallel_tokens([&](int64_t t0, int64_t t1) {
+    std::vector<float> row(h);
+    for (int64_t t = t0; t < t1; ++t) {
+      const int64_t position = t - *(std::upper_bound(starts.begin(), starts.end(), t) - 1);
+      float* xt = x.data() + t * h;
+      kernels::DequantizeRow(word_type, w.word->data + static_cast<size_t>(ids[t]) * word_row, xt, h);
+      kernels::DequantizeRow(pos_type, w.position->data + static_cast<size_t>(position) * pos_row,
+                             row.data(), h);
+      for (int64_t i = 0; i < h; ++i) row[i] += w.token_type0[i];
+      kernels::LayerNorm(xt, row.data(), w.embed_norm.weight.data(), w.embed_norm.bias.data(), h,
+                         w.eps);
     }
+  });
+  auto linear = [&](const Matrix& m, const float* input, float* output) {
+    const kernels::PackedMatrix& w = m.weight;
+    team_->ParallelFor(0, static_cast<size_t>(w.panels()), 1, [&](size_t p0, size_t p1) {
+      kernels::Gemm(w, input, n, static_cast<size_t>(w.cols()), static_cast<int64_t>(p0),
+                    static_cast<int64_t>(p1), output, static_cast<size_t>(w.rows()),
+                    m.bias.data());
+    });
+  };
+  // x = LayerNorm(x + tmp), the residual of both sublayers.
+  auto add_and_norm = [&](const Norm& norm) {
+    parallel_tokens([&](int64_t t0, int64_t t1) {
+      for (int64_t t = t0; t < t1; ++t) {
+        kernels::LayerNorm(x.data() + t * h, tmp.data() + t * h, norm.weight.data(),
+                           norm.bias.data(), h, w.eps);
+      }
+    });
   };
   const int heads = w.heads;
   const int dim = w.hidden / w.heads;
   const float scale = 1.0f / std::sqrt(static_cast<float>(dim));
+  const size_t texts_n = starts.size() - 1;
   for (const Weights::Layer& l : w.layer) {
-    linear(l.q, x.data(), q.data());
-    linear(l.k, x.data(), k.data());
-    linear(l.v, x.data(), v.data());
+    linear(l.qkv, x.data(), qkv.data());
     // Each text attends to its own tokens only (what the padding mask does in a padded batch).
-    team_->ParallelFor(0, static_cast<size_t>(n * heads), 8, [&](size_t lo, size_t hi) {
+    team_->ParallelFor(0, texts_n * heads, 1, [&](size_t lo, size_t hi) {
       thread_local std::vector<float> scratch;
       for (size_t task = lo; task < hi; ++task) {
-        const int64_t t = static_cast<int64_t>(task) / heads;
+        const size_t s = task / heads;
         const int head = static_cast<int>(task % heads);
-        const size_t s = std::upper_bound(starts.begin(), starts.end(), t) - starts.begin() - 1;
-        const int64_t begin = starts[s], end = starts[s + 1];
-        scratch.resize(static_cast<size_t>(end - begin + dim + 2));
-        const kernels::KvRows keys{k.data() + begin * h + head * dim, h * sizeof(float),
-                                   TensorType::kF32};
-        const kernels::KvRows values{v.data() + begin * h + head * dim, h * sizeof(float),
-                                     TensorType::kF32};
-        float stats[2];
-        kernels::AttendPartial(q.data() + t * h + head * dim, 1, dim, scale, keys, values, 0,
-                               end - begin, scratch.data(),
-                               {stats, stats + 1, attn.data() + t * h + head * dim});
+        const int64_t begin = starts[s], count = starts[s + 1] - starts[s];
+        scratch.resize(kernels::AttendDenseScratchFloats(count, dim));
+        const float* row0 = qkv.data() + begin * 3 * h + head * dim;
+        kernels::AttendDense(row0, 3 * h, row0 + h, 3 * h, row0 + 2 * h, 3 * h, count, count, dim,
+                             scale, scratch.data(), attn.data() + begin * h + head * dim, h);
       }
     });
     linear(l.out, attn.data(), tmp.data());
-    for (int64_t t = 0; t < n; ++t) {
-      for (int64_t i = 0; i < h; ++i) x[t * h + i] += tmp[t * h + i];
-      LayerNormRow(x.data() + t * h, l.attn_norm, h, w.eps);
-    }
+    add_and_norm(l.attn_norm);
     linear(l.up, x.data(), up.data());
-    for (float& u : up) u = 0.5f * u * (1.0f + std::erf(u * 0.70710678118654752f));  // erf GELU
+    team_->ParallelFor(0, static_cast<size_t>(n), 16, [&](size_t t0, size_t t1) {
+      kernels::GeluErf(up.data() + t0 * w.intermediate,
+                       static_cast<int64_t>(t1 - t0) * w.intermediate);
+    });
     linear(l.down, up.data(), tmp.data());
-    for (int64_t t = 0; t < n; ++t) {
-      for (int64_t i = 0; i < h; ++i) x[t * h + i] += tmp[t * h + i];
-      LayerNormRow(x.data() + t * h, l.ffn_norm, h, w.eps);
-    }
+    add_and_norm(l.ffn_norm);
   }
   // Mean over each text's tokens, then L2 normalisation.
   out.values.assign(texts.size() * h, 0.0f);

@@ -74,7 +74,25 @@ int AttendCausalBlockTokens(int group);
 // union of their keys.
 void MergeAttention(AttentionPiece into, const AttentionPiece& other, int group, int head_dim);
 
+// Full (bidirectional) attention of an encoder over f32 rows, one head: for each query i in
+// [0, n_q), out[i] = Σ_j softmax_j(scale · q_i·k_j) v_j over keys j in [0, n_kv). Rows are
+// head_dim floats at q + i * q_stride, k + j * k_stride, v + j * v_stride, out + i * out_stride.
+// `scratch` holds AttendDenseScratchFloats(n_kv, head_dim) floats. Plain f32 softmax (no f16
+// roundings: encoders keep no cache).
+size_t AttendDenseScratchFloats(int64_t n_kv, int head_dim);
+void AttendDense(const float* q, size_t q_stride, const float* k, size_t k_stride, const float* v,
+                 size_t v_stride, int64_t n_q, int64_t n_kv, int head_dim, float scale,
+                 float* scratch, float* out, size_t out_stride);
+void AttendDenseWith(KernelIsa isa, const float* q, size_t q_stride, const float* k,
+                     size_t k_stride, const float* v, size_t v_stride, int64_t n_q, int64_t n_kv,
+                     int head_dim, float scale, float* scratch, float* out, size_t out_stride);
+
 // out[i] = silu(gate[i]) * up[i], silu(x) = x / (1 + e^-x): the SwiGLU of llama's FFN.
 void SwiGlu(const float* gate, const float* up, float* out, int64_t n);
+
+// x[i] = x[i] · Φ(x[i]) = 0.5 x (1 + erf(x / √2)), in place: BERT's exact (erf) GELU. The SIMD
+// path's erf has an absolute error below 2e-7.
+void GeluErf(float* x, int64_t n);
+void GeluErfWith(KernelIsa isa, float* x, int64_t n);
 
 }  // namespace engram::kernels

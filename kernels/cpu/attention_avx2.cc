@@ -6,6 +6,8 @@
 
 #include <immintrin.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <limits>
 
@@ -311,6 +313,98 @@ bool SwiGluAvx2(const float* gate, const float* up, float* out, int64_t n) {
   return true;
 }
 
+bool GeluErfAvx2(float* x, int64_t n) {
+  // erf by Abramowitz & Stegun 7.1.26 (|error| <= 1.5e-7): erf(z) = 1 - t·P(t)·e^(-z²) for
+  // z >= 0 with t = 1 / (1 + p z), odd in z.
+  const __m256 sign_mask = _mm256_set1_ps(-0.0f);
+  const __m256 one = _mm256_set1_ps(1.0f), half = _mm256_set1_ps(0.5f);
+  auto gelu = [&](__m256 v) {
+    const __m256 z = _mm256_mul_ps(v, _mm256_set1_ps(0.70710678118654752f));
+    const __m256 az = _mm256_andnot_ps(sign_mask, z);
+    const __m256 t = _mm256_div_ps(one, _mm256_fmadd_ps(_mm256_set1_ps(0.3275911f), az, one));
+    __m256 p = _mm256_set1_ps(1.061405429f);
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-1.453152027f));
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(1.421413741f));
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-0.284496736f));
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(0.254829592f));
+    p = _mm256_mul_ps(p, t);
+    const __m256 e = ExpAvx2(_mm256_sub_ps(_mm256_setzero_ps(), _mm256_mul_ps(az, az)));
+    const __m256 erf_abs = _mm256_fnmadd_ps(p, e, one);
+    const __m256 erf = _mm256_or_ps(erf_abs, _mm256_and_ps(z, sign_mask));
+    return _mm256_mul_ps(_mm256_mul_ps(half, v), _mm256_add_ps(one, erf));
+  };
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, gelu(_mm256_loadu_ps(x + i)));
+  if (i < n) {
+    alignas(32) float tail[8] = {};
+    for (int64_t j = i; j < n; ++j) tail[j - i] = x[j];
+    _mm256_store_ps(tail, gelu(_mm256_load_ps(tail)));
+    for (int64_t j = i; j < n; ++j) x[j] = tail[j - i];
+  }
+  return true;
+}
+
+bool AttendDenseAvx2(const DenseAttentionArgs& a) {
+  if (a.head_dim % 8 != 0 || a.head_dim > 256) return false;
+  const int dim = a.head_dim, chunks = dim / 8;
+  // Keys transposed to kt[d][j] (j padded to whole vectors with zeros), so the scores of a query
+  // against 8 keys are one vector and need no horizontal sums.
+  const int64_t padded = (a.n_kv + 7) / 8 * 8;
+  float* kt = a.scratch;
+  float* scores = kt + dim * padded;  // 8 queries × padded
+  for (int64_t j = 0; j < padded; ++j) {
+    for (int d = 0; d < dim; ++d) kt[d * padded + j] = j < a.n_kv ? a.k[j * a.k_stride + d] : 0.0f;
+  }
+  const __m256 scale = _mm256_set1_ps(a.scale);
+  for (int64_t i0 = 0; i0 < a.n_q; i0 += 8) {
+    const int nq = static_cast<int>(std::min<int64_t>(8, a.n_q - i0));
+    for (int64_t c = 0; c < padded; c += 8) {
+      __m256 acc[8];
+      for (int r = 0; r < 8; ++r) acc[r] = _mm256_setzero_ps();
+      for (int d = 0; d < dim; ++d) {
+        const __m256 kv = _mm256_loadu_ps(kt + d * padded + c);
+#pragma GCC unroll 8
+        for (int r = 0; r < 8; ++r) {
+          if (r < nq) {
+            acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(a.q[(i0 + r) * a.q_stride + d]), kv, acc[r]);
+          }
+        }
+      }
+      for (int r = 0; r < nq; ++r) _mm256_storeu_ps(scores + r * padded + c, _mm256_mul_ps(acc[r], scale));
+    }
+    for (int r = 0; r < nq; ++r) {
+      float* sr = scores + r * padded;
+      for (int64_t j = a.n_kv; j < padded; ++j) sr[j] = -INFINITY;  // padding keys get no weight
+      __m256 max = _mm256_set1_ps(-INFINITY);
+      for (int64_t j = 0; j < padded; j += 8) max = _mm256_max_ps(max, _mm256_loadu_ps(sr + j));
+      const __m256 m = _mm256_set1_ps(HorizontalMax(max));
+      __m256 sum = _mm256_setzero_ps();
+      for (int64_t j = 0; j < padded; j += 8) {
+        // -inf - m clamps to e^-87: below 1e-37 of the largest weight, and 0 in the values' sum
+        // only up to that; set exactly to zero instead.
+        __m256 e = ExpAvx2(_mm256_sub_ps(_mm256_loadu_ps(sr + j), m));
+        e = _mm256_and_ps(e, _mm256_cmp_ps(_mm256_loadu_ps(sr + j), _mm256_set1_ps(-INFINITY), _CMP_NEQ_OQ));
+        _mm256_storeu_ps(sr + j, e);
+        sum = _mm256_add_ps(sum, e);
+      }
+      const __m256 inv = _mm256_set1_ps(1.0f / HorizontalSum(sum));
+      float* out = a.out + (i0 + r) * a.out_stride;
+      for (int c0 = 0; c0 < chunks; c0 += 4) {  // 4 output vectors at a time in registers
+        const int cn = std::min(4, chunks - c0);
+        __m256 o[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
+                       _mm256_setzero_ps()};
+        for (int64_t j = 0; j < a.n_kv; ++j) {
+          const __m256 p = _mm256_broadcast_ss(sr + j);
+          const float* v = a.v + j * a.v_stride + 8 * c0;
+          for (int c = 0; c < cn; ++c) o[c] = _mm256_fmadd_ps(p, _mm256_loadu_ps(v + 8 * c), o[c]);
+        }
+        for (int c = 0; c < cn; ++c) _mm256_storeu_ps(out + 8 * (c0 + c), _mm256_mul_ps(o[c], inv));
+      }
+    }
+  }
+  return true;
+}
+
 }  // namespace engram::kernels::internal
 
 #else  // not built for AVX2: the dispatcher falls back to the scalar path
@@ -325,6 +419,8 @@ bool AttendCausalAvx2(const float*, size_t, int, int, int, float, KvRows, KvRows
   return false;
 }
 bool SwiGluAvx2(const float*, const float*, float*, int64_t) { return false; }
+bool GeluErfAvx2(float*, int64_t) { return false; }
+bool AttendDenseAvx2(const DenseAttentionArgs&) { return false; }
 }  // namespace engram::kernels::internal
 
 #endif

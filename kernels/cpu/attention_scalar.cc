@@ -65,6 +65,34 @@ void SwiGluScalar(const float* gate, const float* up, float* out, int64_t n) {
   for (int64_t i = 0; i < n; ++i) out[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
 }
 
+void GeluErfScalar(float* x, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) x[i] = 0.5f * x[i] * (1.0f + std::erf(x[i] * 0.70710678118654752f));
+}
+
+void AttendDenseScalar(const DenseAttentionArgs& a) {
+  for (int64_t i = 0; i < a.n_q; ++i) {
+    const float* q = a.q + i * a.q_stride;
+    float max = -INFINITY;
+    for (int64_t j = 0; j < a.n_kv; ++j) {
+      float dot = 0.0f;
+      for (int d = 0; d < a.head_dim; ++d) dot += q[d] * a.k[j * a.k_stride + d];
+      a.scratch[j] = dot * a.scale;
+      max = std::max(max, a.scratch[j]);
+    }
+    float sum = 0.0f;
+    for (int64_t j = 0; j < a.n_kv; ++j) {
+      a.scratch[j] = std::exp(a.scratch[j] - max);
+      sum += a.scratch[j];
+    }
+    float* out = a.out + i * a.out_stride;
+    for (int d = 0; d < a.head_dim; ++d) out[d] = 0.0f;
+    for (int64_t j = 0; j < a.n_kv; ++j) {
+      const float p = a.scratch[j] / sum;
+      for (int d = 0; d < a.head_dim; ++d) out[d] += p * a.v[j * a.v_stride + d];
+    }
+  }
+}
+
 }  // namespace internal
 
 void AttendPartialWith(KernelIsa isa, const float* q, int group, int head_dim, float scale,
@@ -139,6 +167,34 @@ void MergeAttention(AttentionPiece into, const AttentionPiece& other, int group,
     into.sum[g] = a + b;
     into.max[g] = max;
   }
+}
+
+void GeluErfWith(KernelIsa isa, float* x, int64_t n) {
+  if (isa == KernelIsa::kAvx2 && internal::GeluErfAvx2(x, n)) return;
+  internal::GeluErfScalar(x, n);
+}
+
+void GeluErf(float* x, int64_t n) { GeluErfWith(ActiveKernelIsa(), x, n); }
+
+size_t AttendDenseScratchFloats(int64_t n_kv, int head_dim) {
+  const int64_t padded = (n_kv + 7) / 8 * 8;  // the AVX2 path's transposed keys and 8 score rows
+  return static_cast<size_t>(padded * (head_dim + 8));
+}
+
+void AttendDenseWith(KernelIsa isa, const float* q, size_t q_stride, const float* k,
+                     size_t k_stride, const float* v, size_t v_stride, int64_t n_q, int64_t n_kv,
+                     int head_dim, float scale, float* scratch, float* out, size_t out_stride) {
+  const internal::DenseAttentionArgs a{q, q_stride, k, k_stride, v, v_stride, n_q, n_kv,
+                                       head_dim, scale, scratch, out, out_stride};
+  if (isa == KernelIsa::kAvx2 && internal::AttendDenseAvx2(a)) return;
+  internal::AttendDenseScalar(a);
+}
+
+void AttendDense(const float* q, size_t q_stride, const float* k, size_t k_stride, const float* v,
+                 size_t v_stride, int64_t n_q, int64_t n_kv, int head_dim, float scale,
+                 float* scratch, float* out, size_t out_stride) {
+  AttendDenseWith(ActiveKernelIsa(), q, q_stride, k, k_stride, v, v_stride, n_q, n_kv, head_dim,
+                  scale, scratch, out, out_stride);
 }
 
 void SwiGlu(const float* gate, const float* up, float* out, int64_t n) {

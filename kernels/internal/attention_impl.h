@@ -19,5 +19,23 @@ bool AttendCausalAvx2(const float* q, size_t q_stride, int tokens, int group, in
                       float* out, size_t out_stride);
 void SwiGluScalar(const float* gate, const float* up, float* out, int64_t n);
 bool SwiGluAvx2(const float* gate, const float* up, float* out, int64_t n);
+void GeluErfScalar(float* x, int64_t n);
+bool GeluErfAvx2(float* x, int64_t n);
+struct DenseAttentionArgs {
+  const float* q;
+  size_t q_stride;
+  const float* k;
+  size_t k_stride;
+  const float* v;
+  size_t v_stride;
+  int64_t n_q, n_kv;
+  int head_dim;
+  float scale;
+  float* scratch;
+  float* out;
+  size_t out_stride;
+};
+void AttendDenseScalar(const DenseAttentionArgs& a);
+bool AttendDenseAvx2(const DenseAttentionArgs& a);
 
 }  // namespace engram::kernels::internal

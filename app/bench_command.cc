@@ -1,11 +1,14 @@
 // engram bench <what> [--json]: measured figures (docs/benchmarks.md records them).
 //   engram bench tokenize [-m MODEL] [--file F …] [--repetitions N] [--json]
+//   engram bench embed [--model DIR] [--file F] [--batch 1,32] [--sentences N] [--threads N]
+//                      [--repeat R] [--json]
 //   engram bench prefill|decode [-m MODEL] [--ctx 512,2048,8192] [--tokens T] [--threads N]
 //                               [--text FILE] [--repeat R] [--kv-type f16|f32] [--json]
 #include <cstdio>
 #include <memory>
 
 #include "app/cli.h"
+#include "bench/embed_bench.h"
 #include "bench/generate_bench.h"
 #include "bench/tokenize_bench.h"
 
@@ -16,6 +19,41 @@ struct TokenizeBenchFlags {
   bench::TokenizeBenchOptions options;
   bool json = false;
 };
+
+struct EmbedBenchFlags {
+  bench::EmbedBenchOptions options;
+  bool json = false;
+};
+
+void AddEmbedBench(CLI::App* bench, CommandTable& commands) {
+  auto flags = std::make_shared<EmbedBenchFlags>();
+  CLI::App* cmd = bench->add_subcommand(
+      "embed", "Sentences/s and latency of the sentence embedder at given batch sizes");
+  cmd->add_option("--model", flags->options.model,
+                  "A sentence-transformers model directory (default: all-MiniLM-L6-v2)");
+  cmd->add_option("-f,--file", flags->options.file,
+                  "Texts, one per line (default: SQuAD dev sentences from $ENGRAM_SHARED_DATA)");
+  cmd->add_option("--batch", flags->options.batches, "Batch sizes, comma-separated")
+      ->delimiter(',')
+      ->default_str("1,32");
+  cmd->add_option("--sentences", flags->options.sentences, "Texts embedded per pass")
+      ->default_val(1024);
+  cmd->add_option("--threads", flags->options.threads, "Threads (0: one per hardware thread)")
+      ->default_val(0);
+  cmd->add_option("--repeat", flags->options.repeat, "Passes per batch size (median reported)")
+      ->default_val(3);
+  cmd->add_flag("--json", flags->json, "Print one JSON object");
+  commands.Add(cmd, [flags]() -> Status {
+    Result<nlohmann::ordered_json> result = bench::RunEmbedBench(flags->options);
+    if (!result.ok()) return result.status();
+    if (flags->json) {
+      std::printf("%s\n", result->dump(2).c_str());
+    } else {
+      std::fputs(bench::FormatEmbedBench(*result).c_str(), stdout);
+    }
+    return Status::OK();
+  });
+}
 
 struct GenerateBenchFlags {
   bench::GenerateBenchOptions options;
@@ -74,6 +112,7 @@ void RegisterBenchCommand(CLI::App& app, const GlobalFlags&, CommandTable& comma
                   "Timed passes; the median is reported")
       ->default_val(5);
   cmd->add_flag("--json", tokenize->json, "Print one JSON object");
+  AddEmbedBench(bench, commands);
   AddGenerateBench(bench, commands, "prefill",
                    "Prompt evaluation tokens/s of the forward pass at given context lengths",
                    false);

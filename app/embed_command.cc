@@ -8,7 +8,6 @@
 #include <memory>
 
 #include "app/cli.h"
-#include "common/default_models.h"
 #include "inference/bert_embedder.h"
 #include "nlohmann/json.hpp"
 
@@ -33,14 +32,8 @@ Status Run(const EmbedFlags& flags) {
   if (texts.empty()) {
     return Status::InvalidArgument("embed: give texts as arguments or lines with --file");
   }
-  std::string model = flags.model;
-  if (model.empty()) {
-    Result<std::filesystem::path> path = DefaultModelPath("embedder");
-    if (!path.ok()) return path.status();
-    model = std::filesystem::is_directory(*path) ? path->string() : path->parent_path().string();
-  }
   Result<std::unique_ptr<inference::BertEmbedder>> embedder =
-      inference::BertEmbedder::Open(model, {.n_threads = flags.threads});
+      inference::BertEmbedder::OpenOrDefault(flags.model, {.n_threads = flags.threads});
   if (!embedder.ok()) return embedder.status();
   nlohmann::json rows = nlohmann::json::array();
   for (size_t start = 0; start < texts.size(); start += 32) {

@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/default_models.h"
 #include "kernels/attention.h"
 #include "kernels/gemm.h"
 #include "kernels/layer_norm.h"
@@ -224,6 +225,14 @@ Result<std::unique_ptr<BertEmbedder>> BertEmbedder::Open(const std::string& dir_
   e->weights_ = std::move(w);
   e->team_ = std::make_unique<ComputeTeam>(static_cast<size_t>(std::max(0, options.n_threads)));
   return e;
+}
+
+Result<std::unique_ptr<BertEmbedder>> BertEmbedder::OpenOrDefault(
+    const std::string& dir, const BertEmbedderOptions& options) {
+  if (!dir.empty()) return Open(dir, options);
+  Result<fs::path> path = DefaultModelPath("embedder");
+  if (!path.ok()) return path.status();
+  return Open(fs::is_directory(*path) ? path->string() : path->parent_path().string(), options);
 }
 
 Result<retrieval::EmbeddingBatch> BertEmbedder::Embed(std::span<const std::string> texts) {

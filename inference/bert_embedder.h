@@ -36,6 +36,10 @@ class BertEmbedder : public retrieval::Embedder {
   // kInvalidArgument / kNotSupported for configurations this encoder does not run.
   static Result<std::unique_ptr<BertEmbedder>> Open(const std::string& dir,
                                                     const BertEmbedderOptions& options);
+  // The default embedder (all-MiniLM-L6-v2, fetched by scripts/fetch_models.sh) when `dir` is
+  // empty, else Open(dir).
+  static Result<std::unique_ptr<BertEmbedder>> OpenOrDefault(const std::string& dir,
+                                                             const BertEmbedderOptions& options);
   ~BertEmbedder() override;
 
   std::string_view Name() const override { return name_; }

@@ -288,12 +288,23 @@ Result<retrieval::EmbeddingBatch> BertEmbedder::Embed(std::span<const std::strin
                          w.eps);
     }
   });
+  const kernels::GemmIsa isa = kernels::ActiveGemmIsa();
+  const int64_t tile = kernels::GemmTokenTile(isa);
+  std::vector<float> packed;
   auto linear = [&](const Matrix& m, const float* input, float* output) {
     const kernels::PackedMatrix& w = m.weight;
+    const int64_t k = w.cols();
+    packed.resize(kernels::GemmTokensFloats(isa, n, k));
+    const size_t tiles = static_cast<size_t>((n + tile - 1) / tile);
+    team_->ParallelFor(0, tiles, 4, [&](size_t j0, size_t j1) {
+      kernels::PackGemmTokens(isa, input, static_cast<size_t>(k), static_cast<int64_t>(j0) * tile,
+                              std::min<int64_t>(n, static_cast<int64_t>(j1) * tile), k,
+                              packed.data());
+    });
     team_->ParallelFor(0, static_cast<size_t>(w.panels()), 1, [&](size_t p0, size_t p1) {
-      kernels::Gemm(w, input, n, static_cast<size_t>(w.cols()), static_cast<int64_t>(p0),
-                    static_cast<int64_t>(p1), output, static_cast<size_t>(w.rows()),
-                    m.bias.data());
+      kernels::GemmPacked(isa, w, packed.data(), n, static_cast<int64_t>(p0),
+                          static_cast<int64_t>(p1), output, static_cast<size_t>(w.rows()),
+                          m.bias.data());
     });
   };
   // x = LayerNorm(x + tmp), the residual of both sublayers.

@@ -7,11 +7,15 @@
 // times and every broadcast activation 32 times.
 //
 //   PackedMatrix w = PackMatrix(TensorType::kF32, data, row_bytes, rows, cols);   // at load
-//   team.ParallelFor(0, w.panels(), 1, [&](size_t p0, size_t p1) {              // per call
-//     Gemm(w, x, n, k, p0, p1, y, rows, bias);
-//   });
+//   Gemm(w, x, n, k, 0, w.panels(), y, rows, bias);                               // one thread
 //
-// Threads split the panels between them (each panel writes its own 32 output columns).
+// Several threads pack the activations once and split the panels (each panel writes its own 32
+// output columns):
+//   std::vector<float> xp(GemmTokensFloats(isa, n, k));
+//   PackGemmTokens(isa, x, k, 0, n, k, xp.data());        // any token ranges, one per thread
+//   team.ParallelFor(0, w.panels(), 1, [&](size_t p0, size_t p1) {
+//     GemmPacked(isa, w, xp.data(), n, p0, p1, y, rows, bias);
+//   });
 // Accumulation is in f32, k ascending, one FMA per product on every path; the paths differ from
 // one another only by the contraction of the scalar reference.
 #pragma once
@@ -69,5 +73,18 @@ void Gemm(const PackedMatrix& w, const float* x, int64_t n, size_t x_stride, int
 void GemmWith(GemmIsa isa, const PackedMatrix& w, const float* x, int64_t n, size_t x_stride,
               int64_t panel_begin, int64_t panel_end, float* y, size_t y_stride,
               const float* bias);
+
+// The two steps of Gemm, for callers that share packed activations between threads.
+// Tokens are packed in tiles of GemmTokenTile(isa) rows.
+int GemmTokenTile(GemmIsa isa);
+size_t GemmTokensFloats(GemmIsa isa, int64_t n, int64_t k);
+// Packs tokens [t_begin, t_end) of x (row t at x + t * x_stride) into `out` (which holds
+// GemmTokensFloats(isa, n, k) floats for all n tokens). t_begin must be a multiple of the tile;
+// t_end is a multiple of it or n.
+void PackGemmTokens(GemmIsa isa, const float* x, size_t x_stride, int64_t t_begin, int64_t t_end,
+                    int64_t k, float* out);
+void GemmPacked(GemmIsa isa, const PackedMatrix& w, const float* packed_tokens, int64_t n,
+                int64_t panel_begin, int64_t panel_end, float* y, size_t y_stride,
+                const float* bias);
 
 }  // namespace engram::kernels

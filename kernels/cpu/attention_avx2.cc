@@ -344,61 +344,79 @@ bool GeluErfAvx2(float* x, int64_t n) {
   return true;
 }
 
+namespace {
+
+// out[0 .. 8 CN) = inv · Σ_j p[j] v_j[0 .. 8 CN): CN output vectors held in registers.
+template <int CN>
+void WeightedValues(const float* p, const float* v, size_t v_stride, int64_t n, float inv,
+                    float* out) {
+  __m256 o[CN];
+#pragma GCC unroll 4
+  for (int c = 0; c < CN; ++c) o[c] = _mm256_setzero_ps();
+  for (int64_t j = 0; j < n; ++j) {
+    const __m256 w = _mm256_broadcast_ss(p + j);
+#pragma GCC unroll 4
+    for (int c = 0; c < CN; ++c) o[c] = _mm256_fmadd_ps(w, _mm256_loadu_ps(v + j * v_stride + 8 * c), o[c]);
+  }
+#pragma GCC unroll 4
+  for (int c = 0; c < CN; ++c) _mm256_storeu_ps(out + 8 * c, _mm256_mul_ps(o[c], _mm256_set1_ps(inv)));
+}
+
+}  // namespace
+
 bool AttendDenseAvx2(const DenseAttentionArgs& a) {
   if (a.head_dim % 8 != 0 || a.head_dim > 256) return false;
   const int dim = a.head_dim, chunks = dim / 8;
-  // Keys transposed to kt[d][j] (j padded to whole vectors with zeros), so the scores of a query
-  // against 8 keys are one vector and need no horizontal sums.
+  // Keys transposed to kt[d][j] (j padded to whole vectors with zeros), and each block of 8
+  // queries to qt[d][8], so the scores of 8 queries against 8 keys are 8 vectors built by
+  // broadcast FMAs, with no horizontal sums.
   const int64_t padded = (a.n_kv + 7) / 8 * 8;
   float* kt = a.scratch;
   float* scores = kt + dim * padded;  // 8 queries × padded
+  float* qt = scores + 8 * padded;    // dim × 8
   for (int64_t j = 0; j < padded; ++j) {
     for (int d = 0; d < dim; ++d) kt[d * padded + j] = j < a.n_kv ? a.k[j * a.k_stride + d] : 0.0f;
   }
-  const __m256 scale = _mm256_set1_ps(a.scale);
   for (int64_t i0 = 0; i0 < a.n_q; i0 += 8) {
     const int nq = static_cast<int>(std::min<int64_t>(8, a.n_q - i0));
+    for (int d = 0; d < dim; ++d) {
+      for (int r = 0; r < 8; ++r) qt[d * 8 + r] = r < nq ? a.q[(i0 + r) * a.q_stride + d] * a.scale : 0.0f;
+    }
     for (int64_t c = 0; c < padded; c += 8) {
       __m256 acc[8];
+#pragma GCC unroll 8
       for (int r = 0; r < 8; ++r) acc[r] = _mm256_setzero_ps();
       for (int d = 0; d < dim; ++d) {
         const __m256 kv = _mm256_loadu_ps(kt + d * padded + c);
 #pragma GCC unroll 8
-        for (int r = 0; r < 8; ++r) {
-          if (r < nq) {
-            acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(a.q[(i0 + r) * a.q_stride + d]), kv, acc[r]);
-          }
-        }
+        for (int r = 0; r < 8; ++r) acc[r] = _mm256_fmadd_ps(_mm256_broadcast_ss(qt + d * 8 + r), kv, acc[r]);
       }
-      for (int r = 0; r < nq; ++r) _mm256_storeu_ps(scores + r * padded + c, _mm256_mul_ps(acc[r], scale));
+#pragma GCC unroll 8
+      for (int r = 0; r < 8; ++r) _mm256_storeu_ps(scores + r * padded + c, acc[r]);
     }
     for (int r = 0; r < nq; ++r) {
       float* sr = scores + r * padded;
-      for (int64_t j = a.n_kv; j < padded; ++j) sr[j] = -INFINITY;  // padding keys get no weight
-      __m256 max = _mm256_set1_ps(-INFINITY);
-      for (int64_t j = 0; j < padded; j += 8) max = _mm256_max_ps(max, _mm256_loadu_ps(sr + j));
-      const __m256 m = _mm256_set1_ps(HorizontalMax(max));
+      float m = sr[0];
+      for (int64_t j = 1; j < a.n_kv; ++j) m = std::max(m, sr[j]);
+      const __m256 mv = _mm256_set1_ps(m);
       __m256 sum = _mm256_setzero_ps();
-      for (int64_t j = 0; j < padded; j += 8) {
-        // -inf - m clamps to e^-87: below 1e-37 of the largest weight, and 0 in the values' sum
-        // only up to that; set exactly to zero instead.
-        __m256 e = ExpAvx2(_mm256_sub_ps(_mm256_loadu_ps(sr + j), m));
-        e = _mm256_and_ps(e, _mm256_cmp_ps(_mm256_loadu_ps(sr + j), _mm256_set1_ps(-INFINITY), _CMP_NEQ_OQ));
+      for (int64_t j = 0; j + 8 <= padded; j += 8) {
+        const __m256 e = ExpAvx2(_mm256_sub_ps(_mm256_loadu_ps(sr + j), mv));
         _mm256_storeu_ps(sr + j, e);
-        sum = _mm256_add_ps(sum, e);
+        if (j + 8 <= a.n_kv) sum = _mm256_add_ps(sum, e);
       }
-      const __m256 inv = _mm256_set1_ps(1.0f / HorizontalSum(sum));
+      float total = HorizontalSum(sum);
+      for (int64_t j = a.n_kv / 8 * 8; j < a.n_kv; ++j) total += sr[j];  // the partial vector
+      const float inv = 1.0f / total;
       float* out = a.out + (i0 + r) * a.out_stride;
-      for (int c0 = 0; c0 < chunks; c0 += 4) {  // 4 output vectors at a time in registers
-        const int cn = std::min(4, chunks - c0);
-        __m256 o[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
-                       _mm256_setzero_ps()};
-        for (int64_t j = 0; j < a.n_kv; ++j) {
-          const __m256 p = _mm256_broadcast_ss(sr + j);
-          const float* v = a.v + j * a.v_stride + 8 * c0;
-          for (int c = 0; c < cn; ++c) o[c] = _mm256_fmadd_ps(p, _mm256_loadu_ps(v + 8 * c), o[c]);
+      for (int c0 = 0; c0 < chunks; c0 += 4) {
+        const float* v = a.v + 8 * c0;
+        switch (std::min(4, chunks - c0)) {
+          case 4: WeightedValues<4>(sr, v, a.v_stride, a.n_kv, inv, out + 8 * c0); break;
+          case 3: WeightedValues<3>(sr, v, a.v_stride, a.n_kv, inv, out + 8 * c0); break;
+          case 2: WeightedValues<2>(sr, v, a.v_stride, a.n_kv, inv, out + 8 * c0); break;
+          default: WeightedValues<1>(sr, v, a.v_stride, a.n_kv, inv, out + 8 * c0); break;
         }
-        for (int c = 0; c < cn; ++c) _mm256_storeu_ps(out + 8 * (c0 + c), _mm256_mul_ps(o[c], inv));
       }
     }
   }

@@ -177,8 +177,8 @@ void GeluErfWith(KernelIsa isa, float* x, int64_t n) {
 void GeluErf(float* x, int64_t n) { GeluErfWith(ActiveKernelIsa(), x, n); }
 
 size_t AttendDenseScratchFloats(int64_t n_kv, int head_dim) {
-  const int64_t padded = (n_kv + 7) / 8 * 8;  // the AVX2 path's transposed keys and 8 score rows
-  return static_cast<size_t>(padded * (head_dim + 8));
+  const int64_t padded = (n_kv + 7) / 8 * 8;  // the AVX2 path's transposed keys, 8 score rows
+  return static_cast<size_t>(padded * (head_dim + 8) + head_dim * 8);  // + 8 queries transposed
 }
 
 void AttendDenseWith(KernelIsa isa, const float* q, size_t q_stride, const float* k,

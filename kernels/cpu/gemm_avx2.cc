@@ -7,35 +7,42 @@
 #if defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
 
+#include <algorithm>
+
 namespace engram::kernels::internal {
 namespace {
 
-template <int T>
-void Tile(const GemmPanelArgs& a, int64_t t0, int half) {
-  __m256 acc[T][2];
+constexpr int kTile = 6;
+
+// One tile of 6 packed tokens against half `half` of the panel; the first `count` are stored.
+void Tile(const GemmPanelArgs& a, const float* xp, int64_t t0, int count, int half) {
+  __m256 acc[kTile][2];
   const int base = half * 16;
   const int valid = a.valid - base;  // outputs of this half that exist (may be >= 16)
   float bias[16] = {};
   if (a.bias != nullptr) {
     for (int j = 0; j < 16 && j < valid; ++j) bias[j] = a.bias[base + j];
   }
-  for (int t = 0; t < T; ++t) {
+#pragma GCC unroll 6
+  for (int t = 0; t < kTile; ++t) {
     acc[t][0] = _mm256_loadu_ps(bias);
     acc[t][1] = _mm256_loadu_ps(bias + 8);
   }
   const float* w = a.panel + base;
-  const float* x = a.x + t0 * a.x_stride;
   for (int64_t i = 0; i < a.k; ++i) {
     const __m256 w0 = _mm256_loadu_ps(w + i * kGemmPanelRows);
     const __m256 w1 = _mm256_loadu_ps(w + i * kGemmPanelRows + 8);
+    const float* x = xp + i * kTile;
 #pragma GCC unroll 6
-    for (int t = 0; t < T; ++t) {
-      const __m256 b = _mm256_broadcast_ss(x + t * a.x_stride + i);
+    for (int t = 0; t < kTile; ++t) {
+      const __m256 b = _mm256_broadcast_ss(x + t);
       acc[t][0] = _mm256_fmadd_ps(w0, b, acc[t][0]);
       acc[t][1] = _mm256_fmadd_ps(w1, b, acc[t][1]);
     }
   }
-  for (int t = 0; t < T; ++t) {
+#pragma GCC unroll 6
+  for (int t = 0; t < kTile; ++t) {
+    if (t >= count) continue;
     float* y = a.y + (t0 + t) * a.y_stride + base;
     if (valid >= 16) {
       _mm256_storeu_ps(y, acc[t][0]);
@@ -53,15 +60,8 @@ void Tile(const GemmPanelArgs& a, int64_t t0, int half) {
 
 void GemmPanelAvx2(const GemmPanelArgs& a) {
   for (int half = 0; half < 2 && half * 16 < a.valid; ++half) {
-    int64_t t = 0;
-    for (; t + 6 <= a.n; t += 6) Tile<6>(a, t, half);
-    switch (a.n - t) {
-      case 5: Tile<5>(a, t, half); break;
-      case 4: Tile<4>(a, t, half); break;
-      case 3: Tile<3>(a, t, half); break;
-      case 2: Tile<2>(a, t, half); break;
-      case 1: Tile<1>(a, t, half); break;
-      default: break;
+    for (int64_t t = 0; t < a.n; t += kTile) {
+      Tile(a, a.x + t * a.k, t, static_cast<int>(std::min<int64_t>(kTile, a.n - t)), half);
     }
   }
 }

@@ -7,11 +7,15 @@
 #if defined(__AVX512F__)
 #include <immintrin.h>
 
+#include <algorithm>
+
 namespace engram::kernels::internal {
 namespace {
 
-template <int T>
-void Tile(const GemmPanelArgs& a, int64_t t0) {
+constexpr int kTile = 12;
+
+// One tile of 12 packed tokens; the first `count` are stored.
+void Tile(const GemmPanelArgs& a, const float* xp, int64_t t0, int count) {
   const __mmask16 m0 = a.valid >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << a.valid) - 1);
   const __mmask16 m1 = a.valid >= 32   ? 0xFFFF
                        : a.valid <= 16 ? 0
@@ -19,48 +23,39 @@ void Tile(const GemmPanelArgs& a, int64_t t0) {
   const __m512 b0 = a.bias != nullptr ? _mm512_maskz_loadu_ps(m0, a.bias) : _mm512_setzero_ps();
   const __m512 b1 =
       a.bias != nullptr ? _mm512_maskz_loadu_ps(m1, a.bias + 16) : _mm512_setzero_ps();
-  __m512 acc[T][2];
-  for (int t = 0; t < T; ++t) {
+  __m512 acc[kTile][2];
+#pragma GCC unroll 12
+  for (int t = 0; t < kTile; ++t) {
     acc[t][0] = b0;
     acc[t][1] = b1;
   }
   const float* w = a.panel;
-  const float* x = a.x + t0 * a.x_stride;
   for (int64_t i = 0; i < a.k; ++i) {
     const __m512 w0 = _mm512_loadu_ps(w + i * kGemmPanelRows);
     const __m512 w1 = _mm512_loadu_ps(w + i * kGemmPanelRows + 16);
+    const float* x = xp + i * kTile;
 #pragma GCC unroll 12
-    for (int t = 0; t < T; ++t) {
-      const __m512 b = _mm512_set1_ps(x[t * a.x_stride + i]);
+    for (int t = 0; t < kTile; ++t) {
+      const __m512 b = _mm512_set1_ps(x[t]);
       acc[t][0] = _mm512_fmadd_ps(w0, b, acc[t][0]);
       acc[t][1] = _mm512_fmadd_ps(w1, b, acc[t][1]);
     }
   }
-  for (int t = 0; t < T; ++t) {
-    float* y = a.y + (t0 + t) * a.y_stride;
-    _mm512_mask_storeu_ps(y, m0, acc[t][0]);
-    _mm512_mask_storeu_ps(y + 16, m1, acc[t][1]);
+#pragma GCC unroll 12
+  for (int t = 0; t < kTile; ++t) {
+    if (t < count) {
+      float* y = a.y + (t0 + t) * a.y_stride;
+      _mm512_mask_storeu_ps(y, m0, acc[t][0]);
+      _mm512_mask_storeu_ps(y + 16, m1, acc[t][1]);
+    }
   }
 }
 
 }  // namespace
 
 void GemmPanelAvx512(const GemmPanelArgs& a) {
-  int64_t t = 0;
-  for (; t + 12 <= a.n; t += 12) Tile<12>(a, t);
-  switch (a.n - t) {
-    case 11: Tile<11>(a, t); break;
-    case 10: Tile<10>(a, t); break;
-    case 9: Tile<9>(a, t); break;
-    case 8: Tile<8>(a, t); break;
-    case 7: Tile<7>(a, t); break;
-    case 6: Tile<6>(a, t); break;
-    case 5: Tile<5>(a, t); break;
-    case 4: Tile<4>(a, t); break;
-    case 3: Tile<3>(a, t); break;
-    case 2: Tile<2>(a, t); break;
-    case 1: Tile<1>(a, t); break;
-    default: break;
+  for (int64_t t = 0; t < a.n; t += kTile) {
+    Tile(a, a.x + t * a.k, t, static_cast<int>(std::min<int64_t>(kTile, a.n - t)));
   }
 }
 

@@ -69,25 +69,38 @@ void Gemm(const PackedMatrix& w, const float* x, int64_t n, size_t x_stride, int
   GemmWith(ActiveGemmIsa(), w, x, n, x_stride, panel_begin, panel_end, y, y_stride, bias);
 }
 
-void GemmWith(GemmIsa isa, const PackedMatrix& w, const float* x, int64_t n, size_t x_stride,
-              int64_t panel_begin, int64_t panel_end, float* y, size_t y_stride,
-              const float* bias) {
+int GemmTokenTile(GemmIsa isa) {
+  return isa == GemmIsa::kAvx512 ? 12 : isa == GemmIsa::kAvx2 ? 6 : 1;
+}
+
+size_t GemmTokensFloats(GemmIsa isa, int64_t n, int64_t k) {
+  const int tile = GemmTokenTile(isa);
+  return static_cast<size_t>((n + tile - 1) / tile * tile * k);
+}
+
+void PackGemmTokens(GemmIsa isa, const float* x, size_t x_stride, int64_t t_begin, int64_t t_end,
+                    int64_t k, float* out) {
+  internal::PackTokens(x + t_begin * x_stride, x_stride, t_end - t_begin, k, GemmTokenTile(isa),
+                       out + t_begin * k);
+}
+
+void GemmPacked(GemmIsa isa, const PackedMatrix& w, const float* packed_tokens, int64_t n,
+                int64_t panel_begin, int64_t panel_end, float* y, size_t y_stride,
+                const float* bias) {
   auto* panel_kernel = isa == GemmIsa::kAvx512 ? internal::GemmPanelAvx512
                        : isa == GemmIsa::kAvx2 ? internal::GemmPanelAvx2
                                                : internal::GemmPanelScalar;
-  // Tokens in blocks whose activations (block × k floats) stay in L2 while every panel of the
-  // range passes over them; a panel (k × 32 floats) is reread once per block.
+  // Tokens in blocks whose packed activations (block × k floats) stay in L2 while every panel
+  // of the range passes over them; a panel (k × 32 floats) is reread once per block.
   const int64_t k = w.cols();
   const int64_t block = std::max<int64_t>(12, (384 * 1024 / (std::max<int64_t>(k, 1) * 4)) / 12 * 12);
   for (int64_t t0 = 0; t0 < n; t0 += block) {
-    const int64_t count = std::min(block, n - t0);
     for (int64_t p = panel_begin; p < panel_end; ++p) {
       const int64_t r0 = p * kGemmPanelRows;
       internal::GemmPanelArgs a{.panel = w.panel(p),
                                 .k = k,
-                                .x = x + t0 * x_stride,
-                                .x_stride = x_stride,
-                                .n = count,
+                                .x = packed_tokens + t0 * k,
+                                .n = std::min(block, n - t0),
                                 .y = y + t0 * y_stride + r0,
                                 .y_stride = y_stride,
                                 .valid = static_cast<int>(std::min(kGemmPanelRows, w.rows() - r0)),
@@ -95,6 +108,14 @@ void GemmWith(GemmIsa isa, const PackedMatrix& w, const float* x, int64_t n, siz
       panel_kernel(a);
     }
   }
+}
+
+void GemmWith(GemmIsa isa, const PackedMatrix& w, const float* x, int64_t n, size_t x_stride,
+              int64_t panel_begin, int64_t panel_end, float* y, size_t y_stride,
+              const float* bias) {
+  std::vector<float> packed(GemmTokensFloats(isa, n, w.cols()));
+  PackGemmTokens(isa, x, x_stride, 0, n, w.cols(), packed.data());
+  GemmPacked(isa, w, packed.data(), n, panel_begin, panel_end, y, y_stride, bias);
 }
 
 }  // namespace engram::kernels

@@ -7,11 +7,15 @@
 
 namespace engram::kernels::internal {
 
+// Tokens packed in tiles of `tile` rows, transposed: tile j holds k × tile floats, element
+// [i][t] = x[(j * tile + t)][i], zero past the last token. One pointer then reaches every
+// broadcast of a tile (the row-per-pointer form runs out of registers).
+void PackTokens(const float* x, size_t x_stride, int64_t n, int64_t k, int tile, float* out);
+
 struct GemmPanelArgs {
   const float* panel;  // k × 32 floats
   int64_t k;
-  const float* x;  // n rows of k floats, row t at x + t * x_stride
-  size_t x_stride;
+  const float* x;  // n tokens packed by PackTokens with the kernel's tile (see below)
   int64_t n;
   float* y;  // y[t * y_stride + j] for the panel's j in [0, valid)
   size_t y_stride;
@@ -19,9 +23,9 @@ struct GemmPanelArgs {
   const float* bias;  // `valid` floats, or null
 };
 
-void GemmPanelScalar(const GemmPanelArgs& a);
-void GemmPanelAvx2(const GemmPanelArgs& a);
-void GemmPanelAvx512(const GemmPanelArgs& a);
+void GemmPanelScalar(const GemmPanelArgs& a);  // tile 1 (x row-major, stride k)
+void GemmPanelAvx2(const GemmPanelArgs& a);    // tile 6
+void GemmPanelAvx512(const GemmPanelArgs& a);  // tile 12
 bool GemmAvx2Built();
 bool GemmAvx512Built();
 

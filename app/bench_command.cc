@@ -1,7 +1,7 @@
 // engram bench <what> [--json]: measured figures (docs/benchmarks.md records them).
 //   engram bench tokenize [-m MODEL] [--file F …] [--repetitions N] [--json]
 //   engram bench embed [--model DIR] [--file F] [--batch 1,32] [--sentences N] [--threads N]
-//                      [--repeat R] [--json]
+//                      [--repeat R] [--precision auto|f32|bf16] [--json]
 //   engram bench prefill|decode [-m MODEL] [--ctx 512,2048,8192] [--tokens T] [--threads N]
 //                               [--text FILE] [--repeat R] [--kv-type f16|f32] [--json]
 #include <cstdio>
@@ -42,6 +42,8 @@ void AddEmbedBench(CLI::App* bench, CommandTable& commands) {
       ->default_val(0);
   cmd->add_option("--repeat", flags->options.repeat, "Passes per batch size (median reported)")
       ->default_val(3);
+  cmd->add_option("--precision", flags->options.precision, "Linear layers: auto, f32 or bf16")
+      ->default_val("auto");
   cmd->add_flag("--json", flags->json, "Print one JSON object");
   commands.Add(cmd, [flags]() -> Status {
     Result<nlohmann::ordered_json> result = bench::RunEmbedBench(flags->options);

@@ -19,6 +19,7 @@ struct EmbedFlags {
   std::string file;
   std::vector<std::string> texts;
   int threads = 0;
+  std::string precision = "auto";
   bool json = false;
 };
 
@@ -32,8 +33,10 @@ Status Run(const EmbedFlags& flags) {
   if (texts.empty()) {
     return Status::InvalidArgument("embed: give texts as arguments or lines with --file");
   }
-  Result<std::unique_ptr<inference::BertEmbedder>> embedder =
-      inference::BertEmbedder::OpenOrDefault(flags.model, {.n_threads = flags.threads});
+  Result<inference::EmbedPrecision> precision = inference::ParseEmbedPrecision(flags.precision);
+  if (!precision.ok()) return precision.status();
+  Result<std::unique_ptr<inference::BertEmbedder>> embedder = inference::BertEmbedder::OpenOrDefault(
+      flags.model, {.n_threads = flags.threads, .precision = *precision});
   if (!embedder.ok()) return embedder.status();
   nlohmann::json rows = nlohmann::json::array();
   for (size_t start = 0; start < texts.size(); start += 32) {
@@ -72,6 +75,8 @@ Status Run(const EmbedFlags& flags) {
     }
     const nlohmann::json out = {{"model", std::string((*embedder)->Name())},
                                 {"dim", (*embedder)->Dim()},
+                                {"precision", std::string(inference::EmbedPrecisionName(
+                                                  (*embedder)->precision()))},
                                 {"embeddings", embeddings},
                                 {"tokens", tokens},
                                 {"truncated", truncated}};
@@ -91,6 +96,9 @@ void RegisterEmbedCommand(CLI::App& app, const GlobalFlags&, CommandTable& comma
   cmd->add_option("-f,--file", flags->file, "Embed each line of this file");
   cmd->add_option("--threads", flags->threads, "Threads (0: one per hardware thread)")
       ->default_val(0);
+  cmd->add_option("--precision", flags->precision,
+                  "Linear layers in f32 (exact), bf16 (faster with AVX512_BF16) or auto")
+      ->default_val("auto");
   cmd->add_flag("--json", flags->json,
                 "Print {\"model\", \"dim\", \"embeddings\", \"tokens\", \"truncated\"}");
   commands.Add(cmd, [flags]() { return Run(*flags); });

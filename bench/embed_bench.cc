@@ -82,8 +82,10 @@ Result<nlohmann::ordered_json> RunEmbedBench(const EmbedBenchOptions& options) {
     }
   }
   if (texts.empty()) return Status::InvalidArgument("bench: no texts to embed");
-  Result<std::unique_ptr<inference::BertEmbedder>> embedder =
-      inference::BertEmbedder::OpenOrDefault(options.model, {.n_threads = options.threads});
+  Result<inference::EmbedPrecision> precision = inference::ParseEmbedPrecision(options.precision);
+  if (!precision.ok()) return precision.status();
+  Result<std::unique_ptr<inference::BertEmbedder>> embedder = inference::BertEmbedder::OpenOrDefault(
+      options.model, {.n_threads = options.threads, .precision = *precision});
   if (!embedder.ok()) return embedder.status();
   inference::BertEmbedder& e = **embedder;
 
@@ -121,6 +123,7 @@ Result<nlohmann::ordered_json> RunEmbedBench(const EmbedBenchOptions& options) {
   out["model"] = std::string(e.Name());
   out["dim"] = e.Dim();
   out["threads"] = options.threads;
+  out["precision"] = std::string(inference::EmbedPrecisionName(e.precision()));
   out["gemm_isa"] = std::string(kernels::GemmIsaName(kernels::ActiveGemmIsa()));
   out["sentences"] = texts.size();
   out["mean_tokens"] = tokens / static_cast<double>(texts.size());
@@ -134,7 +137,8 @@ std::string FormatEmbedBench(const nlohmann::ordered_json& r) {
   std::string out = "embed: " + r["model"].get<std::string>() + ", " +
                     std::to_string(r["sentences"].get<size_t>()) + " sentences (mean " +
                     std::to_string(static_cast<int>(r["mean_tokens"].get<double>() + 0.5)) +
-                    " tokens), gemm " + r["gemm_isa"].get<std::string>() + "\n";
+                    " tokens), " + r["precision"].get<std::string>() + ", gemm " +
+                    r["gemm_isa"].get<std::string>() + "\n";
   char line[160];
   std::snprintf(line, sizeof line, "%6s %14s %10s %10s\n", "batch", "sentences/s", "p50 ms", "p99 ms");
   out += line;

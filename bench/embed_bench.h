@@ -19,13 +19,14 @@ struct EmbedBenchOptions {
   int sentences = 1024;              // texts timed per batch size (at most those available)
   int threads = 0;                   // 0: one per hardware thread
   int repeat = 3;                    // passes per batch size; the median pass is reported
+  std::string precision = "auto";    // auto, f32 or bf16 (inference::EmbedPrecision)
 };
 
 // The benchmark's default texts: the SQuAD dev paragraphs (ENGRAM_SHARED_DATA) cut into
 // sentences after '.', '!' or '?' followed by white space, in file order, at most `limit`.
 Result<std::vector<std::string>> SquadSentences(size_t limit);
 
-// {"bench": "embed", "model", "dim", "threads", "isa", "sentences", "mean_tokens",
+// {"bench": "embed", "model", "dim", "threads", "precision", "gemm_isa", "sentences", "mean_tokens",
 //  "results": [{"batch", "sentences_per_s", "p50_ms", "p99_ms", "runs"}], "commit", "machine"}
 // p50/p99 are over the calls (one batch each) of every pass.
 Result<nlohmann::ordered_json> RunEmbedBench(const EmbedBenchOptions& options);

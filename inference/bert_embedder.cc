@@ -56,7 +56,8 @@ Result<TensorType> TypeOf(const SafetensorsTensor& t) {
 
 class Loader {
  public:
-  explicit Loader(const SafetensorsFile& file) : file_(file) {}
+  Loader(const SafetensorsFile& file, kernels::GemmPrecision precision)
+      : file_(file), precision_(precision) {}
 
   Result<const SafetensorsTensor*> Get(const std::string& name, std::vector<int64_t> shape) {
     const SafetensorsTensor* t = file_.Find(name);
@@ -100,7 +101,8 @@ class Loader {
       m.bias.insert(m.bias.end(), bias->begin(), bias->end());
     }
     const int64_t rows = static_cast<int64_t>(m.bias.size());
-    m.weight = kernels::PackMatrix(TensorType::kF32, weights.data(), in * sizeof(float), rows, in);
+    m.weight = kernels::PackMatrix(TensorType::kF32, weights.data(), in * sizeof(float), rows, in,
+                                   precision_);
     return m;
   }
 
@@ -117,6 +119,7 @@ class Loader {
 
  private:
   const SafetensorsFile& file_;
+  kernels::GemmPrecision precision_;
 };
 
 #define ENGRAM_TRY_ASSIGN(lhs, expr)                      \
@@ -141,6 +144,22 @@ struct BertEmbedder::Weights {
   };
   std::vector<Layer> layer;
 };
+
+std::string_view EmbedPrecisionName(EmbedPrecision p) {
+  switch (p) {
+    case EmbedPrecision::kF32: return "f32";
+    case EmbedPrecision::kBf16: return "bf16";
+    default: return "auto";
+  }
+}
+
+Result<EmbedPrecision> ParseEmbedPrecision(std::string_view name) {
+  if (name == "auto") return EmbedPrecision::kAuto;
+  if (name == "f32") return EmbedPrecision::kF32;
+  if (name == "bf16") return EmbedPrecision::kBf16;
+  return Status::InvalidArgument("embedder: precision '" + std::string(name) +
+                                 "' is not auto, f32 or bf16");
+}
 
 BertEmbedder::~BertEmbedder() = default;
 
@@ -197,7 +216,12 @@ Result<std::unique_ptr<BertEmbedder>> BertEmbedder::Open(const std::string& dir_
   ENGRAM_TRY_ASSIGN(e->file_, SafetensorsFile::Open(weights_path.string()));
   ENGRAM_TRY_ASSIGN(e->tokenizer_, Tokenizer::Load(dir_in));
 
-  Loader load(*e->file_);
+  e->precision_ = options.precision;
+  if (e->precision_ == EmbedPrecision::kAuto) {
+    e->precision_ = kernels::FastBf16Gemm() ? EmbedPrecision::kBf16 : EmbedPrecision::kF32;
+  }
+  Loader load(*e->file_, e->precision_ == EmbedPrecision::kBf16 ? kernels::GemmPrecision::kBf16
+                                                                : kernels::GemmPrecision::kF32);
   const int64_t h = w->hidden;
   const int64_t vocab = config.value("vocab_size", 0);
   ENGRAM_TRY_ASSIGN(w->word, load.Get("embeddings.word_embeddings.weight", {vocab, h}));
@@ -289,16 +313,16 @@ Result<retrieval::EmbeddingBatch> BertEmbedder::Embed(std::span<const std::strin
     }
   });
   const kernels::GemmIsa isa = kernels::ActiveGemmIsa();
-  const int64_t tile = kernels::GemmTokenTile(isa);
   std::vector<float> packed;
   auto linear = [&](const Matrix& m, const float* input, float* output) {
     const kernels::PackedMatrix& w = m.weight;
-    const int64_t k = w.cols();
-    packed.resize(kernels::GemmTokensFloats(isa, n, k));
+    const int64_t tile = kernels::GemmTokenTile(isa, w);
+    packed.resize(kernels::GemmTokensFloats(isa, w, n));
     const size_t tiles = static_cast<size_t>((n + tile - 1) / tile);
     team_->ParallelFor(0, tiles, 4, [&](size_t j0, size_t j1) {
-      kernels::PackGemmTokens(isa, input, static_cast<size_t>(k), static_cast<int64_t>(j0) * tile,
-                              std::min<int64_t>(n, static_cast<int64_t>(j1) * tile), k,
+      kernels::PackGemmTokens(isa, w, input, static_cast<size_t>(w.cols()),
+                              static_cast<int64_t>(j0) * tile,
+                              std::min<int64_t>(n, static_cast<int64_t>(j1) * tile),
                               packed.data());
     });
     team_->ParallelFor(0, static_cast<size_t>(w.panels()), 1, [&](size_t p0, size_t p1) {

@@ -26,8 +26,18 @@
 
 namespace engram::inference {
 
+// The linear layers' arithmetic (kernels/gemm.h). kF32 matches sentence-transformers to
+// within f32 rounding (cosine > 0.999999 on the goldens); kBf16 rounds weights and activations
+// to bfloat16 with f32 sums, about twice as fast where the CPU has AVX512_BF16 (cosine > 0.9999;
+// figures in docs/benchmarks.md). kAuto: kBf16 on such CPUs, else kF32.
+enum class EmbedPrecision { kAuto, kF32, kBf16 };
+std::string_view EmbedPrecisionName(EmbedPrecision p);
+// "auto", "f32" or "bf16"; kInvalidArgument otherwise.
+Result<EmbedPrecision> ParseEmbedPrecision(std::string_view name);
+
 struct BertEmbedderOptions {
   int n_threads = 0;  // 0: one per hardware thread
+  EmbedPrecision precision = EmbedPrecision::kAuto;
 };
 
 class BertEmbedder : public retrieval::Embedder {
@@ -45,6 +55,8 @@ class BertEmbedder : public retrieval::Embedder {
   std::string_view Name() const override { return name_; }
   int Dim() const override;
   int MaxTokens() const override { return max_tokens_; }
+  // kF32 or kBf16: what kAuto resolved to.
+  EmbedPrecision precision() const { return precision_; }
   Result<retrieval::EmbeddingBatch> Embed(std::span<const std::string> texts) override;
 
  private:
@@ -53,6 +65,7 @@ class BertEmbedder : public retrieval::Embedder {
 
   std::string name_;
   int max_tokens_ = 256;
+  EmbedPrecision precision_ = EmbedPrecision::kF32;
   std::unique_ptr<SafetensorsFile> file_;
   std::unique_ptr<Tokenizer> tokenizer_;
   std::unique_ptr<Weights> weights_;

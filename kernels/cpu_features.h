@@ -15,6 +15,8 @@ struct CpuFeatures {
   bool avx512f = false;
   bool avx512bw = false;
   bool avx512vnni = false;
+  bool avx512bf16 = false;  // vdpbf16ps
+  bool amx_bf16 = false;    // AMX tiles with tdpbf16ps (the OS must also grant the state)
   bool avx_vnni = false;  // VEX-encoded vpdpbusd on 256-bit vectors
 };
 

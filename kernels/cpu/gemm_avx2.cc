@@ -28,7 +28,7 @@ void Tile(const GemmPanelArgs& a, const float* xp, int64_t t0, int count, int ha
     acc[t][0] = _mm256_loadu_ps(bias);
     acc[t][1] = _mm256_loadu_ps(bias + 8);
   }
-  const float* w = a.panel + base;
+  const float* w = static_cast<const float*>(a.panel) + base;
   for (int64_t i = 0; i < a.k; ++i) {
     const __m256 w0 = _mm256_loadu_ps(w + i * kGemmPanelRows);
     const __m256 w1 = _mm256_loadu_ps(w + i * kGemmPanelRows + 8);
@@ -61,7 +61,7 @@ void Tile(const GemmPanelArgs& a, const float* xp, int64_t t0, int count, int ha
 void GemmPanelAvx2(const GemmPanelArgs& a) {
   for (int half = 0; half < 2 && half * 16 < a.valid; ++half) {
     for (int64_t t = 0; t < a.n; t += kTile) {
-      Tile(a, a.x + t * a.k, t, static_cast<int>(std::min<int64_t>(kTile, a.n - t)), half);
+      Tile(a, static_cast<const float*>(a.x) + t * a.k, t, static_cast<int>(std::min<int64_t>(kTile, a.n - t)), half);
     }
   }
 }

@@ -29,7 +29,7 @@ void Tile(const GemmPanelArgs& a, const float* xp, int64_t t0, int count) {
     acc[t][0] = b0;
     acc[t][1] = b1;
   }
-  const float* w = a.panel;
+  const auto* w = static_cast<const float*>(a.panel);
   for (int64_t i = 0; i < a.k; ++i) {
     const __m512 w0 = _mm512_loadu_ps(w + i * kGemmPanelRows);
     const __m512 w1 = _mm512_loadu_ps(w + i * kGemmPanelRows + 16);
@@ -55,7 +55,7 @@ void Tile(const GemmPanelArgs& a, const float* xp, int64_t t0, int count) {
 
 void GemmPanelAvx512(const GemmPanelArgs& a) {
   for (int64_t t = 0; t < a.n; t += kTile) {
-    Tile(a, a.x + t * a.k, t, static_cast<int>(std::min<int64_t>(kTile, a.n - t)));
+    Tile(a, static_cast<const float*>(a.x) + t * a.k, t, static_cast<int>(std::min<int64_t>(kTile, a.n - t)));
   }
 }
 

@@ -11,17 +11,56 @@
 #include "kernels/quant.h"
 
 namespace engram::kernels {
+namespace {
 
-void PackedMatrix::Free::operator()(float* p) const { std::free(p); }
+struct PanelKernel {
+  void (*run)(const internal::GemmPanelArgs&);
+  int tile;
+};
+
+PanelKernel KernelFor(GemmIsa isa, const PackedMatrix& w) {
+  if (w.precision() == GemmPrecision::kBf16) {
+    if (isa == GemmIsa::kAmxBf16) return {internal::GemmPanelAmxBf16, 32};
+    return isa == GemmIsa::kAvx512Bf16 ? PanelKernel{internal::GemmPanelAvx512Bf16, 12}
+                                       : PanelKernel{internal::GemmPanelScalarBf16, 1};
+  }
+  switch (isa) {
+    case GemmIsa::kAmxBf16:
+    case GemmIsa::kAvx512Bf16:
+    case GemmIsa::kAvx512: return {internal::GemmPanelAvx512, 12};
+    case GemmIsa::kAvx2: return {internal::GemmPanelAvx2, 6};
+    default: return {internal::GemmPanelScalar, 1};
+  }
+}
+
+int64_t PaddedCols(const PackedMatrix& w) {
+  return w.precision() == GemmPrecision::kBf16 ? (w.cols() + 31) / 32 * 32 : w.cols();
+}
+
+// Floats one packed token occupies (bf16: kp / 2).
+int64_t TokenFloats(const PackedMatrix& w) {
+  return w.precision() == GemmPrecision::kBf16 ? PaddedCols(w) / 2 : w.cols();
+}
+
+}  // namespace
+
+void PackedMatrix::Free::operator()(uint8_t* p) const { std::free(p); }
+
+size_t PackedMatrix::panel_bytes() const {
+  return precision_ == GemmPrecision::kBf16
+             ? static_cast<size_t>((cols_ + 31) / 32 * 16 * kGemmPanelRows * 2 * 2)
+             : static_cast<size_t>(cols_ * kGemmPanelRows * 4);
+}
 
 PackedMatrix PackMatrix(TensorType type, const void* data, size_t row_bytes, int64_t rows,
-                        int64_t cols) {
+                        int64_t cols, GemmPrecision precision) {
   PackedMatrix m;
   m.rows_ = rows;
   m.cols_ = cols;
+  m.precision_ = precision;
   const size_t bytes = m.bytes();
   // 64-byte aligned so every panel row is one cache line (aligned_alloc wants a multiple).
-  auto* out = static_cast<float*>(std::aligned_alloc(64, (bytes + 63) / 64 * 64 + 64));
+  auto* out = static_cast<uint8_t*>(std::aligned_alloc(64, (bytes + 63) / 64 * 64 + 64));
   if (out == nullptr) throw std::bad_alloc();
   std::memset(out, 0, bytes);
   m.data_.reset(out);
@@ -29,14 +68,25 @@ PackedMatrix PackMatrix(TensorType type, const void* data, size_t row_bytes, int
   for (int64_t r = 0; r < rows; ++r) {
     DequantizeRow(type, static_cast<const uint8_t*>(data) + static_cast<size_t>(r) * row_bytes,
                   row.data(), cols);
-    float* panel = out + (r / kGemmPanelRows) * cols * kGemmPanelRows;
-    for (int64_t i = 0; i < cols; ++i) panel[i * kGemmPanelRows + r % kGemmPanelRows] = row[i];
+    uint8_t* panel = out + (r / kGemmPanelRows) * m.panel_bytes();
+    const int64_t j = r % kGemmPanelRows;
+    if (precision == GemmPrecision::kBf16) {
+      auto* p = reinterpret_cast<uint16_t*>(panel);
+      for (int64_t i = 0; i < cols; ++i) {
+        p[((i / 2) * kGemmPanelRows + j) * 2 + i % 2] = internal::Bf16FromFloat(row[i]);
+      }
+    } else {
+      auto* p = reinterpret_cast<float*>(panel);
+      for (int64_t i = 0; i < cols; ++i) p[i * kGemmPanelRows + j] = row[i];
+    }
   }
   return m;
 }
 
 std::string_view GemmIsaName(GemmIsa isa) {
   switch (isa) {
+    case GemmIsa::kAmxBf16: return "amx";
+    case GemmIsa::kAvx512Bf16: return "avx512bf16";
     case GemmIsa::kAvx512: return "avx512";
     case GemmIsa::kAvx2: return "avx2";
     default: return "scalar";
@@ -49,6 +99,12 @@ bool GemmIsaAvailable(GemmIsa isa) {
     case GemmIsa::kScalar: return true;
     case GemmIsa::kAvx2: return internal::GemmAvx2Built() && f.avx2 && f.fma;
     case GemmIsa::kAvx512: return internal::GemmAvx512Built() && f.avx512f;
+    case GemmIsa::kAvx512Bf16:
+      return internal::GemmAvx512Built() && internal::GemmAvx512Bf16Built() && f.avx512f &&
+             f.avx512bf16;
+    case GemmIsa::kAmxBf16:
+      return internal::GemmAvx512Built() && internal::GemmAmxBuilt() && f.avx512f &&
+             f.amx_bf16 && internal::AmxPermitted();
   }
   return false;
 }
@@ -58,10 +114,67 @@ GemmIsa ActiveGemmIsa() {
     const char* cap = std::getenv("ENGRAM_KERNEL_ISA");
     const std::string_view want = cap != nullptr ? cap : "";
     if (want == "scalar") return GemmIsa::kScalar;
-    if (want != "avx2" && GemmIsaAvailable(GemmIsa::kAvx512)) return GemmIsa::kAvx512;
+    if (want != "avx2") {
+      if (want != "avx512" && GemmIsaAvailable(GemmIsa::kAmxBf16)) return GemmIsa::kAmxBf16;
+      if (want != "avx512" && GemmIsaAvailable(GemmIsa::kAvx512Bf16)) return GemmIsa::kAvx512Bf16;
+      if (GemmIsaAvailable(GemmIsa::kAvx512)) return GemmIsa::kAvx512;
+    }
     return GemmIsaAvailable(GemmIsa::kAvx2) ? GemmIsa::kAvx2 : GemmIsa::kScalar;
   }();
   return active;
+}
+
+bool FastBf16Gemm() { return ActiveGemmIsa() == GemmIsa::kAmxBf16; }
+
+int GemmTokenTile(GemmIsa isa, const PackedMatrix& w) { return KernelFor(isa, w).tile; }
+
+size_t GemmTokensFloats(GemmIsa isa, const PackedMatrix& w, int64_t n) {
+  const int tile = GemmTokenTile(isa, w);
+  return static_cast<size_t>((n + tile - 1) / tile * tile * TokenFloats(w));
+}
+
+void PackGemmTokens(GemmIsa isa, const PackedMatrix& w, const float* x, size_t x_stride,
+                    int64_t t_begin, int64_t t_end, float* out) {
+  const int tile = GemmTokenTile(isa, w);
+  float* dst = out + t_begin * TokenFloats(w);
+  if (w.precision() == GemmPrecision::kBf16 && tile == 32) {  // AMX
+    internal::PackTokensBf16Rows(x + t_begin * x_stride, x_stride, t_end - t_begin, w.cols(),
+                                 PaddedCols(w), reinterpret_cast<uint16_t*>(dst));
+    // Zero the rest of the last tile (rows past n), which the tiles load.
+    const int64_t end_tile = (t_end + tile - 1) / tile * tile;
+    std::memset(out + t_end * TokenFloats(w), 0,
+                sizeof(float) * static_cast<size_t>((end_tile - t_end) * TokenFloats(w)));
+  } else if (w.precision() == GemmPrecision::kBf16) {
+    internal::PackTokensBf16(x + t_begin * x_stride, x_stride, t_end - t_begin, w.cols(),
+                             PaddedCols(w), tile, reinterpret_cast<uint16_t*>(dst));
+  } else {
+    internal::PackTokens(x + t_begin * x_stride, x_stride, t_end - t_begin, w.cols(), tile, dst);
+  }
+}
+
+void GemmPacked(GemmIsa isa, const PackedMatrix& w, const float* packed_tokens, int64_t n,
+                int64_t panel_begin, int64_t panel_end, float* y, size_t y_stride,
+                const float* bias) {
+  const PanelKernel kernel = KernelFor(isa, w);
+  // Tokens in blocks whose packed activations (about 384 KiB) stay in L2 while every panel of
+  // the range passes over them; a panel is reread once per block.
+  const int64_t token_floats = TokenFloats(w);
+  const int64_t block = std::max<int64_t>(
+      96, (384 * 1024 / (std::max<int64_t>(token_floats, 1) * 4)) / 96 * 96);  // whole tiles
+  for (int64_t t0 = 0; t0 < n; t0 += block) {
+    for (int64_t p = panel_begin; p < panel_end; ++p) {
+      const int64_t r0 = p * kGemmPanelRows;
+      internal::GemmPanelArgs a{.panel = w.panel(p),
+                                .k = PaddedCols(w),
+                                .x = packed_tokens + t0 * token_floats,
+                                .n = std::min(block, n - t0),
+                                .y = y + t0 * y_stride + r0,
+                                .y_stride = y_stride,
+                                .valid = static_cast<int>(std::min(kGemmPanelRows, w.rows() - r0)),
+                                .bias = bias != nullptr ? bias + r0 : nullptr};
+      kernel.run(a);
+    }
+  }
 }
 
 void Gemm(const PackedMatrix& w, const float* x, int64_t n, size_t x_stride, int64_t panel_begin,
@@ -69,52 +182,11 @@ void Gemm(const PackedMatrix& w, const float* x, int64_t n, size_t x_stride, int
   GemmWith(ActiveGemmIsa(), w, x, n, x_stride, panel_begin, panel_end, y, y_stride, bias);
 }
 
-int GemmTokenTile(GemmIsa isa) {
-  return isa == GemmIsa::kAvx512 ? 12 : isa == GemmIsa::kAvx2 ? 6 : 1;
-}
-
-size_t GemmTokensFloats(GemmIsa isa, int64_t n, int64_t k) {
-  const int tile = GemmTokenTile(isa);
-  return static_cast<size_t>((n + tile - 1) / tile * tile * k);
-}
-
-void PackGemmTokens(GemmIsa isa, const float* x, size_t x_stride, int64_t t_begin, int64_t t_end,
-                    int64_t k, float* out) {
-  internal::PackTokens(x + t_begin * x_stride, x_stride, t_end - t_begin, k, GemmTokenTile(isa),
-                       out + t_begin * k);
-}
-
-void GemmPacked(GemmIsa isa, const PackedMatrix& w, const float* packed_tokens, int64_t n,
-                int64_t panel_begin, int64_t panel_end, float* y, size_t y_stride,
-                const float* bias) {
-  auto* panel_kernel = isa == GemmIsa::kAvx512 ? internal::GemmPanelAvx512
-                       : isa == GemmIsa::kAvx2 ? internal::GemmPanelAvx2
-                                               : internal::GemmPanelScalar;
-  // Tokens in blocks whose packed activations (block × k floats) stay in L2 while every panel
-  // of the range passes over them; a panel (k × 32 floats) is reread once per block.
-  const int64_t k = w.cols();
-  const int64_t block = std::max<int64_t>(12, (384 * 1024 / (std::max<int64_t>(k, 1) * 4)) / 12 * 12);
-  for (int64_t t0 = 0; t0 < n; t0 += block) {
-    for (int64_t p = panel_begin; p < panel_end; ++p) {
-      const int64_t r0 = p * kGemmPanelRows;
-      internal::GemmPanelArgs a{.panel = w.panel(p),
-                                .k = k,
-                                .x = packed_tokens + t0 * k,
-                                .n = std::min(block, n - t0),
-                                .y = y + t0 * y_stride + r0,
-                                .y_stride = y_stride,
-                                .valid = static_cast<int>(std::min(kGemmPanelRows, w.rows() - r0)),
-                                .bias = bias != nullptr ? bias + r0 : nullptr};
-      panel_kernel(a);
-    }
-  }
-}
-
 void GemmWith(GemmIsa isa, const PackedMatrix& w, const float* x, int64_t n, size_t x_stride,
               int64_t panel_begin, int64_t panel_end, float* y, size_t y_stride,
               const float* bias) {
-  std::vector<float> packed(GemmTokensFloats(isa, n, w.cols()));
-  PackGemmTokens(isa, x, x_stride, 0, n, w.cols(), packed.data());
+  std::vector<float> packed(GemmTokensFloats(isa, w, n));
+  PackGemmTokens(isa, w, x, x_stride, 0, n, packed.data());
   GemmPacked(isa, w, packed.data(), n, panel_begin, panel_end, y, y_stride, bias);
 }
 

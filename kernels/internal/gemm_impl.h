@@ -1,5 +1,5 @@
-// Private to kernels/cpu/gemm_*.cc: one packed panel (32 outputs) against a block of tokens, per
-// ISA; gemm_dispatch.cc does the cache blocking and picks the ISA.
+// Private to kernels/cpu/gemm_*.cc: one packed panel (32 outputs) against a block of packed
+// tokens, per ISA and precision; gemm_dispatch.cc does the cache blocking and picks the kernel.
 #pragma once
 
 #include <cstddef>
@@ -7,15 +7,25 @@
 
 namespace engram::kernels::internal {
 
-// Tokens packed in tiles of `tile` rows, transposed: tile j holds k × tile floats, element
-// [i][t] = x[(j * tile + t)][i], zero past the last token. One pointer then reaches every
-// broadcast of a tile (the row-per-pointer form runs out of registers).
+// f32 tokens packed in tiles of `tile` rows, transposed: tile j holds k × tile floats, element
+// [i][t] = x[(j * tile + t)][i], zero past the last token.
 void PackTokens(const float* x, size_t x_stride, int64_t n, int64_t k, int tile, float* out);
+// bf16 matrices pad k to kp, a multiple of 32, with zero columns (AMX takes 32 per step).
+// bf16 tokens for the vdpbf16ps and scalar kernels: tile j holds kp / 2 × tile × 2 bf16,
+// element [i2][t][e] = bf16(x[j·tile + t][2·i2 + e]), zero past the last token and column.
+void PackTokensBf16(const float* x, size_t x_stride, int64_t n, int64_t k, int64_t kp, int tile,
+                    uint16_t* out);
+// bf16 tokens for AMX: row-major, kp bf16 per token, zero past column k; the caller's buffer
+// is zero past the last token.
+void PackTokensBf16Rows(const float* x, size_t x_stride, int64_t n, int64_t k, int64_t kp,
+                        uint16_t* out);
+uint16_t Bf16FromFloat(float v);  // round to nearest even
+float FloatFromBf16(uint16_t v);
 
 struct GemmPanelArgs {
-  const float* panel;  // k × 32 floats
-  int64_t k;
-  const float* x;  // n tokens packed by PackTokens with the kernel's tile (see below)
+  const void* panel;  // k × 32 floats, or kp / 2 × 32 × 2 bf16
+  int64_t k;          // kp for bf16
+  const void* x;  // n tokens packed in the kernel's tile and precision
   int64_t n;
   float* y;  // y[t * y_stride + j] for the panel's j in [0, valid)
   size_t y_stride;
@@ -23,10 +33,16 @@ struct GemmPanelArgs {
   const float* bias;  // `valid` floats, or null
 };
 
-void GemmPanelScalar(const GemmPanelArgs& a);  // tile 1 (x row-major, stride k)
-void GemmPanelAvx2(const GemmPanelArgs& a);    // tile 6
-void GemmPanelAvx512(const GemmPanelArgs& a);  // tile 12
+void GemmPanelScalar(const GemmPanelArgs& a);      // f32, tile 1 (x row-major, stride k)
+void GemmPanelScalarBf16(const GemmPanelArgs& a);  // bf16, tile 1
+void GemmPanelAvx2(const GemmPanelArgs& a);        // f32, tile 6
+void GemmPanelAvx512(const GemmPanelArgs& a);      // f32, tile 12
+void GemmPanelAvx512Bf16(const GemmPanelArgs& a);  // bf16, tile 12
+void GemmPanelAmxBf16(const GemmPanelArgs& a);     // bf16, tile 32 (rows)
 bool GemmAvx2Built();
 bool GemmAvx512Built();
+bool GemmAvx512Bf16Built();
+bool GemmAmxBuilt();
+bool AmxPermitted();  // asks the kernel for the tile state once
 
 }  // namespace engram::kernels::internal

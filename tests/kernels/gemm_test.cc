@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <random>
 #include <vector>
 
@@ -60,8 +61,56 @@ TEST_P(GemmTest, MatchesDoubleReference) {
   }
 }
 
+// bf16 matrices: every path against a double reference over the bf16-rounded operands, and
+// within bf16's rounding of the f32 product.
+TEST_P(GemmTest, Bf16MatchesReferenceOnRoundedOperands) {
+  const GemmIsa isa = GetParam();
+  if (!GemmIsaAvailable(isa)) GTEST_SKIP() << GemmIsaName(isa) << " not available here";
+  std::mt19937 rng(9);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  auto round = [](float v) {  // to bf16, nearest even
+    uint32_t b;
+    std::memcpy(&b, &v, 4);
+    b = (b + 0x7fffu + ((b >> 16) & 1u)) & 0xffff0000u;
+    std::memcpy(&v, &b, 4);
+    return v;
+  };
+  for (const Shape s : {Shape{1, 1, 1}, Shape{32, 16, 12}, Shape{37, 33, 13}, Shape{64, 384, 29},
+                        Shape{17, 1537, 40}, Shape{96, 5, 300}, Shape{40, 64, 33}}) {
+    std::vector<float> w(s.rows * s.k), bias(s.rows);
+    for (float& v : w) v = normal(rng);
+    for (float& v : bias) v = normal(rng);
+    const size_t x_stride = s.k + 3, y_stride = s.rows + 5;
+    std::vector<float> x(s.n * x_stride);
+    for (float& v : x) v = normal(rng);
+    const PackedMatrix packed =
+        PackMatrix(TensorType::kF32, w.data(), s.k * 4, s.rows, s.k, GemmPrecision::kBf16);
+    std::vector<float> y(s.n * y_stride, -7.0f);
+    const int64_t mid = packed.panels() / 2;
+    GemmWith(isa, packed, x.data(), s.n, x_stride, 0, mid, y.data(), y_stride, bias.data());
+    GemmWith(isa, packed, x.data(), s.n, x_stride, mid, packed.panels(), y.data(), y_stride,
+             bias.data());
+    for (int64_t t = 0; t < s.n; ++t) {
+      for (int64_t r = 0; r < s.rows; ++r) {
+        double ref = bias[r], exact = bias[r], mag = std::fabs(ref);
+        for (int64_t i = 0; i < s.k; ++i) {
+          const double p = double(round(w[r * s.k + i])) * round(x[t * x_stride + i]);
+          ref += p;
+          exact += double(w[r * s.k + i]) * x[t * x_stride + i];
+          mag += std::fabs(p);
+        }
+        ASSERT_NEAR(y[t * y_stride + r], ref, 1e-6 * mag + 1e-6)
+            << GemmIsaName(isa) << " rows " << s.rows << " k " << s.k << " at t " << t;
+        ASSERT_NEAR(y[t * y_stride + r], exact, 1e-2 * mag + 1e-6);  // bf16: ~2^-8 per product
+      }
+      for (size_t r = s.rows; r < y_stride; ++r) ASSERT_EQ(y[t * y_stride + r], -7.0f);
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Paths, GemmTest,
-                         ::testing::Values(GemmIsa::kScalar, GemmIsa::kAvx2, GemmIsa::kAvx512),
+                         ::testing::Values(GemmIsa::kScalar, GemmIsa::kAvx2, GemmIsa::kAvx512,
+                                           GemmIsa::kAvx512Bf16, GemmIsa::kAmxBf16),
                          [](const auto& info) { return std::string(GemmIsaName(info.param)); });
 
 TEST(GemmPack, F16WeightsPackToTheirFloatValues) {
@@ -70,12 +119,13 @@ TEST(GemmPack, F16WeightsPackToTheirFloatValues) {
   const PackedMatrix packed = PackMatrix(TensorType::kF16, w.data(), 8 * 2, 40, 8);
   for (int64_t r = 0; r < 40; ++r) {
     for (int64_t i = 0; i < 8; ++i) {
-      EXPECT_EQ(packed.panel(r / 32)[i * 32 + r % 32], Fp16ToFp32(w[r * 8 + i]));
+      EXPECT_EQ(static_cast<const float*>(packed.panel(r / 32))[i * 32 + r % 32],
+                Fp16ToFp32(w[r * 8 + i]));
     }
   }
   // Rows past the end of the last panel are zero.
-  EXPECT_EQ(packed.panel(1)[8], 0.0f);
-  EXPECT_EQ(packed.panel(1)[7 * 32 + 31], 0.0f);
+  EXPECT_EQ(static_cast<const float*>(packed.panel(1))[8], 0.0f);
+  EXPECT_EQ(static_cast<const float*>(packed.panel(1))[7 * 32 + 31], 0.0f);
 }
 
 }  // namespace

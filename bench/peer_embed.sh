@@ -3,19 +3,21 @@
 # model directory, texts (the first N SQuAD dev sentences), batch sizes and thread count; the
 # engines alternate (engram, peer, engram, peer) so drift on a shared machine hits both, and each
 # engine's median pass is compared.
-#   Usage: bench/peer_embed.sh [--threads N] [--batch 1,32] [--sentences N] [--rounds R] [--json]
+#   Usage: bench/peer_embed.sh [--threads N] [--batch 1,32] [--sentences N] [--rounds R]
+#                              [--precision auto|f32|bf16] [--json]
 # Needs a build (build/bin/engram) and the peers venv (scripts/goldens/setup_peers.sh).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 die() { echo "peer_embed: error: $*" >&2; exit 1; }
-threads=2 batch=1,32 sentences=1024 rounds=2 json=0
+threads=2 batch=1,32 sentences=1024 rounds=2 precision=auto json=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --threads) threads="$2"; shift 2 ;;
     --batch) batch="$2"; shift 2 ;;
     --sentences) sentences="$2"; shift 2 ;;
     --rounds) rounds="$2"; shift 2 ;;
+    --precision) precision="$2"; shift 2 ;;
     --json) json=1; shift ;;
     *) die "unknown argument '$1' (see the usage at the top of $0)" ;;
   esac
@@ -33,7 +35,7 @@ trap 'rm -rf "$work"' EXIT
 for r in $(seq "$rounds"); do
   [ -t 2 ] && echo "peer_embed: round $r of $rounds ..." >&2
   "$engram" bench embed --model "$model" --threads "$threads" --batch "$batch" \
-    --sentences "$sentences" --json > "$work/engram.$r.json" 2>"$work/err" \
+    --sentences "$sentences" --precision "$precision" --json > "$work/engram.$r.json" 2>"$work/err" \
     || { tail -5 "$work/err" >&2; die "engram bench embed failed"; }
   "$py" bench/peer_embed.py --model "$model" --threads "$threads" --batch "$batch" \
     --sentences "$sentences" > "$work/peer.$r.json" 2>"$work/err" \
@@ -52,13 +54,13 @@ for i, row in enumerate(eng[0]["results"]):
     rows.append({"batch": row["batch"], "engram_sentences_per_s": e, "peer_sentences_per_s": p,
                  "ratio": e / p, "engram_p50_ms": med(eng, "p50_ms"), "peer_p50_ms": med(peer, "p50_ms")})
 out = {"bench": "peer_embed", "engram_commit": eng[0]["commit"], "machine": eng[0]["machine"],
-       "gemm_isa": eng[0]["gemm_isa"], "peer": peer[0]["peer"], "threads": peer[0]["threads"],
+       "gemm_isa": eng[0]["gemm_isa"], "precision": eng[0]["precision"], "peer": peer[0]["peer"], "threads": peer[0]["threads"],
        "sentences": eng[0]["sentences"], "mean_tokens": eng[0]["mean_tokens"],
        "peer_mean_tokens": peer[0]["mean_tokens"], "rounds": rounds, "results": rows}
 if as_json:
     print(json.dumps(out, indent=2))
     sys.exit()
-print(f"machine: {out['machine']} | threads {out['threads']} | engram {out['engram_commit']} ({out['gemm_isa']}) | {out['peer']}")
+print(f"machine: {out['machine']} | threads {out['threads']} | engram {out['engram_commit']} ({out['precision']}, gemm {out['gemm_isa']}) | {out['peer']}")
 print(f"{out['sentences']} SQuAD sentences, mean {out['mean_tokens']:.1f} tokens; median of {rounds} alternating rounds")
 print(f"{'batch':>5} | {'engram sent/s':>13} {'peer sent/s':>11} {'ratio':>6} | {'engram p50 ms':>13} {'peer p50 ms':>11}")
 for r in rows:

@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <cstring>
 #include <fstream>
+#include <functional>
 
 #include <nlohmann/json.hpp>
 
@@ -42,43 +44,102 @@ Result<json> ReadJson(const fs::path& path) {
   return j;
 }
 
-Result<TensorType> TypeOf(const SafetensorsTensor& t) {
-  switch (t.dtype) {
-    case SafetensorsDtype::kF32: return TensorType::kF32;
-    case SafetensorsDtype::kF16: return TensorType::kF16;
-    case SafetensorsDtype::kBF16: return TensorType::kBF16;
-    default:
-      return Status::NotSupported("embedder: tensor '" + t.name + "' has dtype " +
-                                  std::string(SafetensorsDtypeName(t.dtype)) +
-                                  "; weights must be F32, F16 or BF16");
+// A weight as the encoder needs it, whichever file it came from: its type, bytes and shape in
+// PyTorch order ([out, in] for a Linear layer).
+struct WeightTensor {
+  TensorType type = TensorType::kF32;
+  const uint8_t* data = nullptr;
+  std::vector<int64_t> shape;
+  size_t bytes = 0;
+  size_t row_bytes() const { return bytes / static_cast<size_t>(shape[0]); }
+};
+
+// Finds a weight by its sentence-transformers (Hugging Face) name; kNotFound when absent.
+using WeightLookup = std::function<Result<WeightTensor>(const std::string& name)>;
+
+WeightLookup SafetensorsLookup(const SafetensorsFile& file) {
+  return [&file](const std::string& name) -> Result<WeightTensor> {
+    const SafetensorsTensor* t = file.Find(name);
+    if (t == nullptr) return Status::NotFound("tensor '" + name + "' is missing");
+    WeightTensor w{.data = t->data, .shape = t->shape, .bytes = t->bytes};
+    switch (t->dtype) {
+      case SafetensorsDtype::kF32: w.type = TensorType::kF32; break;
+      case SafetensorsDtype::kF16: w.type = TensorType::kF16; break;
+      case SafetensorsDtype::kBF16: w.type = TensorType::kBF16; break;
+      default:
+        return Status::NotSupported("tensor '" + name + "' has dtype " +
+                                    std::string(SafetensorsDtypeName(t->dtype)) +
+                                    "; weights must be F32, F16 or BF16");
+    }
+    return w;
+  };
+}
+
+// llama.cpp's names for BERT tensors (convert_hf_to_gguf.py, architecture "bert").
+std::string GgufName(const std::string& hf) {
+  static const std::pair<const char*, const char*> kEmbeddings[] = {
+      {"embeddings.word_embeddings.", "token_embd."},
+      {"embeddings.position_embeddings.", "position_embd."},
+      {"embeddings.token_type_embeddings.", "token_types."},
+      {"embeddings.LayerNorm.", "token_embd_norm."}};
+  for (const auto& [from, to] : kEmbeddings) {
+    if (hf.rfind(from, 0) == 0) return to + hf.substr(std::strlen(from));
   }
+  static const std::pair<const char*, const char*> kLayer[] = {
+      {"attention.self.query.", "attn_q."},        {"attention.self.key.", "attn_k."},
+      {"attention.self.value.", "attn_v."},        {"attention.output.dense.", "attn_output."},
+      {"attention.output.LayerNorm.", "attn_output_norm."},
+      {"intermediate.dense.", "ffn_up."},          {"output.dense.", "ffn_down."},
+      {"output.LayerNorm.", "layer_output_norm."}};
+  const std::string prefix = "encoder.layer.";
+  if (hf.rfind(prefix, 0) == 0) {
+    const size_t dot = hf.find('.', prefix.size());
+    const std::string layer = hf.substr(prefix.size(), dot - prefix.size());
+    const std::string rest = hf.substr(dot + 1);
+    for (const auto& [from, to] : kLayer) {
+      if (rest.rfind(from, 0) == 0) return "blk." + layer + "." + to + rest.substr(std::strlen(from));
+    }
+  }
+  return hf;
+}
+
+WeightLookup GgufLookup(const GgufFile& file) {
+  return [&file](const std::string& name) -> Result<WeightTensor> {
+    const std::string gguf_name = GgufName(name);
+    const GgufTensor* t = file.FindTensor(gguf_name);
+    if (t == nullptr) return Status::NotFound("tensor '" + gguf_name + "' is missing");
+    // GGML lists the contiguous dimension first: reversed, it is PyTorch's order.
+    return WeightTensor{.type = t->type,
+                        .data = t->data,
+                        .shape = std::vector<int64_t>(t->shape.rbegin(), t->shape.rend()),
+                        .bytes = t->bytes};
+  };
 }
 
 class Loader {
  public:
-  Loader(const SafetensorsFile& file, kernels::GemmPrecision precision)
-      : file_(file), precision_(precision) {}
+  Loader(WeightLookup lookup, std::string file, kernels::GemmPrecision precision)
+      : lookup_(std::move(lookup)), file_(std::move(file)), precision_(precision) {}
 
-  Result<const SafetensorsTensor*> Get(const std::string& name, std::vector<int64_t> shape) {
-    const SafetensorsTensor* t = file_.Find(name);
-    if (t == nullptr) {
-      return Status::InvalidArgument("embedder: tensor '" + name + "' is missing (file '" +
-                                     file_.path() + "')");
+  Result<WeightTensor> Get(const std::string& name, std::vector<int64_t> shape) {
+    Result<WeightTensor> t = lookup_(name);
+    if (!t.ok()) {
+      return Status(t.status().code() == StatusCode::kNotFound ? StatusCode::kInvalidArgument
+                                                               : t.status().code(),
+                    "embedder: " + std::string(t.status().message()) + " (file '" + file_ + "')");
     }
     if (t->shape != shape) {
-      return Status::InvalidArgument("embedder: tensor '" + name + "' has an unexpected shape (file '" +
-                                     file_.path() + "')");
+      return Status::InvalidArgument("embedder: tensor '" + name +
+                                     "' has an unexpected shape (file '" + file_ + "')");
     }
-    Result<TensorType> type = TypeOf(*t);
-    if (!type.ok()) return type.status();
     return t;
   }
 
   Result<std::vector<float>> Vector(const std::string& name, int64_t n) {
-    Result<const SafetensorsTensor*> t = Get(name, {n});
+    Result<WeightTensor> t = Get(name, {n});
     if (!t.ok()) return t.status();
     std::vector<float> v(static_cast<size_t>(n));
-    kernels::DequantizeRow(*TypeOf(**t), (*t)->data, v.data(), n);
+    kernels::DequantizeRow(t->type, t->data, v.data(), n);
     return v;
   }
 
@@ -88,12 +149,12 @@ class Loader {
     std::vector<float> weights;
     Matrix m;
     for (const std::string& prefix : prefixes) {
-      Result<const SafetensorsTensor*> t = Get(prefix + ".weight", {out, in});
+      Result<WeightTensor> t = Get(prefix + ".weight", {out, in});
       if (!t.ok()) return t.status();
       const size_t at = weights.size();
       weights.resize(at + static_cast<size_t>(out * in));
       for (int64_t r = 0; r < out; ++r) {
-        kernels::DequantizeRow(*TypeOf(**t), (*t)->data + r * ((*t)->bytes / out),
+        kernels::DequantizeRow(t->type, t->data + r * t->row_bytes(),
                                weights.data() + at + r * in, in);
       }
       Result<std::vector<float>> bias = Vector(prefix + ".bias", out);
@@ -118,8 +179,17 @@ class Loader {
   }
 
  private:
-  const SafetensorsFile& file_;
+  WeightLookup lookup_;
+  std::string file_;
   kernels::GemmPrecision precision_;
+};
+
+// The sizes of a BERT encoder, from config.json or from GGUF metadata.
+struct BertConfig {
+  int hidden = 0, layers = 0, heads = 0, intermediate = 0, max_positions = 512;
+  int64_t vocab = 0, type_vocab = 2;
+  float eps = 1e-12f;
+  int max_tokens = 512;  // truncation (sentence-transformers' max_seq_length)
 };
 
 #define ENGRAM_TRY_ASSIGN(lhs, expr)                      \
@@ -134,8 +204,7 @@ class Loader {
 struct BertEmbedder::Weights {
   int hidden = 0, layers = 0, heads = 0, intermediate = 0, max_positions = 0;
   float eps = 1e-12f;
-  const SafetensorsTensor* word = nullptr;
-  const SafetensorsTensor* position = nullptr;
+  WeightTensor word, position;
   std::vector<float> token_type0;  // type 0 row: every text is one segment
   Norm embed_norm;
   struct Layer {
@@ -165,14 +234,9 @@ BertEmbedder::~BertEmbedder() = default;
 
 int BertEmbedder::Dim() const { return weights_->hidden; }
 
-Result<std::unique_ptr<BertEmbedder>> BertEmbedder::Open(const std::string& dir_in,
-                                                         const BertEmbedderOptions& options) {
-  const fs::path dir(dir_in);
-  if (!fs::is_directory(dir)) {
-    return Status::NotFound("embedder: model directory '" + dir_in +
-                            "' does not exist; run scripts/fetch_models.sh for the default "
-                            "embedder, or pass a sentence-transformers model directory");
-  }
+namespace {
+
+Result<BertConfig> ConfigFromDirectory(const fs::path& dir) {
   json config;
   ENGRAM_TRY_ASSIGN(config, ReadJson(dir / "config.json"));
   if (config.value("model_type", "") != "bert" || config.value("hidden_act", "gelu") != "gelu") {
@@ -180,25 +244,20 @@ Result<std::unique_ptr<BertEmbedder>> BertEmbedder::Open(const std::string& dir_
                                 "' is not a BERT model with GELU (model_type " +
                                 config.value("model_type", "?") + ")");
   }
-  std::unique_ptr<BertEmbedder> e(new BertEmbedder());
-  e->name_ = dir.filename().string();
-  auto w = std::make_unique<Weights>();
-  w->hidden = config.value("hidden_size", 0);
-  w->layers = config.value("num_hidden_layers", 0);
-  w->heads = config.value("num_attention_heads", 0);
-  w->intermediate = config.value("intermediate_size", 0);
-  w->max_positions = config.value("max_position_embeddings", 512);
-  w->eps = config.value("layer_norm_eps", 1e-12f);
-  if (w->hidden <= 0 || w->layers <= 0 || w->heads <= 0 || w->hidden % w->heads != 0 ||
-      w->intermediate <= 0) {
-    return Status::InvalidArgument("embedder: inconsistent sizes in '" +
-                                   (dir / "config.json").string() + "'");
-  }
-  e->max_tokens_ = w->max_positions;
+  BertConfig c;
+  c.hidden = config.value("hidden_size", 0);
+  c.layers = config.value("num_hidden_layers", 0);
+  c.heads = config.value("num_attention_heads", 0);
+  c.intermediate = config.value("intermediate_size", 0);
+  c.max_positions = config.value("max_position_embeddings", 512);
+  c.eps = config.value("layer_norm_eps", 1e-12f);
+  c.vocab = config.value("vocab_size", 0);
+  c.type_vocab = config.value("type_vocab_size", 2);
+  c.max_tokens = c.max_positions;
   if (fs::exists(dir / "sentence_bert_config.json")) {
     json st;
     ENGRAM_TRY_ASSIGN(st, ReadJson(dir / "sentence_bert_config.json"));
-    e->max_tokens_ = std::min(w->max_positions, st.value("max_seq_length", w->max_positions));
+    c.max_tokens = std::min(c.max_positions, st.value("max_seq_length", c.max_positions));
   }
   if (fs::exists(dir / "1_Pooling" / "config.json")) {
     json pooling;
@@ -208,30 +267,111 @@ Result<std::unique_ptr<BertEmbedder>> BertEmbedder::Open(const std::string& dir_
                                   (dir / "1_Pooling" / "config.json").string() + "')");
     }
   }
-  const fs::path weights_path = dir / "model.safetensors";
-  if (!fs::exists(weights_path)) {
-    return Status::NotFound("embedder: '" + weights_path.string() +
-                            "' is missing; run scripts/fetch_models.sh");
+  return c;
+}
+
+Result<BertConfig> ConfigFromGguf(const GgufFile& gguf) {
+  Result<std::string_view> arch = gguf.Architecture();
+  if (!arch.ok()) return arch.status();
+  if (*arch != "bert") {
+    return Status::NotSupported("embedder: '" + gguf.path() + "' has architecture '" +
+                                std::string(*arch) + "'; the embedder runs bert models");
   }
-  ENGRAM_TRY_ASSIGN(e->file_, SafetensorsFile::Open(weights_path.string()));
-  ENGRAM_TRY_ASSIGN(e->tokenizer_, Tokenizer::Load(dir_in));
+  auto get = [&](const char* key) -> Result<int> {
+    Result<uint64_t> v = gguf.GetUint64(std::string("bert.") + key);
+    if (!v.ok()) return Status::InvalidArgument("embedder: " + std::string(v.status().message()));
+    return static_cast<int>(*v);
+  };
+  BertConfig c;
+  ENGRAM_TRY_ASSIGN(c.hidden, get("embedding_length"));
+  ENGRAM_TRY_ASSIGN(c.layers, get("block_count"));
+  ENGRAM_TRY_ASSIGN(c.heads, get("attention.head_count"));
+  ENGRAM_TRY_ASSIGN(c.intermediate, get("feed_forward_length"));
+  ENGRAM_TRY_ASSIGN(c.max_positions, get("context_length"));
+  c.max_tokens = c.max_positions;  // as llama.cpp truncates a GGUF embedder
+  if (Result<double> eps = gguf.GetDouble("bert.attention.layer_norm_epsilon"); eps.ok()) {
+    c.eps = static_cast<float>(*eps);
+  }
+  // llama.cpp's pooling types: 0 none, 1 mean, 2 cls, 3 last, 4 rank.
+  if (Result<uint64_t> pooling = gguf.GetUint64("bert.pooling_type");
+      pooling.ok() && *pooling != 1) {
+    return Status::NotSupported("embedder: '" + gguf.path() + "' asks for pooling type " +
+                                std::to_string(*pooling) + "; only mean pooling (1) is supported");
+  }
+  const GgufTensor* word = gguf.FindTensor("token_embd.weight");
+  const GgufTensor* types = gguf.FindTensor("token_types.weight");
+  if (word == nullptr || word->shape.size() != 2) {
+    return Status::InvalidArgument("embedder: '" + gguf.path() + "' has no token_embd.weight matrix");
+  }
+  c.vocab = word->shape[1];
+  c.type_vocab = types != nullptr && types->shape.size() == 2 ? types->shape[1] : 2;
+  return c;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<BertEmbedder>> BertEmbedder::Open(const std::string& path,
+                                                         const BertEmbedderOptions& options) {
+  std::unique_ptr<BertEmbedder> e(new BertEmbedder());
+  BertConfig config;
+  WeightLookup lookup;
+  std::string weights_file;
+  const fs::path p(path);
+  if (fs::is_regular_file(p) && p.extension() == ".gguf") {
+    ENGRAM_TRY_ASSIGN(e->gguf_, GgufFile::Open(path));
+    ENGRAM_TRY_ASSIGN(config, ConfigFromGguf(*e->gguf_));
+    ENGRAM_TRY_ASSIGN(e->tokenizer_, Tokenizer::Load(path));
+    lookup = GgufLookup(*e->gguf_);
+    weights_file = path;
+    e->name_ = p.stem().string();
+  } else if (fs::is_directory(p)) {
+    ENGRAM_TRY_ASSIGN(config, ConfigFromDirectory(p));
+    const fs::path weights_path = p / "model.safetensors";
+    if (!fs::exists(weights_path)) {
+      return Status::NotFound("embedder: '" + weights_path.string() +
+                              "' is missing; run scripts/fetch_models.sh");
+    }
+    ENGRAM_TRY_ASSIGN(e->file_, SafetensorsFile::Open(weights_path.string()));
+    ENGRAM_TRY_ASSIGN(e->tokenizer_, Tokenizer::Load(path));
+    lookup = SafetensorsLookup(*e->file_);
+    weights_file = weights_path.string();
+    e->name_ = p.filename().string();
+  } else {
+    return Status::NotFound("embedder: model '" + path +
+                            "' is neither a directory nor a .gguf file; run "
+                            "scripts/fetch_models.sh for the default embedder, or pass a "
+                            "sentence-transformers model directory or a bert GGUF");
+  }
+  if (config.hidden <= 0 || config.layers <= 0 || config.heads <= 0 ||
+      config.hidden % config.heads != 0 || config.intermediate <= 0 || config.max_positions <= 0) {
+    return Status::InvalidArgument("embedder: inconsistent sizes in the configuration of '" +
+                                   path + "'");
+  }
+  auto w = std::make_unique<Weights>();
+  w->hidden = config.hidden;
+  w->layers = config.layers;
+  w->heads = config.heads;
+  w->intermediate = config.intermediate;
+  w->max_positions = config.max_positions;
+  w->eps = config.eps;
+  e->max_tokens_ = config.max_tokens;
 
   e->precision_ = options.precision;
   if (e->precision_ == EmbedPrecision::kAuto) {
     e->precision_ = kernels::FastBf16Gemm() ? EmbedPrecision::kBf16 : EmbedPrecision::kF32;
   }
-  Loader load(*e->file_, e->precision_ == EmbedPrecision::kBf16 ? kernels::GemmPrecision::kBf16
-                                                                : kernels::GemmPrecision::kF32);
+  Loader load(lookup, weights_file,
+              e->precision_ == EmbedPrecision::kBf16 ? kernels::GemmPrecision::kBf16
+                                                     : kernels::GemmPrecision::kF32);
   const int64_t h = w->hidden;
-  const int64_t vocab = config.value("vocab_size", 0);
-  ENGRAM_TRY_ASSIGN(w->word, load.Get("embeddings.word_embeddings.weight", {vocab, h}));
+  ENGRAM_TRY_ASSIGN(w->word, load.Get("embeddings.word_embeddings.weight", {config.vocab, h}));
   ENGRAM_TRY_ASSIGN(w->position, load.Get("embeddings.position_embeddings.weight",
                                           {w->max_positions, h}));
-  const SafetensorsTensor* types = nullptr;
+  WeightTensor types;
   ENGRAM_TRY_ASSIGN(types, load.Get("embeddings.token_type_embeddings.weight",
-                                    {config.value("type_vocab_size", 2), h}));
+                                    {config.type_vocab, h}));
   w->token_type0.resize(h);
-  kernels::DequantizeRow(*TypeOf(*types), types->data, w->token_type0.data(), h);
+  kernels::DequantizeRow(types.type, types.data, w->token_type0.data(), h);
   ENGRAM_TRY_ASSIGN(w->embed_norm, load.LayerNorm("embeddings.LayerNorm", h));
   for (int i = 0; i < w->layers; ++i) {
     const std::string p = "encoder.layer." + std::to_string(i) + ".";
@@ -290,9 +430,8 @@ Result<retrieval::EmbeddingBatch> BertEmbedder::Embed(std::span<const std::strin
   // Embeddings.
   std::vector<float> x(n * h), qkv(n * 3 * h), attn(n * h), tmp(n * h);
   std::vector<float> up(n * static_cast<int64_t>(w.intermediate));
-  const TensorType word_type = *TypeOf(*w.word), pos_type = *TypeOf(*w.position);
-  const size_t word_row = w.word->bytes / w.word->shape[0];
-  const size_t pos_row = w.position->bytes / w.position->shape[0];
+  const TensorType word_type = w.word.type, pos_type = w.position.type;
+  const size_t word_row = w.word.row_bytes(), pos_row = w.position.row_bytes();
   // Rows [t0, t1) of x: each token's position is its index within its own text.
   auto parallel_tokens = [&](auto&& body) {
     team_->ParallelFor(0, static_cast<size_t>(n), 16, [&](size_t t0, size_t t1) {
@@ -304,8 +443,8 @@ Result<retrieval::EmbeddingBatch> BertEmbedder::Embed(std::span<const std::strin
     for (int64_t t = t0; t < t1; ++t) {
       const int64_t position = t - *(std::upper_bound(starts.begin(), starts.end(), t) - 1);
       float* xt = x.data() + t * h;
-      kernels::DequantizeRow(word_type, w.word->data + static_cast<size_t>(ids[t]) * word_row, xt, h);
-      kernels::DequantizeRow(pos_type, w.position->data + static_cast<size_t>(position) * pos_row,
+      kernels::DequantizeRow(word_type, w.word.data + static_cast<size_t>(ids[t]) * word_row, xt, h);
+      kernels::DequantizeRow(pos_type, w.position.data + static_cast<size_t>(position) * pos_row,
                              row.data(), h);
       for (int64_t i = 0; i < h; ++i) row[i] += w.token_type0[i];
       kernels::LayerNorm(xt, row.data(), w.embed_norm.weight.data(), w.embed_norm.bias.data(), h,

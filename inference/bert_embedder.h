@@ -1,10 +1,14 @@
-// Sentence embeddings from a BERT encoder in the sentence-transformers layout (a directory with
-// model.safetensors, config.json, vocab.txt, sentence_bert_config.json, 1_Pooling/config.json),
-// e.g. all-MiniLM-L6-v2: WordPiece, token + position + type embeddings, post-LayerNorm encoder
-// layers with erf GELU, mean pooling over the tokens, L2 normalisation. The sentence-transformers
-// recipe, checked against it in tests/inference/bert_embedder_golden_test.cc.
+// Sentence embeddings from a BERT encoder, e.g. all-MiniLM-L6-v2: WordPiece, token + position +
+// type embeddings, post-LayerNorm encoder layers with erf GELU, mean pooling over the tokens, L2
+// normalisation. The sentence-transformers recipe, checked against it in
+// tests/inference/bert_embedder_golden_test.cc. Two containers:
+//   - a sentence-transformers directory (model.safetensors, config.json, vocab.txt,
+//     sentence_bert_config.json, 1_Pooling/config.json);
+//   - a GGUF written by llama.cpp's convert_hf_to_gguf.py (architecture "bert", mean pooling;
+//     any weight type DequantizeRow reads). It truncates at the GGUF's context length, as
+//     llama.cpp does (sentence-transformers' max_seq_length is not in the file).
 //
-//   Result<std::unique_ptr<BertEmbedder>> e = BertEmbedder::Open(dir, {});
+//   Result<std::unique_ptr<BertEmbedder>> e = BertEmbedder::Open(dir_or_gguf, {});
 //   Result<retrieval::EmbeddingBatch> batch = (*e)->Embed(texts);
 //
 // A batch runs as one matrix of all its tokens (no padding: each text attends only to itself),
@@ -20,6 +24,7 @@
 
 #include "common/compute_team.h"
 #include "common/result.h"
+#include "inference/gguf.h"
 #include "inference/safetensors.h"
 #include "inference/tokenizer.h"
 #include "retrieval/embedder.h"
@@ -42,9 +47,10 @@ struct BertEmbedderOptions {
 
 class BertEmbedder : public retrieval::Embedder {
  public:
-  // kNotFound naming scripts/fetch_models.sh when the directory or a file is missing;
+  // `path`: a model directory or a .gguf file. kNotFound naming scripts/fetch_models.sh when the
+  // directory or a file is missing;
   // kInvalidArgument / kNotSupported for configurations this encoder does not run.
-  static Result<std::unique_ptr<BertEmbedder>> Open(const std::string& dir,
+  static Result<std::unique_ptr<BertEmbedder>> Open(const std::string& path,
                                                     const BertEmbedderOptions& options);
   // The default embedder (all-MiniLM-L6-v2, fetched by scripts/fetch_models.sh) when `dir` is
   // empty, else Open(dir).
@@ -66,7 +72,8 @@ class BertEmbedder : public retrieval::Embedder {
   std::string name_;
   int max_tokens_ = 256;
   EmbedPrecision precision_ = EmbedPrecision::kF32;
-  std::unique_ptr<SafetensorsFile> file_;
+  std::unique_ptr<SafetensorsFile> file_;  // one of these two holds the weights
+  std::unique_ptr<GgufFile> gguf_;
   std::unique_ptr<Tokenizer> tokenizer_;
   std::unique_ptr<Weights> weights_;
   std::unique_ptr<ComputeTeam> team_;

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "inference/bert_embedder.h"
+#include "common/default_models.h"
 #include "kernels/gemm.h"
 #include "kernels/half.h"
 
@@ -36,6 +37,58 @@ double Cosine(std::span<const float> a, std::span<const float> b) {
   return dot / std::sqrt(na * nb);
 }
 
+struct Goldens {
+  std::vector<std::string> texts;
+  std::vector<uint16_t> half;  // 500 × 384 f16
+};
+
+const Goldens& LoadGoldens() {
+  static const Goldens g = [] {
+    Goldens g;
+    std::ifstream in(kDir / "minilm_texts.jsonl");
+    for (std::string line; std::getline(in, line);) {
+      g.texts.push_back(nlohmann::json::parse(line)["text"].get<std::string>());
+    }
+    std::ifstream bin(kDir / "minilm_st.f16", std::ios::binary);
+    g.half.resize(500 * 384);
+    bin.read(reinterpret_cast<char*>(g.half.data()), static_cast<std::streamsize>(g.half.size() * 2));
+    if (!bin.good()) g.half.clear();
+    return g;
+  }();
+  return g;
+}
+
+struct CosineStats {
+  double worst = 1.0, mean = 0.0;
+  size_t worst_at = 0, compared = 0, truncated = 0;
+};
+
+// Cosine of e's embeddings with the goldens, in batches of 32. Texts e truncates are compared
+// only when `with_truncated` (a GGUF cuts at 512 tokens, sentence-transformers at 256).
+CosineStats Compare(BertEmbedder& e, bool with_truncated) {
+  const Goldens& g = LoadGoldens();
+  CosineStats stats;
+  double sum = 0.0;
+  for (size_t start = 0; start < g.texts.size(); start += 32) {
+    const size_t count = std::min<size_t>(32, g.texts.size() - start);
+    auto batch = e.Embed(std::span(g.texts).subspan(start, count));
+    EXPECT_TRUE(batch.ok()) << batch.status().ToString();
+    if (!batch.ok()) return stats;
+    for (size_t i = 0; i < count; ++i) {
+      stats.truncated += batch->truncated[i];
+      if (!with_truncated && batch->tokens[i] > 256) continue;
+      std::vector<float> expected(384);
+      for (int d = 0; d < 384; ++d) expected[d] = kernels::Fp16ToFp32(g.half[(start + i) * 384 + d]);
+      const double c = Cosine(batch->Row(i), expected);
+      sum += c;
+      ++stats.compared;
+      if (c < stats.worst) stats.worst = c, stats.worst_at = start + i;
+    }
+  }
+  stats.mean = sum / static_cast<double>(std::max<size_t>(1, stats.compared));
+  return stats;
+}
+
 class BertEmbedderGoldenTest : public ::testing::TestWithParam<EmbedPrecision> {};
 
 TEST_P(BertEmbedderGoldenTest, MatchesSentenceTransformers) {
@@ -43,44 +96,46 @@ TEST_P(BertEmbedderGoldenTest, MatchesSentenceTransformers) {
   if (precision == EmbedPrecision::kBf16 && !kernels::FastBf16Gemm()) {
     GTEST_SKIP() << "bf16 runs on the scalar reference on this CPU (no AMX): too slow for 500 texts";
   }
-  std::vector<std::string> texts;
-  std::ifstream in(kDir / "minilm_texts.jsonl");
-  for (std::string line; std::getline(in, line);) {
-    texts.push_back(nlohmann::json::parse(line)["text"].get<std::string>());
-  }
-  ASSERT_EQ(texts.size(), 500u);
-  std::ifstream bin(kDir / "minilm_st.f16", std::ios::binary);
-  std::vector<uint16_t> half(500 * 384);
-  bin.read(reinterpret_cast<char*>(half.data()), static_cast<std::streamsize>(half.size() * 2));
-  ASSERT_TRUE(bin.good());
+  ASSERT_EQ(LoadGoldens().texts.size(), 500u);
+  ASSERT_EQ(LoadGoldens().half.size(), 500u * 384);
   auto e = OpenDefault(precision);
   ASSERT_NE(e, nullptr);
   EXPECT_EQ(e->precision(), precision);
   EXPECT_EQ(e->Dim(), 384);
   EXPECT_EQ(e->MaxTokens(), 256);
-  double worst = 1.0, sum = 0.0;
-  size_t worst_at = 0, truncated = 0;
-  for (size_t start = 0; start < texts.size(); start += 32) {
-    const size_t count = std::min<size_t>(32, texts.size() - start);
-    auto batch = e->Embed(std::span(texts).subspan(start, count));
-    ASSERT_TRUE(batch.ok()) << batch.status().ToString();
-    ASSERT_EQ(batch->rows(), count);
-    for (size_t i = 0; i < count; ++i) {
-      std::vector<float> expected(384);
-      for (int d = 0; d < 384; ++d) expected[d] = kernels::Fp16ToFp32(half[(start + i) * 384 + d]);
-      const double c = Cosine(batch->Row(i), expected);
-      sum += c;
-      if (c < worst) worst = c, worst_at = start + i;
-      truncated += batch->truncated[i];
-    }
-  }
-  std::printf("%s: cosine vs sentence-transformers over 500 texts: min %.7f (text %zu), mean "
+  const CosineStats s = Compare(*e, /*with_truncated=*/true);
+  std::printf("%s: cosine vs sentence-transformers over %zu texts: min %.7f (text %zu), mean "
               "%.7f; %zu texts truncated at 256 tokens\n",
-              std::string(EmbedPrecisionName(precision)).c_str(), worst, worst_at,
-              sum / texts.size(), truncated);
-  EXPECT_GE(worst, precision == EmbedPrecision::kF32 ? 0.999999 : 0.9999)
-      << "text " << worst_at << ": " << texts[worst_at].substr(0, 80);
-  EXPECT_GE(truncated, 2u);  // the two long edge cases
+              std::string(EmbedPrecisionName(precision)).c_str(), s.compared, s.worst,
+              s.worst_at, s.mean, s.truncated);
+  EXPECT_EQ(s.compared, 500u);
+  EXPECT_GE(s.worst, precision == EmbedPrecision::kF32 ? 0.999999 : 0.9999)
+      << "text " << s.worst_at << ": " << LoadGoldens().texts[s.worst_at].substr(0, 80);
+  EXPECT_GE(s.truncated, 2u);  // the two long edge cases
+}
+
+// The same model converted by llama.cpp (scripts/make_bert_gguf.sh): f32 and f16 weights.
+TEST(BertEmbedderGgufTest, LlamaCppConversionsMatchSentenceTransformers) {
+  Result<fs::path> dir = DefaultModelPath("embedder");
+  ASSERT_TRUE(dir.ok());
+  const fs::path models = fs::is_directory(*dir) ? dir->parent_path() : dir->parent_path().parent_path();
+  int ran = 0;
+  for (const auto& [file, min_cosine] : {std::pair{"all-MiniLM-L6-v2.f32.gguf", 0.999999},
+                                         std::pair{"all-MiniLM-L6-v2.f16.gguf", 0.9999}}) {
+    if (!fs::exists(models / file)) continue;
+    ++ran;
+    auto e = BertEmbedder::Open((models / file).string(),
+                                {.n_threads = 2, .precision = EmbedPrecision::kF32});
+    ASSERT_TRUE(e.ok()) << e.status().ToString();
+    EXPECT_EQ((*e)->Dim(), 384);
+    EXPECT_EQ((*e)->MaxTokens(), 512);  // the GGUF's context length, as llama.cpp truncates
+    const CosineStats s = Compare(**e, /*with_truncated=*/false);
+    std::printf("%s: cosine vs sentence-transformers over the %zu texts within 256 tokens: min "
+                "%.7f, mean %.7f\n", file, s.compared, s.worst, s.mean);
+    EXPECT_GE(s.compared, 460u);
+    EXPECT_GE(s.worst, min_cosine) << file << " text " << s.worst_at;
+  }
+  if (ran == 0) GTEST_SKIP() << "no GGUF conversions under " << models << " (scripts/make_bert_gguf.sh)";
 }
 
 INSTANTIATE_TEST_SUITE_P(Precisions, BertEmbedderGoldenTest,

@@ -234,6 +234,11 @@ BertEmbedder::~BertEmbedder() = default;
 
 int BertEmbedder::Dim() const { return weights_->hidden; }
 
+int BertEmbedder::CountTokens(std::string_view text) const {
+  return static_cast<int>(
+      tokenizer_->Encode(text, {.add_special = true, .parse_special = true}).size());
+}
+
 namespace {
 
 Result<BertConfig> ConfigFromDirectory(const fs::path& dir) {

@@ -61,6 +61,7 @@ class BertEmbedder : public retrieval::Embedder {
   std::string_view Name() const override { return name_; }
   int Dim() const override;
   int MaxTokens() const override { return max_tokens_; }
+  int CountTokens(std::string_view text) const override;
   // kF32 or kBf16: what kAuto resolved to.
   EmbedPrecision precision() const { return precision_; }
   Result<retrieval::EmbeddingBatch> Embed(std::span<const std::string> texts) override;

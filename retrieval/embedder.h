@@ -38,6 +38,8 @@ class Embedder {
   virtual int Dim() const = 0;
   // Tokens a text is cut to (special tokens included); longer texts are truncated and flagged.
   virtual int MaxTokens() const = 0;
+  // Tokens `text` takes before truncation, special tokens included (what the chunker budgets).
+  virtual int CountTokens(std::string_view text) const = 0;
   // L2-normalised embeddings of `texts`, in order.
   virtual Result<EmbeddingBatch> Embed(std::span<const std::string> texts) = 0;
 };

@@ -1,0 +1,2 @@
+// Placeholder while the retrieval issue is built.
+#include <gtest/gtest.h>

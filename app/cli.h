@@ -43,7 +43,9 @@ int ExitCodeFor(const Status& status);
 
 // Registration functions, one per command file.
 void RegisterBenchCommand(CLI::App& app, const GlobalFlags& flags, CommandTable& commands);
+void RegisterCollectionCommands(CLI::App& app, const GlobalFlags& flags, CommandTable& commands);
 void RegisterEmbedCommand(CLI::App& app, const GlobalFlags& flags, CommandTable& commands);
+void RegisterEvalCommand(CLI::App& app, const GlobalFlags& flags, CommandTable& commands);
 void RegisterGenerateCommand(CLI::App& app, const GlobalFlags& flags, CommandTable& commands);
 void RegisterInfoCommand(CLI::App& app, const GlobalFlags& flags, CommandTable& commands);
 void RegisterInspectCommand(CLI::App& app, const GlobalFlags& flags, CommandTable& commands);

@@ -28,7 +28,9 @@ int main(int argc, char** argv) {
   cli.fallthrough();  // global flags may also follow the subcommand name
 
   app::CommandTable commands;
+  app::RegisterCollectionCommands(cli, flags, commands);
   app::RegisterEmbedCommand(cli, flags, commands);
+  app::RegisterEvalCommand(cli, flags, commands);
   app::RegisterGenerateCommand(cli, flags, commands);
   app::RegisterInfoCommand(cli, flags, commands);
   app::RegisterBenchCommand(cli, flags, commands);

@@ -1,2 +1,846 @@
-// Placeholder while the retrieval issue is built; see retrieval/collection.h once it lands.
-namespace engram::retrieval {}
+#include "retrieval/collection.h"
+
+#include <rocksdb/db.h>
+#include <rocksdb/options.h>
+#include <rocksdb/write_batch.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <shared_mutex>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "common/sha256.h"
+#include "retrieval/fusion.h"
+
+namespace engram::retrieval {
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+constexpr std::string_view kFormat = "engram-collection 1";
+constexpr const char* kIndexFile = "vectors.faiss";
+// Column families, in the order the handles are kept.
+enum Cf { kMeta = 0, kDocuments, kChunks, kPostings, kTerms, kCfCount };
+const char* const kCfNames[kCfCount] = {"default", "documents",
+                                        "chunks", "postings", "terms"};
+
+std::string BigEndian(uint64_t v) {
+  std::string out(8, '\0');
+  for (int i = 7; i >= 0; --i, v >>= 8) out[i] = static_cast<char>(v & 0xff);
+  return out;
+}
+
+uint64_t ReadBigEndian(std::string_view s) {
+  uint64_t v = 0;
+  for (size_t i = 0; i < 8 && i < s.size(); ++i) v = (v << 8) | static_cast<unsigned char>(s[i]);
+  return v;
+}
+
+template <typename T>
+void Append(std::string& out, T v) {
+  out.append(reinterpret_cast<const char*>(&v), sizeof v);
+}
+
+template <typename T>
+T Read(std::string_view s, size_t at) {
+  T v{};
+  if (at + sizeof v <= s.size()) std::memcpy(&v, s.data() + at, sizeof v);
+  return v;
+}
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+Status FromRocks(const rocksdb::Status& s, std::string_view what) {
+  if (s.ok()) return Status::OK();
+  const StatusCode code = s.IsNotFound()     ? StatusCode::kNotFound
+                          : s.IsCorruption() ? StatusCode::kCorruption
+                                             : StatusCode::kIOError;
+  return Status(code, "collection: " + std::string(what) + ": " + s.ToString());
+}
+
+// A chunk as stored: [u64 document][u64 begin][u64 end][u32 tokens][u32 terms][u32 dim]
+// [dim f32 embedding][text].
+struct ChunkRecord {
+  uint64_t document = 0, begin = 0, end = 0;
+  uint32_t tokens = 0, terms = 0;
+  std::vector<float> embedding;
+  std::string text;
+
+  std::string Encode() const {
+    std::string out;
+    Append(out, document);
+    Append(out, begin);
+    Append(out, end);
+    Append(out, tokens);
+    Append(out, terms);
+    Append(out, static_cast<uint32_t>(embedding.size()));
+    out.append(reinterpret_cast<const char*>(embedding.data()), embedding.size() * sizeof(float));
+    out += text;
+    return out;
+  }
+  static std::optional<ChunkRecord> Decode(std::string_view s) {
+    constexpr size_t kHeader = 8 * 3 + 4 * 3;
+    if (s.size() < kHeader) return std::nullopt;
+    ChunkRecord r;
+    r.document = Read<uint64_t>(s, 0);
+    r.begin = Read<uint64_t>(s, 8);
+    r.end = Read<uint64_t>(s, 16);
+    r.tokens = Read<uint32_t>(s, 24);
+    r.terms = Read<uint32_t>(s, 28);
+    const uint32_t dim = Read<uint32_t>(s, 32);
+    if (s.size() < kHeader + size_t{dim} * 4) return std::nullopt;
+    r.embedding.resize(dim);
+    std::memcpy(r.embedding.data(), s.data() + kHeader, size_t{dim} * 4);
+    r.text = std::string(s.substr(kHeader + size_t{dim} * 4));
+    return r;
+  }
+};
+
+// A posting: [u32 tf][u32 chunk terms][u64 document].
+std::string EncodePosting(uint32_t tf, uint32_t terms, uint64_t document) {
+  std::string out;
+  Append(out, tf);
+  Append(out, terms);
+  Append(out, document);
+  return out;
+}
+
+json DocumentJson(const DocumentInfo& d) {
+  return {{"id", d.id},         {"title", d.title},     {"source", d.source},
+          {"format", d.format}, {"sha256", d.sha256},   {"tags", d.tags},
+          {"created_ms", d.created_ms}, {"updated_ms", d.updated_ms},
+          {"bytes", d.bytes},   {"chunks", d.chunks}};
+}
+
+std::optional<DocumentInfo> DocumentFromJson(std::string_view s) {
+  const json j = json::parse(s, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) return std::nullopt;
+  DocumentInfo d;
+  d.id = j.value("id", uint64_t{0});
+  d.title = j.value("title", "");
+  d.source = j.value("source", "");
+  d.format = j.value("format", "");
+  d.sha256 = j.value("sha256", "");
+  d.tags = j.value("tags", std::vector<std::string>{});
+  d.created_ms = j.value("created_ms", int64_t{0});
+  d.updated_ms = j.value("updated_ms", int64_t{0});
+  d.bytes = j.value("bytes", uint64_t{0});
+  d.chunks = j.value("chunks", 0u);
+  return d;
+}
+
+std::string DocKey(uint64_t id) { return "d" + BigEndian(id); }
+std::string HashKey(std::string_view sha) { return "h" + std::string(sha); }
+std::string SourceKey(std::string_view source) { return "s" + std::string(source); }
+std::string PostingKey(std::string_view term, uint64_t chunk) {
+  std::string k(term);
+  k += '\0';
+  k += BigEndian(chunk);
+  return k;
+}
+
+}  // namespace
+
+std::string_view IngestOutcomeName(IngestOutcome o) {
+  switch (o) {
+    case IngestOutcome::kReplaced: return "replaced";
+    case IngestOutcome::kUnchanged: return "unchanged";
+    default: return "added";
+  }
+}
+
+std::string_view SearchModeName(SearchMode m) {
+  switch (m) {
+    case SearchMode::kBm25: return "bm25";
+    case SearchMode::kDense: return "dense";
+    default: return "hybrid";
+  }
+}
+
+Result<SearchMode> ParseSearchMode(std::string_view s) {
+  if (s == "bm25") return SearchMode::kBm25;
+  if (s == "dense") return SearchMode::kDense;
+  if (s == "hybrid") return SearchMode::kHybrid;
+  return Status::InvalidArgument("search: mode '" + std::string(s) +
+                                 "' is not bm25, dense or hybrid");
+}
+
+std::string SearchHit::Citation() const {
+  return std::to_string(document_id) + ":" + std::to_string(begin) + "-" + std::to_string(end);
+}
+
+struct Collection::State {
+  std::string dir;
+  Embedder* embedder = nullptr;
+  CollectionOptions options;
+  std::unique_ptr<rocksdb::DB> db;
+  std::vector<rocksdb::ColumnFamilyHandle*> cf;
+  std::unique_ptr<VectorIndex> index;
+
+  std::mutex write_mu;                 // one writer at a time
+  mutable std::shared_mutex state_mu;  // the in-memory state below
+  std::unordered_map<uint64_t, uint64_t> chunk_document;  // live chunk -> document
+  uint64_t next_document = 1, next_chunk = 1;
+  uint64_t chunk_count = 0, total_terms = 0;
+  bool index_dirty = false;
+  // Mean raw idf over all terms, recomputed on the first BM25 query after a write.
+  mutable std::mutex idf_mu;
+  mutable std::optional<double> mean_idf;
+
+  ~State() {
+    for (auto* h : cf) {
+      if (h != nullptr && db != nullptr) db->DestroyColumnFamilyHandle(h);
+    }
+  }
+
+  rocksdb::WriteOptions WriteOpts() const {
+    rocksdb::WriteOptions w;
+    w.sync = options.sync;
+    return w;
+  }
+
+  Status PutCounters(rocksdb::WriteBatch& batch) {
+    const json counters = {{"next_document", next_document}, {"next_chunk", next_chunk},
+                           {"chunks", chunk_count},          {"total_terms", total_terms}};
+    return FromRocks(batch.Put(cf[kMeta], "counters", counters.dump()), "batch");
+  }
+
+  Result<std::optional<DocumentInfo>> GetDocument(uint64_t id) const {
+    std::string value;
+    const rocksdb::Status s = db->Get({}, cf[kDocuments], DocKey(id), &value);
+    if (s.IsNotFound()) return std::optional<DocumentInfo>();
+    if (!s.ok()) return FromRocks(s, "reading document " + std::to_string(id));
+    std::optional<DocumentInfo> d = DocumentFromJson(value);
+    if (!d) return Status::Corruption("collection: document " + std::to_string(id) + " is unreadable");
+    return d;
+  }
+
+  Result<std::optional<uint64_t>> LookupId(const std::string& key) const {
+    std::string value;
+    const rocksdb::Status s = db->Get({}, cf[kDocuments], key, &value);
+    if (s.IsNotFound()) return std::optional<uint64_t>();
+    if (!s.ok()) return FromRocks(s, "reading the document index");
+    return std::optional<uint64_t>(ReadBigEndian(value));
+  }
+
+  // Adds to `batch` everything that removes document `d`; `df_delta` collects term changes.
+  // Returns the chunk ids removed.
+  Result<std::vector<uint64_t>> RemoveDocument(const DocumentInfo& d, rocksdb::WriteBatch& batch,
+                                               std::map<std::string, int64_t>& df_delta) {
+    std::vector<uint64_t> chunks;
+    {
+      std::shared_lock lock(state_mu);
+      for (const auto& [chunk, doc] : chunk_document) {
+        if (doc == d.id) chunks.push_back(chunk);
+      }
+    }
+    for (uint64_t chunk : chunks) {
+      std::string value;
+      rocksdb::Status s = db->Get({}, cf[kChunks], BigEndian(chunk), &value);
+      if (!s.ok()) return FromRocks(s, "reading chunk " + std::to_string(chunk));
+      std::optional<ChunkRecord> r = ChunkRecord::Decode(value);
+      if (!r) return Status::Corruption("collection: chunk " + std::to_string(chunk) + " is unreadable");
+      std::map<std::string, uint32_t> tf;
+      for (std::string& t : Bm25Terms(r->text)) ++tf[t];
+      for (const auto& [t, n] : tf) {
+        batch.Delete(cf[kPostings], PostingKey(t, chunk));
+        --df_delta[t];
+      }
+      batch.Delete(cf[kChunks], BigEndian(chunk));
+      total_terms -= r->terms;
+      --chunk_count;
+    }
+    batch.Delete(cf[kDocuments], DocKey(d.id));
+    batch.Delete(cf[kDocuments], HashKey(d.sha256));
+    batch.Delete(cf[kDocuments], SourceKey(d.source));
+    return chunks;
+  }
+
+  Status ApplyDf(rocksdb::WriteBatch& batch, const std::map<std::string, int64_t>& df_delta) {
+    for (const auto& [term, delta] : df_delta) {
+      if (delta == 0) continue;
+      std::string value;
+      const rocksdb::Status s = db->Get({}, cf[kTerms], term, &value);
+      if (!s.ok() && !s.IsNotFound()) return FromRocks(s, "reading term statistics");
+      const int64_t df = (s.ok() ? static_cast<int64_t>(ReadBigEndian(value)) : 0) + delta;
+      if (df <= 0) {
+        batch.Delete(cf[kTerms], term);
+      } else {
+        batch.Put(cf[kTerms], term, BigEndian(static_cast<uint64_t>(df)));
+      }
+    }
+    return Status::OK();
+  }
+
+  double MeanIdf() const {
+    std::lock_guard lock(idf_mu);
+    if (mean_idf) return *mean_idf;
+    uint64_t chunks = 0;
+    {
+      std::shared_lock state_lock(state_mu);
+      chunks = chunk_count;
+    }
+    double sum = 0.0;
+    uint64_t terms = 0;
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator({}, cf[kTerms]));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      sum += Bm25RawIdf(static_cast<int64_t>(chunks),
+                        static_cast<int64_t>(ReadBigEndian(it->value().ToStringView())));
+      ++terms;
+    }
+    mean_idf = terms > 0 ? sum / static_cast<double>(terms) : 0.0;
+    return *mean_idf;
+  }
+
+  // Brings the vector index in line with the chunks in the database: adds the missing, removes
+  // the extra. Used on Open when the saved index is stale or missing.
+  Status CatchUpIndex() {
+    std::unordered_set<uint64_t> live;
+    std::vector<int64_t> add_ids;
+    std::vector<float> add_vectors;
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator({}, cf[kChunks]));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      const uint64_t id = ReadBigEndian(it->key().ToStringView());
+      live.insert(id);
+      if (index->Contains(static_cast<int64_t>(id))) continue;
+      std::optional<ChunkRecord> r = ChunkRecord::Decode(it->value().ToStringView());
+      if (!r || static_cast<int>(r->embedding.size()) != index->dim()) {
+        return Status::Corruption("collection: chunk " + std::to_string(id) + " in '" + dir +
+                                  "' is unreadable");
+      }
+      add_ids.push_back(static_cast<int64_t>(id));
+      add_vectors.insert(add_vectors.end(), r->embedding.begin(), r->embedding.end());
+    }
+    if (!it->status().ok()) return FromRocks(it->status(), "scanning chunks");
+    std::vector<int64_t> remove;
+    // Ids the index holds but the database does not: every id below next_chunk not live.
+    for (uint64_t id = 1; id < next_chunk; ++id) {
+      if (!live.count(id) && index->Contains(static_cast<int64_t>(id))) {
+        remove.push_back(static_cast<int64_t>(id));
+      }
+    }
+    if (!remove.empty()) {
+      if (Status s = index->Remove(remove); !s.ok()) return s;
+    }
+    if (!add_ids.empty()) {
+      if (Status s = index->Add(add_ids, add_vectors); !s.ok()) return s;
+    }
+    index_dirty = !remove.empty() || !add_ids.empty();
+    return Status::OK();
+  }
+};
+
+Collection::Collection(std::unique_ptr<State> state) : s_(std::move(state)) {}
+
+Collection::~Collection() {
+  if (s_ != nullptr && s_->index_dirty) (void)Flush();
+}
+
+const std::string& Collection::dir() const { return s_->dir; }
+
+Result<std::string> CollectionPath(const std::string& data_dir, std::string_view name) {
+  const bool valid =
+      !name.empty() && name.size() <= 64 && name != "." && name != ".." &&
+      std::all_of(name.begin(), name.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
+      });
+  if (!valid) {
+    return Status::InvalidArgument("collection name '" + std::string(name) +
+                                   "' must be 1-64 characters of A-Z a-z 0-9 . _ -");
+  }
+  return (fs::path(data_dir) / "collections" / std::string(name)).string();
+}
+
+std::vector<std::string> ListCollections(const std::string& data_dir) {
+  std::vector<std::string> names;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(fs::path(data_dir) / "collections", ec)) {
+    if (e.is_directory() && fs::exists(e.path() / "db" / "CURRENT")) {
+      names.push_back(e.path().filename().string());
+    }
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+Result<std::unique_ptr<Collection>> Collection::Open(const std::string& dir, Embedder* embedder,
+                                                     const CollectionOptions& options) {
+  if (embedder == nullptr) return Status::InvalidArgument("collection: an embedder is required");
+  const fs::path db_path = fs::path(dir) / "db";
+  std::error_code ec;
+  // Refuse a directory that holds something other than a collection, before writing anything.
+  if (fs::exists(dir, ec) && !fs::is_directory(dir, ec)) {
+    return Status::InvalidArgument("collection: '" + dir + "' is a file, not a collection directory");
+  }
+  if (fs::is_directory(dir, ec) && !fs::is_empty(dir, ec) && !fs::exists(db_path / "CURRENT", ec)) {
+    return Status::InvalidArgument("collection: '" + dir +
+                                   "' exists and is not an engram collection; pick another name or "
+                                   "--data-dir");
+  }
+  const bool existing = fs::exists(db_path / "CURRENT", ec);
+  if (existing) {
+    // Check the format marker read-only first: a foreign RocksDB is not touched.
+    rocksdb::DB* ro = nullptr;
+    std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {
+        {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions()}};
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::Status s = rocksdb::DB::OpenForReadOnly(rocksdb::DBOptions(), db_path.string(), cfs,
+                                                     &handles, &ro);
+    if (!s.ok()) return FromRocks(s, "opening '" + db_path.string() + "'");
+    std::string format;
+    s = ro->Get({}, handles[0], "format", &format);
+    for (auto* h : handles) ro->DestroyColumnFamilyHandle(h);
+    delete ro;
+    if (!s.ok() || format != kFormat) {
+      return Status::InvalidArgument("collection: '" + dir + "' holds a database that is not an "
+                                     "engram collection (format '" + format + "')");
+    }
+  }
+  fs::create_directories(dir, ec);
+  if (ec) return Status::IOError("collection: cannot create '" + dir + "': " + ec.message());
+
+  auto state = std::make_unique<State>();
+  state->dir = dir;
+  state->embedder = embedder;
+  state->options = options;
+  rocksdb::DBOptions db_options;
+  db_options.create_if_missing = true;
+  db_options.create_missing_column_families = true;
+  rocksdb::ColumnFamilyOptions cf_options;
+  std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
+  for (int i = 0; i < kCfCount; ++i) cfs.emplace_back(kCfNames[i], cf_options);
+  rocksdb::DB* db = nullptr;
+  rocksdb::Status s = rocksdb::DB::Open(db_options, db_path.string(), cfs, &state->cf, &db);
+  if (!s.ok()) return FromRocks(s, "opening '" + db_path.string() + "'");
+  state->db.reset(db);
+
+  // Format marker, embedder identity, counters.
+  const json identity = {{"embedder", std::string(embedder->Name())}, {"dim", embedder->Dim()}};
+  if (!existing) {
+    rocksdb::WriteBatch batch;
+    batch.Put(state->cf[kMeta], "format", std::string(kFormat));
+    batch.Put(state->cf[kMeta], "embedder", identity.dump());
+    if (Status st = state->PutCounters(batch); !st.ok()) return st;
+    rocksdb::WriteOptions w;
+    w.sync = true;
+    if (Status st = FromRocks(db->Write(w, &batch), "initialising"); !st.ok()) return st;
+  } else {
+    std::string value;
+    s = db->Get({}, state->cf[kMeta], "embedder", &value);
+    const json stored = json::parse(value, nullptr, false);
+    if (!s.ok() || stored.is_discarded() || stored != identity) {
+      return Status::FailedPrecondition(
+          "collection: '" + dir + "' was built with embedder " +
+          (stored.is_discarded() ? std::string("?") : stored.dump()) + ", not " + identity.dump() +
+          "; use that embedder or a new collection");
+    }
+    s = db->Get({}, state->cf[kMeta], "counters", &value);
+    const json counters = json::parse(value, nullptr, false);
+    if (!s.ok() || counters.is_discarded()) {
+      return Status::Corruption("collection: '" + dir + "' has no readable counters");
+    }
+    state->next_document = counters.value("next_document", uint64_t{1});
+    state->next_chunk = counters.value("next_chunk", uint64_t{1});
+    state->chunk_count = counters.value("chunks", uint64_t{0});
+    state->total_terms = counters.value("total_terms", uint64_t{0});
+  }
+  // chunk -> document, from the chunk records' headers.
+  {
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator({}, state->cf[kChunks]));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      state->chunk_document[ReadBigEndian(it->key().ToStringView())] =
+          Read<uint64_t>(it->value().ToStringView(), 0);
+    }
+    if (!it->status().ok()) return FromRocks(it->status(), "scanning chunks");
+  }
+  // The vector index: load it; catch it up unless it reflects the latest sequence.
+  const std::string index_path = (fs::path(dir) / kIndexFile).string();
+  uint64_t saved_sequence = 0;
+  Result<std::unique_ptr<VectorIndex>> loaded = VectorIndex::Load(index_path, &saved_sequence);
+  if (loaded.ok() && (*loaded)->dim() == embedder->Dim()) {
+    state->index = std::move(*loaded);
+  } else {
+    Result<std::unique_ptr<VectorIndex>> created = VectorIndex::Create(embedder->Dim(), options.index);
+    if (!created.ok()) return created.status();
+    state->index = std::move(*created);
+    saved_sequence = UINT64_MAX;  // nothing reflected
+  }
+  if (saved_sequence != db->GetLatestSequenceNumber()) {
+    if (Status st = state->CatchUpIndex(); !st.ok()) return st;
+    state->index_dirty = true;
+  }
+  auto c = std::unique_ptr<Collection>(new Collection(std::move(state)));
+  if (c->s_->index_dirty) {
+    if (Status st = c->Flush(); !st.ok()) return st;
+  }
+  return c;
+}
+
+Status Collection::Flush() {
+  std::lock_guard lock(s_->write_mu);
+  const std::string path = (fs::path(s_->dir) / kIndexFile).string();
+  if (Status st = s_->index->Save(path, s_->db->GetLatestSequenceNumber()); !st.ok()) return st;
+  s_->index_dirty = false;
+  return Status::OK();
+}
+
+Result<IngestResult> Collection::Ingest(const DocumentInput& document) {
+  Result<std::vector<IngestResult>> r = IngestBatch(std::span(&document, 1));
+  if (!r.ok()) return r.status();
+  return (*r)[0];
+}
+
+Result<std::vector<IngestResult>> Collection::IngestBatch(std::span<const DocumentInput> documents) {
+  State& s = *s_;
+  std::lock_guard lock(s.write_mu);
+  std::vector<IngestResult> results(documents.size());
+  // Chunk every document that needs writing, then embed all chunks together.
+  struct Pending {
+    size_t input;
+    std::string sha;
+    std::optional<DocumentInfo> replaces;
+    std::vector<TextChunk> chunks;
+  };
+  std::vector<Pending> pending;
+  std::vector<std::string> chunk_texts;
+  auto count = [&](std::string_view t) { return s.embedder->CountTokens(t); };
+  for (size_t i = 0; i < documents.size(); ++i) {
+    const DocumentInput& d = documents[i];
+    Pending p{i, Sha256Hex(d.text), std::nullopt, {}};
+    Result<std::optional<uint64_t>> same = s.LookupId(HashKey(p.sha));
+    if (!same.ok()) return same.status();
+    if (*same) {
+      results[i] = {**same, IngestOutcome::kUnchanged, 0};
+      Result<std::optional<DocumentInfo>> info = s.GetDocument(**same);
+      if (info.ok() && *info) results[i].chunks = (*info)->chunks;
+      continue;
+    }
+    if (!d.source.empty()) {
+      Result<std::optional<uint64_t>> old = s.LookupId(SourceKey(d.source));
+      if (!old.ok()) return old.status();
+      if (*old) {
+        Result<std::optional<DocumentInfo>> info = s.GetDocument(**old);
+        if (!info.ok()) return info.status();
+        p.replaces = *info;
+      }
+    }
+    Result<std::vector<TextChunk>> chunks = ChunkText(d.text, s.options.chunking, count);
+    if (!chunks.ok()) return chunks.status();
+    p.chunks = std::move(*chunks);
+    for (const TextChunk& c : p.chunks) chunk_texts.push_back(d.text.substr(c.begin, c.end - c.begin));
+    pending.push_back(std::move(p));
+  }
+  std::vector<float> vectors;
+  for (size_t start = 0; start < chunk_texts.size(); start += 64) {
+    const size_t n = std::min<size_t>(64, chunk_texts.size() - start);
+    Result<EmbeddingBatch> e = s.embedder->Embed(std::span(chunk_texts).subspan(start, n));
+    if (!e.ok()) return e.status();
+    vectors.insert(vectors.end(), e->values.begin(), e->values.end());
+  }
+  const size_t dim = static_cast<size_t>(s.embedder->Dim());
+
+  rocksdb::WriteBatch batch;
+  std::map<std::string, int64_t> df_delta;
+  std::vector<int64_t> add_ids, remove_ids;
+  std::vector<std::pair<uint64_t, uint64_t>> add_chunks;  // chunk, document
+  size_t next_vector = 0;
+  const int64_t now = NowMs();
+  for (Pending& p : pending) {
+    const DocumentInput& d = documents[p.input];
+    IngestResult& result = results[p.input];
+    DocumentInfo info;
+    info.created_ms = now;
+    if (p.replaces) {
+      Result<std::vector<uint64_t>> removed = s.RemoveDocument(*p.replaces, batch, df_delta);
+      if (!removed.ok()) return removed.status();
+      for (uint64_t c : *removed) remove_ids.push_back(static_cast<int64_t>(c));
+      info.created_ms = p.replaces->created_ms;
+      result.outcome = IngestOutcome::kReplaced;
+    }
+    info.id = s.next_document++;
+    info.title = d.title;
+    info.source = d.source;
+    info.format = d.format;
+    info.sha256 = p.sha;
+    info.tags = d.tags;
+    info.updated_ms = now;
+    info.bytes = d.text.size();
+    info.chunks = static_cast<uint32_t>(p.chunks.size());
+    for (const TextChunk& c : p.chunks) {
+      ChunkRecord r;
+      r.document = info.id;
+      r.begin = c.begin;
+      r.end = c.end;
+      r.tokens = static_cast<uint32_t>(c.tokens);
+      r.text = d.text.substr(c.begin, c.end - c.begin);
+      const std::vector<std::string> terms = Bm25Terms(r.text);
+      r.terms = static_cast<uint32_t>(terms.size());
+      r.embedding.assign(vectors.begin() + next_vector * dim, vectors.begin() + (next_vector + 1) * dim);
+      ++next_vector;
+      const uint64_t chunk = s.next_chunk++;
+      std::map<std::string, uint32_t> tf;
+      for (const std::string& t : terms) ++tf[t];
+      for (const auto& [t, n] : tf) {
+        batch.Put(s.cf[kPostings], PostingKey(t, chunk), EncodePosting(n, r.terms, info.id));
+        ++df_delta[t];
+      }
+      batch.Put(s.cf[kChunks], BigEndian(chunk), r.Encode());
+      s.chunk_count += 1;
+      s.total_terms += r.terms;
+      add_ids.push_back(static_cast<int64_t>(chunk));
+      add_chunks.emplace_back(chunk, info.id);
+    }
+    batch.Put(s.cf[kDocuments], DocKey(info.id), DocumentJson(info).dump());
+    batch.Put(s.cf[kDocuments], HashKey(info.sha256), BigEndian(info.id));
+    if (!info.source.empty()) batch.Put(s.cf[kDocuments], SourceKey(info.source), BigEndian(info.id));
+    result.id = info.id;
+    result.chunks = info.chunks;
+  }
+  if (pending.empty()) return results;
+  if (Status st = s.ApplyDf(batch, df_delta); !st.ok()) return st;
+  if (Status st = s.PutCounters(batch); !st.ok()) return st;
+  if (Status st = FromRocks(s.db->Write(s.WriteOpts(), &batch), "writing documents"); !st.ok()) {
+    return st;
+  }
+  // The database is the truth from here; the index follows (and is caught up on the next Open
+  // should this process die before Flush).
+  {
+    std::unique_lock state_lock(s.state_mu);
+    for (int64_t c : remove_ids) s.chunk_document.erase(static_cast<uint64_t>(c));
+    for (const auto& [chunk, doc] : add_chunks) s.chunk_document[chunk] = doc;
+  }
+  {
+    std::lock_guard idf_lock(s.idf_mu);
+    s.mean_idf.reset();
+  }
+  if (!remove_ids.empty()) {
+    if (Status st = s.index->Remove(remove_ids); !st.ok()) return st;
+  }
+  if (!add_ids.empty()) {
+    if (Status st = s.index->Add(add_ids, vectors); !st.ok()) return st;
+  }
+  s.index_dirty = true;
+  return results;
+}
+
+Status Collection::Delete(uint64_t document_id) {
+  State& s = *s_;
+  std::lock_guard lock(s.write_mu);
+  Result<std::optional<DocumentInfo>> info = s.GetDocument(document_id);
+  if (!info.ok()) return info.status();
+  if (!*info) {
+    return Status::NotFound("collection: no document " + std::to_string(document_id) + " in '" +
+                            s.dir + "'");
+  }
+  rocksdb::WriteBatch batch;
+  std::map<std::string, int64_t> df_delta;
+  Result<std::vector<uint64_t>> removed = s.RemoveDocument(**info, batch, df_delta);
+  if (!removed.ok()) return removed.status();
+  if (Status st = s.ApplyDf(batch, df_delta); !st.ok()) return st;
+  if (Status st = s.PutCounters(batch); !st.ok()) return st;
+  if (Status st = FromRocks(s.db->Write(s.WriteOpts(), &batch), "deleting"); !st.ok()) return st;
+  std::vector<int64_t> ids;
+  {
+    std::unique_lock state_lock(s.state_mu);
+    for (uint64_t c : *removed) {
+      s.chunk_document.erase(c);
+      ids.push_back(static_cast<int64_t>(c));
+    }
+  }
+  {
+    std::lock_guard idf_lock(s.idf_mu);
+    s.mean_idf.reset();
+  }
+  s.index_dirty = true;
+  return s.index->Remove(ids);
+}
+
+Result<DocumentInfo> Collection::Get(uint64_t document_id) const {
+  Result<std::optional<DocumentInfo>> info = s_->GetDocument(document_id);
+  if (!info.ok()) return info.status();
+  if (!*info) return Status::NotFound("collection: no document " + std::to_string(document_id));
+  return **info;
+}
+
+Result<std::vector<DocumentInfo>> Collection::List() const {
+  std::vector<DocumentInfo> out;
+  std::unique_ptr<rocksdb::Iterator> it(s_->db->NewIterator({}, s_->cf[kDocuments]));
+  for (it->Seek("d"); it->Valid() && it->key().starts_with("d"); it->Next()) {
+    std::optional<DocumentInfo> d = DocumentFromJson(it->value().ToStringView());
+    if (!d) return Status::Corruption("collection: a document record in '" + s_->dir + "' is unreadable");
+    out.push_back(std::move(*d));
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "listing documents");
+  return out;
+}
+
+CollectionStats Collection::Stats() const {
+  std::shared_lock lock(s_->state_mu);
+  CollectionStats st;
+  std::unordered_set<uint64_t> docs;
+  for (const auto& [chunk, doc] : s_->chunk_document) docs.insert(doc);
+  st.documents = docs.size();
+  st.chunks = s_->chunk_count;
+  st.average_chunk_terms =
+      s_->chunk_count > 0 ? static_cast<double>(s_->total_terms) / static_cast<double>(s_->chunk_count) : 0.0;
+  st.index_kind = s_->index->kind();
+  st.index_bytes = s_->index->memory_bytes();
+  return st;
+}
+
+Result<std::vector<SearchHit>> Collection::Search(std::string_view query,
+                                                  const SearchOptions& options) const {
+  const State& s = *s_;
+  if (options.k <= 0) return Status::InvalidArgument("search: k must be > 0");
+  const int candidates = options.candidates > 0 ? options.candidates : std::max(4 * options.k, 50);
+
+  // Filters resolve to the set of allowed documents (null: everything).
+  std::optional<std::unordered_set<uint64_t>> allowed_docs;
+  if (options.document && options.tags.empty() && options.source_prefix.empty()) {
+    allowed_docs.emplace({*options.document});
+  } else if (!options.tags.empty() || !options.source_prefix.empty() || options.document) {
+    Result<std::vector<DocumentInfo>> docs = List();
+    if (!docs.ok()) return docs.status();
+    allowed_docs.emplace();
+    for (const DocumentInfo& d : *docs) {
+      bool ok = !options.document || d.id == *options.document;
+      ok = ok && d.source.rfind(options.source_prefix, 0) == 0;
+      for (const std::string& t : options.tags) {
+        ok = ok && std::find(d.tags.begin(), d.tags.end(), t) != d.tags.end();
+      }
+      if (ok) allowed_docs->insert(d.id);
+    }
+  }
+  auto doc_allowed = [&](uint64_t doc) { return !allowed_docs || allowed_docs->count(doc) > 0; };
+
+  std::vector<RankedItem> bm25, dense;
+  if (options.mode != SearchMode::kDense) {
+    Bm25Stats stats;
+    {
+      std::shared_lock lock(s.state_mu);
+      stats.documents = static_cast<int64_t>(s.chunk_count);
+      stats.average_length = s.chunk_count > 0 ? static_cast<double>(s.total_terms) /
+                                                     static_cast<double>(s.chunk_count)
+                                               : 0.0;
+    }
+    stats.mean_idf = s.MeanIdf();
+    std::map<std::string, int> query_terms;  // a repeated term counts again, as in rank-bm25
+    for (std::string& t : Bm25Terms(query)) ++query_terms[t];
+    std::unordered_map<uint64_t, double> scores;
+    for (const auto& [term, repeats] : query_terms) {
+      std::string df_value;
+      rocksdb::Status st = s.db->Get({}, s.cf[kTerms], term, &df_value);
+      if (st.IsNotFound()) continue;
+      if (!st.ok()) return FromRocks(st, "reading term statistics");
+      const double idf = Bm25Idf(stats, static_cast<int64_t>(ReadBigEndian(df_value)), s.options.bm25);
+      std::string prefix = term;
+      prefix += '\0';
+      std::unique_ptr<rocksdb::Iterator> it(s.db->NewIterator({}, s.cf[kPostings]));
+      for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+        const std::string_view v = it->value().ToStringView();
+        const uint64_t doc = Read<uint64_t>(v, 8);
+        if (!doc_allowed(doc)) continue;
+        const uint64_t chunk = ReadBigEndian(it->key().ToStringView().substr(prefix.size()));
+        scores[chunk] += repeats * Bm25TermScore(idf, Read<uint32_t>(v, 0), Read<uint32_t>(v, 4),
+                                                 stats.average_length, s.options.bm25);
+      }
+      if (!it->status().ok()) return FromRocks(it->status(), "reading postings");
+    }
+    bm25.reserve(scores.size());
+    for (const auto& [chunk, score] : scores) bm25.push_back({chunk, score});
+    TopK(bm25, static_cast<size_t>(candidates));
+  }
+  std::vector<float> query_vector;
+  if (options.mode != SearchMode::kBm25) {
+    const std::string q(query);
+    Result<EmbeddingBatch> e = s.embedder->Embed(std::span(&q, 1));
+    if (!e.ok()) return e.status();
+    query_vector = e->values;
+    std::function<bool(int64_t)> allow = [&](int64_t chunk) {
+      std::shared_lock lock(s.state_mu);
+      auto it = s.chunk_document.find(static_cast<uint64_t>(chunk));
+      return it != s.chunk_document.end() && doc_allowed(it->second);
+    };
+    Result<std::vector<VectorHit>> hits =
+        s.index->Search(query_vector, candidates, allowed_docs ? &allow : nullptr);
+    if (!hits.ok()) return hits.status();
+    for (const VectorHit& h : *hits) dense.push_back({static_cast<uint64_t>(h.id), h.score});
+  }
+
+  std::vector<RankedItem> fused;
+  switch (options.mode) {
+    case SearchMode::kBm25: fused = bm25; break;
+    case SearchMode::kDense: fused = dense; break;
+    case SearchMode::kHybrid:
+      fused = options.fusion == FusionMethod::kRrf
+                  ? ReciprocalRankFusion({&bm25, &dense}, options.rrf_k)
+                  : WeightedFusion(bm25, dense, 1.0 - options.dense_weight, options.dense_weight);
+      break;
+  }
+  std::unordered_map<uint64_t, double> bm25_of, dense_of;
+  for (const RankedItem& r : bm25) bm25_of[r.id] = r.score;
+  for (const RankedItem& r : dense) dense_of[r.id] = r.score;
+
+  // Load the candidates' records (MMR needs their embeddings too).
+  const size_t wanted = options.mmr ? std::min(fused.size(), static_cast<size_t>(candidates))
+                                    : std::min(fused.size(), static_cast<size_t>(options.k));
+  std::vector<ChunkRecord> records;
+  std::vector<RankedItem> kept;
+  for (size_t i = 0; i < wanted; ++i) {
+    std::string value;
+    rocksdb::Status st = s.db->Get({}, s.cf[kChunks], BigEndian(fused[i].id), &value);
+    if (st.IsNotFound()) continue;  // deleted while we searched
+    if (!st.ok()) return FromRocks(st, "reading a chunk");
+    std::optional<ChunkRecord> r = ChunkRecord::Decode(value);
+    if (!r) return Status::Corruption("collection: chunk " + std::to_string(fused[i].id) + " is unreadable");
+    records.push_back(std::move(*r));
+    kept.push_back(fused[i]);
+  }
+  std::vector<size_t> order(kept.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  if (options.mmr) {
+    std::vector<std::span<const float>> vectors;
+    for (const ChunkRecord& r : records) vectors.emplace_back(r.embedding);
+    order = MaximalMarginalRelevance(kept, vectors, static_cast<size_t>(options.k), options.mmr_lambda);
+  }
+  if (order.size() > static_cast<size_t>(options.k)) order.resize(static_cast<size_t>(options.k));
+
+  std::unordered_map<uint64_t, DocumentInfo> docs;
+  std::vector<SearchHit> out;
+  for (size_t i : order) {
+    const ChunkRecord& r = records[i];
+    if (!docs.count(r.document)) {
+      Result<std::optional<DocumentInfo>> d = s.GetDocument(r.document);
+      if (!d.ok()) return d.status();
+      docs[r.document] = d->value_or(DocumentInfo{});
+    }
+    const DocumentInfo& d = docs[r.document];
+    SearchHit h;
+    h.chunk_id = kept[i].id;
+    h.document_id = r.document;
+    h.score = kept[i].score;
+    h.bm25_score = bm25_of.count(h.chunk_id) ? bm25_of[h.chunk_id] : 0.0;
+    h.dense_score = dense_of.count(h.chunk_id) ? dense_of[h.chunk_id] : 0.0;
+    h.begin = r.begin;
+    h.end = r.end;
+    h.text = r.text;
+    h.title = d.title;
+    h.source = d.source;
+    out.push_back(std::move(h));
+  }
+  return out;
+}
+
+}  // namespace engram::retrieval

@@ -1,0 +1,54 @@
+// engram eval <what> [--json]: quality figures on real data (docs/benchmarks.md records them).
+//   engram eval retrieval --squad FILE [--distractors PATH…] [--max-questions N] [--model DIR]
+//                         [--precision auto|f32|bf16] [--threads N] [--chunk-tokens N]
+//                         [--work-dir DIR] [--json]
+#include <cstdio>
+#include <memory>
+
+#include "app/cli.h"
+#include "bench/retrieval_eval.h"
+
+namespace engram::app {
+namespace {
+
+struct RetrievalEvalFlags {
+  bench::RetrievalEvalOptions options;
+  bool json = false;
+};
+
+}  // namespace
+
+void RegisterEvalCommand(CLI::App& app, const GlobalFlags&, CommandTable& commands) {
+  CLI::App* eval = app.add_subcommand("eval", "Measure engram's quality on real data (see docs/benchmarks.md)");
+  eval->require_subcommand(1);
+  auto flags = std::make_shared<RetrievalEvalFlags>();
+  CLI::App* cmd = eval->add_subcommand(
+      "retrieval", "Recall of the gold paragraph for SQuAD questions, bm25 / dense / hybrid");
+  cmd->add_option("--squad", flags->options.squad_file, "A SQuAD-format JSON file")->required();
+  cmd->add_option("--distractors", flags->options.distractors,
+                  "Extra documents: text files, or L-Eval .jsonl files (their \"input\" fields)");
+  cmd->add_option("--max-questions", flags->options.max_questions, "Use the first N questions (0: all)")
+      ->default_val(0);
+  cmd->add_option("--model", flags->options.model, "Embedder (default: all-MiniLM-L6-v2)");
+  cmd->add_option("--precision", flags->options.precision, "Embedder precision: auto, f32 or bf16")
+      ->default_val("auto");
+  cmd->add_option("--threads", flags->options.threads, "Threads (0: one per hardware thread)")
+      ->default_val(0);
+  cmd->add_option("--chunk-tokens", flags->options.chunk_tokens, "Chunk budget in word pieces")
+      ->default_val(200);
+  cmd->add_option("--work-dir", flags->options.work_dir,
+                  "Build the collection here and keep it (default: a temporary directory)");
+  cmd->add_flag("--json", flags->json, "Print one JSON object");
+  commands.Add(cmd, [flags]() -> Status {
+    Result<nlohmann::ordered_json> r = bench::RunRetrievalEval(flags->options);
+    if (!r.ok()) return r.status();
+    if (flags->json) {
+      std::printf("%s\n", r->dump(2).c_str());
+    } else {
+      std::fputs(bench::FormatRetrievalEval(*r).c_str(), stdout);
+    }
+    return Status::OK();
+  });
+}
+
+}  // namespace engram::app

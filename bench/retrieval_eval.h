@@ -1,0 +1,37 @@
+// `engram eval retrieval`: recall of the gold paragraph for SQuAD questions, per search mode.
+//
+// A fresh collection (in a temporary directory) receives every paragraph of a SQuAD-format file
+// as one document, plus optional distractor documents (text files, or the "input" field of each
+// line of an L-Eval .jsonl file). Every question is then searched in bm25, dense and hybrid mode;
+// hits are reduced to documents in rank order, and the rank of the question's paragraph gives
+// recall@1/5/20 and MRR@10. Also reported: ingest throughput and query latency per mode.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+
+namespace engram::bench {
+
+struct RetrievalEvalOptions {
+  std::string squad_file;
+  std::vector<std::string> distractors;  // text files or L-Eval .jsonl files
+  std::string model;                     // embedder; empty: the default
+  std::string precision = "auto";
+  int threads = 0;
+  int max_questions = 0;  // 0: all
+  int chunk_tokens = 200;
+  int overlap_tokens = 40;
+  std::string work_dir;   // where the collection is built; empty: a temporary directory
+};
+
+// {"bm25": {...}, "dense": {...}, "hybrid": {...}, "ingest_paragraphs_per_s", "questions",
+//  "paragraphs", "distractor_documents", "chunks", "config": {...}, "commit", "machine"}; each
+// mode holds "recall@1", "recall@5", "recall@20", "mrr@10", "query_ms_p50", "query_ms_p99".
+Result<nlohmann::ordered_json> RunRetrievalEval(const RetrievalEvalOptions& options);
+
+std::string FormatRetrievalEval(const nlohmann::ordered_json& result);
+
+}  // namespace engram::bench

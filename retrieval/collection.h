@@ -1,0 +1,154 @@
+// A persistent collection of documents, searchable by BM25, by dense vectors, or both.
+//
+//   auto c = Collection::Open(CollectionPath(data_dir, "papers"), &embedder, {});
+//   (*c)->Ingest({.text = parsed.text, .title = parsed.title, .source = "paper.pdf"});
+//   auto hits = (*c)->Search("what limits decode speed?", {.mode = SearchMode::kHybrid, .k = 5});
+//   // (*hits)[0].Citation() == "3:1042-1876": document 3, bytes 1042..1876 of its text
+//
+// Storage: one RocksDB database per collection (column families: meta, documents, chunks,
+// postings, terms). A document, its chunks (text, span, embedding), its BM25 postings and the
+// corpus statistics are written in one WriteBatch, so a crash (even SIGKILL) leaves each
+// document fully present or absent. The FAISS index (retrieval/vector_index.h) lives beside the
+// database in `vectors.faiss`, saved atomically with the RocksDB sequence number it reflects; on
+// Open a stale or missing index is caught up from the chunks (ids added or removed since),
+// never left out of sync.
+//
+// Units: a search ranks chunks (sentence-aware, token-budgeted pieces of a document, made with
+// the embedder's token counts); every hit carries its document id and byte span.
+//
+// Thread safety: any number of concurrent Search/List calls alongside one writer
+// (Ingest/Delete/Flush); writers are serialised internally.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.h"
+#include "retrieval/bm25.h"
+#include "retrieval/chunker.h"
+#include "retrieval/embedder.h"
+#include "retrieval/vector_index.h"
+
+namespace engram::retrieval {
+
+struct DocumentInput {
+  std::string text;    // the parsed text; citations are byte offsets into it
+  std::string title;
+  std::string source;  // path, URL or "stdin"; ingesting the same source again replaces it
+  std::vector<std::string> tags;
+  std::string format = "txt";
+};
+
+struct DocumentInfo {
+  uint64_t id = 0;
+  std::string title, source, format, sha256;
+  std::vector<std::string> tags;
+  int64_t created_ms = 0, updated_ms = 0;  // Unix epoch milliseconds
+  uint64_t bytes = 0;
+  uint32_t chunks = 0;
+};
+
+enum class IngestOutcome {
+  kAdded,
+  kReplaced,   // the source was there with other content: the old document is gone
+  kUnchanged,  // the same content is already in the collection: nothing written
+};
+std::string_view IngestOutcomeName(IngestOutcome o);
+
+struct IngestResult {
+  uint64_t id = 0;
+  IngestOutcome outcome = IngestOutcome::kAdded;
+  uint32_t chunks = 0;
+};
+
+struct CollectionOptions {
+  ChunkOptions chunking;
+  Bm25Params bm25;
+  VectorIndexOptions index;
+  bool sync = false;  // fsync the write-ahead log on every ingest/delete
+};
+
+enum class SearchMode { kBm25, kDense, kHybrid };
+std::string_view SearchModeName(SearchMode m);
+Result<SearchMode> ParseSearchMode(std::string_view s);
+
+enum class FusionMethod {
+  kRrf,       // reciprocal rank fusion: Σ 1 / (rrf_k + rank)
+  kWeighted,  // dense_weight · dense + (1 - dense_weight) · bm25, each min-max normalised
+};
+
+struct SearchOptions {
+  SearchMode mode = SearchMode::kHybrid;
+  int k = 10;
+  FusionMethod fusion = FusionMethod::kRrf;
+  double rrf_k = 60.0;
+  double dense_weight = 0.5;
+  int candidates = 0;       // per mode before fusion; 0: max(4k, 50)
+  bool mmr = false;         // maximal marginal relevance over the fused candidates
+  double mmr_lambda = 0.7;  // relevance vs diversity
+  // Filters (all must hold): documents carrying every tag, sources starting with a prefix, one
+  // document.
+  std::vector<std::string> tags;
+  std::string source_prefix;
+  std::optional<uint64_t> document;
+};
+
+struct SearchHit {
+  uint64_t chunk_id = 0, document_id = 0;
+  double score = 0.0;       // the mode's score (RRF or weighted sum for hybrid)
+  double bm25_score = 0.0;  // components, 0 when the chunk was not in that list
+  double dense_score = 0.0;
+  size_t begin = 0, end = 0;  // byte span in the document's text
+  std::string text, title, source;
+  std::string Citation() const;  // "<document>:<begin>-<end>"
+};
+
+struct CollectionStats {
+  uint64_t documents = 0, chunks = 0;
+  double average_chunk_terms = 0.0;
+  IndexKind index_kind = IndexKind::kFlat;
+  size_t index_bytes = 0;
+};
+
+class Collection {
+ public:
+  // Opens or creates the collection in `dir`. `embedder` (not owned, must outlive the
+  // collection) embeds chunks and queries; it must be the one the collection was created with
+  // (same name and dimension: kFailedPrecondition otherwise). A directory that holds something
+  // else is refused without being written to.
+  static Result<std::unique_ptr<Collection>> Open(const std::string& dir, Embedder* embedder,
+                                                  const CollectionOptions& options);
+  ~Collection();  // saves the vector index when it changed
+
+  Result<IngestResult> Ingest(const DocumentInput& document);
+  // Several documents with their chunks embedded together (faster); each document is still
+  // written atomically on its own terms. Results in input order.
+  Result<std::vector<IngestResult>> IngestBatch(std::span<const DocumentInput> documents);
+  // kNotFound for an unknown id.
+  Status Delete(uint64_t document_id);
+  Result<std::vector<DocumentInfo>> List() const;
+  Result<DocumentInfo> Get(uint64_t document_id) const;
+
+  Result<std::vector<SearchHit>> Search(std::string_view query, const SearchOptions& options) const;
+
+  // Saves the vector index (atomically, with the sequence number it reflects).
+  Status Flush();
+  CollectionStats Stats() const;
+  const std::string& dir() const;
+
+ private:
+  struct State;
+  explicit Collection(std::unique_ptr<State> state);
+  std::unique_ptr<State> s_;
+};
+
+// <data_dir>/collections/<name>; kInvalidArgument for names other than [A-Za-z0-9._-]{1,64}.
+Result<std::string> CollectionPath(const std::string& data_dir, std::string_view name);
+// Names of the collections under <data_dir>/collections, sorted.
+std::vector<std::string> ListCollections(const std::string& data_dir);
+
+}  // namespace engram::retrieval

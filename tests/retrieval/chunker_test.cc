@@ -391,7 +391,7 @@ TEST(ChunkerTest, InvariantsHoldOnRandomTexts) {
 TEST(ChunkerTest, RealLEvalDocuments) {
   const std::filesystem::path dir = ResolveSharedDataDir() / "leval";
   if (!std::filesystem::is_directory(dir)) {
-    GTEST_SKIP() << "no L-Eval data in '" << dir.string()
+    GTEST_FAIL() << "no L-Eval data in '" << dir.string()
                  << "'; set ENGRAM_SHARED_DATA to the folder that holds leval/";
   }
   std::vector<std::string> docs;

@@ -1,6 +1,6 @@
 // Document collections from the command line (retrieval/collection.h):
 //   engram ingest --collection C [--tag T]… [--sync] [--json] FILE… | -
-//   engram search --collection C [--mode bm25|dense|hybrid] [-k N] [--fusion rrf|weighted]
+//   engram search --collection C [--mode bm25|dense|hybrid] [-k N] [--fusion weighted|rrf]
 //                 [--mmr] [--tag T]… [--source-prefix P] [--json] QUERY
 //   engram collections [--json]
 //   engram docs --collection C [--json]
@@ -167,7 +167,7 @@ Status RunIngest(const GlobalFlags& global, const IngestFlags& f) {
 struct SearchFlags : CollectionFlags {
   std::string query;
   std::string mode = "hybrid";
-  std::string fusion = "rrf";
+  std::string fusion = "weighted";
   int k = 5;
   bool mmr = false;
   std::vector<std::string> tags;
@@ -310,7 +310,8 @@ void RegisterCollectionCommands(CLI::App& app, const GlobalFlags& global, Comman
   cmd->add_option("query", search->query, "The query")->required();
   cmd->add_option("--mode", search->mode, "bm25, dense or hybrid")->default_val("hybrid");
   cmd->add_option("-k", search->k, "Hits to return")->default_val(5);
-  cmd->add_option("--fusion", search->fusion, "Hybrid fusion: rrf or weighted")->default_val("rrf");
+  cmd->add_option("--fusion", search->fusion, "Hybrid fusion: weighted (min-max normalised scores) or rrf")
+      ->default_val("weighted");
   cmd->add_flag("--mmr", search->mmr, "Diversify the hits (maximal marginal relevance)");
   cmd->add_option("--tag", search->tags, "Only documents with this tag (repeatable)");
   cmd->add_option("--source-prefix", search->source_prefix, "Only documents whose source starts so");

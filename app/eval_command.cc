@@ -38,6 +38,8 @@ void RegisterEvalCommand(CLI::App& app, const GlobalFlags&, CommandTable& comman
       ->default_val(200);
   cmd->add_option("--work-dir", flags->options.work_dir,
                   "Build the collection here and keep it (default: a temporary directory)");
+  cmd->add_flag("--fusion-sweep", flags->options.fusion_sweep,
+                "Also score several hybrid fusions of the same candidates (to pick defaults)");
   cmd->add_flag("--json", flags->json, "Print one JSON object");
   commands.Add(cmd, [flags]() -> Status {
     Result<nlohmann::ordered_json> r = bench::RunRetrievalEval(flags->options);

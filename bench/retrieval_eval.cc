@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <functional>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -15,6 +16,7 @@
 #include "common/progress.h"
 #include "inference/bert_embedder.h"
 #include "retrieval/collection.h"
+#include "retrieval/fusion.h"
 
 namespace engram::bench {
 namespace {
@@ -183,6 +185,54 @@ Result<json> RunRetrievalEval(const RetrievalEvalOptions& options) {
         {"recall@20", hits20 / n},         {"mrr@10", mrr / n},
         {"query_ms_p50", Percentile(latency, 0.5)}, {"query_ms_p99", Percentile(latency, 0.99)}};
   }
+  if (options.fusion_sweep) {
+    struct Variant {
+      std::string name;
+      std::function<std::vector<retrieval::RankedItem>(const std::vector<retrieval::RankedItem>&,
+                                                        const std::vector<retrieval::RankedItem>&)>
+          fuse;
+      double hits1 = 0, hits5 = 0, hits20 = 0;
+    };
+    std::vector<Variant> variants;
+    for (double w : {1.0, 0.7, 0.5, 0.3}) {
+      variants.push_back({"rrf60 dense_weight " + std::to_string(w), [w](const auto& b, const auto& d) {
+                            return retrieval::ReciprocalRankFusion({&b, &d}, 60.0, {1.0, w});
+                          }});
+    }
+    for (double w : {0.5, 0.4, 0.3, 0.2}) {
+      variants.push_back({"weighted dense_weight " + std::to_string(w), [w](const auto& b, const auto& d) {
+                            return retrieval::WeightedFusion(b, d, 1.0 - w, w);
+                          }});
+    }
+    for (const Question& q : questions) {
+      Result<std::vector<retrieval::SearchHit>> b = c.Search(q.text, {.mode = retrieval::SearchMode::kBm25, .k = 50});
+      Result<std::vector<retrieval::SearchHit>> d = c.Search(q.text, {.mode = retrieval::SearchMode::kDense, .k = 50});
+      if (!b.ok()) return b.status();
+      if (!d.ok()) return d.status();
+      std::unordered_map<uint64_t, uint64_t> doc_of;
+      std::vector<retrieval::RankedItem> bl, dl;
+      for (const auto& h : *b) bl.push_back({h.chunk_id, h.score}), doc_of[h.chunk_id] = h.document_id;
+      for (const auto& h : *d) dl.push_back({h.chunk_id, h.score}), doc_of[h.chunk_id] = h.document_id;
+      for (Variant& v : variants) {
+        std::vector<uint64_t> docs;
+        std::unordered_set<uint64_t> seen;
+        for (const auto& r : v.fuse(bl, dl)) {
+          if (seen.insert(doc_of[r.id]).second) docs.push_back(doc_of[r.id]);
+        }
+        const auto at = std::find(docs.begin(), docs.end(), paragraph_id[q.paragraph]);
+        const size_t rank = at == docs.end() ? SIZE_MAX : static_cast<size_t>(at - docs.begin()) + 1;
+        v.hits1 += rank <= 1;
+        v.hits5 += rank <= 5;
+        v.hits20 += rank <= 20;
+      }
+    }
+    json sweep = json::object();
+    const double n = static_cast<double>(questions.size());
+    for (const Variant& v : variants) {
+      sweep[v.name] = {{"recall@1", v.hits1 / n}, {"recall@5", v.hits5 / n}, {"recall@20", v.hits20 / n}};
+    }
+    out["fusion_sweep"] = sweep;
+  }
   const retrieval::CollectionStats stats = c.Stats();
   out["ingest_paragraphs_per_s"] = static_cast<double>(paragraphs.size()) / ingest_seconds;
   out["questions"] = questions.size();
@@ -195,7 +245,7 @@ Result<json> RunRetrievalEval(const RetrievalEvalOptions& options) {
                    {"chunk_tokens", options.chunk_tokens},
                    {"overlap_tokens", options.overlap_tokens},
                    {"bm25", {{"k1", copts.bm25.k1}, {"b", copts.bm25.b}}},
-                   {"hybrid", "reciprocal rank fusion, k = 60, 50 candidates per mode"},
+                   {"hybrid", "weighted fusion of min-max normalised scores, dense weight 0.5, 50 candidates per mode"},
                    {"index", std::string(retrieval::IndexKindName(stats.index_kind))}};
   out["commit"] = std::string(GetBuildInfo().git_commit);
   out["machine"] = MachineSummary(DescribeMachine());

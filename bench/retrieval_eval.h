@@ -25,6 +25,9 @@ struct RetrievalEvalOptions {
   int chunk_tokens = 200;
   int overlap_tokens = 40;
   std::string work_dir;   // where the collection is built; empty: a temporary directory
+  // Also score several fusions of the same bm25 and dense candidate lists (key "fusion_sweep"),
+  // to choose hybrid's defaults.
+  bool fusion_sweep = false;
 };
 
 // {"bm25": {...}, "dense": {...}, "hybrid": {...}, "ingest_paragraphs_per_s", "questions",

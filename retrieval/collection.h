@@ -76,6 +76,8 @@ enum class SearchMode { kBm25, kDense, kHybrid };
 std::string_view SearchModeName(SearchMode m);
 Result<SearchMode> ParseSearchMode(std::string_view s);
 
+// Hybrid's default is kWeighted: on SQuAD dev (the first 1,500 questions, `engram eval
+// retrieval --fusion-sweep`) it gave recall@1 0.720 against RRF's 0.641 (bm25 alone 0.681).
 enum class FusionMethod {
   kRrf,       // reciprocal rank fusion: Σ 1 / (rrf_k + rank)
   kWeighted,  // dense_weight · dense + (1 - dense_weight) · bm25, each min-max normalised
@@ -84,7 +86,7 @@ enum class FusionMethod {
 struct SearchOptions {
   SearchMode mode = SearchMode::kHybrid;
   int k = 10;
-  FusionMethod fusion = FusionMethod::kRrf;
+  FusionMethod fusion = FusionMethod::kWeighted;
   double rrf_k = 60.0;
   double dense_weight = 0.5;
   int candidates = 0;       // per mode before fusion; 0: max(4k, 50)

@@ -41,11 +41,14 @@ void TopK(std::vector<RankedItem>& items, size_t k) {
 }
 
 std::vector<RankedItem> ReciprocalRankFusion(std::initializer_list<const std::vector<RankedItem>*> lists,
-                                             double rrf_k) {
+                                             double rrf_k, std::initializer_list<double> weights) {
   std::unordered_map<uint64_t, double> scores;
+  size_t l = 0;
   for (const std::vector<RankedItem>* list : lists) {
+    const double w = l < weights.size() ? *(weights.begin() + l) : 1.0;
+    ++l;
     for (size_t i = 0; i < list->size(); ++i) {
-      scores[(*list)[i].id] += 1.0 / (rrf_k + static_cast<double>(i + 1));
+      scores[(*list)[i].id] += w / (rrf_k + static_cast<double>(i + 1));
     }
   }
   return Sorted(scores);

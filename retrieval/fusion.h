@@ -18,10 +18,11 @@ struct RankedItem {
 // Keeps the k best of `items` (highest score first; equal scores by ascending id).
 void TopK(std::vector<RankedItem>& items, size_t k);
 
-// Σ over the lists holding an id of 1 / (rrf_k + rank), rank counted from 1 in each list (which
-// must be sorted best first). Sorted best first.
+// Σ over the lists holding an id of weight_list / (rrf_k + rank), rank counted from 1 in each
+// list (which must be sorted best first). `weights` holds one weight per list (empty: all 1).
+// Sorted best first.
 std::vector<RankedItem> ReciprocalRankFusion(std::initializer_list<const std::vector<RankedItem>*> lists,
-                                             double rrf_k);
+                                             double rrf_k, std::initializer_list<double> weights = {});
 
 // weight_a · norm(a) + weight_b · norm(b), each list's scores min-max normalised to [0, 1] (a
 // list of one item, or of equal scores, normalises to 1); an id missing from a list adds 0.

@@ -346,20 +346,50 @@ bool GeluErfAvx2(float* x, int64_t n) {
 
 namespace {
 
-// out[0 .. 8 CN) = inv · Σ_j p[j] v_j[0 .. 8 CN): CN output vectors held in registers.
-template <int CN>
-void WeightedValues(const float* p, const float* v, size_t v_stride, int64_t n, float inv,
-                    float* out) {
-  __m256 o[CN];
+// For R queries at once: out_r[0 .. 8 CN) = Σ_j p_r[j] v_j[0 .. 8 CN) (p already normalised),
+// R × CN accumulators in registers. Two queries share each value load and give the FMAs
+// independent chains (one query alone is bound by the FMA latency).
+template <int CN, int R>
+void WeightedValues(const float* const* p, const float* v, size_t v_stride, int64_t n,
+                    float* const* out) {
+  __m256 o[R][CN];
+#pragma GCC unroll 2
+  for (int r = 0; r < R; ++r) {
 #pragma GCC unroll 4
-  for (int c = 0; c < CN; ++c) o[c] = _mm256_setzero_ps();
-  for (int64_t j = 0; j < n; ++j) {
-    const __m256 w = _mm256_broadcast_ss(p + j);
-#pragma GCC unroll 4
-    for (int c = 0; c < CN; ++c) o[c] = _mm256_fmadd_ps(w, _mm256_loadu_ps(v + j * v_stride + 8 * c), o[c]);
+    for (int c = 0; c < CN; ++c) o[r][c] = _mm256_setzero_ps();
   }
+  for (int64_t j = 0; j < n; ++j) {
+    __m256 vv[CN];
 #pragma GCC unroll 4
-  for (int c = 0; c < CN; ++c) _mm256_storeu_ps(out + 8 * c, _mm256_mul_ps(o[c], _mm256_set1_ps(inv)));
+    for (int c = 0; c < CN; ++c) vv[c] = _mm256_loadu_ps(v + j * v_stride + 8 * c);
+#pragma GCC unroll 2
+    for (int r = 0; r < R; ++r) {
+      const __m256 w = _mm256_broadcast_ss(p[r] + j);
+#pragma GCC unroll 4
+      for (int c = 0; c < CN; ++c) o[r][c] = _mm256_fmadd_ps(w, vv[c], o[r][c]);
+    }
+  }
+#pragma GCC unroll 2
+  for (int r = 0; r < R; ++r) {
+#pragma GCC unroll 4
+    for (int c = 0; c < CN; ++c) _mm256_storeu_ps(out[r] + 8 * c, o[r][c]);
+  }
+}
+
+template <int R>
+void WeightedValuesAll(const float* const* p, const float* v, size_t v_stride, int64_t n,
+                       int chunks, float* const* out) {
+  for (int c0 = 0; c0 < chunks; c0 += 4) {
+    float* o[R];
+    for (int r = 0; r < R; ++r) o[r] = out[r] + 8 * c0;
+    const float* vc = v + 8 * c0;
+    switch (std::min(4, chunks - c0)) {
+      case 4: WeightedValues<4, R>(p, vc, v_stride, n, o); break;
+      case 3: WeightedValues<3, R>(p, vc, v_stride, n, o); break;
+      case 2: WeightedValues<2, R>(p, vc, v_stride, n, o); break;
+      default: WeightedValues<1, R>(p, vc, v_stride, n, o); break;
+    }
+  }
 }
 
 }  // namespace
@@ -396,8 +426,11 @@ bool AttendDenseAvx2(const DenseAttentionArgs& a) {
     }
     for (int r = 0; r < nq; ++r) {
       float* sr = scores + r * padded;
-      float m = sr[0];
-      for (int64_t j = 1; j < a.n_kv; ++j) m = std::max(m, sr[j]);
+      __m256 mx = _mm256_set1_ps(-INFINITY);
+      int64_t j = 0;
+      for (; j + 8 <= a.n_kv; j += 8) mx = _mm256_max_ps(mx, _mm256_loadu_ps(sr + j));
+      float m = HorizontalMax(mx);
+      for (; j < a.n_kv; ++j) m = std::max(m, sr[j]);
       const __m256 mv = _mm256_set1_ps(m);
       __m256 sum = _mm256_setzero_ps();
       for (int64_t j = 0; j + 8 <= padded; j += 8) {
@@ -407,17 +440,22 @@ bool AttendDenseAvx2(const DenseAttentionArgs& a) {
       }
       float total = HorizontalSum(sum);
       for (int64_t j = a.n_kv / 8 * 8; j < a.n_kv; ++j) total += sr[j];  // the partial vector
-      const float inv = 1.0f / total;
-      float* out = a.out + (i0 + r) * a.out_stride;
-      for (int c0 = 0; c0 < chunks; c0 += 4) {
-        const float* v = a.v + 8 * c0;
-        switch (std::min(4, chunks - c0)) {
-          case 4: WeightedValues<4>(sr, v, a.v_stride, a.n_kv, inv, out + 8 * c0); break;
-          case 3: WeightedValues<3>(sr, v, a.v_stride, a.n_kv, inv, out + 8 * c0); break;
-          case 2: WeightedValues<2>(sr, v, a.v_stride, a.n_kv, inv, out + 8 * c0); break;
-          default: WeightedValues<1>(sr, v, a.v_stride, a.n_kv, inv, out + 8 * c0); break;
-        }
+      const __m256 inv = _mm256_set1_ps(1.0f / total);
+      for (int64_t j = 0; j + 8 <= padded; j += 8) {
+        _mm256_storeu_ps(sr + j, _mm256_mul_ps(_mm256_loadu_ps(sr + j), inv));
       }
+    }
+    // Weighted values, two queries at a time.
+    int r = 0;
+    for (; r + 2 <= nq; r += 2) {
+      const float* p[2] = {scores + r * padded, scores + (r + 1) * padded};
+      float* out[2] = {a.out + (i0 + r) * a.out_stride, a.out + (i0 + r + 1) * a.out_stride};
+      WeightedValuesAll<2>(p, a.v, a.v_stride, a.n_kv, chunks, out);
+    }
+    if (r < nq) {
+      const float* p[1] = {scores + r * padded};
+      float* out[1] = {a.out + (i0 + r) * a.out_stride};
+      WeightedValuesAll<1>(p, a.v, a.v_stride, a.n_kv, chunks, out);
     }
   }
   return true;

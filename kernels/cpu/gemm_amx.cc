@@ -5,7 +5,7 @@
 
 #include "kernels/gemm.h"
 
-#if defined(__AMX_TILE__) && defined(__AMX_BF16__)
+#if defined(__AMX_TILE__) && defined(__AMX_BF16__) && defined(__AVX512BF16__)
 #include <immintrin.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -54,6 +54,14 @@ void GemmPanelAmxBf16(const GemmPanelArgs& a) {
   const int64_t kp = a.k;  // padded to a multiple of 32
   const size_t x_row = static_cast<size_t>(kp) * 2;
   alignas(64) float block[32][32];
+  // Outputs of this panel that exist, as store masks, and the bias (zero past them).
+  const __mmask16 m0 = a.valid >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << a.valid) - 1);
+  const __mmask16 m1 = a.valid >= 32   ? 0xFFFF
+                       : a.valid <= 16 ? 0
+                                       : static_cast<__mmask16>((1u << (a.valid - 16)) - 1);
+  const __m512 b0 = a.bias != nullptr ? _mm512_maskz_loadu_ps(m0, a.bias) : _mm512_setzero_ps();
+  const __m512 b1 =
+      a.bias != nullptr ? _mm512_maskz_loadu_ps(m1, a.bias + 16) : _mm512_setzero_ps();
   for (int64_t t0 = 0; t0 < a.n; t0 += 32) {
     _tile_zero(0);
     _tile_zero(1);
@@ -77,12 +85,25 @@ void GemmPanelAmxBf16(const GemmPanelArgs& a) {
     const int rows = static_cast<int>(std::min<int64_t>(32, a.n - t0));
     for (int t = 0; t < rows; ++t) {
       float* y = a.y + (t0 + t) * a.y_stride;
-      if (a.bias != nullptr) {
-        for (int j = 0; j < a.valid; ++j) y[j] = block[t][j] + a.bias[j];
-      } else {
-        std::memcpy(y, block[t], sizeof(float) * a.valid);
-      }
+      _mm512_mask_storeu_ps(y, m0, _mm512_add_ps(_mm512_load_ps(block[t]), b0));
+      _mm512_mask_storeu_ps(y + 16, m1, _mm512_add_ps(_mm512_load_ps(block[t] + 16), b1));
     }
+  }
+}
+
+void PackTokensBf16RowsAmx(const float* x, size_t x_stride, int64_t n, int64_t k, int64_t kp,
+                           uint16_t* out) {
+  // vcvtneps2bf16 rounds to nearest even, as Bf16FromFloat does.
+  for (int64_t t = 0; t < n; ++t) {
+    const float* row = x + t * x_stride;
+    uint16_t* o = out + t * kp;
+    int64_t i = 0;
+    for (; i + 16 <= k; i += 16) {
+      const __m256bh h = _mm512_cvtneps_pbh(_mm512_loadu_ps(row + i));
+      std::memcpy(o + i, &h, 32);
+    }
+    for (; i < k; ++i) o[i] = Bf16FromFloat(row[i]);
+    for (; i < kp; ++i) o[i] = 0;
   }
 }
 
@@ -95,6 +116,10 @@ bool GemmAmxBuilt() { return true; }
 namespace engram::kernels::internal {
 bool AmxPermitted() { return false; }
 void GemmPanelAmxBf16(const GemmPanelArgs& a) { GemmPanelScalarBf16(a); }
+void PackTokensBf16RowsAmx(const float* x, size_t x_stride, int64_t n, int64_t k, int64_t kp,
+                           uint16_t* out) {
+  PackTokensBf16Rows(x, x_stride, n, k, kp, out);
+}
 bool GemmAmxBuilt() { return false; }
 }  // namespace engram::kernels::internal
 

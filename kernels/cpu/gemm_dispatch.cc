@@ -104,7 +104,7 @@ bool GemmIsaAvailable(GemmIsa isa) {
              f.avx512bf16;
     case GemmIsa::kAmxBf16:
       return internal::GemmAvx512Built() && internal::GemmAmxBuilt() && f.avx512f &&
-             f.amx_bf16 && internal::AmxPermitted();
+             f.avx512bf16 && f.amx_bf16 && internal::AmxPermitted();
   }
   return false;
 }
@@ -138,8 +138,8 @@ void PackGemmTokens(GemmIsa isa, const PackedMatrix& w, const float* x, size_t x
   const int tile = GemmTokenTile(isa, w);
   float* dst = out + t_begin * TokenFloats(w);
   if (w.precision() == GemmPrecision::kBf16 && tile == 32) {  // AMX
-    internal::PackTokensBf16Rows(x + t_begin * x_stride, x_stride, t_end - t_begin, w.cols(),
-                                 PaddedCols(w), reinterpret_cast<uint16_t*>(dst));
+    internal::PackTokensBf16RowsAmx(x + t_begin * x_stride, x_stride, t_end - t_begin, w.cols(),
+                                    PaddedCols(w), reinterpret_cast<uint16_t*>(dst));
     // Zero the rest of the last tile (rows past n), which the tiles load.
     const int64_t end_tile = (t_end + tile - 1) / tile * tile;
     std::memset(out + t_end * TokenFloats(w), 0,

@@ -19,6 +19,8 @@ void PackTokensBf16(const float* x, size_t x_stride, int64_t n, int64_t k, int64
 // is zero past the last token.
 void PackTokensBf16Rows(const float* x, size_t x_stride, int64_t n, int64_t k, int64_t kp,
                         uint16_t* out);
+void PackTokensBf16RowsAmx(const float* x, size_t x_stride, int64_t n, int64_t k, int64_t kp,
+                           uint16_t* out);  // the same, with vcvtneps2bf16
 uint16_t Bf16FromFloat(float v);  // round to nearest even
 float FloatFromBf16(uint16_t v);
 

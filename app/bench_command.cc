@@ -2,6 +2,10 @@
 //   engram bench tokenize [-m MODEL] [--file F …] [--repetitions N] [--json]
 //   engram bench embed [--model DIR] [--file F] [--batch 1,32] [--sentences N] [--threads N]
 //                      [--repeat R] [--precision auto|f32|bf16] [--json]
+//   engram bench retrieval [--chunks N] [--dim D] [--queries Q] [--batch B]
+//                          [--index auto|flat|hnsw|ivfpq] [--work-dir DIR] [--keep] [--json]
+//   engram bench vectors [--data random|lowrank|synthetic|real] [--n N] [--dim D] [--queries Q]
+//                        [--index hnsw|ivfpq] [--ef 32,64,...] [--model DIR] [--json]
 //   engram bench prefill|decode [-m MODEL] [--ctx 512,2048,8192] [--tokens T] [--threads N]
 //                               [--text FILE] [--repeat R] [--kv-type f16|f32] [--json]
 #include <cstdio>
@@ -10,6 +14,8 @@
 #include "app/cli.h"
 #include "bench/embed_bench.h"
 #include "bench/generate_bench.h"
+#include "bench/retrieval_bench.h"
+#include "bench/vector_bench.h"
 #include "bench/tokenize_bench.h"
 
 namespace engram::app {
@@ -52,6 +58,73 @@ void AddEmbedBench(CLI::App* bench, CommandTable& commands) {
       std::printf("%s\n", result->dump(2).c_str());
     } else {
       std::fputs(bench::FormatEmbedBench(*result).c_str(), stdout);
+    }
+    return Status::OK();
+  });
+}
+
+struct RetrievalBenchFlags {
+  bench::RetrievalBenchOptions options;
+  bool json = false;
+};
+
+void AddRetrievalBench(CLI::App* bench, CommandTable& commands) {
+  auto flags = std::make_shared<RetrievalBenchFlags>();
+  CLI::App* cmd = bench->add_subcommand(
+      "retrieval", "Ingest rate, index build, query latency, RSS and disk of a collection of "
+                   "synthetic chunks");
+  cmd->add_option("--chunks", flags->options.chunks, "Chunks (one synthetic document each)")
+      ->default_val(100000);
+  cmd->add_option("--dim", flags->options.dim, "Embedding dimension")->default_val(384);
+  cmd->add_option("--queries", flags->options.queries, "Queries per search mode")
+      ->default_val(1000);
+  cmd->add_option("--batch", flags->options.batch, "Documents per ingest batch")
+      ->default_val(1000);
+  cmd->add_option("--index", flags->options.index, "Vector index: auto, flat, hnsw or ivfpq")
+      ->default_val("auto");
+  cmd->add_option("--work-dir", flags->options.work_dir,
+                  "Where the collection is built (default: the temporary directory)");
+  cmd->add_flag("--keep", flags->options.keep, "Keep the collection afterwards");
+  cmd->add_flag("--json", flags->json, "Print one JSON object");
+  commands.Add(cmd, [flags]() -> Status {
+    Result<nlohmann::ordered_json> result = bench::RunRetrievalBench(flags->options);
+    if (!result.ok()) return result.status();
+    if (flags->json) {
+      std::printf("%s\n", result->dump(2).c_str());
+    } else {
+      std::fputs(bench::FormatRetrievalBench(*result).c_str(), stdout);
+    }
+    return Status::OK();
+  });
+}
+
+struct VectorBenchFlags {
+  bench::VectorBenchOptions options;
+  bool json = false;
+};
+
+void AddVectorBench(CLI::App* bench, CommandTable& commands) {
+  auto flags = std::make_shared<VectorBenchFlags>();
+  CLI::App* cmd = bench->add_subcommand(
+      "vectors", "Recall@10 and speed of the HNSW / IVF-PQ index against exact search");
+  cmd->add_option("--data", flags->options.data, "random, lowrank, synthetic or real")
+      ->default_val("random");
+  cmd->add_option("--n", flags->options.n, "Vectors indexed")->default_val(100000);
+  cmd->add_option("--dim", flags->options.dim, "Dimension (not for real)")->default_val(384);
+  cmd->add_option("--queries", flags->options.queries, "Queries")->default_val(200);
+  cmd->add_option("--index", flags->options.index, "hnsw or ivfpq")->default_val("hnsw");
+  cmd->add_option("--ef", flags->options.ef_search, "HNSW efSearch values, comma-separated")
+      ->delimiter(',')
+      ->default_str("32,64,128,256,512,1024");
+  cmd->add_option("--model", flags->options.model, "Embedder for --data real");
+  cmd->add_flag("--json", flags->json, "Print one JSON object");
+  commands.Add(cmd, [flags]() -> Status {
+    Result<nlohmann::ordered_json> result = bench::RunVectorBench(flags->options);
+    if (!result.ok()) return result.status();
+    if (flags->json) {
+      std::printf("%s\n", result->dump(2).c_str());
+    } else {
+      std::fputs(bench::FormatVectorBench(*result).c_str(), stdout);
     }
     return Status::OK();
   });
@@ -115,6 +188,8 @@ void RegisterBenchCommand(CLI::App& app, const GlobalFlags&, CommandTable& comma
       ->default_val(5);
   cmd->add_flag("--json", tokenize->json, "Print one JSON object");
   AddEmbedBench(bench, commands);
+  AddRetrievalBench(bench, commands);
+  AddVectorBench(bench, commands);
   AddGenerateBench(bench, commands, "prefill",
                    "Prompt evaluation tokens/s of the forward pass at given context lengths",
                    false);

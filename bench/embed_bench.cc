@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <fstream>
 
+#include "bench/stats.h"
 #include "common/build_info.h"
 #include "common/machine_info.h"
 #include "common/paths.h"
@@ -15,11 +16,6 @@ namespace engram::bench {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-double Percentile(std::vector<double> v, double q) {
-  std::sort(v.begin(), v.end());
-  return v[std::min(v.size() - 1, static_cast<size_t>(q * static_cast<double>(v.size())))];
-}
 
 bool IsSpace(char c) { return c == ' ' || c == '\n' || c == '\t' || c == '\r'; }
 

@@ -11,6 +11,7 @@
 #include <iterator>
 #include <unordered_set>
 
+#include "bench/stats.h"
 #include "common/build_info.h"
 #include "common/machine_info.h"
 #include "common/progress.h"
@@ -27,12 +28,6 @@ using json = nlohmann::ordered_json;
 
 double Seconds(Clock::time_point since) {
   return std::chrono::duration<double>(Clock::now() - since).count();
-}
-
-double Percentile(std::vector<double> v, double q) {
-  if (v.empty()) return 0.0;
-  std::sort(v.begin(), v.end());
-  return v[std::min(v.size() - 1, static_cast<size_t>(q * static_cast<double>(v.size())))];
 }
 
 struct Question {

@@ -5,6 +5,7 @@
 #include <rocksdb/write_batch.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstring>
@@ -54,6 +55,12 @@ T Read(std::string_view s, size_t at) {
   T v{};
   if (at + sizeof v <= s.size()) std::memcpy(&v, s.data() + at, sizeof v);
   return v;
+}
+
+int64_t MicrosSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() -
+                                                               start)
+      .count();
 }
 
 int64_t NowMs() {
@@ -195,6 +202,8 @@ struct Collection::State {
   uint64_t next_document = 1, next_chunk = 1;
   uint64_t chunk_count = 0, total_terms = 0;
   bool index_dirty = false;
+  // Time spent in index Add/Remove since Open (catch-up included), for Stats().
+  std::atomic<int64_t> index_micros{0};
   // Mean raw idf over all terms, recomputed on the first BM25 query after a write.
   mutable std::mutex idf_mu;
   mutable std::optional<double> mean_idf;
@@ -331,12 +340,14 @@ struct Collection::State {
         remove.push_back(static_cast<int64_t>(id));
       }
     }
+    const auto start = std::chrono::steady_clock::now();
     if (!remove.empty()) {
       if (Status s = index->Remove(remove); !s.ok()) return s;
     }
     if (!add_ids.empty()) {
       if (Status s = index->Add(add_ids, add_vectors); !s.ok()) return s;
     }
+    index_micros += MicrosSince(start);
     index_dirty = !remove.empty() || !add_ids.empty();
     return Status::OK();
   }
@@ -493,7 +504,9 @@ Status Collection::Flush() {
   const std::string path = (fs::path(s_->dir) / kIndexFile).string();
   if (Status st = s_->index->Save(path, s_->db->GetLatestSequenceNumber()); !st.ok()) return st;
   s_->index_dirty = false;
-  return Status::OK();
+  // Memtables to table files too, so the next Open replays no write-ahead log (at 100k chunks
+  // that replay took 15 s).
+  return FromRocks(s_->db->Flush(rocksdb::FlushOptions()), "flushing the database");
 }
 
 Result<IngestResult> Collection::Ingest(const DocumentInput& document) {
@@ -625,12 +638,14 @@ Result<std::vector<IngestResult>> Collection::IngestBatch(std::span<const Docume
     std::lock_guard idf_lock(s.idf_mu);
     s.mean_idf.reset();
   }
+  const auto index_start = std::chrono::steady_clock::now();
   if (!remove_ids.empty()) {
     if (Status st = s.index->Remove(remove_ids); !st.ok()) return st;
   }
   if (!add_ids.empty()) {
     if (Status st = s.index->Add(add_ids, vectors); !st.ok()) return st;
   }
+  s.index_micros += MicrosSince(index_start);
   s.index_dirty = true;
   return results;
 }
@@ -697,6 +712,7 @@ CollectionStats Collection::Stats() const {
       s_->chunk_count > 0 ? static_cast<double>(s_->total_terms) / static_cast<double>(s_->chunk_count) : 0.0;
   st.index_kind = s_->index->kind();
   st.index_bytes = s_->index->memory_bytes();
+  st.index_seconds = static_cast<double>(s_->index_micros.load()) / 1e6;
   return st;
 }
 

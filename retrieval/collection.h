@@ -114,6 +114,7 @@ struct CollectionStats {
   double average_chunk_terms = 0.0;
   IndexKind index_kind = IndexKind::kFlat;
   size_t index_bytes = 0;
+  double index_seconds = 0.0;  // spent adding to / removing from the vector index since Open
 };
 
 class Collection {
@@ -137,7 +138,8 @@ class Collection {
 
   Result<std::vector<SearchHit>> Search(std::string_view query, const SearchOptions& options) const;
 
-  // Saves the vector index (atomically, with the sequence number it reflects).
+  // Saves the vector index (atomically, with the sequence number it reflects) and flushes the
+  // database's memtables, so the next Open is quick.
   Status Flush();
   CollectionStats Stats() const;
   const std::string& dir() const;

@@ -31,6 +31,7 @@
 #include <faiss/invlists/InvertedLists.h>
 
 #include "common/thread_annotations.h"
+#include "retrieval/internal/simd_flat_ip.h"
 
 namespace engram::retrieval {
 namespace {
@@ -320,6 +321,7 @@ class FaissVectorIndex final : public VectorIndex {
   int dim() const override { return dim_; }
   IndexKind kind() const override;
   size_t memory_bytes() const override;
+  Status SetHnswEfSearch(int ef_search) override;
 
  private:
   Status AddToSlots(faiss::Index* index, std::span<const int64_t> ids,
@@ -343,7 +345,8 @@ class FaissVectorIndex final : public VectorIndex {
                    bool labels_are_ids, std::vector<VectorHit>* hits) const;
 
   const int dim_;
-  const VectorIndexOptions options_;
+  // Constant but for hnsw_ef_search, which SetHnswEfSearch changes under the writer lock.
+  VectorIndexOptions options_;
 
   // glibc's rwlock prefers readers, so a steady stream of searches would starve Add forever.
   // Both sides pass through gate_ first, and a writer keeps it while it waits for the readers
@@ -383,7 +386,7 @@ Status FaissVectorIndex::Init() {
       case IndexKind::kAuto:
       case IndexKind::kFlat:
         kind_ = IndexKind::kFlat;
-        flat_ = std::make_unique<faiss::IndexFlatIP>(dim_);
+        flat_ = std::make_unique<internal::SimdFlatIP>(dim_);
         break;
       case IndexKind::kHnsw:
         kind_ = IndexKind::kHnsw;
@@ -391,10 +394,21 @@ Status FaissVectorIndex::Init() {
         break;
       case IndexKind::kIvfPq:
         kind_ = IndexKind::kIvfPq;
-        flat_ = std::make_unique<faiss::IndexFlatIP>(dim_);
+        flat_ = std::make_unique<internal::SimdFlatIP>(dim_);
         break;
     }
   });
+}
+
+// Replaces an HNSW index's flat storage by a SimdFlatIP holding the same vectors (see
+// internal/simd_flat_ip.h for why). The HNSW owns its storage (own_fields).
+void UseSimdStorage(faiss::IndexHNSW* hnsw) {
+  std::unique_ptr<internal::SimdFlatIP> storage =
+      internal::AdoptFlatIP(dynamic_cast<faiss::IndexFlat*>(hnsw->storage));
+  if (storage == nullptr) return;  // not a flat IP storage: keep FAISS's
+  if (hnsw->own_fields) delete hnsw->storage;
+  hnsw->storage = storage.release();
+  hnsw->own_fields = true;
 }
 
 std::unique_ptr<faiss::IndexHNSWFlat> FaissVectorIndex::NewHnsw() const {
@@ -402,7 +416,16 @@ std::unique_ptr<faiss::IndexHNSWFlat> FaissVectorIndex::NewHnsw() const {
                                                       faiss::METRIC_INNER_PRODUCT);
   index->hnsw.efConstruction = options_.hnsw_ef_construction;
   index->hnsw.efSearch = options_.hnsw_ef_search;
+  UseSimdStorage(index.get());
   return index;
+}
+
+Status FaissVectorIndex::SetHnswEfSearch(int ef_search) {
+  if (ef_search < 1) return Status::InvalidArgument("vector index: efSearch must be >= 1");
+  std::unique_lock lock = WriterLock();
+  options_.hnsw_ef_search = ef_search;
+  if (hnsw_) hnsw_->hnsw.efSearch = ef_search;
+  return Status::OK();
 }
 
 const faiss::Index* FaissVectorIndex::CurrentIndex() const {
@@ -558,7 +581,7 @@ Status FaissVectorIndex::TrainIvf() {
   std::unique_ptr<faiss::IndexFlat> quantizer;
   std::unique_ptr<faiss::IndexIVFPQ> ivf;
   Status s = CallFaiss("training IVF-PQ", [&] {
-    quantizer = std::make_unique<faiss::IndexFlatIP>(dim_);
+    quantizer = std::make_unique<internal::SimdFlatIP>(dim_);
     ivf = std::make_unique<faiss::IndexIVFPQ>(quantizer.get(), dim_, static_cast<size_t>(nlist),
                                               static_cast<size_t>(options_.pq_m), 8,
                                               faiss::METRIC_INNER_PRODUCT);
@@ -841,7 +864,9 @@ Status FaissVectorIndex::Restore(IndexKind concrete, bool trained,
     if (!slot_ids.empty() || !tombstones.empty()) return bad("trained IVF-PQ with slot ids");
     // Take the quantizer out of FAISS's flag-based ownership.
     ivf->own_fields = false;
-    ivf_quantizer_.reset(quantizer);
+    ivf_quantizer_ = internal::AdoptFlatIP(quantizer);
+    delete quantizer;
+    ivf->quantizer = ivf_quantizer_.get();
     ivf_.reset(ivf);
     index.release();
     const faiss::InvertedLists* lists = ivf_->invlists;
@@ -875,6 +900,7 @@ Status FaissVectorIndex::Restore(IndexKind concrete, bool trained,
     }
     hnsw->hnsw.efSearch = options_.hnsw_ef_search;
     hnsw->hnsw.efConstruction = options_.hnsw_ef_construction;
+    UseSimdStorage(hnsw);
     hnsw_.reset(hnsw);
     index.release();
     dead_.assign(slot_ids.size(), 0);
@@ -889,8 +915,7 @@ Status FaissVectorIndex::Restore(IndexKind concrete, bool trained,
     auto* flat = dynamic_cast<faiss::IndexFlat*>(index.get());
     if (flat == nullptr) return bad("a flat file does not hold a flat index");
     if (!tombstones.empty()) return bad("tombstones in a flat index");
-    flat_.reset(flat);
-    index.release();
+    flat_ = internal::AdoptFlatIP(flat);  // `index`, emptied, is freed on return
   }
   slot_ids_ = std::move(slot_ids);
   for (size_t i = 0; i < slot_ids_.size(); ++i) {

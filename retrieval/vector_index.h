@@ -155,6 +155,9 @@ class VectorIndex {
   virtual IndexKind kind() const = 0;
   // Approximate heap bytes of the vectors, graph / codes, and id tables.
   virtual size_t memory_bytes() const = 0;
+  // Changes the HNSW search breadth (hnsw_ef_search) from now on, and in the file Save writes;
+  // for tuning (`engram bench vectors`). kInvalidArgument below 1.
+  virtual Status SetHnswEfSearch(int ef_search) = 0;
 };
 
 }  // namespace engram::retrieval

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <random>
 #include <sstream>
 #include <unordered_set>
@@ -107,9 +108,10 @@ Result<Vectors> SyntheticVectors(const VectorBenchOptions& o) {
   return v;
 }
 
-// 120-word windows of every L-Eval document and the SQuAD paragraphs, until n texts; the first
-// `queries` SQuAD questions.
+// 40-word windows of the SQuAD dev paragraphs, the L-Eval documents and the essays, until n
+// texts; the first `queries` SQuAD dev questions.
 Result<Vectors> RealVectors(const VectorBenchOptions& o) {
+  constexpr int kWindowWords = 40;
   const char* root = std::getenv("ENGRAM_SHARED_DATA");
   if (root == nullptr) {
     return Status::FailedPrecondition(
@@ -117,6 +119,19 @@ Result<Vectors> RealVectors(const VectorBenchOptions& o) {
   }
   const fs::path data(root);
   std::vector<std::string> base, questions;
+  auto add_windows = [&](const std::string& text) {
+    std::istringstream words(text);
+    std::string window, word;
+    int count = 0;
+    while (words >> word && static_cast<int64_t>(base.size()) < o.n) {
+      window += (count ? " " : "") + word;
+      if (++count == kWindowWords) {
+        base.push_back(std::move(window));
+        window.clear();
+        count = 0;
+      }
+    }
+  };
   std::ifstream squad_in(data / "squad" / "dev-v1.1.shared.json");
   const nlohmann::json squad = nlohmann::json::parse(squad_in, nullptr, false);
   if (squad.is_discarded() || !squad.contains("data")) {
@@ -125,30 +140,26 @@ Result<Vectors> RealVectors(const VectorBenchOptions& o) {
   }
   for (const auto& article : squad["data"]) {
     for (const auto& p : article["paragraphs"]) {
-      base.push_back(p["context"].get<std::string>());
+      add_windows(p["context"].get<std::string>());
       for (const auto& qa : p["qas"]) questions.push_back(qa["question"].get<std::string>());
     }
   }
-  std::vector<fs::path> leval;
-  for (const auto& e : fs::directory_iterator(data / "leval")) {
-    if (e.path().extension() == ".jsonl") leval.push_back(e.path());
+  std::vector<fs::path> files;
+  for (const char* sub : {"leval", "haystack/pg_essays"}) {
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(data / sub, ec)) files.push_back(e.path());
   }
-  std::sort(leval.begin(), leval.end());
-  for (const fs::path& path : leval) {
+  std::sort(files.begin(), files.end());
+  for (const fs::path& path : files) {
     std::ifstream in(path);
-    for (std::string line; std::getline(in, line) && static_cast<int64_t>(base.size()) < o.n;) {
+    if (path.extension() != ".jsonl") {
+      add_windows(std::string(std::istreambuf_iterator<char>(in), {}));
+      continue;
+    }
+    for (std::string line; std::getline(in, line);) {
       const nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
-      if (j.is_discarded() || !j.contains("input") || !j["input"].is_string()) continue;
-      std::istringstream words(j["input"].get<std::string>());
-      std::string window, word;
-      int count = 0;
-      while (words >> word && static_cast<int64_t>(base.size()) < o.n) {
-        window += (count ? " " : "") + word;
-        if (++count == 120) {
-          base.push_back(std::move(window));
-          window.clear();
-          count = 0;
-        }
+      if (!j.is_discarded() && j.contains("input") && j["input"].is_string()) {
+        add_windows(j["input"].get<std::string>());
       }
     }
   }

@@ -9,9 +9,9 @@
 //   lowrank    unit vectors near a 32-dimensional subspace (x = zA + 0.3 noise), a common model
 //              of real embeddings' low intrinsic dimension
 //   synthetic  the bag-of-words embeddings of `engram bench retrieval`'s corpus
-//   real       all-MiniLM-L6-v2 embeddings of 120-word windows of the L-Eval documents and the
-//              SQuAD dev paragraphs (base) and SQuAD dev questions (queries), from
-//              $ENGRAM_SHARED_DATA
+//   real       all-MiniLM-L6-v2 embeddings of 40-word windows of the SQuAD dev paragraphs, the
+//              L-Eval documents and the essays (base; about 13,000 available) and of SQuAD dev
+//              questions (queries), from $ENGRAM_SHARED_DATA
 #pragma once
 
 #include <nlohmann/json.hpp>

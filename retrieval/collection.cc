@@ -26,7 +26,8 @@ namespace {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 
-constexpr std::string_view kFormat = "engram-collection 1";
+// 2: postings in per-batch segments (1 had one key per posting).
+constexpr std::string_view kFormat = "engram-collection 2";
 constexpr const char* kIndexFile = "vectors.faiss";
 // Column families, in the order the handles are kept.
 enum Cf { kMeta = 0, kDocuments, kChunks, kPostings, kTerms, kCfCount };
@@ -115,14 +116,39 @@ struct ChunkRecord {
   }
 };
 
-// A posting: [u32 tf][u32 chunk terms][u64 document].
-std::string EncodePosting(uint32_t tf, uint32_t terms, uint64_t document) {
-  std::string out;
-  Append(out, tf);
-  Append(out, terms);
-  Append(out, document);
-  return out;
+// Postings are stored in segments: key <term>\0<first chunk, big-endian>, value the postings of
+// that term for the chunks of one ingest batch, ascending by chunk, 24 bytes each:
+// [u64 chunk][u32 tf][u32 chunk terms][u64 document]. Chunk ids only grow, so the segments of a
+// term, in key order, list its postings in chunk order; one key per (term, batch) rather than per
+// (term, chunk) makes writes and scans several times cheaper. Removing a chunk rewrites the
+// segments that hold it.
+struct Posting {
+  uint64_t chunk = 0;
+  uint32_t tf = 0, terms = 0;
+  uint64_t document = 0;
+};
+constexpr size_t kPostingBytes = 24;
+
+void AppendPosting(std::string& out, const Posting& p) {
+  Append(out, p.chunk);
+  Append(out, p.tf);
+  Append(out, p.terms);
+  Append(out, p.document);
 }
+
+Posting ReadPosting(std::string_view segment, size_t i) {
+  const size_t at = i * kPostingBytes;
+  return {Read<uint64_t>(segment, at), Read<uint32_t>(segment, at + 8),
+          Read<uint32_t>(segment, at + 12), Read<uint64_t>(segment, at + 16)};
+}
+
+// What one write does to the term statistics and postings; applied to its WriteBatch at the end
+// (ApplyTermChanges), so several documents' changes to one segment compose.
+struct TermChanges {
+  std::map<std::string, int64_t> df_delta;
+  std::map<std::string, std::vector<Posting>> added;  // term -> new postings, ascending chunk
+  std::map<std::string, std::string> edited;          // segment key -> value after removals
+};
 
 json DocumentJson(const DocumentInfo& d) {
   return {{"id", d.id},         {"title", d.title},     {"source", d.source},
@@ -151,7 +177,7 @@ std::optional<DocumentInfo> DocumentFromJson(std::string_view s) {
 std::string DocKey(uint64_t id) { return "d" + BigEndian(id); }
 std::string HashKey(std::string_view sha) { return "h" + std::string(sha); }
 std::string SourceKey(std::string_view source) { return "s" + std::string(source); }
-std::string PostingKey(std::string_view term, uint64_t chunk) {
+std::string SegmentKey(std::string_view term, uint64_t chunk) {
   std::string k(term);
   k += '\0';
   k += BigEndian(chunk);
@@ -247,7 +273,7 @@ struct Collection::State {
   // Adds to `batch` everything that removes document `d`; `df_delta` collects term changes.
   // Returns the chunk ids removed.
   Result<std::vector<uint64_t>> RemoveDocument(const DocumentInfo& d, rocksdb::WriteBatch& batch,
-                                               std::map<std::string, int64_t>& df_delta) {
+                                               TermChanges& changes) {
     std::vector<uint64_t> chunks;
     {
       std::shared_lock lock(state_mu);
@@ -255,6 +281,7 @@ struct Collection::State {
         if (doc == d.id) chunks.push_back(chunk);
       }
     }
+    std::unique_ptr<rocksdb::Iterator> postings(db->NewIterator({}, cf[kPostings]));
     for (uint64_t chunk : chunks) {
       std::string value;
       rocksdb::Status s = db->Get({}, cf[kChunks], BigEndian(chunk), &value);
@@ -264,8 +291,8 @@ struct Collection::State {
       std::map<std::string, uint32_t> tf;
       for (std::string& t : Bm25Terms(r->text)) ++tf[t];
       for (const auto& [t, n] : tf) {
-        batch.Delete(cf[kPostings], PostingKey(t, chunk));
-        --df_delta[t];
+        if (Status st = RemovePosting(t, chunk, *postings, changes); !st.ok()) return st;
+        --changes.df_delta[t];
       }
       batch.Delete(cf[kChunks], BigEndian(chunk));
       total_terms -= r->terms;
@@ -275,6 +302,46 @@ struct Collection::State {
     batch.Delete(cf[kDocuments], HashKey(d.sha256));
     batch.Delete(cf[kDocuments], SourceKey(d.source));
     return chunks;
+  }
+
+  // Drops `chunk` from the segment of `term` that holds it (in `changes.edited`).
+  Status RemovePosting(const std::string& term, uint64_t chunk, rocksdb::Iterator& postings,
+                       TermChanges& changes) const {
+    const std::string target = SegmentKey(term, chunk);
+    const std::string_view prefix(target.data(), term.size() + 1);
+    postings.SeekForPrev(target);
+    if (!postings.status().ok()) return FromRocks(postings.status(), "reading postings");
+    if (!postings.Valid() || !postings.key().starts_with(prefix)) {
+      return Status::Corruption("collection: no postings of '" + term + "' for chunk " +
+                                std::to_string(chunk) + " in '" + dir + "'");
+    }
+    auto [edited, inserted] = changes.edited.try_emplace(postings.key().ToString());
+    if (inserted) edited->second = postings.value().ToString();
+    std::string& segment = edited->second;
+    for (size_t i = 0; i < segment.size() / kPostingBytes; ++i) {
+      if (ReadPosting(segment, i).chunk == chunk) {
+        segment.erase(i * kPostingBytes, kPostingBytes);
+        return Status::OK();
+      }
+    }
+    return Status::Corruption("collection: the postings of '" + term + "' lack chunk " +
+                              std::to_string(chunk) + " in '" + dir + "'");
+  }
+
+  Status ApplyTermChanges(rocksdb::WriteBatch& batch, const TermChanges& changes) {
+    for (const auto& [key, segment] : changes.edited) {
+      const rocksdb::Status s =
+          segment.empty() ? batch.Delete(cf[kPostings], key) : batch.Put(cf[kPostings], key, segment);
+      if (!s.ok()) return FromRocks(s, "batch");
+    }
+    for (const auto& [term, postings] : changes.added) {
+      std::string segment;
+      segment.reserve(postings.size() * kPostingBytes);
+      for (const Posting& p : postings) AppendPosting(segment, p);
+      const rocksdb::Status s = batch.Put(cf[kPostings], SegmentKey(term, postings.front().chunk), segment);
+      if (!s.ok()) return FromRocks(s, "batch");
+    }
+    return ApplyDf(batch, changes.df_delta);
   }
 
   Status ApplyDf(rocksdb::WriteBatch& batch, const std::map<std::string, int64_t>& df_delta) {
@@ -565,7 +632,7 @@ Result<std::vector<IngestResult>> Collection::IngestBatch(std::span<const Docume
   const size_t dim = static_cast<size_t>(s.embedder->Dim());
 
   rocksdb::WriteBatch batch;
-  std::map<std::string, int64_t> df_delta;
+  TermChanges changes;
   std::vector<int64_t> add_ids, remove_ids;
   std::vector<std::pair<uint64_t, uint64_t>> add_chunks;  // chunk, document
   size_t next_vector = 0;
@@ -576,7 +643,7 @@ Result<std::vector<IngestResult>> Collection::IngestBatch(std::span<const Docume
     DocumentInfo info;
     info.created_ms = now;
     if (p.replaces) {
-      Result<std::vector<uint64_t>> removed = s.RemoveDocument(*p.replaces, batch, df_delta);
+      Result<std::vector<uint64_t>> removed = s.RemoveDocument(*p.replaces, batch, changes);
       if (!removed.ok()) return removed.status();
       for (uint64_t c : *removed) remove_ids.push_back(static_cast<int64_t>(c));
       info.created_ms = p.replaces->created_ms;
@@ -606,8 +673,8 @@ Result<std::vector<IngestResult>> Collection::IngestBatch(std::span<const Docume
       std::map<std::string, uint32_t> tf;
       for (const std::string& t : terms) ++tf[t];
       for (const auto& [t, n] : tf) {
-        batch.Put(s.cf[kPostings], PostingKey(t, chunk), EncodePosting(n, r.terms, info.id));
-        ++df_delta[t];
+        changes.added[t].push_back({chunk, n, r.terms, info.id});
+        ++changes.df_delta[t];
       }
       batch.Put(s.cf[kChunks], BigEndian(chunk), r.Encode());
       s.chunk_count += 1;
@@ -622,7 +689,7 @@ Result<std::vector<IngestResult>> Collection::IngestBatch(std::span<const Docume
     result.chunks = info.chunks;
   }
   if (pending.empty()) return results;
-  if (Status st = s.ApplyDf(batch, df_delta); !st.ok()) return st;
+  if (Status st = s.ApplyTermChanges(batch, changes); !st.ok()) return st;
   if (Status st = s.PutCounters(batch); !st.ok()) return st;
   if (Status st = FromRocks(s.db->Write(s.WriteOpts(), &batch), "writing documents"); !st.ok()) {
     return st;
@@ -660,10 +727,10 @@ Status Collection::Delete(uint64_t document_id) {
                             s.dir + "'");
   }
   rocksdb::WriteBatch batch;
-  std::map<std::string, int64_t> df_delta;
-  Result<std::vector<uint64_t>> removed = s.RemoveDocument(**info, batch, df_delta);
+  TermChanges changes;
+  Result<std::vector<uint64_t>> removed = s.RemoveDocument(**info, batch, changes);
   if (!removed.ok()) return removed.status();
-  if (Status st = s.ApplyDf(batch, df_delta); !st.ok()) return st;
+  if (Status st = s.ApplyTermChanges(batch, changes); !st.ok()) return st;
   if (Status st = s.PutCounters(batch); !st.ok()) return st;
   if (Status st = FromRocks(s.db->Write(s.WriteOpts(), &batch), "deleting"); !st.ok()) return st;
   std::vector<int64_t> ids;
@@ -754,7 +821,16 @@ Result<std::vector<SearchHit>> Collection::Search(std::string_view query,
     stats.mean_idf = s.MeanIdf();
     std::map<std::string, int> query_terms;  // a repeated term counts again, as in rank-bm25
     for (std::string& t : Bm25Terms(query)) ++query_terms[t];
-    std::unordered_map<uint64_t, double> scores;
+    // Scores by chunk id in a dense array (common terms touch a large share of the chunks);
+    // `touched` lists the chunks that have one.
+    std::vector<double> scores;
+    std::vector<uint8_t> scored;
+    std::vector<uint64_t> touched;
+    {
+      std::shared_lock lock(s.state_mu);
+      scores.assign(s.next_chunk, 0.0);
+      scored.assign(s.next_chunk, 0);
+    }
     for (const auto& [term, repeats] : query_terms) {
       std::string df_value;
       rocksdb::Status st = s.db->Get({}, s.cf[kTerms], term, &df_value);
@@ -765,17 +841,26 @@ Result<std::vector<SearchHit>> Collection::Search(std::string_view query,
       prefix += '\0';
       std::unique_ptr<rocksdb::Iterator> it(s.db->NewIterator({}, s.cf[kPostings]));
       for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
-        const std::string_view v = it->value().ToStringView();
-        const uint64_t doc = Read<uint64_t>(v, 8);
-        if (!doc_allowed(doc)) continue;
-        const uint64_t chunk = ReadBigEndian(it->key().ToStringView().substr(prefix.size()));
-        scores[chunk] += repeats * Bm25TermScore(idf, Read<uint32_t>(v, 0), Read<uint32_t>(v, 4),
-                                                 stats.average_length, s.options.bm25);
+        const std::string_view segment = it->value().ToStringView();
+        for (size_t i = 0; i < segment.size() / kPostingBytes; ++i) {
+          const Posting p = ReadPosting(segment, i);
+          if (!doc_allowed(p.document)) continue;
+          if (p.chunk >= scores.size()) {  // ingested after this search began
+            scores.resize(p.chunk + 1, 0.0);
+            scored.resize(p.chunk + 1, 0);
+          }
+          if (!scored[p.chunk]) {
+            scored[p.chunk] = 1;
+            touched.push_back(p.chunk);
+          }
+          scores[p.chunk] += repeats * Bm25TermScore(idf, p.tf, p.terms, stats.average_length,
+                                                     s.options.bm25);
+        }
       }
       if (!it->status().ok()) return FromRocks(it->status(), "reading postings");
     }
-    bm25.reserve(scores.size());
-    for (const auto& [chunk, score] : scores) bm25.push_back({chunk, score});
+    bm25.reserve(touched.size());
+    for (uint64_t chunk : touched) bm25.push_back({chunk, scores[chunk]});
     TopK(bm25, static_cast<size_t>(candidates));
   }
   std::vector<float> query_vector;

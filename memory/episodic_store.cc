@@ -1,0 +1,1174 @@
+#include "memory/episodic_store.h"
+
+#include <rocksdb/db.h>
+#include <rocksdb/options.h>
+#include <rocksdb/utilities/checkpoint.h>
+#include <rocksdb/write_batch.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <mutex>
+#include <set>
+#include <nlohmann/json.hpp>
+#include <shared_mutex>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "common/key_encoding.h"
+#include "retrieval/bm25.h"
+#include "retrieval/fusion.h"
+
+namespace engram::memory {
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+using retrieval::Bm25Params;
+
+constexpr std::string_view kFormat = "engram-memory 1";
+constexpr size_t kMaxSessionBytes = 256;
+constexpr size_t kMaxNamespaceBytes = 128;
+
+enum Cf { kMeta = 0, kEpisodes, kSessions, kEmbeddings, kVersions, kPostings, kTerms, kCfCount };
+const char* const kCfNames[kCfCount] = {"default",  "episodes", "sessions", "embeddings",
+                                        "versions", "postings", "terms"};
+
+int64_t WallClockMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+Status FromRocks(const rocksdb::Status& s, std::string_view what) {
+  if (s.ok()) return Status::OK();
+  const StatusCode code = s.IsNotFound()     ? StatusCode::kNotFound
+                          : s.IsCorruption() ? StatusCode::kCorruption
+                                             : StatusCode::kIOError;
+  return Status(code, "memory: " + std::string(what) + ": " + s.ToString());
+}
+
+Status ValidateNamespace(std::string_view ns) {
+  const bool ok_chars = std::all_of(ns.begin(), ns.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == ':' ||
+           c == '@' || c == '-';
+  });
+  if (ns.empty() || ns.size() > kMaxNamespaceBytes || !ok_chars || ns == "." || ns == "..") {
+    return Status::InvalidArgument("memory: namespace '" + std::string(ns) +
+                                   "' is not 1-128 characters of A-Z a-z 0-9 . _ : @ -");
+  }
+  return Status::OK();
+}
+
+Status ValidateSession(std::string_view session) {
+  if (session.size() > kMaxSessionBytes || session.find('\0') != std::string_view::npos) {
+    return Status::InvalidArgument("memory: a session id must be at most 256 bytes without NUL");
+  }
+  return Status::OK();
+}
+
+// Keys: every key of a namespace starts with "<ns>\0".
+std::string NsPrefix(std::string_view ns) {
+  std::string p(ns);
+  p += '\0';
+  return p;
+}
+std::string IdKey(std::string_view ns, uint64_t id) {
+  std::string k = NsPrefix(ns);
+  AppendBigEndian64(k, id);
+  return k;
+}
+std::string SessionPrefix(std::string_view ns, std::string_view session) {
+  std::string k = NsPrefix(ns);
+  k += session;
+  k += '\0';
+  return k;
+}
+std::string SessionKey(std::string_view ns, std::string_view session, int64_t time, uint64_t id) {
+  std::string k = SessionPrefix(ns, session);
+  AppendBigEndian64(k, OrderedFromSigned(time));
+  AppendBigEndian64(k, id);
+  return k;
+}
+std::string VersionKey(std::string_view ns, uint64_t id, uint32_t version) {
+  std::string k = IdKey(ns, id);
+  AppendBigEndian64(k, version);
+  return k;
+}
+std::string TermKey(std::string_view ns, std::string_view term) {
+  std::string k = NsPrefix(ns);
+  k += term;
+  return k;
+}
+std::string PostingPrefix(std::string_view ns, std::string_view term) {
+  std::string k = TermKey(ns, term);
+  k += '\0';
+  return k;
+}
+std::string PostingKey(std::string_view ns, std::string_view term, uint64_t id) {
+  std::string k = PostingPrefix(ns, term);
+  AppendBigEndian64(k, id);
+  return k;
+}
+std::string NsMetaKey(std::string_view ns) { return "ns/" + std::string(ns); }
+// The exclusive end of a namespace's key range: "<ns>\1".
+std::string NsEnd(std::string_view ns) {
+  std::string k(ns);
+  k += '\1';
+  return k;
+}
+
+std::string EncodeFloats(std::span<const float> v) {
+  return std::string(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(float));
+}
+std::vector<float> DecodeFloats(std::string_view s) {
+  std::vector<float> v(s.size() / sizeof(float));
+  std::memcpy(v.data(), s.data(), v.size() * sizeof(float));
+  return v;
+}
+std::string EncodePosting(uint32_t tf, uint32_t length) {
+  std::string out(8, '\0');
+  std::memcpy(out.data(), &tf, 4);
+  std::memcpy(out.data() + 4, &length, 4);
+  return out;
+}
+void DecodePosting(std::string_view s, uint32_t* tf, uint32_t* length) {
+  *tf = 0;
+  *length = 0;
+  if (s.size() < 8) return;
+  std::memcpy(tf, s.data(), 4);
+  std::memcpy(length, s.data() + 4, 4);
+}
+
+json EpisodeJson(const Episode& e) {
+  return {{"session", e.session},       {"role", e.role},
+          {"text", e.text},             {"timestamp_ms", e.timestamp_ms},
+          {"importance", e.importance}, {"metadata", e.metadata},
+          {"expires_ms", e.expires_ms}, {"version", e.version},
+          {"sources", e.sources}};
+}
+
+std::optional<Episode> EpisodeFromJson(uint64_t id, std::string_view s) {
+  const json j = json::parse(s, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) return std::nullopt;
+  Episode e;
+  e.id = id;
+  e.session = j.value("session", "");
+  e.role = j.value("role", "");
+  e.text = j.value("text", "");
+  e.timestamp_ms = j.value("timestamp_ms", int64_t{0});
+  e.importance = j.value("importance", 0.5);
+  e.metadata = j.value("metadata", std::map<std::string, std::string>{});
+  e.expires_ms = j.value("expires_ms", int64_t{0});
+  e.version = j.value("version", 1u);
+  e.sources = j.value("sources", std::vector<uint64_t>{});
+  return e;
+}
+
+// What recall filters need of an episode, kept in memory per namespace.
+struct EpisodeInfo {
+  uint32_t session = 0;  // index into NsState::sessions
+  int64_t timestamp_ms = 0;
+  int64_t expires_ms = 0;
+  double importance = 0.5;
+  std::map<std::string, std::string> metadata;
+};
+
+bool Expired(const EpisodeInfo& info, int64_t now) {
+  return info.expires_ms != 0 && info.expires_ms <= now;
+}
+
+// Term changes of one write, applied at the end so several episodes' changes compose.
+struct TermChanges {
+  std::map<std::string, int64_t> df_delta;
+};
+
+}  // namespace
+
+struct NsState {
+  std::unique_ptr<retrieval::VectorIndex> index;
+  uint64_t generation = 0;  // writes to the namespace so far (persisted in its meta record)
+  uint64_t saved_generation = UINT64_MAX;
+  uint64_t total_terms = 0;
+  std::unordered_map<uint64_t, EpisodeInfo> info;  // live episodes
+  std::vector<std::string> sessions;
+  std::unordered_map<std::string, uint32_t> session_index;
+  uint64_t with_ttl = 0;  // live episodes that have an expiry
+  mutable std::mutex idf_mu;
+  mutable std::optional<double> mean_idf;
+
+  uint32_t SessionId(const std::string& session) {
+    auto [it, inserted] = session_index.try_emplace(session, static_cast<uint32_t>(sessions.size()));
+    if (inserted) sessions.push_back(session);
+    return it->second;
+  }
+  void Insert(uint64_t id, const Episode& e) {
+    EpisodeInfo i;
+    i.session = SessionId(e.session);
+    i.timestamp_ms = e.timestamp_ms;
+    i.expires_ms = e.expires_ms;
+    i.importance = e.importance;
+    i.metadata = e.metadata;
+    if (e.expires_ms != 0) ++with_ttl;
+    auto [it, inserted] = info.insert_or_assign(id, std::move(i));
+    (void)it;
+    (void)inserted;
+  }
+  void Erase(uint64_t id) {
+    auto it = info.find(id);
+    if (it == info.end()) return;
+    if (it->second.expires_ms != 0) --with_ttl;
+    info.erase(it);
+  }
+  void InvalidateIdf() {
+    std::lock_guard lock(idf_mu);
+    mean_idf.reset();
+  }
+};
+
+struct EpisodicStore::State {
+  std::string path;
+  StoreOptions options;
+  int dim = 0;
+  std::unique_ptr<rocksdb::DB> db;
+  std::vector<rocksdb::ColumnFamilyHandle*> cf;
+  Bm25Params bm25;
+
+  std::mutex write_mu;             // one writer at a time
+  mutable std::shared_mutex mu;    // the maps below and every NsState
+  std::map<std::string, std::unique_ptr<NsState>, std::less<>> namespaces;
+  uint64_t next_id = 1;
+
+  ~State() {
+    for (auto* h : cf) {
+      if (h != nullptr && db != nullptr) db->DestroyColumnFamilyHandle(h);
+    }
+  }
+
+  rocksdb::WriteOptions WriteOpts() const {
+    rocksdb::WriteOptions w;
+    w.sync = options.sync;
+    return w;
+  }
+  std::string IndexPath(std::string_view ns) const {
+    return (fs::path(path) / "index" / (std::string(ns) + ".vindex")).string();
+  }
+  NsState* Find(std::string_view ns) const {
+    auto it = namespaces.find(ns);
+    return it == namespaces.end() ? nullptr : it->second.get();
+  }
+
+  Result<std::vector<float>> EmbeddingFor(const std::string& text, const std::vector<float>& given) const {
+    std::vector<float> v;
+    if (!given.empty()) {
+      if (static_cast<int>(given.size()) != dim) {
+        return Status::InvalidArgument("memory: the embedding has " + std::to_string(given.size()) +
+                                       " values, the store's dimension is " + std::to_string(dim));
+      }
+      v = given;
+    } else {
+      if (options.embedder == nullptr) {
+        return Status::InvalidArgument(
+            "memory: no embedding given and the store has no embedder to compute one");
+      }
+      Result<retrieval::EmbeddingBatch> e = options.embedder->Embed(std::span(&text, 1));
+      if (!e.ok()) return e.status();
+      v = e->values;
+    }
+    double norm = 0.0;
+    for (float x : v) {
+      if (!std::isfinite(x)) return Status::InvalidArgument("memory: the embedding is not finite");
+      norm += static_cast<double>(x) * x;
+    }
+    if (norm == 0.0) return Status::InvalidArgument("memory: the embedding is all zeros");
+    const float inv = static_cast<float>(1.0 / std::sqrt(norm));
+    for (float& x : v) x *= inv;
+    return v;
+  }
+
+  Result<std::optional<Episode>> ReadEpisode(std::string_view ns, uint64_t id) const {
+    std::string value;
+    const rocksdb::Status s = db->Get({}, cf[kEpisodes], IdKey(ns, id), &value);
+    if (s.IsNotFound()) return std::optional<Episode>();
+    if (!s.ok()) return FromRocks(s, "reading episode " + std::to_string(id));
+    std::optional<Episode> e = EpisodeFromJson(id, value);
+    if (!e) return Status::Corruption("memory: episode " + std::to_string(id) + " is unreadable");
+    return e;
+  }
+
+  // The namespace's meta record after this write: episode count, term total, generation.
+  void PutNsMeta(rocksdb::WriteBatch& batch, std::string_view ns, uint64_t episodes,
+                 uint64_t total_terms, uint64_t generation) {
+    const json j = {{"episodes", episodes}, {"total_terms", total_terms},
+                    {"generation", generation}};
+    batch.Put(cf[kMeta], NsMetaKey(ns), j.dump());
+  }
+
+  void AddPostings(rocksdb::WriteBatch& batch, std::string_view ns, uint64_t id,
+                   const std::string& text, TermChanges& changes, uint64_t* terms_out) {
+    const std::vector<std::string> terms = retrieval::Bm25Terms(text);
+    std::map<std::string, uint32_t> tf;
+    for (const std::string& t : terms) ++tf[t];
+    for (const auto& [t, n] : tf) {
+      batch.Put(cf[kPostings], PostingKey(ns, t, id), EncodePosting(n, static_cast<uint32_t>(terms.size())));
+      ++changes.df_delta[t];
+    }
+    *terms_out = terms.size();
+  }
+  void RemovePostings(rocksdb::WriteBatch& batch, std::string_view ns, uint64_t id,
+                      const std::string& text, TermChanges& changes, uint64_t* terms_out) {
+    const std::vector<std::string> terms = retrieval::Bm25Terms(text);
+    std::set<std::string> distinct(terms.begin(), terms.end());
+    for (const std::string& t : distinct) {
+      batch.Delete(cf[kPostings], PostingKey(ns, t, id));
+      --changes.df_delta[t];
+    }
+    *terms_out = terms.size();
+  }
+  Status ApplyDf(rocksdb::WriteBatch& batch, std::string_view ns, const TermChanges& changes) {
+    for (const auto& [term, delta] : changes.df_delta) {
+      if (delta == 0) continue;
+      std::string value;
+      const std::string key = TermKey(ns, term);
+      const rocksdb::Status s = db->Get({}, cf[kTerms], key, &value);
+      if (!s.ok() && !s.IsNotFound()) return FromRocks(s, "reading term statistics");
+      const int64_t df = (s.ok() ? static_cast<int64_t>(ReadBigEndian64(value)) : 0) + delta;
+      if (df <= 0) {
+        batch.Delete(cf[kTerms], key);
+      } else {
+        batch.Put(cf[kTerms], key, BigEndian64(static_cast<uint64_t>(df)));
+      }
+    }
+    return Status::OK();
+  }
+
+  // Everything that removes episode `e` of `ns` (not its history unless `with_history`).
+  // Returns the episode's term count.
+  uint64_t RemoveEpisode(rocksdb::WriteBatch& batch, std::string_view ns, const Episode& e,
+                         TermChanges& changes, bool with_history) {
+    uint64_t terms = 0;
+    RemovePostings(batch, ns, e.id, e.text, changes, &terms);
+    batch.Delete(cf[kEpisodes], IdKey(ns, e.id));
+    batch.Delete(cf[kEmbeddings], IdKey(ns, e.id));
+    batch.Delete(cf[kSessions], SessionKey(ns, e.session, e.timestamp_ms, e.id));
+    if (with_history) {
+      std::string end = IdKey(ns, e.id);
+      end += std::string(8, '\xff');
+      end += '\xff';
+      batch.DeleteRange(cf[kVersions], IdKey(ns, e.id), end);
+    }
+    return terms;
+  }
+
+  double MeanIdf(std::string_view ns, const NsState& n) const {
+    std::lock_guard lock(n.idf_mu);
+    if (n.mean_idf) return *n.mean_idf;
+    double sum = 0.0;
+    uint64_t terms = 0;
+    const std::string prefix = NsPrefix(ns);
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator({}, cf[kTerms]));
+    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+      sum += retrieval::Bm25RawIdf(static_cast<int64_t>(n.info.size()),
+                                   static_cast<int64_t>(ReadBigEndian64(it->value().ToStringView())));
+      ++terms;
+    }
+    n.mean_idf = terms > 0 ? sum / static_cast<double>(terms) : 0.0;
+    return *n.mean_idf;
+  }
+
+  // Loads a namespace's index, catching it up from the stored embeddings when it is missing,
+  // damaged or behind the namespace's generation.
+  Status LoadNamespace(const std::string& ns, const json& meta) {
+    auto n = std::make_unique<NsState>();
+    n->generation = meta.value("generation", uint64_t{0});
+    n->total_terms = meta.value("total_terms", uint64_t{0});
+    const std::string prefix = NsPrefix(ns);
+    {
+      std::unique_ptr<rocksdb::Iterator> it(db->NewIterator({}, cf[kEpisodes]));
+      for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+        const uint64_t id = ReadBigEndian64(it->key().ToStringView().substr(prefix.size()));
+        std::optional<Episode> e = EpisodeFromJson(id, it->value().ToStringView());
+        if (!e) return Status::Corruption("memory: episode " + std::to_string(id) + " is unreadable");
+        n->Insert(id, *e);
+      }
+      if (!it->status().ok()) return FromRocks(it->status(), "scanning episodes");
+    }
+    uint64_t saved = UINT64_MAX;
+    Result<std::unique_ptr<retrieval::VectorIndex>> loaded =
+        retrieval::VectorIndex::Load(IndexPath(ns), &saved);
+    if (loaded.ok() && (*loaded)->dim() == dim && saved == n->generation &&
+        static_cast<size_t>((*loaded)->size()) == n->info.size()) {
+      n->index = std::move(*loaded);
+      n->saved_generation = saved;
+    } else {
+      // Missing, damaged or behind: rebuilt from the stored embeddings (an index that is behind
+      // may hold vectors of episodes updated since, so it is not reused).
+      Result<std::unique_ptr<retrieval::VectorIndex>> created =
+          retrieval::VectorIndex::Create(dim, options.index);
+      if (!created.ok()) return created.status();
+      n->index = std::move(*created);
+      if (Status s = RebuildIndex(ns, *n); !s.ok()) return s;
+    }
+    namespaces[ns] = std::move(n);
+    return Status::OK();
+  }
+
+  Status RebuildIndex(std::string_view ns, NsState& n) {
+    std::vector<int64_t> ids;
+    std::vector<float> vectors;
+    const std::string prefix = NsPrefix(ns);
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator({}, cf[kEmbeddings]));
+    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+      const uint64_t id = ReadBigEndian64(it->key().ToStringView().substr(prefix.size()));
+      const std::vector<float> v = DecodeFloats(it->value().ToStringView());
+      if (static_cast<int>(v.size()) != dim || !n.info.count(id)) {
+        return Status::Corruption("memory: the stored embedding of episode " + std::to_string(id) +
+                                  " in '" + path + "' does not match its episode");
+      }
+      ids.push_back(static_cast<int64_t>(id));
+      vectors.insert(vectors.end(), v.begin(), v.end());
+    }
+    if (!it->status().ok()) return FromRocks(it->status(), "scanning embeddings");
+    if (ids.size() != n.info.size()) {
+      return Status::Corruption("memory: namespace '" + std::string(ns) + "' has " +
+                                std::to_string(n.info.size()) + " episodes but " +
+                                std::to_string(ids.size()) + " stored embeddings");
+    }
+    if (!ids.empty()) {
+      if (Status s = n.index->Add(ids, vectors); !s.ok()) return s;
+    }
+    n.saved_generation = UINT64_MAX;  // differs from generation: saved on the next Flush
+    return Status::OK();
+  }
+
+  Status SaveIndexes() {
+    std::error_code ec;
+    fs::create_directories(fs::path(path) / "index", ec);
+    if (ec) return Status::IOError("memory: cannot create '" + path + "/index': " + ec.message());
+    for (auto& [ns, n] : namespaces) {
+      if (n->saved_generation == n->generation) continue;
+      if (Status s = n->index->Save(IndexPath(ns), n->generation); !s.ok()) return s;
+      n->saved_generation = n->generation;
+    }
+    return Status::OK();
+  }
+};
+
+EpisodicStore::EpisodicStore(std::unique_ptr<State> state) : s_(std::move(state)) {}
+
+EpisodicStore::~EpisodicStore() {
+  if (s_ != nullptr && s_->db != nullptr) (void)Flush();
+}
+
+Result<std::unique_ptr<EpisodicStore>> EpisodicStore::Open(const std::string& path,
+                                                           const StoreOptions& options) {
+  const int dim = options.embedder != nullptr ? options.embedder->Dim() : options.dim;
+  if (dim <= 0) {
+    return Status::InvalidArgument("memory: StoreOptions needs an embedder or a positive dim");
+  }
+  if (options.embedder != nullptr && options.dim != 0 && options.dim != dim) {
+    return Status::InvalidArgument("memory: StoreOptions::dim " + std::to_string(options.dim) +
+                                   " disagrees with the embedder's " + std::to_string(dim));
+  }
+  std::error_code ec;
+  const fs::path db_path = fs::path(path) / "db";
+  if (fs::exists(path, ec) && !fs::is_directory(path, ec)) {
+    return Status::InvalidArgument("memory: '" + path + "' is a file, not a store directory");
+  }
+  const bool existing = fs::exists(db_path / "CURRENT", ec);
+  if (!existing && fs::is_directory(path, ec) && !fs::is_empty(path, ec)) {
+    return Status::InvalidArgument("memory: '" + path +
+                                   "' exists and is not an engram memory store; use an empty or "
+                                   "new directory");
+  }
+  if (!existing && !options.create_if_missing) {
+    return Status::NotFound("memory: no store in '" + path + "'");
+  }
+  if (existing) {
+    // Check the format read-only first: a foreign database is never written to.
+    rocksdb::DB* ro = nullptr;
+    std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {
+        {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions()}};
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::Status s =
+        rocksdb::DB::OpenForReadOnly(rocksdb::DBOptions(), db_path.string(), cfs, &handles, &ro);
+    if (!s.ok()) return FromRocks(s, "opening '" + db_path.string() + "'");
+    std::string format;
+    s = ro->Get({}, handles[0], "format", &format);
+    for (auto* h : handles) ro->DestroyColumnFamilyHandle(h);
+    delete ro;
+    if (!s.ok() || format != kFormat) {
+      return Status::InvalidArgument("memory: '" + path + "' holds a database that is not an " +
+                                     std::string(kFormat) + " store (format '" + format + "')");
+    }
+  }
+  fs::create_directories(fs::path(path) / "index", ec);
+  if (ec) return Status::IOError("memory: cannot create '" + path + "': " + ec.message());
+
+  auto state = std::make_unique<State>();
+  state->path = path;
+  state->options = options;
+  state->dim = dim;
+  rocksdb::DBOptions db_options;
+  db_options.create_if_missing = true;
+  db_options.create_missing_column_families = true;
+  std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
+  for (const char* name : kCfNames) cfs.emplace_back(name, rocksdb::ColumnFamilyOptions());
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s = rocksdb::DB::Open(db_options, db_path.string(), cfs, &state->cf, &raw);
+  if (!s.ok()) return FromRocks(s, "opening '" + db_path.string() + "'");
+  state->db.reset(raw);
+
+  const std::string embedder_name =
+      options.embedder != nullptr ? std::string(options.embedder->Name()) : std::string();
+  if (!existing) {
+    rocksdb::WriteBatch batch;
+    batch.Put(state->cf[kMeta], "format", std::string(kFormat));
+    batch.Put(state->cf[kMeta], "embedder", json{{"name", embedder_name}, {"dim", dim}}.dump());
+    batch.Put(state->cf[kMeta], "next_id", BigEndian64(1));
+    rocksdb::WriteOptions w;
+    w.sync = true;
+    if (Status st = FromRocks(state->db->Write(w, &batch), "initialising"); !st.ok()) return st;
+  } else {
+    std::string value;
+    s = state->db->Get({}, state->cf[kMeta], "embedder", &value);
+    const json stored = json::parse(value, nullptr, false);
+    if (!s.ok() || stored.is_discarded()) {
+      return Status::Corruption("memory: '" + path + "' has no readable embedder record");
+    }
+    const std::string stored_name = stored.value("name", "");
+    if (stored.value("dim", 0) != dim ||
+        (!embedder_name.empty() && !stored_name.empty() && stored_name != embedder_name)) {
+      return Status::FailedPrecondition("memory: '" + path + "' was built with embedder '" +
+                                        stored_name + "' (dim " +
+                                        std::to_string(stored.value("dim", 0)) + "), not '" +
+                                        embedder_name + "' (dim " + std::to_string(dim) + ")");
+    }
+    s = state->db->Get({}, state->cf[kMeta], "next_id", &value);
+    if (!s.ok()) return FromRocks(s, "reading the id counter");
+    state->next_id = ReadBigEndian64(value);
+    std::unique_ptr<rocksdb::Iterator> it(state->db->NewIterator({}, state->cf[kMeta]));
+    std::vector<std::pair<std::string, json>> metas;
+    for (it->Seek("ns/"); it->Valid() && it->key().starts_with("ns/"); it->Next()) {
+      const json meta = json::parse(it->value().ToStringView(), nullptr, false);
+      if (meta.is_discarded()) {
+        return Status::Corruption("memory: unreadable record '" + it->key().ToString() + "'");
+      }
+      metas.emplace_back(it->key().ToString().substr(3), meta);
+    }
+    for (const auto& [ns, meta] : metas) {
+      if (Status st = state->LoadNamespace(ns, meta); !st.ok()) return st;
+    }
+  }
+  auto store = std::unique_ptr<EpisodicStore>(new EpisodicStore(std::move(state)));
+  if (Status st = store->Flush(); !st.ok()) return st;
+  return store;
+}
+
+Result<uint64_t> EpisodicStore::Append(std::string_view ns, const Episode& episode) {
+  State& s = *s_;
+  if (Status st = ValidateNamespace(ns); !st.ok()) return st;
+  if (Status st = ValidateSession(episode.session); !st.ok()) return st;
+  if (episode.text.size() > kMaxEpisodeTextBytes) {
+    return Status::InvalidArgument("memory: episode text is " + std::to_string(episode.text.size()) +
+                                   " bytes; the limit is 1 MiB (split it or summarise it)");
+  }
+  if (!(episode.importance >= 0.0 && episode.importance <= 1.0)) {
+    return Status::InvalidArgument("memory: importance must be in [0, 1]");
+  }
+  Result<std::vector<float>> embedding = s.EmbeddingFor(episode.text, episode.embedding);
+  if (!embedding.ok()) return embedding.status();
+
+  std::lock_guard write_lock(s.write_mu);
+  Episode e = episode;
+  e.id = s.next_id;
+  e.version = 1;
+  if (e.timestamp_ms == 0) e.timestamp_ms = WallClockMs();
+  e.embedding.clear();
+
+  NsState* existing = s.Find(ns);
+  std::unique_ptr<NsState> created;
+  if (existing == nullptr) {
+    created = std::make_unique<NsState>();
+    Result<std::unique_ptr<retrieval::VectorIndex>> index =
+        retrieval::VectorIndex::Create(s.dim, s.options.index);
+    if (!index.ok()) return index.status();
+    created->index = std::move(*index);
+  }
+  NsState& n = existing != nullptr ? *existing : *created;
+
+  rocksdb::WriteBatch batch;
+  TermChanges changes;
+  uint64_t terms = 0;
+  s.AddPostings(batch, ns, e.id, e.text, changes, &terms);
+  if (Status st = s.ApplyDf(batch, ns, changes); !st.ok()) return st;
+  batch.Put(s.cf[kEpisodes], IdKey(ns, e.id), EpisodeJson(e).dump());
+  batch.Put(s.cf[kEmbeddings], IdKey(ns, e.id), EncodeFloats(*embedding));
+  batch.Put(s.cf[kSessions], SessionKey(ns, e.session, e.timestamp_ms, e.id), "");
+  batch.Put(s.cf[kMeta], "next_id", BigEndian64(e.id + 1));
+  s.PutNsMeta(batch, ns, n.info.size() + 1, n.total_terms + terms, n.generation + 1);
+  if (Status st = FromRocks(s.db->Write(s.WriteOpts(), &batch), "appending"); !st.ok()) return st;
+  s.next_id = e.id + 1;
+  std::unique_lock lock(s.mu);
+  if (created) s.namespaces[std::string(ns)] = std::move(created);
+  NsState& live = *s.Find(ns);
+  live.total_terms += terms;
+  live.generation += 1;
+  live.Insert(e.id, e);
+  live.InvalidateIdf();
+  // The database is the truth from here; should this fail, the next Open catches the index up.
+  if (Status st = live.index->Add(std::span(reinterpret_cast<const int64_t*>(&e.id), 1), *embedding);
+      !st.ok()) {
+    return st;
+  }
+  return e.id;
+}
+
+Result<Episode> EpisodicStore::Get(std::string_view ns, uint64_t id, bool with_embedding) const {
+  const State& s = *s_;
+  if (Status st = ValidateNamespace(ns); !st.ok()) return st;
+  auto not_found = [&] {
+    return Status::NotFound("memory: no episode " + std::to_string(id) + " in namespace '" +
+                            std::string(ns) + "'");
+  };
+  Result<std::optional<Episode>> e = s.ReadEpisode(ns, id);
+  if (!e.ok()) return e.status();
+  if (!*e || ((*e)->expires_ms != 0 && (*e)->expires_ms <= WallClockMs())) return not_found();
+  if (with_embedding) {
+    std::string value;
+    rocksdb::Status st = s.db->Get({}, s.cf[kEmbeddings], IdKey(ns, id), &value);
+    if (!st.ok()) return FromRocks(st, "reading the embedding of episode " + std::to_string(id));
+    (*e)->embedding = DecodeFloats(value);
+  }
+  return std::move(**e);
+}
+
+Result<EpisodePage> EpisodicStore::ListSession(std::string_view ns, std::string_view session,
+                                               const ListOptions& options) const {
+  const State& s = *s_;
+  if (Status st = ValidateNamespace(ns); !st.ok()) return st;
+  if (Status st = ValidateSession(session); !st.ok()) return st;
+  const std::string prefix = SessionPrefix(ns, session);
+  std::string start = prefix;
+  AppendBigEndian64(start, OrderedFromSigned(options.from_ms));
+  if (!options.page_token.empty()) {
+    // The token is the last key returned, hex-encoded; resume after it.
+    auto nibble = [](char c) {
+      return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+    };
+    std::string key;
+    bool hex = options.page_token.size() % 2 == 0;
+    for (size_t i = 0; hex && i < options.page_token.size(); i += 2) {
+      const int hi = nibble(options.page_token[i]), lo = nibble(options.page_token[i + 1]);
+      hex = hi >= 0 && lo >= 0;
+      key += static_cast<char>(hi * 16 + lo);
+    }
+    if (!hex || !key.starts_with(prefix) || key.size() != prefix.size() + 16) {
+      return Status::InvalidArgument("memory: the page token is not from this session's listing");
+    }
+    start = key + '\0';
+  }
+  EpisodePage page;
+  const int64_t now = WallClockMs();
+  std::unique_ptr<rocksdb::Iterator> it(s.db->NewIterator({}, s.cf[kSessions]));
+  std::string last_key;
+  for (it->Seek(start); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    const std::string_view tail = it->key().ToStringView().substr(prefix.size());
+    const int64_t time = SignedFromOrdered(ReadBigEndian64(tail));
+    if (time > options.to_ms) break;
+    if (page.episodes.size() == options.limit) {
+      static constexpr char kHex[] = "0123456789abcdef";
+      for (unsigned char c : last_key) {
+        page.next_page_token += kHex[c >> 4];
+        page.next_page_token += kHex[c & 15];
+      }
+      break;
+    }
+    const uint64_t id = ReadBigEndian64(tail.substr(8));
+    Result<std::optional<Episode>> e = s.ReadEpisode(ns, id);
+    if (!e.ok()) return e.status();
+    last_key = it->key().ToString();
+    if (!*e || ((*e)->expires_ms != 0 && (*e)->expires_ms <= now)) continue;
+    page.episodes.push_back(std::move(**e));
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "listing a session");
+  return page;
+}
+
+Result<std::vector<RecalledEpisode>> EpisodicStore::Recall(std::string_view ns,
+                                                           std::string_view query,
+                                                           const RecallOptions& options) const {
+  const State& s = *s_;
+  if (Status st = ValidateNamespace(ns); !st.ok()) return st;
+  if (options.k <= 0) return Status::InvalidArgument("memory: recall needs k > 0");
+  if (options.half_life_hours <= 0) {
+    return Status::InvalidArgument("memory: half_life_hours must be > 0");
+  }
+  // Embed before taking the lock (the embedder is the slow part).
+  std::vector<float> query_vector;
+  if (options.relevance_weight != 0.0) {
+    Result<std::vector<float>> q = s.EmbeddingFor(std::string(query), options.query_embedding);
+    if (!q.ok()) return q.status();
+    query_vector = std::move(*q);
+  }
+  std::shared_lock lock(s.mu);
+  const NsState* found = s.Find(ns);
+  if (found == nullptr || found->info.empty()) return std::vector<RecalledEpisode>();
+  const NsState& n = *found;
+  const int64_t now = options.now_ms != 0 ? options.now_ms : WallClockMs();
+  const size_t candidates =
+      options.candidates > 0 ? static_cast<size_t>(options.candidates)
+                             : std::max<size_t>(4 * static_cast<size_t>(options.k), 50);
+
+  std::optional<uint32_t> session;
+  if (!options.session.empty()) {
+    auto it = n.session_index.find(options.session);
+    if (it == n.session_index.end()) return std::vector<RecalledEpisode>();
+    session = it->second;
+  }
+  const bool filtered = session || options.from_ms != std::numeric_limits<int64_t>::min() ||
+                        options.to_ms != std::numeric_limits<int64_t>::max() ||
+                        !options.metadata.empty() || n.with_ttl > 0;
+  auto allowed = [&](uint64_t id) {
+    auto it = n.info.find(id);
+    if (it == n.info.end()) return false;
+    const EpisodeInfo& i = it->second;
+    if (Expired(i, now) || (session && i.session != *session) || i.timestamp_ms < options.from_ms ||
+        i.timestamp_ms > options.to_ms) {
+      return false;
+    }
+    for (const auto& [key, value] : options.metadata) {
+      auto m = i.metadata.find(key);
+      if (m == i.metadata.end() || m->second != value) return false;
+    }
+    return true;
+  };
+
+  std::unordered_map<uint64_t, double> relevance, bm25;
+  if (options.relevance_weight != 0.0) {
+    const std::function<bool(int64_t)> allow = [&](int64_t id) {
+      return allowed(static_cast<uint64_t>(id));
+    };
+    Result<std::vector<retrieval::VectorHit>> hits =
+        n.index->Search(query_vector, static_cast<int>(candidates), filtered ? &allow : nullptr);
+    if (!hits.ok()) return hits.status();
+    for (const retrieval::VectorHit& h : *hits) relevance[static_cast<uint64_t>(h.id)] = h.score;
+  }
+  // BM25 over the namespace's episodes (rank-bm25's Okapi, as the collections use).
+  std::map<std::string, int> query_terms;
+  if (options.bm25_weight != 0.0) {
+    for (std::string& t : retrieval::Bm25Terms(query)) ++query_terms[t];
+  }
+  retrieval::Bm25Stats stats;
+  stats.documents = static_cast<int64_t>(n.info.size());
+  stats.average_length = static_cast<double>(n.total_terms) / static_cast<double>(n.info.size());
+  std::map<std::string, double> idf;
+  if (!query_terms.empty()) {
+    stats.mean_idf = s.MeanIdf(ns, n);
+    std::unordered_map<uint64_t, double> scores;
+    for (const auto& [term, repeats] : query_terms) {
+      std::string df_value;
+      rocksdb::Status st = s.db->Get({}, s.cf[kTerms], TermKey(ns, term), &df_value);
+      if (st.IsNotFound()) continue;
+      if (!st.ok()) return FromRocks(st, "reading term statistics");
+      const double term_idf =
+          retrieval::Bm25Idf(stats, static_cast<int64_t>(ReadBigEndian64(df_value)), s.bm25);
+      idf[term] = term_idf;
+      const std::string prefix = PostingPrefix(ns, term);
+      std::unique_ptr<rocksdb::Iterator> it(s.db->NewIterator({}, s.cf[kPostings]));
+      for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+        const uint64_t id = ReadBigEndian64(it->key().ToStringView().substr(prefix.size()));
+        if (filtered && !allowed(id)) continue;
+        uint32_t tf = 0, length = 0;
+        DecodePosting(it->value().ToStringView(), &tf, &length);
+        scores[id] += repeats * retrieval::Bm25TermScore(term_idf, tf, length, stats.average_length, s.bm25);
+      }
+      if (!it->status().ok()) return FromRocks(it->status(), "reading postings");
+    }
+    std::vector<retrieval::RankedItem> ranked;
+    for (const auto& [id, score] : scores) ranked.push_back({id, score});
+    retrieval::TopK(ranked, candidates);
+    for (const retrieval::RankedItem& r : ranked) bm25[r.id] = r.score;
+  }
+
+  // Every candidate gets every component.
+  std::unordered_set<uint64_t> ids;
+  for (const auto& [id, v] : relevance) ids.insert(id);
+  for (const auto& [id, v] : bm25) ids.insert(id);
+  if (options.relevance_weight == 0.0 && options.bm25_weight == 0.0) {
+    for (const auto& [id, info] : n.info) {  // recency / importance only: every allowed episode
+      if (allowed(id)) ids.insert(id);
+    }
+  }
+  std::vector<RecalledEpisode> out;
+  double best_bm25 = 0.0;
+  for (uint64_t id : ids) {
+    if (!n.info.count(id)) continue;
+    if (!relevance.count(id) && options.relevance_weight != 0.0) {
+      std::string value;
+      rocksdb::Status st = s.db->Get({}, s.cf[kEmbeddings], IdKey(ns, id), &value);
+      if (!st.ok()) return FromRocks(st, "reading an embedding");
+      const std::vector<float> v = DecodeFloats(value);
+      double dot = 0.0;
+      for (size_t d = 0; d < v.size() && d < query_vector.size(); ++d) dot += v[d] * query_vector[d];
+      relevance[id] = dot;
+    }
+    if (!bm25.count(id) && !idf.empty()) {
+      double score = 0.0;
+      for (const auto& [term, term_idf] : idf) {
+        std::string value;
+        rocksdb::Status st = s.db->Get({}, s.cf[kPostings], PostingKey(ns, term, id), &value);
+        if (st.IsNotFound()) continue;
+        if (!st.ok()) return FromRocks(st, "reading postings");
+        uint32_t tf = 0, length = 0;
+        DecodePosting(value, &tf, &length);
+        score += query_terms[term] *
+                 retrieval::Bm25TermScore(term_idf, tf, length, stats.average_length, s.bm25);
+      }
+      bm25[id] = score;
+    }
+    RecalledEpisode r;
+    r.episode.id = id;
+    r.relevance = relevance.count(id) ? relevance[id] : 0.0;
+    r.bm25 = bm25.count(id) ? bm25[id] : 0.0;
+    best_bm25 = std::max(best_bm25, r.bm25);
+    out.push_back(std::move(r));
+  }
+  const double half_life_ms = options.half_life_hours * 3600e3;
+  for (RecalledEpisode& r : out) {
+    const EpisodeInfo& i = n.info.at(r.episode.id);
+    const double age = std::max<double>(0.0, static_cast<double>(now - i.timestamp_ms));
+    r.recency = std::pow(0.5, age / half_life_ms);
+    r.score = options.relevance_weight * r.relevance +
+              (best_bm25 > 0.0 ? options.bm25_weight * r.bm25 / best_bm25 : 0.0) +
+              options.recency_weight * r.recency + options.importance_weight * i.importance;
+  }
+  std::sort(out.begin(), out.end(), [](const RecalledEpisode& a, const RecalledEpisode& b) {
+    return a.score != b.score ? a.score > b.score : a.episode.id < b.episode.id;
+  });
+  if (out.size() > static_cast<size_t>(options.k)) out.resize(static_cast<size_t>(options.k));
+  for (RecalledEpisode& r : out) {
+    Result<std::optional<Episode>> e = s.ReadEpisode(ns, r.episode.id);
+    if (!e.ok()) return e.status();
+    if (*e) r.episode = std::move(**e);
+  }
+  return out;
+}
+
+Result<uint32_t> EpisodicStore::Update(std::string_view ns, uint64_t id,
+                                       const EpisodeChanges& changes) {
+  State& s = *s_;
+  if (Status st = ValidateNamespace(ns); !st.ok()) return st;
+  if (changes.text && changes.text->size() > kMaxEpisodeTextBytes) {
+    return Status::InvalidArgument("memory: episode text over 1 MiB");
+  }
+  if (changes.importance && !(*changes.importance >= 0.0 && *changes.importance <= 1.0)) {
+    return Status::InvalidArgument("memory: importance must be in [0, 1]");
+  }
+  std::optional<std::vector<float>> embedding;
+  std::lock_guard write_lock(s.write_mu);
+  Result<Episode> current = Get(ns, id);
+  if (!current.ok()) return current.status();
+  Episode e = *current;
+  if (changes.text || !changes.embedding.empty()) {
+    Result<std::vector<float>> v = s.EmbeddingFor(changes.text.value_or(e.text), changes.embedding);
+    if (!v.ok()) return v.status();
+    embedding = std::move(*v);
+  }
+  NsState& n = *s.Find(ns);
+  rocksdb::WriteBatch batch;
+  batch.Put(s.cf[kVersions], VersionKey(ns, id, e.version), EpisodeJson(e).dump());
+  TermChanges term_changes;
+  uint64_t total_terms = n.total_terms;
+  if (changes.text) {
+    uint64_t removed = 0, added = 0;
+    s.RemovePostings(batch, ns, id, e.text, term_changes, &removed);
+    e.text = *changes.text;
+    s.AddPostings(batch, ns, id, e.text, term_changes, &added);
+    total_terms = total_terms - std::min(total_terms, removed) + added;
+  }
+  if (changes.role) e.role = *changes.role;
+  if (changes.importance) e.importance = *changes.importance;
+  if (changes.metadata) e.metadata = *changes.metadata;
+  if (changes.expires_ms) e.expires_ms = *changes.expires_ms;
+  e.version += 1;
+  if (Status st = s.ApplyDf(batch, ns, term_changes); !st.ok()) return st;
+  batch.Put(s.cf[kEpisodes], IdKey(ns, id), EpisodeJson(e).dump());
+  if (embedding) batch.Put(s.cf[kEmbeddings], IdKey(ns, id), EncodeFloats(*embedding));
+  s.PutNsMeta(batch, ns, n.info.size(), total_terms, n.generation + 1);
+  if (Status st = FromRocks(s.db->Write(s.WriteOpts(), &batch), "updating"); !st.ok()) return st;
+  std::unique_lock lock(s.mu);
+  n.total_terms = total_terms;
+  n.generation += 1;
+  n.Erase(id);
+  n.Insert(id, e);
+  n.InvalidateIdf();
+  if (embedding) {
+    const int64_t key = static_cast<int64_t>(id);
+    if (Status st = n.index->Remove(std::span(&key, 1)); !st.ok()) return st;
+    if (Status st = n.index->Add(std::span(&key, 1), *embedding); !st.ok()) return st;
+  }
+  return e.version;
+}
+
+Result<std::vector<Episode>> EpisodicStore::History(std::string_view ns, uint64_t id) const {
+  const State& s = *s_;
+  if (Status st = ValidateNamespace(ns); !st.ok()) return st;
+  std::vector<Episode> versions;
+  const std::string prefix = IdKey(ns, id);
+  std::unique_ptr<rocksdb::Iterator> it(s.db->NewIterator({}, s.cf[kVersions]));
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    std::optional<Episode> e = EpisodeFromJson(id, it->value().ToStringView());
+    if (!e) return Status::Corruption("memory: a version of episode " + std::to_string(id) + " is unreadable");
+    versions.push_back(std::move(*e));
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "reading history");
+  Result<std::optional<Episode>> current = s.ReadEpisode(ns, id);
+  if (!current.ok()) return current.status();
+  if (*current) versions.push_back(std::move(**current));
+  if (versions.empty()) {
+    return Status::NotFound("memory: no episode " + std::to_string(id) + " in namespace '" +
+                            std::string(ns) + "'");
+  }
+  return versions;
+}
+
+Status EpisodicStore::Forget(std::string_view ns, uint64_t id) {
+  State& s = *s_;
+  if (Status st = ValidateNamespace(ns); !st.ok()) return st;
+  std::lock_guard write_lock(s.write_mu);
+  Result<std::optional<Episode>> e = s.ReadEpisode(ns, id);
+  if (!e.ok()) return e.status();
+  NsState* n = s.Find(ns);
+  if (!*e || n == nullptr) {
+    return Status::NotFound("memory: no episode " + std::to_string(id) + " in namespace '" +
+                            std::string(ns) + "'");
+  }
+  rocksdb::WriteBatch batch;
+  TermChanges changes;
+  const uint64_t terms = s.RemoveEpisode(batch, ns, **e, changes, /*with_history=*/true);
+  const uint64_t total_terms = n->total_terms - std::min(n->total_terms, terms);
+  if (Status st = s.ApplyDf(batch, ns, changes); !st.ok()) return st;
+  s.PutNsMeta(batch, ns, n->info.size() - 1, total_terms, n->generation + 1);
+  if (Status st = FromRocks(s.db->Write(s.WriteOpts(), &batch), "forgetting"); !st.ok()) return st;
+  std::unique_lock lock(s.mu);
+  n->total_terms = total_terms;
+  n->generation += 1;
+  n->Erase(id);
+  n->InvalidateIdf();
+  const int64_t key = static_cast<int64_t>(id);
+  return n->index->Remove(std::span(&key, 1));
+}
+
+Result<uint64_t> EpisodicStore::ForgetSession(std::string_view ns, std::string_view session) {
+  if (Status st = ValidateNamespace(ns); !st.ok()) return st;
+  if (Status st = ValidateSession(session); !st.ok()) return st;
+  std::vector<uint64_t> ids;
+  {
+    const std::string prefix = SessionPrefix(ns, session);
+    std::unique_ptr<rocksdb::Iterator> it(s_->db->NewIterator({}, s_->cf[kSessions]));
+    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+      ids.push_back(ReadBigEndian64(it->key().ToStringView().substr(prefix.size() + 8)));
+    }
+    if (!it->status().ok()) return FromRocks(it->status(), "listing a session");
+  }
+  uint64_t forgotten = 0;
+  for (uint64_t id : ids) {
+    Status st = Forget(ns, id);
+    if (st.code() == StatusCode::kNotFound) continue;
+    if (!st.ok()) return st;
+    ++forgotten;
+  }
+  return forgotten;
+}
+
+Status EpisodicStore::PurgeNamespace(std::string_view ns) {
+  State& s = *s_;
+  if (Status st = ValidateNamespace(ns); !st.ok()) return st;
+  std::lock_guard write_lock(s.write_mu);
+  rocksdb::WriteBatch batch;
+  const std::string begin = NsPrefix(ns), end = NsEnd(ns);
+  for (int c = kEpisodes; c < kCfCount; ++c) batch.DeleteRange(s.cf[c], begin, end);
+  batch.Delete(s.cf[kMeta], NsMetaKey(ns));
+  if (Status st = FromRocks(s.db->Write(s.WriteOpts(), &batch), "purging"); !st.ok()) return st;
+  {
+    std::unique_lock lock(s.mu);
+    s.namespaces.erase(std::string(ns));
+  }
+  std::error_code ec;
+  fs::remove(s.IndexPath(ns), ec);
+  if (ec) return Status::IOError("memory: cannot remove '" + s.IndexPath(ns) + "': " + ec.message());
+  // Free the deleted ranges' space now rather than at some later compaction.
+  for (int c = kEpisodes; c < kCfCount; ++c) {
+    const rocksdb::Slice b(begin), e(end);
+    (void)s.db->CompactRange(rocksdb::CompactRangeOptions(), s.cf[c], &b, &e);
+  }
+  return Status::OK();
+}
+
+Result<uint64_t> EpisodicStore::PurgeExpired(int64_t now_ms) {
+  const int64_t now = now_ms != 0 ? now_ms : WallClockMs();
+  std::vector<std::pair<std::string, uint64_t>> expired;
+  {
+    std::shared_lock lock(s_->mu);
+    for (const auto& [ns, n] : s_->namespaces) {
+      if (n->with_ttl == 0) continue;
+      for (const auto& [id, info] : n->info) {
+        if (Expired(info, now)) expired.emplace_back(ns, id);
+      }
+    }
+  }
+  uint64_t removed = 0;
+  for (const auto& [ns, id] : expired) {
+    Status st = Forget(ns, id);
+    if (st.code() == StatusCode::kNotFound) continue;
+    if (!st.ok()) return st;
+    ++removed;
+  }
+  return removed;
+}
+
+Result<uint64_t> EpisodicStore::Consolidate(std::string_view ns, std::string_view session,
+                                            const Summarizer& summarize,
+                                            const ConsolidateOptions& options) {
+  State& s = *s_;
+  Result<EpisodePage> all = ListSession(ns, session, ListOptions{.limit = SIZE_MAX, .page_token = {}});
+  if (!all.ok()) return all.status();
+  std::vector<Episode>& episodes = all->episodes;
+  if (episodes.size() <= options.keep_recent ||
+      episodes.size() - options.keep_recent < std::max<size_t>(options.min_span, 1)) {
+    return uint64_t{0};
+  }
+  episodes.resize(episodes.size() - options.keep_recent);
+  Result<std::string> text = summarize(episodes);
+  if (!text.ok()) return text.status();
+  Episode summary;
+  summary.session = std::string(session);
+  summary.role = "summary";
+  summary.text = std::move(*text);
+  summary.timestamp_ms = episodes.back().timestamp_ms;
+  for (const Episode& e : episodes) {
+    summary.importance = std::max(summary.importance, e.importance);
+    summary.sources.push_back(e.id);
+  }
+  if (summary.text.size() > kMaxEpisodeTextBytes) {
+    return Status::InvalidArgument("memory: the summary is over 1 MiB");
+  }
+  Result<std::vector<float>> embedding = s.EmbeddingFor(summary.text, {});
+  if (!embedding.ok()) return embedding.status();
+
+  std::lock_guard write_lock(s.write_mu);
+  NsState* n = s.Find(ns);
+  if (n == nullptr) return uint64_t{0};
+  summary.id = s.next_id;
+  rocksdb::WriteBatch batch;
+  TermChanges changes;
+  uint64_t total_terms = n->total_terms;
+  std::vector<int64_t> removed;
+  for (const Episode& e : episodes) {
+    if (!n->info.count(e.id)) continue;  // forgotten meanwhile
+    // The source's last version joins its history, so History(source) still shows it.
+    batch.Put(s.cf[kVersions], VersionKey(ns, e.id, e.version), EpisodeJson(e).dump());
+    const uint64_t terms = s.RemoveEpisode(batch, ns, e, changes, /*with_history=*/false);
+    total_terms -= std::min(total_terms, terms);
+    removed.push_back(static_cast<int64_t>(e.id));
+  }
+  uint64_t terms = 0;
+  s.AddPostings(batch, ns, summary.id, summary.text, changes, &terms);
+  total_terms += terms;
+  if (Status st = s.ApplyDf(batch, ns, changes); !st.ok()) return st;
+  batch.Put(s.cf[kEpisodes], IdKey(ns, summary.id), EpisodeJson(summary).dump());
+  batch.Put(s.cf[kEmbeddings], IdKey(ns, summary.id), EncodeFloats(*embedding));
+  batch.Put(s.cf[kSessions], SessionKey(ns, summary.session, summary.timestamp_ms, summary.id), "");
+  batch.Put(s.cf[kMeta], "next_id", BigEndian64(summary.id + 1));
+  s.PutNsMeta(batch, ns, n->info.size() - removed.size() + 1, total_terms, n->generation + 1);
+  if (Status st = FromRocks(s.db->Write(s.WriteOpts(), &batch), "consolidating"); !st.ok()) {
+    return st;
+  }
+  s.next_id = summary.id + 1;
+  std::unique_lock lock(s.mu);
+  n->total_terms = total_terms;
+  n->generation += 1;
+  for (int64_t id : removed) n->Erase(static_cast<uint64_t>(id));
+  n->Insert(summary.id, summary);
+  n->InvalidateIdf();
+  if (Status st = n->index->Remove(removed); !st.ok()) return st;
+  const int64_t key = static_cast<int64_t>(summary.id);
+  if (Status st = n->index->Add(std::span(&key, 1), *embedding); !st.ok()) return st;
+  return summary.id;
+}
+
+Status EpisodicStore::Checkpoint(const std::string& dir) {
+  State& s = *s_;
+  std::error_code ec;
+  if (fs::exists(dir, ec)) {
+    return Status::InvalidArgument("memory: checkpoint directory '" + dir + "' already exists");
+  }
+  std::lock_guard write_lock(s.write_mu);
+  {
+    std::unique_lock lock(s.mu);
+    if (Status st = s.SaveIndexes(); !st.ok()) return st;
+  }
+  fs::create_directories(dir, ec);
+  if (ec) return Status::IOError("memory: cannot create '" + dir + "': " + ec.message());
+  rocksdb::Checkpoint* raw = nullptr;
+  if (Status st = FromRocks(rocksdb::Checkpoint::Create(s.db.get(), &raw), "checkpoint"); !st.ok()) {
+    return st;
+  }
+  std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw);
+  if (Status st = FromRocks(checkpoint->CreateCheckpoint((fs::path(dir) / "db").string()),
+                            "writing the checkpoint");
+      !st.ok()) {
+    return st;
+  }
+  // The indexes reflect the same generations as the checkpointed database (writers are held).
+  fs::copy(fs::path(s.path) / "index", fs::path(dir) / "index", fs::copy_options::recursive, ec);
+  if (ec) return Status::IOError("memory: cannot copy the indexes to '" + dir + "': " + ec.message());
+  return Status::OK();
+}
+
+Status EpisodicStore::Flush() {
+  std::lock_guard write_lock(s_->write_mu);
+  std::unique_lock lock(s_->mu);
+  return s_->SaveIndexes();
+}
+
+Result<StoreStats> EpisodicStore::Stats(std::string_view ns) const {
+  const State& s = *s_;
+  StoreStats st;
+  {
+    std::shared_lock lock(s.mu);
+    if (!ns.empty()) {
+      if (Status v = ValidateNamespace(ns); !v.ok()) return v;
+      if (const NsState* n = s.Find(ns)) {
+        st.namespaces = 1;
+        st.episodes = n->info.size();
+        st.index_vectors = static_cast<uint64_t>(n->index->size());
+      }
+    } else {
+      for (const auto& [name, n] : s.namespaces) {
+        ++st.namespaces;
+        st.episodes += n->info.size();
+        st.index_vectors += static_cast<uint64_t>(n->index->size());
+      }
+    }
+  }
+  std::error_code ec;
+  for (fs::recursive_directory_iterator it(s.path, ec), end; !ec && it != end; it.increment(ec)) {
+    if (it->is_regular_file(ec)) st.disk_bytes += it->file_size(ec);
+  }
+  return st;
+}
+
+std::vector<std::string> EpisodicStore::Namespaces() const {
+  std::shared_lock lock(s_->mu);
+  std::vector<std::string> out;
+  for (const auto& [name, n] : s_->namespaces) {
+    if (!n->info.empty()) out.push_back(name);
+  }
+  return out;
+}
+
+}  // namespace engram::memory

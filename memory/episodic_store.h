@@ -1,0 +1,223 @@
+// EpisodicStore: a persistent, crash-safe, multi-tenant memory of conversation turns.
+//
+//   memory::StoreOptions options;
+//   options.embedder = &embedder;                 // or options.dim, and pass embeddings in
+//   auto store = memory::EpisodicStore::Open("/var/lib/app/memory", options);
+//   if (!store.ok()) return store.status();
+//   memory::Episode e;
+//   e.session = "2026-11-28";  e.role = "user";  e.text = "My sister Ana lives in Porto.";
+//   Result<uint64_t> id = (*store)->Append("user-42", e);       // durable when it returns
+//   auto recalled = (*store)->Recall("user-42", "where does Ana live?", {.k = 5});
+//   // (*recalled)[0].episode.text == "My sister Ana lives in Porto."
+//
+// Namespaces are hard walls: every call names one, and nothing it does reads, counts, returns or
+// changes another namespace's data (keys carry the namespace as a prefix; each namespace has its
+// own vector index and BM25 statistics). Use one namespace per user or tenant.
+//
+// Recall ranks a namespace's episodes by
+//   relevance_weight  · cosine(query, episode)
+// + bm25_weight       · BM25(query, episode) / the best BM25 among the candidates
+// + recency_weight    · 0.5 ^ (age / half_life)
+// + importance_weight · importance
+// over the union of the top candidates by vector similarity and by BM25 (a component whose
+// weight is 0 adds no candidates); every candidate gets every component exactly.
+//
+// Durability: with StoreOptions::sync (the default) a write is in the fsynced RocksDB log when the
+// call returns, so it survives a crash or power loss. The vector index of each namespace is
+// saved beside the database with the namespace's write generation; on Open an index that is
+// missing, damaged or behind is caught up from the stored embeddings, never left out of sync.
+//
+// Thread safety: any number of concurrent readers (Get, ListSession, Recall, History, Stats) with
+// writers; writes are serialised internally.
+//
+// Storage (RocksDB column families; keys start with "<namespace>\0"):
+//   default     format marker, id counter, per-namespace statistics and write generation
+//   episodes    <ns>\0<id>                      -> the episode (JSON, without its embedding)
+//   sessions    <ns>\0<session>\0<time><id>     -> "" (session/time index)
+//   embeddings  <ns>\0<id>                      -> float32 × dim
+//   versions    <ns>\0<id><version>             -> an earlier version (JSON)
+//   postings    <ns>\0<term>\0<id>              -> term frequency, episode length (BM25)
+//   terms       <ns>\0<term>                    -> document frequency
+// and index/<ns>.vindex (retrieval/vector_index.h).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.h"
+#include "common/status.h"
+#include "retrieval/embedder.h"
+#include "retrieval/vector_index.h"
+
+namespace engram::memory {
+
+// The largest episode text Append and Update accept.
+inline constexpr size_t kMaxEpisodeTextBytes = 1 << 20;
+
+struct Episode {
+  uint64_t id = 0;           // assigned by Append; unique in the store
+  std::string session;       // the conversation it belongs to (any text without NUL, <= 256 bytes)
+  std::string role;          // "user", "assistant", a speaker's name...
+  std::string text;          // <= kMaxEpisodeTextBytes
+  int64_t timestamp_ms = 0;  // Unix epoch ms; 0 on Append means now
+  double importance = 0.5;   // in [0, 1]
+  std::map<std::string, std::string> metadata;
+  int64_t expires_ms = 0;    // TTL: 0 never; from this time on the episode is gone
+  uint32_t version = 1;      // 1 on Append, +1 per Update
+  std::vector<uint64_t> sources;  // a summary's source episodes (Consolidate)
+  // Append/Update: when empty, the store's embedder embeds `text`; otherwise used as given
+  // (dim floats; normalised by the store). Returned episodes leave it empty unless asked.
+  std::vector<float> embedding;
+};
+
+struct StoreOptions {
+  // Embeds episode texts and recall queries; not owned, must outlive the store. May be null when
+  // every Append passes an embedding and every Recall passes a query embedding (then `dim` is
+  // required). A store remembers its embedder's name and dimension and refuses another.
+  retrieval::Embedder* embedder = nullptr;
+  int dim = 0;  // without an embedder: the embedding dimension
+  // fsync the log on every write, so an acknowledged write survives power loss. Default true.
+  bool sync = true;
+  // The per-namespace vector index (default: exact below 50,000 episodes, HNSW above).
+  retrieval::VectorIndexOptions index;
+  // Open refuses a directory that holds no store unless this is set. Default true.
+  bool create_if_missing = true;
+};
+
+struct RecallOptions {
+  int k = 10;
+  double relevance_weight = 1.0;
+  double bm25_weight = 0.5;
+  double recency_weight = 0.1;
+  double importance_weight = 0.1;
+  double half_life_hours = 24.0 * 30;
+  int64_t now_ms = 0;  // the time recency is measured from; 0: the wall clock
+  // Filters (all must hold).
+  std::string session;  // empty: every session
+  int64_t from_ms = std::numeric_limits<int64_t>::min();
+  int64_t to_ms = std::numeric_limits<int64_t>::max();  // inclusive
+  std::map<std::string, std::string> metadata;          // each key must have this value
+  int candidates = 0;  // per component before scoring; 0: max(4k, 50)
+  // Use this query embedding instead of embedding the query text.
+  std::vector<float> query_embedding;
+};
+
+struct RecalledEpisode {
+  Episode episode;
+  double score = 0.0;
+  double relevance = 0.0, bm25 = 0.0, recency = 0.0;  // components before weighting
+};
+
+struct ListOptions {
+  int64_t from_ms = std::numeric_limits<int64_t>::min();
+  int64_t to_ms = std::numeric_limits<int64_t>::max();  // inclusive
+  size_t limit = 100;
+  // Paging: pass the last page's next_page_token; empty for the first page.
+  std::string page_token;
+};
+
+struct EpisodePage {
+  std::vector<Episode> episodes;  // by time, then id
+  std::string next_page_token;    // empty when there is nothing more
+};
+
+// What Update changes; unset fields keep their value. A new text is re-embedded (or takes
+// `embedding`).
+struct EpisodeChanges {
+  std::optional<std::string> text, role;
+  std::optional<double> importance;
+  std::optional<std::map<std::string, std::string>> metadata;
+  std::optional<int64_t> expires_ms;
+  std::vector<float> embedding;
+};
+
+// Summarises episodes (oldest first) into one text, e.g. with a language model.
+using Summarizer = std::function<Result<std::string>(std::span<const Episode>)>;
+
+struct ConsolidateOptions {
+  size_t keep_recent = 8;  // the newest episodes of the session stay as they are
+  size_t min_span = 4;     // do nothing unless at least this many would be replaced
+};
+
+struct StoreStats {
+  uint64_t namespaces = 0, episodes = 0;  // Stats(ns): 1 / that namespace's episodes
+  uint64_t index_vectors = 0;             // vectors in the vector index(es)
+  uint64_t disk_bytes = 0;                // database files and index files (whole store)
+};
+
+class EpisodicStore {
+ public:
+  // Opens or creates the store in `path`. A directory holding something else, another format
+  // version, or a store made with another embedder is refused with a clear error and not
+  // written to.
+  static Result<std::unique_ptr<EpisodicStore>> Open(const std::string& path,
+                                                     const StoreOptions& options);
+  ~EpisodicStore();  // saves the vector indexes that changed
+
+  // Appends `episode` to namespace `ns` (created on first use) and returns its id.
+  // kInvalidArgument for a bad namespace name ([A-Za-z0-9._:@-]{1,128}), a session with NUL or
+  // over 256 bytes, text over kMaxEpisodeTextBytes, importance outside [0, 1], or an embedding
+  // of the wrong size or not finite.
+  Result<uint64_t> Append(std::string_view ns, const Episode& episode);
+
+  // kNotFound when `id` is not a live episode of `ns` (also when it is in another namespace, or
+  // expired). `with_embedding` fills Episode::embedding.
+  Result<Episode> Get(std::string_view ns, uint64_t id, bool with_embedding = false) const;
+
+  // The live episodes of one session in a time range, by time, a page at a time.
+  Result<EpisodePage> ListSession(std::string_view ns, std::string_view session,
+                                  const ListOptions& options) const;
+
+  // The best k episodes for `query` (see the file comment). An unknown namespace gives an empty
+  // result, not an error.
+  Result<std::vector<RecalledEpisode>> Recall(std::string_view ns, std::string_view query,
+                                              const RecallOptions& options) const;
+
+  // Changes an episode; the previous version goes to its history. Returns the new version.
+  Result<uint32_t> Update(std::string_view ns, uint64_t id, const EpisodeChanges& changes);
+  // Every version of an episode, oldest first, the current one last (a consolidated source's
+  // history ends with its last version). kNotFound for an unknown id.
+  Result<std::vector<Episode>> History(std::string_view ns, uint64_t id) const;
+
+  // Removes an episode with its embedding, postings and history. kNotFound when absent.
+  Status Forget(std::string_view ns, uint64_t id);
+  // Removes every episode of a session; returns how many.
+  Result<uint64_t> ForgetSession(std::string_view ns, std::string_view session);
+  // Removes everything of a namespace, its index file included. OK when it does not exist.
+  Status PurgeNamespace(std::string_view ns);
+  // Removes the episodes whose TTL has passed at `now_ms` (0: now), in every namespace; returns
+  // how many. (Expired episodes are invisible before that already.)
+  Result<uint64_t> PurgeExpired(int64_t now_ms = 0);
+
+  // Replaces the session's episodes older than its newest keep_recent by one summary episode
+  // (role "summary", sources = their ids, time = the newest source's, importance = the highest).
+  // The sources leave recall and listing but keep their history. Returns the summary's id, or 0
+  // when there was too little to consolidate.
+  Result<uint64_t> Consolidate(std::string_view ns, std::string_view session,
+                               const Summarizer& summarize, const ConsolidateOptions& options = {});
+
+  // A consistent copy of the whole store in `dir` (must not exist), openable with Open.
+  Status Checkpoint(const std::string& dir);
+  // Saves the vector indexes that changed (also done by the destructor).
+  Status Flush();
+
+  // The whole store (ns empty) or one namespace.
+  Result<StoreStats> Stats(std::string_view ns = {}) const;
+  // The namespaces that hold episodes, sorted.
+  std::vector<std::string> Namespaces() const;
+
+ private:
+  struct State;
+  explicit EpisodicStore(std::unique_ptr<State> state);
+  std::unique_ptr<State> s_;
+};
+
+}  // namespace engram::memory

@@ -2,10 +2,13 @@
 //   engram eval retrieval --squad FILE [--distractors PATH…] [--max-questions N] [--model DIR]
 //                         [--precision auto|f32|bf16] [--threads N] [--chunk-tokens N]
 //                         [--work-dir DIR] [--json]
+//   engram eval memory --locomo FILE [--k 5,10,25] [--model DIR] [--precision P] [--threads N]
+//                      [--no-sync] [--work-dir DIR] [--weight-sweep] [--json]
 #include <cstdio>
 #include <memory>
 
 #include "app/cli.h"
+#include "bench/memory_eval.h"
 #include "bench/retrieval_eval.h"
 
 namespace engram::app {
@@ -16,11 +19,50 @@ struct RetrievalEvalFlags {
   bool json = false;
 };
 
+struct MemoryEvalFlags {
+  bench::MemoryEvalOptions options;
+  bool no_sync = false;
+  bool json = false;
+};
+
+void AddMemoryEval(CLI::App* eval, CommandTable& commands) {
+  auto flags = std::make_shared<MemoryEvalFlags>();
+  CLI::App* cmd = eval->add_subcommand(
+      "memory", "Evidence recall@k of the episodic store on LoCoMo: combined / bm25 / dense");
+  cmd->add_option("--locomo", flags->options.locomo_file, "The LoCoMo JSON file")->required();
+  cmd->add_option("--k", flags->options.ks, "Cut-offs, comma-separated")
+      ->delimiter(',')
+      ->default_str("5,10,25");
+  cmd->add_option("--model", flags->options.model, "Embedder (default: all-MiniLM-L6-v2)");
+  cmd->add_option("--precision", flags->options.precision, "Embedder precision: auto, f32 or bf16")
+      ->default_val("auto");
+  cmd->add_option("--threads", flags->options.threads, "Threads (0: one per hardware thread)")
+      ->default_val(0);
+  cmd->add_flag("--no-sync", flags->no_sync, "Append without fsync (default: sync, as served)");
+  cmd->add_option("--work-dir", flags->options.work_dir,
+                  "Where the temporary store goes (default: the temporary directory)");
+  cmd->add_flag("--weight-sweep", flags->options.weight_sweep,
+                "Also score a grid of combined weights (to pick defaults)");
+  cmd->add_flag("--json", flags->json, "Print one JSON object");
+  commands.Add(cmd, [flags]() -> Status {
+    flags->options.sync = !flags->no_sync;
+    Result<nlohmann::ordered_json> r = bench::RunMemoryEval(flags->options);
+    if (!r.ok()) return r.status();
+    if (flags->json) {
+      std::printf("%s\n", r->dump(2).c_str());
+    } else {
+      std::fputs(bench::FormatMemoryEval(*r).c_str(), stdout);
+    }
+    return Status::OK();
+  });
+}
+
 }  // namespace
 
 void RegisterEvalCommand(CLI::App& app, const GlobalFlags&, CommandTable& commands) {
   CLI::App* eval = app.add_subcommand("eval", "Measure engram's quality on real data (see docs/benchmarks.md)");
   eval->require_subcommand(1);
+  AddMemoryEval(eval, commands);
   auto flags = std::make_shared<RetrievalEvalFlags>();
   CLI::App* cmd = eval->add_subcommand(
       "retrieval", "Recall of the gold paragraph for SQuAD questions, bm25 / dense / hybrid");

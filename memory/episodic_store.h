@@ -92,11 +92,14 @@ struct StoreOptions {
   bool create_if_missing = true;
 };
 
+// The default weights were chosen on LoCoMo (`engram eval memory --weight-sweep`): evidence
+// recall@10 0.647 against 0.634 with recency 0.1 and 0.643 without recency; BM25 alone 0.588,
+// dense alone 0.473. Conversations that ask about recent things want more recency.
 struct RecallOptions {
   int k = 10;
   double relevance_weight = 1.0;
   double bm25_weight = 0.5;
-  double recency_weight = 0.1;
+  double recency_weight = 0.05;
   double importance_weight = 0.1;
   double half_life_hours = 24.0 * 30;
   int64_t now_ms = 0;  // the time recency is measured from; 0: the wall clock

@@ -1,0 +1,42 @@
+// `engram eval memory`: evidence recall of the episodic store on LoCoMo.
+//
+// Each conversation (sample_id) becomes one namespace of a fresh store; each turn of each
+// session_N one episode ("<speaker>: <text>", dia_id as metadata, the session's date and time as
+// timestamp). For every question with evidence, Recall with the question (recency measured from
+// the conversation's last session) and report evidence recall@k: the share of the question's
+// evidence dialog ids among the top k episodes, averaged over questions, overall and per LoCoMo
+// category; for the combined score and for dense-only and bm25-only recall. Also: append and
+// recall latency (the embedding is computed beforehand, in batches, and timed separately).
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+
+namespace engram::bench {
+
+struct MemoryEvalOptions {
+  std::string locomo_file;
+  std::vector<int> ks = {5, 10, 25};
+  std::string model;  // embedder; empty: the default
+  std::string precision = "auto";
+  int threads = 0;
+  bool sync = true;   // the store's durability setting while appending
+  std::string work_dir;  // the store goes to <work_dir>/engram-eval-memory-<pid>, then is removed
+  // Also score a grid of combined weights (key "weight_sweep"), to choose the defaults.
+  bool weight_sweep = false;
+};
+
+// {"combined"|"bm25"|"dense": {"recall@5", ..., "by_category": {"1": {...}, ...}},
+//  "append_ms_p50", "append_ms_p99", "recall_ms_p50", "recall_ms_p99", "embed_s", "questions",
+//  "episodes", "namespaces", "config", "commit", "machine"}
+Result<nlohmann::ordered_json> RunMemoryEval(const MemoryEvalOptions& options);
+
+std::string FormatMemoryEval(const nlohmann::ordered_json& result);
+
+// "1:56 pm on 8 May, 2023" (LoCoMo's session dates) -> Unix epoch ms, read as UTC.
+Result<int64_t> ParseLocomoDateTime(const std::string& text);
+
+}  // namespace engram::bench

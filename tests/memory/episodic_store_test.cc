@@ -12,25 +12,14 @@
 #include <random>
 #include <string>
 
+#include "tests/memory/test_vectors.h"
+
 namespace engram::memory {
 namespace {
 
 namespace fs = std::filesystem;
-constexpr int kDim = 16;
-
-// A unit vector determined by `text` (unrelated texts are nearly orthogonal).
-std::vector<float> VectorFor(const std::string& text) {
-  std::mt19937_64 rng(std::hash<std::string>{}(text));
-  std::normal_distribution<float> normal;
-  std::vector<float> v(kDim);
-  double norm = 0;
-  for (float& x : v) {
-    x = normal(rng);
-    norm += x * x;
-  }
-  for (float& x : v) x = static_cast<float>(x / std::sqrt(norm));
-  return v;
-}
+using testing::VectorFor;
+constexpr int kDim = testing::kTestDim;
 
 Episode Make(const std::string& session, const std::string& text, int64_t time_ms,
              double importance = 0.5) {

@@ -767,7 +767,12 @@ Result<std::vector<RecalledEpisode>> EpisodicStore::Recall(std::string_view ns,
   std::map<std::string, double> idf;
   if (!query_terms.empty()) {
     stats.mean_idf = s.MeanIdf(ns, n);
-    std::unordered_map<uint64_t, double> scores;
+    struct QueryTerm {
+      std::string term;
+      int repeats;
+      double idf;
+    };
+    std::vector<QueryTerm> terms;
     for (const auto& [term, repeats] : query_terms) {
       std::string df_value;
       rocksdb::Status st = s.db->Get({}, s.cf[kTerms], TermKey(ns, term), &df_value);
@@ -776,16 +781,63 @@ Result<std::vector<RecalledEpisode>> EpisodicStore::Recall(std::string_view ns,
       const double term_idf =
           retrieval::Bm25Idf(stats, static_cast<int64_t>(ReadBigEndian64(df_value)), s.bm25);
       idf[term] = term_idf;
-      const std::string prefix = PostingPrefix(ns, term);
+      terms.push_back({term, repeats, term_idf});
+    }
+    // MaxScore: rare terms first. A term adds at most repeats · idf · (k1 + 1) to any episode;
+    // once the candidates' weakest score beats what all remaining terms could give an episode
+    // not seen yet, the remaining (common, long) posting lists need not be scanned: only the
+    // episodes already scored that could still reach the candidates are looked up. The top
+    // candidates are the same as with every list scanned.
+    std::sort(terms.begin(), terms.end(),
+              [](const QueryTerm& a, const QueryTerm& b) { return a.idf > b.idf; });
+    auto bound_from = [&](size_t first) {
+      double bound = 0.0;
+      for (size_t u = first; u < terms.size(); ++u) {
+        bound += terms[u].repeats * std::max(terms[u].idf, 0.0) * (s.bm25.k1 + 1.0);
+      }
+      return bound;
+    };
+    std::unordered_map<uint64_t, double> scores;
+    auto weakest_candidate = [&] {
+      std::vector<double> values;
+      values.reserve(scores.size());
+      for (const auto& [id, score] : scores) values.push_back(score);
+      std::nth_element(values.begin(), values.begin() + (candidates - 1), values.end(),
+                       std::greater<double>());
+      return values[candidates - 1];
+    };
+    size_t t = 0;
+    for (; t < terms.size(); ++t) {
+      if (scores.size() >= candidates && weakest_candidate() > bound_from(t)) break;
+      const std::string prefix = PostingPrefix(ns, terms[t].term);
       std::unique_ptr<rocksdb::Iterator> it(s.db->NewIterator({}, s.cf[kPostings]));
       for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
         const uint64_t id = ReadBigEndian64(it->key().ToStringView().substr(prefix.size()));
         if (filtered && !allowed(id)) continue;
         uint32_t tf = 0, length = 0;
         DecodePosting(it->value().ToStringView(), &tf, &length);
-        scores[id] += repeats * retrieval::Bm25TermScore(term_idf, tf, length, stats.average_length, s.bm25);
+        scores[id] += terms[t].repeats * retrieval::Bm25TermScore(terms[t].idf, tf, length,
+                                                                  stats.average_length, s.bm25);
       }
       if (!it->status().ok()) return FromRocks(it->status(), "reading postings");
+    }
+    if (t < terms.size()) {
+      const double rest = bound_from(t);
+      const double weakest = weakest_candidate();
+      for (auto& [id, score] : scores) {
+        if (score + rest < weakest) continue;  // cannot reach the candidates
+        for (size_t u = t; u < terms.size(); ++u) {
+          std::string value;
+          rocksdb::Status st =
+              s.db->Get({}, s.cf[kPostings], PostingKey(ns, terms[u].term, id), &value);
+          if (st.IsNotFound()) continue;
+          if (!st.ok()) return FromRocks(st, "reading postings");
+          uint32_t tf = 0, length = 0;
+          DecodePosting(value, &tf, &length);
+          score += terms[u].repeats * retrieval::Bm25TermScore(terms[u].idf, tf, length,
+                                                               stats.average_length, s.bm25);
+        }
+      }
     }
     std::vector<retrieval::RankedItem> ranked;
     for (const auto& [id, score] : scores) ranked.push_back({id, score});

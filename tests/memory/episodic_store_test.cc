@@ -9,9 +9,12 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <set>
 #include <random>
 #include <string>
 
+#include "retrieval/bm25.h"
 #include "tests/memory/test_vectors.h"
 
 namespace engram::memory {
@@ -92,6 +95,60 @@ TEST_F(EpisodicStoreTest, AppendGetAndRecallByVectorAndBm25) {
   ASSERT_TRUE(lexical.ok());
   ASSERT_EQ(lexical->size(), 1u);
   EXPECT_EQ((*lexical)[0].episode.id, *a);
+}
+
+// BM25 recall prunes long posting lists (MaxScore); its top results must equal a full BM25 over
+// the namespace, computed here independently from retrieval/bm25.h.
+TEST_F(EpisodicStoreTest, Bm25RecallEqualsFullBm25) {
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  std::vector<std::string> texts;
+  // "common" is everywhere (its idf is floored), "alpha" and "beta" in a tenth of the episodes,
+  // "gamma" in a few: after the rare terms the candidates outscore anything "common" could add,
+  // so its list is not scanned.
+  for (int i = 0; i < 1000; ++i) {
+    std::string t = "common words item" + std::to_string(i);
+    if (i % 10 == 0) t += " alpha beta";
+    if (i % 20 == 0) t += " alpha";
+    if (i % 97 == 0) t += " gamma";
+    texts.push_back(t);
+    ASSERT_TRUE(store->Append("n", Make("s", t, 1000 + i)).ok());
+  }
+  // Full BM25 (rank-bm25's Okapi, as the store promises).
+  std::vector<std::vector<std::string>> docs;
+  std::map<std::string, int64_t> df;
+  double total = 0;
+  for (const std::string& t : texts) {
+    docs.push_back(retrieval::Bm25Terms(t));
+    total += docs.back().size();
+    std::set<std::string> distinct(docs.back().begin(), docs.back().end());
+    for (const std::string& w : distinct) ++df[w];
+  }
+  retrieval::Bm25Stats stats;
+  stats.documents = static_cast<int64_t>(docs.size());
+  stats.average_length = total / docs.size();
+  for (const auto& [w, d] : df) stats.mean_idf += retrieval::Bm25RawIdf(stats.documents, d);
+  stats.mean_idf /= df.size();
+  const std::vector<std::string> query = retrieval::Bm25Terms("gamma alpha beta common");
+  std::vector<double> want;
+  for (const auto& d : docs) {
+    double score = 0;
+    for (const std::string& q : query) {
+      const double tf = static_cast<double>(std::count(d.begin(), d.end(), q));
+      if (tf > 0) {
+        score += retrieval::Bm25TermScore(retrieval::Bm25Idf(stats, df[q], {}), tf,
+                                          static_cast<double>(d.size()), stats.average_length, {});
+      }
+    }
+    want.push_back(score);
+  }
+  std::sort(want.rbegin(), want.rend());
+  RecallOptions o = ByVector("x", 20);
+  o.relevance_weight = o.recency_weight = o.importance_weight = 0;
+  auto hits = store->Recall("n", "gamma alpha beta common", o);
+  ASSERT_TRUE(hits.ok());
+  ASSERT_EQ(hits->size(), 20u);
+  for (size_t i = 0; i < hits->size(); ++i) EXPECT_NEAR((*hits)[i].bm25, want[i], 1e-9) << i;
 }
 
 TEST_F(EpisodicStoreTest, NamespacesAreWalls) {

@@ -568,26 +568,34 @@ Result<std::unique_ptr<EpisodicStore>> EpisodicStore::Open(const std::string& pa
 }
 
 Result<uint64_t> EpisodicStore::Append(std::string_view ns, const Episode& episode) {
+  Result<std::vector<uint64_t>> ids = AppendBatch(ns, std::span(&episode, 1));
+  if (!ids.ok()) return ids.status();
+  return ids->front();
+}
+
+Result<std::vector<uint64_t>> EpisodicStore::AppendBatch(std::string_view ns,
+                                                         std::span<const Episode> episodes) {
   State& s = *s_;
   if (Status st = ValidateNamespace(ns); !st.ok()) return st;
-  if (Status st = ValidateSession(episode.session); !st.ok()) return st;
-  if (episode.text.size() > kMaxEpisodeTextBytes) {
-    return Status::InvalidArgument("memory: episode text is " + std::to_string(episode.text.size()) +
-                                   " bytes; the limit is 1 MiB (split it or summarise it)");
+  std::vector<float> embeddings;
+  embeddings.reserve(episodes.size() * static_cast<size_t>(s.dim));
+  for (const Episode& episode : episodes) {
+    if (Status st = ValidateSession(episode.session); !st.ok()) return st;
+    if (episode.text.size() > kMaxEpisodeTextBytes) {
+      return Status::InvalidArgument("memory: episode text is " +
+                                     std::to_string(episode.text.size()) +
+                                     " bytes; the limit is 1 MiB (split it or summarise it)");
+    }
+    if (!(episode.importance >= 0.0 && episode.importance <= 1.0)) {
+      return Status::InvalidArgument("memory: importance must be in [0, 1]");
+    }
+    Result<std::vector<float>> embedding = s.EmbeddingFor(episode.text, episode.embedding);
+    if (!embedding.ok()) return embedding.status();
+    embeddings.insert(embeddings.end(), embedding->begin(), embedding->end());
   }
-  if (!(episode.importance >= 0.0 && episode.importance <= 1.0)) {
-    return Status::InvalidArgument("memory: importance must be in [0, 1]");
-  }
-  Result<std::vector<float>> embedding = s.EmbeddingFor(episode.text, episode.embedding);
-  if (!embedding.ok()) return embedding.status();
+  if (episodes.empty()) return std::vector<uint64_t>();
 
   std::lock_guard write_lock(s.write_mu);
-  Episode e = episode;
-  e.id = s.next_id;
-  e.version = 1;
-  if (e.timestamp_ms == 0) e.timestamp_ms = WallClockMs();
-  e.embedding.clear();
-
   NsState* existing = s.Find(ns);
   std::unique_ptr<NsState> created;
   if (existing == nullptr) {
@@ -602,28 +610,43 @@ Result<uint64_t> EpisodicStore::Append(std::string_view ns, const Episode& episo
   rocksdb::WriteBatch batch;
   TermChanges changes;
   uint64_t terms = 0;
-  s.AddPostings(batch, ns, e.id, e.text, changes, &terms);
+  std::vector<Episode> stored;
+  std::vector<int64_t> ids;
+  const int64_t now = WallClockMs();
+  for (size_t i = 0; i < episodes.size(); ++i) {
+    Episode e = episodes[i];
+    e.id = s.next_id + i;
+    e.version = 1;
+    if (e.timestamp_ms == 0) e.timestamp_ms = now;
+    e.embedding.clear();
+    uint64_t episode_terms = 0;
+    s.AddPostings(batch, ns, e.id, e.text, changes, &episode_terms);
+    terms += episode_terms;
+    batch.Put(s.cf[kEpisodes], IdKey(ns, e.id), EpisodeJson(e).dump());
+    batch.Put(s.cf[kEmbeddings], IdKey(ns, e.id),
+              EncodeFloats(std::span(embeddings).subspan(i * static_cast<size_t>(s.dim),
+                                                         static_cast<size_t>(s.dim))));
+    batch.Put(s.cf[kSessions], SessionKey(ns, e.session, e.timestamp_ms, e.id), "");
+    ids.push_back(static_cast<int64_t>(e.id));
+    stored.push_back(std::move(e));
+  }
   if (Status st = s.ApplyDf(batch, ns, changes); !st.ok()) return st;
-  batch.Put(s.cf[kEpisodes], IdKey(ns, e.id), EpisodeJson(e).dump());
-  batch.Put(s.cf[kEmbeddings], IdKey(ns, e.id), EncodeFloats(*embedding));
-  batch.Put(s.cf[kSessions], SessionKey(ns, e.session, e.timestamp_ms, e.id), "");
-  batch.Put(s.cf[kMeta], "next_id", BigEndian64(e.id + 1));
-  s.PutNsMeta(batch, ns, n.info.size() + 1, n.total_terms + terms, n.generation + 1);
+  const uint64_t next_id = s.next_id + episodes.size();
+  batch.Put(s.cf[kMeta], "next_id", BigEndian64(next_id));
+  s.PutNsMeta(batch, ns, n.info.size() + episodes.size(), n.total_terms + terms,
+              n.generation + 1);
   if (Status st = FromRocks(s.db->Write(s.WriteOpts(), &batch), "appending"); !st.ok()) return st;
-  s.next_id = e.id + 1;
+  s.next_id = next_id;
   std::unique_lock lock(s.mu);
   if (created) s.namespaces[std::string(ns)] = std::move(created);
   NsState& live = *s.Find(ns);
   live.total_terms += terms;
   live.generation += 1;
-  live.Insert(e.id, e);
+  for (const Episode& e : stored) live.Insert(e.id, e);
   live.InvalidateIdf();
-  // The database is the truth from here; should this fail, the next Open catches the index up.
-  if (Status st = live.index->Add(std::span(reinterpret_cast<const int64_t*>(&e.id), 1), *embedding);
-      !st.ok()) {
-    return st;
-  }
-  return e.id;
+  // The database is the truth from here; should this fail, the next Open rebuilds the index.
+  if (Status st = live.index->Add(ids, embeddings); !st.ok()) return st;
+  return std::vector<uint64_t>(ids.begin(), ids.end());
 }
 
 Result<Episode> EpisodicStore::Get(std::string_view ns, uint64_t id, bool with_embedding) const {

@@ -170,6 +170,9 @@ class EpisodicStore {
   // over 256 bytes, text over kMaxEpisodeTextBytes, importance outside [0, 1], or an embedding
   // of the wrong size or not finite.
   Result<uint64_t> Append(std::string_view ns, const Episode& episode);
+  // Appends several episodes in one atomic write (all or none survive a crash) and one vector
+  // index update: much faster for imports. Ids in input order; the same checks as Append.
+  Result<std::vector<uint64_t>> AppendBatch(std::string_view ns, std::span<const Episode> episodes);
 
   // kNotFound when `id` is not a live episode of `ns` (also when it is in another namespace, or
   // expired). `with_embedding` fills Episode::embedding.

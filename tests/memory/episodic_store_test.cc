@@ -151,6 +151,21 @@ TEST_F(EpisodicStoreTest, Bm25RecallEqualsFullBm25) {
   for (size_t i = 0; i < hits->size(); ++i) EXPECT_NEAR((*hits)[i].bm25, want[i], 1e-9) << i;
 }
 
+TEST_F(EpisodicStoreTest, AppendBatchIsAllOrNothing) {
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  std::vector<Episode> batch;
+  for (int i = 0; i < 5; ++i) batch.push_back(Make("s", "batched " + std::to_string(i), 100 + i));
+  auto ids = store->AppendBatch("n", batch);
+  ASSERT_TRUE(ids.ok());
+  ASSERT_EQ(ids->size(), 5u);
+  for (size_t i = 0; i < 5; ++i) EXPECT_EQ(store->Get("n", (*ids)[i])->text, batch[i].text);
+  batch[3].importance = 2.0;  // one bad episode: nothing of the batch is written
+  EXPECT_EQ(store->AppendBatch("n", batch).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(store->Stats("n")->episodes, 5u);
+  EXPECT_EQ(store->Stats("n")->index_vectors, 5u);
+}
+
 TEST_F(EpisodicStoreTest, NamespacesAreWalls) {
   auto store = Open();
   ASSERT_NE(store, nullptr);

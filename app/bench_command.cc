@@ -4,6 +4,8 @@
 //                      [--repeat R] [--precision auto|f32|bf16] [--json]
 //   engram bench retrieval [--chunks N] [--dim D] [--queries Q] [--batch B]
 //                          [--index auto|flat|hnsw|ivfpq] [--work-dir DIR] [--keep] [--json]
+//   engram bench memory [--episodes 100000,1000000] [--dim D] [--queries Q] [--batch B]
+//                       [--singles S] [--no-sync] [--work-dir DIR] [--json]
 //   engram bench vectors [--data random|lowrank|synthetic|real] [--n N] [--dim D] [--queries Q]
 //                        [--index hnsw|ivfpq] [--ef 32,64,...] [--model DIR] [--json]
 //   engram bench prefill|decode [-m MODEL] [--ctx 512,2048,8192] [--tokens T] [--threads N]
@@ -14,6 +16,7 @@
 #include "app/cli.h"
 #include "bench/embed_bench.h"
 #include "bench/generate_bench.h"
+#include "bench/memory_bench.h"
 #include "bench/retrieval_bench.h"
 #include "bench/vector_bench.h"
 #include "bench/tokenize_bench.h"
@@ -93,6 +96,41 @@ void AddRetrievalBench(CLI::App* bench, CommandTable& commands) {
       std::printf("%s\n", result->dump(2).c_str());
     } else {
       std::fputs(bench::FormatRetrievalBench(*result).c_str(), stdout);
+    }
+    return Status::OK();
+  });
+}
+
+struct MemoryBenchFlags {
+  bench::MemoryBenchOptions options;
+  bool no_sync = false;
+  bool json = false;
+};
+
+void AddMemoryBench(CLI::App* bench, CommandTable& commands) {
+  auto flags = std::make_shared<MemoryBenchFlags>();
+  CLI::App* cmd = bench->add_subcommand(
+      "memory", "Append throughput, recall latency, RSS and disk of the episodic store at scale");
+  cmd->add_option("--episodes", flags->options.episodes, "Store sizes, comma-separated")
+      ->delimiter(',')
+      ->default_str("100000,1000000");
+  cmd->add_option("--dim", flags->options.dim, "Embedding dimension")->default_val(384);
+  cmd->add_option("--queries", flags->options.queries, "Recalls per size")->default_val(200);
+  cmd->add_option("--batch", flags->options.batch, "Episodes per AppendBatch")->default_val(1000);
+  cmd->add_option("--singles", flags->options.singles, "Single Appends timed after the batches")
+      ->default_val(1000);
+  cmd->add_flag("--no-sync", flags->no_sync, "Append without fsync (default: sync)");
+  cmd->add_option("--work-dir", flags->options.work_dir,
+                  "Where the stores are built (default: the temporary directory)");
+  cmd->add_flag("--json", flags->json, "Print one JSON object");
+  commands.Add(cmd, [flags]() -> Status {
+    flags->options.sync = !flags->no_sync;
+    Result<nlohmann::ordered_json> result = bench::RunMemoryBench(flags->options);
+    if (!result.ok()) return result.status();
+    if (flags->json) {
+      std::printf("%s\n", result->dump(2).c_str());
+    } else {
+      std::fputs(bench::FormatMemoryBench(*result).c_str(), stdout);
     }
     return Status::OK();
   });
@@ -188,6 +226,7 @@ void RegisterBenchCommand(CLI::App& app, const GlobalFlags&, CommandTable& comma
       ->default_val(5);
   cmd->add_flag("--json", tokenize->json, "Print one JSON object");
   AddEmbedBench(bench, commands);
+  AddMemoryBench(bench, commands);
   AddRetrievalBench(bench, commands);
   AddVectorBench(bench, commands);
   AddGenerateBench(bench, commands, "prefill",

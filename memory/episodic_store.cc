@@ -1206,8 +1206,12 @@ Status EpisodicStore::Checkpoint(const std::string& dir) {
 
 Status EpisodicStore::Flush() {
   std::lock_guard write_lock(s_->write_mu);
-  std::unique_lock lock(s_->mu);
-  return s_->SaveIndexes();
+  {
+    std::unique_lock lock(s_->mu);
+    if (Status st = s_->SaveIndexes(); !st.ok()) return st;
+  }
+  // Memtables to table files, so the next Open replays no write-ahead log.
+  return FromRocks(s_->db->Flush(rocksdb::FlushOptions()), "flushing the database");
 }
 
 Result<StoreStats> EpisodicStore::Stats(std::string_view ns) const {

@@ -212,7 +212,8 @@ class EpisodicStore {
 
   // A consistent copy of the whole store in `dir` (must not exist), openable with Open.
   Status Checkpoint(const std::string& dir);
-  // Saves the vector indexes that changed (also done by the destructor).
+  // Saves the vector indexes that changed and flushes the database's memtables (also done by
+  // the destructor), so the next Open is quick.
   Status Flush();
 
   // The whole store (ns empty) or one namespace.

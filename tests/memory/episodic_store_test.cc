@@ -500,6 +500,18 @@ TEST_F(EpisodicStoreTest, BadInputGetsClearErrors) {
   options.dim = kDim + 1;
   EXPECT_EQ(EpisodicStore::Open(dir_.string(), options).status().code(),
             StatusCode::kFailedPrecondition);
+
+  // A damaged store (its CURRENT file garbled) is refused with an error and not written to.
+  options.dim = kDim;
+  { std::ofstream(dir_ / "db" / "CURRENT", std::ios::trunc) << "garbage\n"; }
+  std::map<std::string, fs::file_time_type> before;
+  for (const auto& e : fs::recursive_directory_iterator(dir_)) before[e.path().string()] = e.last_write_time();
+  auto damaged = EpisodicStore::Open(dir_.string(), options);
+  EXPECT_FALSE(damaged.ok());
+  EXPECT_FALSE(damaged.status().message().empty());
+  std::map<std::string, fs::file_time_type> after;
+  for (const auto& e : fs::recursive_directory_iterator(dir_)) after[e.path().string()] = e.last_write_time();
+  EXPECT_EQ(before, after);
 }
 
 }  // namespace

@@ -1,5 +1,5 @@
 // Document collections from the command line (retrieval/collection.h):
-//   engram ingest --collection C [--tag T]… [--sync] [--json] FILE… | -
+//   engram ingest --collection C [--tag T]… [--sync] [--index KIND] [--json] FILE… | -
 //   engram search --collection C [--mode bm25|dense|hybrid] [-k N] [--fusion weighted|rrf]
 //                 [--mmr] [--tag T]… [--source-prefix P] [--json] QUERY
 //   engram collections [--json]
@@ -78,12 +78,16 @@ struct IngestFlags : CollectionFlags {
   std::vector<std::string> files;
   std::vector<std::string> tags;
   bool sync = false;
+  std::string index = "auto";
 };
 
 Status RunIngest(const GlobalFlags& global, const IngestFlags& f) {
   if (f.files.empty()) return Status::InvalidArgument("ingest: give files to ingest, or - for stdin");
   retrieval::CollectionOptions options;
   options.sync = f.sync;
+  Result<retrieval::IndexKind> kind = retrieval::ParseIndexKind(f.index);
+  if (!kind.ok()) return kind.status();
+  options.index.kind = *kind;
   Result<Opened> o = OpenCollection(global, f, options);
   if (!o.ok()) return o.status();
   ProgressReporter progress("ingest", f.files.size(), {.unit = "docs"});
@@ -302,6 +306,10 @@ void RegisterCollectionCommands(CLI::App& app, const GlobalFlags& global, Comman
   cmd->add_option("files", ingest->files, "Files to ingest")->required();
   cmd->add_option("--tag", ingest->tags, "Tag the documents (repeatable)");
   cmd->add_flag("--sync", ingest->sync, "fsync every write (durable against power loss)");
+  cmd->add_option("--index", ingest->index,
+                  "Vector index of a new collection: auto (exact, HNSW from 50,000 chunks), flat, "
+                  "hnsw or ivfpq (compressed, for very large collections)")
+      ->default_val("auto");
   commands.Add(cmd, [&global, ingest]() { return RunIngest(global, *ingest); });
 
   auto search = std::make_shared<SearchFlags>();

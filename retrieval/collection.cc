@@ -510,6 +510,7 @@ Result<std::unique_ptr<Collection>> Collection::Open(const std::string& dir, Emb
     rocksdb::WriteBatch batch;
     batch.Put(state->cf[kMeta], "format", std::string(kFormat));
     batch.Put(state->cf[kMeta], "embedder", identity.dump());
+    batch.Put(state->cf[kMeta], "index", std::string(IndexKindName(options.index.kind)));
     if (Status st = state->PutCounters(batch); !st.ok()) return st;
     rocksdb::WriteOptions w;
     w.sync = true;
@@ -533,6 +534,12 @@ Result<std::unique_ptr<Collection>> Collection::Open(const std::string& dir, Emb
     state->next_chunk = counters.value("next_chunk", uint64_t{1});
     state->chunk_count = counters.value("chunks", uint64_t{0});
     state->total_terms = counters.value("total_terms", uint64_t{0});
+    // The index kind chosen at creation stays the collection's (for rebuilds after a crash).
+    if (db->Get({}, state->cf[kMeta], "index", &value).ok()) {
+      Result<IndexKind> kind = ParseIndexKind(value);
+      if (!kind.ok()) return Status::Corruption("collection: '" + dir + "' names index '" + value + "'");
+      state->options.index.kind = *kind;
+    }
   }
   // chunk -> document, from the chunk records' headers.
   {
@@ -550,7 +557,8 @@ Result<std::unique_ptr<Collection>> Collection::Open(const std::string& dir, Emb
   if (loaded.ok() && (*loaded)->dim() == embedder->Dim()) {
     state->index = std::move(*loaded);
   } else {
-    Result<std::unique_ptr<VectorIndex>> created = VectorIndex::Create(embedder->Dim(), options.index);
+    Result<std::unique_ptr<VectorIndex>> created =
+        VectorIndex::Create(embedder->Dim(), state->options.index);
     if (!created.ok()) return created.status();
     state->index = std::move(*created);
     saved_sequence = UINT64_MAX;  // nothing reflected

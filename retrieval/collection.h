@@ -68,6 +68,8 @@ struct IngestResult {
 struct CollectionOptions {
   ChunkOptions chunking;
   Bm25Params bm25;
+  // The vector index. Its kind (auto, flat, hnsw, ivfpq) is fixed when the collection is
+  // created; later opens use the stored kind whatever this says.
   VectorIndexOptions index;
   bool sync = false;  // fsync the write-ahead log on every ingest/delete
 };

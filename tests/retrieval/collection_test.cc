@@ -222,6 +222,26 @@ TEST_F(CollectionTest, RemovalsFromSharedPostingSegmentsLeaveExactScores) {
   fs::remove_all(fresh_dir);
 }
 
+// The index kind is chosen when the collection is created and kept: a rebuild after the index
+// file is lost uses it even when the opener asks for the default.
+TEST_F(CollectionTest, IndexKindIsFixedAtCreation) {
+  {
+    CollectionOptions options;
+    options.index.kind = IndexKind::kIvfPq;
+    auto c = Collection::Open(dir_.string(), &embedder_, options);
+    ASSERT_TRUE(c.ok()) << c.status().ToString();
+    ASSERT_TRUE((*c)->Ingest({.text = "a document about rivers", .source = "1"}).ok());
+    EXPECT_EQ((*c)->Stats().index_kind, IndexKind::kIvfPq);
+  }
+  fs::remove(dir_ / "vectors.faiss");
+  auto c = Open();
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->Stats().index_kind, IndexKind::kIvfPq);
+  auto hits = c->Search("rivers", {.mode = SearchMode::kDense, .k = 1});
+  ASSERT_TRUE(hits.ok());
+  EXPECT_EQ(hits->size(), 1u);
+}
+
 TEST_F(CollectionTest, LongDocumentsAreChunkedWithSpans) {
   auto c = Collection::Open(dir_.string(), &embedder_, {.chunking = {.max_tokens = 30, .overlap_tokens = 8}});
   ASSERT_TRUE(c.ok()) << c.status().ToString();

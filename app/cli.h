@@ -49,6 +49,7 @@ void RegisterEvalCommand(CLI::App& app, const GlobalFlags& flags, CommandTable& 
 void RegisterGenerateCommand(CLI::App& app, const GlobalFlags& flags, CommandTable& commands);
 void RegisterInfoCommand(CLI::App& app, const GlobalFlags& flags, CommandTable& commands);
 void RegisterInspectCommand(CLI::App& app, const GlobalFlags& flags, CommandTable& commands);
+void RegisterMemoryCommands(CLI::App& app, const GlobalFlags& flags, CommandTable& commands);
 void RegisterTokenizeCommand(CLI::App& app, const GlobalFlags& flags, CommandTable& commands);
 
 }  // namespace engram::app

@@ -35,6 +35,7 @@ int main(int argc, char** argv) {
   app::RegisterInfoCommand(cli, flags, commands);
   app::RegisterBenchCommand(cli, flags, commands);
   app::RegisterInspectCommand(cli, flags, commands);
+  app::RegisterMemoryCommands(cli, flags, commands);
   app::RegisterTokenizeCommand(cli, flags, commands);
 
   try {
@@ -42,16 +43,32 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) return cli.exit(e);  // --help, --version
     const std::vector<std::string> unparsed = cli.remaining();
-    if (dynamic_cast<const CLI::RequiredError*>(&e) != nullptr && !unparsed.empty()) {
-      // CLI11 reports a mistyped command name as "A subcommand is required"; say what it was.
-      std::string names;
-      for (const CLI::App* sub : cli.get_subcommands([](CLI::App*) { return true; })) {
-        names += (names.empty() ? "" : ", ") + sub->get_name();
+    // The innermost command named so far (`engram memory frob`: memory), and its path.
+    CLI::App* group = &cli;
+    std::string path = "engram";
+    while (!group->get_subcommands().empty()) {
+      group = group->get_subcommands().front();
+      path += " " + group->get_name();
+    }
+    std::string names;
+    for (const CLI::App* sub : group->get_subcommands([](CLI::App*) { return true; })) {
+      names += (names.empty() ? "" : ", ") + sub->get_name();
+    }
+    if (dynamic_cast<const CLI::RequiredError*>(&e) != nullptr && !names.empty() &&
+        (!unparsed.empty() || group != &cli)) {
+      // CLI11 reports a missing or mistyped command name as "A subcommand is required"; say
+      // what it was and which commands there are.
+      if (unparsed.empty()) {
+        std::fprintf(stderr,
+                     "engram: error: '%s' needs a subcommand (%s); run '%s --help' for usage\n",
+                     path.c_str(), names.c_str(), path.c_str());
+      } else {
+        std::fprintf(stderr,
+                     "engram: error: unknown command '%s' (commands%s%s: %s); run '%s --help' for "
+                     "usage\n",
+                     unparsed.front().c_str(), group == &cli ? "" : " of ",
+                     group == &cli ? "" : path.c_str(), names.c_str(), path.c_str());
       }
-      std::fprintf(
-          stderr,
-          "engram: error: unknown command '%s' (commands: %s); run 'engram --help' for usage\n",
-          unparsed.front().c_str(), names.c_str());
     } else {
       std::fprintf(stderr, "engram: error: %s; run 'engram --help' for usage\n", e.what());
     }

@@ -150,7 +150,7 @@ json EpisodeJson(const Episode& e) {
           {"sources", e.sources}};
 }
 
-std::optional<Episode> EpisodeFromJson(uint64_t id, std::string_view s) {
+std::optional<Episode> EpisodeFromJson(uint64_t id, std::string_view s) try {
   const json j = json::parse(s, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded() || !j.is_object()) return std::nullopt;
   Episode e;
@@ -165,6 +165,20 @@ std::optional<Episode> EpisodeFromJson(uint64_t id, std::string_view s) {
   e.version = j.value("version", 1u);
   e.sources = j.value("sources", std::vector<uint64_t>{});
   return e;
+} catch (const json::exception&) {  // a field of the wrong type: a damaged record
+  return std::nullopt;
+}
+
+// The stored form of an episode; kInvalidArgument when a text field is not valid UTF-8 (JSON
+// cannot hold it, and silently replacing bytes would lose data).
+Result<std::string> EncodeEpisode(const Episode& e) {
+  try {
+    return EpisodeJson(e).dump();
+  } catch (const json::exception&) {
+    return Status::InvalidArgument(
+        "memory: the episode's text, role, session or metadata is not valid UTF-8; convert it "
+        "first");
+  }
 }
 
 // What recall filters need of an episode, kept in memory per namespace.
@@ -589,6 +603,9 @@ Result<std::vector<uint64_t>> EpisodicStore::AppendBatch(std::string_view ns,
     if (!(episode.importance >= 0.0 && episode.importance <= 1.0)) {
       return Status::InvalidArgument("memory: importance must be in [0, 1]");
     }
+    if (Result<std::string> encoded = EncodeEpisode(episode); !encoded.ok()) {
+      return encoded.status();
+    }
     Result<std::vector<float>> embedding = s.EmbeddingFor(episode.text, episode.embedding);
     if (!embedding.ok()) return embedding.status();
     embeddings.insert(embeddings.end(), embedding->begin(), embedding->end());
@@ -969,8 +986,10 @@ Result<uint32_t> EpisodicStore::Update(std::string_view ns, uint64_t id,
   if (changes.metadata) e.metadata = *changes.metadata;
   if (changes.expires_ms) e.expires_ms = *changes.expires_ms;
   e.version += 1;
+  Result<std::string> encoded = EncodeEpisode(e);
+  if (!encoded.ok()) return encoded.status();
   if (Status st = s.ApplyDf(batch, ns, term_changes); !st.ok()) return st;
-  batch.Put(s.cf[kEpisodes], IdKey(ns, id), EpisodeJson(e).dump());
+  batch.Put(s.cf[kEpisodes], IdKey(ns, id), *encoded);
   if (embedding) batch.Put(s.cf[kEmbeddings], IdKey(ns, id), EncodeFloats(*embedding));
   s.PutNsMeta(batch, ns, n.info.size(), total_terms, n.generation + 1);
   if (Status st = FromRocks(s.db->Write(s.WriteOpts(), &batch), "updating"); !st.ok()) return st;
@@ -1002,7 +1021,11 @@ Result<std::vector<Episode>> EpisodicStore::History(std::string_view ns, uint64_
   if (!it->status().ok()) return FromRocks(it->status(), "reading history");
   Result<std::optional<Episode>> current = s.ReadEpisode(ns, id);
   if (!current.ok()) return current.status();
-  if (*current) versions.push_back(std::move(**current));
+  if (*current && (*current)->expires_ms != 0 && (*current)->expires_ms <= WallClockMs()) {
+    versions.clear();  // expired: gone, history included
+  } else if (*current) {
+    versions.push_back(std::move(**current));
+  }
   if (versions.empty()) {
     return Status::NotFound("memory: no episode " + std::to_string(id) + " in namespace '" +
                             std::string(ns) + "'");
@@ -1131,6 +1154,7 @@ Result<uint64_t> EpisodicStore::Consolidate(std::string_view ns, std::string_vie
   if (summary.text.size() > kMaxEpisodeTextBytes) {
     return Status::InvalidArgument("memory: the summary is over 1 MiB");
   }
+  if (Result<std::string> encoded = EncodeEpisode(summary); !encoded.ok()) return encoded.status();
   Result<std::vector<float>> embedding = s.EmbeddingFor(summary.text, {});
   if (!embedding.ok()) return embedding.status();
 
@@ -1239,6 +1263,24 @@ Result<StoreStats> EpisodicStore::Stats(std::string_view ns) const {
     if (it->is_regular_file(ec)) st.disk_bytes += it->file_size(ec);
   }
   return st;
+}
+
+Result<std::vector<std::string>> EpisodicStore::Sessions(std::string_view ns) const {
+  if (Status st = ValidateNamespace(ns); !st.ok()) return st;
+  std::shared_lock lock(s_->mu);
+  const NsState* n = s_->Find(ns);
+  if (n == nullptr) return std::vector<std::string>();
+  const int64_t now = WallClockMs();
+  std::vector<uint8_t> live(n->sessions.size(), 0);
+  for (const auto& [id, info] : n->info) {
+    if (!Expired(info, now)) live[info.session] = 1;
+  }
+  std::vector<std::string> out;
+  for (size_t i = 0; i < live.size(); ++i) {
+    if (live[i]) out.push_back(n->sessions[i]);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 std::vector<std::string> EpisodicStore::Namespaces() const {

@@ -167,8 +167,8 @@ class EpisodicStore {
 
   // Appends `episode` to namespace `ns` (created on first use) and returns its id.
   // kInvalidArgument for a bad namespace name ([A-Za-z0-9._:@-]{1,128}), a session with NUL or
-  // over 256 bytes, text over kMaxEpisodeTextBytes, importance outside [0, 1], or an embedding
-  // of the wrong size or not finite.
+  // over 256 bytes, text over kMaxEpisodeTextBytes, text, role, session or metadata that is not
+  // valid UTF-8, importance outside [0, 1], or an embedding of the wrong size or not finite.
   Result<uint64_t> Append(std::string_view ns, const Episode& episode);
   // Appends several episodes in one atomic write (all or none survive a crash) and one vector
   // index update: much faster for imports. Ids in input order; the same checks as Append.
@@ -190,7 +190,7 @@ class EpisodicStore {
   // Changes an episode; the previous version goes to its history. Returns the new version.
   Result<uint32_t> Update(std::string_view ns, uint64_t id, const EpisodeChanges& changes);
   // Every version of an episode, oldest first, the current one last (a consolidated source's
-  // history ends with its last version). kNotFound for an unknown id.
+  // history ends with its last version). kNotFound for an unknown or expired id.
   Result<std::vector<Episode>> History(std::string_view ns, uint64_t id) const;
 
   // Removes an episode with its embedding, postings and history. kNotFound when absent.
@@ -220,6 +220,8 @@ class EpisodicStore {
   Result<StoreStats> Stats(std::string_view ns = {}) const;
   // The namespaces that hold episodes, sorted.
   std::vector<std::string> Namespaces() const;
+  // The sessions of a namespace that hold live episodes, sorted (empty for an unknown one).
+  Result<std::vector<std::string>> Sessions(std::string_view ns) const;
 
  private:
   struct State;

@@ -332,6 +332,8 @@ TEST_F(EpisodicStoreTest, ForgetSessionPurgeAndTtl) {
   auto t = store->Append("n", temporary);
   ASSERT_TRUE(t.ok());
   EXPECT_EQ(store->Get("n", *t).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(store->History("n", *t).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(*store->Sessions("n"), std::vector<std::string>{"b"});
   auto hits = store->Recall("n", "expires soon", ByVector("expires soon"));
   ASSERT_TRUE(hits.ok());
   for (const RecalledEpisode& r : *hits) EXPECT_NE(r.episode.id, *t);
@@ -481,6 +483,10 @@ TEST_F(EpisodicStoreTest, BadInputGetsClearErrors) {
   Episode no_vector = Make("s", "x", 1);
   no_vector.embedding.clear();  // and the store has no embedder
   EXPECT_EQ(store->Append("n", no_vector).status().code(), StatusCode::kInvalidArgument);
+  Episode not_utf8 = Make("s", "bad \xff bytes", 1);
+  auto refused_text = store->Append("n", not_utf8);
+  EXPECT_EQ(refused_text.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(refused_text.status().message().find("UTF-8"), std::string::npos);
   Episode importance = Make("s", "x", 1, 1.5);
   EXPECT_EQ(store->Append("n", importance).status().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(store->Stats("n")->episodes, 0u);

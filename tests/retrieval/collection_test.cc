@@ -16,6 +16,8 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <set>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <thread>
@@ -240,6 +242,53 @@ TEST_F(CollectionTest, IndexKindIsFixedAtCreation) {
   auto hits = c->Search("rivers", {.mode = SearchMode::kDense, .k = 1});
   ASSERT_TRUE(hits.ok());
   EXPECT_EQ(hits->size(), 1u);
+}
+
+// BM25 search skips the long posting lists of common terms once the candidates are settled
+// (MaxScore); the top scores must still equal a full BM25 over every chunk.
+TEST_F(CollectionTest, PrunedBm25EqualsFullBm25) {
+  auto c = Open();
+  ASSERT_NE(c, nullptr);
+  std::vector<DocumentInput> docs;
+  std::vector<std::string> texts;
+  for (int i = 0; i < 1000; ++i) {
+    std::string t = "common words item" + std::to_string(i);
+    if (i % 10 == 0) t += " alpha beta";
+    if (i % 20 == 0) t += " alpha";
+    if (i % 97 == 0) t += " gamma";
+    texts.push_back(t);
+    docs.push_back({.text = t, .source = std::to_string(i)});
+  }
+  ASSERT_TRUE(c->IngestBatch(docs).ok());
+  std::vector<std::vector<std::string>> terms;
+  std::map<std::string, int64_t> df;
+  double total = 0;
+  for (const std::string& t : texts) {
+    terms.push_back(Bm25Terms(t));
+    total += terms.back().size();
+    std::set<std::string> distinct(terms.back().begin(), terms.back().end());
+    for (const std::string& w : distinct) ++df[w];
+  }
+  Bm25Stats stats;
+  stats.documents = static_cast<int64_t>(terms.size());
+  stats.average_length = total / terms.size();
+  for (const auto& [w, d] : df) stats.mean_idf += Bm25RawIdf(stats.documents, d);
+  stats.mean_idf /= df.size();
+  const std::vector<std::string> query = Bm25Terms("gamma alpha beta common");
+  std::vector<double> want;
+  for (const auto& d : terms) {
+    double score = 0;
+    for (const std::string& q : query) {
+      const double tf = static_cast<double>(std::count(d.begin(), d.end(), q));
+      if (tf > 0) score += Bm25TermScore(Bm25Idf(stats, df[q], {}), tf, d.size(), stats.average_length, {});
+    }
+    want.push_back(score);
+  }
+  std::sort(want.rbegin(), want.rend());
+  auto hits = c->Search("gamma alpha beta common", {.mode = SearchMode::kBm25, .k = 20});
+  ASSERT_TRUE(hits.ok());
+  ASSERT_EQ(hits->size(), 20u);
+  for (size_t i = 0; i < hits->size(); ++i) EXPECT_NEAR((*hits)[i].score, want[i], 1e-9) << i;
 }
 
 TEST_F(CollectionTest, LongDocumentsAreChunkedWithSpans) {

@@ -448,7 +448,9 @@ TEST_F(CollectionTest, SigkillMidIngestLeavesWholeDocuments) {
       ASSERT_TRUE(dense.ok());
       EXPECT_EQ(dense->size(), 6u) << d.source;
     }
-    if (round == 4) EXPECT_GT(docs->size(), 0u);
+    if (round == 4) {
+      EXPECT_GT(docs->size(), 0u);
+    }
   }
 }
 

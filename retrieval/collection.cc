@@ -304,30 +304,6 @@ struct Collection::State {
     return chunks;
   }
 
-  // The posting of `term` for `chunk`, if any: the segment whose first chunk is the last at or
-  // before `chunk`, then a binary search in it (segments are sorted by chunk).
-  std::optional<Posting> FindPosting(rocksdb::Iterator& postings, const std::string& term,
-                                     uint64_t chunk) const {
-    const std::string target = SegmentKey(term, chunk);
-    postings.SeekForPrev(target);
-    if (!postings.Valid() || !postings.key().starts_with(std::string_view(target.data(), term.size() + 1))) {
-      return std::nullopt;
-    }
-    const std::string_view segment = postings.value().ToStringView();
-    size_t lo = 0, hi = segment.size() / kPostingBytes;
-    while (lo < hi) {
-      const size_t mid = (lo + hi) / 2;
-      const Posting p = ReadPosting(segment, mid);
-      if (p.chunk == chunk) return p;
-      if (p.chunk < chunk) {
-        lo = mid + 1;
-      } else {
-        hi = mid;
-      }
-    }
-    return std::nullopt;
-  }
-
   // Drops `chunk` from the segment of `term` that holds it (in `changes.edited`).
   Status RemovePosting(const std::string& term, uint64_t chunk, rocksdb::Iterator& postings,
                        TermChanges& changes) const {
@@ -863,48 +839,13 @@ Result<std::vector<SearchHit>> Collection::Search(std::string_view query,
       scores.assign(s.next_chunk, 0.0);
       scored.assign(s.next_chunk, 0);
     }
-    struct QueryTerm {
-      std::string term;
-      int repeats;
-      double idf;
-    };
-    std::vector<QueryTerm> terms;
     for (const auto& [term, repeats] : query_terms) {
       std::string df_value;
       rocksdb::Status st = s.db->Get({}, s.cf[kTerms], term, &df_value);
       if (st.IsNotFound()) continue;
       if (!st.ok()) return FromRocks(st, "reading term statistics");
-      terms.push_back({term, repeats,
-                       Bm25Idf(stats, static_cast<int64_t>(ReadBigEndian(df_value)), s.options.bm25)});
-    }
-    // MaxScore: rare terms first. A term adds at most repeats · idf · (k1 + 1) to a chunk; once
-    // the candidates' weakest score beats what all remaining terms could give a chunk not seen
-    // yet, the remaining (common, long) posting lists are not scanned: only the chunks already
-    // scored that could still reach the candidates are looked up in them. The candidates are
-    // the same as with every list scanned.
-    std::sort(terms.begin(), terms.end(),
-              [](const QueryTerm& a, const QueryTerm& b) { return a.idf > b.idf; });
-    auto bound_from = [&](size_t first) {
-      double bound = 0.0;
-      for (size_t u = first; u < terms.size(); ++u) {
-        bound += terms[u].repeats * std::max(terms[u].idf, 0.0) * (s.options.bm25.k1 + 1.0);
-      }
-      return bound;
-    };
-    const size_t wanted = static_cast<size_t>(candidates);
-    auto weakest_candidate = [&] {
-      std::vector<double> values;
-      values.reserve(touched.size());
-      for (uint64_t chunk : touched) values.push_back(scores[chunk]);
-      std::nth_element(values.begin(), values.begin() + (wanted - 1), values.end(),
-                       std::greater<double>());
-      return values[wanted - 1];
-    };
-    size_t t = 0;
-    for (; t < terms.size(); ++t) {
-      if (touched.size() >= wanted && weakest_candidate() > bound_from(t)) break;
-      const QueryTerm& q = terms[t];
-      std::string prefix = q.term;
+      const double idf = Bm25Idf(stats, static_cast<int64_t>(ReadBigEndian(df_value)), s.options.bm25);
+      std::string prefix = term;
       prefix += '\0';
       std::unique_ptr<rocksdb::Iterator> it(s.db->NewIterator({}, s.cf[kPostings]));
       for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
@@ -920,26 +861,11 @@ Result<std::vector<SearchHit>> Collection::Search(std::string_view query,
             scored[p.chunk] = 1;
             touched.push_back(p.chunk);
           }
-          scores[p.chunk] += q.repeats * Bm25TermScore(q.idf, p.tf, p.terms, stats.average_length,
-                                                       s.options.bm25);
+          scores[p.chunk] += repeats * Bm25TermScore(idf, p.tf, p.terms, stats.average_length,
+                                                     s.options.bm25);
         }
       }
       if (!it->status().ok()) return FromRocks(it->status(), "reading postings");
-    }
-    if (t < terms.size()) {
-      const double rest = bound_from(t);
-      const double weakest = weakest_candidate();
-      std::unique_ptr<rocksdb::Iterator> it(s.db->NewIterator({}, s.cf[kPostings]));
-      for (uint64_t chunk : touched) {
-        if (scores[chunk] + rest < weakest) continue;  // cannot reach the candidates
-        for (size_t u = t; u < terms.size(); ++u) {
-          std::optional<Posting> p = s.FindPosting(*it, terms[u].term, chunk);
-          if (!it->status().ok()) return FromRocks(it->status(), "reading postings");
-          if (!p) continue;
-          scores[chunk] += terms[u].repeats * Bm25TermScore(terms[u].idf, p->tf, p->terms,
-                                                            stats.average_length, s.options.bm25);
-        }
-      }
     }
     bm25.reserve(touched.size());
     for (uint64_t chunk : touched) bm25.push_back({chunk, scores[chunk]});

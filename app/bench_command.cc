@@ -14,6 +14,7 @@
 #include <memory>
 
 #include "app/cli.h"
+#include "bench/attention_eval.h"
 #include "bench/embed_bench.h"
 #include "bench/generate_bench.h"
 #include "bench/memory_bench.h"
@@ -173,6 +174,43 @@ struct GenerateBenchFlags {
   bool json = false;
 };
 
+struct AttentionBenchFlags {
+  bench::AttentionBenchOptions options;
+  bool json = false;
+};
+
+void AddAttentionBench(CLI::App* bench, CommandTable& commands) {
+  auto flags = std::make_shared<AttentionBenchFlags>();
+  bench::AttentionBenchOptions& o = flags->options;
+  CLI::App* cmd = bench->add_subcommand(
+      "attention", "Decode ms/token per attention policy against context length (synthetic cache)");
+  cmd->add_option("-m,--model", o.model, "A .gguf model (default: the default generator)");
+  cmd->add_option("--ctx", o.contexts, "Context lengths, comma-separated")
+      ->delimiter(',')
+      ->default_str("1024,2048,4096,8192,16384,32768,65536,131072");
+  cmd->add_option("--policies", o.policies, "Policies, comma-separated")
+      ->delimiter(',')
+      ->default_str("full,quest,retrieval");
+  cmd->add_option("--budget", o.budget, "Share of the context attended")->default_val(0.05);
+  cmd->add_option("--steps", o.steps, "Decode steps timed per run")->default_val(8);
+  cmd->add_option("--sinks", o.sinks, "Sink positions always attended")->default_val(4);
+  cmd->add_option("--window", o.window, "Recent positions always attended")->default_val(240);
+  cmd->add_option("--threads", o.threads, "Threads (0: one per hardware thread)")->default_val(0);
+  cmd->add_option("--work-dir", o.work_dir,
+                  "Where the synthetic cache file goes (default: the temporary directory)");
+  cmd->add_flag("--json", flags->json, "Print one JSON object");
+  commands.Add(cmd, [flags]() -> Status {
+    Result<nlohmann::ordered_json> r = bench::RunAttentionBench(flags->options);
+    if (!r.ok()) return r.status();
+    if (flags->json) {
+      std::printf("%s\n", r->dump(2).c_str());
+    } else {
+      std::fputs(bench::FormatAttentionBench(*r).c_str(), stdout);
+    }
+    return Status::OK();
+  });
+}
+
 // `bench prefill` and `bench decode` share their flags.
 void AddGenerateBench(CLI::App* bench, CommandTable& commands, const char* name,
                       const char* description, bool decode) {
@@ -232,6 +270,7 @@ void RegisterBenchCommand(CLI::App& app, const GlobalFlags&, CommandTable& comma
   AddGenerateBench(bench, commands, "prefill",
                    "Prompt evaluation tokens/s of the forward pass at given context lengths",
                    false);
+  AddAttentionBench(bench, commands);
   AddGenerateBench(bench, commands, "decode",
                    "Single-token decode tokens/s with the cache filled to given context lengths",
                    true);

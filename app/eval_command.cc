@@ -2,12 +2,16 @@
 //   engram eval retrieval --squad FILE [--distractors PATH…] [--max-questions N] [--model DIR]
 //                         [--precision auto|f32|bf16] [--threads N] [--chunk-tokens N]
 //                         [--work-dir DIR] [--json]
+//   engram eval attention [-m MODEL] [--ctx 2048,4096,8192] [--policies full,window,quest,retrieval]
+//                         [--budgets 0.01,0.02,0.05,0.1] [--steps 256] [--depths 10]
+//                         [--texts essays,leval] [--sinks 4] [--window 240] [--threads N] [--json]
 //   engram eval memory --locomo FILE [--k 5,10,25] [--model DIR] [--precision P] [--threads N]
 //                      [--no-sync] [--work-dir DIR] [--weight-sweep] [--json]
 #include <cstdio>
 #include <memory>
 
 #include "app/cli.h"
+#include "bench/attention_eval.h"
 #include "bench/memory_eval.h"
 #include "bench/retrieval_eval.h"
 
@@ -57,12 +61,55 @@ void AddMemoryEval(CLI::App* eval, CommandTable& commands) {
   });
 }
 
+struct AttentionEvalFlags {
+  bench::AttentionEvalOptions options;
+  bool json = false;
+};
+
+void AddAttentionEval(CLI::App* eval, CommandTable& commands) {
+  auto flags = std::make_shared<AttentionEvalFlags>();
+  bench::AttentionEvalOptions& o = flags->options;
+  CLI::App* cmd = eval->add_subcommand(
+      "attention", "Sparse decode attention policies against full attention on long real text");
+  cmd->add_option("-m,--model", o.model, "A .gguf model (default: the default generator)");
+  cmd->add_option("--ctx", o.contexts, "Context lengths, comma-separated")
+      ->delimiter(',')
+      ->default_str("2048,4096,8192");
+  cmd->add_option("--policies", o.policies,
+                  "full, window, quest, retrieval (retrieval:exact|ivf|aware), comma-separated")
+      ->delimiter(',')
+      ->default_str("full,window,quest,retrieval");
+  cmd->add_option("--budgets", o.budgets, "Shares of the context attended, comma-separated")
+      ->delimiter(',')
+      ->default_str("0.01,0.02,0.05,0.1");
+  cmd->add_option("--steps", o.steps, "Teacher-forced decode steps per run")->default_val(256);
+  cmd->add_option("--depths", o.depths, "Needle depths (0: no needle test)")->default_val(10);
+  cmd->add_option("--texts", o.texts, "essays and/or leval, comma-separated")
+      ->delimiter(',')
+      ->default_str("essays,leval");
+  cmd->add_option("--sinks", o.sinks, "Sink positions always attended")->default_val(4);
+  cmd->add_option("--window", o.window, "Recent positions always attended")->default_val(240);
+  cmd->add_option("--threads", o.threads, "Threads (0: one per hardware thread)")->default_val(0);
+  cmd->add_flag("--json", flags->json, "Print one JSON object");
+  commands.Add(cmd, [flags]() -> Status {
+    Result<nlohmann::ordered_json> r = bench::RunAttentionEval(flags->options);
+    if (!r.ok()) return r.status();
+    if (flags->json) {
+      std::printf("%s\n", r->dump(2).c_str());
+    } else {
+      std::fputs(bench::FormatAttentionEval(*r).c_str(), stdout);
+    }
+    return Status::OK();
+  });
+}
+
 }  // namespace
 
 void RegisterEvalCommand(CLI::App& app, const GlobalFlags&, CommandTable& commands) {
   CLI::App* eval = app.add_subcommand("eval", "Measure engram's quality on real data (see docs/benchmarks.md)");
   eval->require_subcommand(1);
   AddMemoryEval(eval, commands);
+  AddAttentionEval(eval, commands);
   auto flags = std::make_shared<RetrievalEvalFlags>();
   CLI::App* cmd = eval->add_subcommand(
       "retrieval", "Recall of the gold paragraph for SQuAD questions, bm25 / dense / hybrid");

@@ -7,11 +7,13 @@
 #include "inference/llama_context.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <limits>
 #include <string>
 
+#include "inference/internal/sparse_attention.h"
 #include "kernels/attention.h"
 #include "kernels/matmul.h"
 #include "kernels/quant.h"
@@ -22,6 +24,11 @@ namespace {
 // Keys per attention piece when one decode step splits its cache between threads (a few KV
 // heads alone would leave threads idle).
 constexpr int64_t kDecodeKeysPerPiece = 128;
+
+using Clock = std::chrono::steady_clock;
+double SecondsSince(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
 
 void RmsNorm(const float* x, const float* weight, int64_t n, float eps, float* out) {
   double sum = 0.0;  // as GGML: the squares summed in double
@@ -39,6 +46,7 @@ struct LlamaContext::Scratch {
   std::vector<uint8_t> acts[3];
   const float* prepared_for[3] = {nullptr, nullptr, nullptr};
   std::vector<float> decode_pieces;  // [kv_head][piece][max | sum | out] for split decode
+  std::vector<internal::AttentionPlan> plans;  // per KV head, sparse decode
 };
 
 LlamaContext::LlamaContext(std::shared_ptr<const LlamaModel> model, const ContextOptions& options)
@@ -63,11 +71,25 @@ Result<std::unique_ptr<LlamaContext>> LlamaContext::Create(std::shared_ptr<const
     return Status::InvalidArgument("context: threads " + std::to_string(options.n_threads) +
                                    " must be >= 0 (0 = one per hardware thread)");
   }
-  Result<std::unique_ptr<KvCache>> cache = KvCache::Create(
-      {c.n_layer, c.n_kv_head, c.head_dim}, {options.n_ctx, options.kv_type});
+  if (Status s = ValidateAttentionOptions(options.attention); !s.ok()) return s;
+  if (options.kv_pool_positions == 0) options.kv_pool_positions = 2 * options.n_ctx;
+  if (options.kv_pool_positions < options.n_ctx) {
+    return Status::InvalidArgument("context: kv pool of " +
+                                   std::to_string(options.kv_pool_positions) +
+                                   " positions is smaller than n_ctx " +
+                                   std::to_string(options.n_ctx));
+  }
+  Result<std::unique_ptr<PagedKvCache>> cache = PagedKvCache::Create(
+      {c.n_layer, c.n_kv_head, c.head_dim},
+      {.block_size = options.kv_block_size,
+       .max_positions = options.kv_pool_positions,
+       .type = options.kv_type});
   if (!cache.ok()) return cache.status();
+  Result<SequenceId> seq = (*cache)->NewSequence();
+  if (!seq.ok()) return seq.status();
   std::unique_ptr<LlamaContext> ctx(new LlamaContext(std::move(model), options));
   ctx->cache_ = std::move(*cache);
+  ctx->sequence_ = *seq;
   Scratch& s = *ctx->scratch_;
   const size_t ub = static_cast<size_t>(options.n_ubatch);
   const size_t q_dim = static_cast<size_t>(c.n_head) * c.head_dim;
@@ -105,6 +127,12 @@ Status LlamaContext::Eval(std::span<const int32_t> tokens, LogitsMode mode) {
     return Status::OK();
   }
   logits_.resize(static_cast<size_t>(mode == LogitsMode::kAll ? tokens.size() : 1) * c.n_vocab);
+  if (Status s = cache_->Reserve(sequence_, start + static_cast<int64_t>(tokens.size()));
+      !s.ok()) {
+    return s;
+  }
+  const auto step_start = Clock::now();
+  const double compare_before = comparison_ != nullptr ? comparison_->seconds : 0.0;
   const size_t ub = static_cast<size_t>(options_.n_ubatch);
   for (size_t done = 0; done < tokens.size(); done += ub) {
     const size_t n = std::min(ub, tokens.size() - done);
@@ -114,8 +142,136 @@ Status LlamaContext::Eval(std::span<const int32_t> tokens, LogitsMode mode) {
     if (mode == LogitsMode::kLast && last) out = logits_.data();
     EvalBatch(tokens.subspan(done, n), start + static_cast<int64_t>(done), out,
               mode == LogitsMode::kAll);
-    cache_->Commit(start + static_cast<int64_t>(done + n));
+    cache_->Commit(sequence_, start + static_cast<int64_t>(done + n));
   }
+  if (tokens.size() == 1) {
+    const double measuring = comparison_ != nullptr ? comparison_->seconds - compare_before : 0.0;
+    stats_.steps += 1;
+    stats_.seconds += SecondsSince(step_start) - measuring;
+  }
+  return Status::OK();
+}
+
+void LlamaContext::Rewind(int64_t position) {
+  if (position >= this->position()) return;
+  cache_->Truncate(sequence_, position);
+  sparse_.erase(sequence_);  // its key indexes hold keys past the new end
+  queries().Truncate(position, static_cast<size_t>(model_->config().n_head) *
+                                   model_->config().head_dim);
+}
+
+Result<SequenceId> LlamaContext::Fork() {
+  Result<SequenceId> fork = cache_->Fork(sequence_, position());
+  if (!fork.ok()) return fork.status();
+  queries_[*fork] = std::make_unique<internal::PrefillQueries>(queries());
+  return fork;
+}
+
+internal::PrefillQueries& LlamaContext::queries() {
+  std::unique_ptr<internal::PrefillQueries>& q = queries_[sequence_];
+  if (!q) {
+    q = std::make_unique<internal::PrefillQueries>();
+    q->rows.resize(static_cast<size_t>(model_->config().n_layer));
+  }
+  return *q;
+}
+
+Status LlamaContext::Switch(SequenceId seq) {
+  if (!cache_->Has(seq)) {
+    return Status::InvalidArgument("context: sequence " + std::to_string(seq) + " does not exist");
+  }
+  sequence_ = seq;
+  return Status::OK();
+}
+
+Status LlamaContext::Free(SequenceId seq) {
+  if (!cache_->Has(seq) || seq == sequence_) {
+    return Status::InvalidArgument("context: sequence " + std::to_string(seq) +
+                                   (seq == sequence_ ? " is current; switch away first"
+                                                     : " does not exist"));
+  }
+  cache_->Free(seq);
+  sparse_.erase(seq);
+  queries_.erase(seq);
+  return Status::OK();
+}
+
+Status LlamaContext::SetAttention(const AttentionOptions& attention) {
+  if (Status s = ValidateAttentionOptions(attention); !s.ok()) return s;
+  options_.attention = attention;
+  sparse_.clear();  // every sequence's indexes were built for the previous policy
+  return Status::OK();
+}
+
+internal::SparseAttention* LlamaContext::sparse() {
+  if (options_.attention.kind == AttentionKind::kFull) return nullptr;
+  std::unique_ptr<internal::SparseAttention>& state = sparse_[sequence_];
+  if (!state) {
+    const LlamaConfig& c = model_->config();
+    state = std::make_unique<internal::SparseAttention>(
+        options_.attention, cache_->shape(), c.n_head / c.n_kv_head, cache_->block_size());
+  }
+  return state.get();
+}
+
+void LlamaContext::PrepareAttention() {
+  internal::SparseAttention* state = sparse();
+  if (state == nullptr || options_.attention.kind != AttentionKind::kRetrieval) return;
+  const LlamaConfig& c = model_->config();
+  Scratch& s = *scratch_;
+  s.plans.resize(static_cast<size_t>(c.n_kv_head));
+  // The next decode step's length; the query is not needed to build or extend an index.
+  const int64_t length = position() + 1;
+  std::vector<float> zero_q(static_cast<size_t>(c.n_head) * c.head_dim, 0.0f);
+  const internal::PrefillQueries& kept = queries();
+  for (int l = 0; l < c.n_layer; ++l) {
+    state->BeginLayer(l, length);
+    team_.ParallelFor(0, static_cast<size_t>(c.n_kv_head), 1, [&](size_t lo, size_t hi) {
+      for (size_t h = lo; h < hi; ++h) {
+        const int group = c.n_head / c.n_kv_head;
+        state->Select(l, static_cast<int>(h), zero_q.data() + h * group * c.head_dim, *cache_,
+                      sequence_, kept, &s.plans[h]);
+      }
+    });
+  }
+}
+
+DecodeStats LlamaContext::decode_stats() const {
+  DecodeStats out = stats_;
+  auto it = sparse_.find(sequence_);
+  if (it != sparse_.end()) {
+    out.index_build_seconds = it->second->index_build_seconds();
+    out.index_bytes = it->second->index_bytes();
+  }
+  return out;
+}
+
+std::string LlamaContext::ModelFingerprint() const {
+  const LlamaConfig& c = model_->config();
+  return c.architecture + "/" + std::string(TensorTypeName(model_->token_embedding().type)) +
+         "/layers " + std::to_string(c.n_layer) + "/kv heads " +
+         std::to_string(c.n_kv_head) + "/head dim " + std::to_string(c.head_dim) + "/vocab " +
+         std::to_string(c.n_vocab) + "/file bytes " + std::to_string(model_->file_bytes());
+}
+
+Status LlamaContext::SaveCache(const std::string& path) const {
+  return cache_->Save(sequence_, path, ModelFingerprint());
+}
+
+Status LlamaContext::LoadCache(const std::string& path) {
+  Result<SequenceId> loaded = cache_->Load(path, ModelFingerprint());
+  if (!loaded.ok()) return loaded.status();
+  if (cache_->length(*loaded) > n_ctx()) {
+    const int64_t length = cache_->length(*loaded);
+    cache_->Free(*loaded);
+    return Status::InvalidArgument("context: cache file " + path + " holds " +
+                                   std::to_string(length) + " positions, more than n_ctx " +
+                                   std::to_string(n_ctx()));
+  }
+  cache_->Free(sequence_);
+  sparse_.erase(sequence_);
+  queries_.erase(sequence_);
+  sequence_ = *loaded;
   return Status::OK();
 }
 
@@ -173,35 +329,19 @@ void LlamaContext::Attention(int layer, int64_t pos0, int64_t n) {
   const float scale = 1.0f / std::sqrt(static_cast<float>(dim));
   Scratch& s = *scratch_;
   const int64_t n_keys_last = pos0 + n;
-  const size_t piece_floats = static_cast<size_t>(group) * (2 + dim);
 
-  if (n == 1 && n_keys_last > kDecodeKeysPerPiece) {
-    // One query, a long cache: split the keys so every thread has work, then merge.
-    const int64_t pieces = (n_keys_last + kDecodeKeysPerPiece - 1) / kDecodeKeysPerPiece;
-    s.decode_pieces.resize(static_cast<size_t>(c.n_kv_head * pieces) * piece_floats);
-    team_.ParallelFor(0, static_cast<size_t>(c.n_kv_head * pieces), 1, [&](size_t lo, size_t hi) {
-      thread_local std::vector<float> scores;
-      scores.resize(static_cast<size_t>(group) * (kDecodeKeysPerPiece + dim));
-      for (size_t task = lo; task < hi; ++task) {
-        const int h = static_cast<int>(task / pieces);
-        const int64_t p = static_cast<int64_t>(task % pieces);
-        float* buf = s.decode_pieces.data() + task * piece_floats;
-        const int64_t begin = p * kDecodeKeysPerPiece;
-        const int64_t end = std::min(n_keys_last, begin + kDecodeKeysPerPiece);
-        kernels::AttendPartial(s.q.data() + h * group * dim, group, dim, scale,
-                               cache_->Keys(layer, h), cache_->Values(layer, h), begin, end,
-                               scores.data(), {buf, buf + group, buf + 2 * group});
-      }
-    });
-    for (int h = 0; h < c.n_kv_head; ++h) {
-      float* first = s.decode_pieces.data() + static_cast<size_t>(h * pieces) * piece_floats;
-      kernels::AttentionPiece into{first, first + group, first + 2 * group};
-      for (int64_t p = 1; p < pieces; ++p) {
-        float* buf = first + p * piece_floats;
-        kernels::MergeAttention(into, {buf, buf + group, buf + 2 * group}, group, dim);
-      }
-      std::memcpy(s.attn.data() + h * group * dim, into.out, sizeof(float) * group * dim);
+  const auto start = Clock::now();
+  const bool sparse_decode = n == 1 && sparse() != nullptr;
+  if (sparse_decode || (n == 1 && n_keys_last > kDecodeKeysPerPiece)) {
+    const double measuring = comparison_ != nullptr ? comparison_->seconds : 0.0;
+    if (sparse_decode) {
+      SparseDecodeAttention(layer, n_keys_last);
+    } else {
+      FullDecodeAttention(layer, n_keys_last);
+      stats_.keys_attended += static_cast<double>(n_keys_last) * c.n_kv_head;
     }
+    stats_.attention_seconds +=
+        SecondsSince(start) - (comparison_ != nullptr ? comparison_->seconds - measuring : 0.0);
     return;
   }
 
@@ -218,10 +358,178 @@ void LlamaContext::Attention(int layer, int64_t pos0, int64_t n) {
       const int tokens = static_cast<int>(std::min<int64_t>(block, n - t0));
       const size_t offset = t0 * q_dim + h * group * dim;
       kernels::AttendCausal(s.q.data() + offset, q_dim, tokens, group, dim, scale,
-                            cache_->Keys(layer, h), cache_->Values(layer, h), pos0 + t0,
+                            cache_->Keys(sequence_, layer, h), cache_->Values(sequence_, layer, h),
+                            pos0 + t0,
                             scratch.data(), s.attn.data() + offset, q_dim);
     }
   });
+  if (n == 1) {  // a decode step on a short cache
+    stats_.attention_seconds += SecondsSince(start);
+    stats_.keys_attended += static_cast<double>(n_keys_last) * c.n_kv_head;
+  }
+}
+
+void LlamaContext::FullDecodeAttention(int layer, int64_t length) {
+  const LlamaConfig& c = model_->config();
+  const int group = c.n_head / c.n_kv_head;
+  const int dim = c.head_dim;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(dim));
+  Scratch& s = *scratch_;
+  const size_t piece_floats = static_cast<size_t>(group) * (2 + dim);
+  // One query, a long cache: split the keys so every thread has work, then merge.
+  const int64_t pieces = (length + kDecodeKeysPerPiece - 1) / kDecodeKeysPerPiece;
+  s.decode_pieces.resize(static_cast<size_t>(c.n_kv_head * pieces) * piece_floats);
+  team_.ParallelFor(0, static_cast<size_t>(c.n_kv_head * pieces), 1, [&](size_t lo, size_t hi) {
+    thread_local std::vector<float> scores;
+    scores.resize(static_cast<size_t>(group) * (kDecodeKeysPerPiece + dim));
+    for (size_t task = lo; task < hi; ++task) {
+      const int h = static_cast<int>(task / pieces);
+      const int64_t p = static_cast<int64_t>(task % pieces);
+      float* buf = s.decode_pieces.data() + task * piece_floats;
+      const int64_t begin = p * kDecodeKeysPerPiece;
+      const int64_t end = std::min(length, begin + kDecodeKeysPerPiece);
+      kernels::AttendPartial(s.q.data() + h * group * dim, group, dim, scale,
+                             cache_->Keys(sequence_, layer, h), cache_->Values(sequence_, layer, h),
+                             begin, end, scores.data(), {buf, buf + group, buf + 2 * group});
+    }
+  });
+  for (int h = 0; h < c.n_kv_head; ++h) {
+    float* first = s.decode_pieces.data() + static_cast<size_t>(h * pieces) * piece_floats;
+    kernels::AttentionPiece into{first, first + group, first + 2 * group};
+    for (int64_t p = 1; p < pieces; ++p) {
+      float* buf = first + p * piece_floats;
+      kernels::MergeAttention(into, {buf, buf + group, buf + 2 * group}, group, dim);
+    }
+    std::memcpy(s.attn.data() + h * group * dim, into.out, sizeof(float) * group * dim);
+  }
+}
+
+void LlamaContext::SparseDecodeAttention(int layer, int64_t length) {
+  const LlamaConfig& c = model_->config();
+  const int group = c.n_head / c.n_kv_head;
+  const int dim = c.head_dim;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(dim));
+  Scratch& s = *scratch_;
+  internal::SparseAttention& state = *sparse();
+  state.BeginLayer(layer, length);
+  const auto [sink_end, recent_begin] = state.ExactRanges(layer);
+  const internal::PrefillQueries& kept = queries();
+  s.plans.resize(static_cast<size_t>(c.n_kv_head));
+  // Per KV head three pieces: the sinks, the recent window, and the chosen positions. Two tasks
+  // per head (exact ranges; selection and gathered keys), so one head's selection overlaps
+  // another's exact part.
+  const size_t piece_floats = static_cast<size_t>(group) * (2 + dim);
+  s.decode_pieces.resize(static_cast<size_t>(c.n_kv_head) * 3 * piece_floats);
+  auto piece = [&](int h, int which) {
+    float* buf = s.decode_pieces.data() + (static_cast<size_t>(h) * 3 + which) * piece_floats;
+    return kernels::AttentionPiece{buf, buf + group, buf + 2 * group};
+  };
+  team_.ParallelFor(0, static_cast<size_t>(c.n_kv_head) * 2, 1, [&](size_t lo, size_t hi) {
+    thread_local std::vector<float> scratch;
+    for (size_t task = lo; task < hi; ++task) {
+      const int h = static_cast<int>(task / 2);
+      const float* q = s.q.data() + h * group * dim;
+      const kernels::KvRows keys = cache_->Keys(sequence_, layer, h);
+      const kernels::KvRows values = cache_->Values(sequence_, layer, h);
+      if (task % 2 == 1) {
+        internal::AttentionPlan& plan = s.plans[h];
+        state.Select(layer, h, q, *cache_, sequence_, kept, &plan);
+        const auto count = static_cast<int64_t>(plan.selected.size());
+        scratch.resize(static_cast<size_t>(group) * (count + dim));
+        kernels::AttendGathered(q, group, dim, scale, keys, values, plan.selected.data(), count,
+                                scratch.data(), piece(h, 2));
+        continue;
+      }
+      scratch.resize(static_cast<size_t>(group) *
+                     (std::max(sink_end, length - recent_begin) + dim));
+      kernels::AttendPartial(q, group, dim, scale, keys, values, 0, sink_end, scratch.data(),
+                             piece(h, 0));
+      kernels::AttendPartial(q, group, dim, scale, keys, values, recent_begin, length,
+                             scratch.data(), piece(h, 1));
+    }
+  });
+  for (int h = 0; h < c.n_kv_head; ++h) {
+    kernels::AttentionPiece into = piece(h, 0);
+    kernels::MergeAttention(into, piece(h, 1), group, dim);
+    kernels::MergeAttention(into, piece(h, 2), group, dim);
+    std::memcpy(s.attn.data() + h * group * dim, into.out, sizeof(float) * group * dim);
+    stats_.keys_attended +=
+        static_cast<double>(sink_end + (length - recent_begin) + s.plans[h].selected.size());
+  }
+  if (comparison_ != nullptr) Compare(layer, length);
+}
+
+void LlamaContext::Compare(int layer, int64_t length) {
+  const auto start = Clock::now();
+  const LlamaConfig& c = model_->config();
+  const int group = c.n_head / c.n_kv_head;
+  const int dim = c.head_dim;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(dim));
+  Scratch& s = *scratch_;
+  std::vector<double> mass(static_cast<size_t>(c.n_head)), err(static_cast<size_t>(c.n_head));
+  team_.ParallelFor(0, static_cast<size_t>(c.n_kv_head), 1, [&](size_t lo, size_t hi) {
+    std::vector<float> scores(static_cast<size_t>(length));
+    std::vector<float> scratch(static_cast<size_t>(group) * (length + dim));
+    std::vector<float> full(static_cast<size_t>(group) * (2 + dim));
+    std::vector<uint8_t> attended(static_cast<size_t>(length), 0);
+    for (size_t h = lo; h < hi; ++h) {
+      const internal::AttentionPlan& plan = s.plans[h];
+      const kernels::KvRows keys = cache_->Keys(sequence_, layer, static_cast<int>(h));
+      const kernels::KvRows values = cache_->Values(sequence_, layer, static_cast<int>(h));
+      std::fill(attended.begin(), attended.end(), 0);
+      std::fill(attended.begin(), attended.begin() + plan.sink_end, 1);
+      std::fill(attended.begin() + plan.recent_begin, attended.end(), 1);
+      for (int32_t p : plan.selected) attended[p] = 1;
+      const float* q = s.q.data() + h * group * dim;
+      kernels::AttendPartial(q, group, dim, scale, keys, values, 0, length, scratch.data(),
+                             {full.data(), full.data() + group, full.data() + 2 * group});
+      for (int g = 0; g < group; ++g) {
+        kernels::GroupKeyScores(q + g * dim, 1, dim, keys, nullptr, 0, length, scores.data());
+        float max = -INFINITY;
+        for (float& x : scores) max = std::max(max, x *= scale);
+        double total = 0.0, kept = 0.0;
+        for (int64_t j = 0; j < length; ++j) {
+          const double e = std::exp(static_cast<double>(scores[j] - max));
+          total += e;
+          if (attended[j]) kept += e;
+        }
+        const float* sparse_out = s.attn.data() + (h * group + g) * dim;
+        const float* full_out = full.data() + 2 * group + g * dim;
+        double diff = 0.0, norm = 0.0;
+        for (int d = 0; d < dim; ++d) {
+          diff += (sparse_out[d] - full_out[d]) * static_cast<double>(sparse_out[d] - full_out[d]);
+          norm += static_cast<double>(full_out[d]) * full_out[d];
+        }
+        mass[h * group + g] = kept / total;
+        err[h * group + g] = norm > 0.0 ? std::sqrt(diff / norm) : 0.0;
+      }
+    }
+  });
+  for (int i = 0; i < c.n_head; ++i) {
+    comparison_->mass_recall_sum += mass[i];
+    comparison_->output_rel_err_sum += err[i];
+  }
+  comparison_->count += c.n_head;
+  comparison_->seconds += SecondsSince(start);
+}
+
+void LlamaContext::KeepPrefillQueries(int layer, int64_t pos0, int64_t n) {
+  const AttentionOptions& a = options_.attention;
+  if (a.kind != AttentionKind::kRetrieval || a.index != retrieval::KeyIndexKind::kAttentionAware ||
+      a.query_samples == 0) {
+    return;
+  }
+  const LlamaConfig& c = model_->config();
+  const size_t q_dim = static_cast<size_t>(c.n_head) * c.head_dim;
+  internal::PrefillQueries& kept = queries();
+  kept.stride = std::max<int64_t>(1, n_ctx() / a.query_samples);
+  for (int64_t t = 0; t < n; ++t) {
+    const int64_t pos = pos0 + t;
+    if (pos % kept.stride != 0) continue;
+    if (layer == 0) kept.positions.push_back(pos);
+    const float* row = scratch_->q.data() + t * q_dim;
+    kept.rows[layer].insert(kept.rows[layer].end(), row, row + q_dim);
+  }
 }
 
 void LlamaContext::EvalBatch(std::span<const int32_t> tokens, int64_t pos0, float* logits,
@@ -298,8 +606,9 @@ void LlamaContext::EvalBatch(std::span<const int32_t> tokens, int64_t pos0, floa
     rope(s.q.data(), q_dim, c.n_head);
     rope(s.k.data(), kv_dim, c.n_kv_head);
     for (int64_t t = 0; t < n; ++t) {
-      cache_->Store(l, pos0 + t, s.k.data() + t * kv_dim, s.v.data() + t * kv_dim);
+      cache_->Store(sequence_, l, pos0 + t, s.k.data() + t * kv_dim, s.v.data() + t * kv_dim);
     }
+    if (n > 1) KeepPrefillQueries(l, pos0, n);
     Attention(l, pos0, n);
     Linear({{&w.wo, s.norm.data()}}, s.attn.data(), n);
     add_residual();

@@ -9,19 +9,31 @@
 // Each Eval appends its tokens at position() and grows the cache; Rewind(n) forgets everything
 // from position n on (to retry, or to reuse a shared prompt prefix).
 //
+// The cache is paged (inference/paged_kv_cache.h) and may hold several sequences: Fork() starts
+// a sequence that shares the current tokens' cache blocks (copy-on-write), Switch() makes
+// another sequence current, so one long prefill can serve several continuations.
+//
+// Decode steps (one token per Eval) attend what the attention policy chooses
+// (inference/attention_policy.h); prefill is always full attention.
+//
+//   (*ctx)->SetAttention({.kind = AttentionKind::kRetrieval, .budget = 0.05});
+//
 // Thread safety: a context is used by one thread at a time; create one per concurrent sequence
 // (they may share the model).
 #pragma once
 
 #include <cstdint>
 #include <initializer_list>
+#include <map>
 #include <memory>
+#include <string>
 #include <span>
 #include <vector>
 
 #include "common/compute_team.h"
 #include "common/result.h"
-#include "inference/kv_cache.h"
+#include "inference/attention_policy.h"
+#include "inference/paged_kv_cache.h"
 #include "inference/llama_model.h"
 
 namespace engram::inference {
@@ -31,7 +43,34 @@ struct ContextOptions {
   int n_threads = 0;       // threads, the caller included; 0: one per hardware thread
   int n_ubatch = 512;      // tokens evaluated together in prefill (bounds scratch memory)
   TensorType kv_type = TensorType::kF16;  // kF16 (llama.cpp's default) or kF32
+  int kv_block_size = 16;                 // positions per cache block (a power of two)
+  int64_t kv_pool_positions = 0;          // cache pool over all sequences; 0: 2 * n_ctx
+  AttentionOptions attention;             // the decode attention policy
 };
+
+// Time spent in decode steps (Evals of one token) since the last ResetDecodeStats.
+struct DecodeStats {
+  int64_t steps = 0;
+  double seconds = 0.0;            // whole steps
+  double attention_seconds = 0.0;  // attention, key selection and index upkeep included
+  double keys_attended = 0.0;      // summed over steps, layers and KV heads
+  double index_build_seconds = 0.0;  // key indexes of the current sequence, summed over heads
+  size_t index_bytes = 0;            // key indexes of the current sequence
+};
+
+// Sparse decode attention measured against full attention at the same step (for evals; costs a
+// full attention per step): averaged over layers, query heads and steps.
+struct AttentionComparison {
+  double mass_recall_sum = 0.0;  // share of the full softmax mass on the attended keys
+  double output_rel_err_sum = 0.0;  // ||out - out_full|| / ||out_full||
+  int64_t count = 0;
+  double seconds = 0.0;  // spent measuring (not in DecodeStats)
+};
+
+namespace internal {
+class SparseAttention;
+struct PrefillQueries;
+}  // namespace internal
 
 enum class LogitsMode {
   kLast,  // logits of the last token only
@@ -52,13 +91,42 @@ class LlamaContext {
   // Logits of the last Eval: n_vocab floats (kLast) or tokens × n_vocab (kAll).
   std::span<const float> logits() const { return logits_; }
 
-  int64_t position() const { return cache_->length(); }
-  int64_t n_ctx() const { return cache_->capacity(); }
-  void Rewind(int64_t position) { cache_->Truncate(position); }
+  int64_t position() const { return cache_->length(sequence_); }
+  int64_t n_ctx() const { return options_.n_ctx; }
+  void Rewind(int64_t position);
 
   const LlamaModel& model() const { return *model_; }
-  const KvCache& kv_cache() const { return *cache_; }
+  const PagedKvCache& kv_cache() const { return *cache_; }
   int n_threads() const { return static_cast<int>(team_.size()); }
+
+  // Sequences. Fork: a new sequence holding the current one's tokens (sharing their cache
+  // blocks); the current sequence stays current. Switch: make `seq` current. Free: drop a
+  // sequence that is not current. kInvalidArgument for unknown ids; kResourceExhausted when the
+  // cache pool is full.
+  SequenceId sequence() const { return sequence_; }
+  Result<SequenceId> Fork();
+  Status Switch(SequenceId seq);
+  Status Free(SequenceId seq);
+
+  // The decode attention policy of the current sequence (key indexes are rebuilt for it).
+  // kInvalidArgument for options out of range.
+  Status SetAttention(const AttentionOptions& attention);
+  const AttentionOptions& attention() const { return options_.attention; }
+  // Builds the current sequence's key indexes now (retrieval), instead of in the next decode
+  // step.
+  void PrepareAttention();
+
+  DecodeStats decode_stats() const;
+  void ResetDecodeStats() { stats_ = {}; }
+  // While set, every sparse decode step is measured against full attention into `comparison`.
+  void CompareAttention(AttentionComparison* comparison) { comparison_ = comparison; }
+
+  // Writes / reads the current sequence's cache (positions, keys, values) to / from a file that
+  // names this model. Load replaces the current sequence. Errors as PagedKvCache::Save / Load.
+  Status SaveCache(const std::string& path) const;
+  Status LoadCache(const std::string& path);
+  // What a cache file of this model must name: architecture, shape and file size.
+  std::string ModelFingerprint() const;
 
  private:
   struct Scratch;
@@ -76,13 +144,25 @@ class LlamaContext {
   };
   void Linear(std::initializer_list<Product> products, const float* input, int64_t n);
   void Attention(int layer, int64_t pos0, int64_t n);
+  void FullDecodeAttention(int layer, int64_t length);
+  void SparseDecodeAttention(int layer, int64_t length);
+  void Compare(int layer, int64_t length);
+  internal::SparseAttention* sparse();  // the current sequence's state; null for full
+  internal::PrefillQueries& queries();  // the current sequence's
+  void KeepPrefillQueries(int layer, int64_t pos0, int64_t n);
 
   std::shared_ptr<const LlamaModel> model_;
   ContextOptions options_;
   ComputeTeam team_;
-  std::unique_ptr<KvCache> cache_;
+  std::unique_ptr<PagedKvCache> cache_;
+  SequenceId sequence_ = 0;
+  std::map<SequenceId, std::unique_ptr<internal::SparseAttention>> sparse_;
+  // Per sequence: prefill queries kept for attention-aware key indexes.
+  std::map<SequenceId, std::unique_ptr<internal::PrefillQueries>> queries_;
   std::unique_ptr<Scratch> scratch_;
   std::vector<float> logits_;
+  DecodeStats stats_;
+  AttentionComparison* comparison_ = nullptr;
 };
 
 }  // namespace engram::inference

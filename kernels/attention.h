@@ -28,12 +28,27 @@
 
 namespace engram::kernels {
 
-// Rows of keys or values of one KV head: row i (head_dim elements, f16 or f32) starts at
-// data + i * row_stride bytes.
+// Rows of keys or values of one KV head (head_dim elements each, f16 or f32).
+//
+// Contiguous (blocks == nullptr): row i starts at data + i * row_stride bytes.
+// Paged (a paged KV cache): row i lives in physical block blocks[i >> block_shift], at
+// data + blocks[i >> block_shift] * block_stride + (i & ((1 << block_shift) - 1)) * row_stride.
+// Kernels reach rows only through Row(), so both layouts run the same arithmetic.
 struct KvRows {
   const void* data = nullptr;
   size_t row_stride = 0;
   TensorType type = TensorType::kF16;
+  const int32_t* blocks = nullptr;  // block table of a paged cache; null: contiguous
+  size_t block_stride = 0;          // bytes between physical blocks
+  int block_shift = 0;              // log2(rows per block)
+
+  const uint8_t* Row(int64_t i) const {
+    const auto* base = static_cast<const uint8_t*>(data);
+    if (blocks == nullptr) return base + static_cast<size_t>(i) * row_stride;
+    const int64_t in_block = i & ((int64_t{1} << block_shift) - 1);
+    return base + static_cast<size_t>(blocks[i >> block_shift]) * block_stride +
+           static_cast<size_t>(in_block) * row_stride;
+  }
 };
 
 // One piece of attention for `group` queries: max[g] and sum[g] as above, and the normalised
@@ -52,6 +67,26 @@ void AttendPartial(const float* q, int group, int head_dim, float scale, KvRows 
 void AttendPartialWith(KernelIsa isa, const float* q, int group, int head_dim, float scale,
                        KvRows keys, KvRows values, int64_t begin, int64_t end, float* scratch,
                        AttentionPiece piece);
+
+// AttendPartial over an arbitrary set of key rows: positions[0 .. count) (any order, no
+// repeats). This is what sparse policies attend (Quest's pages, RetrievalAttention's retrieved
+// keys); its piece merges with pieces over disjoint rows. Same roundings as AttendPartial, so
+// gathering every row of a range gives AttendPartial's result. `scratch` must hold
+// group * (count + head_dim) floats.
+void AttendGathered(const float* q, int group, int head_dim, float scale, KvRows keys,
+                    KvRows values, const int32_t* positions, int64_t count, float* scratch,
+                    AttentionPiece piece);
+void AttendGatheredWith(KernelIsa isa, const float* q, int group, int head_dim, float scale,
+                        KvRows keys, KvRows values, const int32_t* positions, int64_t count,
+                        float* scratch, AttentionPiece piece);
+
+// Scores of key rows for a GQA group, for choosing keys: out[j] = max over the group's queries g
+// of q_g · key(row j), unscaled, with the query used as given (no f16 rounding). Rows are
+// positions[0 .. count) or, when positions is null, rows [begin, begin + count).
+void GroupKeyScores(const float* q, int group, int head_dim, KvRows keys,
+                    const int32_t* positions, int64_t begin, int64_t count, float* out);
+void GroupKeyScoresWith(KernelIsa isa, const float* q, int group, int head_dim, KvRows keys,
+                        const int32_t* positions, int64_t begin, int64_t count, float* out);
 
 // Causal attention for a block of consecutive query tokens that share one KV head (prefill):
 // token t of the block sits at position pos0 + t and attends rows [0, pos0 + t + 1); its `group`

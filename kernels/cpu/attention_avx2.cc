@@ -25,14 +25,36 @@ constexpr int kMaxHeadDim = 256;
   return _mm256_loadu_ps(reinterpret_cast<const float*>(row) + d);
 }
 
+// The rows as a kernel instantiation addresses them. A contiguous instantiation (kPaged false,
+// chosen when no block table is given) works on a copy whose block table is known to be null, so
+// Row()'s test folds away and its loops keep the plain stride arithmetic; a paged one reads the
+// table (Row() still handles a null one, so it takes any layout).
+template <bool kPaged>
+[[gnu::always_inline]] inline KvRows Layout(const KvRows& rows) {
+  KvRows r = rows;
+  if constexpr (!kPaged) r.blocks = nullptr;
+  return r;
+}
+
+// Row j of a piece's rows: positions[j] when gathering, else begin + j. A template parameter
+// rather than a test per row, so the range path keeps its plain index arithmetic.
+template <bool kGathered>
+[[gnu::always_inline]] inline int64_t RowOf(const int32_t* positions, int64_t begin, int64_t j) {
+  if constexpr (kGathered) {
+    return positions[j];
+  } else {
+    return begin + j;
+  }
+}
+
 // scores[g * n + j] = scale * dot(q_g, key_j) for the whole group, one pass over the keys.
-template <int kGroup>
-void Scores(const float* q, int group, int head_dim, float scale, const KvRows& keys,
-            int64_t begin, int64_t n, float* scores) {
+template <int kGroup, bool kGathered, bool kPaged>
+void Scores(const float* q, int group, int head_dim, float scale, const KvRows& keys_in,
+            const int32_t* positions, int64_t begin, int64_t n, float* scores) {
+  const KvRows keys = Layout<kPaged>(keys_in);
   const int g_count = kGroup > 0 ? kGroup : group;
-  const auto* base = static_cast<const uint8_t*>(keys.data);
   for (int64_t j = 0; j < n; ++j) {
-    const uint8_t* row = base + (begin + j) * keys.row_stride;
+    const uint8_t* row = keys.Row(RowOf<kGathered>(positions, begin, j));
     __m256 acc[kGroup > 0 ? kGroup : 1];
     if constexpr (kGroup > 0) {
       for (int g = 0; g < kGroup; ++g) acc[g] = _mm256_setzero_ps();
@@ -55,20 +77,23 @@ void Scores(const float* q, int group, int head_dim, float scale, const KvRows& 
   }
 }
 
-}  // namespace
+using ScoresFn = void (*)(const float*, int, int, float, const KvRows&, const int32_t*, int64_t,
+                         int64_t, float*);
 
-bool AttendPartialAvx2(const float* q, int group, int head_dim, float scale, KvRows keys,
-                       KvRows values, int64_t begin, int64_t end, float* scratch,
-                       AttentionPiece piece) {
-  if (head_dim % 8 != 0 || head_dim > kMaxHeadDim) return false;
-  const int64_t n = end - begin;
+// The body of AttendPartialAvx2 and AttendGatheredAvx2 (arguments already checked), n rows found
+// by RowOf. One body for both, so gathering every row of a range gives AttendPartial's bits.
+template <bool kGathered, bool kPaged>
+void AttendRows(const float* q, int group, int head_dim, float scale, const KvRows& keys,
+                const KvRows& values_in, const int32_t* positions, int64_t begin, int64_t n,
+                float* scratch, AttentionPiece piece) {
+  const KvRows values = Layout<kPaged>(values_in);
   if (n <= 0) {
     for (int g = 0; g < group; ++g) {
       piece.max[g] = -std::numeric_limits<float>::infinity();
       piece.sum[g] = 0.0f;
       std::memset(piece.out + g * head_dim, 0, head_dim * sizeof(float));
     }
-    return true;
+    return;
   }
   // llama.cpp's rounding (see attention.h): the query in the keys' type.
   float* q_rounded = scratch + static_cast<size_t>(group) * n;
@@ -79,14 +104,10 @@ bool AttendPartialAvx2(const float* q, int group, int head_dim, float scale, KvR
     }
     q = q_rounded;
   }
-  switch (group) {
-    case 1: Scores<1>(q, group, head_dim, scale, keys, begin, n, scratch); break;
-    case 2: Scores<2>(q, group, head_dim, scale, keys, begin, n, scratch); break;
-    case 3: Scores<3>(q, group, head_dim, scale, keys, begin, n, scratch); break;
-    case 4: Scores<4>(q, group, head_dim, scale, keys, begin, n, scratch); break;
-    default: Scores<0>(q, group, head_dim, scale, keys, begin, n, scratch); break;
-  }
-  const auto* vbase = static_cast<const uint8_t*>(values.data);
+  constexpr ScoresFn kScores[] = {Scores<0, kGathered, kPaged>, Scores<1, kGathered, kPaged>,
+                                  Scores<2, kGathered, kPaged>, Scores<3, kGathered, kPaged>,
+                                  Scores<4, kGathered, kPaged>};
+  kScores[group <= 4 ? group : 0](q, group, head_dim, scale, keys, positions, begin, n, scratch);
   for (int g = 0; g < group; ++g) {
     float* scores = scratch + g * n;
     // Max, then p = e^(s - max) in place, and their sum.
@@ -139,7 +160,7 @@ bool AttendPartialAvx2(const float* q, int group, int head_dim, float scale, KvR
       for (int i = 0; i < 8; ++i) acc[i] = _mm256_setzero_ps();
       for (int64_t jj = 0; jj < n; ++jj) {
         const __m256 p = _mm256_set1_ps(scores[jj]);
-        const uint8_t* row = vbase + (begin + jj) * values.row_stride;
+        const uint8_t* row = values.Row(RowOf<kGathered>(positions, begin, jj));
         for (int i = 0; i < width / 8; ++i) {
           acc[i] = _mm256_fmadd_ps(p, Load8(values, row, d0 + i * 8), acc[i]);
         }
@@ -149,6 +170,89 @@ bool AttendPartialAvx2(const float* q, int group, int head_dim, float scale, KvR
       }
     }
   }
+}
+
+// out[j] = max over kGroup queries of q_g · key(row j), or, when `fold`, max(out[j], that).
+template <int kGroup, bool kGathered, bool kPaged>
+void GroupMaxDots(const float* q, int head_dim, const KvRows& keys_in, const int32_t* positions,
+                  int64_t begin, int64_t n, bool fold, float* out) {
+  const KvRows keys = Layout<kPaged>(keys_in);
+  for (int64_t j = 0; j < n; ++j) {
+    const uint8_t* row = keys.Row(RowOf<kGathered>(positions, begin, j));
+    __m256 acc[kGroup];
+    for (int g = 0; g < kGroup; ++g) acc[g] = _mm256_setzero_ps();
+    for (int d = 0; d < head_dim; d += 8) {
+      const __m256 k = Load8(keys, row, d);
+      for (int g = 0; g < kGroup; ++g) {
+        acc[g] = _mm256_fmadd_ps(_mm256_loadu_ps(q + g * head_dim + d), k, acc[g]);
+      }
+    }
+    float best = HorizontalSum(acc[0]);
+    for (int g = 1; g < kGroup; ++g) best = std::max(best, HorizontalSum(acc[g]));
+    out[j] = fold ? std::max(out[j], best) : best;
+  }
+}
+
+template <bool kGathered, bool kPaged>
+void GroupKeyScoresRows(const float* q, int group, int head_dim, const KvRows& keys,
+                        const int32_t* positions, int64_t begin, int64_t count, float* out) {
+  // Up to four queries share each key load (four accumulators plus the key stay in registers);
+  // larger groups take further passes over a tile of rows small enough to stay in L1.
+  constexpr int64_t kTile = 64;
+  using MaxDotsFn = void (*)(const float*, int, const KvRows&, const int32_t*, int64_t, int64_t,
+                             bool, float*);
+  constexpr MaxDotsFn kMaxDots[] = {nullptr, GroupMaxDots<1, kGathered, kPaged>,
+                                    GroupMaxDots<2, kGathered, kPaged>,
+                                    GroupMaxDots<3, kGathered, kPaged>,
+                                    GroupMaxDots<4, kGathered, kPaged>};
+  for (int64_t j0 = 0; j0 < count; j0 += kTile) {
+    const int64_t n = std::min(kTile, count - j0);
+    const int32_t* pos = kGathered ? positions + j0 : positions;
+    for (int g0 = 0; g0 < group; g0 += 4) {
+      kMaxDots[std::min(4, group - g0)](q + static_cast<size_t>(g0) * head_dim, head_dim, keys,
+                                        pos, begin + j0, n, /*fold=*/g0 > 0, out + j0);
+    }
+  }
+}
+
+using AttendRowsFn = void (*)(const float*, int, int, float, const KvRows&, const KvRows&,
+                             const int32_t*, int64_t, int64_t, float*, AttentionPiece);
+
+template <bool kGathered>
+AttendRowsFn PickAttendRows(const KvRows& keys, const KvRows& values) {
+  const bool paged = keys.blocks != nullptr || values.blocks != nullptr;
+  return paged ? AttendRows<kGathered, true> : AttendRows<kGathered, false>;
+}
+
+}  // namespace
+
+bool AttendPartialAvx2(const float* q, int group, int head_dim, float scale, KvRows keys,
+                       KvRows values, int64_t begin, int64_t end, float* scratch,
+                       AttentionPiece piece) {
+  if (head_dim % 8 != 0 || head_dim > kMaxHeadDim) return false;
+  PickAttendRows<false>(keys, values)(q, group, head_dim, scale, keys, values, nullptr, begin,
+                                      end - begin, scratch, piece);
+  return true;
+}
+
+bool AttendGatheredAvx2(const float* q, int group, int head_dim, float scale, KvRows keys,
+                        KvRows values, const int32_t* positions, int64_t count, float* scratch,
+                        AttentionPiece piece) {
+  if (head_dim % 8 != 0 || head_dim > kMaxHeadDim) return false;
+  PickAttendRows<true>(keys, values)(q, group, head_dim, scale, keys, values, positions, 0, count,
+                                     scratch, piece);
+  return true;
+}
+
+bool GroupKeyScoresAvx2(const float* q, int group, int head_dim, KvRows keys,
+                        const int32_t* positions, int64_t begin, int64_t count, float* out) {
+  if (head_dim % 8 != 0 || group <= 0) return false;
+  using Fn = void (*)(const float*, int, int, const KvRows&, const int32_t*, int64_t, int64_t,
+                     float*);
+  constexpr Fn kRows[2][2] = {{GroupKeyScoresRows<false, false>, GroupKeyScoresRows<false, true>},
+                              {GroupKeyScoresRows<true, false>, GroupKeyScoresRows<true, true>}};
+  kRows[positions != nullptr][keys.blocks != nullptr](q, group, head_dim, keys, positions, begin,
+                                                      count, out);
   return true;
 }
 
@@ -172,13 +276,13 @@ template <int kChunks>
 }
 
 // scores[j * kLanes + i] = scale * q_i · key_j for the padded query rows, all keys.
-template <int kChunks>
-void BlockScores(const float* q, int quads, int head_dim, float scale, const KvRows& keys,
+template <int kChunks, bool kPaged>
+void BlockScores(const float* q, int quads, int head_dim, float scale, const KvRows& keys_in,
                  int64_t n, float* scores) {
-  const auto* base = static_cast<const uint8_t*>(keys.data);
+  const KvRows keys = Layout<kPaged>(keys_in);
   const __m128 s = _mm_set1_ps(scale);
   for (int64_t j = 0; j < n; ++j) {
-    const uint8_t* row = base + j * keys.row_stride;
+    const uint8_t* row = keys.Row(j);
     __m256 k[kChunks];
     for (int c = 0; c < kChunks; ++c) k[c] = Load8(keys, row, c * 8);
     for (int quad = 0; quad < quads; ++quad) {
@@ -189,14 +293,14 @@ void BlockScores(const float* q, int quads, int head_dim, float scale, const KvR
 }
 
 // out_i = sum_j p[j][i] * value_j for kQ query rows, 8 dimensions at a time (kQ accumulators).
-template <int kQ>
-void BlockValues(const float* p, int head_dim, const KvRows& values, int64_t n, float* out) {
-  const auto* base = static_cast<const uint8_t*>(values.data);
+template <int kQ, bool kPaged>
+void BlockValues(const float* p, int head_dim, const KvRows& values_in, int64_t n, float* out) {
+  const KvRows values = Layout<kPaged>(values_in);
   for (int d = 0; d < head_dim; d += 8) {
     __m256 acc[kQ];
     for (int i = 0; i < kQ; ++i) acc[i] = _mm256_setzero_ps();
     for (int64_t j = 0; j < n; ++j) {
-      const __m256 v = Load8(values, base + j * values.row_stride, d);
+      const __m256 v = Load8(values, values.Row(j), d);
       const float* pj = p + j * kLanes;
       for (int i = 0; i < kQ; ++i) acc[i] = _mm256_fmadd_ps(_mm256_broadcast_ss(pj + i), v, acc[i]);
     }
@@ -205,10 +309,13 @@ void BlockValues(const float* p, int head_dim, const KvRows& values, int64_t n, 
 }
 
 using BlockValuesFn = void (*)(const float*, int, const KvRows&, int64_t, float*);
+template <bool kPaged>
 constexpr BlockValuesFn kBlockValues[] = {
-    nullptr,         BlockValues<1>,  BlockValues<2>, BlockValues<3>, BlockValues<4>,
-    BlockValues<5>,  BlockValues<6>,  BlockValues<7>, BlockValues<8>, BlockValues<9>,
-    BlockValues<10>, BlockValues<11>, BlockValues<12>};
+    nullptr,                 BlockValues<1, kPaged>,  BlockValues<2, kPaged>,
+    BlockValues<3, kPaged>,  BlockValues<4, kPaged>,  BlockValues<5, kPaged>,
+    BlockValues<6, kPaged>,  BlockValues<7, kPaged>,  BlockValues<8, kPaged>,
+    BlockValues<9, kPaged>,  BlockValues<10, kPaged>, BlockValues<11, kPaged>,
+    BlockValues<12, kPaged>};
 
 }  // namespace
 
@@ -232,10 +339,13 @@ bool AttendCausalAvx2(const float* q, size_t q_stride, int tokens, int group, in
     }
   }
   const int quads = (queries + 3) / 4;
+  const bool paged = keys.blocks != nullptr || values.blocks != nullptr;
   if (head_dim == 64) {
-    BlockScores<8>(qbuf, quads, head_dim, scale, keys, n, scores);
+    (paged ? BlockScores<8, true> : BlockScores<8, false>)(qbuf, quads, head_dim, scale, keys, n,
+                                                          scores);
   } else {
-    BlockScores<4>(qbuf, quads, head_dim, scale, keys, n, scores);
+    (paged ? BlockScores<4, true> : BlockScores<4, false>)(qbuf, quads, head_dim, scale, keys, n,
+                                                          scores);
   }
   // Query row i belongs to token i / group, which sees keys j <= pos0 + i / group.
   alignas(32) int32_t token_of[kLanes];
@@ -288,7 +398,7 @@ bool AttendCausalAvx2(const float* q, size_t q_stride, int tokens, int group, in
     _mm256_storeu_ps(sj + 8, p1);
   }
   // Outputs into qbuf's rows (free now), then to their tokens.
-  kBlockValues[queries](scores, head_dim, values, n, qbuf);
+  (paged ? kBlockValues<true> : kBlockValues<false>)[queries](scores, head_dim, values, n, qbuf);
   for (int t = 0; t < tokens; ++t) {
     std::memcpy(out + t * out_stride, qbuf + t * group * head_dim,
                 sizeof(float) * group * head_dim);
@@ -472,6 +582,14 @@ bool AttendPartialAvx2(const float*, int, int, float, KvRows, KvRows, int64_t, i
 }
 bool AttendCausalAvx2(const float*, size_t, int, int, int, float, KvRows, KvRows, int64_t,
                       float*, float*, size_t) {
+  return false;
+}
+bool AttendGatheredAvx2(const float*, int, int, float, KvRows, KvRows, const int32_t*, int64_t,
+                        float*, AttentionPiece) {
+  return false;
+}
+bool GroupKeyScoresAvx2(const float*, int, int, KvRows, const int32_t*, int64_t, int64_t,
+                        float*) {
   return false;
 }
 bool SwiGluAvx2(const float*, const float*, float*, int64_t) { return false; }

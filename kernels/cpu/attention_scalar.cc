@@ -13,27 +13,31 @@ namespace engram::kernels {
 namespace internal {
 namespace {
 
-float Element(const KvRows& rows, int64_t row, int i) {
-  const auto* base = static_cast<const uint8_t*>(rows.data) + row * rows.row_stride;
+// Element i of a row found by KvRows::Row.
+float Element(const KvRows& rows, const uint8_t* row, int i) {
   if (rows.type == TensorType::kF16) {
     uint16_t h;
-    std::memcpy(&h, base + i * 2, 2);
+    std::memcpy(&h, row + i * 2, 2);
     return Fp16ToFp32(h);
   }
   float f;
-  std::memcpy(&f, base + i * 4, 4);
+  std::memcpy(&f, row + i * 4, 4);
   return f;
 }
 
-}  // namespace
+// Row j of a piece's rows: positions[j] when gathering, else begin + j.
+int64_t RowOf(const int32_t* positions, int64_t begin, int64_t j) {
+  return positions != nullptr ? positions[j] : begin + j;
+}
 
 float RoundToHalf(float v) { return Fp16ToFp32(Fp32ToFp16(v)); }
 
-void AttendPartialScalar(const float* q_in, int group, int head_dim, float scale, KvRows keys,
-                         KvRows values, int64_t begin, int64_t end, float* scratch,
-                         AttentionPiece piece) {
-  const int64_t n = end - begin;
-  float* q = scratch + static_cast<size_t>(group) * std::max<int64_t>(n, 0);
+// The body of AttendPartialScalar and AttendGatheredScalar: n rows, found by RowOf.
+void AttendRowsScalar(const float* q_in, int group, int head_dim, float scale, const KvRows& keys,
+                      const KvRows& values, const int32_t* positions, int64_t begin, int64_t n,
+                      float* scratch, AttentionPiece piece) {
+  n = std::max<int64_t>(n, 0);
+  float* q = scratch + static_cast<size_t>(group) * n;
   for (int i = 0; i < group * head_dim; ++i) {
     q[i] = keys.type == TensorType::kF16 ? RoundToHalf(q_in[i]) : q_in[i];
   }
@@ -41,8 +45,9 @@ void AttendPartialScalar(const float* q_in, int group, int head_dim, float scale
     float* scores = scratch + g * n;
     float max = -std::numeric_limits<float>::infinity();
     for (int64_t j = 0; j < n; ++j) {
+      const uint8_t* row = keys.Row(RowOf(positions, begin, j));
       float dot = 0.0f;
-      for (int d = 0; d < head_dim; ++d) dot += q[g * head_dim + d] * Element(keys, begin + j, d);
+      for (int d = 0; d < head_dim; ++d) dot += q[g * head_dim + d] * Element(keys, row, d);
       scores[j] = dot * scale;
       max = std::max(max, scores[j]);
     }
@@ -54,10 +59,40 @@ void AttendPartialScalar(const float* q_in, int group, int head_dim, float scale
     for (int64_t j = 0; j < n; ++j) {
       float p = scores[j] * inv;
       if (values.type == TensorType::kF16) p = RoundToHalf(p);
-      for (int d = 0; d < head_dim; ++d) out[d] += p * Element(values, begin + j, d);
+      const uint8_t* row = values.Row(RowOf(positions, begin, j));
+      for (int d = 0; d < head_dim; ++d) out[d] += p * Element(values, row, d);
     }
     piece.max[g] = max;
     piece.sum[g] = n > 0 ? sum : 0.0f;
+  }
+}
+
+}  // namespace
+
+void AttendPartialScalar(const float* q, int group, int head_dim, float scale, KvRows keys,
+                         KvRows values, int64_t begin, int64_t end, float* scratch,
+                         AttentionPiece piece) {
+  AttendRowsScalar(q, group, head_dim, scale, keys, values, nullptr, begin, end - begin, scratch,
+                   piece);
+}
+
+void AttendGatheredScalar(const float* q, int group, int head_dim, float scale, KvRows keys,
+                          KvRows values, const int32_t* positions, int64_t count, float* scratch,
+                          AttentionPiece piece) {
+  AttendRowsScalar(q, group, head_dim, scale, keys, values, positions, 0, count, scratch, piece);
+}
+
+void GroupKeyScoresScalar(const float* q, int group, int head_dim, KvRows keys,
+                          const int32_t* positions, int64_t begin, int64_t count, float* out) {
+  for (int64_t j = 0; j < count; ++j) {
+    const uint8_t* row = keys.Row(RowOf(positions, begin, j));
+    float best = -std::numeric_limits<float>::infinity();
+    for (int g = 0; g < group; ++g) {
+      float dot = 0.0f;
+      for (int d = 0; d < head_dim; ++d) dot += q[g * head_dim + d] * Element(keys, row, d);
+      best = std::max(best, dot);
+    }
+    out[j] = best;
   }
 }
 
@@ -111,6 +146,39 @@ void AttendPartial(const float* q, int group, int head_dim, float scale, KvRows 
                    AttentionPiece piece) {
   AttendPartialWith(ActiveKernelIsa(), q, group, head_dim, scale, keys, values, begin, end,
                     scratch, piece);
+}
+
+void AttendGatheredWith(KernelIsa isa, const float* q, int group, int head_dim, float scale,
+                        KvRows keys, KvRows values, const int32_t* positions, int64_t count,
+                        float* scratch, AttentionPiece piece) {
+  if (isa == KernelIsa::kAvx2 &&
+      internal::AttendGatheredAvx2(q, group, head_dim, scale, keys, values, positions, count,
+                                   scratch, piece)) {
+    return;
+  }
+  internal::AttendGatheredScalar(q, group, head_dim, scale, keys, values, positions, count,
+                                 scratch, piece);
+}
+
+void AttendGathered(const float* q, int group, int head_dim, float scale, KvRows keys,
+                    KvRows values, const int32_t* positions, int64_t count, float* scratch,
+                    AttentionPiece piece) {
+  AttendGatheredWith(ActiveKernelIsa(), q, group, head_dim, scale, keys, values, positions, count,
+                     scratch, piece);
+}
+
+void GroupKeyScoresWith(KernelIsa isa, const float* q, int group, int head_dim, KvRows keys,
+                        const int32_t* positions, int64_t begin, int64_t count, float* out) {
+  if (isa == KernelIsa::kAvx2 &&
+      internal::GroupKeyScoresAvx2(q, group, head_dim, keys, positions, begin, count, out)) {
+    return;
+  }
+  internal::GroupKeyScoresScalar(q, group, head_dim, keys, positions, begin, count, out);
+}
+
+void GroupKeyScores(const float* q, int group, int head_dim, KvRows keys,
+                    const int32_t* positions, int64_t begin, int64_t count, float* out) {
+  GroupKeyScoresWith(ActiveKernelIsa(), q, group, head_dim, keys, positions, begin, count, out);
 }
 
 int AttendCausalBlockTokens(int group) { return group >= 12 ? 1 : 12 / group; }

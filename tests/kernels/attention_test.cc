@@ -4,9 +4,15 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
+#include <numeric>
 #include <random>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "kernels/half.h"
 
@@ -45,10 +51,12 @@ Cache MakeCache(TensorType type, int64_t n, int dim, std::mt19937& rng) {
   return c;
 }
 
-// Softmax attention in double, with llama.cpp's roundings for an f16 cache: the query rounded to
-// f16 for f16 keys, the normalised weights rounded to f16 for f16 values.
-std::vector<double> Reference(std::vector<float> q, int group, int dim, float scale,
-                              const Cache& c, int64_t begin, int64_t end, TensorType type) {
+// Softmax attention in double over the cache rows `rows`, with llama.cpp's roundings for an f16
+// cache: the query rounded to f16 for f16 keys, the normalised weights rounded to f16 for f16
+// values.
+std::vector<double> ReferenceRows(std::vector<float> q, int group, int dim, float scale,
+                                  const Cache& c, const std::vector<int32_t>& rows,
+                                  TensorType type) {
   auto round16 = [&](double v) {
     return type == TensorType::kF16 ? Fp16ToFp32(Fp32ToFp16(static_cast<float>(v))) : v;
   };
@@ -57,7 +65,7 @@ std::vector<double> Reference(std::vector<float> q, int group, int dim, float sc
   for (int g = 0; g < group; ++g) {
     std::vector<double> s;
     double max = -1e300;
-    for (int64_t j = begin; j < end; ++j) {
+    for (int32_t j : rows) {
       double dot = 0.0;
       for (int d = 0; d < dim; ++d) dot += static_cast<double>(q[g * dim + d]) * c.k_f[j * dim + d];
       s.push_back(dot * scale);
@@ -65,12 +73,23 @@ std::vector<double> Reference(std::vector<float> q, int group, int dim, float sc
     }
     double sum = 0.0;
     for (double& e : s) sum += (e = std::exp(e - max));
-    for (int64_t j = begin; j < end; ++j) {
-      const double p = round16(s[j - begin] / sum);
-      for (int d = 0; d < dim; ++d) out[g * dim + d] += p * c.v_f[j * dim + d];
+    for (size_t i = 0; i < rows.size(); ++i) {
+      const double p = round16(s[i] / sum);
+      for (int d = 0; d < dim; ++d) out[g * dim + d] += p * c.v_f[rows[i] * dim + d];
     }
   }
   return out;
+}
+
+std::vector<int32_t> Iota(int64_t begin, int64_t end) {
+  std::vector<int32_t> rows(end - begin);
+  std::iota(rows.begin(), rows.end(), static_cast<int32_t>(begin));
+  return rows;
+}
+
+std::vector<double> Reference(std::vector<float> q, int group, int dim, float scale,
+                              const Cache& c, int64_t begin, int64_t end, TensorType type) {
+  return ReferenceRows(std::move(q), group, dim, scale, c, Iota(begin, end), type);
 }
 
 TEST(AttentionTest, PiecesMatchTheReferenceAndMergeExactly) {
@@ -165,6 +184,284 @@ TEST(AttentionTest, SwiGluMatchesTheFormula) {
   for (int i = 0; i < 1001; ++i) {
     const double expected = g[i] / (1.0 + std::exp(-static_cast<double>(g[i]))) * u[i];
     ASSERT_NEAR(out[i], expected, 1e-5 * (1.0 + std::fabs(expected))) << g[i];
+  }
+}
+
+
+// The rows of a contiguous buffer (n rows of row_bytes) copied into a paged layout, as a paged KV
+// cache holds them: blocks of 2^shift rows, padded rows, physical blocks in shuffled order with
+// unused blocks and gaps between them. Everything that is not a row is 0xff bytes (NaN in f16 and
+// f32), so a wrong address shows up in the results.
+struct Paged {
+  std::vector<uint8_t> bytes;
+  std::vector<int32_t> table;
+  size_t row_stride = 0, block_stride = 0;
+  int shift = 0;
+  TensorType type = TensorType::kF16;
+  KvRows Rows() const {
+    return {bytes.data(), row_stride, type, table.data(), block_stride, shift};
+  }
+};
+
+Paged MakePaged(const std::vector<uint8_t>& rows, int64_t n, size_t row_bytes, TensorType type,
+                int shift, std::mt19937& rng) {
+  Paged p;
+  p.type = type;
+  p.shift = shift;
+  p.row_stride = row_bytes + 16;
+  const int64_t per_block = int64_t{1} << shift;
+  p.block_stride = per_block * p.row_stride + 48;
+  const int64_t blocks = (n + per_block - 1) / per_block;
+  std::vector<int32_t> physical(blocks + 3);  // three blocks stay unused
+  std::iota(physical.begin(), physical.end(), 0);
+  std::shuffle(physical.begin(), physical.end(), rng);
+  p.table.assign(physical.begin(), physical.begin() + blocks);
+  p.bytes.assign(physical.size() * p.block_stride, 0xff);
+  for (int64_t i = 0; i < n; ++i) {
+    uint8_t* dst = p.bytes.data() + p.table[i >> shift] * p.block_stride +
+                   (i & (per_block - 1)) * p.row_stride;
+    std::memcpy(dst, rows.data() + i * row_bytes, row_bytes);
+  }
+  return p;
+}
+
+size_t ElementBytes(TensorType type) { return type == TensorType::kF16 ? 2 : 4; }
+
+// Same bits, NaNs and infinities included.
+void ExpectSameBits(const std::vector<float>& a, const std::vector<float>& b, const char* what) {
+  ASSERT_EQ(a.size(), b.size()) << what;
+  for (size_t i = 0; i < a.size(); ++i) {
+    ASSERT_EQ(std::memcmp(&a[i], &b[i], sizeof(float)), 0)
+        << what << " [" << i << "]: " << a[i] << " vs " << b[i];
+  }
+}
+
+struct PieceBuffers {
+  std::vector<float> max, sum, out;
+  PieceBuffers(int group, int dim) : max(group, NAN), sum(group, NAN), out(group * dim, NAN) {}
+  AttentionPiece Piece() { return {max.data(), sum.data(), out.data()}; }
+  void ExpectSameBitsAs(const PieceBuffers& o, const std::string& what) const {
+    ExpectSameBits(max, o.max, (what + " max").c_str());
+    ExpectSameBits(sum, o.sum, (what + " sum").c_str());
+    ExpectSameBits(out, o.out, (what + " out").c_str());
+  }
+};
+
+// Kernels reach rows only through KvRows::Row, so a paged cache gives the contiguous cache's bits
+// on every path (piece, causal block, and their fallbacks).
+TEST(AttentionTest, PagedRowsGiveTheBitsOfContiguousRows) {
+  std::mt19937 rng(11);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  const int dim = 64;
+  const int64_t n = 301;
+  const float scale = 0.125f;
+  for (TensorType type : {TensorType::kF32, TensorType::kF16}) {
+    const Cache c = MakeCache(type, n, dim, rng);
+    for (int shift : {2, 4}) {
+      const Paged pk = MakePaged(c.keys, n, dim * ElementBytes(type), type, shift, rng);
+      const Paged pv = MakePaged(c.values, n, dim * ElementBytes(type), type, shift, rng);
+      for (int group : {1, 3}) {
+        std::vector<float> q(group * dim);
+        for (float& v : q) v = normal(rng);
+        for (KernelIsa isa : {KernelIsa::kScalar, KernelIsa::kAvx2}) {
+          if (!KernelIsaAvailable(isa)) continue;
+          const std::string what = std::string(KernelIsaName(isa)) + " shift " +
+                                   std::to_string(shift) + " group " + std::to_string(group);
+          std::vector<float> scratch(group * (n + dim));
+          for (auto [begin, end] : {std::pair<int64_t, int64_t>{0, n}, {37, 250}, {5, 6}}) {
+            PieceBuffers flat(group, dim), paged(group, dim);
+            AttendPartialWith(isa, q.data(), group, dim, scale, c.Keys(type, dim),
+                              c.Values(type, dim), begin, end, scratch.data(), flat.Piece());
+            AttendPartialWith(isa, q.data(), group, dim, scale, pk.Rows(), pv.Rows(), begin, end,
+                              scratch.data(), paged.Piece());
+            paged.ExpectSameBitsAs(flat, what + " partial " + std::to_string(begin));
+          }
+          // Causal blocks: the block kernel's shape, and one it leaves to the per-token path.
+          for (int tokens : {AttendCausalBlockTokens(group), 13}) {
+            for (int64_t pos0 : {int64_t{0}, int64_t{130}, n - tokens}) {
+              const size_t stride = group * dim;
+              std::vector<float> qt(tokens * stride);
+              for (float& v : qt) v = normal(rng);
+              std::vector<float> cs(AttendCausalScratchFloats(tokens, group, dim, pos0 + tokens));
+              std::vector<float> flat(tokens * stride, NAN), paged(tokens * stride, NAN);
+              AttendCausalWith(isa, qt.data(), stride, tokens, group, dim, scale,
+                               c.Keys(type, dim), c.Values(type, dim), pos0, cs.data(),
+                               flat.data(), stride);
+              AttendCausalWith(isa, qt.data(), stride, tokens, group, dim, scale, pk.Rows(),
+                               pv.Rows(), pos0, cs.data(), paged.data(), stride);
+              ExpectSameBits(paged, flat, (what + " causal").c_str());
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+// Gathering every row of a range, in order, is AttendPartial over the range, bit for bit.
+TEST(AttentionTest, GatheringARangeGivesTheBitsOfAttendPartial) {
+  std::mt19937 rng(13);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  const int64_t n = 301;
+  for (TensorType type : {TensorType::kF32, TensorType::kF16}) {
+    for (int dim : {64, 40, 128, 36}) {  // 36: the AVX2 path falls back
+      const Cache c = MakeCache(type, n, dim, rng);
+      const Paged pk = MakePaged(c.keys, n, dim * ElementBytes(type), type, 3, rng);
+      const Paged pv = MakePaged(c.values, n, dim * ElementBytes(type), type, 3, rng);
+      for (int group : {1, 3, 4, 7}) {
+        std::vector<float> q(group * dim);
+        for (float& v : q) v = normal(rng);
+        const float scale = 1.0f / std::sqrt(static_cast<float>(dim));
+        for (KernelIsa isa : {KernelIsa::kScalar, KernelIsa::kAvx2}) {
+          if (!KernelIsaAvailable(isa)) continue;
+          std::vector<float> scratch(group * (n + dim));
+          for (auto [begin, end] : {std::pair<int64_t, int64_t>{0, n}, {100, 117}, {3, 3}}) {
+            const std::string what = std::string(KernelIsaName(isa)) + " dim " +
+                                     std::to_string(dim) + " group " + std::to_string(group) +
+                                     " rows " + std::to_string(begin) + ".." + std::to_string(end);
+            const std::vector<int32_t> rows = Iota(begin, end);
+            PieceBuffers partial(group, dim), gathered(group, dim);
+            AttendPartialWith(isa, q.data(), group, dim, scale, c.Keys(type, dim),
+                              c.Values(type, dim), begin, end, scratch.data(), partial.Piece());
+            AttendGatheredWith(isa, q.data(), group, dim, scale, c.Keys(type, dim),
+                               c.Values(type, dim), rows.data(), end - begin, scratch.data(),
+                               gathered.Piece());
+            gathered.ExpectSameBitsAs(partial, what);
+            PieceBuffers paged(group, dim);
+            AttendGatheredWith(isa, q.data(), group, dim, scale, pk.Rows(), pv.Rows(), rows.data(),
+                               end - begin, scratch.data(), paged.Piece());
+            paged.ExpectSameBitsAs(partial, what + " paged");
+            if (begin == end) {
+              for (int g = 0; g < group; ++g) {
+                ASSERT_EQ(gathered.max[g], -std::numeric_limits<float>::infinity());
+                ASSERT_EQ(gathered.sum[g], 0.0f);
+              }
+              for (float v : gathered.out) ASSERT_EQ(v, 0.0f);
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+// A shuffled subset of rows matches softmax attention over that subset; its piece merged with the
+// piece of the other rows (gathered too, or a recent window plus gathered rows) is attention over
+// all rows.
+TEST(AttentionTest, GatheredSubsetsMatchTheReferenceAndMerge) {
+  std::mt19937 rng(17);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  const int64_t n = 517;
+  for (TensorType type : {TensorType::kF32, TensorType::kF16}) {
+    for (int dim : {64, 40, 128}) {
+      const Cache c = MakeCache(type, n, dim, rng);
+      const Paged pk = MakePaged(c.keys, n, dim * ElementBytes(type), type, 4, rng);
+      const Paged pv = MakePaged(c.values, n, dim * ElementBytes(type), type, 4, rng);
+      for (int group : {1, 3, 4, 7}) {
+        std::vector<float> q(group * dim);
+        for (float& v : q) v = normal(rng);
+        const float scale = 1.0f / std::sqrt(static_cast<float>(dim));
+        std::vector<int32_t> all = Iota(0, n);
+        std::shuffle(all.begin(), all.end(), rng);
+        const int64_t k = 123;
+        const std::vector<int32_t> subset(all.begin(), all.begin() + k);
+        const std::vector<int32_t> rest(all.begin() + k, all.end());
+        const std::vector<double> expected = ReferenceRows(q, group, dim, scale, c, subset, type);
+        const std::vector<double> full = Reference(q, group, dim, scale, c, 0, n, type);
+        const double merge_tolerance = type == TensorType::kF16 ? 2e-3 : 2e-5;
+        for (KernelIsa isa : {KernelIsa::kScalar, KernelIsa::kAvx2}) {
+          if (!KernelIsaAvailable(isa)) continue;
+          for (bool paged : {false, true}) {
+            const KvRows keys = paged ? pk.Rows() : c.Keys(type, dim);
+            const KvRows values = paged ? pv.Rows() : c.Values(type, dim);
+            const std::string what = std::string(KernelIsaName(isa)) +
+                                     (type == TensorType::kF16 ? " f16" : " f32") + " dim " +
+                                     std::to_string(dim) + " group " + std::to_string(group) +
+                                     (paged ? " paged" : "");
+            std::vector<float> scratch(group * (n + dim));
+            PieceBuffers a(group, dim), b(group, dim);
+            AttendGatheredWith(isa, q.data(), group, dim, scale, keys, values, subset.data(), k,
+                               scratch.data(), a.Piece());
+            // An f16 weight can round the other way than the double reference's (one f16 step of
+            // a weight times a value).
+            for (int i = 0; i < group * dim; ++i) {
+              ASSERT_NEAR(a.out[i], expected[i], type == TensorType::kF16 ? 2e-3 : 2e-5) << what;
+            }
+            AttendGatheredWith(isa, q.data(), group, dim, scale, keys, values, rest.data(),
+                               n - k, scratch.data(), b.Piece());
+            MergeAttention(a.Piece(), b.Piece(), group, dim);
+            for (int i = 0; i < group * dim; ++i) {
+              ASSERT_NEAR(a.out[i], full[i], merge_tolerance) << what;
+            }
+            // A window of recent rows as a range, the older rows gathered (shuffled).
+            const int64_t window = 64;
+            std::vector<int32_t> older = Iota(0, n - window);
+            std::shuffle(older.begin(), older.end(), rng);
+            PieceBuffers w(group, dim), o(group, dim);
+            AttendPartialWith(isa, q.data(), group, dim, scale, keys, values, n - window, n,
+                              scratch.data(), w.Piece());
+            AttendGatheredWith(isa, q.data(), group, dim, scale, keys, values, older.data(),
+                               n - window, scratch.data(), o.Piece());
+            MergeAttention(w.Piece(), o.Piece(), group, dim);
+            for (int i = 0; i < group * dim; ++i) {
+              ASSERT_NEAR(w.out[i], full[i], merge_tolerance) << what << " window";
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+// GroupKeyScores is the largest unscaled, unrounded dot product of the group's queries with each
+// key, for listed rows and ranges, contiguous and paged.
+TEST(AttentionTest, GroupKeyScoresMatchTheReference) {
+  std::mt19937 rng(19);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  const int64_t n = 389;
+  for (TensorType type : {TensorType::kF32, TensorType::kF16}) {
+    for (int dim : {64, 40, 128, 36}) {  // 36: the AVX2 path falls back
+      const Cache c = MakeCache(type, n, dim, rng);
+      const Paged pk = MakePaged(c.keys, n, dim * ElementBytes(type), type, 2, rng);
+      for (int group : {1, 2, 3, 4, 5, 7, 8}) {
+        std::vector<float> q(group * dim);
+        for (float& v : q) v = normal(rng) * 0.7f;  // not f16 values: no rounding expected
+        std::vector<int32_t> listed = Iota(0, n);
+        std::shuffle(listed.begin(), listed.end(), rng);
+        listed.resize(200);
+        const int64_t begin = 50, count = 300;
+        for (KernelIsa isa : {KernelIsa::kScalar, KernelIsa::kAvx2}) {
+          if (!KernelIsaAvailable(isa)) continue;
+          for (bool paged : {false, true}) {
+            const KvRows keys = paged ? pk.Rows() : c.Keys(type, dim);
+            for (bool gathered : {true, false}) {
+              const int64_t m = gathered ? static_cast<int64_t>(listed.size()) : count;
+              std::vector<float> out(m + 1, NAN);
+              GroupKeyScoresWith(isa, q.data(), group, dim, keys,
+                                 gathered ? listed.data() : nullptr, begin, m, out.data());
+              ASSERT_TRUE(std::isnan(out[m])) << "wrote past the end";
+              for (int64_t j = 0; j < m; ++j) {
+                const int64_t row = gathered ? listed[j] : begin + j;
+                double best = -1e300, magnitude = 0.0;
+                for (int g = 0; g < group; ++g) {
+                  double dot = 0.0, abs = 0.0;
+                  for (int d = 0; d < dim; ++d) {
+                    const double term = static_cast<double>(q[g * dim + d]) * c.k_f[row * dim + d];
+                    dot += term;
+                    abs += std::fabs(term);
+                  }
+                  best = std::max(best, dot);
+                  magnitude = std::max(magnitude, abs);
+                }
+                ASSERT_NEAR(out[j], best, 1e-5 * (1.0 + magnitude))
+                    << KernelIsaName(isa) << " dim " << dim << " group " << group
+                    << (paged ? " paged" : "") << (gathered ? " listed" : " range") << " j " << j;
+              }
+            }
+          }
+        }
+      }
+    }
   }
 }
 

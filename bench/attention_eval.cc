@@ -1,0 +1,612 @@
+#include "bench/attention_eval.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <map>
+#include <random>
+
+#include <unistd.h>
+
+#include "common/build_info.h"
+#include "common/default_models.h"
+#include "common/machine_info.h"
+#include "common/paths.h"
+#include "inference/llama_context.h"
+#include "inference/tokenizer.h"
+
+namespace engram::bench {
+namespace {
+
+namespace fs = std::filesystem;
+using inference::AttentionKind;
+using inference::AttentionOptions;
+using inference::LlamaContext;
+using inference::SequenceId;
+using Clock = std::chrono::steady_clock;
+
+double Seconds(Clock::time_point since) {
+  return std::chrono::duration<double>(Clock::now() - since).count();
+}
+
+// "retrieval:ivf" -> retrieval with the IVF index; "retrieval" -> the attention-aware index.
+Result<AttentionOptions> ParsePolicy(const std::string& spec, int sinks, int window) {
+  AttentionOptions a;
+  a.sinks = sinks;
+  a.window = window;
+  const size_t colon = spec.find(':');
+  Result<AttentionKind> kind = inference::ParseAttentionKind(spec.substr(0, colon));
+  if (!kind.ok()) return kind.status();
+  a.kind = *kind;
+  if (colon != std::string::npos) {
+    if (a.kind != AttentionKind::kRetrieval) {
+      return Status::InvalidArgument("policy '" + spec + "': only retrieval takes an index");
+    }
+    Result<retrieval::KeyIndexKind> index = retrieval::ParseKeyIndexKind(spec.substr(colon + 1));
+    if (!index.ok()) return index.status();
+    a.index = *index;
+  }
+  return a;
+}
+
+std::string PolicyName(const AttentionOptions& a) { return std::string(AttentionKindName(a.kind)); }
+std::string IndexName(const AttentionOptions& a) {
+  return a.kind == AttentionKind::kRetrieval ? std::string(KeyIndexKindName(a.index)) : "";
+}
+
+Result<std::string> ReadFile(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::NotFound("eval attention: cannot open '" + path.string() + "'");
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+Result<std::string> Essays() {
+  Result<fs::path> dir = RequireSharedData("haystack/pg_essays");
+  if (!dir.ok()) return dir.status();
+  std::vector<fs::path> files;
+  for (const auto& entry : fs::directory_iterator(*dir)) {
+    if (entry.is_regular_file()) files.push_back(entry.path());
+  }
+  std::sort(files.begin(), files.end());
+  std::string text;
+  for (const fs::path& f : files) {
+    Result<std::string> t = ReadFile(f);
+    if (!t.ok()) return t.status();
+    text += *t;
+  }
+  return text;
+}
+
+// The first L-Eval Natural Questions page (~18k tokens): a long Wikipedia article.
+Result<std::string> LevalPage() {
+  Result<fs::path> file = RequireSharedData("leval/natural_question.shared.jsonl");
+  if (!file.ok()) return file.status();
+  std::ifstream in(*file);
+  std::string line;
+  if (!in || !std::getline(in, line)) {
+    return Status::NotFound("eval attention: cannot read '" + file->string() + "'");
+  }
+  nlohmann::json doc = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+  if (!doc.is_object() || !doc.contains("input") || !doc["input"].is_string()) {
+    return Status::InvalidArgument("eval attention: the first line of '" + file->string() +
+                                   "' has no \"input\" text");
+  }
+  return doc["input"].get<std::string>();
+}
+
+struct Setup {
+  std::shared_ptr<const inference::LlamaModel> model;
+  std::unique_ptr<inference::Tokenizer> tokenizer;
+  std::string model_path;
+};
+
+Result<Setup> LoadModel(const std::string& model_path) {
+  Setup s;
+  s.model_path = model_path;
+  if (s.model_path.empty()) {
+    Result<fs::path> path = DefaultModelPath("generator");
+    if (!path.ok()) return path.status();
+    s.model_path = path->string();
+  }
+  Result<std::shared_ptr<const inference::LlamaModel>> model =
+      inference::LlamaModel::Load(s.model_path);
+  if (!model.ok()) return model.status();
+  s.model = *model;
+  Result<std::unique_ptr<inference::Tokenizer>> tok =
+      inference::Tokenizer::FromGguf(s.model->gguf());
+  if (!tok.ok()) return tok.status();
+  s.tokenizer = std::move(*tok);
+  return s;
+}
+
+int32_t ArgMax(std::span<const float> v) {
+  return static_cast<int32_t>(std::max_element(v.begin(), v.end()) - v.begin());
+}
+
+// KL(p || q) of the softmaxes of two logit rows, in nats.
+double KlDivergence(std::span<const float> p_logits, std::span<const float> q_logits) {
+  auto log_sum_exp = [](std::span<const float> x) {
+    const double m = *std::max_element(x.begin(), x.end());
+    double s = 0.0;
+    for (float v : x) s += std::exp(v - m);
+    return m + std::log(s);
+  };
+  const double lp = log_sum_exp(p_logits), lq = log_sum_exp(q_logits);
+  double kl = 0.0;
+  for (size_t i = 0; i < p_logits.size(); ++i) {
+    const double log_p = p_logits[i] - lp;
+    kl += std::exp(log_p) * (log_p - (q_logits[i] - lq));
+  }
+  return std::max(0.0, kl);
+}
+
+// One teacher-forced run of a policy from `base`: figures against full attention's logits
+// (`full_logits`, steps × vocab), or, for full attention itself, those logits.
+struct RunFigures {
+  double top1 = 0, kl = 0, mass = 1, err = 0;
+  double attention_ms = 0, decode_ms = 0, keys = 0;
+  double build_ms = 0;
+  double index_bytes = 0;
+};
+
+Result<RunFigures> RunPolicy(LlamaContext& ctx, SequenceId base, const AttentionOptions& a,
+                             std::span<const int32_t> continuation,
+                             std::vector<float>* full_logits) {
+  const bool full = a.kind == AttentionKind::kFull;
+  const size_t vocab = static_cast<size_t>(ctx.model().config().n_vocab);
+  Result<SequenceId> fork = ctx.Fork();
+  if (!fork.ok()) return fork.status();
+  if (Status s = ctx.Switch(*fork); !s.ok()) return s;
+  if (Status s = ctx.SetAttention(a); !s.ok()) return s;
+  RunFigures f;
+  const auto build_start = Clock::now();
+  ctx.PrepareAttention();
+  f.build_ms = Seconds(build_start) * 1000.0;
+  ctx.ResetDecodeStats();
+  inference::AttentionComparison comparison;
+  if (!full) ctx.CompareAttention(&comparison);
+  if (full) full_logits->resize(continuation.size() * vocab);
+  int agree = 0;
+  double kl = 0.0;
+  for (size_t i = 0; i < continuation.size(); ++i) {
+    if (Status s = ctx.Eval(continuation.subspan(i, 1)); !s.ok()) return s;
+    std::span<const float> logits = ctx.logits();
+    std::span<const float> reference(full_logits->data() + i * vocab, vocab);
+    if (full) {
+      std::copy(logits.begin(), logits.end(), full_logits->begin() + i * vocab);
+      continue;
+    }
+    agree += ArgMax(logits) == ArgMax(reference);
+    kl += KlDivergence(reference, logits);
+  }
+  ctx.CompareAttention(nullptr);
+  const inference::DecodeStats stats = ctx.decode_stats();
+  const auto steps = static_cast<double>(continuation.size());
+  const auto& c = ctx.model().config();
+  f.top1 = full ? 1.0 : agree / steps;
+  f.kl = full ? 0.0 : kl / steps;
+  if (!full && comparison.count > 0) {
+    f.mass = comparison.mass_recall_sum / comparison.count;
+    f.err = comparison.output_rel_err_sum / comparison.count;
+  }
+  f.attention_ms = stats.attention_seconds * 1000.0 / steps;
+  f.decode_ms = stats.seconds * 1000.0 / steps;
+  f.keys = stats.keys_attended / (steps * c.n_layer * c.n_kv_head);
+  f.index_bytes = static_cast<double>(stats.index_bytes);
+  if (Status s = ctx.Switch(base); !s.ok()) return s;
+  if (Status s = ctx.Free(*fork); !s.ok()) return s;
+  return f;
+}
+
+// The policies × budgets of a run; full attention once, with budget 1.
+std::vector<std::pair<AttentionOptions, double>> Configs(
+    const std::vector<AttentionOptions>& policies, const std::vector<double>& budgets) {
+  std::vector<std::pair<AttentionOptions, double>> out;
+  for (const AttentionOptions& p : policies) {
+    if (p.kind == AttentionKind::kFull) {
+      out.push_back({p, 1.0});
+      continue;
+    }
+    for (double b : budgets) {
+      AttentionOptions a = p;
+      a.budget = b;
+      out.push_back({a, b});
+    }
+  }
+  return out;
+}
+
+std::string ConfigKey(const AttentionOptions& a, double budget) {
+  return PolicyName(a) + "/" + IndexName(a) + "/" + std::to_string(budget);
+}
+
+AttentionOptions SamplingAttention(int sinks, int window) {
+  // Prefills run under the attention-aware policy so the context keeps the prefill queries its
+  // index learns from (prefill itself is full attention under every policy).
+  AttentionOptions a;
+  a.kind = AttentionKind::kRetrieval;
+  a.sinks = sinks;
+  a.window = window;
+  return a;
+}
+
+// Needle: accuracy per config over the depths, at one context length.
+Result<std::map<std::string, double>> RunNeedle(
+    const Setup& setup, const AttentionEvalOptions& o,
+    const std::vector<std::pair<AttentionOptions, double>>& configs,
+    const std::vector<int32_t>& haystack, int64_t ctx_len) {
+  const inference::Tokenizer& tok = *setup.tokenizer;
+  const std::vector<int32_t> question =
+      tok.Encode("\n\nWhat is the special magic pass key? The special magic pass key is");
+  constexpr int kAnswerTokens = 10;
+  Result<std::unique_ptr<LlamaContext>> made = LlamaContext::Create(
+      setup.model, {.n_ctx = ctx_len, .n_threads = o.threads, .kv_pool_positions = 3 * ctx_len,
+                    .attention = SamplingAttention(o.sinks, o.window)});
+  if (!made.ok()) return made.status();
+  LlamaContext& ctx = **made;
+  const SequenceId base = ctx.sequence();
+  std::map<std::string, double> correct;
+  std::mt19937 rng(static_cast<uint32_t>(ctx_len));
+  int64_t done = 0;  // haystack tokens in `base`
+  for (int d = 0; d < o.depths; ++d) {
+    const std::string key = std::to_string(1000000 + rng() % 9000000);
+    const std::vector<int32_t> needle = tok.Encode(
+        " The special magic pass key is " + key + ". Remember it. The special magic pass key is " +
+        key + ".");
+    const int64_t room = ctx_len - static_cast<int64_t>(needle.size() + question.size()) -
+                         kAnswerTokens;
+    if (room <= 0 || static_cast<int64_t>(haystack.size()) < room) {
+      return Status::InvalidArgument("eval attention: context " + std::to_string(ctx_len) +
+                                     " is too short or the text too small for the needle test");
+    }
+    const double depth = o.depths == 1 ? 0.5 : static_cast<double>(d) / (o.depths - 1);
+    const auto at = std::max<int64_t>(done, static_cast<int64_t>(depth * room));
+    // The haystack before the needle is shared by every depth: extend it, then fork.
+    if (Status s = ctx.SetAttention(SamplingAttention(o.sinks, o.window)); !s.ok()) return s;
+    if (at > done) {
+      if (Status s = ctx.Eval(std::span(haystack).subspan(done, at - done)); !s.ok()) return s;
+      done = at;
+    }
+    Result<SequenceId> with_needle = ctx.Fork();
+    if (!with_needle.ok()) return with_needle.status();
+    if (Status s = ctx.Switch(*with_needle); !s.ok()) return s;
+    std::vector<int32_t> rest = needle;
+    rest.insert(rest.end(), haystack.begin() + at, haystack.begin() + room);
+    rest.insert(rest.end(), question.begin(), question.end() - 1);
+    if (Status s = ctx.Eval(rest); !s.ok()) return s;
+    const SequenceId prompt = ctx.sequence();
+    for (const auto& [a, budget] : configs) {
+      Result<SequenceId> run = ctx.Fork();
+      if (!run.ok()) return run.status();
+      if (Status s = ctx.Switch(*run); !s.ok()) return s;
+      if (Status s = ctx.SetAttention(a); !s.ok()) return s;
+      // The question's last token is the first step under the policy.
+      std::vector<int32_t> answer;
+      int32_t next = question.back();
+      for (int i = 0; i < kAnswerTokens; ++i) {
+        if (Status s = ctx.Eval({&next, 1}); !s.ok()) return s;
+        next = ArgMax(ctx.logits());
+        answer.push_back(next);
+      }
+      const std::string text = tok.Decode(answer);
+      correct[ConfigKey(a, budget)] += text.find(key) != std::string::npos ? 1.0 : 0.0;
+      if (Status s = ctx.Switch(prompt); !s.ok()) return s;
+      if (Status s = ctx.Free(*run); !s.ok()) return s;
+    }
+    if (Status s = ctx.Switch(base); !s.ok()) return s;
+    if (Status s = ctx.Free(*with_needle); !s.ok()) return s;
+  }
+  for (auto& [k, v] : correct) v /= o.depths;
+  return correct;
+}
+
+std::string Fixed(double v, int digits) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.*f", digits, v);
+  return buf;
+}
+
+}  // namespace
+
+Result<nlohmann::ordered_json> RunAttentionEval(const AttentionEvalOptions& o) {
+  if (o.contexts.empty() || o.policies.empty()) {
+    return Status::InvalidArgument("eval attention: give at least one --ctx and one --policies");
+  }
+  if (o.steps <= 0 || o.depths < 0) {
+    return Status::InvalidArgument("eval attention: --steps must be > 0 and --depths >= 0");
+  }
+  std::vector<AttentionOptions> policies;
+  for (const std::string& spec : o.policies) {
+    Result<AttentionOptions> a = ParsePolicy(spec, o.sinks, o.window);
+    if (!a.ok()) return a.status();
+    policies.push_back(*a);
+  }
+  bool has_full = false;
+  for (const AttentionOptions& p : policies) has_full |= p.kind == AttentionKind::kFull;
+  if (!has_full) policies.insert(policies.begin(), AttentionOptions{});  // the reference
+  for (double b : o.budgets) {
+    AttentionOptions probe = policies.front();
+    probe.budget = b;
+    if (Status s = ValidateAttentionOptions(probe); !s.ok()) return s;
+  }
+  for (int64_t c : o.contexts) {
+    if (c <= o.steps + o.window + o.sinks) {
+      return Status::InvalidArgument("eval attention: context " + std::to_string(c) +
+                                     " must exceed --steps + window + sinks");
+    }
+  }
+  Result<Setup> setup = LoadModel(o.model);
+  if (!setup.ok()) return setup.status();
+  std::vector<std::pair<std::string, std::vector<int32_t>>> texts;
+  for (const std::string& name : o.texts) {
+    Result<std::string> text = name == "essays" ? Essays()
+                               : name == "leval"
+                                   ? LevalPage()
+                                   : Result<std::string>(Status::InvalidArgument(
+                                         "eval attention: text '" + name +
+                                         "' is unknown; use essays or leval"));
+    if (!text.ok()) return text.status();
+    texts.push_back({name, setup->tokenizer->Encode(*text)});
+  }
+  const auto configs = Configs(policies, o.budgets);
+  nlohmann::ordered_json results = nlohmann::json::array();
+  int threads = 0;
+  for (int64_t ctx_len : o.contexts) {
+    std::map<std::string, std::vector<RunFigures>> figures;
+    double prefill_s = 0.0;
+    for (const auto& [name, tokens] : texts) {
+      if (static_cast<int64_t>(tokens.size()) < ctx_len) {
+        return Status::InvalidArgument("eval attention: text '" + name + "' has " +
+                                       std::to_string(tokens.size()) + " tokens, fewer than " +
+                                       std::to_string(ctx_len));
+      }
+      Result<std::unique_ptr<LlamaContext>> made = LlamaContext::Create(
+          setup->model, {.n_ctx = ctx_len, .n_threads = o.threads,
+                         .attention = SamplingAttention(o.sinks, o.window)});
+      if (!made.ok()) return made.status();
+      LlamaContext& ctx = **made;
+      threads = ctx.n_threads();
+      const int64_t prompt = ctx_len - o.steps;
+      const auto start = Clock::now();
+      if (Status s = ctx.Eval(std::span(tokens).first(prompt)); !s.ok()) return s;
+      prefill_s += Seconds(start);
+      const SequenceId base = ctx.sequence();
+      std::span<const int32_t> continuation = std::span(tokens).subspan(prompt, o.steps);
+      std::vector<float> full_logits;
+      for (const auto& [a, budget] : configs) {  // full attention comes first
+        std::fprintf(stderr, "eval attention: %s, ctx %lld, %s\n", name.c_str(),
+                     static_cast<long long>(ctx_len), DescribeAttention(a).c_str());
+        Result<RunFigures> f = RunPolicy(ctx, base, a, continuation, &full_logits);
+        if (!f.ok()) return f.status();
+        figures[ConfigKey(a, budget)].push_back(*f);
+      }
+    }
+    std::map<std::string, double> needle;
+    if (o.depths > 0) {
+      std::vector<int32_t> haystack;
+      for (const auto& [name, tokens] : texts) {
+        if (name == "essays") haystack = tokens;
+      }
+      if (haystack.empty()) {
+        Result<std::string> essays = Essays();
+        if (!essays.ok()) return essays.status();
+        haystack = setup->tokenizer->Encode(*essays);
+      }
+      Result<std::map<std::string, double>> n = RunNeedle(*setup, o, configs, haystack, ctx_len);
+      if (!n.ok()) return n.status();
+      needle = *n;
+    }
+    for (const auto& [a, budget] : configs) {
+      const std::vector<RunFigures>& runs = figures[ConfigKey(a, budget)];
+      RunFigures m;
+      m.mass = 0;
+      for (const RunFigures& r : runs) {
+        m.top1 += r.top1, m.kl += r.kl, m.mass += r.mass, m.err += r.err;
+        m.attention_ms += r.attention_ms, m.decode_ms += r.decode_ms, m.keys += r.keys;
+        m.build_ms += r.build_ms, m.index_bytes += r.index_bytes;
+      }
+      const auto n = static_cast<double>(runs.size());
+      nlohmann::ordered_json row;
+      row["policy"] = PolicyName(a);
+      row["index"] = IndexName(a);
+      row["ctx"] = ctx_len;
+      row["budget"] = budget;
+      row["top1_agreement"] = m.top1 / n;
+      row["kl"] = m.kl / n;
+      row["mass_recall"] = m.mass / n;
+      row["output_rel_err"] = m.err / n;
+      if (o.depths > 0) {
+        row["needle_accuracy"] = needle[ConfigKey(a, budget)];
+      } else {
+        row["needle_accuracy"] = nullptr;
+      }
+      row["attention_ms_per_token"] = m.attention_ms / n;
+      row["decode_ms_per_token"] = m.decode_ms / n;
+      row["keys_attended"] = m.keys / n;
+      row["index_build_ms"] = m.build_ms / n;
+      row["index_bytes"] = m.index_bytes / n;
+      row["prefill_s"] = prefill_s / static_cast<double>(texts.size());
+      results.push_back(row);
+    }
+  }
+  nlohmann::ordered_json out;
+  out["eval"] = "attention";
+  out["model"] = setup->model_path;
+  out["threads"] = threads;
+  out["steps"] = o.steps;
+  out["depths"] = o.depths;
+  out["texts"] = o.texts;
+  out["sinks"] = o.sinks;
+  out["window"] = o.window;
+  out["results"] = results;
+  out["commit"] = std::string(GetBuildInfo().git_commit);
+  out["machine"] = MachineSummary(DescribeMachine());
+  return out;
+}
+
+std::string FormatAttentionEval(const nlohmann::ordered_json& r) {
+  std::string out = "ctx    policy           budget  top1    KL      mass    out err  needle  attn ms  decode ms  keys\n";
+  for (const auto& row : r["results"]) {
+    std::string policy = row["policy"].get<std::string>();
+    if (!row["index"].get<std::string>().empty()) policy += ":" + row["index"].get<std::string>();
+    char line[256];
+    std::snprintf(line, sizeof line, "%-6lld %-16s %-7s %-7s %-7s %-7s %-8s %-7s %-8s %-10s %s\n",
+                  static_cast<long long>(row["ctx"].get<int64_t>()), policy.c_str(),
+                  Fixed(row["budget"].get<double>(), 2).c_str(),
+                  Fixed(row["top1_agreement"].get<double>(), 3).c_str(),
+                  Fixed(row["kl"].get<double>(), 4).c_str(),
+                  Fixed(row["mass_recall"].get<double>(), 3).c_str(),
+                  Fixed(row["output_rel_err"].get<double>(), 3).c_str(),
+                  row["needle_accuracy"].is_null()
+                      ? "-"
+                      : Fixed(row["needle_accuracy"].get<double>(), 2).c_str(),
+                  Fixed(row["attention_ms_per_token"].get<double>(), 2).c_str(),
+                  Fixed(row["decode_ms_per_token"].get<double>(), 2).c_str(),
+                  Fixed(row["keys_attended"].get<double>(), 0).c_str());
+    out += line;
+  }
+  return out;
+}
+
+}  // namespace engram::bench
+
+namespace engram::bench {
+namespace {
+
+// A cache file of `length` positions of synthetic keys and values for the model: keys share a
+// few directions (as real keys do) plus noise, values are noise. Speed only.
+Status WriteSyntheticCache(const LlamaContext& ctx, int64_t length, const std::string& path) {
+  const auto& c = ctx.model().config();
+  Result<std::unique_ptr<inference::PagedKvCache>> cache = inference::PagedKvCache::Create(
+      {c.n_layer, c.n_kv_head, c.head_dim}, {.block_size = 16, .max_positions = length});
+  if (!cache.ok()) return cache.status();
+  Result<SequenceId> seq = (*cache)->NewSequence();
+  if (!seq.ok()) return seq.status();
+  if (Status s = (*cache)->Reserve(*seq, length); !s.ok()) return s;
+  const size_t width = static_cast<size_t>(c.n_kv_head) * c.head_dim;
+  std::mt19937 rng(7);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<float> directions(4 * width);
+  for (float& d : directions) d = normal(rng);
+  std::vector<float> k(width), v(width);
+  for (int layer = 0; layer < c.n_layer; ++layer) {
+    for (int64_t pos = 0; pos < length; ++pos) {
+      const float* dir = directions.data() + (pos % 4) * width;
+      for (size_t i = 0; i < width; ++i) {
+        k[i] = 2.0f * dir[i] + normal(rng);
+        v[i] = normal(rng);
+      }
+      (*cache)->Store(*seq, layer, pos, k.data(), v.data());
+    }
+  }
+  (*cache)->Commit(*seq, length);
+  return (*cache)->Save(*seq, path, ctx.ModelFingerprint());
+}
+
+}  // namespace
+
+Result<nlohmann::ordered_json> RunAttentionBench(const AttentionBenchOptions& o) {
+  if (o.contexts.empty() || o.policies.empty() || o.steps <= 0) {
+    return Status::InvalidArgument("bench attention: give --ctx, --policies and --steps > 0");
+  }
+  std::vector<AttentionOptions> policies;
+  for (const std::string& spec : o.policies) {
+    Result<AttentionOptions> a = ParsePolicy(spec, o.sinks, o.window);
+    if (!a.ok()) return a.status();
+    a->budget = o.budget;
+    if (Status s = ValidateAttentionOptions(*a); !s.ok()) return s;
+    policies.push_back(*a);
+  }
+  Result<Setup> setup = LoadModel(o.model);
+  if (!setup.ok()) return setup.status();
+  const fs::path dir = o.work_dir.empty() ? fs::temp_directory_path() : fs::path(o.work_dir);
+  const fs::path file = dir / ("engram-attention-bench-" + std::to_string(::getpid()) + ".kv");
+  struct Remove {
+    fs::path p;
+    ~Remove() {
+      std::error_code ec;
+      fs::remove(p, ec);
+    }
+  } remove{file};
+  nlohmann::ordered_json results = nlohmann::json::array();
+  int threads = 0;
+  const int32_t token = setup->tokenizer->Encode(" the").front();
+  for (int64_t ctx_len : o.contexts) {
+    if (ctx_len <= o.steps) {
+      return Status::InvalidArgument("bench attention: context " + std::to_string(ctx_len) +
+                                     " must exceed --steps");
+    }
+    Result<std::unique_ptr<LlamaContext>> made = LlamaContext::Create(
+        setup->model, {.n_ctx = ctx_len, .n_threads = o.threads});
+    if (!made.ok()) return made.status();
+    LlamaContext& ctx = **made;
+    threads = ctx.n_threads();
+    std::fprintf(stderr, "bench attention: writing a synthetic cache of %lld positions\n",
+                 static_cast<long long>(ctx_len - o.steps));
+    if (Status s = WriteSyntheticCache(ctx, ctx_len - o.steps, file.string()); !s.ok()) return s;
+    if (Status s = ctx.LoadCache(file.string()); !s.ok()) return s;
+    const SequenceId base = ctx.sequence();
+    for (const AttentionOptions& a : policies) {
+      std::fprintf(stderr, "bench attention: ctx %lld, %s\n", static_cast<long long>(ctx_len),
+                   DescribeAttention(a).c_str());
+      Result<SequenceId> fork = ctx.Fork();
+      if (!fork.ok()) return fork.status();
+      if (Status s = ctx.Switch(*fork); !s.ok()) return s;
+      if (Status s = ctx.SetAttention(a); !s.ok()) return s;
+      const auto build_start = Clock::now();
+      ctx.PrepareAttention();
+      const double build_ms = Seconds(build_start) * 1000.0;
+      ctx.ResetDecodeStats();
+      for (int i = 0; i < o.steps; ++i) {
+        if (Status s = ctx.Eval({&token, 1}); !s.ok()) return s;
+      }
+      const inference::DecodeStats stats = ctx.decode_stats();
+      const auto& c = ctx.model().config();
+      results.push_back({{"policy", PolicyName(a)},
+                         {"index", IndexName(a)},
+                         {"ctx", ctx_len},
+                         {"budget", a.kind == AttentionKind::kFull ? 1.0 : a.budget},
+                         {"decode_ms_per_token", stats.seconds * 1000.0 / o.steps},
+                         {"attention_ms_per_token", stats.attention_seconds * 1000.0 / o.steps},
+                         {"keys_attended", stats.keys_attended /
+                                               (static_cast<double>(o.steps) * c.n_layer * c.n_kv_head)},
+                         {"index_build_ms", build_ms},
+                         {"index_bytes", stats.index_bytes}});
+      if (Status s = ctx.Switch(base); !s.ok()) return s;
+      if (Status s = ctx.Free(*fork); !s.ok()) return s;
+    }
+  }
+  nlohmann::ordered_json out;
+  out["bench"] = "attention";
+  out["model"] = setup->model_path;
+  out["threads"] = threads;
+  out["steps"] = o.steps;
+  out["cache"] = "synthetic keys and values (speed only)";
+  out["results"] = results;
+  out["commit"] = std::string(GetBuildInfo().git_commit);
+  out["machine"] = MachineSummary(DescribeMachine());
+  return out;
+}
+
+std::string FormatAttentionBench(const nlohmann::ordered_json& r) {
+  std::string out = "ctx      policy           decode ms/token  attention ms/token  keys   index build ms\n";
+  for (const auto& row : r["results"]) {
+    std::string policy = row["policy"].get<std::string>();
+    if (!row["index"].get<std::string>().empty()) policy += ":" + row["index"].get<std::string>();
+    char line[200];
+    std::snprintf(line, sizeof line, "%-8lld %-16s %-16s %-19s %-6s %s\n",
+                  static_cast<long long>(row["ctx"].get<int64_t>()), policy.c_str(),
+                  Fixed(row["decode_ms_per_token"].get<double>(), 2).c_str(),
+                  Fixed(row["attention_ms_per_token"].get<double>(), 2).c_str(),
+                  Fixed(row["keys_attended"].get<double>(), 0).c_str(),
+                  Fixed(row["index_build_ms"].get<double>(), 0).c_str());
+    out += line;
+  }
+  return out;
+}
+
+}  // namespace engram::bench

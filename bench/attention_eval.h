@@ -1,0 +1,68 @@
+// `engram eval attention`: the sparse decode attention policies measured against full attention
+// on the default generator and long real text; and `engram bench attention`: decode speed per
+// policy against context length, on a synthetic cache up to 128k positions.
+//
+// Eval, per text (the essays concatenated; the first L-Eval Natural Questions page) and context
+// C: prefill the first C - T tokens once, then for each policy and budget fork the cache
+// (prefix sharing) and feed tokens C - T .. C - 1 one at a time (teacher forcing, T = --steps):
+//   top1_agreement  share of steps whose argmax equals full attention's
+//   kl              mean KL(full || policy) of the next-token distributions (nats)
+//   mass_recall     share of full attention's softmax mass on the attended keys, averaged over
+//                   layers, query heads and steps
+//   output_rel_err  ||out - out_full|| / ||out_full|| of the attention outputs, same average
+//   attention_ms_per_token, decode_ms_per_token   decode time (the measuring excluded)
+// Needle: a pass-key sentence at --depths depths of the essays, the question at the end; the
+// answer is generated greedily under each policy (the question's last token is the first decode
+// step); needle_accuracy = share of depths answered with the key.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+
+namespace engram::bench {
+
+struct AttentionEvalOptions {
+  std::string model;  // .gguf; empty: the default generator
+  std::vector<int64_t> contexts = {2048, 4096, 8192};
+  // full, window, quest, retrieval, or retrieval:exact / retrieval:ivf / retrieval:aware
+  std::vector<std::string> policies = {"full", "window", "quest", "retrieval"};
+  std::vector<double> budgets = {0.01, 0.02, 0.05, 0.1};
+  int steps = 256;         // teacher-forced decode steps per run
+  int depths = 10;         // needle depths (0: no needle test)
+  std::vector<std::string> texts = {"essays", "leval"};
+  int sinks = 4;
+  int window = 240;
+  int threads = 0;
+};
+
+// {"eval": "attention", "model", "threads", "steps", "depths", "texts", "sinks", "window",
+//  "results": [{"policy", "index", "ctx", "budget", "top1_agreement", "kl", "mass_recall",
+//  "output_rel_err", "needle_accuracy", "attention_ms_per_token", "decode_ms_per_token",
+//  "keys_attended", "index_build_ms", "index_bytes", "prefill_s"}], "commit", "machine"}
+Result<nlohmann::ordered_json> RunAttentionEval(const AttentionEvalOptions& options);
+std::string FormatAttentionEval(const nlohmann::ordered_json& result);
+
+struct AttentionBenchOptions {
+  std::string model;
+  std::vector<int64_t> contexts = {1024, 2048, 4096, 8192, 16384, 32768, 65536, 131072};
+  std::vector<std::string> policies = {"full", "quest", "retrieval"};
+  double budget = 0.05;
+  int steps = 8;
+  int sinks = 4;
+  int window = 240;
+  int threads = 0;
+  std::string work_dir;  // where the synthetic cache file goes (default: the temp directory)
+};
+
+// Decode ms/token and attention ms/token per (policy, ctx) with the cache filled by synthetic
+// keys and values (loaded from a cache file made for the model), so long contexts cost no
+// prefill. Speed only: the keys are not the model's.
+// {"bench": "attention", ..., "results": [{"policy", "ctx", "budget", "decode_ms_per_token",
+//  "attention_ms_per_token", "keys_attended", "index_build_ms", "index_bytes"}]}
+Result<nlohmann::ordered_json> RunAttentionBench(const AttentionBenchOptions& options);
+std::string FormatAttentionBench(const nlohmann::ordered_json& result);
+
+}  // namespace engram::bench

@@ -1,0 +1,62 @@
+#include "inference/attention_policy.h"
+
+#include <cmath>
+#include <cstdio>
+
+namespace engram::inference {
+
+std::string_view AttentionKindName(AttentionKind kind) {
+  switch (kind) {
+    case AttentionKind::kFull: return "full";
+    case AttentionKind::kWindow: return "window";
+    case AttentionKind::kQuest: return "quest";
+    case AttentionKind::kRetrieval: return "retrieval";
+  }
+  return "?";
+}
+
+Result<AttentionKind> ParseAttentionKind(std::string_view name) {
+  for (AttentionKind k : {AttentionKind::kFull, AttentionKind::kWindow, AttentionKind::kQuest,
+                          AttentionKind::kRetrieval}) {
+    if (name == AttentionKindName(k)) return k;
+  }
+  return Status::InvalidArgument("attention policy '" + std::string(name) +
+                                 "' is unknown; use full, window, quest or retrieval");
+}
+
+Status ValidateAttentionOptions(const AttentionOptions& o) {
+  auto bad = [](std::string_view field, const std::string& value, std::string_view range) {
+    return Status::InvalidArgument("attention: " + std::string(field) + " " + value +
+                                   " is out of range; use " + std::string(range));
+  };
+  if (!(o.budget > 0.0 && o.budget <= 1.0)) {
+    return bad("budget", std::to_string(o.budget), "a share of the context in (0, 1], e.g. 0.05");
+  }
+  if (o.sinks < 0 || o.sinks > 65536) return bad("sinks", std::to_string(o.sinks), "0..65536");
+  if (o.window < 1 || o.window > 1 << 20) {
+    return bad("window", std::to_string(o.window), "1..1048576");
+  }
+  if (!(o.candidate_factor >= 1.0 && o.candidate_factor <= 1000.0)) {
+    return bad("candidate factor", std::to_string(o.candidate_factor), "1..1000");
+  }
+  if (o.index_batch < 1 || o.index_batch > 4096) {
+    return bad("index batch", std::to_string(o.index_batch), "1..4096");
+  }
+  if (o.query_samples < 0 || o.query_samples > 1 << 20) {
+    return bad("query samples", std::to_string(o.query_samples), "0..1048576");
+  }
+  return Status::OK();
+}
+
+std::string DescribeAttention(const AttentionOptions& o) {
+  std::string s(AttentionKindName(o.kind));
+  if (o.kind == AttentionKind::kFull) return s;
+  if (o.kind == AttentionKind::kRetrieval) {
+    s += "(" + std::string(retrieval::KeyIndexKindName(o.index)) + ")";
+  }
+  char buf[96];
+  std::snprintf(buf, sizeof buf, " budget %g, sinks %d, window %d", o.budget, o.sinks, o.window);
+  return s + buf;
+}
+
+}  // namespace engram::inference

@@ -1,0 +1,57 @@
+// Attention policies for decode: which cached keys one decode step attends.
+//
+//   AttentionOptions a{.kind = AttentionKind::kRetrieval, .budget = 0.05};
+//   ContextOptions options{.n_ctx = 8192, .attention = a};    // or ctx->SetAttention(a)
+//
+// Every policy attends the first `sinks` positions and the recent `window` positions exactly
+// (StreamingLLM's attention sinks and local window); they differ in what else they attend from
+// the middle of the cache, at most budget * (cache length) keys per KV head:
+//   full       every key (the exact reference; sinks, window and budget do not apply).
+//   window     nothing from the middle: the recent window grows by the budget instead, so every
+//              policy attends as many keys (StreamingLLM).
+//   quest      the cache's blocks ("pages") with the highest query-aware upper bound on a key's
+//              score, Σ_d max(q_d·min_d, q_d·max_d) from the per-channel key bounds of the page,
+//              taking the maximum over the GQA group's queries (Quest).
+//   retrieval  the top keys of the middle found through a key index per (layer, KV head): the
+//              index proposes candidates, they are scored exactly against the group's queries
+//              (max over the group), and the best budget * length are attended
+//              (RetrievalAttention). Keys that leave the window are indexed in batches of
+//              `index_batch`; until then they are attended exactly with the window.
+// The attended parts are attended separately and merged with log-sum-exp
+// (kernels::MergeAttention), so the output is the softmax over exactly the attended keys.
+// Prefill (several tokens per Eval) is always full attention: the policies govern decode.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "common/result.h"
+#include "retrieval/key_index.h"
+
+namespace engram::inference {
+
+enum class AttentionKind { kFull, kWindow, kQuest, kRetrieval };
+
+std::string_view AttentionKindName(AttentionKind kind);  // "full", "window", "quest", "retrieval"
+// kInvalidArgument for another name, listing the valid ones.
+Result<AttentionKind> ParseAttentionKind(std::string_view name);
+
+struct AttentionOptions {
+  AttentionKind kind = AttentionKind::kFull;
+  double budget = 0.05;  // (0, 1]: keys attended from the middle, as a share of the cache length
+  int sinks = 4;         // first positions always attended
+  int window = 240;      // recent positions always attended
+  retrieval::KeyIndexKind index = retrieval::KeyIndexKind::kAttentionAware;  // retrieval only
+  double candidate_factor = 3.0;  // retrieval: candidates scored per attended key
+  int index_batch = 16;           // retrieval: keys indexed together as they leave the window
+  int query_samples = 512;        // prefill positions whose queries the aware index learns from
+};
+
+// kInvalidArgument naming the field, its value and the valid range.
+Status ValidateAttentionOptions(const AttentionOptions& options);
+
+// "retrieval(aware) budget 0.05, sinks 4, window 240" and the like.
+std::string DescribeAttention(const AttentionOptions& options);
+
+}  // namespace engram::inference

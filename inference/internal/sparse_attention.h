@@ -1,0 +1,80 @@
+// Private to inference/: the state of a sparse attention policy for one sequence, and the choice
+// of keys each decode step attends (inference/attention_policy.h describes the policies).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <utility>
+#include <vector>
+
+#include "inference/attention_policy.h"
+#include "inference/paged_kv_cache.h"
+#include "retrieval/key_index.h"
+
+namespace engram::inference::internal {
+
+// Prefill queries (after RoPE) kept for attention-aware key indexes: every `stride`-th position;
+// per layer, the rows of all query heads (n_head * head_dim floats) of those positions.
+struct PrefillQueries {
+  int64_t stride = 1;
+  std::vector<int64_t> positions;
+  std::vector<std::vector<float>> rows;  // [layer]
+  // Forgets positions >= length (the context rewound).
+  void Truncate(int64_t length, size_t q_dim);
+};
+
+// What one decode step attends for one (layer, KV head): two exact ranges and chosen positions
+// between them.
+struct AttentionPlan {
+  int64_t sink_end = 0;           // [0, sink_end)
+  int64_t recent_begin = 0;       // [recent_begin, length)
+  std::vector<int32_t> selected;  // from [sink_end, recent_begin), ascending
+};
+
+class SparseAttention {
+ public:
+  SparseAttention(const AttentionOptions& options, const KvCacheShape& shape, int group,
+                  int block_size);
+
+  const AttentionOptions& options() const { return options_; }
+  // Serial, once per layer and step, before Select: fixes the exact ranges of this step for a
+  // cache of `length` positions (the new token included).
+  void BeginLayer(int layer, int64_t length);
+  // The exact ranges of this step, as BeginLayer fixed them: [0, first) and [second, length).
+  std::pair<int64_t, int64_t> ExactRanges(int layer) const {
+    return {layers_[layer].sink_end, layers_[layer].recent_begin};
+  }
+  // The plan of (layer, kv_head) for the group's queries (group * head_dim floats). Runs
+  // concurrently for the KV heads of one layer.
+  void Select(int layer, int kv_head, const float* q, const PagedKvCache& cache, SequenceId seq,
+              const PrefillQueries& queries, AttentionPlan* plan);
+
+  // Seconds spent building key indexes and the bytes they hold (retrieval).
+  double index_build_seconds() const;
+  size_t index_bytes() const;
+
+ private:
+  struct LayerState {
+    int64_t length = 0;
+    int64_t sink_end = 0;
+    int64_t recent_begin = 0;
+    int64_t indexed_end = -1;  // retrieval: keys [sink_end, indexed_end) are indexed; -1: no index
+    int64_t add_begin = 0;     // retrieval: keys joining the index this step
+    int64_t add_end = 0;
+  };
+  void SelectQuest(int layer, int kv_head, const float* q, const PagedKvCache& cache,
+                   SequenceId seq, AttentionPlan* plan) const;
+  void SelectRetrieval(int layer, int kv_head, const float* q, const PagedKvCache& cache,
+                       SequenceId seq, const PrefillQueries& queries, AttentionPlan* plan);
+  int64_t Budget(int64_t length) const;
+
+  AttentionOptions options_;
+  KvCacheShape shape_;
+  int group_;
+  int block_size_;
+  std::vector<LayerState> layers_;
+  std::vector<std::unique_ptr<retrieval::KeyIndex>> indexes_;  // [layer * n_kv_head + head]
+  std::vector<double> build_seconds_;                          // same
+};
+
+}  // namespace engram::inference::internal

@@ -89,6 +89,9 @@ void AddAttentionEval(CLI::App* eval, CommandTable& commands) {
       ->default_str("essays,leval");
   cmd->add_option("--sinks", o.sinks, "Sink positions always attended")->default_val(4);
   cmd->add_option("--window", o.window, "Recent positions always attended")->default_val(240);
+  cmd->add_option("--candidate-factor", o.candidate_factor,
+                  "Retrieval: candidates scored per attended key")
+      ->default_val(3.0);
   cmd->add_option("--threads", o.threads, "Threads (0: one per hardware thread)")->default_val(0);
   cmd->add_flag("--json", flags->json, "Print one JSON object");
   commands.Add(cmd, [flags]() -> Status {

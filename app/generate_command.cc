@@ -3,6 +3,8 @@
 //                 [--repeat-penalty R] [--frequency-penalty F] [--presence-penalty P]
 //                 [--repeat-last-n N] [--seed S] [--stop STR]… [--ignore-eos]
 //                 [--ctx N] [--threads N] [--kv-type f16|f32] [--truncate]
+//                 [--attention full|window|quest|retrieval[:exact|ivf|aware]] [--budget B]
+//                 [--sinks N] [--window N]
 // Streams the continuation of a prompt (or, with --chat, the assistant's reply) to stdout;
 // prefill and decode speeds go to stderr.
 #include <cstdio>
@@ -38,6 +40,10 @@ struct GenerateFlags {
   int threads = 0;
   std::string kv_type = "f16";
   bool truncate = false;
+  std::string attention = "full";
+  double budget = 0.05;
+  int sinks = 4;
+  int window = 240;
 };
 
 Result<std::string> ReadPrompt(const GenerateFlags& flags) {
@@ -111,8 +117,16 @@ Status Run(const GenerateFlags& flags) {
   std::vector<int32_t> prompt = (*tokenizer)->Encode(prompt_text, encode);
   if (prompt.empty()) return Status::InvalidArgument("generate: the prompt has no tokens");
 
+  inference::AttentionOptions attention;
+  attention.budget = flags.budget;
+  attention.sinks = flags.sinks;
+  attention.window = flags.window;
+  Result<inference::AttentionOptions> policy =
+      inference::ParseAttentionPolicy(flags.attention, attention);
+  if (!policy.ok()) return policy.status();
   Result<std::unique_ptr<inference::LlamaContext>> ctx = inference::LlamaContext::Create(
-      *model, {.n_ctx = flags.n_ctx, .n_threads = flags.threads, .kv_type = kv_type});
+      *model, {.n_ctx = flags.n_ctx, .n_threads = flags.threads, .kv_type = kv_type,
+               .attention = *policy});
   if (!ctx.ok()) return ctx.status();
   const int64_t n_ctx = (*ctx)->n_ctx();
   if (static_cast<int64_t>(prompt.size()) >= n_ctx) {
@@ -196,6 +210,16 @@ void RegisterGenerateCommand(CLI::App& app, const GlobalFlags&, CommandTable& co
   cmd->add_option("--threads", flags->threads, "Threads (0: one per hardware thread)")
       ->default_val(0);
   cmd->add_option("--kv-type", flags->kv_type, "KV cache entries: f16 or f32")->default_val("f16");
+  cmd->add_option("--attention", flags->attention,
+                  "Decode attention: full, window, quest, retrieval[:exact|ivf|aware]")
+      ->default_val("full");
+  cmd->add_option("--budget", flags->budget,
+                  "Sparse attention: share of the context attended besides sinks and window")
+      ->default_val(0.05);
+  cmd->add_option("--sinks", flags->sinks, "Sparse attention: first positions always attended")
+      ->default_val(4);
+  cmd->add_option("--window", flags->window, "Sparse attention: recent positions always attended")
+      ->default_val(240);
   cmd->add_flag("--truncate", flags->truncate,
                 "Keep the end of a prompt longer than the context instead of failing");
   commands.Add(cmd, [flags]() { return Run(*flags); });

@@ -33,24 +33,13 @@ double Seconds(Clock::time_point since) {
   return std::chrono::duration<double>(Clock::now() - since).count();
 }
 
-// "retrieval:ivf" -> retrieval with the IVF index; "retrieval" -> the attention-aware index.
-Result<AttentionOptions> ParsePolicy(const std::string& spec, int sinks, int window) {
-  AttentionOptions a;
-  a.sinks = sinks;
-  a.window = window;
-  const size_t colon = spec.find(':');
-  Result<AttentionKind> kind = inference::ParseAttentionKind(spec.substr(0, colon));
-  if (!kind.ok()) return kind.status();
-  a.kind = *kind;
-  if (colon != std::string::npos) {
-    if (a.kind != AttentionKind::kRetrieval) {
-      return Status::InvalidArgument("policy '" + spec + "': only retrieval takes an index");
-    }
-    Result<retrieval::KeyIndexKind> index = retrieval::ParseKeyIndexKind(spec.substr(colon + 1));
-    if (!index.ok()) return index.status();
-    a.index = *index;
-  }
-  return a;
+Result<AttentionOptions> ParsePolicy(const std::string& spec, int sinks, int window,
+                                     double candidate_factor = 3.0) {
+  AttentionOptions base;
+  base.sinks = sinks;
+  base.window = window;
+  base.candidate_factor = candidate_factor;
+  return inference::ParseAttentionPolicy(spec, base);
 }
 
 std::string PolicyName(const AttentionOptions& a) { return std::string(AttentionKindName(a.kind)); }
@@ -151,6 +140,7 @@ struct RunFigures {
   double attention_ms = 0, decode_ms = 0, keys = 0;
   double build_ms = 0;
   double index_bytes = 0;
+  std::vector<double> layer_mass;
 };
 
 Result<RunFigures> RunPolicy(LlamaContext& ctx, SequenceId base, const AttentionOptions& a,
@@ -192,6 +182,9 @@ Result<RunFigures> RunPolicy(LlamaContext& ctx, SequenceId base, const Attention
   if (!full && comparison.count > 0) {
     f.mass = comparison.mass_recall_sum / comparison.count;
     f.err = comparison.output_rel_err_sum / comparison.count;
+    const double per_layer = static_cast<double>(comparison.count) /
+                             static_cast<double>(comparison.layer_mass_recall_sum.size());
+    for (double m : comparison.layer_mass_recall_sum) f.layer_mass.push_back(m / per_layer);
   }
   f.attention_ms = stats.attention_seconds * 1000.0 / steps;
   f.decode_ms = stats.seconds * 1000.0 / steps;
@@ -321,7 +314,7 @@ Result<nlohmann::ordered_json> RunAttentionEval(const AttentionEvalOptions& o) {
   }
   std::vector<AttentionOptions> policies;
   for (const std::string& spec : o.policies) {
-    Result<AttentionOptions> a = ParsePolicy(spec, o.sinks, o.window);
+    Result<AttentionOptions> a = ParsePolicy(spec, o.sinks, o.window, o.candidate_factor);
     if (!a.ok()) return a.status();
     policies.push_back(*a);
   }
@@ -405,6 +398,8 @@ Result<nlohmann::ordered_json> RunAttentionEval(const AttentionEvalOptions& o) {
       RunFigures m;
       m.mass = 0;
       for (const RunFigures& r : runs) {
+        m.layer_mass.resize(r.layer_mass.size(), 0.0);
+        for (size_t i = 0; i < r.layer_mass.size(); ++i) m.layer_mass[i] += r.layer_mass[i];
         m.top1 += r.top1, m.kl += r.kl, m.mass += r.mass, m.err += r.err;
         m.attention_ms += r.attention_ms, m.decode_ms += r.decode_ms, m.keys += r.keys;
         m.build_ms += r.build_ms, m.index_bytes += r.index_bytes;
@@ -430,6 +425,9 @@ Result<nlohmann::ordered_json> RunAttentionEval(const AttentionEvalOptions& o) {
       row["index_build_ms"] = m.build_ms / n;
       row["index_bytes"] = m.index_bytes / n;
       row["prefill_s"] = prefill_s / static_cast<double>(texts.size());
+      std::vector<double> by_layer;
+      for (double v : m.layer_mass) by_layer.push_back(std::round(v / n * 1000.0) / 1000.0);
+      row["mass_recall_by_layer"] = by_layer;
       results.push_back(row);
     }
   }
@@ -442,6 +440,7 @@ Result<nlohmann::ordered_json> RunAttentionEval(const AttentionEvalOptions& o) {
   out["texts"] = o.texts;
   out["sinks"] = o.sinks;
   out["window"] = o.window;
+  out["candidate_factor"] = o.candidate_factor;
   out["results"] = results;
   out["commit"] = std::string(GetBuildInfo().git_commit);
   out["machine"] = MachineSummary(DescribeMachine());

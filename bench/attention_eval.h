@@ -35,6 +35,7 @@ struct AttentionEvalOptions {
   std::vector<std::string> texts = {"essays", "leval"};
   int sinks = 4;
   int window = 240;
+  double candidate_factor = 3.0;  // retrieval: candidates scored per attended key
   int threads = 0;
 };
 

@@ -24,6 +24,23 @@ Result<AttentionKind> ParseAttentionKind(std::string_view name) {
                                  "' is unknown; use full, window, quest or retrieval");
 }
 
+Result<AttentionOptions> ParseAttentionPolicy(std::string_view spec, AttentionOptions base) {
+  const size_t colon = spec.find(':');
+  Result<AttentionKind> kind = ParseAttentionKind(spec.substr(0, colon));
+  if (!kind.ok()) return kind.status();
+  base.kind = *kind;
+  if (colon != std::string_view::npos) {
+    if (base.kind != AttentionKind::kRetrieval) {
+      return Status::InvalidArgument("attention policy '" + std::string(spec) +
+                                     "': only retrieval takes an index (retrieval:aware)");
+    }
+    Result<retrieval::KeyIndexKind> index = retrieval::ParseKeyIndexKind(spec.substr(colon + 1));
+    if (!index.ok()) return index.status();
+    base.index = *index;
+  }
+  return base;
+}
+
 Status ValidateAttentionOptions(const AttentionOptions& o) {
   auto bad = [](std::string_view field, const std::string& value, std::string_view range) {
     return Status::InvalidArgument("attention: " + std::string(field) + " " + value +

@@ -48,6 +48,10 @@ struct AttentionOptions {
   int query_samples = 512;        // prefill positions whose queries the aware index learns from
 };
 
+// "full", "window", "quest", "retrieval" or "retrieval:exact|ivf|aware" into the kind and index
+// of `base` (the other fields are kept). kInvalidArgument for anything else.
+Result<AttentionOptions> ParseAttentionPolicy(std::string_view spec, AttentionOptions base = {});
+
 // kInvalidArgument naming the field, its value and the valid range.
 Status ValidateAttentionOptions(const AttentionOptions& options);
 

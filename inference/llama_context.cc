@@ -505,7 +505,9 @@ void LlamaContext::Compare(int layer, int64_t length) {
       }
     }
   });
+  comparison_->layer_mass_recall_sum.resize(static_cast<size_t>(c.n_layer), 0.0);
   for (int i = 0; i < c.n_head; ++i) {
+    comparison_->layer_mass_recall_sum[layer] += mass[i];
     comparison_->mass_recall_sum += mass[i];
     comparison_->output_rel_err_sum += err[i];
   }

@@ -64,6 +64,7 @@ struct AttentionComparison {
   double mass_recall_sum = 0.0;  // share of the full softmax mass on the attended keys
   double output_rel_err_sum = 0.0;  // ||out - out_full|| / ||out_full||
   int64_t count = 0;
+  std::vector<double> layer_mass_recall_sum;  // per layer, over query heads and steps
   double seconds = 0.0;  // spent measuring (not in DecodeStats)
 };
 

@@ -88,6 +88,13 @@ void GroupKeyScores(const float* q, int group, int head_dim, KvRows keys,
 void GroupKeyScoresWith(KernelIsa isa, const float* q, int group, int head_dim, KvRows keys,
                         const int32_t* positions, int64_t begin, int64_t count, float* out);
 
+// As GroupKeyScores, one score per query: out[g * count + j] = q_g · key(row j), unscaled. One
+// pass over the rows serves the whole group.
+void KeyScoresPerQuery(const float* q, int group, int head_dim, KvRows keys,
+                       const int32_t* positions, int64_t begin, int64_t count, float* out);
+void KeyScoresPerQueryWith(KernelIsa isa, const float* q, int group, int head_dim, KvRows keys,
+                           const int32_t* positions, int64_t begin, int64_t count, float* out);
+
 // Causal attention for a block of consecutive query tokens that share one KV head (prefill):
 // token t of the block sits at position pos0 + t and attends rows [0, pos0 + t + 1); its `group`
 // query heads are at q + t * q_stride (group * head_dim floats) and its outputs go to

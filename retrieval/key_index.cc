@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <numeric>
 #include <string>
@@ -15,26 +16,39 @@
 namespace engram::retrieval {
 namespace {
 
+// Standardized score (spreads above the keys' mean score) from which a key is linked into a
+// cluster's list besides its best one: about the top 1% of a cluster's keys.
+constexpr float kLinkSpreads = 2.33f;
+
 int ListCount(int64_t n_keys, int keys_per_list) {
   const int64_t lists = n_keys / std::max(1, keys_per_list);
   return static_cast<int>(std::clamp<int64_t>(lists, 1, 1024));
 }
 
-// Per query, the lists in the order a probe visits them (best first): `order` holds
-// n_queries * n_lists list numbers.
-template <typename ListSize, typename AppendList>
+// Appends the candidates of a probe to `out`, each id once. `order` holds, per query, the lists
+// in the order it visits them (best first; n_queries * n_lists list numbers). Each query probes
+// until it has added its share of distinct candidates (at least `want`): lists may overlap (the
+// aware index links a key into several), so the count is of distinct ids, and when `want` is at
+// least the index's size every key is proposed.
+template <typename ForEachId>
 void Probe(const std::vector<int32_t>& order, int n_lists, int n_queries, int64_t want,
-           double factor, const ListSize& list_size, const AppendList& append) {
-  // Each query probes until its lists hold its share of the candidates (at least `want`): the
-  // group's queries often want the same keys, so their union stays near the target.
+           double factor, int32_t max_id, const ForEachId& for_each_id,
+           std::vector<int32_t>* out) {
+  thread_local std::vector<uint32_t> seen;  // stamp per id
+  thread_local uint32_t stamp = 0;
+  if (seen.size() <= static_cast<size_t>(max_id)) seen.assign(static_cast<size_t>(max_id) + 1, 0);
+  if (++stamp == 0) std::fill(seen.begin(), seen.end(), 0), stamp = 1;
   const auto target = static_cast<int64_t>(
       std::max<double>(static_cast<double>(want), factor * static_cast<double>(want) / n_queries));
   for (int q = 0; q < n_queries; ++q) {
     int64_t taken = 0;
     for (int i = 0; i < n_lists && taken < target; ++i) {
-      const int32_t list = order[static_cast<size_t>(q) * n_lists + i];
-      taken += list_size(list);
-      append(list);
+      for_each_id(order[static_cast<size_t>(q) * n_lists + i], [&](int32_t id) {
+        if (seen[id] == stamp) return;
+        seen[id] = stamp;
+        out->push_back(id);
+        ++taken;
+      });
     }
   }
 }
@@ -70,6 +84,7 @@ class IvfKeyIndex final : public KeyIndex {
   KeyIndexKind kind() const override { return KeyIndexKind::kIvf; }
   void Add(const float* keys, const int32_t* ids, int64_t n) override {
     std::vector<faiss::Index::idx_t> wide(ids, ids + n);
+    for (int64_t i = 0; i < n; ++i) max_id_ = std::max(max_id_, ids[i]);
     index_.add_with_ids(n, keys, wide.data());
   }
   void Candidates(const float* queries, int n_queries, int64_t want,
@@ -88,14 +103,14 @@ class IvfKeyIndex final : public KeyIndex {
     }
     const faiss::InvertedLists& lists = *index_.invlists;
     Probe(
-        order, n_lists, n_queries, want, factor_,
-        [&](int32_t l) { return static_cast<int64_t>(lists.list_size(l)); },
-        [&](int32_t l) {
+        order, n_lists, n_queries, want, factor_, max_id_,
+        [&](int32_t l, const auto& visit) {
           const size_t n = lists.list_size(l);
           const faiss::Index::idx_t* ids = lists.get_ids(l);
-          for (size_t i = 0; i < n; ++i) out->push_back(static_cast<int32_t>(ids[i]));
+          for (size_t i = 0; i < n; ++i) visit(static_cast<int32_t>(ids[i]));
           lists.release_ids(l, ids);
-        });
+        },
+        out);
   }
   int64_t size() const override { return index_.ntotal; }
   size_t memory_bytes() const override {
@@ -106,6 +121,7 @@ class IvfKeyIndex final : public KeyIndex {
  private:
   int dim_;
   double factor_;
+  int32_t max_id_ = 0;
   internal::SimdFlatIP quantizer_;
   faiss::IndexIVFFlat index_;
 };
@@ -123,22 +139,39 @@ class AwareKeyIndex final : public KeyIndex {
     const std::vector<int32_t> cluster = Cluster(in.queries, in.n_queries, n_lists);
     lists_.assign(static_cast<size_t>(n_lists), {});
 
-    // Link each query's cluster to the query's true top keys.
+    // Link each query's cluster to the query's true top keys: the keys dimension-major, so one
+    // query scores all of them with vertical SIMD products, and a small heap keeps the top.
     const int links = static_cast<int>(std::min<int64_t>(in.links_per_query, in.n_keys));
-    std::vector<float> scores(static_cast<size_t>(in.n_keys));
-    std::vector<int32_t> order(static_cast<size_t>(in.n_keys));
-    for (int64_t q = 0; q < in.n_queries && links > 0; ++q) {
-      const float* query = in.queries + q * dim_;
-      for (int64_t j = 0; j < in.n_keys; ++j) {
-        scores[j] = internal::InnerProduct(query, in.keys + j * dim_, static_cast<size_t>(dim_));
-      }
-      std::iota(order.begin(), order.end(), 0);
-      std::nth_element(order.begin(), order.begin() + (links - 1), order.end(),
-                       [&](int32_t a, int32_t b) { return scores[a] > scores[b]; });
-      std::vector<int32_t>& list = lists_[static_cast<size_t>(cluster[q])];
-      for (int i = 0; i < links; ++i) list.push_back(in.ids[order[i]]);
+    const auto n = static_cast<size_t>(in.n_keys);
+    std::vector<float> columns(n * dim_);
+    for (size_t j = 0; j < n; ++j) {
+      for (int d = 0; d < dim_; ++d) columns[d * n + j] = in.keys[j * dim_ + d];
     }
-    // Every key also goes under the query centroid that scores it highest.
+    std::vector<float> scores(n);
+    using Scored = std::pair<float, int32_t>;
+    std::vector<Scored> heap;  // min-heap of the best `links` (score, row)
+    for (int64_t q = 0; q < in.n_queries && links > 0; ++q) {
+      internal::InnerProductsTransposed(in.queries + q * dim_, columns.data(), n,
+                                        static_cast<size_t>(dim_), scores.data());
+      heap.clear();
+      for (size_t j = 0; j < n; ++j) {
+        if (static_cast<int>(heap.size()) < links) {
+          heap.push_back({scores[j], static_cast<int32_t>(j)});
+          std::push_heap(heap.begin(), heap.end(), std::greater<>());
+        } else if (scores[j] > heap.front().first) {
+          std::pop_heap(heap.begin(), heap.end(), std::greater<>());
+          heap.back() = {scores[j], static_cast<int32_t>(j)};
+          std::push_heap(heap.begin(), heap.end(), std::greater<>());
+        }
+      }
+      std::vector<int32_t>& list = lists_[static_cast<size_t>(cluster[q])];
+      for (const Scored& s : heap) list.push_back(in.ids[s.second]);
+    }
+    // Every key also goes under the query centroid for which it stands out most. Not the raw
+    // score: keys share a large mean, so one centroid would score nearly every key highest. A
+    // query ranks keys by q·(k - mean) alone, so the assignment uses that, in units of the
+    // centroid's spread over the keys: (c·k - c·mean) / sd_c.
+    Standardize(in.keys, in.n_keys);
     Add(in.keys, in.ids, in.n_keys);
     for (std::vector<int32_t>& list : lists_) {
       std::sort(list.begin(), list.end());
@@ -149,15 +182,20 @@ class AwareKeyIndex final : public KeyIndex {
   KeyIndexKind kind() const override { return KeyIndexKind::kAttentionAware; }
   void Add(const float* keys, const int32_t* ids, int64_t n) override {
     const int n_lists = static_cast<int>(lists_.size());
+    std::vector<float> dots(static_cast<size_t>(padded_));
     for (int64_t j = 0; j < n; ++j) {
       int best = 0;
       float best_score = -std::numeric_limits<float>::infinity();
+      CentroidScores(keys + j * dim_, dots.data());
       for (int c = 0; c < n_lists; ++c) {
-        const float s = internal::InnerProduct(
-            keys + j * dim_, centroids_.data() + static_cast<size_t>(c) * dim_, dim_);
+        const float s = (dots[c] - offset_[c]) * inv_spread_[c];
         if (s > best_score) best_score = s, best = c;
+        // A key in the top percent of a cluster's scores is one its queries are likely to
+        // attend: link it there too (what the prefill links do for the keys it saw).
+        if (s >= kLinkSpreads) lists_[c].push_back(ids[j]);
       }
-      lists_[best].push_back(ids[j]);
+      if (best_score < kLinkSpreads) lists_[best].push_back(ids[j]);
+      max_id_ = std::max(max_id_, ids[j]);
     }
     size_ += n;
   }
@@ -166,20 +204,21 @@ class AwareKeyIndex final : public KeyIndex {
     const int n_lists = static_cast<int>(lists_.size());
     std::vector<int32_t> order(static_cast<size_t>(n_queries) * n_lists);
     std::vector<float> dist(static_cast<size_t>(n_lists));
+    std::vector<float> dots(static_cast<size_t>(padded_));
     for (int q = 0; q < n_queries; ++q) {
-      for (int c = 0; c < n_lists; ++c) {
-        // ||q - c||^2 less the query's own norm, which does not change the order.
-        dist[c] = norms_[c] - 2.0f * internal::InnerProduct(queries + q * dim_,
-                                                            centroids_.data() + c * dim_, dim_);
-      }
+      CentroidScores(queries + q * dim_, dots.data());
+      // ||q - c||^2 less the query's own norm, which does not change the order.
+      for (int c = 0; c < n_lists; ++c) dist[c] = norms_[c] - 2.0f * dots[c];
       int32_t* o = order.data() + static_cast<size_t>(q) * n_lists;
       std::iota(o, o + n_lists, 0);
       std::sort(o, o + n_lists, [&](int32_t a, int32_t b) { return dist[a] < dist[b]; });
     }
     Probe(
-        order, n_lists, n_queries, want, factor_,
-        [&](int32_t l) { return static_cast<int64_t>(lists_[l].size()); },
-        [&](int32_t l) { out->insert(out->end(), lists_[l].begin(), lists_[l].end()); });
+        order, n_lists, n_queries, want, factor_, max_id_,
+        [&](int32_t l, const auto& visit) {
+          for (int32_t id : lists_[l]) visit(id);
+        },
+        out);
   }
   int64_t size() const override { return size_; }
   size_t memory_bytes() const override {
@@ -192,6 +231,7 @@ class AwareKeyIndex final : public KeyIndex {
   int dim_;
   double factor_;
   int64_t size_ = 0;
+  int32_t max_id_ = 0;
   // Lloyd's k-means (L2) of the queries into n_lists centroids; returns each query's cluster.
   std::vector<int32_t> Cluster(const float* x, int64_t n, int n_lists) {
     centroids_.resize(static_cast<size_t>(n_lists) * dim_);
@@ -204,11 +244,12 @@ class AwareKeyIndex final : public KeyIndex {
     std::vector<int64_t> counts(static_cast<size_t>(n_lists));
     for (int iter = 0; iter < 8; ++iter) {
       UpdateNorms();
+      std::vector<float> dots(static_cast<size_t>(padded_));
       for (int64_t i = 0; i < n; ++i) {
+        CentroidScores(x + i * dim_, dots.data());
         float best = std::numeric_limits<float>::infinity();
         for (int c = 0; c < n_lists; ++c) {
-          const float d = norms_[c] - 2.0f * internal::InnerProduct(x + i * dim_,
-                                                                    centroids_.data() + c * dim_, dim_);
+          const float d = norms_[c] - 2.0f * dots[c];
           if (d < best) best = d, assign[i] = c;
         }
       }
@@ -228,14 +269,58 @@ class AwareKeyIndex final : public KeyIndex {
     UpdateNorms();
     return assign;
   }
+  // Norms and the dimension-major copy of the centroids (padded to 64 columns with zeros), so
+  // one vector is scored against every centroid with InnerProductsTransposed.
   void UpdateNorms() {
     const int n_lists = static_cast<int>(centroids_.size() / dim_);
     norms_.resize(static_cast<size_t>(n_lists));
     for (int c = 0; c < n_lists; ++c) {
       norms_[c] = internal::InnerProduct(centroids_.data() + c * dim_, centroids_.data() + c * dim_, dim_);
     }
+    padded_ = (n_lists + 63) / 64 * 64;
+    columns_.assign(static_cast<size_t>(padded_) * dim_, 0.0f);
+    for (int c = 0; c < n_lists; ++c) {
+      for (int d = 0; d < dim_; ++d) columns_[static_cast<size_t>(d) * padded_ + c] = centroids_[c * dim_ + d];
+    }
+  }
+  // out[c] = x · centroid c, for every centroid (out holds padded_ floats).
+  void CentroidScores(const float* x, float* out) const {
+    internal::InnerProductsTransposed(x, columns_.data(), static_cast<size_t>(padded_),
+                                      static_cast<size_t>(dim_), out);
   }
 
+  // offset_[c] = c·mean(keys), inv_spread_[c] = 1 / sd over keys of c·(k - mean).
+  void Standardize(const float* keys, int64_t n) {
+    const int n_lists = static_cast<int>(centroids_.size() / dim_);
+    std::vector<double> mean(static_cast<size_t>(dim_), 0.0);
+    for (int64_t j = 0; j < n; ++j) {
+      for (int d = 0; d < dim_; ++d) mean[d] += keys[j * dim_ + d];
+    }
+    std::vector<float> mean_f(static_cast<size_t>(dim_));
+    for (int d = 0; d < dim_; ++d) mean_f[d] = static_cast<float>(mean[d] / std::max<int64_t>(n, 1));
+    offset_.assign(static_cast<size_t>(n_lists), 0.0f);
+    inv_spread_.assign(static_cast<size_t>(n_lists), 1.0f);
+    std::vector<float> dots(static_cast<size_t>(padded_));
+    CentroidScores(mean_f.data(), dots.data());
+    std::copy(dots.begin(), dots.begin() + n_lists, offset_.begin());
+    std::vector<double> sq(static_cast<size_t>(n_lists), 0.0);
+    for (int64_t j = 0; j < n; ++j) {
+      CentroidScores(keys + j * dim_, dots.data());
+      for (int c = 0; c < n_lists; ++c) {
+        const double v = dots[c] - offset_[c];
+        sq[c] += v * v;
+      }
+    }
+    for (int c = 0; c < n_lists; ++c) {
+      const double sd = std::sqrt(sq[c] / std::max<int64_t>(n, 1));
+      inv_spread_[c] = sd > 0.0 ? static_cast<float>(1.0 / sd) : 1.0f;
+    }
+  }
+
+  std::vector<float> offset_;
+  std::vector<float> inv_spread_;
+  std::vector<float> columns_;  // centroids, dimension-major, padded_ columns
+  int padded_ = 0;
   std::vector<float> centroids_;             // rows of dim_
   std::vector<float> norms_;                 // squared norms of the centroids
   std::vector<std::vector<int32_t>> lists_;  // key ids per query centroid
@@ -278,9 +363,25 @@ Result<std::unique_ptr<KeyIndex>> BuildKeyIndex(KeyIndexKind kind, const KeyInde
   }
   try {
     const int n_lists = ListCount(in.n_keys, in.keys_per_list);
-    if (kind == KeyIndexKind::kAttentionAware && have_queries) {
+    if (kind == KeyIndexKind::kAttentionAware) {
       auto index = std::make_unique<AwareKeyIndex>(in.dim, in.candidate_factor);
-      index->Build(in, n_lists);
+      if (have_queries) {
+        index->Build(in, n_lists);
+      } else {
+        // No prefill queries (a cache loaded from a file): the keys stand in for them, an
+        // evenly spaced sample of up to 1,536. Weaker than real queries, but still cheap to
+        // build and probe.
+        KeyIndexInput stand_in = in;
+        const int64_t count = std::min<int64_t>(in.n_keys, 1536);
+        std::vector<float> sample(static_cast<size_t>(count) * in.dim);
+        for (int64_t i = 0; i < count; ++i) {
+          const float* row = in.keys + (i * in.n_keys / count) * in.dim;
+          std::copy(row, row + in.dim, sample.begin() + i * in.dim);
+        }
+        stand_in.queries = sample.data();
+        stand_in.n_queries = count;
+        index->Build(stand_in, n_lists);
+      }
       return std::unique_ptr<KeyIndex>(std::move(index));
     }
     auto index = std::make_unique<IvfKeyIndex>(in.dim, n_lists, in.candidate_factor);

@@ -24,7 +24,8 @@
 //            `links_per_query` keys of every prefill query in the cluster, plus every key under
 //            the centroid that scores it highest (so each key is reachable). A decode query is
 //            in the queries' distribution, so its nearest query centroids lead to its top keys.
-//            Probing as for ivf. Needs prefill queries; without them it falls back to ivf.
+//            Probing as for ivf. Without prefill queries (a cache loaded from a file) a sample
+//            of the keys stands in for them.
 //
 // Ids are non-negative (positions in the cache). Not thread-safe for Add; Candidates is const and
 // may run concurrently with other Candidates calls.
@@ -67,8 +68,9 @@ class KeyIndex {
   virtual KeyIndexKind kind() const = 0;
   // Adds keys (n rows of dim floats) under their ids.
   virtual void Add(const float* keys, const int32_t* ids, int64_t n) = 0;
-  // Appends candidate ids for the queries (n_queries rows of dim floats) to `out`: about
-  // candidate_factor * want of them (all keys for exact); ids may repeat.
+  // Appends candidate ids for the queries (n_queries rows of dim floats) to `out`, each once:
+  // about max(want, candidate_factor * want / n_queries) new ones per query (all keys when want
+  // is at least size(); all keys always for exact).
   virtual void Candidates(const float* queries, int n_queries, int64_t want,
                           std::vector<int32_t>* out) const = 0;
   virtual int64_t size() const = 0;

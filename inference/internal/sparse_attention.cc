@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <functional>
 #include <numeric>
 
 #include "kernels/attention.h"
@@ -14,19 +15,33 @@ namespace {
 int64_t RoundUp(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 int64_t RoundDown(int64_t x, int64_t m) { return x / m * m; }
 
-// Indexes of the `k` largest scores, ascending by position (for the gathered kernel's locality).
-void KeepTop(std::vector<int32_t>* positions, std::vector<float>* scores, int64_t k) {
+// Quest's bound for one page and one query: sum_d max(q_d * min_d, q_d * max_d), the largest
+// score any key inside the per-channel bounds could reach. Cloned per ISA (GCC picks at load).
+__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+float PageBound(const float* q, const float* lo, const float* hi, int dim) {
+  float s = 0.0f;
+  for (int d = 0; d < dim; ++d) s += std::max(q[d] * lo[d], q[d] * hi[d]);
+  return s;
+}
+
+// Keeps the `k` positions with the highest scores, in their (ascending) order.
+void KeepBest(std::vector<int32_t>* positions, const std::vector<float>& scores, int64_t k) {
   const auto n = static_cast<int64_t>(positions->size());
-  if (n > k) {
-    std::vector<int32_t> order(static_cast<size_t>(n));
-    std::iota(order.begin(), order.end(), 0);
-    std::nth_element(order.begin(), order.begin() + k, order.end(),
-                     [&](int32_t a, int32_t b) { return (*scores)[a] > (*scores)[b]; });
-    order.resize(static_cast<size_t>(k));
-    for (int32_t& o : order) o = (*positions)[o];
-    positions->swap(order);
+  if (n <= k) return;
+  thread_local std::vector<float> sorted;
+  sorted.assign(scores.begin(), scores.begin() + n);
+  std::nth_element(sorted.begin(), sorted.begin() + (k - 1), sorted.end(), std::greater<>());
+  const float threshold = sorted[k - 1];
+  int64_t above = 0;  // scores strictly above the threshold: all kept; ties fill the rest
+  for (int64_t j = 0; j < n; ++j) above += scores[j] > threshold;
+  int64_t ties = k - above;
+  int64_t kept = 0;
+  for (int64_t j = 0; j < n; ++j) {
+    if (scores[j] > threshold || (scores[j] == threshold && ties-- > 0)) {
+      (*positions)[kept++] = (*positions)[j];
+    }
   }
-  std::sort(positions->begin(), positions->end());
+  positions->resize(static_cast<size_t>(kept));
 }
 
 }  // namespace
@@ -108,23 +123,23 @@ void SparseAttention::SelectQuest(int layer, int kv_head, const float* q,
   const int64_t first = st.sink_end / block_size_;
   const int64_t last = st.recent_begin / block_size_;  // exclusive
   if (last <= first) return;
+  // Pages ranked by their bound relative to the best page, max over the group's heads (as
+  // retrieval ranks keys).
   std::vector<int32_t> pages(static_cast<size_t>(last - first));
-  std::vector<float> bound(pages.size());
-  for (int64_t p = first; p < last; ++p) {
-    const float* lo = cache.KeyMin(seq, layer, kv_head, p);
-    const float* hi = cache.KeyMax(seq, layer, kv_head, p);
+  std::vector<float> bound(pages.size(), -INFINITY), head_bound(pages.size());
+  for (int g = 0; g < group_; ++g) {
+    const float* qg = q + g * dim;
     float best = -INFINITY;
-    for (int g = 0; g < group_; ++g) {
-      const float* qg = q + g * dim;
-      float s = 0.0f;
-      for (int d = 0; d < dim; ++d) s += std::max(qg[d] * lo[d], qg[d] * hi[d]);
-      best = std::max(best, s);
+    for (int64_t p = first; p < last; ++p) {
+      head_bound[p - first] =
+          PageBound(qg, cache.KeyMin(seq, layer, kv_head, p), cache.KeyMax(seq, layer, kv_head, p), dim);
+      best = std::max(best, head_bound[p - first]);
     }
-    pages[p - first] = static_cast<int32_t>(p);
-    bound[p - first] = best;
+    for (size_t i = 0; i < pages.size(); ++i) bound[i] = std::max(bound[i], head_bound[i] - best);
   }
+  for (int64_t p = first; p < last; ++p) pages[p - first] = static_cast<int32_t>(p);
   const int64_t want = (Budget(st.length) + block_size_ - 1) / block_size_;
-  KeepTop(&pages, &bound, want);
+  KeepBest(&pages, bound, want);
   plan->selected.reserve(pages.size() * block_size_);
   for (int32_t p : pages) {
     for (int i = 0; i < block_size_; ++i) plan->selected.push_back(p * block_size_ + i);
@@ -187,22 +202,36 @@ void SparseAttention::SelectRetrieval(int layer, int kv_head, const float* q,
 
   const int64_t want = Budget(st.length);
   thread_local std::vector<int32_t> candidates;
-  thread_local std::vector<uint32_t> seen;  // stamp per position, to drop repeated candidates
-  thread_local uint32_t stamp = 0;
   candidates.clear();
   index->Candidates(q, group_, want, &candidates);
-  if (seen.size() < static_cast<size_t>(st.length)) seen.assign(static_cast<size_t>(st.length), 0);
-  if (++stamp == 0) std::fill(seen.begin(), seen.end(), 0), stamp = 1;
-  std::vector<int32_t>& out = plan->selected;
+  // Candidates in position order (a bitmap over the middle, read back in order): the rows are
+  // then read front to back, block after block, instead of at random across the cache.
+  thread_local std::vector<uint64_t> bits;
+  bits.assign(static_cast<size_t>(st.length / 64 + 1), 0);
   for (int32_t id : candidates) {
-    if (id < st.sink_end || id >= st.recent_begin || seen[id] == stamp) continue;
-    seen[id] = stamp;
-    out.push_back(id);
+    if (id >= st.sink_end && id < st.recent_begin) bits[id >> 6] |= uint64_t{1} << (id & 63);
   }
-  std::vector<float> scores(out.size());
-  kernels::GroupKeyScores(q, group_, dim, keys, out.data(), 0, static_cast<int64_t>(out.size()),
-                          scores.data());
-  KeepTop(&out, &scores, want);
+  std::vector<int32_t>& out = plan->selected;
+  for (size_t w = 0; w < bits.size(); ++w) {
+    for (uint64_t word = bits[w]; word != 0; word &= word - 1) {
+      out.push_back(static_cast<int32_t>(w * 64 + __builtin_ctzll(word)));
+    }
+  }
+  // Rank by a key's best logit relative to each head's own best, max over the group's heads:
+  // a raw score maximum would favour the head whose scores run largest and starve the others.
+  const auto n = static_cast<int64_t>(out.size());
+  if (n <= want) return;
+  thread_local std::vector<float> head_scores, scores;
+  head_scores.resize(static_cast<size_t>(n) * group_);
+  kernels::KeyScoresPerQuery(q, group_, dim, keys, out.data(), 0, n, head_scores.data());
+  scores.assign(static_cast<size_t>(n), -INFINITY);
+  for (int g = 0; g < group_; ++g) {
+    const float* s = head_scores.data() + static_cast<size_t>(g) * n;
+    float best = -INFINITY;
+    for (int64_t j = 0; j < n; ++j) best = std::max(best, s[j]);
+    for (int64_t j = 0; j < n; ++j) scores[j] = std::max(scores[j], s[j] - best);
+  }
+  KeepBest(&out, scores, want);
 }
 
 double SparseAttention::index_build_seconds() const {

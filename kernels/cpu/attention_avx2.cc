@@ -175,9 +175,54 @@ void AttendRows(const float* q, int group, int head_dim, float scale, const KvRo
 // out[j] = max over kGroup queries of q_g · key(row j), or, when `fold`, max(out[j], that).
 template <int kGroup, bool kGathered, bool kPaged>
 void GroupMaxDots(const float* q, int head_dim, const KvRows& keys_in, const int32_t* positions,
-                  int64_t begin, int64_t n, bool fold, float* out) {
+                  int64_t begin, int64_t n, bool fold, size_t head_stride, float* out) {
   const KvRows keys = Layout<kPaged>(keys_in);
-  for (int64_t j = 0; j < n; ++j) {
+  int64_t j = 0;
+  // Four rows at a time: their keys are widened to f32 once into a small buffer, then each query
+  // runs four independent FMA chains (one per row) and one transposing reduction gives the four
+  // sums. One row at a time, a query's single chain waits on FMA latency.
+  alignas(32) float rows4[4 * kMaxHeadDim];
+  for (; j + 4 <= n && head_dim <= kMaxHeadDim; j += 4) {
+    if constexpr (kGathered) {
+      // Gathered rows are scattered over the cache and usually not in any CPU cache: ask for
+      // the rows two batches ahead, so several memory loads are in flight at once.
+      for (int64_t r = j + 8; r < std::min(j + 12, n); ++r) {
+        const uint8_t* ahead = keys.Row(RowOf<kGathered>(positions, begin, r));
+        for (size_t b = 0; b < keys.row_stride; b += 64) {
+          _mm_prefetch(reinterpret_cast<const char*>(ahead + b), _MM_HINT_T0);
+        }
+      }
+    }
+    for (int r = 0; r < 4; ++r) {
+      const uint8_t* row = keys.Row(RowOf<kGathered>(positions, begin, j + r));
+      for (int d = 0; d < head_dim; d += 8) {
+        _mm256_store_ps(rows4 + r * head_dim + d, Load8(keys, row, d));
+      }
+    }
+    __m128 best = _mm_set1_ps(-std::numeric_limits<float>::infinity());
+    for (int g = 0; g < kGroup; ++g) {
+      const float* qg = q + g * head_dim;
+      __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+      for (int d = 0; d < head_dim; d += 8) {
+        const __m256 qv = _mm256_loadu_ps(qg + d);
+        a0 = _mm256_fmadd_ps(qv, _mm256_load_ps(rows4 + d), a0);
+        a1 = _mm256_fmadd_ps(qv, _mm256_load_ps(rows4 + head_dim + d), a1);
+        a2 = _mm256_fmadd_ps(qv, _mm256_load_ps(rows4 + 2 * head_dim + d), a2);
+        a3 = _mm256_fmadd_ps(qv, _mm256_load_ps(rows4 + 3 * head_dim + d), a3);
+      }
+      const __m256 t = _mm256_hadd_ps(_mm256_hadd_ps(a0, a1), _mm256_hadd_ps(a2, a3));
+      const __m128 sums = _mm_add_ps(_mm256_castps256_ps128(t), _mm256_extractf128_ps(t, 1));
+      if (head_stride != 0) {
+        _mm_storeu_ps(out + g * head_stride + j, sums);
+      } else {
+        best = _mm_max_ps(best, sums);
+      }
+    }
+    if (head_stride == 0) {
+      _mm_storeu_ps(out + j, fold ? _mm_max_ps(_mm_loadu_ps(out + j), best) : best);
+    }
+  }
+  for (; j < n; ++j) {
     const uint8_t* row = keys.Row(RowOf<kGathered>(positions, begin, j));
     __m256 acc[kGroup];
     for (int g = 0; g < kGroup; ++g) acc[g] = _mm256_setzero_ps();
@@ -187,6 +232,10 @@ void GroupMaxDots(const float* q, int head_dim, const KvRows& keys_in, const int
         acc[g] = _mm256_fmadd_ps(_mm256_loadu_ps(q + g * head_dim + d), k, acc[g]);
       }
     }
+    if (head_stride != 0) {  // one score per query
+      for (int g = 0; g < kGroup; ++g) out[g * head_stride + j] = HorizontalSum(acc[g]);
+      continue;
+    }
     float best = HorizontalSum(acc[0]);
     for (int g = 1; g < kGroup; ++g) best = std::max(best, HorizontalSum(acc[g]));
     out[j] = fold ? std::max(out[j], best) : best;
@@ -195,12 +244,13 @@ void GroupMaxDots(const float* q, int head_dim, const KvRows& keys_in, const int
 
 template <bool kGathered, bool kPaged>
 void GroupKeyScoresRows(const float* q, int group, int head_dim, const KvRows& keys,
-                        const int32_t* positions, int64_t begin, int64_t count, float* out) {
+                        const int32_t* positions, int64_t begin, int64_t count,
+                        size_t head_stride, float* out) {
   // Up to four queries share each key load (four accumulators plus the key stay in registers);
   // larger groups take further passes over a tile of rows small enough to stay in L1.
   constexpr int64_t kTile = 64;
   using MaxDotsFn = void (*)(const float*, int, const KvRows&, const int32_t*, int64_t, int64_t,
-                             bool, float*);
+                             bool, size_t, float*);
   constexpr MaxDotsFn kMaxDots[] = {nullptr, GroupMaxDots<1, kGathered, kPaged>,
                                     GroupMaxDots<2, kGathered, kPaged>,
                                     GroupMaxDots<3, kGathered, kPaged>,
@@ -210,7 +260,8 @@ void GroupKeyScoresRows(const float* q, int group, int head_dim, const KvRows& k
     const int32_t* pos = kGathered ? positions + j0 : positions;
     for (int g0 = 0; g0 < group; g0 += 4) {
       kMaxDots[std::min(4, group - g0)](q + static_cast<size_t>(g0) * head_dim, head_dim, keys,
-                                        pos, begin + j0, n, /*fold=*/g0 > 0, out + j0);
+                                        pos, begin + j0, n, /*fold=*/g0 > 0, head_stride,
+                                        out + j0 + g0 * head_stride);
     }
   }
 }
@@ -245,14 +296,15 @@ bool AttendGatheredAvx2(const float* q, int group, int head_dim, float scale, Kv
 }
 
 bool GroupKeyScoresAvx2(const float* q, int group, int head_dim, KvRows keys,
-                        const int32_t* positions, int64_t begin, int64_t count, float* out) {
+                        const int32_t* positions, int64_t begin, int64_t count, size_t head_stride,
+                        float* out) {
   if (head_dim % 8 != 0 || group <= 0) return false;
   using Fn = void (*)(const float*, int, int, const KvRows&, const int32_t*, int64_t, int64_t,
-                     float*);
+                     size_t, float*);
   constexpr Fn kRows[2][2] = {{GroupKeyScoresRows<false, false>, GroupKeyScoresRows<false, true>},
                               {GroupKeyScoresRows<true, false>, GroupKeyScoresRows<true, true>}};
   kRows[positions != nullptr][keys.blocks != nullptr](q, group, head_dim, keys, positions, begin,
-                                                      count, out);
+                                                      count, head_stride, out);
   return true;
 }
 
@@ -588,7 +640,7 @@ bool AttendGatheredAvx2(const float*, int, int, float, KvRows, KvRows, const int
                         float*, AttentionPiece) {
   return false;
 }
-bool GroupKeyScoresAvx2(const float*, int, int, KvRows, const int32_t*, int64_t, int64_t,
+bool GroupKeyScoresAvx2(const float*, int, int, KvRows, const int32_t*, int64_t, int64_t, size_t,
                         float*) {
   return false;
 }

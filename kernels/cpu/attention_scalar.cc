@@ -83,16 +83,18 @@ void AttendGatheredScalar(const float* q, int group, int head_dim, float scale, 
 }
 
 void GroupKeyScoresScalar(const float* q, int group, int head_dim, KvRows keys,
-                          const int32_t* positions, int64_t begin, int64_t count, float* out) {
+                          const int32_t* positions, int64_t begin, int64_t count,
+                          size_t head_stride, float* out) {
   for (int64_t j = 0; j < count; ++j) {
     const uint8_t* row = keys.Row(RowOf(positions, begin, j));
     float best = -std::numeric_limits<float>::infinity();
     for (int g = 0; g < group; ++g) {
       float dot = 0.0f;
       for (int d = 0; d < head_dim; ++d) dot += q[g * head_dim + d] * Element(keys, row, d);
+      if (head_stride != 0) out[g * head_stride + j] = dot;
       best = std::max(best, dot);
     }
-    out[j] = best;
+    if (head_stride == 0) out[j] = best;
   }
 }
 
@@ -170,10 +172,25 @@ void AttendGathered(const float* q, int group, int head_dim, float scale, KvRows
 void GroupKeyScoresWith(KernelIsa isa, const float* q, int group, int head_dim, KvRows keys,
                         const int32_t* positions, int64_t begin, int64_t count, float* out) {
   if (isa == KernelIsa::kAvx2 &&
-      internal::GroupKeyScoresAvx2(q, group, head_dim, keys, positions, begin, count, out)) {
+      internal::GroupKeyScoresAvx2(q, group, head_dim, keys, positions, begin, count, 0, out)) {
     return;
   }
-  internal::GroupKeyScoresScalar(q, group, head_dim, keys, positions, begin, count, out);
+  internal::GroupKeyScoresScalar(q, group, head_dim, keys, positions, begin, count, 0, out);
+}
+
+void KeyScoresPerQueryWith(KernelIsa isa, const float* q, int group, int head_dim, KvRows keys,
+                           const int32_t* positions, int64_t begin, int64_t count, float* out) {
+  const auto stride = static_cast<size_t>(std::max<int64_t>(count, 1));
+  if (isa == KernelIsa::kAvx2 && internal::GroupKeyScoresAvx2(q, group, head_dim, keys, positions,
+                                                               begin, count, stride, out)) {
+    return;
+  }
+  internal::GroupKeyScoresScalar(q, group, head_dim, keys, positions, begin, count, stride, out);
+}
+
+void KeyScoresPerQuery(const float* q, int group, int head_dim, KvRows keys,
+                       const int32_t* positions, int64_t begin, int64_t count, float* out) {
+  KeyScoresPerQueryWith(ActiveKernelIsa(), q, group, head_dim, keys, positions, begin, count, out);
 }
 
 void GroupKeyScores(const float* q, int group, int head_dim, KvRows keys,

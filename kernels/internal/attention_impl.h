@@ -20,11 +20,15 @@ void AttendGatheredScalar(const float* q, int group, int head_dim, float scale, 
 bool AttendGatheredAvx2(const float* q, int group, int head_dim, float scale, KvRows keys,
                         KvRows values, const int32_t* positions, int64_t count, float* scratch,
                         AttentionPiece piece);
+// head_stride 0: out[j] = max over the group (GroupKeyScores); otherwise out[g * head_stride + j]
+// = query g's score (KeyScoresPerQuery).
 void GroupKeyScoresScalar(const float* q, int group, int head_dim, KvRows keys,
-                          const int32_t* positions, int64_t begin, int64_t count, float* out);
+                          const int32_t* positions, int64_t begin, int64_t count,
+                          size_t head_stride, float* out);
 // Returns false when the AVX2 path cannot take these arguments (head_dim not a multiple of 8).
 bool GroupKeyScoresAvx2(const float* q, int group, int head_dim, KvRows keys,
-                        const int32_t* positions, int64_t begin, int64_t count, float* out);
+                        const int32_t* positions, int64_t begin, int64_t count, size_t head_stride,
+                        float* out);
 // Returns false when the AVX2 path cannot take these arguments.
 bool AttendCausalAvx2(const float* q, size_t q_stride, int tokens, int group, int head_dim,
                       float scale, KvRows keys, KvRows values, int64_t pos0, float* scratch,

@@ -22,6 +22,12 @@ namespace engram::retrieval::internal {
 // float rounding, not bit for bit.
 float InnerProduct(const float* a, const float* b, size_t n);
 
+// out[j] = sum_d q[d] * columns[d * n + j] for j in [0, n): one query against n vectors stored
+// dimension-major (a transposed matrix), so every lane does useful work and nothing is reduced
+// horizontally. Same target clones as InnerProduct.
+void InnerProductsTransposed(const float* q, const float* columns, size_t n, size_t dim,
+                             float* out);
+
 class SimdFlatIP : public faiss::IndexFlatIP {
  public:
   explicit SimdFlatIP(faiss::Index::idx_t dim) : faiss::IndexFlatIP(dim) {}

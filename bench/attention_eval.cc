@@ -272,10 +272,26 @@ Result<std::map<std::string, double>> RunNeedle(
     rest.insert(rest.end(), question.begin(), question.end() - 1);
     if (Status s = ctx.Eval(rest); !s.ok()) return s;
     const SequenceId prompt = ctx.sequence();
+    const int64_t prompt_length = ctx.position();
+    // Configs differing only in budget share one fork, so their key indexes are built once:
+    // after each answer the fork rewinds to the prompt, which keeps indexes that hold no key
+    // past it.
+    SequenceId run = -1;
+    std::string run_policy;
     for (const auto& [a, budget] : configs) {
-      Result<SequenceId> run = ctx.Fork();
-      if (!run.ok()) return run.status();
-      if (Status s = ctx.Switch(*run); !s.ok()) return s;
+      const std::string policy = PolicyName(a) + ":" + IndexName(a);
+      if (policy != run_policy) {
+        if (run >= 0) {
+          if (Status s = ctx.Switch(prompt); !s.ok()) return s;
+          if (Status s = ctx.Free(run); !s.ok()) return s;
+        }
+        Result<SequenceId> fork = ctx.Fork();
+        if (!fork.ok()) return fork.status();
+        run = *fork;
+        run_policy = policy;
+        if (Status s = ctx.Switch(run); !s.ok()) return s;
+      }
+      ctx.Rewind(prompt_length);
       if (Status s = ctx.SetAttention(a); !s.ok()) return s;
       // The question's last token is the first step under the policy.
       std::vector<int32_t> answer;
@@ -287,8 +303,10 @@ Result<std::map<std::string, double>> RunNeedle(
       }
       const std::string text = tok.Decode(answer);
       correct[ConfigKey(a, budget)] += text.find(key) != std::string::npos ? 1.0 : 0.0;
+    }
+    if (run >= 0) {
       if (Status s = ctx.Switch(prompt); !s.ok()) return s;
-      if (Status s = ctx.Free(*run); !s.ok()) return s;
+      if (Status s = ctx.Free(run); !s.ok()) return s;
     }
     if (Status s = ctx.Switch(base); !s.ok()) return s;
     if (Status s = ctx.Free(*with_needle); !s.ok()) return s;

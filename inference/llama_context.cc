@@ -155,7 +155,10 @@ Status LlamaContext::Eval(std::span<const int32_t> tokens, LogitsMode mode) {
 void LlamaContext::Rewind(int64_t position) {
   if (position >= this->position()) return;
   cache_->Truncate(sequence_, position);
-  sparse_.erase(sequence_);  // its key indexes hold keys past the new end
+  auto it = sparse_.find(sequence_);
+  if (it != sparse_.end() && !it->second->ValidFor(position)) {
+    sparse_.erase(it);  // its key indexes hold keys past the new end
+  }
   queries().Truncate(position, static_cast<size_t>(model_->config().n_head) *
                                    model_->config().head_dim);
 }
@@ -198,7 +201,19 @@ Status LlamaContext::Free(SequenceId seq) {
 
 Status LlamaContext::SetAttention(const AttentionOptions& attention) {
   if (Status s = ValidateAttentionOptions(attention); !s.ok()) return s;
+  AttentionOptions same_but_budget = attention;
+  same_but_budget.budget = options_.attention.budget;
+  const AttentionOptions& old = options_.attention;
+  const bool keep = same_but_budget.kind == old.kind && same_but_budget.index == old.index &&
+                    same_but_budget.sinks == old.sinks && same_but_budget.window == old.window &&
+                    same_but_budget.candidate_factor == old.candidate_factor &&
+                    same_but_budget.index_batch == old.index_batch &&
+                    same_but_budget.query_samples == old.query_samples;
   options_.attention = attention;
+  if (keep) {  // only the budget changed: the key indexes stay valid
+    for (auto& [seq, state] : sparse_) state->SetBudget(attention.budget);
+    return Status::OK();
+  }
   sparse_.clear();  // every sequence's indexes were built for the previous policy
   return Status::OK();
 }

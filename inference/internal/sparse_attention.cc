@@ -234,6 +234,16 @@ void SparseAttention::SelectRetrieval(int layer, int kv_head, const float* q,
   KeepBest(&out, scores, want);
 }
 
+bool SparseAttention::ValidFor(int64_t length) const {
+  // The next step's window starts at length + 1 - window: an index reaching past that would
+  // shrink the exact window.
+  const int64_t boundary = std::max<int64_t>(options_.sinks, length + 1 - options_.window);
+  for (const LayerState& st : layers_) {
+    if (st.indexed_end > boundary) return false;
+  }
+  return true;
+}
+
 double SparseAttention::index_build_seconds() const {
   return std::accumulate(build_seconds_.begin(), build_seconds_.end(), 0.0);
 }

@@ -37,6 +37,11 @@ class SparseAttention {
                   int block_size);
 
   const AttentionOptions& options() const { return options_; }
+  // A new budget keeps the key indexes (they do not depend on it).
+  void SetBudget(double budget) { options_.budget = budget; }
+  // Whether the state still fits a sequence cut back to `length` positions: no index holds a
+  // key the next step's exact window would attend.
+  bool ValidFor(int64_t length) const;
   // Serial, once per layer and step, before Select: fixes the exact ranges of this step for a
   // cache of `length` positions (the new token included).
   void BeginLayer(int layer, int64_t length);

@@ -7,7 +7,7 @@
 
 #include <cmath>
 
-#include "tests/inference/tiny_llama.h"
+#include "tests/inference/tiny_llama_model.h"
 
 namespace engram::inference {
 namespace {
@@ -15,20 +15,9 @@ namespace {
 using testing::TinyLlama;
 using testing::TinyLlamaSpec;
 
-struct Loaded {
-  TinyLlama tiny;
-  std::shared_ptr<const LlamaModel> model;
-};
+using Loaded = testing::LoadedTinyLlama;
 
-Loaded Load(const TinyLlamaSpec& spec) {
-  Loaded l{TinyLlama::Make(spec), nullptr};
-  auto gguf = GgufFile::Parse(l.tiny.gguf, "tiny.gguf");
-  EXPECT_TRUE(gguf.ok()) << gguf.status().ToString();
-  auto model = LlamaModel::FromGguf(std::shared_ptr<const GgufFile>(std::move(*gguf)));
-  EXPECT_TRUE(model.ok()) << model.status().ToString();
-  l.model = *model;
-  return l;
-}
+Loaded Load(const TinyLlamaSpec& spec) { return testing::LoadTinyLlama(spec); }
 
 std::vector<int32_t> Tokens(int n, int vocab) {
   std::vector<int32_t> t(n);

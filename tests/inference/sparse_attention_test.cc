@@ -19,7 +19,7 @@
 #include <vector>
 
 #include "inference/llama_context.h"
-#include "tests/inference/tiny_llama.h"
+#include "tests/inference/tiny_llama_model.h"
 
 namespace engram::inference {
 namespace {
@@ -28,20 +28,9 @@ using retrieval::KeyIndexKind;
 using testing::TinyLlama;
 using testing::TinyLlamaSpec;
 
-struct Loaded {
-  TinyLlama tiny;
-  std::shared_ptr<const LlamaModel> model;
-};
+using Loaded = testing::LoadedTinyLlama;
 
-Loaded Load(const TinyLlamaSpec& spec) {
-  Loaded l{TinyLlama::Make(spec), nullptr};
-  auto gguf = GgufFile::Parse(l.tiny.gguf, "tiny.gguf");
-  EXPECT_TRUE(gguf.ok()) << gguf.status().ToString();
-  auto model = LlamaModel::FromGguf(std::shared_ptr<const GgufFile>(std::move(*gguf)));
-  EXPECT_TRUE(model.ok()) << model.status().ToString();
-  l.model = *model;
-  return l;
-}
+Loaded Load(const TinyLlamaSpec& spec) { return testing::LoadTinyLlama(spec); }
 
 // head_dim 64 with GQA: 6 query heads over 2 KV heads (groups of 3).
 TinyLlamaSpec Gqa(int n_vocab = 64, uint32_t seed = 11) {

@@ -244,16 +244,24 @@ size_t PagedKvCache::bytes_per_position() const {
   return 2 * static_cast<size_t>(shape_.n_layer) * shape_.n_kv_head * row_bytes();
 }
 
-size_t PagedKvCache::head_offset(int layer, int which, int kv_head) const {
-  const size_t index = (static_cast<size_t>(layer) * 2 + which) * shape_.n_kv_head + kv_head;
+size_t PagedKvCache::layer_block_bytes() const { return block_bytes_ / shape_.n_layer; }
+
+size_t PagedKvCache::head_offset(int which, int kv_head) const {
+  const size_t index = static_cast<size_t>(which) * shape_.n_kv_head + kv_head;
   return index * static_cast<size_t>(block_size_) * row_bytes();
+}
+
+uint8_t* PagedKvCache::LayerBlock(int32_t physical, int layer) const {
+  const size_t layer_region = static_cast<size_t>(total_blocks_) * layer_block_bytes();
+  return storage_.get() + static_cast<size_t>(layer) * layer_region +
+         static_cast<size_t>(physical) * layer_block_bytes();
 }
 
 // ---- blocks and bounds -------------------------------------------------------------------------
 
 float* PagedKvCache::Bounds(int32_t physical, int layer, int kv_head) {
   const size_t index =
-      (static_cast<size_t>(physical) * shape_.n_layer + layer) * shape_.n_kv_head + kv_head;
+      (static_cast<size_t>(layer) * total_blocks_ + physical) * shape_.n_kv_head + kv_head;
   return bounds_.get() + index * 2 * shape_.head_dim;
 }
 
@@ -275,12 +283,11 @@ void PagedKvCache::ResetBounds(int32_t physical) {
 void PagedKvCache::RecomputeBounds(int32_t physical, int64_t rows) {
   ResetBounds(physical);
   const int d = shape_.head_dim;
-  const uint8_t* block = storage_.get() + static_cast<size_t>(physical) * block_bytes_;
   for (int layer = 0; layer < shape_.n_layer; ++layer) {
     for (int h = 0; h < shape_.n_kv_head; ++h) {
       float* lo = Bounds(physical, layer, h);
       float* hi = lo + d;
-      const uint8_t* keys = block + head_offset(layer, 0, h);
+      const uint8_t* keys = LayerBlock(physical, layer) + head_offset(0, h);
       for (int64_t r = 0; r < rows; ++r) {
         const uint8_t* row = keys + static_cast<size_t>(r) * row_bytes();
         for (int i = 0; i < d; ++i) {
@@ -401,8 +408,9 @@ Status PagedKvCache::Reserve(SequenceId seq, int64_t positions) {
     const int32_t old = s.blocks[b];
     if (ref_counts_[old] <= 1) continue;
     const int32_t copy = *TakeBlock();  // cannot fail: counted above
-    std::memcpy(storage_.get() + static_cast<size_t>(copy) * block_bytes_,
-                storage_.get() + static_cast<size_t>(old) * block_bytes_, block_bytes_);
+    for (int layer = 0; layer < shape_.n_layer; ++layer) {
+      std::memcpy(LayerBlock(copy, layer), LayerBlock(old, layer), layer_block_bytes());
+    }
     // The other holders may have written rows past this sequence's end: bounds come from this
     // sequence's own rows, not from the shared block's.
     RecomputeBounds(copy, std::clamp<int64_t>(s.length - (b << block_shift_), 0, block_size_));
@@ -422,12 +430,12 @@ void PagedKvCache::Store(SequenceId seq, int layer, int64_t pos, const float* k,
   assert(ref_counts_[physical] == 1);  // Reserve made it private
   const int d = shape_.head_dim;
   const size_t in_block = static_cast<size_t>(pos & (block_size_ - 1));
-  uint8_t* block = storage_.get() + static_cast<size_t>(physical) * block_bytes_;
+  uint8_t* block = LayerBlock(physical, layer);
   for (int h = 0; h < shape_.n_kv_head; ++h) {
     const float* key = k + static_cast<size_t>(h) * d;
     const float* value = v + static_cast<size_t>(h) * d;
-    uint8_t* key_row = block + head_offset(layer, 0, h) + in_block * row_bytes();
-    uint8_t* value_row = block + head_offset(layer, 1, h) + in_block * row_bytes();
+    uint8_t* key_row = block + head_offset(0, h) + in_block * row_bytes();
+    uint8_t* value_row = block + head_offset(1, h) + in_block * row_bytes();
     float* lo = Bounds(physical, layer, h);
     float* hi = lo + d;
     if (type_ == TensorType::kF16) {
@@ -493,11 +501,11 @@ void PagedKvCache::Truncate(SequenceId seq, int64_t length) {
 kernels::KvRows PagedKvCache::Rows(SequenceId seq, int layer, int kv_head, int which) const {
   assert(Has(seq));
   kernels::KvRows rows;
-  rows.data = storage_.get() + head_offset(layer, which, kv_head);
+  rows.data = LayerBlock(0, layer) + head_offset(which, kv_head);
   rows.row_stride = row_bytes();
   rows.type = type_;
   rows.blocks = sequences_[seq].blocks.data();
-  rows.block_stride = block_bytes_;
+  rows.block_stride = layer_block_bytes();
   rows.block_shift = block_shift_;
   return rows;
 }
@@ -554,11 +562,17 @@ Status PagedKvCache::Save(SequenceId seq, const std::string& path,
   const size_t bounds_bytes =
       static_cast<size_t>(shape_.n_layer) * shape_.n_kv_head * 2 * shape_.head_dim * sizeof(float);
   std::vector<uint8_t> block(block_bytes_);
+  const size_t layer_bounds_bytes = bounds_bytes / shape_.n_layer;
+  std::vector<uint8_t> bounds(bounds_bytes);
   const int64_t n_blocks = CeilDiv(s.length, block_size_);
   for (int64_t b = 0; b < n_blocks && status.ok(); ++b) {
     const int32_t physical = s.blocks[b];
-    std::memcpy(block.data(), storage_.get() + static_cast<size_t>(physical) * block_bytes_,
-                block_bytes_);
+    // The file holds a block whole, layer after layer (the pool keeps each layer's blocks
+    // together instead).
+    for (int layer = 0; layer < shape_.n_layer; ++layer) {
+      std::memcpy(block.data() + layer * layer_block_bytes(), LayerBlock(physical, layer),
+                  layer_block_bytes());
+    }
     // Rows past the end were never written (or belong to another sequence): zero them, so the
     // file holds no stale memory and the same sequence always saves the same bytes.
     const int64_t rows = std::min<int64_t>(s.length - (b << block_shift_), block_size_);
@@ -569,11 +583,14 @@ Status PagedKvCache::Save(SequenceId seq, const std::string& path,
         std::memset(block.data() + offset + used, 0, run - used);
       }
     }
-    const auto* bounds = reinterpret_cast<const uint8_t*>(Bounds(physical, 0, 0));
+    for (int layer = 0; layer < shape_.n_layer; ++layer) {
+      std::memcpy(bounds.data() + layer * layer_bounds_bytes, Bounds(physical, layer, 0),
+                  layer_bounds_bytes);
+    }
     hash.Update(block);
-    hash.Update({bounds, bounds_bytes});
+    hash.Update(bounds);
     status = WriteAll(fd, block.data(), block.size(), tmp);
-    if (status.ok()) status = WriteAll(fd, bounds, bounds_bytes, tmp);
+    if (status.ok()) status = WriteAll(fd, bounds.data(), bounds_bytes, tmp);
   }
   if (status.ok()) {
     const Sha256::Digest digest = hash.Finish();
@@ -690,8 +707,13 @@ Result<SequenceId> PagedKvCache::Load(const std::string& path, std::string_view 
   const uint8_t* src = bytes.data() + in.pos();
   for (int64_t b = 0; b < n_blocks; ++b) {
     const int32_t physical = *TakeBlock();  // cannot fail: counted above
-    std::memcpy(storage_.get() + static_cast<size_t>(physical) * block_bytes_, src, block_bytes_);
-    std::memcpy(Bounds(physical, 0, 0), src + block_bytes_, bounds_bytes);
+    const size_t layer_bounds_bytes = bounds_bytes / shape_.n_layer;
+    for (int layer = 0; layer < shape_.n_layer; ++layer) {
+      std::memcpy(LayerBlock(physical, layer), src + layer * layer_block_bytes(),
+                  layer_block_bytes());
+      std::memcpy(Bounds(physical, layer, 0), src + block_bytes_ + layer * layer_bounds_bytes,
+                  layer_bounds_bytes);
+    }
     src += per_block;
     s.blocks.push_back(physical);
   }

@@ -9,10 +9,12 @@
 //   Result<SequenceId> b = (*cache)->Fork(*a, 80);  // shares a's first 80 positions
 //   kernels::KvRows keys = (*cache)->Keys(*b, layer, kv_head);   // paged rows 0 .. length-1
 //
-// Layout. A block holds `block_size` positions of every layer and KV head:
-// [layer][k|v][kv_head][position in block][head_dim], so the keys of one (layer, head) inside a
-// block are contiguous rows, and kernels::KvRows walks a sequence's block table. Memory for the
-// whole pool is reserved up front but pages are touched only as blocks are used.
+// Layout. A block holds `block_size` positions of every layer and KV head. In memory each
+// layer's part of all blocks sits together, [layer][block][k|v][kv_head][position][head_dim]
+// (as vLLM keeps one tensor per layer), so the keys of one (layer, head) inside a block are
+// contiguous rows, the blocks a decode step reads for one layer are near each other, and
+// kernels::KvRows walks a sequence's block table. Memory for the whole pool is reserved up front
+// but pages are touched only as blocks are used.
 //
 // Sharing. Fork gives the new sequence the parent's blocks (reference counted). A write into a
 // block that another sequence also holds copies that block first (copy-on-write), so a fork
@@ -123,8 +125,12 @@ class PagedKvCache {
   };
   PagedKvCache() = default;
   size_t row_bytes() const;
-  // Byte offset of the rows of (layer, k|v, head) inside a block.
-  size_t head_offset(int layer, int which, int kv_head) const;
+  // Bytes of one layer's part of a block, and the byte offset of the rows of (k|v, head) in it.
+  size_t layer_block_bytes() const;
+  size_t head_offset(int which, int kv_head) const;
+  // The pool keeps each layer's blocks together ([layer][block][k|v][head][position][dim]), so
+  // the rows one (layer, head) reads in a decode step lie within one layer's region.
+  uint8_t* LayerBlock(int32_t physical, int layer) const;
   kernels::KvRows Rows(SequenceId seq, int layer, int kv_head, int which) const;
   float* Bounds(int32_t physical, int layer, int kv_head);  // min, then max
   const float* Bounds(int32_t physical, int layer, int kv_head) const;
@@ -140,7 +146,7 @@ class PagedKvCache {
   int64_t total_blocks_ = 0;
   size_t block_bytes_ = 0;
   std::unique_ptr<uint8_t[]> storage_;   // total_blocks_ * block_bytes_
-  std::unique_ptr<float[]> bounds_;      // [block][layer][kv_head][min | max][head_dim]
+  std::unique_ptr<float[]> bounds_;      // [layer][block][kv_head][min | max][head_dim]
   std::vector<int32_t> ref_counts_;      // per physical block
   std::vector<int32_t> free_list_;
   std::vector<Sequence> sequences_;

@@ -232,7 +232,8 @@ TEST(PagedKvCacheTest, StoresRowsAndExactKeyBoundsPerBlock) {
       const kernels::KvRows keys = c.Keys(*seq, 1, 2);
       EXPECT_EQ(keys.type, type);
       EXPECT_EQ(keys.row_stride, 8u * (type == TensorType::kF16 ? 2 : 4));
-      EXPECT_EQ(keys.block_stride, c.block_bytes());
+      // Each layer keeps its part of every block together: one layer's share of a block apart.
+      EXPECT_EQ(keys.block_stride, c.block_bytes() / c.shape().n_layer);
       EXPECT_EQ(1 << keys.block_shift, bs);
       ASSERT_NE(keys.blocks, nullptr);
     }

@@ -380,6 +380,7 @@ Result<std::unique_ptr<KeyIndex>> BuildKeyIndex(KeyIndexKind kind, const KeyInde
         }
         stand_in.queries = sample.data();
         stand_in.n_queries = count;
+        stand_in.links_per_query = 0;  // a key's own top keys say nothing about queries
         index->Build(stand_in, n_lists);
       }
       return std::unique_ptr<KeyIndex>(std::move(index));

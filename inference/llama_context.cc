@@ -540,8 +540,17 @@ void LlamaContext::KeepPrefillQueries(int layer, int64_t pos0, int64_t n) {
   const size_t q_dim = static_cast<size_t>(c.n_head) * c.head_dim;
   internal::PrefillQueries& kept = queries();
   kept.stride = std::max<int64_t>(1, n_ctx() / a.query_samples);
+  if (kept.recent_positions.empty()) {
+    kept.recent_positions.assign(internal::PrefillQueries::kRecent, -1);
+    kept.recent_rows.assign(static_cast<size_t>(c.n_layer),
+                            std::vector<float>(internal::PrefillQueries::kRecent * q_dim));
+  }
   for (int64_t t = 0; t < n; ++t) {
     const int64_t pos = pos0 + t;
+    const size_t slot = static_cast<size_t>(pos % internal::PrefillQueries::kRecent);
+    if (layer == 0) kept.recent_positions[slot] = pos;
+    std::memcpy(kept.recent_rows[layer].data() + slot * q_dim,
+                scratch_->q.data() + t * q_dim, q_dim * sizeof(float));
     if (pos % kept.stride != 0) continue;
     if (layer == 0) kept.positions.push_back(pos);
     const float* row = scratch_->q.data() + t * q_dim;

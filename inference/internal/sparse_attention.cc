@@ -51,6 +51,9 @@ void PrefillQueries::Truncate(int64_t length, size_t q_dim) {
   while (keep < positions.size() && positions[keep] < length) ++keep;
   positions.resize(keep);
   for (std::vector<float>& r : rows) r.resize(std::min(r.size(), keep * q_dim));
+  for (int64_t& p : recent_positions) {
+    if (p >= length) p = -1;
+  }
 }
 
 SparseAttention::SparseAttention(const AttentionOptions& options, const KvCacheShape& shape,
@@ -176,6 +179,15 @@ void SparseAttention::SelectRetrieval(int layer, int kv_head, const float* q,
         group_queries.reserve(count * group_ * dim);
         for (size_t p = 0; p < count; ++p) {
           const float* row = all.data() + p * q_dim + static_cast<size_t>(kv_head) * group_ * dim;
+          group_queries.insert(group_queries.end(), row, row + group_ * dim);
+        }
+        for (size_t slot = 0; slot < queries.recent_positions.size(); ++slot) {
+          if (queries.recent_positions[slot] < 0 ||
+              queries.recent_positions[slot] % queries.stride == 0) {
+            continue;  // empty, or already in the strided sample
+          }
+          const float* row = queries.recent_rows[layer].data() + slot * q_dim +
+                             static_cast<size_t>(kv_head) * group_ * dim;
           group_queries.insert(group_queries.end(), row, row + group_ * dim);
         }
       }

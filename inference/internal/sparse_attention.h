@@ -15,10 +15,16 @@ namespace engram::inference::internal {
 
 // Prefill queries (after RoPE) kept for attention-aware key indexes: every `stride`-th position;
 // per layer, the rows of all query heads (n_head * head_dim floats) of those positions.
+// Also the queries of the last kRecent prefill positions, whatever their stride: decode queries
+// resemble the latest prompt queries most (a question at the end of a document asks what the
+// next tokens will ask), and without them the index never sees those queries' top keys.
 struct PrefillQueries {
+  static constexpr int kRecent = 64;
   int64_t stride = 1;
   std::vector<int64_t> positions;
   std::vector<std::vector<float>> rows;  // [layer]
+  std::vector<int64_t> recent_positions;        // ring of kRecent slots, -1 empty
+  std::vector<std::vector<float>> recent_rows;  // [layer], kRecent rows each
   // Forgets positions >= length (the context rewound).
   void Truncate(int64_t length, size_t q_dim);
 };

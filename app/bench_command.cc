@@ -48,8 +48,7 @@ void AddEmbedBench(CLI::App* bench, CommandTable& commands) {
       ->default_str("1,32");
   cmd->add_option("--sentences", flags->options.sentences, "Texts embedded per pass")
       ->default_val(1024);
-  cmd->add_option("--threads", flags->options.threads, "Threads (0: one per hardware thread)")
-      ->default_val(0);
+  AddThreadsOption(cmd, &flags->options.threads);
   cmd->add_option("--repeat", flags->options.repeat, "Passes per batch size (median reported)")
       ->default_val(3);
   cmd->add_option("--precision", flags->options.precision, "Linear layers: auto, f32 or bf16")
@@ -195,7 +194,7 @@ void AddAttentionBench(CLI::App* bench, CommandTable& commands) {
   cmd->add_option("--steps", o.steps, "Decode steps timed per run")->default_val(8);
   cmd->add_option("--sinks", o.sinks, "Sink positions always attended")->default_val(4);
   cmd->add_option("--window", o.window, "Recent positions always attended")->default_val(240);
-  cmd->add_option("--threads", o.threads, "Threads (0: one per hardware thread)")->default_val(0);
+  AddThreadsOption(cmd, &o.threads);
   cmd->add_option("--work-dir", o.work_dir,
                   "Where the synthetic cache file goes (default: the temporary directory)");
   cmd->add_flag("--json", flags->json, "Print one JSON object");
@@ -224,8 +223,7 @@ void AddGenerateBench(CLI::App* bench, CommandTable& commands, const char* name,
     cmd->add_option("--tokens", flags->options.decode_tokens, "Decode steps timed at each context")
         ->default_val(32);
   }
-  cmd->add_option("--threads", flags->options.threads, "Threads (0: one per hardware thread)")
-      ->default_val(0);
+  AddThreadsOption(cmd, &flags->options.threads);
   cmd->add_option("--text", flags->options.text_file,
                   "Text to evaluate (default: the essays in $ENGRAM_SHARED_DATA/haystack)");
   cmd->add_option("--repeat", flags->options.repeat,

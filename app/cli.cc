@@ -1,5 +1,7 @@
 #include "app/cli.h"
 
+#include <cstdio>
+
 namespace engram::app {
 
 void CommandTable::Add(CLI::App* command, std::function<Status()> run) {
@@ -11,6 +13,26 @@ Status CommandTable::RunSelected() const {
     if (e.command->parsed()) return e.run();
   }
   return Status::Internal("no subcommand was selected");
+}
+
+void PrintError(std::string_view message) {
+  std::string line = "engram: error: ";
+  for (const char c : message) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7F) {
+      char hex[8];
+      std::snprintf(hex, sizeof(hex), "\\x%02x", u);
+      line += hex;
+    } else {
+      line += c;
+    }
+  }
+  line += '\n';
+  std::fwrite(line.data(), 1, line.size(), stderr);
+}
+
+std::string ThreadsHelp() {
+  return "Threads (0: one per hardware thread; at most " + std::to_string(kMaxThreads) + ")";
 }
 
 int ExitCodeFor(const Status& status) {

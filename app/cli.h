@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "common/thread_pool.h"
 
 namespace engram::app {
 
@@ -40,6 +41,21 @@ class CommandTable {
 inline constexpr int kExitBadInput = 2;
 inline constexpr int kExitFailure = 1;
 int ExitCodeFor(const Status& status);
+
+// The --threads flag every compute command takes, bounded to [0, kMaxThreads] so that a typo
+// like --threads 100000 is a usage error instead of a failure to start threads.
+std::string ThreadsHelp();
+template <typename Int>
+CLI::Option* AddThreadsOption(CLI::App* command, Int* threads) {
+  return command->add_option("--threads", *threads, ThreadsHelp())
+      ->check(CLI::Range(0, static_cast<int>(kMaxThreads)))
+      ->default_val(0);
+}
+
+// Prints "engram: error: <message>" as one line on stderr. Bytes a terminal would act on (NUL,
+// newlines, escapes) are shown as \xNN, so a message quoting hostile input can neither be cut
+// short nor spill over several lines.
+void PrintError(std::string_view message);
 
 // Registration functions, one per command file.
 void RegisterBenchCommand(CLI::App& app, const GlobalFlags& flags, CommandTable& commands);

@@ -4,10 +4,12 @@
 // numbers per text, or with --json {"model", "dim", "embeddings": [[…], …], "tokens",
 // "truncated"} in input order. Texts cut at the model's token limit are reported on stderr.
 #include <cstdio>
-#include <fstream>
+#include <sstream>
 #include <memory>
 
 #include "app/cli.h"
+#include "common/json_write.h"
+#include "common/input_file.h"
 #include "inference/bert_embedder.h"
 #include "nlohmann/json.hpp"
 
@@ -26,8 +28,9 @@ struct EmbedFlags {
 Status Run(const EmbedFlags& flags) {
   std::vector<std::string> texts = flags.texts;
   if (!flags.file.empty()) {
-    std::ifstream in(flags.file, std::ios::binary);
-    if (!in) return Status::NotFound("embed: cannot open '" + flags.file + "'");
+    Result<std::string> lines = ReadInput(flags.file, kMaxTextInputBytes, "text file");
+    if (!lines.ok()) return lines.status().WithContext("embed");
+    std::istringstream in(*lines);
     for (std::string line; std::getline(in, line);) texts.push_back(line);
   }
   if (texts.empty()) {
@@ -80,7 +83,7 @@ Status Run(const EmbedFlags& flags) {
                                 {"embeddings", embeddings},
                                 {"tokens", tokens},
                                 {"truncated", truncated}};
-    std::printf("%s\n", out.dump().c_str());
+    std::printf("%s\n", JsonText(out).c_str());
   }
   return Status::OK();
 }
@@ -94,8 +97,7 @@ void RegisterEmbedCommand(CLI::App& app, const GlobalFlags&, CommandTable& comma
   cmd->add_option("--model", flags->model,
                   "A sentence-transformers BERT model directory (default: all-MiniLM-L6-v2)");
   cmd->add_option("-f,--file", flags->file, "Embed each line of this file");
-  cmd->add_option("--threads", flags->threads, "Threads (0: one per hardware thread)")
-      ->default_val(0);
+  AddThreadsOption(cmd, &flags->threads);
   cmd->add_option("--precision", flags->precision,
                   "Linear layers in f32 (exact), bf16 (faster with AVX512_BF16) or auto")
       ->default_val("auto");

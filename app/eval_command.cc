@@ -40,8 +40,7 @@ void AddMemoryEval(CLI::App* eval, CommandTable& commands) {
   cmd->add_option("--model", flags->options.model, "Embedder (default: all-MiniLM-L6-v2)");
   cmd->add_option("--precision", flags->options.precision, "Embedder precision: auto, f32 or bf16")
       ->default_val("auto");
-  cmd->add_option("--threads", flags->options.threads, "Threads (0: one per hardware thread)")
-      ->default_val(0);
+  AddThreadsOption(cmd, &flags->options.threads);
   cmd->add_flag("--no-sync", flags->no_sync, "Append without fsync (default: sync, as served)");
   cmd->add_option("--work-dir", flags->options.work_dir,
                   "Where the temporary store goes (default: the temporary directory)");
@@ -92,7 +91,7 @@ void AddAttentionEval(CLI::App* eval, CommandTable& commands) {
   cmd->add_option("--candidate-factor", o.candidate_factor,
                   "Retrieval: candidates scored per attended key")
       ->default_val(3.0);
-  cmd->add_option("--threads", o.threads, "Threads (0: one per hardware thread)")->default_val(0);
+  AddThreadsOption(cmd, &o.threads);
   cmd->add_flag("--json", flags->json, "Print one JSON object");
   commands.Add(cmd, [flags]() -> Status {
     Result<nlohmann::ordered_json> r = bench::RunAttentionEval(flags->options);
@@ -124,8 +123,7 @@ void RegisterEvalCommand(CLI::App& app, const GlobalFlags&, CommandTable& comman
   cmd->add_option("--model", flags->options.model, "Embedder (default: all-MiniLM-L6-v2)");
   cmd->add_option("--precision", flags->options.precision, "Embedder precision: auto, f32 or bf16")
       ->default_val("auto");
-  cmd->add_option("--threads", flags->options.threads, "Threads (0: one per hardware thread)")
-      ->default_val(0);
+  AddThreadsOption(cmd, &flags->options.threads);
   cmd->add_option("--chunk-tokens", flags->options.chunk_tokens, "Chunk budget in word pieces")
       ->default_val(200);
   cmd->add_option("--work-dir", flags->options.work_dir,

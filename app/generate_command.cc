@@ -14,6 +14,7 @@
 #include <memory>
 
 #include "app/cli.h"
+#include "common/input_file.h"
 #include "common/default_models.h"
 #include "inference/chat_template.h"
 #include "inference/generate.h"
@@ -56,10 +57,9 @@ Result<std::string> ReadPrompt(const GenerateFlags& flags) {
     }
     return flags.prompt;
   }
-  if (flags.file == "-") return std::string(std::istreambuf_iterator<char>(std::cin), {});
-  std::ifstream in(flags.file, std::ios::binary);
-  if (!in) return Status::NotFound("generate: cannot open prompt file '" + flags.file + "'");
-  return std::string(std::istreambuf_iterator<char>(in), {});
+  Result<std::string> text = ReadInput(flags.file, kMaxTextInputBytes, "prompt file");
+  if (!text.ok()) return text.status().WithContext("generate");
+  return text;
 }
 
 Status Run(const GenerateFlags& flags) {
@@ -207,8 +207,7 @@ void RegisterGenerateCommand(CLI::App& app, const GlobalFlags&, CommandTable& co
   cmd->add_flag("--ignore-eos", flags->ignore_eos, "Keep generating past end-of-generation tokens");
   cmd->add_option("--ctx", flags->n_ctx, "Context length (0: the model's training context)")
       ->default_val(0);
-  cmd->add_option("--threads", flags->threads, "Threads (0: one per hardware thread)")
-      ->default_val(0);
+  AddThreadsOption(cmd, &flags->threads);
   cmd->add_option("--kv-type", flags->kv_type, "KV cache entries: f16 or f32")->default_val("f16");
   cmd->add_option("--attention", flags->attention,
                   "Decode attention: full, window, quest, retrieval[:exact|ivf|aware]")

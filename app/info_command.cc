@@ -4,6 +4,7 @@
 
 #include "agent/system_report.h"
 #include "app/cli.h"
+#include "common/json_write.h"
 
 namespace engram::app {
 
@@ -30,8 +31,7 @@ void RegisterInfoCommand(CLI::App& app, const GlobalFlags& flags, CommandTable& 
     options.verify_model_digests = !info->no_verify;
     const agent::SystemReport report = agent::CollectSystemReport(options);
     if (info->json) {
-      const std::string text = agent::SystemReportToJson(report).dump(
-          2, ' ', /*ensure_ascii=*/false, nlohmann::json::error_handler_t::replace);
+      const std::string text = JsonText(agent::SystemReportToJson(report), 2);
       std::printf("%s\n", text.c_str());
     } else {
       std::fputs(agent::FormatSystemReport(report).c_str(), stdout);

@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "app/cli.h"
+#include "common/json_write.h"
 #include "inference/gguf.h"
 #include "inference/gguf_report.h"
 #include "inference/model_support.h"
@@ -42,8 +43,7 @@ void RegisterInspectCommand(CLI::App& app, const GlobalFlags&, CommandTable& com
       nlohmann::ordered_json report = inference::GgufToJson(**gguf, flags->full_arrays ? 0 : 16);
       report["engram_supported"] = support.ok();
       if (!support.ok()) report["engram_unsupported_reason"] = std::string(support.message());
-      const std::string text =
-          report.dump(2, ' ', /*ensure_ascii=*/false, nlohmann::json::error_handler_t::replace);
+      const std::string text = JsonText(report, 2);
       std::printf("%s\n", text.c_str());
     } else {
       std::fputs(inference::FormatGgufReport(**gguf).c_str(), stdout);

@@ -59,30 +59,27 @@ int main(int argc, char** argv) {
       // CLI11 reports a missing or mistyped command name as "A subcommand is required"; say
       // what it was and which commands there are.
       if (unparsed.empty()) {
-        std::fprintf(stderr,
-                     "engram: error: '%s' needs a subcommand (%s); run '%s --help' for usage\n",
-                     path.c_str(), names.c_str(), path.c_str());
+        app::PrintError("'" + path + "' needs a subcommand (" + names + "); run '" + path +
+                        " --help' for usage");
       } else {
-        std::fprintf(stderr,
-                     "engram: error: unknown command '%s' (commands%s%s: %s); run '%s --help' for "
-                     "usage\n",
-                     unparsed.front().c_str(), group == &cli ? "" : " of ",
-                     group == &cli ? "" : path.c_str(), names.c_str(), path.c_str());
+        app::PrintError("unknown command '" + unparsed.front() + "' (commands" +
+                        (group == &cli ? "" : " of " + path) + ": " + names + "); run '" + path +
+                        " --help' for usage");
       }
     } else {
-      std::fprintf(stderr, "engram: error: %s; run 'engram --help' for usage\n", e.what());
+      app::PrintError(std::string(e.what()) + "; run 'engram --help' for usage");
     }
     return app::kExitBadInput;
   }
 
   if (Status s = InitLogging(flags.log_level); !s.ok()) {
-    std::fprintf(stderr, "engram: error: --log-level: %s\n", std::string(s.message()).c_str());
+    app::PrintError("--log-level: " + std::string(s.message()));
     return app::kExitBadInput;
   }
 
   const Status status = commands.RunSelected();
   if (!status.ok()) {
-    std::fprintf(stderr, "engram: error: %s\n", std::string(status.message()).c_str());
+    app::PrintError(status.message());
     return app::ExitCodeFor(status);
   }
   return 0;

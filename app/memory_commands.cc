@@ -209,7 +209,7 @@ void AddCommonFlags(CLI::App* cmd, MemoryFlags& f) {
                   "all-MiniLM-L6-v2); a store keeps the embedder it was made with");
   cmd->add_option("--precision", f.precision, "Embedder precision: auto, f32 or bf16")
       ->default_val("auto");
-  cmd->add_option("--threads", f.threads, "Threads (0: one per hardware thread)")->default_val(0);
+  AddThreadsOption(cmd, &f.threads);
   cmd->add_flag("--json", f.json, "Print JSON");
 }
 

@@ -9,6 +9,8 @@
 #include <memory>
 
 #include "app/cli.h"
+#include "common/json_write.h"
+#include "common/input_file.h"
 #include "common/default_models.h"
 #include "inference/chat_template.h"
 #include "inference/gguf.h"
@@ -66,15 +68,8 @@ std::string Printable(std::string_view piece) {
 
 Result<std::string> ReadInput(const TokenizeFlags& flags) {
   if (!flags.file.empty()) {
-    if (flags.file == "-") {
-      return std::string(std::istreambuf_iterator<char>(std::cin), {});
-    }
-    FILE* f = std::fopen(flags.file.c_str(), "rb");
-    if (f == nullptr) return Status::NotFound("tokenize: cannot open '" + flags.file + "'");
-    std::string text;
-    char buf[65536];
-    for (size_t n; (n = std::fread(buf, 1, sizeof buf, f)) > 0;) text.append(buf, n);
-    std::fclose(f);
+    Result<std::string> text = engram::ReadInput(flags.file, kMaxTextInputBytes, "text file");
+    if (!text.ok()) return text.status().WithContext("tokenize");
     return text;
   }
   if (flags.texts.empty()) {
@@ -140,8 +135,7 @@ void RegisterTokenizeCommand(CLI::App& app, const GlobalFlags&, CommandTable& co
       for (int32_t id : ids) pieces.push_back(std::string(tok.TokenText(id)));
       nlohmann::json out = {{"model", model}, {"tokenizer", std::string(tok.Family())},
                             {"count", ids.size()}, {"ids", ids}, {"pieces", pieces}};
-      std::printf("%s\n", out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
-                              .c_str());
+      std::printf("%s\n", JsonText(out).c_str());
     } else if (flags->ids_only) {
       std::string line;
       for (size_t i = 0; i < ids.size(); ++i) line += (i ? " " : "") + std::to_string(ids[i]);

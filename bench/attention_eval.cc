@@ -1,3 +1,4 @@
+#include "bench/eval_data.h"
 #include "bench/attention_eval.h"
 
 #include <algorithm>
@@ -47,12 +48,6 @@ std::string IndexName(const AttentionOptions& a) {
   return a.kind == AttentionKind::kRetrieval ? std::string(KeyIndexKindName(a.index)) : "";
 }
 
-Result<std::string> ReadFile(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::NotFound("eval attention: cannot open '" + path.string() + "'");
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
 Result<std::string> Essays() {
   Result<fs::path> dir = RequireSharedData("haystack/pg_essays");
   if (!dir.ok()) return dir.status();
@@ -63,7 +58,7 @@ Result<std::string> Essays() {
   std::sort(files.begin(), files.end());
   std::string text;
   for (const fs::path& f : files) {
-    Result<std::string> t = ReadFile(f);
+    Result<std::string> t = ReadTextFile(f.string(), "eval attention");
     if (!t.ok()) return t.status();
     text += *t;
   }
@@ -74,17 +69,12 @@ Result<std::string> Essays() {
 Result<std::string> LevalPage() {
   Result<fs::path> file = RequireSharedData("leval/natural_question.shared.jsonl");
   if (!file.ok()) return file.status();
-  std::ifstream in(*file);
-  std::string line;
-  if (!in || !std::getline(in, line)) {
-    return Status::NotFound("eval attention: cannot read '" + file->string() + "'");
+  ENGRAM_TRY_ASSIGN(std::vector<std::string> pages,
+                    ReadJsonlInputs(file->string(), "eval attention", 1));
+  if (pages.empty()) {
+    return Status::InvalidArgument("eval attention: '" + file->string() + "' holds no page");
   }
-  nlohmann::json doc = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
-  if (!doc.is_object() || !doc.contains("input") || !doc["input"].is_string()) {
-    return Status::InvalidArgument("eval attention: the first line of '" + file->string() +
-                                   "' has no \"input\" text");
-  }
-  return doc["input"].get<std::string>();
+  return std::move(pages.front());
 }
 
 struct Setup {

@@ -1,9 +1,11 @@
+#include "bench/eval_data.h"
 #include "bench/embed_bench.h"
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <sstream>
 
 #include "bench/stats.h"
 #include "common/build_info.h"
@@ -43,15 +45,11 @@ void SplitSentences(const std::string& text, size_t limit, std::vector<std::stri
 Result<std::vector<std::string>> SquadSentences(size_t limit) {
   Result<std::filesystem::path> path = RequireSharedData("squad/dev-v1.1.shared.json");
   if (!path.ok()) return path.status();
-  std::ifstream in(*path);
-  const nlohmann::json squad = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
-  if (squad.is_discarded() || !squad.contains("data")) {
-    return Status::InvalidArgument("bench: '" + path->string() + "' is not a SQuAD JSON file");
-  }
+  ENGRAM_TRY_ASSIGN(const std::vector<SquadArticle> squad, ReadSquad(path->string(), "bench"));
   std::vector<std::string> out;
-  for (const auto& article : squad["data"]) {
-    for (const auto& paragraph : article.value("paragraphs", nlohmann::json::array())) {
-      SplitSentences(paragraph.value("context", ""), limit, out);
+  for (const SquadArticle& article : squad) {
+    for (const SquadParagraph& paragraph : article.paragraphs) {
+      SplitSentences(paragraph.context, limit, out);
     }
   }
   return out;
@@ -70,8 +68,8 @@ Result<nlohmann::ordered_json> RunEmbedBench(const EmbedBenchOptions& options) {
     if (!s.ok()) return s.status();
     texts = std::move(*s);
   } else {
-    std::ifstream in(options.file, std::ios::binary);
-    if (!in) return Status::NotFound("bench: cannot open '" + options.file + "'");
+    ENGRAM_TRY_ASSIGN(const std::string lines, ReadTextFile(options.file, "bench embed"));
+    std::istringstream in(lines);
     for (std::string line; std::getline(in, line) &&
                            texts.size() < static_cast<size_t>(options.sentences);) {
       texts.push_back(line);

@@ -1,3 +1,4 @@
+#include "bench/eval_data.h"
 #include "bench/generate_bench.h"
 
 #include <algorithm>
@@ -42,9 +43,8 @@ Result<std::string> ReadText(const GenerateBenchOptions& options) {
   }
   std::string text;
   for (const std::string& file : files) {
-    std::ifstream in(file, std::ios::binary);
-    if (!in) return Status::NotFound("bench: cannot open text file '" + file + "'");
-    text.append(std::istreambuf_iterator<char>(in), {});
+    ENGRAM_TRY_ASSIGN(const std::string part, ReadTextFile(file, "bench"));
+    text += part;
   }
   if (text.empty()) return Status::InvalidArgument("bench: the text is empty");
   return text;

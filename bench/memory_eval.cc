@@ -14,6 +14,7 @@
 
 #include "bench/stats.h"
 #include "common/build_info.h"
+#include "common/json_read.h"
 #include "common/machine_info.h"
 #include "common/progress.h"
 #include "inference/bert_embedder.h"
@@ -53,60 +54,98 @@ std::string Trim(std::string s) {
   return b == std::string::npos ? std::string() : s.substr(b, e - b + 1);
 }
 
+// "D8:6; D9:17" -> {"D8:6", "D9:17"}: a few evidence entries list two ids in one string.
+void AddEvidenceIds(const std::string& ids, std::vector<std::string>* out) {
+  for (size_t start = 0; start <= ids.size();) {
+    const size_t end = std::min(ids.find(';', start), ids.size());
+    const std::string id = Trim(ids.substr(start, end - start));
+    if (!id.empty()) out->push_back(id);
+    start = end + 1;
+  }
+}
+
+Result<Question> ReadQuestion(const JsonValue& qa) {
+  Question q;
+  ENGRAM_TRY_ASSIGN(q.text, qa.StringFieldOr("question", ""));
+  if (qa.Has("category")) {
+    ENGRAM_TRY_ASSIGN(const int64_t category, qa.IntField("category", 0, 1000));
+    q.category = std::to_string(category);
+  } else {
+    q.category = "?";
+  }
+  if (qa.Has("evidence")) {
+    ENGRAM_TRY_ASSIGN(const std::vector<JsonValue> evidence, qa.ArrayField("evidence"));
+    for (const JsonValue& e : evidence) {
+      ENGRAM_TRY_ASSIGN(const std::string ids, e.String());
+      AddEvidenceIds(ids, &q.evidence);
+    }
+  }
+  return q;
+}
+
+// The turns of one session ("session_3"), dated by "session_3_date_time".
+Status ReadSession(const JsonValue& item, const std::string& key, Conversation* c) {
+  ENGRAM_TRY_ASSIGN(const std::string date, item.StringField(key + "_date_time"));
+  Result<int64_t> time = ParseLocomoDateTime(date);
+  if (!time.ok()) return time.status().WithContext(item.Describe());
+  c->last_session_ms = std::max(c->last_session_ms, *time);
+  ENGRAM_TRY_ASSIGN(const std::vector<JsonValue> turns, item.ArrayField(key));
+  for (const JsonValue& turn : turns) {
+    Turn t{.session = key, .time_ms = *time};
+    ENGRAM_TRY_ASSIGN(t.dia_id, turn.StringFieldOr("dia_id", ""));
+    ENGRAM_TRY_ASSIGN(const std::string speaker, turn.StringFieldOr("speaker", ""));
+    ENGRAM_TRY_ASSIGN(const std::string text, turn.StringFieldOr("text", ""));
+    t.text = speaker + ": " + text;
+    c->turns.push_back(std::move(t));
+  }
+  return Status::OK();
+}
+
+Result<Conversation> ReadConversation(const JsonValue& item) {
+  Conversation c;
+  ENGRAM_TRY_ASSIGN(const JsonValue id, item.Field("sample_id"));
+  if (id.raw().is_string()) {
+    ENGRAM_TRY_ASSIGN(c.id, id.String());
+  } else {
+    ENGRAM_TRY_ASSIGN(const int64_t number, id.Int());
+    c.id = std::to_string(number);
+  }
+  // Sessions in numeric order ("session_2" before "session_10").
+  std::map<int, std::string> sessions;
+  const std::regex session_key("session_(\\d{1,6})");
+  ENGRAM_TRY_ASSIGN(const auto members, item.Members());
+  for (const auto& [key, value] : members) {
+    std::smatch m;
+    if (std::regex_match(key, m, session_key) && value.IsArray()) {
+      sessions[std::stoi(m[1])] = key;
+    }
+  }
+  for (const auto& [number, key] : sessions) {
+    if (Status s = ReadSession(item, key, &c); !s.ok()) return s;
+  }
+  ENGRAM_TRY_ASSIGN(const std::vector<JsonValue> qas, item.ArrayField("qa"));
+  for (const JsonValue& qa : qas) {
+    ENGRAM_TRY_ASSIGN(Question q, ReadQuestion(qa));
+    if (!q.evidence.empty() && !q.text.empty()) c.questions.push_back(std::move(q));
+  }
+  return c;
+}
+
 Result<std::vector<Conversation>> ReadLocomo(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return Status::NotFound("eval memory: cannot open LoCoMo file '" + path + "'");
-  const nlohmann::json data = nlohmann::json::parse(in, nullptr, false);
-  if (data.is_discarded() || !data.is_array()) {
-    return Status::InvalidArgument("eval memory: '" + path +
-                                   "' is not LoCoMo JSON (a list of conversations)");
+  Result<nlohmann::json> data = ReadJsonFile(path, "LoCoMo file");
+  if (!data.ok()) return data.status().WithContext("eval memory");
+  const JsonValue root(*data, "LoCoMo file '" + path + "'");
+  Result<std::vector<JsonValue>> items = root.Items();
+  if (!items.ok()) return items.status().WithContext("eval memory (a list of conversations)");
+  if (items->empty()) {
+    return Status::InvalidArgument("eval memory: LoCoMo file '" + path +
+                                   "' holds no conversations");
   }
   std::vector<Conversation> out;
-  const std::regex session_key("session_(\\d+)");
-  for (const auto& item : data) {
-    if (!item.is_object() || !item.contains("sample_id") || !item.contains("qa")) {
-      return Status::InvalidArgument("eval memory: a conversation in '" + path +
-                                     "' lacks sample_id or qa");
-    }
-    Conversation c;
-    c.id = item["sample_id"].is_string() ? item["sample_id"].get<std::string>()
-                                         : item["sample_id"].dump();
-    std::map<int, std::string> sessions;  // by number
-    for (const auto& [key, value] : item.items()) {
-      std::smatch m;
-      if (std::regex_match(key, m, session_key) && value.is_array()) sessions[std::stoi(m[1])] = key;
-    }
-    for (const auto& [number, key] : sessions) {
-      const std::string date_key = key + "_date_time";
-      if (!item.contains(date_key) || !item[date_key].is_string()) {
-        return Status::InvalidArgument("eval memory: conversation " + c.id + " has no " + date_key);
-      }
-      Result<int64_t> time = ParseLocomoDateTime(item[date_key].get<std::string>());
-      if (!time.ok()) return time.status();
-      c.last_session_ms = std::max(c.last_session_ms, *time);
-      for (const auto& turn : item[key]) {
-        c.turns.push_back({key, turn.value("dia_id", ""),
-                           turn.value("speaker", "") + ": " + turn.value("text", ""), *time});
-      }
-    }
-    for (const auto& qa : item["qa"]) {
-      Question q;
-      q.text = qa.value("question", "");
-      q.category = qa.contains("category") ? qa["category"].dump() : "?";
-      for (const auto& e : qa.value("evidence", nlohmann::json::array())) {
-        if (!e.is_string()) continue;
-        // A few evidence entries list two ids in one string ("D8:6; D9:17").
-        std::string ids = e.get<std::string>();
-        for (size_t start = 0; start <= ids.size();) {
-          const size_t end = std::min(ids.find(';', start), ids.size());
-          const std::string id = Trim(ids.substr(start, end - start));
-          if (!id.empty()) q.evidence.push_back(id);
-          start = end + 1;
-        }
-      }
-      if (!q.evidence.empty() && !q.text.empty()) c.questions.push_back(std::move(q));
-    }
-    out.push_back(std::move(c));
+  for (const JsonValue& item : *items) {
+    Result<Conversation> c = ReadConversation(item);
+    if (!c.ok()) return c.status().WithContext("eval memory");
+    out.push_back(std::move(*c));
   }
   return out;
 }

@@ -1,3 +1,4 @@
+#include "bench/eval_data.h"
 #include "bench/retrieval_eval.h"
 
 #include <unistd.h>
@@ -38,23 +39,14 @@ struct Question {
 Result<std::vector<retrieval::DocumentInput>> ReadDistractors(const std::vector<std::string>& paths) {
   std::vector<retrieval::DocumentInput> docs;
   for (const std::string& path : paths) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return Status::NotFound("eval: cannot open distractor file '" + path + "'");
     if (fs::path(path).extension() == ".jsonl") {
-      size_t line_no = 0;
-      for (std::string line; std::getline(in, line);) {
-        ++line_no;
-        if (line.empty()) continue;
-        const nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
-        if (j.is_discarded() || !j.contains("input") || !j["input"].is_string()) {
-          return Status::InvalidArgument("eval: " + path + ":" + std::to_string(line_no) +
-                                         " is not a JSON object with a string \"input\"");
-        }
-        docs.push_back({.text = j["input"].get<std::string>(),
-                        .source = path + ":" + std::to_string(line_no)});
+      ENGRAM_TRY_ASSIGN(std::vector<std::string> inputs, ReadJsonlInputs(path, "eval retrieval"));
+      for (size_t i = 0; i < inputs.size(); ++i) {
+        docs.push_back({.text = std::move(inputs[i]), .source = path + ":" + std::to_string(i + 1)});
       }
     } else {
-      docs.push_back({.text = std::string(std::istreambuf_iterator<char>(in), {}), .source = path});
+      ENGRAM_TRY_ASSIGN(std::string text, ReadTextFile(path, "eval retrieval"));
+      docs.push_back({.text = std::move(text), .source = path});
     }
   }
   return docs;
@@ -63,24 +55,17 @@ Result<std::vector<retrieval::DocumentInput>> ReadDistractors(const std::vector<
 }  // namespace
 
 Result<json> RunRetrievalEval(const RetrievalEvalOptions& options) {
-  std::ifstream in(options.squad_file);
-  if (!in) return Status::NotFound("eval: cannot open SQuAD file '" + options.squad_file + "'");
-  const nlohmann::json squad = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
-  if (squad.is_discarded() || !squad.contains("data") || !squad["data"].is_array()) {
-    return Status::InvalidArgument("eval: '" + options.squad_file +
-                                   "' is not SQuAD JSON (an object with a \"data\" array)");
-  }
+  ENGRAM_TRY_ASSIGN(const std::vector<SquadArticle> squad,
+                    ReadSquad(options.squad_file, "eval retrieval"));
   std::vector<retrieval::DocumentInput> paragraphs;
   std::vector<Question> questions;
-  for (const auto& article : squad["data"]) {
-    for (const auto& p : article.value("paragraphs", nlohmann::json::array())) {
+  for (const SquadArticle& article : squad) {
+    for (const SquadParagraph& p : article.paragraphs) {
       const size_t index = paragraphs.size();
-      paragraphs.push_back({.text = p.value("context", ""),
-                            .title = article.value("title", ""),
+      paragraphs.push_back({.text = p.context,
+                            .title = article.title,
                             .source = "squad:" + std::to_string(index)});
-      for (const auto& q : p.value("qas", nlohmann::json::array())) {
-        questions.push_back({q.value("question", ""), index});
-      }
+      for (const std::string& q : p.questions) questions.push_back({q, index});
     }
   }
   if (paragraphs.empty() || questions.empty()) {

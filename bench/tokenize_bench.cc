@@ -1,3 +1,4 @@
+#include "bench/eval_data.h"
 #include "bench/tokenize_bench.h"
 
 #include <algorithm>
@@ -44,9 +45,7 @@ Result<std::vector<std::string>> DefaultFiles() {
 Result<std::vector<std::string>> ReadParagraphs(const std::vector<std::string>& files) {
   std::vector<std::string> paragraphs;
   for (const std::string& file : files) {
-    std::ifstream in(file, std::ios::binary);
-    if (!in) return Status::NotFound("bench tokenize: cannot open '" + file + "'");
-    const std::string text(std::istreambuf_iterator<char>(in), {});
+    ENGRAM_TRY_ASSIGN(const std::string text, ReadTextFile(file, "bench tokenize"));
     size_t start = 0;
     while (start < text.size()) {
       size_t end = text.find('\n', start);

@@ -1,3 +1,4 @@
+#include "bench/eval_data.h"
 #include "bench/vector_bench.h"
 
 #include <algorithm>
@@ -132,16 +133,12 @@ Result<Vectors> RealVectors(const VectorBenchOptions& o) {
       }
     }
   };
-  std::ifstream squad_in(data / "squad" / "dev-v1.1.shared.json");
-  const nlohmann::json squad = nlohmann::json::parse(squad_in, nullptr, false);
-  if (squad.is_discarded() || !squad.contains("data")) {
-    return Status::NotFound("bench vectors: cannot read " +
-                            (data / "squad" / "dev-v1.1.shared.json").string());
-  }
-  for (const auto& article : squad["data"]) {
-    for (const auto& p : article["paragraphs"]) {
-      add_windows(p["context"].get<std::string>());
-      for (const auto& qa : p["qas"]) questions.push_back(qa["question"].get<std::string>());
+  ENGRAM_TRY_ASSIGN(const std::vector<SquadArticle> squad,
+                    ReadSquad((data / "squad" / "dev-v1.1.shared.json").string(), "bench vectors"));
+  for (const SquadArticle& article : squad) {
+    for (const SquadParagraph& p : article.paragraphs) {
+      add_windows(p.context);
+      for (const std::string& q : p.questions) questions.push_back(q);
     }
   }
   std::vector<fs::path> files;
@@ -151,17 +148,14 @@ Result<Vectors> RealVectors(const VectorBenchOptions& o) {
   }
   std::sort(files.begin(), files.end());
   for (const fs::path& path : files) {
-    std::ifstream in(path);
     if (path.extension() != ".jsonl") {
-      add_windows(std::string(std::istreambuf_iterator<char>(in), {}));
+      ENGRAM_TRY_ASSIGN(const std::string text, ReadTextFile(path.string(), "bench vectors"));
+      add_windows(text);
       continue;
     }
-    for (std::string line; std::getline(in, line);) {
-      const nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
-      if (!j.is_discarded() && j.contains("input") && j["input"].is_string()) {
-        add_windows(j["input"].get<std::string>());
-      }
-    }
+    ENGRAM_TRY_ASSIGN(const std::vector<std::string> inputs,
+                      ReadJsonlInputs(path.string(), "bench vectors"));
+    for (const std::string& input : inputs) add_windows(input);
   }
   if (static_cast<int64_t>(base.size()) > o.n) base.resize(static_cast<size_t>(o.n));
   if (static_cast<int64_t>(base.size()) < o.n) {

@@ -1,6 +1,9 @@
 #include "common/compute_team.h"
 
+#include "common/thread_pool.h"
+
 #include <algorithm>
+#include <system_error>
 
 #if defined(__x86_64__) || defined(_M_X64)
 #include <immintrin.h>
@@ -17,9 +20,15 @@ constexpr int kSpinIterations = 1 << 14;
 }  // namespace
 
 ComputeTeam::ComputeTeam(size_t num_threads) {
-  if (num_threads == 0) num_threads = std::max(1u, std::thread::hardware_concurrency());
+  num_threads = ResolveThreadCount(num_threads);
   workers_.reserve(num_threads - 1);
-  for (size_t i = 1; i < num_threads; ++i) workers_.emplace_back([this] { WorkerLoop(); });
+  for (size_t i = 1; i < num_threads; ++i) {
+    try {
+      workers_.emplace_back([this] { WorkerLoop(); });
+    } catch (const std::system_error&) {
+      break;  // the calling thread is a member too: the team works with fewer threads
+    }
+  }
 }
 
 ComputeTeam::~ComputeTeam() {

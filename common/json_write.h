@@ -11,5 +11,6 @@ namespace engram {
 
 // Compact text (indent < 0) or pretty-printed with `indent` spaces.
 std::string JsonText(const nlohmann::json& value, int indent = -1);
+std::string JsonText(const nlohmann::ordered_json& value, int indent = -1);
 
 }  // namespace engram

@@ -8,6 +8,8 @@
 #include <cerrno>
 #include <string>
 
+#include "common/input_file.h"
+
 namespace engram {
 
 namespace {
@@ -17,32 +19,21 @@ std::string Quoted(const std::filesystem::path& path) { return "'" + path.string
 }  // namespace
 
 Result<std::unique_ptr<MmapFile>> MmapFile::Open(const std::filesystem::path& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return ErrnoStatus("mmap: cannot open " + Quoted(path), errno);
-
+  // Through the input layer: a FIFO cannot block the open, devices and directories are refused.
+  Result<ScopedFd> fd = OpenRegularFile(path, "file");
+  if (!fd.ok()) return fd.status().WithContext("mmap");
   struct stat st {};
-  if (::fstat(fd, &st) != 0) {
-    const int err = errno;
-    ::close(fd);
-    return ErrnoStatus("mmap: cannot stat " + Quoted(path), err);
-  }
-  if (!S_ISREG(st.st_mode)) {
-    ::close(fd);
-    return Status::InvalidArgument(
-        "mmap: " + Quoted(path) +
-        (S_ISDIR(st.st_mode) ? " is a directory" : " is not a regular file") + "; expected a file");
-  }
+  if (::fstat(fd->get(), &st) != 0) return ErrnoStatus("mmap: cannot stat " + Quoted(path), errno);
   if (st.st_size == 0) {
-    ::close(fd);
     return Status::InvalidArgument("mmap: " + Quoted(path) +
                                    " is empty (0 bytes); the file may be truncated or not yet "
                                    "written");
   }
 
   const size_t size = static_cast<size_t>(st.st_size);
-  void* addr = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+  void* addr = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd->get(), 0);
   const int err = errno;
-  ::close(fd);  // the mapping keeps its own reference to the file
+  // Closing fd (on return) is fine: the mapping keeps its own reference to the file.
   if (addr == MAP_FAILED) return ErrnoStatus("mmap: cannot map " + Quoted(path), err);
 
   return std::unique_ptr<MmapFile>(new MmapFile(path, static_cast<const uint8_t*>(addr), size));

@@ -79,3 +79,17 @@ class [[nodiscard]] Result {
 };
 
 }  // namespace engram
+
+// ENGRAM_TRY_ASSIGN(lhs, expr): evaluates `expr` (a Result), returns its Status from the
+// enclosing function on error, else moves the value into `lhs`, which may be a declaration:
+//   ENGRAM_TRY_ASSIGN(const std::string name, value.StringField("name"));
+// Expands to several statements: inside an if/else, use braces.
+#define ENGRAM_TRY_ASSIGN(lhs, expr) \
+  ENGRAM_TRY_ASSIGN_IMPL_(ENGRAM_TRY_CONCAT_(engram_try_result_, __LINE__), lhs, expr)
+#define ENGRAM_TRY_ASSIGN_IMPL_(tmp, lhs, expr) \
+  auto tmp = (expr);                            \
+  if (!tmp.ok()) return tmp.status();           \
+  lhs = std::move(*tmp)
+#define ENGRAM_TRY_CONCAT_(a, b) ENGRAM_TRY_CONCAT_INNER_(a, b)
+#define ENGRAM_TRY_CONCAT_INNER_(a, b) a##b
+

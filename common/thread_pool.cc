@@ -2,13 +2,26 @@
 
 #include <algorithm>
 #include <atomic>
+#include <system_error>
 
 namespace engram {
 
+size_t ResolveThreadCount(size_t requested) {
+  if (requested == 0) return std::max(1u, std::thread::hardware_concurrency());
+  return std::min(requested, kMaxThreads);
+}
+
 ThreadPool::ThreadPool(size_t num_threads) {
-  if (num_threads == 0) num_threads = std::max(1u, std::thread::hardware_concurrency());
+  num_threads = ResolveThreadCount(num_threads);
   workers_.reserve(num_threads);
-  for (size_t i = 0; i < num_threads; ++i) workers_.emplace_back([this] { WorkerLoop(); });
+  for (size_t i = 0; i < num_threads; ++i) {
+    try {
+      workers_.emplace_back([this] { WorkerLoop(); });
+    } catch (const std::system_error&) {
+      if (workers_.empty()) throw;  // no worker at all: tasks could never run
+      break;
+    }
+  }
 }
 
 ThreadPool::~ThreadPool() {

@@ -24,9 +24,18 @@
 
 namespace engram {
 
+// The most threads a pool or team starts, whatever is asked: more than any machine engram runs
+// on has cores, few enough that starting them cannot exhaust the process. Flags that set a
+// thread count are checked against it (app/cli.h AddThreadsOption).
+inline constexpr size_t kMaxThreads = 1024;
+
+// 0 -> one per hardware thread; anything above kMaxThreads -> kMaxThreads.
+size_t ResolveThreadCount(size_t requested);
+
 class ThreadPool {
  public:
-  // Starts `num_threads` workers; 0 means one per hardware thread.
+  // Starts `num_threads` workers (see ResolveThreadCount). If the system refuses a thread after
+  // the first, the pool runs with the workers it has.
   explicit ThreadPool(size_t num_threads = 0);
   // Runs every task already submitted, then joins the workers.
   ~ThreadPool();

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/default_models.h"
+#include "common/json_read.h"
 #include "kernels/attention.h"
 #include "kernels/gemm.h"
 #include "kernels/layer_norm.h"
@@ -22,6 +23,8 @@ namespace {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 
+constexpr uint64_t kMaxConfigBytes = uint64_t{16} << 20;
+
 struct Matrix {  // a Linear layer: rows = outputs, cols = inputs (PyTorch's [out, in])
   kernels::PackedMatrix weight;
   std::vector<float> bias;
@@ -31,14 +34,15 @@ struct Norm {
   std::vector<float> weight, bias;
 };
 
-Result<json> ReadJson(const fs::path& path) {
-  std::ifstream in(path);
-  if (!in) {
+// A config file of the model directory, as a typed view (its name in every message).
+Result<json> ReadConfig(const fs::path& path) {
+  if (!fs::exists(path)) {
     return Status::NotFound("embedder: cannot read '" + path.string() +
                             "'; run scripts/fetch_models.sh for the default embedder");
   }
-  json j = json::parse(in, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded() || !j.is_object()) {
+  Result<json> j = ReadJsonFile(path, "embedder config", kMaxConfigBytes);
+  if (!j.ok()) return j.status().WithContext("embedder");
+  if (!j->is_object()) {
     return Status::InvalidArgument("embedder: '" + path.string() + "' is not a JSON object");
   }
   return j;
@@ -192,13 +196,6 @@ struct BertConfig {
   int max_tokens = 512;  // truncation (sentence-transformers' max_seq_length)
 };
 
-#define ENGRAM_TRY_ASSIGN(lhs, expr)                      \
-  do {                                                    \
-    auto try_result_ = (expr);                            \
-    if (!try_result_.ok()) return try_result_.status();   \
-    lhs = std::move(*try_result_);                        \
-  } while (0)
-
 }  // namespace
 
 struct BertEmbedder::Weights {
@@ -241,35 +238,63 @@ int BertEmbedder::CountTokens(std::string_view text) const {
 
 namespace {
 
+// Reads config.json (and sentence-transformers' side files). Every field is typed and
+// bounded: a string where a number belongs is an error naming the file and the field.
 Result<BertConfig> ConfigFromDirectory(const fs::path& dir) {
-  json config;
-  ENGRAM_TRY_ASSIGN(config, ReadJson(dir / "config.json"));
-  if (config.value("model_type", "") != "bert" || config.value("hidden_act", "gelu") != "gelu") {
-    return Status::NotSupported("embedder: '" + (dir / "config.json").string() +
-                                "' is not a BERT model with GELU (model_type " +
-                                config.value("model_type", "?") + ")");
+  const fs::path config_path = dir / "config.json";
+  json config_doc;
+  ENGRAM_TRY_ASSIGN(config_doc, ReadConfig(config_path));
+  const JsonValue config(config_doc, "embedder config '" + config_path.string() + "'");
+  std::string model_type, act;
+  ENGRAM_TRY_ASSIGN(model_type, config.StringFieldOr("model_type", ""));
+  ENGRAM_TRY_ASSIGN(act, config.StringFieldOr("hidden_act", "gelu"));
+  if (model_type != "bert" || act != "gelu") {
+    return Status::NotSupported("embedder: '" + config_path.string() +
+                                "' is not a BERT model with GELU (model_type '" + model_type +
+                                "', hidden_act '" + act + "')");
   }
+  // Bounds far above any BERT, low enough that sizes computed from them cannot overflow.
+  auto dim = [&](std::string_view key, int64_t fallback, int64_t max) -> Result<int> {
+    Result<int64_t> v = fallback < 0 ? config.IntField(key, 1, max)
+                                     : config.IntFieldOr(key, fallback, 1, max);
+    if (!v.ok()) return v.status();
+    return static_cast<int>(*v);
+  };
   BertConfig c;
-  c.hidden = config.value("hidden_size", 0);
-  c.layers = config.value("num_hidden_layers", 0);
-  c.heads = config.value("num_attention_heads", 0);
-  c.intermediate = config.value("intermediate_size", 0);
-  c.max_positions = config.value("max_position_embeddings", 512);
-  c.eps = config.value("layer_norm_eps", 1e-12f);
-  c.vocab = config.value("vocab_size", 0);
-  c.type_vocab = config.value("type_vocab_size", 2);
-  c.max_tokens = c.max_positions;
-  if (fs::exists(dir / "sentence_bert_config.json")) {
-    json st;
-    ENGRAM_TRY_ASSIGN(st, ReadJson(dir / "sentence_bert_config.json"));
-    c.max_tokens = std::min(c.max_positions, st.value("max_seq_length", c.max_positions));
+  ENGRAM_TRY_ASSIGN(c.hidden, dim("hidden_size", -1, 1 << 16));
+  ENGRAM_TRY_ASSIGN(c.layers, dim("num_hidden_layers", -1, 1024));
+  ENGRAM_TRY_ASSIGN(c.heads, dim("num_attention_heads", -1, 1024));
+  ENGRAM_TRY_ASSIGN(c.intermediate, dim("intermediate_size", -1, 1 << 18));
+  ENGRAM_TRY_ASSIGN(c.max_positions, dim("max_position_embeddings", 512, 1 << 20));
+  ENGRAM_TRY_ASSIGN(c.vocab, dim("vocab_size", -1, 1 << 24));
+  ENGRAM_TRY_ASSIGN(c.type_vocab, dim("type_vocab_size", 2, 1 << 16));
+  double eps = 0;
+  ENGRAM_TRY_ASSIGN(eps, config.NumberFieldOr("layer_norm_eps", 1e-12));
+  if (!(eps > 0 && eps < 1)) {
+    return Status::InvalidArgument("embedder config '" + config_path.string() +
+                                   "': layer_norm_eps must be in (0, 1)");
   }
-  if (fs::exists(dir / "1_Pooling" / "config.json")) {
+  c.eps = static_cast<float>(eps);
+  c.max_tokens = c.max_positions;
+  const fs::path st_path = dir / "sentence_bert_config.json";
+  if (fs::exists(st_path)) {
+    json st;
+    ENGRAM_TRY_ASSIGN(st, ReadConfig(st_path));
+    int64_t max_seq = 0;
+    ENGRAM_TRY_ASSIGN(max_seq, JsonValue(st, "embedder config '" + st_path.string() + "'")
+                                   .IntFieldOr("max_seq_length", c.max_positions, 1, 1 << 20));
+    c.max_tokens = std::min(c.max_positions, static_cast<int>(max_seq));
+  }
+  const fs::path pooling_path = dir / "1_Pooling" / "config.json";
+  if (fs::exists(pooling_path)) {
     json pooling;
-    ENGRAM_TRY_ASSIGN(pooling, ReadJson(dir / "1_Pooling" / "config.json"));
-    if (!pooling.value("pooling_mode_mean_tokens", false)) {
+    ENGRAM_TRY_ASSIGN(pooling, ReadConfig(pooling_path));
+    bool mean = false;
+    ENGRAM_TRY_ASSIGN(mean, JsonValue(pooling, "embedder config '" + pooling_path.string() + "'")
+                                .BoolFieldOr("pooling_mode_mean_tokens", false));
+    if (!mean) {
       return Status::NotSupported("embedder: only mean pooling is supported ('" +
-                                  (dir / "1_Pooling" / "config.json").string() + "')");
+                                  pooling_path.string() + "')");
     }
   }
   return c;

@@ -6,6 +6,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/json_write.h"
+
 namespace engram::inference {
 namespace {
 
@@ -113,7 +115,7 @@ Result<std::unique_ptr<SafetensorsFile>> SafetensorsFile::Parse(std::span<const 
     }
     if (info == nullptr) {
       return Status::NotSupported("safetensors: " + where + " has unsupported dtype " +
-                                  dtype.dump() + " (file '" + fname + "')");
+                                  JsonText(dtype) + " (file '" + fname + "')");
     }
     t.dtype = info->dtype;
     const json& shape = value["shape"];
@@ -126,7 +128,7 @@ Result<std::unique_ptr<SafetensorsFile>> SafetensorsFile::Parse(std::span<const 
       }
       const uint64_t dim = d.get<uint64_t>();
       if (dim != 0 && elements > (uint64_t{1} << 62) / dim) {
-        return Corrupt(fname, where + " shape " + shape.dump() + " is too large");
+        return Corrupt(fname, where + " shape " + JsonText(shape) + " is too large");
       }
       elements *= dim;
       t.shape.push_back(static_cast<int64_t>(dim));
@@ -145,7 +147,7 @@ Result<std::unique_ptr<SafetensorsFile>> SafetensorsFile::Parse(std::span<const 
     // (elements is checked against the data size first so the product cannot overflow)
     if (elements > data.size() / info->size || end - begin != elements * info->size) {
       return Corrupt(fname, where + " has " + std::to_string(end - begin) + " bytes but shape " +
-                                shape.dump() + " of " + info->name + " needs " +
+                                JsonText(shape) + " of " + info->name + " needs " +
                                 std::to_string(elements) + " elements");
     }
     t.data = data.data() + begin;

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "common/input_file.h"
 #include "inference/internal/gguf_vocab.h"
 
 namespace engram::inference::internal {
@@ -228,12 +229,13 @@ Result<std::unique_ptr<Tokenizer>> MakeSpmTokenizerFromSpec(const SpmModelSpec& 
 }
 
 Result<std::unique_ptr<Tokenizer>> MakeSpmTokenizerFromFile(const std::string& path) {
-  std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec)) {
-    return Status::NotFound("tokenizer: SentencePiece model '" + path + "' does not exist");
-  }
+  // Read through the input layer (regular files only, bounded), then parsed from memory: the
+  // library's own file reading would block on a FIFO and read /dev/zero without end.
+  constexpr uint64_t kMaxModelBytes = uint64_t{256} << 20;
+  Result<std::string> bytes = ReadFileBounded(path, kMaxModelBytes, "SentencePiece model");
+  if (!bytes.ok()) return bytes.status().WithContext("tokenizer");
   auto processor = std::make_unique<sentencepiece::SentencePieceProcessor>();
-  const auto status = processor->Load(path);
+  const auto status = processor->LoadFromSerializedProto(*bytes);
   if (!status.ok()) {
     return Status::InvalidArgument("tokenizer: '" + path +
                                    "' is not a SentencePiece model: " + StatusText(status));

@@ -1,14 +1,15 @@
 #include "inference/internal/wordpiece_tokenizer.h"
 
-#include <fstream>
 #include <sstream>
 
+#include "common/input_file.h"
 #include "inference/internal/gguf_vocab.h"
 #include "inference/internal/unicode.h"
 
 namespace engram::inference::internal {
 namespace {
 
+constexpr uint64_t kMaxVocabBytes = uint64_t{64} << 20;
 constexpr size_t kMaxCharsPerWord = 100;  // HF WordPiece max_input_chars_per_word
 constexpr std::string_view kContinuation = "##";
 // llama.cpp's GGUF conversion of BERT vocabularies marks word starts with "▁" instead of
@@ -195,8 +196,9 @@ std::vector<TokenKind> BertKinds(const std::vector<std::string>& texts) {
 
 Result<std::unique_ptr<Tokenizer>> MakeWordPieceTokenizerFromVocab(const std::string& path,
                                                                    bool lowercase) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::NotFound("tokenizer: cannot open WordPiece vocabulary '" + path + "'");
+  Result<std::string> bytes = ReadFileBounded(path, kMaxVocabBytes, "WordPiece vocabulary");
+  if (!bytes.ok()) return bytes.status().WithContext("tokenizer");
+  std::istringstream in(*bytes);
   std::vector<std::string> texts;
   for (std::string line; std::getline(in, line);) {
     if (!line.empty() && line.back() == '\r') line.pop_back();

@@ -1,0 +1,71 @@
+#include "bench/eval_data.h"
+
+#include <sstream>
+
+#include "common/input_file.h"
+#include "common/json_read.h"
+
+namespace engram::bench {
+
+namespace {
+
+Result<SquadParagraph> ReadParagraph(const JsonValue& p) {
+  SquadParagraph paragraph;
+  ENGRAM_TRY_ASSIGN(paragraph.context, p.StringField("context"));
+  if (p.Has("qas")) {
+    ENGRAM_TRY_ASSIGN(const std::vector<JsonValue> qas, p.ArrayField("qas"));
+    for (const JsonValue& qa : qas) {
+      ENGRAM_TRY_ASSIGN(std::string question, qa.StringField("question"));
+      paragraph.questions.push_back(std::move(question));
+    }
+  }
+  return paragraph;
+}
+
+}  // namespace
+
+Result<std::vector<SquadArticle>> ReadSquad(const std::string& path, std::string_view what) {
+  Result<nlohmann::json> doc = ReadJsonFile(path, "SQuAD file");
+  if (!doc.ok()) return doc.status().WithContext(what);
+  const JsonValue root(*doc, std::string(what) + ": SQuAD file '" + path + "'");
+  ENGRAM_TRY_ASSIGN(const std::vector<JsonValue> data, root.ArrayField("data"));
+  std::vector<SquadArticle> articles;
+  for (const JsonValue& a : data) {
+    SquadArticle article;
+    ENGRAM_TRY_ASSIGN(article.title, a.StringFieldOr("title", ""));
+    ENGRAM_TRY_ASSIGN(const std::vector<JsonValue> paragraphs, a.ArrayField("paragraphs"));
+    for (const JsonValue& p : paragraphs) {
+      ENGRAM_TRY_ASSIGN(SquadParagraph paragraph, ReadParagraph(p));
+      article.paragraphs.push_back(std::move(paragraph));
+    }
+    articles.push_back(std::move(article));
+  }
+  return articles;
+}
+
+Result<std::vector<std::string>> ReadJsonlInputs(const std::string& path, std::string_view what,
+                                                 size_t max_lines) {
+  Result<std::string> text = ReadFileBounded(path, kMaxJsonFileBytes, "JSONL file");
+  if (!text.ok()) return text.status().WithContext(what);
+  std::istringstream in(*text);
+  std::vector<std::string> inputs;
+  size_t line_no = 0;
+  for (std::string line; std::getline(in, line);) {
+    ++line_no;
+    if (line.empty()) continue;
+    const std::string where = std::string(what) + ": '" + path + "' line " + std::to_string(line_no);
+    ENGRAM_TRY_ASSIGN(const nlohmann::json j, ParseJsonText(line, where));
+    ENGRAM_TRY_ASSIGN(std::string input, JsonValue(j, where).StringField("input"));
+    inputs.push_back(std::move(input));
+    if (max_lines > 0 && inputs.size() == max_lines) break;
+  }
+  return inputs;
+}
+
+Result<std::string> ReadTextFile(const std::string& path, std::string_view what) {
+  Result<std::string> text = ReadFileBounded(path, kMaxTextInputBytes, "text file");
+  if (!text.ok()) return text.status().WithContext(what);
+  return text;
+}
+
+}  // namespace engram::bench

@@ -27,7 +27,11 @@ Result<SquadParagraph> ReadParagraph(const JsonValue& p) {
 Result<std::vector<SquadArticle>> ReadSquad(const std::string& path, std::string_view what) {
   Result<nlohmann::json> doc = ReadJsonFile(path, "SQuAD file");
   if (!doc.ok()) return doc.status().WithContext(what);
-  const JsonValue root(*doc, std::string(what) + ": SQuAD file '" + path + "'");
+  return ParseSquad(*doc, std::string(what) + ": SQuAD file '" + path + "'");
+}
+
+Result<std::vector<SquadArticle>> ParseSquad(const nlohmann::json& doc, std::string where) {
+  const JsonValue root(doc, std::move(where));
   ENGRAM_TRY_ASSIGN(const std::vector<JsonValue> data, root.ArrayField("data"));
   std::vector<SquadArticle> articles;
   for (const JsonValue& a : data) {

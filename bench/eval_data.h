@@ -4,6 +4,7 @@
 // kInvalidArgument naming the file and field, never a crash or a hang.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,8 @@ struct SquadArticle {
 // A SQuAD v1.1 file: {"data": [{"title", "paragraphs": [{"context", "qas": [{"question"}]}]}]}.
 // `what` names the caller in messages ("eval retrieval").
 Result<std::vector<SquadArticle>> ReadSquad(const std::string& path, std::string_view what);
+// The same from a parsed document; `where` names it in messages.
+Result<std::vector<SquadArticle>> ParseSquad(const nlohmann::json& doc, std::string where);
 
 // The "input" text of each non-empty line of an L-Eval style JSONL file, at most `max_lines`
 // (0: all).

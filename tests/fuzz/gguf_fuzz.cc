@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <span>
 
+#include "common/json_write.h"
 #include "inference/gguf.h"
 #include "inference/gguf_report.h"
 #include "inference/tokenizer.h"
@@ -20,7 +21,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     (void)entry.value.AsFloatArray();
     (void)entry.value.AsIntArray();
   }
-  (void)GgufToJson(file, 0).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  (void)engram::JsonText(GgufToJson(file, 0));
   for (const GgufTensor& t : file.tensors()) {
     // Touch the first and last byte: the reader promised they are inside the mapping.
     if (t.bytes > 0) {

@@ -15,19 +15,28 @@ Status CommandTable::RunSelected() const {
   return Status::Internal("no subcommand was selected");
 }
 
-void PrintError(std::string_view message) {
-  std::string line = "engram: error: ";
-  for (const char c : message) {
-    const auto u = static_cast<unsigned char>(c);
-    if (u < 0x20 || u == 0x7F) {
+std::string Printable(std::string_view text) {
+  std::string out;
+  for (const unsigned char c : text) {
+    if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else if (c == '\r') {
+      out += "\\r";
+    } else if (c < 0x20 || c == 0x7F) {
       char hex[8];
-      std::snprintf(hex, sizeof(hex), "\\x%02x", u);
-      line += hex;
+      std::snprintf(hex, sizeof(hex), "\\x%02x", c);
+      out += hex;
     } else {
-      line += c;
+      out += static_cast<char>(c);
     }
   }
-  line += '\n';
+  return out;
+}
+
+void PrintError(std::string_view message) {
+  const std::string line = "engram: error: " + Printable(message) + "\n";
   std::fwrite(line.data(), 1, line.size(), stderr);
 }
 

@@ -52,9 +52,12 @@ CLI::Option* AddThreadsOption(CLI::App* command, Int* threads) {
       ->default_val(0);
 }
 
-// Prints "engram: error: <message>" as one line on stderr. Bytes a terminal would act on (NUL,
-// newlines, escapes) are shown as \xNN, so a message quoting hostile input can neither be cut
-// short nor spill over several lines.
+// `text` with the bytes a terminal would act on escaped: \n \t \r, other control bytes (NUL,
+// ESC, DEL) as \xNN. For one-line output of arbitrary strings (token pieces, error messages).
+std::string Printable(std::string_view text);
+
+// Prints "engram: error: <message>" as one line on stderr, through Printable, so a message
+// quoting hostile input can neither be cut short at a NUL nor spill over several lines.
 void PrintError(std::string_view message);
 
 // Registration functions, one per command file.

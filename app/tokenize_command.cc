@@ -45,27 +45,6 @@ Result<std::string> RenderChat(const std::string& model, const TokenizeFlags& fl
   return inference::ApplyChatTemplate(*chat, messages);
 }
 
-// A piece for display: control characters escaped so that one token stays on one line.
-std::string Printable(std::string_view piece) {
-  std::string out;
-  for (unsigned char c : piece) {
-    if (c == '\n') {
-      out += "\\n";
-    } else if (c == '\t') {
-      out += "\\t";
-    } else if (c == '\r') {
-      out += "\\r";
-    } else if (c < 0x20 || c == 0x7F) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\x%02x", c);
-      out += buf;
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  return out;
-}
-
 Result<std::string> ReadInput(const TokenizeFlags& flags) {
   if (!flags.file.empty()) {
     Result<std::string> text = engram::ReadInput(flags.file, kMaxTextInputBytes, "text file");

@@ -20,6 +20,14 @@ TEST(ThreadPoolTest, ZeroMeansOneThreadPerCore) {
   EXPECT_GE(pool.size(), 1u);
 }
 
+// A count from a flag or a request never starts more than kMaxThreads threads.
+TEST(ThreadPoolTest, ThreadCountsAreBounded) {
+  EXPECT_GE(ResolveThreadCount(0), 1u);
+  EXPECT_EQ(ResolveThreadCount(3), 3u);
+  EXPECT_EQ(ResolveThreadCount(100000), kMaxThreads);
+  EXPECT_EQ(ResolveThreadCount(static_cast<size_t>(-1)), kMaxThreads);
+}
+
 TEST(ThreadPoolTest, SubmitReturnsResults) {
   ThreadPool pool(3);
   std::vector<std::future<int>> futures;

@@ -8,6 +8,8 @@
 #include <cstring>
 #include <vector>
 
+#include "common/input_file.h"
+
 namespace engram {
 
 namespace {
@@ -125,22 +127,20 @@ std::string Sha256Hex(std::string_view data) {
 }
 
 Result<std::string> Sha256File(const std::filesystem::path& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return ErrnoStatus("sha256: cannot open '" + path.string() + "'", errno);
+  // Through the input layer: a FIFO or /dev/zero in the models folder cannot hang the digest.
+  Result<ScopedFd> fd = OpenRegularFile(path, "file");
+  if (!fd.ok()) return fd.status().WithContext("sha256");
   Sha256 hash;
   std::vector<uint8_t> buffer(1 << 20);
   for (;;) {
-    const ssize_t n = ::read(fd, buffer.data(), buffer.size());
+    const ssize_t n = ::read(fd->get(), buffer.data(), buffer.size());
     if (n == 0) break;
     if (n < 0) {
       if (errno == EINTR) continue;
-      const int err = errno;
-      ::close(fd);
-      return ErrnoStatus("sha256: cannot read '" + path.string() + "'", err);
+      return ErrnoStatus("sha256: cannot read '" + path.string() + "'", errno);
     }
     hash.Update({buffer.data(), static_cast<size_t>(n)});
   }
-  ::close(fd);
   return ToHex(hash.Finish());
 }
 

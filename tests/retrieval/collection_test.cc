@@ -79,6 +79,7 @@ class CollectionTest : public ::testing::Test {
   }
   void TearDown() override { fs::remove_all(dir_); }
   std::unique_ptr<Collection> Open(CollectionOptions options = {}) {
+    options.mode = OpenMode::kCreate;
     options.chunking.max_tokens = 4000;  // one chunk per test document unless a test says
     options.chunking.overlap_tokens = 0;
     auto c = Collection::Open(dir_.string(), &embedder_, options);
@@ -161,10 +162,15 @@ TEST_F(CollectionTest, DedupReplaceDeleteAndList) {
   auto first = c->Ingest({.text = "alpha beta gamma", .source = "x.txt"});
   ASSERT_TRUE(first.ok());
   EXPECT_EQ(first->outcome, IngestOutcome::kAdded);
-  auto same = c->Ingest({.text = "alpha beta gamma", .source = "y.txt"});
+  auto same = c->Ingest({.text = "alpha beta gamma", .source = "x.txt"});
   ASSERT_TRUE(same.ok());
   EXPECT_EQ(same->outcome, IngestOutcome::kUnchanged);
   EXPECT_EQ(same->id, first->id);
+  // Another source with the same text is another document (a source is the identity).
+  auto copy = c->Ingest({.text = "alpha beta gamma", .source = "y.txt"});
+  ASSERT_TRUE(copy.ok());
+  EXPECT_EQ(copy->outcome, IngestOutcome::kAdded);
+  ASSERT_TRUE(c->Delete(copy->id).ok());
   auto replaced = c->Ingest({.text = "delta epsilon", .source = "x.txt"});
   ASSERT_TRUE(replaced.ok());
   EXPECT_EQ(replaced->outcome, IngestOutcome::kReplaced);
@@ -205,7 +211,7 @@ TEST_F(CollectionTest, RemovalsFromSharedPostingSegmentsLeaveExactScores) {
 
   const fs::path fresh_dir = dir_.parent_path() / (dir_.filename().string() + "-fresh");
   fs::remove_all(fresh_dir);
-  auto fresh = Collection::Open(fresh_dir.string(), &embedder_, {});
+  auto fresh = Collection::Open(fresh_dir.string(), &embedder_, {.mode = OpenMode::kCreate});
   ASSERT_TRUE(fresh.ok());
   for (const DocumentInput& d : {batch[0], batch[3], second[0], second[1]}) {
     ASSERT_TRUE((*fresh)->Ingest(d).ok());
@@ -230,6 +236,7 @@ TEST_F(CollectionTest, IndexKindIsFixedAtCreation) {
   {
     CollectionOptions options;
     options.index.kind = IndexKind::kIvfPq;
+    options.mode = OpenMode::kCreate;
     auto c = Collection::Open(dir_.string(), &embedder_, options);
     ASSERT_TRUE(c.ok()) << c.status().ToString();
     ASSERT_TRUE((*c)->Ingest({.text = "a document about rivers", .source = "1"}).ok());
@@ -293,7 +300,7 @@ TEST_F(CollectionTest, Bm25OverSegmentsEqualsFullBm25) {
 }
 
 TEST_F(CollectionTest, LongDocumentsAreChunkedWithSpans) {
-  auto c = Collection::Open(dir_.string(), &embedder_, {.chunking = {.max_tokens = 30, .overlap_tokens = 8}});
+  auto c = Collection::Open(dir_.string(), &embedder_, {.chunking = {.max_tokens = 30, .overlap_tokens = 8}, .mode = OpenMode::kCreate});
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   std::string text;
   for (int i = 0; i < 40; ++i) text += "Sentence number " + std::to_string(i) + " talks about topic" + std::to_string(i) + ". ";
@@ -393,7 +400,7 @@ TEST(CollectionSigkillChild, IngestUntilKilled) {
   const char* round = std::getenv("ENGRAM_SIGKILL_CHILD_ROUND");
   if (dir == nullptr || round == nullptr) GTEST_SKIP() << "runs only as the SIGKILL test's child";
   HashingEmbedder embedder;
-  auto c = Collection::Open(dir, &embedder, {.chunking = {.max_tokens = 8, .overlap_tokens = 0}});
+  auto c = Collection::Open(dir, &embedder, {.chunking = {.max_tokens = 8, .overlap_tokens = 0}, .mode = OpenMode::kCreate});
   if (!c.ok()) ::_exit(3);
   for (int i = 0;; ++i) {
     std::string text;
@@ -427,7 +434,7 @@ TEST_F(CollectionTest, SigkillMidIngestLeavesWholeDocuments) {
     int status = 0;
     ::waitpid(child, &status, 0);
     ASSERT_TRUE(WIFSIGNALED(status)) << "the child stopped by itself: " << status;
-    auto c = Collection::Open(dir_.string(), &embedder_, {.chunking = {.max_tokens = 8, .overlap_tokens = 0}});
+    auto c = Collection::Open(dir_.string(), &embedder_, {.chunking = {.max_tokens = 8, .overlap_tokens = 0}, .mode = OpenMode::kCreate});
     ASSERT_TRUE(c.ok()) << c.status().ToString();
     auto docs = (*c)->List();
     ASSERT_TRUE(docs.ok());

@@ -34,7 +34,7 @@
 namespace engram::app {
 namespace {
 
-using json = nlohmann::ordered_json;
+using json = nlohmann::json;  // JsonText takes this type (keys come out sorted)
 
 struct CollectionFlags {
   std::string collection;

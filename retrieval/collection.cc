@@ -1052,10 +1052,13 @@ Status ValidateSearch(std::string_view query, const SearchOptions& o) {
   };
   auto real_in = [&](std::string_view name, double v, double lo, double hi) -> Status {
     if (std::isfinite(v) && v >= lo && v <= hi) return Status::OK();
-    char got[64];
-    std::snprintf(got, sizeof got, "%g", v);
-    return bad(std::string(name) + " must be a finite number within " + JsonText(lo) + ".." +
-               JsonText(hi) + ", got " + got);
+    auto text = [](double x) {
+      char buffer[64];
+      std::snprintf(buffer, sizeof buffer, "%g", x);
+      return std::string(buffer);
+    };
+    return bad(std::string(name) + " must be a finite number within " + text(lo) + ".." +
+               text(hi) + ", got " + text(v));
   };
   for (Status st : {int_in("k", o.k, 1, kMaxSearchK),
                     int_in("candidates", o.candidates, 0, kMaxSearchCandidates),

@@ -1084,10 +1084,15 @@ Result<std::vector<SearchHit>> Collection::Search(std::string_view query,
     Result<std::vector<DocumentInfo>> docs = List();
     if (!docs.ok()) return docs.status();
     allowed_docs.emplace();
+    // Stored sources and tags are repaired UTF-8 (Normalised); filters match them so. A prefix
+    // that ends inside a character also matches as given.
+    const std::string prefix = RepairUtf8(options.source_prefix);
+    std::vector<std::string> tags;
+    for (const std::string& t : options.tags) tags.push_back(RepairUtf8(t));
     for (const DocumentInfo& d : *docs) {
       bool ok = !options.document || d.id == *options.document;
-      ok = ok && d.source.rfind(options.source_prefix, 0) == 0;
-      for (const std::string& t : options.tags) {
+      ok = ok && (d.source.starts_with(prefix) || d.source.starts_with(options.source_prefix));
+      for (const std::string& t : tags) {
         ok = ok && std::find(d.tags.begin(), d.tags.end(), t) != d.tags.end();
       }
       if (ok) allowed_docs->insert(d.id);

@@ -1,23 +1,31 @@
 // Document collections from the command line (retrieval/collection.h):
-//   engram ingest --collection C [--tag T]… [--sync] [--index KIND] [--json] FILE… | -
+//   engram ingest --collection C [--tag T]… [--name NAME] [--sync] [--index KIND] [--json] FILE… | -
 //   engram search --collection C [--mode bm25|dense|hybrid] [-k N] [--fusion weighted|rrf]
 //                 [--mmr] [--tag T]… [--source-prefix P] [--json] QUERY
 //   engram collections [--json]
 //   engram docs --collection C [--json]
 //   engram delete --collection C ID…
 // Collections live under <data-dir>/collections/<name>. Every command uses the default embedder
-// (or --model DIR). `ingest` reads .txt .md .html .pdf files, or stdin for "-"; a file that
-// cannot be read or parsed is reported and skipped, the rest is ingested, and the exit code is
-// then 2.
+// (or --model DIR). Only `ingest` creates a collection; the read commands (search, docs,
+// collections) open it read-only and write nothing, and a missing one is an error that lists
+// the collections there are.
+// `ingest` reads .txt .md .html .pdf files, or stdin for "-" (at most once); a file that cannot
+// be read or parsed is reported and skipped, the rest is ingested, and the exit code is then 2.
+// A document's identity (what a later ingest replaces) is a file's canonical path (so f.txt,
+// ./f.txt and a symlink to it are one document), and for stdin --name NAME, else
+// "stdin:<first 12 hex digits of the text's sha256>". Every JSON output goes through JsonText,
+// so invalid UTF-8 in names, tags or queries cannot abort it.
 #include <cstdio>
-#include <fstream>
-#include <iostream>
-#include <iterator>
+#include <filesystem>
 #include <memory>
+#include <set>
 
 #include "app/cli.h"
+#include "common/input_file.h"
+#include "common/json_write.h"
 #include "common/paths.h"
 #include "common/progress.h"
+#include "common/sha256.h"
 #include "inference/bert_embedder.h"
 #include "nlohmann/json.hpp"
 #include "retrieval/collection.h"
@@ -26,7 +34,7 @@
 namespace engram::app {
 namespace {
 
-using json = nlohmann::ordered_json;
+using json = nlohmann::json;  // JsonText takes this type (keys come out sorted)
 
 struct CollectionFlags {
   std::string collection;
@@ -53,10 +61,30 @@ struct Opened {
   std::unique_ptr<retrieval::Collection> collection;
 };
 
+// The collection's directory, or why it cannot be opened in `mode` (checked before the
+// embedder is loaded). A missing collection names the ones there are and how to create it.
+Result<std::string> CheckedPath(const GlobalFlags& global, const std::string& name,
+                                retrieval::OpenMode mode) {
+  const std::string data_dir = ResolveDataDir(global.data_dir).string();
+  Result<std::string> path = retrieval::CollectionPath(data_dir, name);
+  if (!path.ok()) return path.status();
+  const Status st = retrieval::CheckCollection(*path, mode);
+  if (st.code() != StatusCode::kNotFound) {
+    if (!st.ok()) return st;
+    return path;
+  }
+  std::string existing;
+  for (const std::string& c : retrieval::ListCollections(data_dir)) {
+    existing += (existing.empty() ? "" : ", ") + c;
+  }
+  return Status::NotFound("collection '" + name + "' does not exist (collections: " +
+                          (existing.empty() ? std::string("none") : existing) +
+                          "); create it with 'engram ingest -c " + name + " FILE'");
+}
+
 Result<Opened> OpenCollection(const GlobalFlags& global, const CollectionFlags& f,
-                              const retrieval::CollectionOptions& options = {}) {
-  Result<std::string> path =
-      retrieval::CollectionPath(ResolveDataDir(global.data_dir).string(), f.collection);
+                              retrieval::CollectionOptions options) {
+  Result<std::string> path = CheckedPath(global, f.collection, options.mode);
   if (!path.ok()) return path.status();
   Result<inference::EmbedPrecision> precision = inference::ParseEmbedPrecision(f.precision);
   if (!precision.ok()) return precision.status();
@@ -72,25 +100,94 @@ Result<Opened> OpenCollection(const GlobalFlags& global, const CollectionFlags& 
   return o;
 }
 
+retrieval::CollectionOptions WithMode(retrieval::OpenMode mode) {
+  retrieval::CollectionOptions options;
+  options.mode = mode;
+  return options;
+}
+
+Result<Opened> OpenForReading(const GlobalFlags& global, const CollectionFlags& f) {
+  return OpenCollection(global, f, WithMode(retrieval::OpenMode::kReadOnly));
+}
+
 // ---- ingest ----
 
 struct IngestFlags : CollectionFlags {
   std::vector<std::string> files;
   std::vector<std::string> tags;
+  std::string name;
   bool sync = false;
   std::string index = "auto";
 };
 
-Status RunIngest(const GlobalFlags& global, const IngestFlags& f) {
+// One document to read: `arg` as given (its extension picks the format), `source` its identity.
+struct IngestItem {
+  std::string arg, source;
+};
+
+// The documents a command names, each once: files by canonical path (the first naming wins),
+// "-" at most once. Files that cannot be resolved keep their argument as source and fail when
+// read.
+Result<std::vector<IngestItem>> PlanIngest(const IngestFlags& f) {
   if (f.files.empty()) return Status::InvalidArgument("ingest: give files to ingest, or - for stdin");
+  const auto dashes = std::count(f.files.begin(), f.files.end(), "-");
+  if (dashes > 1) {
+    return Status::InvalidArgument("ingest: '-' (standard input) is given " +
+                                   std::to_string(dashes) + " times; it can be read once");
+  }
+  if (!f.name.empty() && dashes == 0) {
+    return Status::InvalidArgument("ingest: --name names the document read from standard input; "
+                                   "give - as well, or drop --name");
+  }
+  std::vector<IngestItem> items;
+  std::set<std::string> seen;
+  for (const std::string& file : f.files) {
+    std::string source = file;
+    if (file != "-") {
+      std::error_code ec;
+      const std::filesystem::path canonical = std::filesystem::canonical(file, ec);
+      if (!ec) source = canonical.string();
+    }
+    if (seen.insert(source).second) items.push_back({file, source});
+  }
+  return items;
+}
+
+// Reads and parses one item; stdin is named by --name or by its content.
+Result<retrieval::DocumentInput> ReadIngestItem(const IngestItem& item, const IngestFlags& f) {
+  retrieval::DocumentInput doc;
+  doc.tags = f.tags;
+  if (item.arg == "-") {
+    Result<std::string> text = ReadInput("-", kMaxDocumentBytes, "document");
+    if (!text.ok()) return text.status();
+    Result<retrieval::ParsedDocument> parsed =
+        retrieval::ParseDocument(*text, retrieval::DocumentFormat::kText, "stdin");
+    if (!parsed.ok()) return parsed.status();
+    doc.text = std::move(parsed->text);
+    doc.source = f.name.empty() ? "stdin:" + Sha256Hex(doc.text).substr(0, 12) : f.name;
+    return doc;
+  }
+  Result<retrieval::ParsedDocument> parsed = retrieval::ParseDocumentFile(item.arg);
+  if (!parsed.ok()) return parsed.status();
+  doc.text = std::move(parsed->text);
+  doc.title = std::move(parsed->title);
+  doc.format = std::string(retrieval::DocumentFormatName(parsed->format));
+  doc.source = item.source;
+  return doc;
+}
+
+Status RunIngest(const GlobalFlags& global, const IngestFlags& f) {
+  Result<std::vector<IngestItem>> items = PlanIngest(f);
+  if (!items.ok()) return items.status();
   retrieval::CollectionOptions options;
+  options.mode = retrieval::OpenMode::kCreate;
   options.sync = f.sync;
   Result<retrieval::IndexKind> kind = retrieval::ParseIndexKind(f.index);
   if (!kind.ok()) return kind.status();
   options.index.kind = *kind;
   Result<Opened> o = OpenCollection(global, f, options);
   if (!o.ok()) return o.status();
-  ProgressReporter progress("ingest", f.files.size(), {.unit = "docs"});
+  ProgressReporter progress("ingest", items->size(), {.unit = "docs"});
   json failed = json::array(), documents = json::array();
   size_t counts[3] = {0, 0, 0};
   uint64_t chunks = 0;
@@ -101,15 +198,13 @@ Status RunIngest(const GlobalFlags& global, const IngestFlags& f) {
     if (!r.ok()) return r.status();
     for (size_t i = 0; i < r->size(); ++i) {
       const retrieval::IngestResult& x = (*r)[i];
+      const std::string outcome(retrieval::IngestOutcomeName(x.outcome));
       ++counts[static_cast<int>(x.outcome)];
       chunks += x.chunks;
-      documents.push_back({{"id", x.id},
-                           {"source", batch[i].source},
-                           {"outcome", std::string(retrieval::IngestOutcomeName(x.outcome))},
-                           {"chunks", x.chunks}});
+      documents.push_back(
+          {{"id", x.id}, {"source", batch[i].source}, {"outcome", outcome}, {"chunks", x.chunks}});
       if (!f.json) {
-        std::printf("%-9s %6llu  %s (%u chunks)\n",
-                    std::string(retrieval::IngestOutcomeName(x.outcome)).c_str(),
+        std::printf("%-9s %6llu  %s (%u chunks)\n", outcome.c_str(),
                     static_cast<unsigned long long>(x.id), batch[i].source.c_str(), x.chunks);
       }
     }
@@ -117,31 +212,17 @@ Status RunIngest(const GlobalFlags& global, const IngestFlags& f) {
     batch.clear();
     return Status::OK();
   };
-  for (const std::string& file : f.files) {
-    retrieval::DocumentInput doc;
-    doc.tags = f.tags;
-    if (file == "-") {
-      std::string text((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
-      Result<retrieval::ParsedDocument> parsed =
-          retrieval::ParseDocument(text, retrieval::DocumentFormat::kText, "stdin");
-      if (!parsed.ok()) return parsed.status();
-      doc.text = std::move(parsed->text);
-      doc.source = "stdin";
-    } else {
-      Result<retrieval::ParsedDocument> parsed = retrieval::ParseDocumentFile(file);
-      if (!parsed.ok()) {
-        std::fprintf(stderr, "ingest: skipped %s: %s\n", file.c_str(),
-                     std::string(parsed.status().message()).c_str());
-        failed.push_back({{"source", file}, {"error", std::string(parsed.status().message())}});
-        progress.Add(1);
-        continue;
-      }
-      doc.text = std::move(parsed->text);
-      doc.title = std::move(parsed->title);
-      doc.format = std::string(retrieval::DocumentFormatName(parsed->format));
-      doc.source = file;
+  for (const IngestItem& item : *items) {
+    Result<retrieval::DocumentInput> doc = ReadIngestItem(item, f);
+    if (!doc.ok() && item.arg == "-") return doc.status();
+    if (!doc.ok()) {
+      const std::string error(doc.status().message());
+      std::fprintf(stderr, "ingest: skipped %s: %s\n", item.arg.c_str(), error.c_str());
+      failed.push_back({{"source", item.arg}, {"error", error}});
+      progress.Add(1);
+      continue;
     }
-    batch.push_back(std::move(doc));
+    batch.push_back(std::move(*doc));
     if (batch.size() >= 16) {
       if (Status s = flush(); !s.ok()) return s;
     }
@@ -150,14 +231,11 @@ Status RunIngest(const GlobalFlags& global, const IngestFlags& f) {
   progress.Finish();
   if (Status s = o->collection->Flush(); !s.ok()) return s;
   if (f.json) {
-    const json out = {{"collection", f.collection},
-                      {"added", counts[0]},
-                      {"replaced", counts[1]},
-                      {"unchanged", counts[2]},
-                      {"chunks", chunks},
-                      {"documents", documents},
+    const json out = {{"collection", f.collection}, {"added", counts[0]},
+                      {"replaced", counts[1]},      {"unchanged", counts[2]},
+                      {"chunks", chunks},           {"documents", documents},
                       {"failed", failed}};
-    std::printf("%s\n", out.dump(2).c_str());
+    std::printf("%s\n", JsonText(out, 2).c_str());
   }
   if (!failed.empty()) {
     return Status::InvalidArgument("ingest: " + std::to_string(failed.size()) +
@@ -173,6 +251,8 @@ struct SearchFlags : CollectionFlags {
   std::string mode = "hybrid";
   std::string fusion = "weighted";
   int k = 5;
+  double rrf_k = 60.0, dense_weight = 0.5, mmr_lambda = 0.7;
+  int candidates = 0;
   bool mmr = false;
   std::vector<std::string> tags;
   std::string source_prefix;
@@ -187,12 +267,17 @@ Status RunSearch(const GlobalFlags& global, const SearchFlags& f) {
     return Status::InvalidArgument("search: --fusion '" + f.fusion + "' is not rrf or weighted");
   }
   options.fusion = f.fusion == "rrf" ? retrieval::FusionMethod::kRrf : retrieval::FusionMethod::kWeighted;
-  if (f.k <= 0) return Status::InvalidArgument("search: -k must be > 0");
   options.k = f.k;
+  options.rrf_k = f.rrf_k;
+  options.dense_weight = f.dense_weight;
+  options.candidates = f.candidates;
   options.mmr = f.mmr;
+  options.mmr_lambda = f.mmr_lambda;
   options.tags = f.tags;
   options.source_prefix = f.source_prefix;
-  Result<Opened> o = OpenCollection(global, f);
+  // The library checks again; checking first spares loading the embedder for a bad request.
+  if (Status st = retrieval::ValidateSearch(f.query, options); !st.ok()) return st;
+  Result<Opened> o = OpenForReading(global, f);
   if (!o.ok()) return o.status();
   Result<std::vector<retrieval::SearchHit>> hits = o->collection->Search(f.query, options);
   if (!hits.ok()) return hits.status();
@@ -211,7 +296,7 @@ Status RunSearch(const GlobalFlags& global, const SearchFlags& f) {
                              {"source", h.source},
                              {"text", h.text}});
     }
-    std::printf("%s\n", out.dump(2).c_str());
+    std::printf("%s\n", JsonText(out, 2).c_str());
     return Status::OK();
   }
   for (size_t i = 0; i < hits->size(); ++i) {
@@ -226,43 +311,56 @@ Status RunSearch(const GlobalFlags& global, const SearchFlags& f) {
 
 // ---- collections, docs, delete ----
 
+// One collection's line: a damaged one is listed as such (and not opened, so not touched).
+json DescribeCollection(const GlobalFlags& global, const CollectionFlags& f,
+                        const std::string& data_dir, const std::string& name) {
+  Result<std::string> path = retrieval::CollectionPath(data_dir, name);
+  const retrieval::CollectionProbe probe =
+      path.ok() ? retrieval::ProbeCollection(*path) : retrieval::CollectionProbe{};
+  if (probe.health == retrieval::CollectionHealth::kDamaged) {
+    return {{"name", name}, {"status", "damaged"}, {"error", probe.problem}};
+  }
+  CollectionFlags one = f;
+  one.collection = name;
+  Result<Opened> o = OpenForReading(global, one);
+  if (!o.ok()) {
+    return {{"name", name}, {"status", "error"}, {"error", std::string(o.status().message())}};
+  }
+  const retrieval::CollectionStats st = o->collection->Stats();
+  return {{"name", name},
+          {"status", "ok"},
+          {"documents", st.documents},
+          {"chunks", st.chunks},
+          {"index", std::string(retrieval::IndexKindName(st.index_kind))}};
+}
+
 Status RunCollections(const GlobalFlags& global, const CollectionFlags& f) {
   const std::string data_dir = ResolveDataDir(global.data_dir).string();
   json out = json::array();
   for (const std::string& name : retrieval::ListCollections(data_dir)) {
-    CollectionFlags one = f;
-    one.collection = name;
-    Result<Opened> o = OpenCollection(global, one);
-    if (!o.ok()) {
-      out.push_back({{"name", name}, {"error", std::string(o.status().message())}});
-      continue;
-    }
-    const retrieval::CollectionStats st = o->collection->Stats();
-    out.push_back({{"name", name},
-                   {"documents", st.documents},
-                   {"chunks", st.chunks},
-                   {"index", std::string(retrieval::IndexKindName(st.index_kind))}});
+    out.push_back(DescribeCollection(global, f, data_dir, name));
   }
   if (f.json) {
-    std::printf("%s\n", json({{"data_dir", data_dir}, {"collections", out}}).dump(2).c_str());
-  } else {
-    for (const auto& c : out) {
-      if (c.contains("error")) {
-        std::printf("%-24s error: %s\n", c["name"].get<std::string>().c_str(),
-                    c["error"].get<std::string>().c_str());
-      } else {
-        std::printf("%-24s %8llu docs %9llu chunks  %s\n", c["name"].get<std::string>().c_str(),
-                    static_cast<unsigned long long>(c["documents"].get<uint64_t>()),
-                    static_cast<unsigned long long>(c["chunks"].get<uint64_t>()),
-                    c["index"].get<std::string>().c_str());
-      }
+    std::printf("%s\n", JsonText(json({{"data_dir", data_dir}, {"collections", out}}), 2).c_str());
+    return Status::OK();
+  }
+  for (const auto& c : out) {
+    const std::string status = c["status"].get<std::string>();
+    if (status != "ok") {
+      std::printf("%-24s %s: %s\n", c["name"].get<std::string>().c_str(), status.c_str(),
+                  c["error"].get<std::string>().c_str());
+    } else {
+      std::printf("%-24s %8llu docs %9llu chunks  %s\n", c["name"].get<std::string>().c_str(),
+                  static_cast<unsigned long long>(c["documents"].get<uint64_t>()),
+                  static_cast<unsigned long long>(c["chunks"].get<uint64_t>()),
+                  c["index"].get<std::string>().c_str());
     }
   }
   return Status::OK();
 }
 
 Status RunDocs(const GlobalFlags& global, const CollectionFlags& f) {
-  Result<Opened> o = OpenCollection(global, f);
+  Result<Opened> o = OpenForReading(global, f);
   if (!o.ok()) return o.status();
   Result<std::vector<retrieval::DocumentInfo>> docs = o->collection->List();
   if (!docs.ok()) return docs.status();
@@ -278,7 +376,9 @@ Status RunDocs(const GlobalFlags& global, const CollectionFlags& f) {
                   d.title.c_str());
     }
   }
-  if (f.json) std::printf("%s\n", json({{"collection", f.collection}, {"documents", out}}).dump(2).c_str());
+  if (f.json) {
+    std::printf("%s\n", JsonText(json({{"collection", f.collection}, {"documents", out}}), 2).c_str());
+  }
   return Status::OK();
 }
 
@@ -287,13 +387,13 @@ struct DeleteFlags : CollectionFlags {
 };
 
 Status RunDelete(const GlobalFlags& global, const DeleteFlags& f) {
-  Result<Opened> o = OpenCollection(global, f);
+  Result<Opened> o = OpenCollection(global, f, WithMode(retrieval::OpenMode::kReadWrite));
   if (!o.ok()) return o.status();
   for (uint64_t id : f.ids) {
     if (Status s = o->collection->Delete(id); !s.ok()) return s;
     if (!f.json) std::printf("deleted %llu\n", static_cast<unsigned long long>(id));
   }
-  if (f.json) std::printf("%s\n", json({{"deleted", f.ids}}).dump().c_str());
+  if (f.json) std::printf("%s\n", JsonText(json({{"deleted", f.ids}})).c_str());
   return o->collection->Flush();
 }
 
@@ -305,6 +405,8 @@ void RegisterCollectionCommands(CLI::App& app, const GlobalFlags& global, Comman
   AddCommonFlags(cmd, *ingest, true);
   cmd->add_option("files", ingest->files, "Files to ingest")->required();
   cmd->add_option("--tag", ingest->tags, "Tag the documents (repeatable)");
+  cmd->add_option("--name", ingest->name,
+                  "Identity of the stdin document (default: stdin:<sha256 prefix of its text>)");
   cmd->add_flag("--sync", ingest->sync, "fsync every write (durable against power loss)");
   cmd->add_option("--index", ingest->index,
                   "Vector index of a new collection: auto (exact, HNSW from 50,000 chunks), flat, "
@@ -317,10 +419,18 @@ void RegisterCollectionCommands(CLI::App& app, const GlobalFlags& global, Comman
   AddCommonFlags(cmd, *search, true);
   cmd->add_option("query", search->query, "The query")->required();
   cmd->add_option("--mode", search->mode, "bm25, dense or hybrid")->default_val("hybrid");
-  cmd->add_option("-k", search->k, "Hits to return")->default_val(5);
+  cmd->add_option("-k", search->k, "Hits to return (1..1000)")->default_val(5);
   cmd->add_option("--fusion", search->fusion, "Hybrid fusion: weighted (min-max normalised scores) or rrf")
       ->default_val("weighted");
+  cmd->add_option("--rrf-k", search->rrf_k, "RRF fusion constant (0..1e6)")->default_val(60.0);
+  cmd->add_option("--dense-weight", search->dense_weight, "Weighted fusion: dense share (0..1)")
+      ->default_val(0.5);
+  cmd->add_option("--candidates", search->candidates,
+                  "Candidates per mode before fusion (0: max(4k, 50))")
+      ->default_val(0);
   cmd->add_flag("--mmr", search->mmr, "Diversify the hits (maximal marginal relevance)");
+  cmd->add_option("--mmr-lambda", search->mmr_lambda, "MMR relevance vs diversity (0..1)")
+      ->default_val(0.7);
   cmd->add_option("--tag", search->tags, "Only documents with this tag (repeatable)");
   cmd->add_option("--source-prefix", search->source_prefix, "Only documents whose source starts so");
   commands.Add(cmd, [&global, search]() { return RunSearch(global, *search); });

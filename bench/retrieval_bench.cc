@@ -86,6 +86,7 @@ Result<json> RunRetrievalBench(const RetrievalBenchOptions& options) {
   SyntheticEmbedder embedder(options.dim);
   retrieval::CollectionOptions copts;
   copts.index.kind = *kind;
+  copts.mode = retrieval::OpenMode::kCreate;
 
   json out;
   uint64_t chunks = 0;

@@ -99,6 +99,7 @@ Result<json> RunRetrievalEval(const RetrievalEvalOptions& options) {
   } cleanup{dir, temporary};
   retrieval::CollectionOptions copts;
   copts.chunking = {.max_tokens = options.chunk_tokens, .overlap_tokens = options.overlap_tokens};
+  copts.mode = retrieval::OpenMode::kCreate;
   Result<std::unique_ptr<retrieval::Collection>> opened =
       retrieval::Collection::Open(dir.string(), embedder->get(), copts);
   if (!opened.ok()) return opened.status();

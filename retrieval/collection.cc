@@ -13,11 +13,17 @@
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <random>
 #include <shared_mutex>
+#include <spdlog/spdlog.h>
 #include <unordered_map>
 #include <unordered_set>
 
+#include "common/input_file.h"
+#include "common/json_read.h"
+#include "common/json_write.h"
 #include "common/sha256.h"
+#include "retrieval/document_parser.h"
 #include "retrieval/fusion.h"
 
 namespace engram::retrieval {
@@ -157,24 +163,44 @@ json DocumentJson(const DocumentInfo& d) {
           {"bytes", d.bytes},   {"chunks", d.chunks}};
 }
 
+// A stored document record, read through typed accessors: a damaged record is nullopt, never
+// an exception.
 std::optional<DocumentInfo> DocumentFromJson(std::string_view s) {
-  const json j = json::parse(s, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded() || !j.is_object()) return std::nullopt;
-  DocumentInfo d;
-  d.id = j.value("id", uint64_t{0});
-  d.title = j.value("title", "");
-  d.source = j.value("source", "");
-  d.format = j.value("format", "");
-  d.sha256 = j.value("sha256", "");
-  d.tags = j.value("tags", std::vector<std::string>{});
-  d.created_ms = j.value("created_ms", int64_t{0});
-  d.updated_ms = j.value("updated_ms", int64_t{0});
-  d.bytes = j.value("bytes", uint64_t{0});
-  d.chunks = j.value("chunks", 0u);
+  Result<json> parsed = ParseJsonText(s, "document record");
+  if (!parsed.ok() || !parsed->is_object()) return std::nullopt;
+  const JsonValue j(*parsed, "document record");
+  constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
+  Result<int64_t> id = j.IntFieldOr("id", 0, 0, kMax), bytes = j.IntFieldOr("bytes", 0, 0, kMax),
+                  chunks = j.IntFieldOr("chunks", 0, 0, UINT32_MAX),
+                  created = j.IntFieldOr("created_ms", 0), updated = j.IntFieldOr("updated_ms", 0);
+  Result<std::string> title = j.StringFieldOr("title", ""), source = j.StringFieldOr("source", ""),
+                      format = j.StringFieldOr("format", ""), sha = j.StringFieldOr("sha256", "");
+  if (!id.ok() || !bytes.ok() || !chunks.ok() || !created.ok() || !updated.ok() || !title.ok() ||
+      !source.ok() || !format.ok() || !sha.ok()) {
+    return std::nullopt;
+  }
+  DocumentInfo d{.id = static_cast<uint64_t>(*id), .title = std::move(*title),
+                 .source = std::move(*source), .format = std::move(*format),
+                 .sha256 = std::move(*sha), .tags = {}, .created_ms = *created,
+                 .updated_ms = *updated, .bytes = static_cast<uint64_t>(*bytes),
+                 .chunks = static_cast<uint32_t>(*chunks)};
+  if (j.Has("tags")) {
+    Result<JsonValue> tags = j.Field("tags");
+    if (!tags.ok()) return std::nullopt;
+    Result<std::vector<JsonValue>> items = tags->Items();
+    if (!items.ok()) return std::nullopt;
+    for (const JsonValue& t : *items) {
+      Result<std::string> tag = t.String();
+      if (!tag.ok()) return std::nullopt;
+      d.tags.push_back(std::move(*tag));
+    }
+  }
   return d;
 }
 
 std::string DocKey(uint64_t id) { return "d" + BigEndian(id); }
+// "h<sha256>" -> id: written by builds before documents were identified by source alone; only
+// removed now.
 std::string HashKey(std::string_view sha) { return "h" + std::string(sha); }
 std::string SourceKey(std::string_view source) { return "s" + std::string(source); }
 std::string SegmentKey(std::string_view term, uint64_t chunk) {
@@ -221,6 +247,8 @@ struct Collection::State {
   std::unique_ptr<rocksdb::DB> db;
   std::vector<rocksdb::ColumnFamilyHandle*> cf;
   std::unique_ptr<VectorIndex> index;
+  bool read_only = false;
+  std::string instance;  // the identity that owns vectors.faiss; empty: none (read-only, old)
 
   std::mutex write_mu;                 // one writer at a time
   mutable std::shared_mutex state_mu;  // the in-memory state below
@@ -233,6 +261,20 @@ struct Collection::State {
   // Mean raw idf over all terms, recomputed on the first BM25 query after a write.
   mutable std::mutex idf_mu;
   mutable std::optional<double> mean_idf;
+
+  // Open's steps (defined next to Open).
+  Status OpenDatabase(bool create);
+  Status Initialise(const json& embedder_identity);
+  Status ReadMeta(const json& embedder_identity);
+  Status ReadCounters();
+  Status LoadChunkMap();
+  Status OpenIndex();
+
+  Status RefuseIfReadOnly(std::string_view what) const {
+    if (!read_only) return Status::OK();
+    return Status::FailedPrecondition("collection: cannot " + std::string(what) + " '" + dir +
+                                      "': it was opened read-only");
+  }
 
   ~State() {
     for (auto* h : cf) {
@@ -249,7 +291,7 @@ struct Collection::State {
   Status PutCounters(rocksdb::WriteBatch& batch) {
     const json counters = {{"next_document", next_document}, {"next_chunk", next_chunk},
                            {"chunks", chunk_count},          {"total_terms", total_terms}};
-    return FromRocks(batch.Put(cf[kMeta], "counters", counters.dump()), "batch");
+    return FromRocks(batch.Put(cf[kMeta], "counters", JsonText(counters)), "batch");
   }
 
   Result<std::optional<DocumentInfo>> GetDocument(uint64_t id) const {
@@ -423,7 +465,7 @@ struct Collection::State {
 Collection::Collection(std::unique_ptr<State> state) : s_(std::move(state)) {}
 
 Collection::~Collection() {
-  if (s_ != nullptr && s_->index_dirty) (void)Flush();
+  if (s_ != nullptr && s_->index_dirty && !s_->read_only) (void)Flush();
 }
 
 const std::string& Collection::dir() const { return s_->dir; }
@@ -445,7 +487,9 @@ std::vector<std::string> ListCollections(const std::string& data_dir) {
   std::vector<std::string> names;
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(fs::path(data_dir) / "collections", ec)) {
-    if (e.is_directory() && fs::exists(e.path() / "db" / "CURRENT")) {
+    if (!e.is_directory(ec)) continue;
+    const CollectionHealth h = ProbeCollection(e.path().string()).health;
+    if (h == CollectionHealth::kSound || h == CollectionHealth::kDamaged) {
       names.push_back(e.path().filename().string());
     }
   }
@@ -453,131 +497,308 @@ std::vector<std::string> ListCollections(const std::string& data_dir) {
   return names;
 }
 
+namespace {
+
+// RocksDB writes its LOG (renaming the previous one) on every open unless given a logger; a
+// probe must leave the directory as it found it.
+class NullLogger : public rocksdb::Logger {
+ public:
+  using rocksdb::Logger::Logv;
+  void Logv(const char*, va_list) override {}
+};
+
+// The files RocksDB cannot open without: db/CURRENT and the MANIFEST it names. Empty when
+// they are there.
+std::string MissingDatabaseFiles(const fs::path& db_path) {
+  std::error_code ec;
+  if (!fs::is_directory(db_path, ec)) return "db/ is missing";
+  if (!fs::exists(db_path / "CURRENT", ec)) return "db/CURRENT is missing";
+  Result<std::string> current = ReadFileBounded(db_path / "CURRENT", 4096, "database file");
+  if (!current.ok()) return "db/CURRENT is unreadable: " + std::string(current.status().message());
+  std::string manifest = *current;
+  while (!manifest.empty() && std::isspace(static_cast<unsigned char>(manifest.back()))) manifest.pop_back();
+  if (!manifest.starts_with("MANIFEST-") || manifest.find('/') != std::string::npos) {
+    return "db/CURRENT does not name a MANIFEST";
+  }
+  if (!fs::exists(db_path / manifest, ec)) return "db/" + manifest + " is missing";
+  return {};
+}
+
+// The marker key read through a read-only open without a log file: sound, damaged or foreign.
+CollectionProbe ProbeDatabase(const fs::path& db_path) {
+  rocksdb::DBOptions options;
+  options.info_log = std::make_shared<NullLogger>();
+  std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {
+      {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions()}};
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* ro = nullptr;
+  rocksdb::Status s =
+      rocksdb::DB::OpenForReadOnly(options, db_path.string(), cfs, &handles, &ro);
+  if (!s.ok()) return {CollectionHealth::kDamaged, "the database cannot be opened: " + s.ToString()};
+  std::string format;
+  s = ro->Get({}, handles[0], "format", &format);
+  for (auto* h : handles) ro->DestroyColumnFamilyHandle(h);
+  delete ro;
+  if (s.IsNotFound() || (s.ok() && !format.starts_with("engram-collection"))) {
+    return {CollectionHealth::kForeign, "it holds a database that is not an engram collection"};
+  }
+  if (!s.ok()) return {CollectionHealth::kDamaged, "the format marker is unreadable: " + s.ToString()};
+  if (format != kFormat) {
+    return {CollectionHealth::kForeign, "its format is '" + format + "', this build reads '" +
+                                            std::string(kFormat) + "'"};
+  }
+  return {CollectionHealth::kSound, {}};
+}
+
+std::string CollectionName(const std::string& dir) {
+  return fs::path(dir).lexically_normal().filename().string();
+}
+
+Status DamagedStatus(const std::string& dir, const std::string& problem) {
+  return Status::Corruption("collection '" + CollectionName(dir) + "' at '" + dir +
+                            "' is damaged (" + problem +
+                            "); restore it from a backup, or delete it with 'rm -r " + dir + "'");
+}
+
+// 16 random bytes, hex: the collection's identity, which owns its vector index file.
+std::string NewInstanceId() {
+  std::random_device rd;
+  std::string out;
+  static constexpr char kHex[] = "0123456789abcdef";
+  for (int i = 0; i < 16; ++i) {
+    const unsigned byte = rd() & 0xff;
+    out += kHex[byte >> 4];
+    out += kHex[byte & 0xf];
+  }
+  return out;
+}
+
+Status ValidateCollectionOptions(const CollectionOptions& o, const Embedder& embedder) {
+  auto bad = [](const std::string& what) {
+    return Status::InvalidArgument("collection: " + what);
+  };
+  const int max_tokens = embedder.MaxTokens();
+  if (o.chunking.max_tokens < 1 || o.chunking.max_tokens > max_tokens) {
+    return bad("chunking.max_tokens must be within 1.." + std::to_string(max_tokens) +
+               " (the embedder's limit), got " + std::to_string(o.chunking.max_tokens));
+  }
+  if (o.chunking.overlap_tokens < 0 || o.chunking.overlap_tokens >= o.chunking.max_tokens) {
+    return bad("chunking.overlap_tokens must be within 0.." +
+               std::to_string(o.chunking.max_tokens - 1) + ", got " +
+               std::to_string(o.chunking.overlap_tokens));
+  }
+  if (!std::isfinite(o.bm25.k1) || o.bm25.k1 < 0 || o.bm25.k1 > 100) {
+    return bad("bm25.k1 must be a finite number within 0..100, got " + std::to_string(o.bm25.k1));
+  }
+  if (!std::isfinite(o.bm25.b) || o.bm25.b < 0 || o.bm25.b > 1) {
+    return bad("bm25.b must be a finite number within 0..1, got " + std::to_string(o.bm25.b));
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+CollectionProbe ProbeCollection(const std::string& dir) {
+  std::error_code ec;
+  if (!fs::exists(dir, ec)) return {CollectionHealth::kMissing, {}};
+  if (!fs::is_directory(dir, ec)) return {CollectionHealth::kForeign, "it is a file"};
+  if (fs::is_empty(dir, ec)) return {CollectionHealth::kMissing, {}};
+  const fs::path db_path = fs::path(dir) / "db";
+  // An engram collection is a db/ directory, and a vectors.faiss beside it once flushed; a
+  // directory with neither is someone else's.
+  if (!fs::exists(db_path, ec) && !fs::exists(fs::path(dir) / kIndexFile, ec)) {
+    return {CollectionHealth::kForeign, "it holds files that are not an engram collection"};
+  }
+  if (std::string missing = MissingDatabaseFiles(db_path); !missing.empty()) {
+    return {CollectionHealth::kDamaged, missing};
+  }
+  return ProbeDatabase(db_path);
+}
+
+Status CheckCollection(const std::string& dir, OpenMode mode) {
+  const CollectionProbe probe = ProbeCollection(dir);
+  switch (probe.health) {
+    case CollectionHealth::kMissing:
+      if (mode == OpenMode::kCreate) return Status::OK();
+      return Status::NotFound("collection '" + CollectionName(dir) + "' does not exist at '" +
+                              dir + "'");
+    case CollectionHealth::kForeign:
+      return Status::InvalidArgument("collection: '" + dir + "' is not an engram collection (" +
+                                     probe.problem + "); pick another name or --data-dir");
+    case CollectionHealth::kDamaged:
+      return DamagedStatus(dir, probe.problem);
+    case CollectionHealth::kSound:
+      break;
+  }
+  return Status::OK();
+}
+
+Status Collection::State::OpenDatabase(bool create) {
+  const fs::path db_path = fs::path(dir) / "db";
+  std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
+  for (int i = 0; i < kCfCount; ++i) cfs.emplace_back(kCfNames[i], rocksdb::ColumnFamilyOptions());
+  rocksdb::DBOptions db_options;
+  db_options.create_if_missing = create;
+  db_options.create_missing_column_families = create;
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s;
+  if (read_only) {
+    db_options.info_log = std::make_shared<NullLogger>();
+    s = rocksdb::DB::OpenForReadOnly(db_options, db_path.string(), cfs, &cf, &raw);
+  } else {
+    s = rocksdb::DB::Open(db_options, db_path.string(), cfs, &cf, &raw);
+  }
+  if (s.ok()) {
+    db.reset(raw);
+    return Status::OK();
+  }
+  if (s.IsIOError() && s.ToString().find("lock") != std::string::npos) {
+    return Status::Unavailable("collection '" + CollectionName(dir) + "' at '" + dir +
+                               "' is open in another process (an ingest?); retry when it ends, "
+                               "or read it with a read-only command");
+  }
+  return DamagedStatus(dir, "the database cannot be opened: " + s.ToString());
+}
+
+// Writes the markers of a new collection.
+Status Collection::State::Initialise(const json& embedder_identity) {
+  instance = NewInstanceId();
+  rocksdb::WriteBatch batch;
+  batch.Put(cf[kMeta], "format", std::string(kFormat));
+  batch.Put(cf[kMeta], "embedder", JsonText(embedder_identity));
+  batch.Put(cf[kMeta], "index", std::string(IndexKindName(options.index.kind)));
+  batch.Put(cf[kMeta], "instance", instance);
+  if (Status st = PutCounters(batch); !st.ok()) return st;
+  rocksdb::WriteOptions w;
+  w.sync = true;
+  return FromRocks(db->Write(w, &batch), "initialising");
+}
+
+// Checks the embedder, reads the counters, the index kind and the identity (writing one for a
+// collection older than identities, unless read-only).
+Status Collection::State::ReadMeta(const json& embedder_identity) {
+  std::string value;
+  rocksdb::Status s = db->Get({}, cf[kMeta], "embedder", &value);
+  const json stored = json::parse(value, nullptr, false);
+  if (!s.ok() || stored.is_discarded() || stored != embedder_identity) {
+    return Status::FailedPrecondition(
+        "collection: '" + dir + "' was built with embedder " +
+        (stored.is_discarded() ? std::string("?") : JsonText(stored)) + ", not " +
+        JsonText(embedder_identity) + "; use that embedder or a new collection");
+  }
+  if (Status st = ReadCounters(); !st.ok()) return st;
+  // The index kind chosen at creation stays the collection's (for rebuilds after a crash).
+  if (db->Get({}, cf[kMeta], "index", &value).ok()) {
+    Result<IndexKind> kind = ParseIndexKind(value);
+    if (!kind.ok()) return DamagedStatus(dir, "it names index kind '" + value + "'");
+    options.index.kind = *kind;
+  }
+  s = db->Get({}, cf[kMeta], "instance", &instance);
+  if (s.ok()) return Status::OK();
+  if (!s.IsNotFound()) return FromRocks(s, "reading the identity");
+  instance.clear();
+  if (read_only) return Status::OK();  // the index is then rebuilt in memory
+  instance = NewInstanceId();
+  rocksdb::WriteOptions w;
+  w.sync = true;
+  return FromRocks(db->Put(w, cf[kMeta], "instance", instance), "writing the identity");
+}
+
+Status Collection::State::ReadCounters() {
+  std::string value;
+  const rocksdb::Status s = db->Get({}, cf[kMeta], "counters", &value);
+  if (!s.ok()) return DamagedStatus(dir, "its counters are unreadable: " + s.ToString());
+  Result<json> parsed = ParseJsonText(value, "counters");
+  if (!parsed.ok()) return DamagedStatus(dir, std::string(parsed.status().message()));
+  const JsonValue counters(*parsed, "collection counters");
+  constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
+  Result<int64_t> next_doc = counters.IntFieldOr("next_document", 1, 1, kMax);
+  Result<int64_t> next_ch = counters.IntFieldOr("next_chunk", 1, 1, kMax);
+  Result<int64_t> chunks = counters.IntFieldOr("chunks", 0, 0, kMax);
+  Result<int64_t> terms = counters.IntFieldOr("total_terms", 0, 0, kMax);
+  for (const Status* st : {&next_doc.status(), &next_ch.status(), &chunks.status(), &terms.status()}) {
+    if (!st->ok()) return DamagedStatus(dir, std::string(st->message()));
+  }
+  next_document = static_cast<uint64_t>(*next_doc);
+  next_chunk = static_cast<uint64_t>(*next_ch);
+  chunk_count = static_cast<uint64_t>(*chunks);
+  total_terms = static_cast<uint64_t>(*terms);
+  return Status::OK();
+}
+
+// Loads vectors.faiss if this collection owns it and it has the embedder's dimension; otherwise
+// (missing, damaged, foreign, older) starts an empty index. Then catches it up with the chunks
+// unless it reflects the latest sequence.
+Status Collection::State::OpenIndex() {
+  const std::string path = (fs::path(dir) / kIndexFile).string();
+  uint64_t saved_sequence = UINT64_MAX;
+  if (!instance.empty()) {
+    Result<std::unique_ptr<VectorIndex>> loaded = VectorIndex::Load(path, &saved_sequence, instance);
+    if (loaded.ok() && (*loaded)->dim() == embedder->Dim()) {
+      index = std::move(*loaded);
+    } else if (!loaded.ok() && loaded.status().code() != StatusCode::kNotFound) {
+      spdlog::warn("collection '{}': not using its vector index ({}); rebuilding it from the "
+                   "database", CollectionName(dir), loaded.status().message());
+    }
+  }
+  if (index == nullptr) {
+    Result<std::unique_ptr<VectorIndex>> created = VectorIndex::Create(embedder->Dim(), options.index);
+    if (!created.ok()) return created.status();
+    index = std::move(*created);
+    saved_sequence = UINT64_MAX;  // nothing reflected
+  }
+  if (saved_sequence == db->GetLatestSequenceNumber()) return Status::OK();
+  if (Status st = CatchUpIndex(); !st.ok()) return st;
+  index_dirty = true;
+  return Status::OK();
+}
+
+Status Collection::State::LoadChunkMap() {
+  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator({}, cf[kChunks]));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    chunk_document[ReadBigEndian(it->key().ToStringView())] =
+        Read<uint64_t>(it->value().ToStringView(), 0);
+  }
+  return FromRocks(it->status(), "scanning chunks");
+}
+
 Result<std::unique_ptr<Collection>> Collection::Open(const std::string& dir, Embedder* embedder,
                                                      const CollectionOptions& options) {
   if (embedder == nullptr) return Status::InvalidArgument("collection: an embedder is required");
-  const fs::path db_path = fs::path(dir) / "db";
+  if (Status st = ValidateCollectionOptions(options, *embedder); !st.ok()) return st;
+  // Refuse what is not a sound collection before writing anything.
+  if (Status st = CheckCollection(dir, options.mode); !st.ok()) return st;
   std::error_code ec;
-  // Refuse a directory that holds something other than a collection, before writing anything.
-  if (fs::exists(dir, ec) && !fs::is_directory(dir, ec)) {
-    return Status::InvalidArgument("collection: '" + dir + "' is a file, not a collection directory");
-  }
-  if (fs::is_directory(dir, ec) && !fs::is_empty(dir, ec) && !fs::exists(db_path / "CURRENT", ec)) {
-    return Status::InvalidArgument("collection: '" + dir +
-                                   "' exists and is not an engram collection; pick another name or "
-                                   "--data-dir");
-  }
-  const bool existing = fs::exists(db_path / "CURRENT", ec);
-  if (existing) {
-    // Check the format marker read-only first: a foreign RocksDB is not touched.
-    rocksdb::DB* ro = nullptr;
-    std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {
-        {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions()}};
-    std::vector<rocksdb::ColumnFamilyHandle*> handles;
-    rocksdb::Status s = rocksdb::DB::OpenForReadOnly(rocksdb::DBOptions(), db_path.string(), cfs,
-                                                     &handles, &ro);
-    if (!s.ok()) return FromRocks(s, "opening '" + db_path.string() + "'");
-    std::string format;
-    s = ro->Get({}, handles[0], "format", &format);
-    for (auto* h : handles) ro->DestroyColumnFamilyHandle(h);
-    delete ro;
-    if (!s.ok() || format != kFormat) {
-      return Status::InvalidArgument("collection: '" + dir + "' holds a database that is not an "
-                                     "engram collection (format '" + format + "')");
-    }
-  }
-  fs::create_directories(dir, ec);
+  const bool create = !fs::exists(dir, ec) || fs::is_empty(dir, ec);  // as the probe said
+  if (create) fs::create_directories(dir, ec);
   if (ec) return Status::IOError("collection: cannot create '" + dir + "': " + ec.message());
 
   auto state = std::make_unique<State>();
   state->dir = dir;
   state->embedder = embedder;
   state->options = options;
-  rocksdb::DBOptions db_options;
-  db_options.create_if_missing = true;
-  db_options.create_missing_column_families = true;
-  rocksdb::ColumnFamilyOptions cf_options;
-  std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
-  for (int i = 0; i < kCfCount; ++i) cfs.emplace_back(kCfNames[i], cf_options);
-  rocksdb::DB* db = nullptr;
-  rocksdb::Status s = rocksdb::DB::Open(db_options, db_path.string(), cfs, &state->cf, &db);
-  if (!s.ok()) return FromRocks(s, "opening '" + db_path.string() + "'");
-  state->db.reset(db);
-
-  // Format marker, embedder identity, counters.
+  state->read_only = options.mode == OpenMode::kReadOnly;
+  if (Status st = state->OpenDatabase(create); !st.ok()) return st;
   const json identity = {{"embedder", std::string(embedder->Name())}, {"dim", embedder->Dim()}};
-  if (!existing) {
-    rocksdb::WriteBatch batch;
-    batch.Put(state->cf[kMeta], "format", std::string(kFormat));
-    batch.Put(state->cf[kMeta], "embedder", identity.dump());
-    batch.Put(state->cf[kMeta], "index", std::string(IndexKindName(options.index.kind)));
-    if (Status st = state->PutCounters(batch); !st.ok()) return st;
-    rocksdb::WriteOptions w;
-    w.sync = true;
-    if (Status st = FromRocks(db->Write(w, &batch), "initialising"); !st.ok()) return st;
-  } else {
-    std::string value;
-    s = db->Get({}, state->cf[kMeta], "embedder", &value);
-    const json stored = json::parse(value, nullptr, false);
-    if (!s.ok() || stored.is_discarded() || stored != identity) {
-      return Status::FailedPrecondition(
-          "collection: '" + dir + "' was built with embedder " +
-          (stored.is_discarded() ? std::string("?") : stored.dump()) + ", not " + identity.dump() +
-          "; use that embedder or a new collection");
-    }
-    s = db->Get({}, state->cf[kMeta], "counters", &value);
-    const json counters = json::parse(value, nullptr, false);
-    if (!s.ok() || counters.is_discarded()) {
-      return Status::Corruption("collection: '" + dir + "' has no readable counters");
-    }
-    state->next_document = counters.value("next_document", uint64_t{1});
-    state->next_chunk = counters.value("next_chunk", uint64_t{1});
-    state->chunk_count = counters.value("chunks", uint64_t{0});
-    state->total_terms = counters.value("total_terms", uint64_t{0});
-    // The index kind chosen at creation stays the collection's (for rebuilds after a crash).
-    if (db->Get({}, state->cf[kMeta], "index", &value).ok()) {
-      Result<IndexKind> kind = ParseIndexKind(value);
-      if (!kind.ok()) return Status::Corruption("collection: '" + dir + "' names index '" + value + "'");
-      state->options.index.kind = *kind;
-    }
+  if (Status st = create ? state->Initialise(identity) : state->ReadMeta(identity); !st.ok()) {
+    return st;
   }
-  // chunk -> document, from the chunk records' headers.
-  {
-    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator({}, state->cf[kChunks]));
-    for (it->SeekToFirst(); it->Valid(); it->Next()) {
-      state->chunk_document[ReadBigEndian(it->key().ToStringView())] =
-          Read<uint64_t>(it->value().ToStringView(), 0);
-    }
-    if (!it->status().ok()) return FromRocks(it->status(), "scanning chunks");
-  }
-  // The vector index: load it; catch it up unless it reflects the latest sequence.
-  const std::string index_path = (fs::path(dir) / kIndexFile).string();
-  uint64_t saved_sequence = 0;
-  Result<std::unique_ptr<VectorIndex>> loaded = VectorIndex::Load(index_path, &saved_sequence);
-  if (loaded.ok() && (*loaded)->dim() == embedder->Dim()) {
-    state->index = std::move(*loaded);
-  } else {
-    Result<std::unique_ptr<VectorIndex>> created =
-        VectorIndex::Create(embedder->Dim(), state->options.index);
-    if (!created.ok()) return created.status();
-    state->index = std::move(*created);
-    saved_sequence = UINT64_MAX;  // nothing reflected
-  }
-  if (saved_sequence != db->GetLatestSequenceNumber()) {
-    if (Status st = state->CatchUpIndex(); !st.ok()) return st;
-    state->index_dirty = true;
-  }
+  if (Status st = state->LoadChunkMap(); !st.ok()) return st;
+  if (Status st = state->OpenIndex(); !st.ok()) return st;
   auto c = std::unique_ptr<Collection>(new Collection(std::move(state)));
-  if (c->s_->index_dirty) {
+  if (c->s_->index_dirty && !c->s_->read_only) {
     if (Status st = c->Flush(); !st.ok()) return st;
   }
   return c;
 }
 
 Status Collection::Flush() {
+  if (Status st = s_->RefuseIfReadOnly("flush"); !st.ok()) return st;
   std::lock_guard lock(s_->write_mu);
   const std::string path = (fs::path(s_->dir) / kIndexFile).string();
-  if (Status st = s_->index->Save(path, s_->db->GetLatestSequenceNumber()); !st.ok()) return st;
+  if (Status st = s_->index->Save(path, s_->db->GetLatestSequenceNumber(), s_->instance); !st.ok()) {
+    return st;
+  }
   s_->index_dirty = false;
   // Memtables to table files too, so the next Open replays no write-ahead log (at 100k chunks
   // that replay took 15 s).
@@ -590,39 +811,62 @@ Result<IngestResult> Collection::Ingest(const DocumentInput& document) {
   return (*r)[0];
 }
 
+namespace {
+
+// A document as the collection stores it: source, title and tags valid UTF-8 (so the source
+// key and the stored record agree), an empty source named by the text.
+DocumentInput Normalised(const DocumentInput& d, const std::string& sha) {
+  DocumentInput n;
+  n.title = RepairUtf8(d.title);
+  n.source = d.source.empty() ? "sha256:" + sha.substr(0, 12) : RepairUtf8(d.source);
+  for (const std::string& t : d.tags) n.tags.push_back(RepairUtf8(t));
+  n.format = RepairUtf8(d.format);
+  return n;
+}
+
+bool SameDocument(const DocumentInfo& stored, const DocumentInput& n, const std::string& sha) {
+  return stored.sha256 == sha && stored.title == n.title && stored.tags == n.tags &&
+         stored.format == n.format;
+}
+
+}  // namespace
+
 Result<std::vector<IngestResult>> Collection::IngestBatch(std::span<const DocumentInput> documents) {
   State& s = *s_;
+  if (Status st = s.RefuseIfReadOnly("ingest into"); !st.ok()) return st;
   std::lock_guard lock(s.write_mu);
   std::vector<IngestResult> results(documents.size());
   // Chunk every document that needs writing, then embed all chunks together.
   struct Pending {
     size_t input;
     std::string sha;
+    DocumentInput meta;  // Normalised: everything but the text
     std::optional<DocumentInfo> replaces;
     std::vector<TextChunk> chunks;
   };
   std::vector<Pending> pending;
   std::vector<std::string> chunk_texts;
+  std::unordered_map<std::string, size_t> batch_sources;
   auto count = [&](std::string_view t) { return s.embedder->CountTokens(t); };
   for (size_t i = 0; i < documents.size(); ++i) {
     const DocumentInput& d = documents[i];
-    Pending p{i, Sha256Hex(d.text), std::nullopt, {}};
-    Result<std::optional<uint64_t>> same = s.LookupId(HashKey(p.sha));
-    if (!same.ok()) return same.status();
-    if (*same) {
-      results[i] = {**same, IngestOutcome::kUnchanged, 0};
-      Result<std::optional<DocumentInfo>> info = s.GetDocument(**same);
-      if (info.ok() && *info) results[i].chunks = (*info)->chunks;
-      continue;
+    Pending p{i, Sha256Hex(d.text), {}, std::nullopt, {}};
+    p.meta = Normalised(d, p.sha);
+    if (auto [at, fresh] = batch_sources.emplace(p.meta.source, i); !fresh) {
+      return Status::InvalidArgument("ingest: documents " + std::to_string(at->second) + " and " +
+                                     std::to_string(i) + " of one batch have the same source '" +
+                                     p.meta.source + "'; a source names one document");
     }
-    if (!d.source.empty()) {
-      Result<std::optional<uint64_t>> old = s.LookupId(SourceKey(d.source));
-      if (!old.ok()) return old.status();
-      if (*old) {
-        Result<std::optional<DocumentInfo>> info = s.GetDocument(**old);
-        if (!info.ok()) return info.status();
-        p.replaces = *info;
+    Result<std::optional<uint64_t>> old = s.LookupId(SourceKey(p.meta.source));
+    if (!old.ok()) return old.status();
+    if (*old) {
+      Result<std::optional<DocumentInfo>> info = s.GetDocument(**old);
+      if (!info.ok()) return info.status();
+      if (*info && SameDocument(**info, p.meta, p.sha)) {
+        results[i] = {(*info)->id, IngestOutcome::kUnchanged, (*info)->chunks};
+        continue;
       }
+      p.replaces = *info;  // nullopt: a key left by an older build; overwritten below
     }
     Result<std::vector<TextChunk>> chunks = ChunkText(d.text, s.options.chunking, count);
     if (!chunks.ok()) return chunks.status();
@@ -658,11 +902,11 @@ Result<std::vector<IngestResult>> Collection::IngestBatch(std::span<const Docume
       result.outcome = IngestOutcome::kReplaced;
     }
     info.id = s.next_document++;
-    info.title = d.title;
-    info.source = d.source;
-    info.format = d.format;
+    info.title = p.meta.title;
+    info.source = p.meta.source;
+    info.format = p.meta.format;
     info.sha256 = p.sha;
-    info.tags = d.tags;
+    info.tags = p.meta.tags;
     info.updated_ms = now;
     info.bytes = d.text.size();
     info.chunks = static_cast<uint32_t>(p.chunks.size());
@@ -690,9 +934,8 @@ Result<std::vector<IngestResult>> Collection::IngestBatch(std::span<const Docume
       add_ids.push_back(static_cast<int64_t>(chunk));
       add_chunks.emplace_back(chunk, info.id);
     }
-    batch.Put(s.cf[kDocuments], DocKey(info.id), DocumentJson(info).dump());
-    batch.Put(s.cf[kDocuments], HashKey(info.sha256), BigEndian(info.id));
-    if (!info.source.empty()) batch.Put(s.cf[kDocuments], SourceKey(info.source), BigEndian(info.id));
+    batch.Put(s.cf[kDocuments], DocKey(info.id), JsonText(DocumentJson(info)));
+    batch.Put(s.cf[kDocuments], SourceKey(info.source), BigEndian(info.id));
     result.id = info.id;
     result.chunks = info.chunks;
   }
@@ -727,6 +970,7 @@ Result<std::vector<IngestResult>> Collection::IngestBatch(std::span<const Docume
 
 Status Collection::Delete(uint64_t document_id) {
   State& s = *s_;
+  if (Status st = s.RefuseIfReadOnly("delete from"); !st.ok()) return st;
   std::lock_guard lock(s.write_mu);
   Result<std::optional<DocumentInfo>> info = s.GetDocument(document_id);
   if (!info.ok()) return info.status();
@@ -791,10 +1035,45 @@ CollectionStats Collection::Stats() const {
   return st;
 }
 
+Status ValidateSearch(std::string_view query, const SearchOptions& o) {
+  auto bad = [](const std::string& what) { return Status::InvalidArgument("search: " + what); };
+  if (std::all_of(query.begin(), query.end(),
+                  [](char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; })) {
+    return bad("the query is empty; give words to search for");
+  }
+  if (query.size() > kMaxQueryBytes) {
+    return bad("the query has " + std::to_string(query.size()) + " bytes, more than the " +
+               std::to_string(kMaxQueryBytes) + " allowed; shorten it");
+  }
+  auto int_in = [&](std::string_view name, int v, int lo, int hi) -> Status {
+    if (v >= lo && v <= hi) return Status::OK();
+    return bad(std::string(name) + " must be within " + std::to_string(lo) + ".." +
+               std::to_string(hi) + ", got " + std::to_string(v));
+  };
+  auto real_in = [&](std::string_view name, double v, double lo, double hi) -> Status {
+    if (std::isfinite(v) && v >= lo && v <= hi) return Status::OK();
+    auto text = [](double x) {
+      char buffer[64];
+      std::snprintf(buffer, sizeof buffer, "%g", x);
+      return std::string(buffer);
+    };
+    return bad(std::string(name) + " must be a finite number within " + text(lo) + ".." +
+               text(hi) + ", got " + text(v));
+  };
+  for (Status st : {int_in("k", o.k, 1, kMaxSearchK),
+                    int_in("candidates", o.candidates, 0, kMaxSearchCandidates),
+                    real_in("rrf_k", o.rrf_k, 0.0, 1e6),
+                    real_in("dense_weight", o.dense_weight, 0.0, 1.0),
+                    real_in("mmr_lambda", o.mmr_lambda, 0.0, 1.0)}) {
+    if (!st.ok()) return st;
+  }
+  return Status::OK();
+}
+
 Result<std::vector<SearchHit>> Collection::Search(std::string_view query,
                                                   const SearchOptions& options) const {
   const State& s = *s_;
-  if (options.k <= 0) return Status::InvalidArgument("search: k must be > 0");
+  if (Status st = ValidateSearch(query, options); !st.ok()) return st;
   const int candidates = options.candidates > 0 ? options.candidates : std::max(4 * options.k, 50);
 
   // Filters resolve to the set of allowed documents (null: everything).
@@ -805,10 +1084,15 @@ Result<std::vector<SearchHit>> Collection::Search(std::string_view query,
     Result<std::vector<DocumentInfo>> docs = List();
     if (!docs.ok()) return docs.status();
     allowed_docs.emplace();
+    // Stored sources and tags are repaired UTF-8 (Normalised); filters match them so. A prefix
+    // that ends inside a character also matches as given.
+    const std::string prefix = RepairUtf8(options.source_prefix);
+    std::vector<std::string> tags;
+    for (const std::string& t : options.tags) tags.push_back(RepairUtf8(t));
     for (const DocumentInfo& d : *docs) {
       bool ok = !options.document || d.id == *options.document;
-      ok = ok && d.source.rfind(options.source_prefix, 0) == 0;
-      for (const std::string& t : options.tags) {
+      ok = ok && (d.source.starts_with(prefix) || d.source.starts_with(options.source_prefix));
+      for (const std::string& t : tags) {
         ok = ok && std::find(d.tags.begin(), d.tags.end(), t) != d.tags.end();
       }
       if (ok) allowed_docs->insert(d.id);

@@ -13,6 +13,20 @@
 // Open a stale or missing index is caught up from the chunks (ids added or removed since),
 // never left out of sync.
 //
+// Document identity: a document is its `source`. Ingesting a source that is there replaces it
+// (or leaves it, when text, title, tags and format are the same); two sources with the same
+// text are two documents. An empty source is named by its content, "sha256:<12 hex digits>".
+// The CLI passes a file's canonical path, or for standard input --name or "stdin:<12 hex>".
+//
+// Index ownership: the database holds a random identity (meta key "instance", written at
+// creation, or at the first writable open of an older collection) and `vectors.faiss` is saved
+// with it as its owner (VectorIndex::Save). An index file with another owner or none (copied
+// from another collection, or written before identities) is not trusted: it is rebuilt from
+// the embeddings in the database, with a warning.
+//
+// Health: ProbeCollection tells a missing, foreign, damaged or sound collection apart without
+// writing anything. Open refuses damaged ones (kCorruption) and never modifies them.
+//
 // Units: a search ranks chunks (sentence-aware, token-budgeted pieces of a document, made with
 // the embedder's token counts); every hit carries its document id and byte span.
 //
@@ -38,7 +52,9 @@ namespace engram::retrieval {
 struct DocumentInput {
   std::string text;    // the parsed text; citations are byte offsets into it
   std::string title;
-  std::string source;  // path, URL or "stdin"; ingesting the same source again replaces it
+  // The document's identity (see above): a canonical path, a URL, a name; empty: derived from
+  // the text. Source, title and tags are stored as UTF-8 (invalid bytes become U+FFFD).
+  std::string source;
   std::vector<std::string> tags;
   std::string format = "txt";
 };
@@ -55,7 +71,7 @@ struct DocumentInfo {
 enum class IngestOutcome {
   kAdded,
   kReplaced,   // the source was there with other content: the old document is gone
-  kUnchanged,  // the same content is already in the collection: nothing written
+  kUnchanged,  // the source is there with the same text, title, tags, format: nothing written
 };
 std::string_view IngestOutcomeName(IngestOutcome o);
 
@@ -65,9 +81,27 @@ struct IngestResult {
   uint32_t chunks = 0;
 };
 
+// What Open may do to the directory.
+enum class OpenMode {
+  // The collection must exist. Nothing on disk is written: the database opens read-only (so it
+  // works while another process ingests), a stale index is caught up in memory only, and
+  // Ingest / Delete / Flush are kFailedPrecondition.
+  kReadOnly,
+  kReadWrite,  // the collection must exist
+  kCreate,     // created when missing (or an empty directory); only ingest should use this
+};
+
+// Limits every Search checks (ValidateSearch).
+inline constexpr int kMaxSearchK = 1000;
+inline constexpr int kMaxSearchCandidates = 10000;
+inline constexpr size_t kMaxQueryBytes = 16 * 1024;
+
 struct CollectionOptions {
+  // Checked by Open (kInvalidArgument naming the field): max_tokens within 1..the embedder's
+  // MaxTokens, overlap_tokens within 0..max_tokens-1; bm25 k1 within 0..100, b within 0..1.
   ChunkOptions chunking;
   Bm25Params bm25;
+  OpenMode mode = OpenMode::kReadWrite;
   // The vector index. Its kind (auto, flat, hnsw, ivfpq) is fixed when the collection is
   // created; later opens use the stored kind whatever this says.
   VectorIndexOptions index;
@@ -85,15 +119,16 @@ enum class FusionMethod {
   kWeighted,  // dense_weight · dense + (1 - dense_weight) · bm25, each min-max normalised
 };
 
+// Every numeric field is checked by Search (ValidateSearch); the ranges are given here.
 struct SearchOptions {
   SearchMode mode = SearchMode::kHybrid;
-  int k = 10;
+  int k = 10;  // 1..kMaxSearchK
   FusionMethod fusion = FusionMethod::kWeighted;
-  double rrf_k = 60.0;
-  double dense_weight = 0.5;
-  int candidates = 0;       // per mode before fusion; 0: max(4k, 50)
-  bool mmr = false;         // maximal marginal relevance over the fused candidates
-  double mmr_lambda = 0.7;  // relevance vs diversity
+  double rrf_k = 60.0;        // finite, 0..1e6
+  double dense_weight = 0.5;  // finite, 0..1
+  int candidates = 0;         // per mode before fusion, 0..kMaxSearchCandidates; 0: max(4k, 50)
+  bool mmr = false;           // maximal marginal relevance over the fused candidates
+  double mmr_lambda = 0.7;    // relevance vs diversity, finite, 0..1
   // Filters (all must hold): documents carrying every tag, sources starting with a prefix, one
   // document.
   std::vector<std::string> tags;
@@ -119,19 +154,45 @@ struct CollectionStats {
   double index_seconds = 0.0;  // spent adding to / removing from the vector index since Open
 };
 
+// kInvalidArgument naming the option or the query unless: the query holds a non-space
+// character and at most kMaxQueryBytes, and every option is within its range (SearchOptions).
+// Search calls it; servers and the CLI may call it before loading anything.
+Status ValidateSearch(std::string_view query, const SearchOptions& options);
+
+enum class CollectionHealth {
+  kMissing,  // no directory, or an empty one
+  kSound,    // a readable engram collection
+  kDamaged,  // an engram collection that cannot be opened (`problem` says why)
+  kForeign,  // something else (`problem` says what)
+};
+struct CollectionProbe {
+  CollectionHealth health = CollectionHealth::kMissing;
+  std::string problem;  // for kDamaged / kForeign: "db/CURRENT is missing"
+};
+// Looks at `dir` without writing anything (RocksDB is opened read-only, without its log).
+CollectionProbe ProbeCollection(const std::string& dir);
+
+// The refusal Open would give `dir` for `mode` before loading anything: OK for a sound
+// collection (or a missing one with kCreate), else kNotFound / kInvalidArgument / kCorruption
+// as described at Open. Writes nothing.
+Status CheckCollection(const std::string& dir, OpenMode mode);
+
 class Collection {
  public:
-  // Opens or creates the collection in `dir`. `embedder` (not owned, must outlive the
-  // collection) embeds chunks and queries; it must be the one the collection was created with
-  // (same name and dimension: kFailedPrecondition otherwise). A directory that holds something
-  // else is refused without being written to.
+  // Opens the collection in `dir` as options.mode allows. `embedder` (not owned, must outlive
+  // the collection) embeds chunks and queries; it must be the one the collection was created
+  // with (same name and dimension: kFailedPrecondition otherwise). Never writes to a directory
+  // it refuses: missing (unless kCreate) is kNotFound, foreign kInvalidArgument ("not an
+  // engram collection"), damaged kCorruption ("collection 'c' at 'dir' is damaged (what);
+  // ..."), in use by another writer kUnavailable.
   static Result<std::unique_ptr<Collection>> Open(const std::string& dir, Embedder* embedder,
                                                   const CollectionOptions& options);
   ~Collection();  // saves the vector index when it changed
 
   Result<IngestResult> Ingest(const DocumentInput& document);
   // Several documents with their chunks embedded together (faster); each document is still
-  // written atomically on its own terms. Results in input order.
+  // written atomically on its own terms. Results in input order. Two documents with the same
+  // source (after UTF-8 repair) in one batch are kInvalidArgument, nothing written.
   Result<std::vector<IngestResult>> IngestBatch(std::span<const DocumentInput> documents);
   // kNotFound for an unknown id.
   Status Delete(uint64_t document_id);
@@ -140,8 +201,8 @@ class Collection {
 
   Result<std::vector<SearchHit>> Search(std::string_view query, const SearchOptions& options) const;
 
-  // Saves the vector index (atomically, with the sequence number it reflects) and flushes the
-  // database's memtables, so the next Open is quick.
+  // Saves the vector index (atomically, with the sequence number it reflects and the
+  // collection's identity) and flushes the database's memtables, so the next Open is quick.
   Status Flush();
   CollectionStats Stats() const;
   const std::string& dir() const;
@@ -154,7 +215,8 @@ class Collection {
 
 // <data_dir>/collections/<name>; kInvalidArgument for names other than [A-Za-z0-9._-]{1,64}.
 Result<std::string> CollectionPath(const std::string& data_dir, std::string_view name);
-// Names of the collections under <data_dir>/collections, sorted.
+// Names of the collections under <data_dir>/collections, sorted: the sound and the damaged ones
+// (ProbeCollection tells which), not foreign directories.
 std::vector<std::string> ListCollections(const std::string& data_dir);
 
 }  // namespace engram::retrieval

@@ -8,12 +8,19 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <climits>
+#include <initializer_list>
+#include <iterator>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
+
+#include "common/input_file.h"
 
 namespace engram::retrieval {
 namespace {
@@ -357,8 +364,122 @@ std::string HtmlVisibleText(const GumboNode* root) {
   return builder.Finish();
 }
 
+// ---- bounding HTML nesting ---------------------------------------------------------------------
+
+// gumbo 0.10 has no depth limit, and its tree building is quadratic in nesting depth (scope
+// checks walk the open elements): 100,000 unclosed <div>s took 32 s. LimitHtmlNesting keeps the
+// markup at most kMaxHtmlDepth elements deep by dropping (as a space) the start tags that would
+// nest deeper, so their text is still extracted. It tracks the open elements with a light
+// tokenizer that over-estimates gumbo's depth (only void elements, same-name siblings of
+// optional-end elements, and end tags pop), so the bound holds for gumbo's tree as well.
+constexpr size_t kMaxHtmlDepth = 400;
+
+bool IsOneOf(std::string_view name, std::initializer_list<std::string_view> names) {
+  return std::find(names.begin(), names.end(), name) != names.end();
+}
+
+bool IsVoidElement(std::string_view name) {
+  return IsOneOf(name, {"area", "base", "br", "col", "embed", "hr", "img", "input", "keygen",
+                        "link", "meta", "param", "source", "track", "wbr"});
+}
+
+// Elements whose content is text, not markup, up to their end tag.
+bool IsRawTextElement(std::string_view name) {
+  return IsOneOf(name, {"script", "style", "textarea", "title", "xmp", "iframe", "noembed",
+                        "noframes", "noscript"});
+}
+
+// Elements a start tag of the same name closes when it is the innermost open one.
+bool IsOptionalEndElement(std::string_view name) {
+  return IsOneOf(name, {"p", "li", "dt", "dd", "option", "optgroup", "tr", "td", "th", "rb",
+                        "rt", "rp", "thead", "tbody", "tfoot"});
+}
+
+// The '>' that ends the tag whose name ends at `from`, skipping quoted attribute values.
+size_t TagEnd(std::string_view html, size_t from) {
+  char quote = 0;
+  for (size_t i = from; i < html.size(); ++i) {
+    const char c = html[i];
+    if (quote != 0) {
+      if (c == quote) quote = 0;
+    } else if (c == '"' || c == '\'') {
+      quote = c;
+    } else if (c == '>') {
+      return i;
+    }
+  }
+  return std::string_view::npos;
+}
+
+// Where the end tag "</name" of a raw text element starts at or after `from` (npos: none).
+size_t RawTextEnd(std::string_view html, size_t from, std::string_view name) {
+  for (size_t i = html.find("</", from); i != std::string_view::npos; i = html.find("</", i + 2)) {
+    if (EqualsIgnoreCase(html.substr(i + 2, name.size()), name)) return i;
+  }
+  return std::string_view::npos;
+}
+
+// `html` with the start tags beyond kMaxHtmlDepth replaced by a space; nullopt when none is.
+std::optional<std::string> LimitHtmlNesting(std::string_view html) {
+  std::vector<std::string> open;
+  std::string out;
+  size_t pos = 0, copied = 0;
+  for (size_t lt = html.find('<'); lt != std::string_view::npos; lt = html.find('<', pos)) {
+    if (html.substr(lt, 4) == "<!--") {
+      const size_t end = html.find("-->", lt + 4);
+      if (end == std::string_view::npos) break;
+      pos = end + 3;
+      continue;
+    }
+    size_t p = lt + 1;
+    const bool end_tag = p < html.size() && html[p] == '/';
+    if (end_tag) ++p;
+    if (p >= html.size() || !std::isalpha(static_cast<unsigned char>(html[p]))) {
+      pos = lt + 1;  // text, <!DOCTYPE>, <?...>
+      continue;
+    }
+    size_t name_end = p;
+    while (name_end < html.size() && !IsAsciiSpace(html[name_end]) && html[name_end] != '/' &&
+           html[name_end] != '>') {
+      ++name_end;
+    }
+    std::string name(html.substr(p, name_end - p));
+    for (char& c : name) c = AsciiLower(c);
+    const size_t gt = TagEnd(html, name_end);
+    if (gt == std::string_view::npos) break;  // the rest is one unterminated tag
+    pos = gt + 1;
+    if (end_tag) {
+      const auto it = std::find(open.rbegin(), open.rend(), name);
+      if (it != open.rend()) open.erase(std::prev(it.base()), open.end());
+      continue;
+    }
+    if (IsVoidElement(name)) continue;
+    if (IsRawTextElement(name)) {
+      pos = RawTextEnd(html, pos, name);
+      if (pos == std::string_view::npos) break;
+      continue;
+    }
+    if (name == "plaintext") break;  // the rest of the document is text
+    if (IsOptionalEndElement(name) && !open.empty() && open.back() == name) open.pop_back();
+    if (open.size() < kMaxHtmlDepth) {
+      open.push_back(std::move(name));
+      continue;
+    }
+    out.append(html.substr(copied, lt - copied));
+    out += ' ';
+    copied = pos;
+  }
+  if (copied == 0) return std::nullopt;
+  out.append(html.substr(copied));
+  return out;
+}
+
 Result<ParsedDocument> ParseHtml(std::string_view bytes) {
-  const std::string repaired = RepairUtf8(bytes);
+  std::string repaired = RepairUtf8(bytes);
+  if (std::optional<std::string> limited = LimitHtmlNesting(repaired)) {
+    spdlog::debug("html: markup nested deeper than {} elements was flattened", kMaxHtmlDepth);
+    repaired = std::move(*limited);
+  }
   std::unique_ptr<GumboOutput, GumboOutputDeleter> output(
       gumbo_parse_with_options(&ParserOptions(), repaired.data(), repaired.size()));
   ParsedDocument doc;
@@ -554,23 +675,9 @@ Result<ParsedDocument> ParseDocument(std::string_view bytes, DocumentFormat form
 Result<ParsedDocument> ParseDocumentFile(const std::string& path) {
   Result<DocumentFormat> format = FormatFromPath(path);
   if (!format.ok()) return format.status();
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return ErrnoStatus("opening document '" + path + "'", errno);
-  std::string bytes;
-  char buffer[1 << 16];
-  while (true) {
-    const ssize_t got = ::read(fd, buffer, sizeof(buffer));
-    if (got < 0) {
-      if (errno == EINTR) continue;
-      const int err = errno;
-      ::close(fd);
-      return ErrnoStatus("reading document '" + path + "'", err);
-    }
-    if (got == 0) break;
-    bytes.append(buffer, static_cast<size_t>(got));
-  }
-  ::close(fd);
-  return ParseDocument(bytes, *format, path);
+  Result<std::string> bytes = ReadFileBounded(path, kMaxDocumentBytes, "document");
+  if (!bytes.ok()) return bytes.status();
+  return ParseDocument(*bytes, *format, path);
 }
 
 }  // namespace engram::retrieval

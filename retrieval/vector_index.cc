@@ -48,7 +48,8 @@ constexpr int64_t kTrainingPointsPerCentroid = 39;
 constexpr int kWidenFactor = 4;
 
 constexpr char kMagic[8] = {'E', 'N', 'G', 'V', 'I', 'D', 'X', '\0'};
-constexpr uint32_t kVersion = 1;
+// 2 added the owner after the sequence; version 1 files still load (owned by nobody).
+constexpr uint32_t kVersion = 2;
 constexpr uint32_t kHeaderBytes = 32;
 
 // Runs a FAISS call; exceptions become kInternal statuses "vector index: <what>: <message>".
@@ -310,7 +311,8 @@ class FaissVectorIndex final : public VectorIndex {
   Status Restore(IndexKind concrete, bool trained, std::unique_ptr<faiss::Index> index,
                  std::vector<int64_t> slot_ids, const std::vector<int64_t>& tombstones);
 
-  Status Save(const std::string& path, uint64_t sequence) const override;
+  using VectorIndex::Save;
+  Status Save(const std::string& path, uint64_t sequence, std::string_view owner) const override;
   Status Add(std::span<const int64_t> ids, std::span<const float> vectors) override;
   Status Remove(std::span<const int64_t> ids) override;
   Result<std::vector<VectorHit>> Search(
@@ -802,10 +804,19 @@ size_t FaissVectorIndex::memory_bytes() const {
 
 // --- persistence ---------------------------------------------------------------------------------
 
-Status FaissVectorIndex::Save(const std::string& path, uint64_t sequence) const {
+Status FaissVectorIndex::Save(const std::string& path, uint64_t sequence,
+                              std::string_view owner) const {
+  if (owner.size() > kMaxIndexOwnerBytes) {
+    return Status::InvalidArgument("vector index: owner of " + std::to_string(owner.size()) +
+                                   " bytes is longer than " +
+                                   std::to_string(kMaxIndexOwnerBytes) + " (saving '" + path +
+                                   "')");
+  }
   std::shared_lock lock = ReaderLock();
   Encoder payload;
   payload.Put<uint64_t>(sequence);
+  payload.Put<uint16_t>(static_cast<uint16_t>(owner.size()));
+  payload.PutBytes({reinterpret_cast<const uint8_t*>(owner.data()), owner.size()});
   payload.Put<int32_t>(dim_);
   payload.Put<uint8_t>(static_cast<uint8_t>(options_.kind));
   payload.Put<uint8_t>(static_cast<uint8_t>(kind_));
@@ -962,7 +973,8 @@ Result<std::unique_ptr<VectorIndex>> VectorIndex::Create(int dim,
 }
 
 Result<std::unique_ptr<VectorIndex>> VectorIndex::Load(const std::string& path,
-                                                       uint64_t* sequence) {
+                                                       uint64_t* sequence,
+                                                       std::string_view expected_owner) {
   Result<std::vector<uint8_t>> file = ReadWholeFile(path);
   if (!file.ok()) return file.status();
   const std::span<const uint8_t> bytes = *file;
@@ -1004,12 +1016,29 @@ Result<std::unique_ptr<VectorIndex>> VectorIndex::Load(const std::string& path,
 
   Decoder d(payload);
   uint64_t seq = 0;
+  if (!d.Get(&seq)) return bad("payload too short for the sequence");
+  std::string owner;  // version 1: none
+  if (version >= 2) {
+    uint16_t owner_bytes = 0;
+    std::span<const uint8_t> owner_span;
+    if (!d.Get(&owner_bytes) || owner_bytes > kMaxIndexOwnerBytes ||
+        !d.GetBytes(owner_bytes, &owner_span)) {
+      return bad("bad owner field");
+    }
+    owner.assign(owner_span.begin(), owner_span.end());
+  }
+  if (!expected_owner.empty() && owner != expected_owner) {
+    return Status::FailedPrecondition(
+        "vector index: '" + path + "' belongs to " +
+        (owner.empty() ? std::string("no owner") : "owner '" + owner + "'") + ", not '" +
+        std::string(expected_owner) + "' (copied from elsewhere or older); rebuild it");
+  }
   int32_t dim = 0;
   uint8_t option_kind = 0, concrete = 0, trained = 0, reserved = 0;
   VectorIndexOptions options;
   int64_t threshold = 0;
   int32_t m = 0, efc = 0, efs = 0, nlist = 0, pq_m = 0, nprobe = 0;
-  if (!d.Get(&seq) || !d.Get(&dim) || !d.Get(&option_kind) || !d.Get(&concrete) ||
+  if (!d.Get(&dim) || !d.Get(&option_kind) || !d.Get(&concrete) ||
       !d.Get(&trained) || !d.Get(&reserved) || !d.Get(&threshold) || !d.Get(&m) ||
       !d.Get(&efc) || !d.Get(&efs) || !d.Get(&nlist) || !d.Get(&pq_m) || !d.Get(&nprobe)) {
     return bad("payload too short for the options");

@@ -5,7 +5,8 @@
 //   if (!index.ok()) return index.status();
 //   Status s = (*index)->Add(ids, vectors);            // ids.size() * 384 floats
 //   Result<std::vector<VectorHit>> hits = (*index)->Search(query, 10);
-//   s = (*index)->Save(dir + "/chunks.vindex", db_sequence);
+//   s = (*index)->Save(dir + "/chunks.vindex", db_sequence, store_identity);
+//   auto again = VectorIndex::Load(dir + "/chunks.vindex", &db_sequence, store_identity);
 //
 // Vectors are L2-normalised by callers, so the inner product is the cosine. No FAISS type leaks
 // through this header; every FAISS exception is caught inside and returned as a Status.
@@ -47,11 +48,19 @@
 // Save only reads the index, but two Saves to the same path at once race on <path>.tmp, so
 // callers treat Save as part of their single writer.
 //
+// Owner: an index is a cache of vectors that some store (a collection's database, a memory
+// namespace) holds as the truth. Save can stamp the file with that store's identity (an opaque
+// string, at most kMaxIndexOwnerBytes, e.g. 32 random hex digits kept in the store's
+// metadata); Load given an expected owner refuses a file stamped with another owner or with
+// none (kFailedPrecondition), so an index file copied from another store with the same ids is
+// never trusted. The caller then rebuilds the index from its store.
+//
 // File format (Save / Load; all integers little-endian):
-//   header (32 bytes): magic "ENGVIDX\0" | u32 version = 1 | u32 header size = 32 |
+//   header (32 bytes): magic "ENGVIDX\0" | u32 version = 2 | u32 header size = 32 |
 //                      u64 payload size | u64 FNV-1a 64 over the header's first 24 bytes and
 //                      then the payload (so a flipped version or size byte is caught too)
-//   payload: u64 sequence | i32 dim | u8 options.kind | u8 concrete kind | u8 ivf trained |
+//   payload: u64 sequence | u16 owner bytes | owner (version 2 only; version 1 files, which
+//            have neither field, load as owned by nobody) | i32 dim | u8 options.kind | u8 concrete kind | u8 ivf trained |
 //            u8 reserved | i64 hnsw_threshold | i32 hnsw_m | i32 hnsw_ef_construction |
 //            i32 hnsw_ef_search | i32 ivf_nlist | i32 pq_m | i32 ivf_nprobe |
 //            u64 slot count | i64 id per FAISS slot (flat / hnsw / buffer; 0 for trained IVF,
@@ -77,6 +86,9 @@
 namespace engram::retrieval {
 
 enum class IndexKind { kAuto, kFlat, kHnsw, kIvfPq };
+
+// The longest owner identity Save accepts (see "Owner" above).
+inline constexpr size_t kMaxIndexOwnerBytes = 256;
 
 // "auto", "flat", "hnsw", "ivfpq".
 std::string_view IndexKindName(IndexKind k);
@@ -117,13 +129,19 @@ class VectorIndex {
   // `path`, and the directory is fsync'ed. `sequence` is stored as is (callers record which
   // database state the index reflects). On failure `path` is untouched (the .tmp is removed
   // when possible); kIOError / kNotFound (missing directory) from the OS, kInternal if FAISS
-  // refuses to serialise.
-  virtual Status Save(const std::string& path, uint64_t sequence) const = 0;
+  // refuses to serialise. `owner` (may be empty: no owner) is stored with it; longer than
+  // kMaxIndexOwnerBytes is kInvalidArgument.
+  virtual Status Save(const std::string& path, uint64_t sequence, std::string_view owner) const = 0;
+  Status Save(const std::string& path, uint64_t sequence) const { return Save(path, sequence, {}); }
 
   // Reads an index written by Save and sets *sequence (when not null) to the stored value.
   // kNotFound when `path` does not exist; kCorruption for a torn, foreign or garbled file
   // (never a crash); kNotSupported for a newer format version; kIOError when it cannot be read.
-  static Result<std::unique_ptr<VectorIndex>> Load(const std::string& path, uint64_t* sequence);
+  // With a non-empty `expected_owner`, a file whose stored owner differs (another owner, or
+  // none: a version-1 file or one saved without owner) is kFailedPrecondition naming both,
+  // and *sequence is left unchanged. An empty `expected_owner` accepts any file.
+  static Result<std::unique_ptr<VectorIndex>> Load(const std::string& path, uint64_t* sequence,
+                                                   std::string_view expected_owner = {});
 
   virtual ~VectorIndex() = default;
 

@@ -1,6 +1,9 @@
 // `engram ingest | search | collections | docs | delete` as a user runs them: the real binary,
 // the default embedder, real files (txt, html, a damaged pdf) in a temporary --data-dir.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <spawn.h>
+#include <sys/wait.h>
 
 #include <filesystem>
 #include <fstream>
@@ -100,6 +103,175 @@ TEST_F(CollectionCommandsTest, BadInputGetsOneLineAndExitTwo) {
   EXPECT_EQ(r.exit_code, 2) << r.err;
   EXPECT_NE(r.err.find("not an engram collection"), std::string::npos) << r.err;
   EXPECT_FALSE(fs::exists(dir_ / "data" / "collections" / "mine" / "db"));
+}
+
+// Runs engram with `input` on its standard input (RunEngram inherits the test's).
+RunResult RunWithStdin(const fs::path& dir, std::vector<std::string> args, const std::string& input) {
+  static int counter = 0;
+  const fs::path in = dir / ("stdin_" + std::to_string(counter++));
+  std::ofstream(in, std::ios::binary) << input;
+  const fs::path out = in.string() + ".out", err = in.string() + ".err";
+  args.insert(args.begin(), {ENGRAM_BINARY, "--data-dir", (dir / "data").string()});
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 0, in.c_str(), O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_addopen(&actions, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  RunResult r;
+  pid_t pid = -1;
+  if (posix_spawn(&pid, ENGRAM_BINARY, &actions, nullptr, argv.data(), environ) == 0) {
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
+  posix_spawn_file_actions_destroy(&actions);
+  r.out = testing::Slurp(out);
+  r.err = testing::Slurp(err);
+  return r;
+}
+
+// A document's identity: stdin by --name or by content, a file by canonical path (named twice,
+// as ./f, through a symlink: one document, replaced when it changes, its old text gone).
+TEST_F(CollectionCommandsTest, DocumentIdentityForStdinAndFiles) {
+  auto ingest_stdin = [&](const std::string& text, std::vector<std::string> extra = {}) {
+    std::vector<std::string> args = {"ingest", "-c", "s", "--json"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    args.push_back("-");
+    const RunResult r = RunWithStdin(dir_, args, text);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return r.exit_code == 0 ? ParseJson(r)["documents"][0] : nlohmann::json();
+  };
+  EXPECT_EQ(ingest_stdin("apples are red")["outcome"], "added");
+  EXPECT_EQ(ingest_stdin("bananas are yellow")["outcome"], "added");
+  EXPECT_EQ(ingest_stdin("bananas are yellow")["outcome"], "unchanged");
+  EXPECT_EQ(ingest_stdin("cherries", {"--name", "fruit"})["source"], "fruit");
+  EXPECT_EQ(ingest_stdin("plums", {"--name", "fruit"})["outcome"], "replaced");
+  const RunResult twice = RunWithStdin(dir_, {"ingest", "-c", "s", "-", "-"}, "x");
+  EXPECT_EQ(twice.exit_code, 2);
+  EXPECT_EQ(testing::LineCount(twice.err), 1) << twice.err;
+  EXPECT_NE(twice.err.find("'-'"), std::string::npos) << twice.err;
+
+  const fs::path f = dir_ / "docs" / "f.txt";
+  std::ofstream(f) << "the old walnut text";
+  fs::create_symlink(f, dir_ / "docs" / "link.txt");
+  const std::string dotted = (dir_ / "docs" / "." / "f.txt").string();
+  RunResult r = Engram({"ingest", "-c", "s", "--json", f.string(), dotted, (dir_ / "docs" / "link.txt").string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(ParseJson(r)["added"], 1);
+  EXPECT_EQ(ParseJson(r)["documents"].size(), 1u);
+  std::ofstream(f, std::ios::trunc) << "the new hazelnut text";
+  r = Engram({"ingest", "-c", "s", "--json", (dir_ / "docs" / "link.txt").string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(ParseJson(r)["replaced"], 1);
+  const nlohmann::json docs = ParseJson(Engram({"docs", "-c", "s", "--json"}))["documents"];
+  EXPECT_EQ(docs.size(), 4u);  // two stdin:<sha>, fruit, f.txt
+  r = Engram({"search", "-c", "s", "--mode", "bm25", "--json", "walnut"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(ParseJson(r)["hits"].empty()) << r.out;
+}
+
+// Read commands never create: a missing collection is exit 2 with one line naming the
+// collections there are, and the data directory stays as it was (here: absent).
+TEST_F(CollectionCommandsTest, ReadCommandsOnAMissingCollectionWriteNothing) {
+  for (const auto& args : std::vector<std::vector<std::string>>{
+           {"search", "-c", "typo", "q"}, {"docs", "-c", "typo"}, {"delete", "-c", "typo", "1"}}) {
+    const RunResult r = Engram(args);
+    EXPECT_EQ(r.exit_code, 2) << args[0];
+    EXPECT_EQ(testing::LineCount(r.err), 1) << r.err;
+    EXPECT_NE(r.err.find("collection 'typo' does not exist (collections: none); create it with "
+                         "'engram ingest -c typo FILE'"), std::string::npos) << r.err;
+  }
+  const RunResult list = Engram({"collections", "--json"});
+  EXPECT_EQ(list.exit_code, 0) << list.err;
+  EXPECT_FALSE(fs::exists(dir_ / "data")) << "a read command created the data directory";
+}
+
+// A damaged collection (CURRENT or MANIFEST gone) is kCorruption, exit 2, one line, for every
+// command; `collections` still lists it as damaged; nothing in it changes.
+TEST_F(CollectionCommandsTest, DamagedCollectionsAreReportedAndListed) {
+  ASSERT_EQ(Engram({"ingest", "-c", "ok", (dir_ / "docs" / "rust.txt").string()}).exit_code, 0);
+  const fs::path good = dir_ / "data" / "collections" / "ok";
+  for (const char* damage : {"CURRENT", "MANIFEST"}) {
+    SCOPED_TRACE(damage);
+    const fs::path bad = dir_ / "data" / "collections" / "bad";
+    fs::remove_all(bad);
+    fs::copy(good, bad, fs::copy_options::recursive);
+    for (const auto& e : fs::directory_iterator(bad / "db")) {
+      if (e.path().filename().string().starts_with(damage)) fs::remove(e.path());
+    }
+    std::vector<std::string> before;
+    for (const auto& e : fs::recursive_directory_iterator(bad)) before.push_back(e.path().string());
+    for (const auto& args : std::vector<std::vector<std::string>>{
+             {"search", "-c", "bad", "q"}, {"docs", "-c", "bad"}, {"delete", "-c", "bad", "1"},
+             {"ingest", "-c", "bad", (dir_ / "docs" / "rust.txt").string()}}) {
+      const RunResult r = Engram(args);
+      EXPECT_EQ(r.exit_code, 2) << args[0] << ": " << r.err;
+      EXPECT_EQ(testing::LineCount(r.err), 1) << r.err;
+      EXPECT_NE(r.err.find("collection 'bad' at '"), std::string::npos) << r.err;
+      EXPECT_NE(r.err.find("is damaged"), std::string::npos) << r.err;
+    }
+    const RunResult list = Engram({"collections", "--json"});
+    ASSERT_EQ(list.exit_code, 0) << list.err;
+    const nlohmann::json all = ParseJson(list)["collections"];
+    ASSERT_EQ(all.size(), 2u) << list.out;
+    EXPECT_EQ(all[0]["name"], "bad");
+    EXPECT_EQ(all[0]["status"], "damaged");
+    EXPECT_EQ(all[1]["status"], "ok");
+    std::vector<std::string> after;
+    for (const auto& e : fs::recursive_directory_iterator(bad)) after.push_back(e.path().string());
+    EXPECT_EQ(after, before);
+  }
+}
+
+// Every numeric search option and the query are checked (exit 2, one line naming the option)
+// before anything is loaded.
+TEST_F(CollectionCommandsTest, BadSearchValuesAreRefused) {
+  ASSERT_EQ(Engram({"ingest", "-c", "notes", (dir_ / "docs" / "rust.txt").string()}).exit_code, 0);
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"-k", "0"}, "k"},           {{"-k", "-3"}, "k"},          {{"-k", "1001"}, "k"},
+      {{"--dense-weight", "nan"}, "dense_weight"}, {{"--dense-weight", "inf"}, "dense_weight"},
+      {{"--dense-weight", "-1"}, "dense_weight"},  {{"--dense-weight", "2"}, "dense_weight"},
+      {{"--rrf-k", "-1"}, "rrf_k"}, {{"--rrf-k", "1e300"}, "rrf_k"}, {{"--rrf-k", "nan"}, "rrf_k"},
+      {{"--candidates", "-1"}, "candidates"}, {{"--candidates", "99999999"}, "candidates"},
+      {{"--mmr-lambda", "nan"}, "mmr_lambda"}, {{"--mmr-lambda", "1.5"}, "mmr_lambda"},
+  };
+  for (const auto& [flags, option] : cases) {
+    std::vector<std::string> args = {"search", "-c", "notes"};
+    args.insert(args.end(), flags.begin(), flags.end());
+    args.push_back("rust");
+    const RunResult r = Engram(args);
+    EXPECT_EQ(r.exit_code, 2) << flags[0] << " " << flags[1];
+    EXPECT_EQ(testing::LineCount(r.err), 1) << r.err;
+    EXPECT_NE(r.err.find(option), std::string::npos) << r.err;
+  }
+  for (const char* query : {"", "   ", "\t\n"}) {
+    const RunResult r = Engram({"search", "-c", "notes", query});
+    EXPECT_EQ(r.exit_code, 2) << r.err;
+    EXPECT_NE(r.err.find("query is empty"), std::string::npos) << r.err;
+  }
+}
+
+// Invalid UTF-8 in a file name, a tag and a query: exit 0 and valid JSON (bytes become U+FFFD).
+TEST_F(CollectionCommandsTest, InvalidUtf8InNamesTagsAndQueriesGivesValidJson) {
+  const fs::path odd = dir_ / "docs" / "caf\xe9.txt";
+  std::ofstream(odd) << "espresso with steamed milk";
+  RunResult r = Engram({"ingest", "-c", "u", "--json", "--tag", "\xff", odd.string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(ParseJson(r)["documents"][0]["source"].get<std::string>().find("caf\uFFFD.txt"),
+            std::string::npos);
+  r = Engram({"search", "-c", "u", "--json", "--tag", "\xff", "\xff espresso"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const nlohmann::json hits = ParseJson(r);
+  EXPECT_EQ(hits["query"], "\uFFFD espresso");
+  ASSERT_EQ(hits["hits"].size(), 1u) << r.out;
+  r = Engram({"docs", "-c", "u", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(ParseJson(r)["documents"][0]["tags"][0], "\uFFFD");
+  r = Engram({"collections", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
 }
 
 }  // namespace

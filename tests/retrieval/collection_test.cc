@@ -13,7 +13,9 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <climits>
 #include <cmath>
+#include <functional>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -21,6 +23,8 @@
 #include <nlohmann/json.hpp>
 #include <random>
 #include <thread>
+
+#include "common/sha256.h"
 
 namespace engram::retrieval {
 namespace {
@@ -79,6 +83,7 @@ class CollectionTest : public ::testing::Test {
   }
   void TearDown() override { fs::remove_all(dir_); }
   std::unique_ptr<Collection> Open(CollectionOptions options = {}) {
+    options.mode = OpenMode::kCreate;
     options.chunking.max_tokens = 4000;  // one chunk per test document unless a test says
     options.chunking.overlap_tokens = 0;
     auto c = Collection::Open(dir_.string(), &embedder_, options);
@@ -161,10 +166,15 @@ TEST_F(CollectionTest, DedupReplaceDeleteAndList) {
   auto first = c->Ingest({.text = "alpha beta gamma", .source = "x.txt"});
   ASSERT_TRUE(first.ok());
   EXPECT_EQ(first->outcome, IngestOutcome::kAdded);
-  auto same = c->Ingest({.text = "alpha beta gamma", .source = "y.txt"});
+  auto same = c->Ingest({.text = "alpha beta gamma", .source = "x.txt"});
   ASSERT_TRUE(same.ok());
   EXPECT_EQ(same->outcome, IngestOutcome::kUnchanged);
   EXPECT_EQ(same->id, first->id);
+  // Another source with the same text is another document (a source is the identity).
+  auto copy = c->Ingest({.text = "alpha beta gamma", .source = "y.txt"});
+  ASSERT_TRUE(copy.ok());
+  EXPECT_EQ(copy->outcome, IngestOutcome::kAdded);
+  ASSERT_TRUE(c->Delete(copy->id).ok());
   auto replaced = c->Ingest({.text = "delta epsilon", .source = "x.txt"});
   ASSERT_TRUE(replaced.ok());
   EXPECT_EQ(replaced->outcome, IngestOutcome::kReplaced);
@@ -205,7 +215,7 @@ TEST_F(CollectionTest, RemovalsFromSharedPostingSegmentsLeaveExactScores) {
 
   const fs::path fresh_dir = dir_.parent_path() / (dir_.filename().string() + "-fresh");
   fs::remove_all(fresh_dir);
-  auto fresh = Collection::Open(fresh_dir.string(), &embedder_, {});
+  auto fresh = Collection::Open(fresh_dir.string(), &embedder_, {.mode = OpenMode::kCreate});
   ASSERT_TRUE(fresh.ok());
   for (const DocumentInput& d : {batch[0], batch[3], second[0], second[1]}) {
     ASSERT_TRUE((*fresh)->Ingest(d).ok());
@@ -230,6 +240,7 @@ TEST_F(CollectionTest, IndexKindIsFixedAtCreation) {
   {
     CollectionOptions options;
     options.index.kind = IndexKind::kIvfPq;
+    options.mode = OpenMode::kCreate;
     auto c = Collection::Open(dir_.string(), &embedder_, options);
     ASSERT_TRUE(c.ok()) << c.status().ToString();
     ASSERT_TRUE((*c)->Ingest({.text = "a document about rivers", .source = "1"}).ok());
@@ -293,7 +304,7 @@ TEST_F(CollectionTest, Bm25OverSegmentsEqualsFullBm25) {
 }
 
 TEST_F(CollectionTest, LongDocumentsAreChunkedWithSpans) {
-  auto c = Collection::Open(dir_.string(), &embedder_, {.chunking = {.max_tokens = 30, .overlap_tokens = 8}});
+  auto c = Collection::Open(dir_.string(), &embedder_, {.chunking = {.max_tokens = 30, .overlap_tokens = 8}, .mode = OpenMode::kCreate});
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   std::string text;
   for (int i = 0; i < 40; ++i) text += "Sentence number " + std::to_string(i) + " talks about topic" + std::to_string(i) + ". ";
@@ -362,6 +373,259 @@ TEST_F(CollectionTest, RefusesForeignDirectoriesAndOtherEmbedders) {
   EXPECT_FALSE(CollectionPath("/tmp", "../etc").ok());
 }
 
+// A document is its source. Every way of naming one is checked: the same source replaces (or,
+// unchanged in text, title, tags and format, leaves it), a retag replaces, the same text under
+// another source is another document, an empty source is named by its text, invalid UTF-8 in a
+// source or tag is stored repaired and still found again, and a batch naming a source twice is
+// refused whole.
+TEST_F(CollectionTest, SourceIsTheDocumentIdentity) {
+  auto c = Open();
+  ASSERT_NE(c, nullptr);
+  auto outcome = [&](DocumentInput d) {
+    auto r = c->Ingest(d);
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() ? r->outcome : IngestOutcome::kAdded;
+  };
+  EXPECT_EQ(outcome({.text = "one", .source = "s"}), IngestOutcome::kAdded);
+  EXPECT_EQ(outcome({.text = "one", .source = "s"}), IngestOutcome::kUnchanged);
+  EXPECT_EQ(outcome({.text = "one", .source = "s", .tags = {"t"}}), IngestOutcome::kReplaced);
+  EXPECT_EQ(outcome({.text = "one", .title = "T", .source = "s", .tags = {"t"}}),
+            IngestOutcome::kReplaced);
+  EXPECT_EQ(outcome({.text = "two", .title = "T", .source = "s", .tags = {"t"}}),
+            IngestOutcome::kReplaced);
+  EXPECT_EQ(outcome({.text = "two", .source = "other"}), IngestOutcome::kAdded);
+  EXPECT_EQ(outcome({.text = "three"}), IngestOutcome::kAdded);
+  EXPECT_EQ(outcome({.text = "three"}), IngestOutcome::kUnchanged);
+  EXPECT_EQ(outcome({.text = "four"}), IngestOutcome::kAdded);
+  EXPECT_EQ(outcome({.text = "bad", .source = "caf\xe9.txt", .tags = {"\xff"}}), IngestOutcome::kAdded);
+  EXPECT_EQ(outcome({.text = "bad", .source = "caf\xe9.txt", .tags = {"\xff"}}), IngestOutcome::kUnchanged);
+  auto batch = c->IngestBatch(std::vector<DocumentInput>{
+      {.text = "five", .source = "dup"}, {.text = "six", .source = "x"}, {.text = "seven", .source = "dup"}});
+  ASSERT_FALSE(batch.ok());
+  EXPECT_EQ(batch.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(batch.status().message().find("'dup'"), std::string_view::npos);
+
+  auto docs = c->List();
+  ASSERT_TRUE(docs.ok());
+  std::map<std::string, DocumentInfo> by_source;
+  for (const DocumentInfo& d : *docs) by_source[d.source] = d;
+  ASSERT_EQ(by_source.size(), 5u) << "s, other, two sha256: names, caf\uFFFD.txt";
+  EXPECT_EQ(by_source.count("s"), 1u);
+  EXPECT_EQ(by_source.count("caf\uFFFD.txt"), 1u);
+  EXPECT_EQ(by_source["caf\uFFFD.txt"].tags, std::vector<std::string>{"\uFFFD"});
+  EXPECT_EQ(by_source.count("sha256:" + Sha256Hex("three").substr(0, 12)), 1u);
+  auto one = c->Search("one", {.mode = SearchMode::kBm25});
+  ASSERT_TRUE(one.ok());
+  EXPECT_TRUE(one->empty()) << "the replaced text is gone";
+  auto tagged = c->Search("bad", {.mode = SearchMode::kBm25, .tags = {"\xff"}});
+  ASSERT_TRUE(tagged.ok());
+  EXPECT_EQ(tagged->size(), 1u) << "a filter tag is repaired like a stored one";
+}
+
+// Names, sizes and modification times of every file under `dir`: "nothing was written".
+std::map<std::string, std::pair<uintmax_t, fs::file_time_type>> Snapshot(const fs::path& dir) {
+  std::map<std::string, std::pair<uintmax_t, fs::file_time_type>> files;
+  std::error_code ec;
+  for (const auto& e : fs::recursive_directory_iterator(dir, ec)) {
+    files[e.path().string()] = {e.is_regular_file() ? e.file_size() : 0, e.last_write_time()};
+  }
+  return files;
+}
+
+// Opening never creates unless asked; read-only opens write nothing and refuse writes.
+TEST_F(CollectionTest, OnlyCreateCreatesAndReadOnlyWritesNothing) {
+  for (OpenMode mode : {OpenMode::kReadOnly, OpenMode::kReadWrite}) {
+    auto missing = Collection::Open(dir_.string(), &embedder_, {.mode = mode});
+    ASSERT_FALSE(missing.ok());
+    EXPECT_EQ(missing.status().code(), StatusCode::kNotFound);
+    EXPECT_FALSE(fs::exists(dir_));
+  }
+  EXPECT_EQ(ProbeCollection(dir_.string()).health, CollectionHealth::kMissing);
+  {
+    auto c = Open();
+    ASSERT_NE(c, nullptr);
+    ASSERT_TRUE(c->Ingest({.text = "rivers and mills", .source = "a"}).ok());
+    ASSERT_TRUE(c->Ingest({.text = "bread and salt", .source = "b"}).ok());
+  }
+  fs::remove(dir_ / "vectors.faiss");  // a stale index is caught up in memory only
+  const auto before = Snapshot(dir_);
+  {
+    auto ro = Collection::Open(dir_.string(), &embedder_, {.mode = OpenMode::kReadOnly});
+    ASSERT_TRUE(ro.ok()) << ro.status().ToString();
+    auto hits = (*ro)->Search("mills", {.mode = SearchMode::kDense, .k = 1});
+    ASSERT_TRUE(hits.ok());
+    ASSERT_EQ(hits->size(), 1u);
+    EXPECT_EQ((*hits)[0].source, "a");
+    EXPECT_EQ((*ro)->Ingest({.text = "x", .source = "x"}).status().code(), StatusCode::kFailedPrecondition);
+    EXPECT_EQ((*ro)->Delete(1).code(), StatusCode::kFailedPrecondition);
+    EXPECT_EQ((*ro)->Flush().code(), StatusCode::kFailedPrecondition);
+    ASSERT_TRUE((*ro)->List().ok());
+  }
+  EXPECT_EQ(Snapshot(dir_), before);
+}
+
+// Every way of damaging the database files is kCorruption naming the collection and the damage;
+// the collection is still listed (ProbeCollection says damaged) and is never modified.
+TEST_F(CollectionTest, DamagedCollectionsAreReportedListedAndUntouched) {
+  const fs::path data = dir_ / "data";
+  const fs::path cdir = data / "collections" / "c";
+  struct Damage {
+    const char* name;
+    std::function<void(const fs::path& db)> apply;
+    const char* what;
+  };
+  auto remove_manifests = [](const fs::path& db) {
+    for (const auto& e : fs::directory_iterator(db)) {
+      if (e.path().filename().string().starts_with("MANIFEST-")) fs::remove(e.path());
+    }
+  };
+  auto garble_manifests = [](const fs::path& db) {
+    for (const auto& e : fs::directory_iterator(db)) {
+      if (e.path().filename().string().starts_with("MANIFEST-")) {
+        std::ofstream(e.path(), std::ios::binary | std::ios::trunc) << std::string(64, '\x7f');
+      }
+    }
+  };
+  const std::vector<Damage> damages = {
+      {"no CURRENT", [](const fs::path& db) { fs::remove(db / "CURRENT"); }, "CURRENT is missing"},
+      {"no MANIFEST", remove_manifests, "is missing"},
+      {"garbled CURRENT", [](const fs::path& db) { std::ofstream(db / "CURRENT") << "junk\n"; },
+       "does not name a MANIFEST"},
+      {"garbled MANIFEST", garble_manifests, "cannot be opened"},
+      {"no db/", [](const fs::path& db) { fs::remove_all(db); }, "db/ is missing"},
+  };
+  for (const Damage& damage : damages) {
+    SCOPED_TRACE(damage.name);
+    fs::remove_all(dir_);
+    {
+      auto c = Collection::Open(cdir.string(), &embedder_, {.mode = OpenMode::kCreate});
+      ASSERT_TRUE(c.ok()) << c.status().ToString();
+      ASSERT_TRUE((*c)->Ingest({.text = "some text", .source = "a"}).ok());
+    }
+    damage.apply(cdir / "db");
+    const auto before = Snapshot(dir_);
+    const CollectionProbe probe = ProbeCollection(cdir.string());
+    EXPECT_EQ(probe.health, CollectionHealth::kDamaged) << probe.problem;
+    EXPECT_NE(probe.problem.find(damage.what), std::string::npos) << probe.problem;
+    EXPECT_EQ(ListCollections(data.string()), std::vector<std::string>{"c"});
+    for (OpenMode mode : {OpenMode::kReadOnly, OpenMode::kReadWrite, OpenMode::kCreate}) {
+      auto c = Collection::Open(cdir.string(), &embedder_, {.mode = mode});
+      ASSERT_FALSE(c.ok());
+      EXPECT_EQ(c.status().code(), StatusCode::kCorruption) << c.status().ToString();
+      EXPECT_NE(c.status().message().find("collection 'c' at '" + cdir.string() + "' is damaged ("),
+                std::string_view::npos) << c.status().ToString();
+      EXPECT_EQ(c.status().message().find('\n'), std::string_view::npos);
+    }
+    EXPECT_EQ(Snapshot(dir_), before);
+  }
+}
+
+// Every numeric option at the API boundary: out of range, negative, NaN, infinite and huge
+// values are kInvalidArgument naming the option; so are empty and oversized queries.
+TEST_F(CollectionTest, BadSearchAndCollectionOptionsAreRefused) {
+  auto c = Open();
+  ASSERT_NE(c, nullptr);
+  ASSERT_TRUE(c->Ingest({.text = "rivers", .source = "a"}).ok());
+  const double nan = std::nan(""), inf = HUGE_VAL;
+  struct Bad {
+    const char* option;
+    std::function<void(SearchOptions&)> set;
+  };
+  const std::vector<Bad> bad = {
+      {"k", [](SearchOptions& o) { o.k = 0; }},
+      {"k", [](SearchOptions& o) { o.k = -5; }},
+      {"k", [](SearchOptions& o) { o.k = kMaxSearchK + 1; }},
+      {"k", [](SearchOptions& o) { o.k = INT_MAX; }},
+      {"candidates", [](SearchOptions& o) { o.candidates = -1; }},
+      {"candidates", [](SearchOptions& o) { o.candidates = INT_MAX; }},
+      {"rrf_k", [&](SearchOptions& o) { o.rrf_k = nan; }},
+      {"rrf_k", [&](SearchOptions& o) { o.rrf_k = inf; }},
+      {"rrf_k", [](SearchOptions& o) { o.rrf_k = -1; }},
+      {"rrf_k", [](SearchOptions& o) { o.rrf_k = 1e300; }},
+      {"dense_weight", [&](SearchOptions& o) { o.dense_weight = nan; }},
+      {"dense_weight", [&](SearchOptions& o) { o.dense_weight = -inf; }},
+      {"dense_weight", [](SearchOptions& o) { o.dense_weight = -0.1; }},
+      {"dense_weight", [](SearchOptions& o) { o.dense_weight = 1.5; }},
+      {"mmr_lambda", [&](SearchOptions& o) { o.mmr_lambda = nan; }},
+      {"mmr_lambda", [](SearchOptions& o) { o.mmr_lambda = 2; }},
+  };
+  for (const Bad& b : bad) {
+    SearchOptions o;
+    b.set(o);
+    auto r = c->Search("rivers", o);
+    ASSERT_FALSE(r.ok()) << b.option;
+    EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_NE(r.status().message().find(b.option), std::string_view::npos) << r.status().ToString();
+  }
+  for (const std::string& query : {std::string(), std::string("  \t\n"), std::string(kMaxQueryBytes + 1, 'a')}) {
+    EXPECT_EQ(c->Search(query, {}).status().code(), StatusCode::kInvalidArgument) << query.size();
+  }
+  EXPECT_TRUE(c->Search("rivers", {.k = kMaxSearchK, .rrf_k = 0, .dense_weight = 1, .candidates = kMaxSearchCandidates}).ok());
+
+  struct BadOpen {
+    const char* option;
+    std::function<void(CollectionOptions&)> set;
+  };
+  const std::vector<BadOpen> bad_open = {
+      {"max_tokens", [](CollectionOptions& o) { o.chunking.max_tokens = 0; }},
+      {"max_tokens", [](CollectionOptions& o) { o.chunking.max_tokens = 1 << 30; }},
+      {"overlap_tokens", [](CollectionOptions& o) { o.chunking.overlap_tokens = -1; }},
+      {"overlap_tokens", [](CollectionOptions& o) { o.chunking.overlap_tokens = o.chunking.max_tokens; }},
+      {"k1", [&](CollectionOptions& o) { o.bm25.k1 = nan; }},
+      {"k1", [](CollectionOptions& o) { o.bm25.k1 = -1; }},
+      {"b", [&](CollectionOptions& o) { o.bm25.b = inf; }},
+      {"b", [](CollectionOptions& o) { o.bm25.b = 1.5; }},
+  };
+  c.reset();
+  for (const BadOpen& b : bad_open) {
+    CollectionOptions o;
+    b.set(o);
+    auto r = Collection::Open(dir_.string(), &embedder_, o);
+    ASSERT_FALSE(r.ok()) << b.option;
+    EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_NE(r.status().message().find(b.option), std::string_view::npos) << r.status().ToString();
+  }
+}
+
+// The vector index is a cache owned by its database: another collection's vectors.faiss with
+// the same ids (and the same sequence number) copied over this one's is not trusted but rebuilt,
+// so dense search still returns this collection's chunks; so is an index saved without owner.
+TEST_F(CollectionTest, ForeignIndexFileIsRebuiltFromTheDatabase) {
+  const fs::path a = dir_ / "a", b = dir_ / "b";
+  const std::vector<std::string> a_texts = {"rivers flow to the sea", "mills grind grain"};
+  const std::vector<std::string> b_texts = {"bread needs flour and salt", "sourdough starter"};
+  for (const auto& [dir, texts] : {std::pair{a, a_texts}, std::pair{b, b_texts}}) {
+    auto c = Collection::Open(dir.string(), &embedder_, {.mode = OpenMode::kCreate});
+    ASSERT_TRUE(c.ok()) << c.status().ToString();
+    for (size_t i = 0; i < texts.size(); ++i) {
+      ASSERT_TRUE((*c)->Ingest({.text = texts[i], .source = std::to_string(i)}).ok());
+    }
+    ASSERT_TRUE((*c)->Flush().ok());
+  }
+  auto check_b = [&](OpenMode mode) {
+    auto c = Collection::Open(b.string(), &embedder_, {.mode = mode});
+    ASSERT_TRUE(c.ok()) << c.status().ToString();
+    for (const std::string& text : b_texts) {
+      auto hits = (*c)->Search(text, {.mode = SearchMode::kDense, .k = 1});
+      ASSERT_TRUE(hits.ok());
+      ASSERT_EQ(hits->size(), 1u);
+      EXPECT_EQ((*hits)[0].text, text);
+      EXPECT_NEAR((*hits)[0].dense_score, 1.0, 1e-4);
+    }
+  };
+  for (OpenMode mode : {OpenMode::kReadOnly, OpenMode::kReadWrite}) {
+    fs::copy_file(a / "vectors.faiss", b / "vectors.faiss", fs::copy_options::overwrite_existing);
+    check_b(mode);
+  }
+  // The writable open saved a rebuilt index that B owns: it now loads as is.
+  auto own = VectorIndex::Load((b / "vectors.faiss").string(), nullptr);
+  ASSERT_TRUE(own.ok());
+  auto unowned = VectorIndex::Create(embedder_.Dim(), {});
+  ASSERT_TRUE(unowned.ok());
+  ASSERT_TRUE((*unowned)->Save((b / "vectors.faiss").string(), 0).ok());
+  check_b(OpenMode::kReadWrite);
+}
+
 TEST_F(CollectionTest, ConcurrentSearchesWhileIngesting) {
   auto c = Open();
   ASSERT_NE(c, nullptr);
@@ -393,7 +657,7 @@ TEST(CollectionSigkillChild, IngestUntilKilled) {
   const char* round = std::getenv("ENGRAM_SIGKILL_CHILD_ROUND");
   if (dir == nullptr || round == nullptr) GTEST_SKIP() << "runs only as the SIGKILL test's child";
   HashingEmbedder embedder;
-  auto c = Collection::Open(dir, &embedder, {.chunking = {.max_tokens = 8, .overlap_tokens = 0}});
+  auto c = Collection::Open(dir, &embedder, {.chunking = {.max_tokens = 8, .overlap_tokens = 0}, .mode = OpenMode::kCreate});
   if (!c.ok()) ::_exit(3);
   for (int i = 0;; ++i) {
     std::string text;
@@ -427,7 +691,7 @@ TEST_F(CollectionTest, SigkillMidIngestLeavesWholeDocuments) {
     int status = 0;
     ::waitpid(child, &status, 0);
     ASSERT_TRUE(WIFSIGNALED(status)) << "the child stopped by itself: " << status;
-    auto c = Collection::Open(dir_.string(), &embedder_, {.chunking = {.max_tokens = 8, .overlap_tokens = 0}});
+    auto c = Collection::Open(dir_.string(), &embedder_, {.chunking = {.max_tokens = 8, .overlap_tokens = 0}, .mode = OpenMode::kCreate});
     ASSERT_TRUE(c.ok()) << c.status().ToString();
     auto docs = (*c)->List();
     ASSERT_TRUE(docs.ok());

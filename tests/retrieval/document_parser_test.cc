@@ -5,6 +5,10 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -235,6 +239,71 @@ TEST(DocumentParserTest, ParseDocumentFileReadsTextAsIs) {
   std::filesystem::remove(path);
   ASSERT_TRUE(repaired.ok()) << repaired.status().ToString();
   EXPECT_EQ(repaired->text, "ok \uFFFD( done");
+}
+
+// Deep nesting: gumbo's tree building is quadratic in depth, so markup beyond 400 open elements
+// is flattened before parsing. Every shape of deep input parses in bounded time and keeps its
+// text; ordinary nesting is untouched.
+TEST(DocumentParserTest, DeepHtmlNestingParsesInBoundedTime) {
+  constexpr int kDepth = 200000;
+  for (const std::string open : {"<div>", "<span>", "<b>", "<div><p>", "<ul><li>", "<table><tr><td>"}) {
+    SCOPED_TRACE(open);
+    std::string html = "<html><body>first";
+    html.reserve(kDepth * (open.size() + 2));
+    for (int i = 0; i < kDepth; ++i) html += open + "w";
+    html += "last";
+    const auto start = std::chrono::steady_clock::now();
+    const std::string text = Html(html);
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    EXPECT_LT(seconds, 2.0);
+    EXPECT_TRUE(text.starts_with("first")) << text.substr(0, 40);
+    EXPECT_TRUE(text.ends_with("last")) << text.substr(text.size() - 40);
+    size_t words = 0;
+    for (size_t at = text.find('w'); at != std::string::npos; at = text.find('w', at + 1)) ++words;
+    EXPECT_EQ(words, static_cast<size_t>(kDepth));
+  }
+  // Shallow markup, including raw text that looks like tags, is parsed as before.
+  EXPECT_EQ(Html("<div><div>a</div><script><div><div></script><p>b</p></div>"), "a\n\nb");
+}
+
+// Hostile PDF bytes (every cut and many flips of a valid file, random bytes) give a document or
+// a Status, never a crash.
+TEST(DocumentParserTest, HostilePdfBytesGiveAStatus) {
+  const std::string good = ReadFixture("two_pages.pdf");
+  ASSERT_FALSE(good.empty());
+  std::vector<std::string> inputs;
+  for (size_t cut = 0; cut < good.size(); cut += std::max<size_t>(1, good.size() / 40)) {
+    inputs.push_back(good.substr(0, cut));
+  }
+  for (size_t at = 0; at < good.size(); at += std::max<size_t>(1, good.size() / 60)) {
+    std::string flipped = good;
+    flipped[at] = static_cast<char>(flipped[at] ^ 0x5a);
+    inputs.push_back(flipped);
+  }
+  inputs.push_back("%PDF-1.7\n" + std::string(4096, '\xff'));
+  for (const std::string& bytes : inputs) {
+    Result<ParsedDocument> doc = ParseDocument(bytes, DocumentFormat::kPdf, "hostile.pdf");
+    if (!doc.ok()) EXPECT_EQ(doc.status().code(), StatusCode::kInvalidArgument) << doc.status().ToString();
+  }
+}
+
+// ParseDocumentFile reads through common/input_file.h: a directory, a FIFO and a device (also
+// behind a symlink with a document's name) are refused at once instead of read forever.
+TEST(DocumentParserTest, ParseDocumentFileRefusesWhatIsNotAFile) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / ("engram_parser_special_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir / "folder.txt");
+  fs::create_symlink("/dev/zero", dir / "zero.txt");
+  ASSERT_EQ(::mkfifo((dir / "fifo.txt").c_str(), 0600), 0);
+  for (const char* name : {"folder.txt", "zero.txt", "fifo.txt"}) {
+    Result<ParsedDocument> doc = ParseDocumentFile((dir / name).string());
+    ASSERT_FALSE(doc.ok()) << name;
+    EXPECT_EQ(doc.status().code(), StatusCode::kInvalidArgument) << doc.status().ToString();
+    EXPECT_NE(doc.status().message().find(name), std::string_view::npos) << doc.status().ToString();
+  }
+  fs::remove_all(dir);
 }
 
 }  // namespace

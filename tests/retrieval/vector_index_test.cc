@@ -759,6 +759,57 @@ TEST(VectorIndex, LoadRejectsDamagedFiles) {
   EXPECT_EQ(s.code(), StatusCode::kNotFound) << s.ToString();
 }
 
+// An owner identity travels with the file: Load with an expected owner refuses another owner's
+// file, a file without owner and a version-1 file (kFailedPrecondition, sequence untouched);
+// without an expected owner every file loads. Version 1 is made from a v2 file by dropping the
+// owner field and re-stamping version, size and checksum.
+TEST(VectorIndex, OwnerIsStoredAndCheckedOnLoad) {
+  TempDir tmp;
+  const int dim = 8;
+  auto index = MakeIndex(dim, Kind(IndexKind::kFlat));
+  ASSERT_TRUE(index->Add(Iota(20), RandomUnitVectors(20, dim, 5)).ok());
+  const std::string mine = tmp.File("mine.vindex"), none = tmp.File("none.vindex");
+  ASSERT_TRUE(index->Save(mine, 7, "owner-a").ok());
+  ASSERT_TRUE(index->Save(none, 7).ok());
+  EXPECT_EQ(index->Save(tmp.File("long.vindex"), 7, std::string(kMaxIndexOwnerBytes + 1, 'x')).code(),
+            StatusCode::kInvalidArgument);
+
+  std::vector<uint8_t> v1 = ReadBytes(none);
+  v1.erase(v1.begin() + 40, v1.begin() + 42);  // the u16 owner length (0) after the sequence
+  auto put = [&](size_t at, uint64_t value, int bytes) {
+    for (int i = 0; i < bytes; ++i) v1[at + i] = static_cast<uint8_t>(value >> (8 * i));
+  };
+  put(8, 1, 4);
+  put(16, v1.size() - 32, 8);
+  uint64_t h = 0xcbf29ce484222325ull;
+  auto fnv = [&](size_t from, size_t to) {
+    for (size_t i = from; i < to; ++i) h = (h ^ v1[i]) * 0x100000001b3ull;
+  };
+  fnv(0, 24);
+  fnv(32, v1.size());
+  put(24, h, 8);
+  const std::string old = tmp.File("v1.vindex");
+  WriteBytes(old, v1);
+
+  for (const std::string& path : {mine, none, old}) {
+    uint64_t seq = 0;
+    Result<std::unique_ptr<VectorIndex>> any = VectorIndex::Load(path, &seq);
+    ASSERT_TRUE(any.ok()) << path << ": " << any.status().ToString();
+    EXPECT_EQ(seq, 7u);
+    EXPECT_EQ((*any)->size(), 20);
+  }
+  uint64_t seq = 0;
+  EXPECT_TRUE(VectorIndex::Load(mine, &seq, "owner-a").ok());
+  for (const std::string& path : {mine, none, old}) {
+    seq = 99;
+    Result<std::unique_ptr<VectorIndex>> r = VectorIndex::Load(path, &seq, "owner-b");
+    ASSERT_FALSE(r.ok()) << path;
+    EXPECT_EQ(r.status().code(), StatusCode::kFailedPrecondition) << r.status().ToString();
+    EXPECT_NE(r.status().message().find("owner-b"), std::string_view::npos);
+    EXPECT_EQ(seq, 99u);
+  }
+}
+
 // --- concurrency ----------------------------------------------------------------------------------
 
 // Four threads search while a fifth adds batches (crossing the auto threshold, so the index

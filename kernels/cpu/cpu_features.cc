@@ -16,7 +16,6 @@ CpuFeatures Detect() {
   f.avx512bw = __builtin_cpu_supports("avx512bw");
   f.avx512vnni = __builtin_cpu_supports("avx512vnni");
   f.avx512bf16 = __builtin_cpu_supports("avx512bf16");
-  f.amx_bf16 = __builtin_cpu_supports("amx-tile") && __builtin_cpu_supports("amx-bf16");
   // g++ 12 has no "f16c" name for __builtin_cpu_supports; read CPUID leaf 1, ECX bit 29.
   unsigned eax = 1, ebx = 0, ecx = 0, edx = 0;
   __asm__("cpuid" : "+a"(eax), "=b"(ebx), "+c"(ecx), "=d"(edx));
@@ -31,6 +30,12 @@ CpuFeatures Detect() {
     ecx = 1;
     __asm__("cpuid" : "+a"(eax), "=b"(ebx), "+c"(ecx), "=d"(edx));
     f.avx_vnni = f.avx2 && ((eax >> 4) & 1);
+    // AMX-BF16 and AMX-TILE: leaf 7, sub-leaf 0, EDX bits 22 and 24 (read from CPUID, as
+    // clang 14 has no names for them in __builtin_cpu_supports).
+    eax = 7;
+    ecx = 0;
+    __asm__("cpuid" : "+a"(eax), "=b"(ebx), "+c"(ecx), "=d"(edx));
+    f.amx_bf16 = ((edx >> 22) & 1) && ((edx >> 24) & 1);
   }
 #endif
   return f;

@@ -37,7 +37,8 @@ TEST(JsonWriteTest, NoDumpOutsideJsonWrite) {
       const std::string ext = e.path().extension().string();
       if (!e.is_regular_file() || (ext != ".cc" && ext != ".h")) continue;
       const fs::path rel = fs::relative(e.path(), root);
-      if (rel == fs::path("common/json_write.cc")) continue;
+      // json_write.cc is the one place; json_write.h states the rule in a comment.
+      if (rel == fs::path("common/json_write.cc") || rel == fs::path("common/json_write.h")) continue;
       ++files;
       std::ifstream in(e.path());
       std::string line;

@@ -45,12 +45,15 @@ void AddEmbedBench(CLI::App* bench, CommandTable& commands) {
                   "Texts, one per line (default: SQuAD dev sentences from $ENGRAM_SHARED_DATA)");
   cmd->add_option("--batch", flags->options.batches, "Batch sizes, comma-separated")
       ->delimiter(',')
-      ->default_str("1,32");
+      ->default_str("1,32")
+      ->check(CLI::Range(1, 1 << 20));
   cmd->add_option("--sentences", flags->options.sentences, "Texts embedded per pass")
-      ->default_val(1024);
+      ->default_val(1024)
+      ->check(CLI::Range(1, 1 << 24));
   AddThreadsOption(cmd, &flags->options.threads);
   cmd->add_option("--repeat", flags->options.repeat, "Passes per batch size (median reported)")
-      ->default_val(3);
+      ->default_val(3)
+      ->check(CLI::Range(1, 1000));
   cmd->add_option("--precision", flags->options.precision, "Linear layers: auto, f32 or bf16")
       ->default_val("auto");
   cmd->add_flag("--json", flags->json, "Print one JSON object");
@@ -77,12 +80,16 @@ void AddRetrievalBench(CLI::App* bench, CommandTable& commands) {
       "retrieval", "Ingest rate, index build, query latency, RSS and disk of a collection of "
                    "synthetic chunks");
   cmd->add_option("--chunks", flags->options.chunks, "Chunks (one synthetic document each)")
-      ->default_val(100000);
-  cmd->add_option("--dim", flags->options.dim, "Embedding dimension")->default_val(384);
+      ->default_val(100000)
+      ->check(CLI::Range(1, 1 << 30));
+  cmd->add_option("--dim", flags->options.dim, "Embedding dimension")->default_val(384)
+      ->check(CLI::Range(1, 65536));
   cmd->add_option("--queries", flags->options.queries, "Queries per search mode")
-      ->default_val(1000);
+      ->default_val(1000)
+      ->check(CLI::Range(1, 1 << 30));
   cmd->add_option("--batch", flags->options.batch, "Documents per ingest batch")
-      ->default_val(1000);
+      ->default_val(1000)
+      ->check(CLI::Range(1, 1 << 24));
   cmd->add_option("--index", flags->options.index, "Vector index: auto, flat, hnsw or ivfpq")
       ->default_val("auto");
   cmd->add_option("--work-dir", flags->options.work_dir,
@@ -113,12 +120,17 @@ void AddMemoryBench(CLI::App* bench, CommandTable& commands) {
       "memory", "Append throughput, recall latency, RSS and disk of the episodic store at scale");
   cmd->add_option("--episodes", flags->options.episodes, "Store sizes, comma-separated")
       ->delimiter(',')
-      ->default_str("100000,1000000");
-  cmd->add_option("--dim", flags->options.dim, "Embedding dimension")->default_val(384);
-  cmd->add_option("--queries", flags->options.queries, "Recalls per size")->default_val(200);
-  cmd->add_option("--batch", flags->options.batch, "Episodes per AppendBatch")->default_val(1000);
+      ->default_str("100000,1000000")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 32));
+  cmd->add_option("--dim", flags->options.dim, "Embedding dimension")->default_val(384)
+      ->check(CLI::Range(1, 65536));
+  cmd->add_option("--queries", flags->options.queries, "Recalls per size")->default_val(200)
+      ->check(CLI::Range(1, 1 << 30));
+  cmd->add_option("--batch", flags->options.batch, "Episodes per AppendBatch")->default_val(1000)
+      ->check(CLI::Range(1, 1 << 24));
   cmd->add_option("--singles", flags->options.singles, "Single Appends timed after the batches")
-      ->default_val(1000);
+      ->default_val(1000)
+      ->check(CLI::Range(0, 1 << 30));
   cmd->add_flag("--no-sync", flags->no_sync, "Append without fsync (default: sync)");
   cmd->add_option("--work-dir", flags->options.work_dir,
                   "Where the stores are built (default: the temporary directory)");
@@ -147,13 +159,17 @@ void AddVectorBench(CLI::App* bench, CommandTable& commands) {
       "vectors", "Recall@10 and speed of the HNSW / IVF-PQ index against exact search");
   cmd->add_option("--data", flags->options.data, "random, lowrank, synthetic or real")
       ->default_val("random");
-  cmd->add_option("--n", flags->options.n, "Vectors indexed")->default_val(100000);
-  cmd->add_option("--dim", flags->options.dim, "Dimension (not for real)")->default_val(384);
-  cmd->add_option("--queries", flags->options.queries, "Queries")->default_val(200);
+  cmd->add_option("--n", flags->options.n, "Vectors indexed")->default_val(100000)
+      ->check(CLI::Range(1, 1 << 30));
+  cmd->add_option("--dim", flags->options.dim, "Dimension (not for real)")->default_val(384)
+      ->check(CLI::Range(1, 65536));
+  cmd->add_option("--queries", flags->options.queries, "Queries")->default_val(200)
+      ->check(CLI::Range(1, 1 << 30));
   cmd->add_option("--index", flags->options.index, "hnsw or ivfpq")->default_val("hnsw");
   cmd->add_option("--ef", flags->options.ef_search, "HNSW efSearch values, comma-separated")
       ->delimiter(',')
-      ->default_str("32,64,128,256,512,1024");
+      ->default_str("32,64,128,256,512,1024")
+      ->check(CLI::Range(1, 1 << 20));
   cmd->add_option("--model", flags->options.model, "Embedder for --data real");
   cmd->add_flag("--json", flags->json, "Print one JSON object");
   commands.Add(cmd, [flags]() -> Status {
@@ -190,10 +206,14 @@ void AddAttentionBench(CLI::App* bench, CommandTable& commands) {
   cmd->add_option("--policies", o.policies, "Policies, comma-separated")
       ->delimiter(',')
       ->default_str("full,quest,retrieval");
-  cmd->add_option("--budget", o.budget, "Share of the context attended")->default_val(0.05);
-  cmd->add_option("--steps", o.steps, "Decode steps timed per run")->default_val(8);
-  cmd->add_option("--sinks", o.sinks, "Sink positions always attended")->default_val(4);
-  cmd->add_option("--window", o.window, "Recent positions always attended")->default_val(240);
+  cmd->add_option("--budget", o.budget, "Share of the context attended")->default_val(0.05)
+      ->check(FiniteIn(0, 1));
+  cmd->add_option("--steps", o.steps, "Decode steps timed per run")->default_val(8)
+      ->check(CLI::Range(1, 1 << 20));
+  cmd->add_option("--sinks", o.sinks, "Sink positions always attended")->default_val(4)
+      ->check(CLI::Range(0, 1 << 22));
+  cmd->add_option("--window", o.window, "Recent positions always attended")->default_val(240)
+      ->check(CLI::Range(0, 1 << 22));
   AddThreadsOption(cmd, &o.threads);
   cmd->add_option("--work-dir", o.work_dir,
                   "Where the synthetic cache file goes (default: the temporary directory)");
@@ -218,17 +238,21 @@ void AddGenerateBench(CLI::App* bench, CommandTable& commands, const char* name,
   cmd->add_option("-m,--model", flags->options.model, "A .gguf model (default: the default generator)");
   cmd->add_option("--ctx", flags->options.contexts, "Context lengths, comma-separated")
       ->delimiter(',')
-      ->default_str("512,2048,8192");
+      ->default_str("512,2048,8192")
+      ->check(CLI::Range(1, 1 << 22))
+      ->check(CLI::Range(1, 1 << 22));
   if (decode) {
     cmd->add_option("--tokens", flags->options.decode_tokens, "Decode steps timed at each context")
-        ->default_val(32);
+        ->default_val(32)
+      ->check(CLI::Range(1, 1 << 20));
   }
   AddThreadsOption(cmd, &flags->options.threads);
   cmd->add_option("--text", flags->options.text_file,
                   "Text to evaluate (default: the essays in $ENGRAM_SHARED_DATA/haystack)");
   cmd->add_option("--repeat", flags->options.repeat,
                   "Runs per context, median reported (0: 3 up to 2048 tokens, else 1)")
-      ->default_val(0);
+      ->default_val(0)
+      ->check(CLI::Range(0, 1000));
   cmd->add_option("--kv-type", flags->options.kv_type, "KV cache entries: f16 or f32")
       ->default_val("f16");
   cmd->add_flag("--json", flags->json, "Print one JSON object");
@@ -259,7 +283,8 @@ void RegisterBenchCommand(CLI::App& app, const GlobalFlags&, CommandTable& comma
                   "Text files (default: the essays in $ENGRAM_SHARED_DATA/haystack)");
   cmd->add_option("--repetitions", tokenize->options.repetitions,
                   "Timed passes; the median is reported")
-      ->default_val(5);
+      ->default_val(5)
+      ->check(CLI::Range(1, 1000));
   cmd->add_flag("--json", tokenize->json, "Print one JSON object");
   AddEmbedBench(bench, commands);
   AddMemoryBench(bench, commands);

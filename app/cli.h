@@ -4,6 +4,8 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <cmath>
+#include <sstream>
 #include <functional>
 #include <string>
 #include <vector>
@@ -12,6 +14,24 @@
 #include "common/thread_pool.h"
 
 namespace engram::app {
+
+// A number flag's bounds, checked when the flags are parsed: finite (NaN and infinities fail,
+// which CLI::Range lets through) and within [lo, hi] (or (lo, hi] with `lo_open`).
+inline CLI::Validator FiniteIn(double lo, double hi, bool lo_open = false) {
+  return CLI::Validator(
+      [=](std::string& text) -> std::string {
+        double v = 0;
+        if (!CLI::detail::lexical_cast(text, v) || !std::isfinite(v) || v < lo || v > hi ||
+            (lo_open && v == lo)) {
+          std::ostringstream out;
+          out << "Value " << text << " not in range " << (lo_open ? "(" : "[") << lo << " - "
+              << hi << "]";
+          return out.str();
+        }
+        return {};
+      },
+      "");
+}
 
 // Flags accepted before or after the subcommand name.
 struct GlobalFlags {

@@ -36,7 +36,8 @@ void AddMemoryEval(CLI::App* eval, CommandTable& commands) {
   cmd->add_option("--locomo", flags->options.locomo_file, "The LoCoMo JSON file")->required();
   cmd->add_option("--k", flags->options.ks, "Cut-offs, comma-separated")
       ->delimiter(',')
-      ->default_str("5,10,25");
+      ->default_str("5,10,25")
+      ->check(CLI::Range(1, 1 << 20));
   cmd->add_option("--model", flags->options.model, "Embedder (default: all-MiniLM-L6-v2)");
   cmd->add_option("--precision", flags->options.precision, "Embedder precision: auto, f32 or bf16")
       ->default_val("auto");
@@ -73,24 +74,31 @@ void AddAttentionEval(CLI::App* eval, CommandTable& commands) {
   cmd->add_option("-m,--model", o.model, "A .gguf model (default: the default generator)");
   cmd->add_option("--ctx", o.contexts, "Context lengths, comma-separated")
       ->delimiter(',')
-      ->default_str("2048,4096,8192");
+      ->default_str("2048,4096,8192")
+      ->check(CLI::Range(1, 1 << 22));
   cmd->add_option("--policies", o.policies,
                   "full, window, quest, retrieval (retrieval:exact|ivf|aware), comma-separated")
       ->delimiter(',')
       ->default_str("full,window,quest,retrieval");
   cmd->add_option("--budgets", o.budgets, "Shares of the context attended, comma-separated")
       ->delimiter(',')
-      ->default_str("0.01,0.02,0.05,0.1");
-  cmd->add_option("--steps", o.steps, "Teacher-forced decode steps per run")->default_val(256);
-  cmd->add_option("--depths", o.depths, "Needle depths (0: no needle test)")->default_val(10);
+      ->default_str("0.01,0.02,0.05,0.1")
+      ->check(FiniteIn(0, 1, /*lo_open=*/true));
+  cmd->add_option("--steps", o.steps, "Teacher-forced decode steps per run")->default_val(256)
+      ->check(CLI::Range(1, 1 << 20));
+  cmd->add_option("--depths", o.depths, "Needle depths (0: no needle test)")->default_val(10)
+      ->check(CLI::Range(0, 1000));
   cmd->add_option("--texts", o.texts, "essays and/or leval, comma-separated")
       ->delimiter(',')
       ->default_str("essays,leval");
-  cmd->add_option("--sinks", o.sinks, "Sink positions always attended")->default_val(4);
-  cmd->add_option("--window", o.window, "Recent positions always attended")->default_val(240);
+  cmd->add_option("--sinks", o.sinks, "Sink positions always attended")->default_val(4)
+      ->check(CLI::Range(0, 1 << 22));
+  cmd->add_option("--window", o.window, "Recent positions always attended")->default_val(240)
+      ->check(CLI::Range(0, 1 << 22));
   cmd->add_option("--candidate-factor", o.candidate_factor,
                   "Retrieval: candidates scored per attended key")
-      ->default_val(3.0);
+      ->default_val(3.0)
+      ->check(FiniteIn(0, 1e6, /*lo_open=*/true));
   AddThreadsOption(cmd, &o.threads);
   cmd->add_flag("--json", flags->json, "Print one JSON object");
   commands.Add(cmd, [flags]() -> Status {
@@ -119,13 +127,15 @@ void RegisterEvalCommand(CLI::App& app, const GlobalFlags&, CommandTable& comman
   cmd->add_option("--distractors", flags->options.distractors,
                   "Extra documents: text files, or L-Eval .jsonl files (their \"input\" fields)");
   cmd->add_option("--max-questions", flags->options.max_questions, "Use the first N questions (0: all)")
-      ->default_val(0);
+      ->default_val(0)
+      ->check(CLI::Range(0, 1 << 30));
   cmd->add_option("--model", flags->options.model, "Embedder (default: all-MiniLM-L6-v2)");
   cmd->add_option("--precision", flags->options.precision, "Embedder precision: auto, f32 or bf16")
       ->default_val("auto");
   AddThreadsOption(cmd, &flags->options.threads);
   cmd->add_option("--chunk-tokens", flags->options.chunk_tokens, "Chunk budget in word pieces")
-      ->default_val(200);
+      ->default_val(200)
+      ->check(CLI::Range(1, 1 << 20));
   cmd->add_option("--work-dir", flags->options.work_dir,
                   "Build the collection here and keep it (default: a temporary directory)");
   cmd->add_flag("--fusion-sweep", flags->options.fusion_sweep,

@@ -174,7 +174,8 @@ void RegisterGenerateCommand(CLI::App& app, const GlobalFlags&, CommandTable& co
   cmd->add_option("-p,--prompt", flags->prompt, "The prompt");
   cmd->add_option("-f,--file", flags->file, "Read the prompt from a file ('-' for stdin)");
   cmd->add_option("-n,--n-predict", flags->n_predict, "Tokens to generate at most")
-      ->default_val(128);
+      ->default_val(128)
+      ->check(CLI::Range(0, 1 << 24));
   cmd->add_flag("--chat", flags->chat,
                 "Treat the prompt as a user message in the model's chat template");
   cmd->add_option("--system", flags->system, "With --chat: a system message");
@@ -182,31 +183,40 @@ void RegisterGenerateCommand(CLI::App& app, const GlobalFlags&, CommandTable& co
                   "With --chat: chatml, llama2, llama3 or mistral instead of the model's");
   cmd->add_option("--temp,--temperature", flags->sampler.temperature,
                   "Sampling temperature; 0 = greedy")
-      ->default_val(0.8);
+      ->default_val(0.8)
+      ->check(FiniteIn(0, 1e6));
   cmd->add_option("--top-k", flags->sampler.top_k, "Keep the K most likely tokens (0 = off)")
-      ->default_val(40);
+      ->default_val(40)
+      ->check(CLI::Range(0, 1 << 30));
   cmd->add_option("--top-p", flags->sampler.top_p, "Nucleus sampling mass (1 = off)")
-      ->default_val(0.95);
+      ->default_val(0.95)
+      ->check(FiniteIn(0, 1));
   cmd->add_option("--min-p", flags->sampler.min_p,
                   "Drop tokens below this fraction of the top probability (0 = off)")
-      ->default_val(0.05);
+      ->default_val(0.05)
+      ->check(FiniteIn(0, 1));
   cmd->add_option("--repeat-penalty", flags->sampler.repeat_penalty,
                   "Penalty for recently seen tokens (1 = off)")
-      ->default_val(1.0);
+      ->default_val(1.0)
+      ->check(FiniteIn(0, 1e6, /*lo_open=*/true));
   cmd->add_option("--frequency-penalty", flags->sampler.frequency_penalty,
                   "Subtract count × F from seen tokens' logits")
-      ->default_val(0.0);
+      ->default_val(0.0)
+      ->check(FiniteIn(-1e6, 1e6));
   cmd->add_option("--presence-penalty", flags->sampler.presence_penalty,
                   "Subtract P from seen tokens' logits")
-      ->default_val(0.0);
+      ->default_val(0.0)
+      ->check(FiniteIn(-1e6, 1e6));
   cmd->add_option("--repeat-last-n", flags->sampler.penalty_last_n,
                   "Recent tokens the penalties consider (0 = off, -1 = all)")
-      ->default_val(64);
+      ->default_val(64)
+      ->check(CLI::Range(-1, 1 << 30));
   cmd->add_option("--seed", flags->seed, "Random seed (default: random)");
   cmd->add_option("--stop", flags->stop, "Stop before this string (repeatable)");
   cmd->add_flag("--ignore-eos", flags->ignore_eos, "Keep generating past end-of-generation tokens");
   cmd->add_option("--ctx", flags->n_ctx, "Context length (0: the model's training context)")
-      ->default_val(0);
+      ->default_val(0)
+      ->check(CLI::Range(0, 1 << 22));
   AddThreadsOption(cmd, &flags->threads);
   cmd->add_option("--kv-type", flags->kv_type, "KV cache entries: f16 or f32")->default_val("f16");
   cmd->add_option("--attention", flags->attention,
@@ -214,11 +224,14 @@ void RegisterGenerateCommand(CLI::App& app, const GlobalFlags&, CommandTable& co
       ->default_val("full");
   cmd->add_option("--budget", flags->budget,
                   "Sparse attention: share of the context attended besides sinks and window")
-      ->default_val(0.05);
+      ->default_val(0.05)
+      ->check(FiniteIn(0, 1));
   cmd->add_option("--sinks", flags->sinks, "Sparse attention: first positions always attended")
-      ->default_val(4);
+      ->default_val(4)
+      ->check(CLI::Range(0, 1 << 22));
   cmd->add_option("--window", flags->window, "Sparse attention: recent positions always attended")
-      ->default_val(240);
+      ->default_val(240)
+      ->check(CLI::Range(0, 1 << 22));
   cmd->add_flag("--truncate", flags->truncate,
                 "Keep the end of a prompt longer than the context instead of failing");
   commands.Add(cmd, [flags]() { return Run(*flags); });

@@ -6,7 +6,6 @@
 
 #include <string>
 
-#include "common/json_write.h"
 
 namespace engram {
 namespace {
@@ -100,17 +99,6 @@ TEST(JsonReadTest, ParseErrorsAndDeepNestingAreStatuses) {
   ASSERT_FALSE(too_deep.ok());
   EXPECT_NE(MessageOf(too_deep.status()).find("nested deeper"), std::string::npos);
   EXPECT_TRUE(ParseJsonText(std::string(100, '[') + std::string(100, ']'), "d").ok());
-}
-
-TEST(JsonWriteTest, InvalidUtf8IsReplacedNeverThrown) {
-  const json j = {{"source", "caf\xe9.txt"}, {"tag", "\xff"}, {"ok", "東京"}};
-  std::string text;
-  ASSERT_NO_THROW(text = JsonText(j));
-  EXPECT_EQ(text, "{\"ok\":\"東京\",\"source\":\"caf\xEF\xBF\xBD.txt\",\"tag\":\"\xEF\xBF\xBD\"}");
-  // What was written reads back.
-  EXPECT_TRUE(ParseJsonText(text, "round trip").ok());
-  const nlohmann::ordered_json o = {{"k", "\xc3"}};
-  EXPECT_NO_THROW((void)JsonText(o, 2));
 }
 
 }  // namespace

@@ -427,7 +427,9 @@ void LlamaContext::SparseDecodeAttention(int layer, int64_t length) {
   Scratch& s = *scratch_;
   internal::SparseAttention& state = *sparse();
   state.BeginLayer(layer, length);
-  const auto [sink_end, recent_begin] = state.ExactRanges(layer);
+  // (not a structured binding: clang 14, used by the fuzz build, cannot capture those)
+  const std::pair<int64_t, int64_t> exact = state.ExactRanges(layer);
+  const int64_t sink_end = exact.first, recent_begin = exact.second;
   const internal::PrefillQueries& kept = queries();
   s.plans.resize(static_cast<size_t>(c.n_kv_head));
   // Per KV head three pieces: the sinks, the recent window, and the chosen positions. Two tasks

@@ -16,6 +16,7 @@ namespace engram {
 namespace {
 
 namespace fs = std::filesystem;
+using json = nlohmann::json;
 
 TEST(JsonWriteTest, InvalidUtf8IsReplacedNeverThrown) {
   const json j = {{"source", "caf\xe9.txt"}, {"tag", "\xff"}, {"ok", "東京"}};

@@ -9,8 +9,9 @@
 // (or --model DIR). Only `ingest` creates a collection; the read commands (search, docs,
 // collections) open it read-only and write nothing, and a missing one is an error that lists
 // the collections there are.
-// `ingest` reads .txt .md .html .pdf files, or stdin for "-" (at most once); a file that cannot
-// be read or parsed is reported and skipped, the rest is ingested, and the exit code is then 2.
+// `ingest` reads .txt .md .html .pdf files, or stdin for "-" (at most once). It is all or
+// nothing: every file is read and parsed before the collection is created or changed, and one
+// that cannot be is an error naming it, with nothing ingested.
 // A document's identity (what a later ingest replaces) is a file's canonical path (so f.txt,
 // ./f.txt and a symlink to it are one document), and for stdin --name NAME, else
 // "stdin:<first 12 hex digits of the text's sha256>". Every JSON output goes through JsonText,
@@ -153,20 +154,30 @@ Result<std::vector<IngestItem>> PlanIngest(const IngestFlags& f) {
   return items;
 }
 
-// Reads and parses one item; stdin is named by --name or by its content.
-Result<retrieval::DocumentInput> ReadIngestItem(const IngestItem& item, const IngestFlags& f) {
+// Reads standard input once (it cannot be read again): the document it holds.
+Result<retrieval::DocumentInput> ReadStdinDocument(const IngestFlags& f) {
+  Result<std::string> text = ReadInput("-", kMaxDocumentBytes, "document");
+  if (!text.ok()) return text.status();
+  if (text->find_first_not_of(" \t\r\n") == std::string::npos) {
+    return Status::InvalidArgument(
+        "ingest: standard input is empty (or only white space); nothing to ingest");
+  }
+  Result<retrieval::ParsedDocument> parsed =
+      retrieval::ParseDocument(*text, retrieval::DocumentFormat::kText, "stdin");
+  if (!parsed.ok()) return parsed.status();
   retrieval::DocumentInput doc;
   doc.tags = f.tags;
-  if (item.arg == "-") {
-    Result<std::string> text = ReadInput("-", kMaxDocumentBytes, "document");
-    if (!text.ok()) return text.status();
-    Result<retrieval::ParsedDocument> parsed =
-        retrieval::ParseDocument(*text, retrieval::DocumentFormat::kText, "stdin");
-    if (!parsed.ok()) return parsed.status();
-    doc.text = std::move(parsed->text);
-    doc.source = f.name.empty() ? "stdin:" + Sha256Hex(doc.text).substr(0, 12) : f.name;
-    return doc;
-  }
+  doc.text = std::move(parsed->text);
+  doc.source = f.name.empty() ? "stdin:" + Sha256Hex(doc.text).substr(0, 12) : f.name;
+  return doc;
+}
+
+// Reads and parses one item; stdin comes from `stdin_doc`, read before.
+Result<retrieval::DocumentInput> ReadIngestItem(const IngestItem& item, const IngestFlags& f,
+                                                const retrieval::DocumentInput& stdin_doc) {
+  if (item.arg == "-") return stdin_doc;
+  retrieval::DocumentInput doc;
+  doc.tags = f.tags;
   Result<retrieval::ParsedDocument> parsed = retrieval::ParseDocumentFile(item.arg);
   if (!parsed.ok()) return parsed.status();
   doc.text = std::move(parsed->text);
@@ -176,9 +187,37 @@ Result<retrieval::DocumentInput> ReadIngestItem(const IngestItem& item, const In
   return doc;
 }
 
+// The all-or-nothing check: stdin and every file read and parsed (then dropped, so that memory
+// holds one batch at a time later) before anything is created or changed. The error names
+// the first file that fails and how many do.
+Result<retrieval::DocumentInput> CheckIngestItems(const std::vector<IngestItem>& items,
+                                                  const IngestFlags& f) {
+  retrieval::DocumentInput stdin_doc;
+  size_t failed = 0;
+  Status first;
+  for (const IngestItem& item : items) {
+    Status s;
+    if (item.arg == "-") {
+      Result<retrieval::DocumentInput> doc = ReadStdinDocument(f);
+      if (doc.ok()) stdin_doc = std::move(*doc);
+      s = doc.ok() ? Status::OK() : doc.status();
+    } else {
+      Result<retrieval::ParsedDocument> parsed = retrieval::ParseDocumentFile(item.arg);
+      s = parsed.ok() ? Status::OK() : parsed.status();
+    }
+    if (!s.ok() && failed++ == 0) first = s;
+  }
+  if (failed == 0) return stdin_doc;
+  std::string message(first.message());
+  if (failed > 1) message += " (and " + std::to_string(failed - 1) + " more of the files)";
+  return Status(first.code(), "ingest: nothing was ingested: " + message);
+}
+
 Status RunIngest(const GlobalFlags& global, const IngestFlags& f) {
   Result<std::vector<IngestItem>> items = PlanIngest(f);
   if (!items.ok()) return items.status();
+  Result<retrieval::DocumentInput> stdin_doc = CheckIngestItems(*items, f);
+  if (!stdin_doc.ok()) return stdin_doc.status();
   retrieval::CollectionOptions options;
   options.mode = retrieval::OpenMode::kCreate;
   options.sync = f.sync;
@@ -188,7 +227,7 @@ Status RunIngest(const GlobalFlags& global, const IngestFlags& f) {
   Result<Opened> o = OpenCollection(global, f, options);
   if (!o.ok()) return o.status();
   ProgressReporter progress("ingest", items->size(), {.unit = "docs"});
-  json failed = json::array(), documents = json::array();
+  json documents = json::array();
   size_t counts[3] = {0, 0, 0};
   uint64_t chunks = 0;
   std::vector<retrieval::DocumentInput> batch;
@@ -213,14 +252,14 @@ Status RunIngest(const GlobalFlags& global, const IngestFlags& f) {
     return Status::OK();
   };
   for (const IngestItem& item : *items) {
-    Result<retrieval::DocumentInput> doc = ReadIngestItem(item, f);
-    if (!doc.ok() && item.arg == "-") return doc.status();
+    // A file that changed since the check and no longer reads: the documents before it are
+    // in (and were printed), the error says so.
+    Result<retrieval::DocumentInput> doc = ReadIngestItem(item, f, *stdin_doc);
     if (!doc.ok()) {
-      const std::string error(doc.status().message());
-      std::fprintf(stderr, "ingest: skipped %s: %s\n", item.arg.c_str(), error.c_str());
-      failed.push_back({{"source", item.arg}, {"error", error}});
-      progress.Add(1);
-      continue;
+      if (Status s = flush(); !s.ok()) return s;
+      return doc.status().WithContext("ingest: '" + item.arg +
+                                      "' changed while ingesting; the documents before it were "
+                                      "ingested");
     }
     batch.push_back(std::move(*doc));
     if (batch.size() >= 16) {
@@ -233,13 +272,8 @@ Status RunIngest(const GlobalFlags& global, const IngestFlags& f) {
   if (f.json) {
     const json out = {{"collection", f.collection}, {"added", counts[0]},
                       {"replaced", counts[1]},      {"unchanged", counts[2]},
-                      {"chunks", chunks},           {"documents", documents},
-                      {"failed", failed}};
+                      {"chunks", chunks},           {"documents", documents}};
     std::printf("%s\n", JsonText(out, 2).c_str());
-  }
-  if (!failed.empty()) {
-    return Status::InvalidArgument("ingest: " + std::to_string(failed.size()) +
-                                   " file(s) could not be read; the others were ingested");
   }
   return Status::OK();
 }
@@ -389,9 +423,10 @@ struct DeleteFlags : CollectionFlags {
 Status RunDelete(const GlobalFlags& global, const DeleteFlags& f) {
   Result<Opened> o = OpenCollection(global, f, WithMode(retrieval::OpenMode::kReadWrite));
   if (!o.ok()) return o.status();
-  for (uint64_t id : f.ids) {
-    if (Status s = o->collection->Delete(id); !s.ok()) return s;
-    if (!f.json) std::printf("deleted %llu\n", static_cast<unsigned long long>(id));
+  // All or nothing: an unknown id deletes none of the others.
+  if (Status s = o->collection->Delete(f.ids); !s.ok()) return s;
+  if (!f.json) {
+    for (uint64_t id : f.ids) std::printf("deleted %llu\n", static_cast<unsigned long long>(id));
   }
   if (f.json) std::printf("%s\n", JsonText(json({{"deleted", f.ids}})).c_str());
   return o->collection->Flush();

@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <map>
 #include <mutex>
+#include <set>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <shared_mutex>
@@ -969,26 +970,45 @@ Result<std::vector<IngestResult>> Collection::IngestBatch(std::span<const Docume
 }
 
 Status Collection::Delete(uint64_t document_id) {
+  return Delete(std::span<const uint64_t>(&document_id, 1));
+}
+
+Status Collection::Delete(std::span<const uint64_t> document_ids) {
   State& s = *s_;
   if (Status st = s.RefuseIfReadOnly("delete from"); !st.ok()) return st;
   std::lock_guard lock(s.write_mu);
-  Result<std::optional<DocumentInfo>> info = s.GetDocument(document_id);
-  if (!info.ok()) return info.status();
-  if (!*info) {
-    return Status::NotFound("collection: no document " + std::to_string(document_id) + " in '" +
-                            s.dir + "'");
+  // Every id is looked up before anything changes.
+  const std::set<uint64_t> wanted(document_ids.begin(), document_ids.end());
+  std::vector<DocumentInfo> documents;
+  std::string missing;
+  for (const uint64_t id : wanted) {
+    Result<std::optional<DocumentInfo>> info = s.GetDocument(id);
+    if (!info.ok()) return info.status();
+    if (*info) {
+      documents.push_back(std::move(**info));
+    } else {
+      missing += (missing.empty() ? "" : ", ") + std::to_string(id);
+    }
+  }
+  if (!missing.empty()) {
+    return Status::NotFound("collection: no document " + missing + " in '" + s.dir +
+                            "'; nothing was deleted");
   }
   rocksdb::WriteBatch batch;
   TermChanges changes;
-  Result<std::vector<uint64_t>> removed = s.RemoveDocument(**info, batch, changes);
-  if (!removed.ok()) return removed.status();
+  std::vector<uint64_t> removed;
+  for (const DocumentInfo& d : documents) {
+    Result<std::vector<uint64_t>> chunks = s.RemoveDocument(d, batch, changes);
+    if (!chunks.ok()) return chunks.status();
+    removed.insert(removed.end(), chunks->begin(), chunks->end());
+  }
   if (Status st = s.ApplyTermChanges(batch, changes); !st.ok()) return st;
   if (Status st = s.PutCounters(batch); !st.ok()) return st;
   if (Status st = FromRocks(s.db->Write(s.WriteOpts(), &batch), "deleting"); !st.ok()) return st;
   std::vector<int64_t> ids;
   {
     std::unique_lock state_lock(s.state_mu);
-    for (uint64_t c : *removed) {
+    for (uint64_t c : removed) {
       s.chunk_document.erase(c);
       ids.push_back(static_cast<int64_t>(c));
     }

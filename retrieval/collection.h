@@ -196,6 +196,9 @@ class Collection {
   Result<std::vector<IngestResult>> IngestBatch(std::span<const DocumentInput> documents);
   // kNotFound for an unknown id.
   Status Delete(uint64_t document_id);
+  // All or nothing: every id must exist (else kNotFound naming each missing one and nothing is
+  // deleted); the documents go in one atomic write. Repeated ids count once.
+  Status Delete(std::span<const uint64_t> document_ids);
   Result<std::vector<DocumentInfo>> List() const;
   Result<DocumentInfo> Get(uint64_t document_id) const;
 

@@ -673,6 +673,8 @@ Result<ParsedDocument> ParseDocument(std::string_view bytes, DocumentFormat form
 }
 
 Result<ParsedDocument> ParseDocumentFile(const std::string& path) {
+  // What the path is (a directory, a FIFO, missing) is said before what its name says.
+  if (Result<ScopedFd> fd = OpenRegularFile(path, "document"); !fd.ok()) return fd.status();
   Result<DocumentFormat> format = FormatFromPath(path);
   if (!format.ok()) return format.status();
   Result<std::string> bytes = ReadFileBounded(path, kMaxDocumentBytes, "document");

@@ -42,15 +42,22 @@ class CollectionCommandsTest : public ::testing::Test {
 };
 
 TEST_F(CollectionCommandsTest, IngestSearchListDelete) {
+  // All or nothing: the damaged PDF is named in one line, and nothing is ingested (the
+  // collection is not even created).
+  const RunResult bad = Engram({"ingest", "-c", "notes", "--json", (dir_ / "docs" / "rust.txt").string(),
+                                (dir_ / "docs" / "bread.html").string(),
+                                (dir_ / "docs" / "broken.pdf").string()});
+  EXPECT_EQ(bad.exit_code, 2) << bad.err;
+  EXPECT_EQ(testing::LineCount(bad.err), 1) << bad.err;
+  EXPECT_NE(bad.err.find("broken.pdf"), std::string::npos) << bad.err;
+  EXPECT_NE(bad.err.find("nothing was ingested"), std::string::npos) << bad.err;
+  EXPECT_TRUE(bad.out.empty()) << bad.out;
+  EXPECT_FALSE(fs::exists(dir_ / "data" / "collections" / "notes"));
+
   const RunResult ingest = Engram({"ingest", "-c", "notes", "--json", (dir_ / "docs" / "rust.txt").string(),
-                                   (dir_ / "docs" / "bread.html").string(),
-                                   (dir_ / "docs" / "broken.pdf").string()});
-  // The damaged PDF is reported and skipped; the rest is ingested; exit code 2 says so.
-  EXPECT_EQ(ingest.exit_code, 2) << ingest.err;
-  EXPECT_NE(ingest.err.find("broken.pdf"), std::string::npos) << ingest.err;
-  const nlohmann::json summary = ParseJson(ingest);
-  EXPECT_EQ(summary["added"], 2);
-  EXPECT_EQ(summary["failed"].size(), 1u);
+                                   (dir_ / "docs" / "bread.html").string()});
+  ASSERT_EQ(ingest.exit_code, 0) << ingest.err;
+  EXPECT_EQ(ParseJson(ingest)["added"], 2);
 
   for (const char* mode : {"bm25", "dense", "hybrid"}) {
     const RunResult search = Engram({"search", "-c", "notes", "--mode", mode, "-k", "1", "--json",
@@ -80,7 +87,13 @@ TEST_F(CollectionCommandsTest, IngestSearchListDelete) {
   const nlohmann::json list = ParseJson(docs)["documents"];
   ASSERT_EQ(list.size(), 2u);
 
-  const RunResult del = Engram({"delete", "-c", "notes", std::to_string(list[0]["id"].get<int>())});
+  // Deleting a known and an unknown id deletes neither.
+  const std::string first = std::to_string(list[0]["id"].get<int>());
+  const RunResult partial = Engram({"delete", "-c", "notes", first, "999999"});
+  EXPECT_EQ(partial.exit_code, 2) << partial.err;
+  EXPECT_NE(partial.err.find("nothing was deleted"), std::string::npos) << partial.err;
+  EXPECT_EQ(ParseJson(Engram({"docs", "-c", "notes", "--json"}))["documents"].size(), 2u);
+  const RunResult del = Engram({"delete", "-c", "notes", first});
   ASSERT_EQ(del.exit_code, 0) << del.err;
   EXPECT_EQ(ParseJson(Engram({"docs", "-c", "notes", "--json"}))["documents"].size(), 1u);
 }

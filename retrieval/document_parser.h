@@ -51,8 +51,10 @@ struct ParsedDocument {
 Result<ParsedDocument> ParseDocument(std::string_view bytes, DocumentFormat format,
                                      std::string_view name);
 
-// Reads `path` and parses it in the format its extension names (FormatFromPath). kNotFound when
-// the file is missing, kIOError when it cannot be read.
+// Reads `path` (common/input_file.h: a regular file of at most kMaxDocumentBytes) and parses it
+// in the format its extension names (FormatFromPath). What the path is comes first: kNotFound
+// when it is missing, kInvalidArgument for a directory, FIFO or device, then for an unknown
+// extension; kIOError when it cannot be read.
 Result<ParsedDocument> ParseDocumentFile(const std::string& path);
 
 // `bytes` with every ill-formed UTF-8 sequence replaced by U+FFFD (EF BF BD), one replacement

@@ -209,10 +209,17 @@ TEST(DocumentParserTest, ParseDocumentFileErrors) {
   EXPECT_EQ(missing.status().code(), StatusCode::kNotFound);
   EXPECT_NE(missing.status().message().find("does_not_exist.txt"), std::string::npos);
 
-  // The extension is checked before the file is opened.
-  Result<ParsedDocument> unknown = ParseDocumentFile(Fixture("does_not_exist.docx"));
-  ASSERT_FALSE(unknown.ok());
-  EXPECT_EQ(unknown.status().code(), StatusCode::kInvalidArgument);
+  // What the path is comes first (missing, a directory), then what its extension says.
+  Result<ParsedDocument> missing_docx = ParseDocumentFile(Fixture("does_not_exist.docx"));
+  ASSERT_FALSE(missing_docx.ok());
+  EXPECT_EQ(missing_docx.status().code(), StatusCode::kNotFound);
+  const std::string docx = std::string(::testing::TempDir()) + "engram_parser_test.docx";
+  { std::ofstream(docx) << "not really word"; }
+  Result<ParsedDocument> unsupported = ParseDocumentFile(docx);
+  std::remove(docx.c_str());
+  ASSERT_FALSE(unsupported.ok());
+  EXPECT_EQ(unsupported.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(unsupported.status().message().find("extension"), std::string::npos);
 
   Result<ParsedDocument> pdf = ParseDocumentFile(Fixture("truncated.pdf"));
   ASSERT_FALSE(pdf.ok());

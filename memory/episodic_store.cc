@@ -621,6 +621,19 @@ rocksdb::DBOptions DatabaseOptions() {
   o.create_missing_column_families = true;
   // Each process that opens the store starts a new info LOG; keep a few, not 1,000.
   o.keep_log_file_num = 3;
+  // One flush job (one MANIFEST write) for every column family at close, not one each.
+  o.atomic_flush = true;
+  return o;
+}
+
+// Universal compaction: every process that opens the store (each CLI command) flushes small
+// table files whose keys (new ids) rarely overlap older ones; leveled compaction would only
+// move them down one by one (a "trivial move") and never merge them, so their number would grow
+// with every command. Universal compaction merges sorted runs of similar size, which keeps the
+// file count logarithmic in the data and the cost per byte amortised.
+rocksdb::ColumnFamilyOptions TableOptions() {
+  rocksdb::ColumnFamilyOptions o;
+  o.compaction_style = rocksdb::kCompactionStyleUniversal;
   return o;
 }
 
@@ -628,7 +641,7 @@ rocksdb::DBOptions DatabaseOptions() {
 
 Status EpisodicStore::State::OpenDatabase(const fs::path& db_path) {
   std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
-  for (const char* name : kCfNames) cfs.emplace_back(name, rocksdb::ColumnFamilyOptions());
+  for (const char* name : kCfNames) cfs.emplace_back(name, TableOptions());
   rocksdb::DB* raw = nullptr;
   const rocksdb::Status s = rocksdb::DB::Open(DatabaseOptions(), db_path.string(), cfs, &cf, &raw);
   if (s.ok()) {
@@ -727,20 +740,27 @@ Status EpisodicStore::State::LoadAll() {
 void EpisodicStore::State::WaitForCompactions() {
   // A short-lived process (one CLI command) closes before RocksDB's background compactions
   // finish, and closing abandons them: table files would pile up without bound. Let them run.
-  const auto deadline = std::chrono::steady_clock::now() + kCompactionWait;
+  // A column family can stay "compaction pending" with nothing the picker will start, so the
+  // wait ends when nothing is pending, or when nothing has run for kQuiet.
+  constexpr auto kQuiet = std::chrono::milliseconds(20);
+  const auto start = std::chrono::steady_clock::now();
+  auto last_busy = start;
   for (;;) {
+    const auto now = std::chrono::steady_clock::now();
     uint64_t value = 0;
-    bool busy = db->GetIntProperty("rocksdb.num-running-compactions", &value) && value > 0;
+    const bool running = db->GetIntProperty("rocksdb.num-running-compactions", &value) && value > 0;
+    bool pending = false;
     for (rocksdb::ColumnFamilyHandle* h : cf) {
-      busy = busy || (db->GetIntProperty(h, "rocksdb.compaction-pending", &value) && value > 0);
+      pending = pending || (db->GetIntProperty(h, "rocksdb.compaction-pending", &value) && value > 0);
     }
-    if (!busy) return;
-    if (std::chrono::steady_clock::now() > deadline) {
+    if (running) last_busy = now;
+    if (!running && (!pending || now - last_busy > kQuiet)) return;
+    if (now - start > kCompactionWait) {
       spdlog::warn("memory: compactions of '{}' still running after {} s; closing anyway", path,
                    kCompactionWait.count());
       return;
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
 }
 

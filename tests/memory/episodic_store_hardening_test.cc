@@ -59,13 +59,14 @@ struct TextEmbedder : retrieval::Embedder {
 };
 
 // Opens the raw RocksDB database of a store (every column family), to play format 1 or damage.
+// `leveled`: with RocksDB's default (leveled) compaction, as format 1 stores were written.
 struct RawDb {
-  explicit RawDb(const std::filesystem::path& db_path) {
+  explicit RawDb(const std::filesystem::path& db_path, bool leveled = false) {
     std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
     for (const char* name :
          {"default", "episodes", "sessions", "embeddings", "versions", "postings", "terms"}) {
       rocksdb::ColumnFamilyOptions o;
-      o.compaction_style = rocksdb::kCompactionStyleUniversal;  // as the store opens them
+      if (!leveled) o.compaction_style = rocksdb::kCompactionStyleUniversal;  // as the store
       cfs.emplace_back(name, o);
     }
     rocksdb::DB* raw = nullptr;
@@ -166,10 +167,14 @@ TEST_F(EpisodicStoreHardeningTest, FormatOneStoreIsMigratedWithoutReusingIds) {
     for (int i = 0; i < 3; ++i) Add(*store, "x", "x " + std::to_string(i));
     Add(*store, "y", "y 0");
   }
-  {  // Rewrite the meta records as format 1 had them: one next_id for the store (here 42).
-    RawDb raw(dir_ / "db");
+  {  // Rewrite the meta records as format 1 had them: one next_id for the store (here 42), and
+     // the table files laid out by leveled compaction, as format 1 stores have them.
+    RawDb raw(dir_ / "db", /*leveled=*/true);
     ASSERT_TRUE(raw.status.ok()) << raw.status.ToString();
     const std::vector<rocksdb::ColumnFamilyHandle*>& handles = raw.handles;
+    for (auto* h : handles) {
+      ASSERT_TRUE(raw.db->CompactRange({}, h, nullptr, nullptr).ok());
+    }
     rocksdb::WriteBatch batch;
     batch.Put(handles[0], "format", "engram-memory 1");
     batch.Put(handles[0], "next_id", BigEndian64(42));

@@ -505,6 +505,22 @@ struct EpisodicStore::State {
   // A session's live episodes in a time range (EpisodicStore::ListSession without its checks).
   Result<EpisodePage> List(std::string_view ns, std::string_view session,
                            const ListOptions& options) const;
+  // The BM25 side of a recall: the query's terms and idf, the namespace's statistics, and the
+  // best `candidates` episodes that `allowed` admits (all when null), by MaxScore.
+  struct Bm25Pass {
+    std::map<std::string, int> query_terms;
+    std::map<std::string, double> idf;  // of the query terms the namespace has
+    retrieval::Bm25Stats stats;
+    std::unordered_map<uint64_t, double> top;
+  };
+  Status Bm25Candidates(std::string_view ns, const NsState& n, std::string_view query,
+                        size_t candidates, const std::function<bool(uint64_t)>* allowed,
+                        Bm25Pass& out) const;
+  // The cosine of episode `id` with a normalised query; its BM25 score for a pass's query.
+  Result<double> Cosine(std::string_view ns, uint64_t id, std::span<const float> query) const;
+  Result<double> Bm25Score(std::string_view ns, uint64_t id, const Bm25Pass& pass) const;
+  // Sorts scored candidates best first (ties by id), keeps k and reads their episodes.
+  Status KeepBest(std::string_view ns, size_t k, std::vector<RecalledEpisode>& out) const;
   // Waits (up to kCompactionWait) until RocksDB has no compaction pending or running.
   void WaitForCompactions();
 };
@@ -847,72 +863,74 @@ Result<EpisodePage> EpisodicStore::State::List(std::string_view ns, std::string_
   return page;
 }
 
-Result<std::vector<RecalledEpisode>> EpisodicStore::Recall(std::string_view ns,
-                                                           std::string_view query,
-                                                           const RecallOptions& options) const {
-  const State& s = *s_;
-  if (Status st = ValidateNamespace(ns); !st.ok()) return st;
-  if (Status st = internal::CheckRecallOptions(options); !st.ok()) return st;
-  // Embed before taking the lock (the embedder is the slow part).
-  std::vector<float> query_vector;
-  if (options.relevance_weight != 0.0) {
-    Result<std::vector<float>> q = s.EmbeddingFor(std::string(query), options.query_embedding);
-    if (!q.ok()) return q.status();
-    query_vector = std::move(*q);
+// The weighted score of every candidate (file comment of episodic_store.h), with its recency.
+Status EpisodicStore::State::KeepBest(std::string_view ns, size_t k,
+                                      std::vector<RecalledEpisode>& out) const {
+  std::sort(out.begin(), out.end(), [](const RecalledEpisode& a, const RecalledEpisode& b) {
+    return a.score != b.score ? a.score > b.score : a.episode.id < b.episode.id;
+  });
+  if (out.size() > k) out.resize(k);
+  for (RecalledEpisode& r : out) {
+    Result<std::optional<Episode>> e = ReadEpisode(ns, r.episode.id);
+    if (!e.ok()) return e.status();
+    if (*e) r.episode = std::move(**e);
   }
-  std::shared_lock lock(s.mu);
-  const NsState* found = s.Find(ns);
-  if (found == nullptr || found->info.empty()) return std::vector<RecalledEpisode>();
-  const NsState& n = *found;
-  const int64_t now = options.now_ms != 0 ? options.now_ms : WallClockMs();
-  const size_t candidates =
-      options.candidates > 0 ? static_cast<size_t>(options.candidates)
-                             : std::max<size_t>(4 * static_cast<size_t>(options.k), 50);
+  return Status::OK();
+}
 
-  std::optional<uint32_t> session;
-  if (!options.session.empty()) {
-    auto it = n.session_index.find(options.session);
-    if (it == n.session_index.end()) return std::vector<RecalledEpisode>();
-    session = it->second;
+static void ScoreCandidates(const NsState& n, const RecallOptions& options, int64_t now, double best_bm25,
+                     std::vector<RecalledEpisode>& out) {
+  const double half_life_ms = options.half_life_hours * 3600e3;
+  for (RecalledEpisode& r : out) {
+    const EpisodeInfo& i = n.info.at(r.episode.id);
+    const double age = std::max<double>(0.0, static_cast<double>(now - i.timestamp_ms));
+    r.recency = std::pow(0.5, age / half_life_ms);
+    r.score = options.relevance_weight * r.relevance +
+              (best_bm25 > 0.0 ? options.bm25_weight * r.bm25 / best_bm25 : 0.0) +
+              options.recency_weight * r.recency + options.importance_weight * i.importance;
   }
-  const bool filtered = session || options.from_ms != std::numeric_limits<int64_t>::min() ||
-                        options.to_ms != std::numeric_limits<int64_t>::max() ||
-                        !options.metadata.empty() || n.with_ttl > 0;
-  auto allowed = [&](uint64_t id) {
-    auto it = n.info.find(id);
-    if (it == n.info.end()) return false;
-    const EpisodeInfo& i = it->second;
-    if (Expired(i, now) || (session && i.session != *session) || i.timestamp_ms < options.from_ms ||
-        i.timestamp_ms > options.to_ms) {
-      return false;
-    }
-    for (const auto& [key, value] : options.metadata) {
-      auto m = i.metadata.find(key);
-      if (m == i.metadata.end() || m->second != value) return false;
-    }
-    return true;
-  };
+}
 
-  std::unordered_map<uint64_t, double> relevance, bm25;
-  if (options.relevance_weight != 0.0) {
-    const std::function<bool(int64_t)> allow = [&](int64_t id) {
-      return allowed(static_cast<uint64_t>(id));
-    };
-    Result<std::vector<retrieval::VectorHit>> hits =
-        n.index->Search(query_vector, static_cast<int>(candidates), filtered ? &allow : nullptr);
-    if (!hits.ok()) return hits.status();
-    for (const retrieval::VectorHit& h : *hits) relevance[static_cast<uint64_t>(h.id)] = h.score;
+Result<double> EpisodicStore::State::Cosine(std::string_view ns, uint64_t id,
+                                            std::span<const float> query) const {
+  std::string value;
+  const rocksdb::Status st = db->Get({}, cf[kEmbeddings], IdKey(ns, id), &value);
+  if (!st.ok()) return FromRocks(st, "reading an embedding");
+  const std::vector<float> v = DecodeFloats(value);
+  double dot = 0.0;
+  for (size_t d = 0; d < v.size() && d < query.size(); ++d) dot += v[d] * query[d];
+  return dot;
+}
+
+Result<double> EpisodicStore::State::Bm25Score(std::string_view ns, uint64_t id,
+                                               const Bm25Pass& pass) const {
+  double score = 0.0;
+  for (const auto& [term, term_idf] : pass.idf) {
+    std::string value;
+    const rocksdb::Status st = db->Get({}, cf[kPostings], PostingKey(ns, term, id), &value);
+    if (st.IsNotFound()) continue;
+    if (!st.ok()) return FromRocks(st, "reading postings");
+    uint32_t tf = 0, length = 0;
+    DecodePosting(value, &tf, &length);
+    score += pass.query_terms.at(term) *
+             retrieval::Bm25TermScore(term_idf, tf, length, pass.stats.average_length, bm25);
   }
-  // BM25 over the namespace's episodes (rank-bm25's Okapi, as the collections use).
-  std::map<std::string, int> query_terms;
-  if (options.bm25_weight != 0.0) {
-    for (std::string& t : retrieval::Bm25Terms(query)) ++query_terms[t];
-  }
-  retrieval::Bm25Stats stats;
+  return score;
+}
+
+Status EpisodicStore::State::Bm25Candidates(std::string_view ns, const NsState& n,
+                                            std::string_view query, size_t candidates,
+                                            const std::function<bool(uint64_t)>* allowed,
+                                            Bm25Pass& out) const {
+  const State& s = *this;
+  std::map<std::string, int>& query_terms = out.query_terms;
+  for (std::string& t : retrieval::Bm25Terms(query)) ++query_terms[t];
+  retrieval::Bm25Stats& stats = out.stats;
   stats.documents = static_cast<int64_t>(n.info.size());
   stats.average_length = static_cast<double>(n.total_terms) / static_cast<double>(n.info.size());
-  std::map<std::string, double> idf;
-  if (!query_terms.empty()) {
+  std::map<std::string, double>& idf = out.idf;
+  if (query_terms.empty()) return Status::OK();
+  {
     stats.mean_idf = s.MeanIdf(ns, n);
     struct QueryTerm {
       std::string term;
@@ -960,7 +978,7 @@ Result<std::vector<RecalledEpisode>> EpisodicStore::Recall(std::string_view ns,
       std::unique_ptr<rocksdb::Iterator> it(s.db->NewIterator({}, s.cf[kPostings]));
       for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
         const uint64_t id = ReadBigEndian64(it->key().ToStringView().substr(prefix.size()));
-        if (filtered && !allowed(id)) continue;
+        if (allowed != nullptr && !(*allowed)(id)) continue;
         uint32_t tf = 0, length = 0;
         DecodePosting(it->value().ToStringView(), &tf, &length);
         scores[id] += terms[t].repeats * retrieval::Bm25TermScore(terms[t].idf, tf, length,
@@ -989,8 +1007,77 @@ Result<std::vector<RecalledEpisode>> EpisodicStore::Recall(std::string_view ns,
     std::vector<retrieval::RankedItem> ranked;
     for (const auto& [id, score] : scores) ranked.push_back({id, score});
     retrieval::TopK(ranked, candidates);
-    for (const retrieval::RankedItem& r : ranked) bm25[r.id] = r.score;
+    for (const retrieval::RankedItem& r : ranked) out.top[r.id] = r.score;
   }
+  return Status::OK();
+}
+
+Result<std::vector<RecalledEpisode>> EpisodicStore::Recall(std::string_view ns,
+                                                           std::string_view query,
+                                                           const RecallOptions& options) const {
+  const State& s = *s_;
+  if (Status st = ValidateNamespace(ns); !st.ok()) return st;
+  if (Status st = internal::CheckRecallOptions(options); !st.ok()) return st;
+  // Embed before taking the lock (the embedder is the slow part).
+  std::vector<float> query_vector;
+  if (options.relevance_weight != 0.0) {
+    Result<std::vector<float>> q = s.EmbeddingFor(std::string(query), options.query_embedding);
+    if (!q.ok()) return q.status();
+    query_vector = std::move(*q);
+  }
+  std::shared_lock lock(s.mu);
+  const NsState* found = s.Find(ns);
+  if (found == nullptr || found->info.empty()) return std::vector<RecalledEpisode>();
+  const NsState& n = *found;
+  const int64_t now = options.now_ms != 0 ? options.now_ms : WallClockMs();
+  const size_t candidates =
+      options.candidates > 0 ? static_cast<size_t>(options.candidates)
+                             : std::max<size_t>(4 * static_cast<size_t>(options.k), 50);
+
+  std::optional<uint32_t> session;
+  if (!options.session.empty()) {
+    auto it = n.session_index.find(options.session);
+    if (it == n.session_index.end()) return std::vector<RecalledEpisode>();
+    session = it->second;
+  }
+  const bool filtered = session || options.from_ms != std::numeric_limits<int64_t>::min() ||
+                        options.to_ms != std::numeric_limits<int64_t>::max() ||
+                        !options.metadata.empty() || n.with_ttl > 0;
+  auto allowed = [&](uint64_t id) {
+    auto it = n.info.find(id);
+    if (it == n.info.end()) return false;
+    const EpisodeInfo& i = it->second;
+    if (Expired(i, now) || (session && i.session != *session) || i.timestamp_ms < options.from_ms ||
+        i.timestamp_ms > options.to_ms) {
+      return false;
+    }
+    for (const auto& [key, value] : options.metadata) {
+      auto m = i.metadata.find(key);
+      if (m == i.metadata.end() || m->second != value) return false;
+    }
+    return true;
+  };
+
+  std::unordered_map<uint64_t, double> relevance;
+  if (options.relevance_weight != 0.0) {
+    const std::function<bool(int64_t)> allow = [&](int64_t id) {
+      return allowed(static_cast<uint64_t>(id));
+    };
+    Result<std::vector<retrieval::VectorHit>> hits =
+        n.index->Search(query_vector, static_cast<int>(candidates), filtered ? &allow : nullptr);
+    if (!hits.ok()) return hits.status();
+    for (const retrieval::VectorHit& h : *hits) relevance[static_cast<uint64_t>(h.id)] = h.score;
+  }
+  // BM25 over the namespace's episodes (rank-bm25's Okapi, as the collections use).
+  State::Bm25Pass pass;
+  if (options.bm25_weight != 0.0) {
+    const std::function<bool(uint64_t)> allow = allowed;
+    if (Status st = s.Bm25Candidates(ns, n, query, candidates, filtered ? &allow : nullptr, pass);
+        !st.ok()) {
+      return st;
+    }
+  }
+  std::unordered_map<uint64_t, double>& bm25 = pass.top;
 
   // Every candidate gets every component.
   std::unordered_set<uint64_t> ids;
@@ -1006,27 +1093,14 @@ Result<std::vector<RecalledEpisode>> EpisodicStore::Recall(std::string_view ns,
   for (uint64_t id : ids) {
     if (!n.info.count(id)) continue;
     if (!relevance.count(id) && options.relevance_weight != 0.0) {
-      std::string value;
-      rocksdb::Status st = s.db->Get({}, s.cf[kEmbeddings], IdKey(ns, id), &value);
-      if (!st.ok()) return FromRocks(st, "reading an embedding");
-      const std::vector<float> v = DecodeFloats(value);
-      double dot = 0.0;
-      for (size_t d = 0; d < v.size() && d < query_vector.size(); ++d) dot += v[d] * query_vector[d];
-      relevance[id] = dot;
+      Result<double> cosine = s.Cosine(ns, id, query_vector);
+      if (!cosine.ok()) return cosine.status();
+      relevance[id] = *cosine;
     }
-    if (!bm25.count(id) && !idf.empty()) {
-      double score = 0.0;
-      for (const auto& [term, term_idf] : idf) {
-        std::string value;
-        rocksdb::Status st = s.db->Get({}, s.cf[kPostings], PostingKey(ns, term, id), &value);
-        if (st.IsNotFound()) continue;
-        if (!st.ok()) return FromRocks(st, "reading postings");
-        uint32_t tf = 0, length = 0;
-        DecodePosting(value, &tf, &length);
-        score += query_terms[term] *
-                 retrieval::Bm25TermScore(term_idf, tf, length, stats.average_length, s.bm25);
-      }
-      bm25[id] = score;
+    if (!bm25.count(id) && !pass.idf.empty()) {
+      Result<double> score = s.Bm25Score(ns, id, pass);
+      if (!score.ok()) return score.status();
+      bm25[id] = *score;
     }
     RecalledEpisode r;
     r.episode.id = id;
@@ -1035,24 +1109,8 @@ Result<std::vector<RecalledEpisode>> EpisodicStore::Recall(std::string_view ns,
     best_bm25 = std::max(best_bm25, r.bm25);
     out.push_back(std::move(r));
   }
-  const double half_life_ms = options.half_life_hours * 3600e3;
-  for (RecalledEpisode& r : out) {
-    const EpisodeInfo& i = n.info.at(r.episode.id);
-    const double age = std::max<double>(0.0, static_cast<double>(now - i.timestamp_ms));
-    r.recency = std::pow(0.5, age / half_life_ms);
-    r.score = options.relevance_weight * r.relevance +
-              (best_bm25 > 0.0 ? options.bm25_weight * r.bm25 / best_bm25 : 0.0) +
-              options.recency_weight * r.recency + options.importance_weight * i.importance;
-  }
-  std::sort(out.begin(), out.end(), [](const RecalledEpisode& a, const RecalledEpisode& b) {
-    return a.score != b.score ? a.score > b.score : a.episode.id < b.episode.id;
-  });
-  if (out.size() > static_cast<size_t>(options.k)) out.resize(static_cast<size_t>(options.k));
-  for (RecalledEpisode& r : out) {
-    Result<std::optional<Episode>> e = s.ReadEpisode(ns, r.episode.id);
-    if (!e.ok()) return e.status();
-    if (*e) r.episode = std::move(**e);
-  }
+  ScoreCandidates(n, options, now, best_bm25, out);
+  if (Status st = s.KeepBest(ns, static_cast<size_t>(options.k), out); !st.ok()) return st;
   return out;
 }
 

@@ -11,23 +11,26 @@
 //   engram memory export  --ns N [--session S]…        (JSON Lines, one episode a line)
 // The store lives in <data-dir>/memory; every command opens it with the default embedder (or
 // --model DIR) and fsyncs every write. Times T are Unix epoch milliseconds or ISO 8601 UTC
-// ("2023-05-08T13:56:00Z"; fractions of a second and +HH:MM offsets are accepted too). Every
-// command takes --json. Only `add` creates the store; the others report a missing one.
+// ("2023-05-08T13:56:00Z"; fractions of a second and +HH:MM offsets are accepted too) from
+// 1970 to 9999. Every command takes --json. Only `add` creates the store; the others report a
+// missing one. Numeric options are checked by the store (memory/episodic_store.h), whose
+// messages are reworded here to name the flags. A command given several ids or sessions does
+// all of it or nothing: an unknown one is reported with every other unknown one.
 #include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <chrono>
 #include <cstdio>
-#include <iostream>
-#include <iterator>
-#include <limits>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "app/cli.h"
+#include "common/input_file.h"
+#include "common/json_write.h"
 #include "common/paths.h"
 #include "inference/bert_embedder.h"
 #include "memory/episodic_store.h"
@@ -36,7 +39,7 @@
 namespace engram::app {
 namespace {
 
-using json = nlohmann::ordered_json;
+using json = nlohmann::json;
 
 // ---- time, metadata, output helpers ----
 
@@ -99,6 +102,40 @@ Result<int64_t> ParseTime(std::string_view what, std::string_view s) {
   return (minutes * 60 + second) * 1000 + frac_ms;
 }
 
+// ParseTime within the times the store keeps (1970 to 9999).
+Result<int64_t> ParseStoreTime(std::string_view what, std::string_view s) {
+  Result<int64_t> t = ParseTime(what, s);
+  if (t.ok() && (*t < memory::kMinTimeMs || *t > memory::kMaxTimeMs)) {
+    return Status::InvalidArgument(std::string(what) + " '" + std::string(s) +
+                                   "' is outside 1970-01-01T00:00:00Z to "
+                                   "9999-12-31T23:59:59.999Z (epoch ms 0 to " +
+                                   std::to_string(memory::kMaxTimeMs) + ")");
+  }
+  return t;
+}
+
+// The store names RecallOptions / ListOptions fields; the user typed flags.
+Status WithFlagNames(const Status& st, std::string_view command) {
+  if (st.code() != StatusCode::kInvalidArgument) return st;
+  static const std::pair<std::string_view, std::string_view> kNames[] = {
+      {"recall k", "-k"},
+      {"relevance_weight", "--relevance"},
+      {"bm25_weight", "--bm25"},
+      {"recency_weight", "--recency"},
+      {"importance_weight", "--importance"},
+      {"half_life_hours", "--half-life-hours"},
+      {"list limit", "--limit"},
+      {"timestamp_ms", "--time"},
+  };
+  std::string message(st.message());
+  for (const auto& [field, flag] : kNames) {
+    const size_t at = message.find(field);
+    if (at != std::string::npos) message.replace(at, field.size(), flag);
+  }
+  if (message.starts_with("memory: ")) message.replace(0, 8, std::string(command) + ": ");
+  return Status(st.code(), message);
+}
+
 // "2023-05-08T13:56:00Z", with ".mmm" when the time has milliseconds.
 std::string FormatTime(int64_t ms) {
   using namespace std::chrono;
@@ -147,12 +184,12 @@ Result<std::map<std::string, std::string>> ParseMeta(std::string_view command,
 Status ParseRange(std::string_view command, const std::string& from, const std::string& to,
                   int64_t& from_ms, int64_t& to_ms) {
   if (!from.empty()) {
-    Result<int64_t> t = ParseTime(std::string(command) + ": --from", from);
+    Result<int64_t> t = ParseStoreTime(std::string(command) + ": --from", from);
     if (!t.ok()) return t.status();
     from_ms = *t;
   }
   if (!to.empty()) {
-    Result<int64_t> t = ParseTime(std::string(command) + ": --to", to);
+    Result<int64_t> t = ParseStoreTime(std::string(command) + ": --to", to);
     if (!t.ok()) return t.status();
     to_ms = *t;
   }
@@ -175,10 +212,8 @@ json EpisodeJson(const memory::Episode& e) {
           {"sources", e.sources}};
 }
 
-// Texts come from users: never let invalid UTF-8 abort the output.
-void PrintJson(const json& j, int indent = 2) {
-  std::printf("%s\n", j.dump(indent, ' ', false, json::error_handler_t::replace).c_str());
-}
+// Texts come from users: JsonText never lets invalid UTF-8 abort the output.
+void PrintJson(const json& j, int indent = 2) { std::printf("%s\n", JsonText(j, indent).c_str()); }
 
 // One line of at most ~200 bytes (cut on a UTF-8 character boundary).
 std::string Preview(std::string_view text) {
@@ -263,23 +298,25 @@ Status RunAdd(const GlobalFlags& global, const AddFlags& f) {
   e.role = f.role;
   e.importance = f.importance;
   if (!f.time.empty()) {
-    Result<int64_t> t = ParseTime("memory add: --time", f.time);
+    Result<int64_t> t = ParseStoreTime("memory add: --time", f.time);
     if (!t.ok()) return t.status();
     e.timestamp_ms = *t;
   }
   Result<std::map<std::string, std::string>> meta = ParseMeta("memory add", f.meta);
   if (!meta.ok()) return meta.status();
   e.metadata = std::move(*meta);
-  if (f.ttl_s < 0) return Status::InvalidArgument("memory add: --ttl must be >= 0 seconds");
-  if (f.ttl_s > 0) {
-    if (f.ttl_s > (std::numeric_limits<int64_t>::max() - NowMs()) / 1000) {
-      return Status::InvalidArgument("memory add: --ttl " + std::to_string(f.ttl_s) +
-                                     " is too large");
-    }
-    e.expires_ms = NowMs() + f.ttl_s * 1000;  // from now, whatever --time says
+  const int64_t now = NowMs();
+  const int64_t max_ttl_s = (memory::kMaxTimeMs - now) / 1000;
+  if (f.ttl_s < 0 || f.ttl_s > max_ttl_s) {
+    return Status::InvalidArgument("memory add: --ttl " + std::to_string(f.ttl_s) +
+                                   " is outside 0 to " + std::to_string(max_ttl_s) +
+                                   " seconds (an expiry by 9999-12-31T23:59:59Z)");
   }
+  if (f.ttl_s > 0) e.expires_ms = now + f.ttl_s * 1000;  // from now, whatever --time says
   if (f.text == "-") {
-    e.text.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+    Result<std::string> text = ReadInput("-", memory::kMaxEpisodeTextBytes, "memory add: text");
+    if (!text.ok()) return text.status();
+    e.text = std::move(*text);
     while (!e.text.empty() && (e.text.back() == '\n' || e.text.back() == '\r')) e.text.pop_back();
   } else {
     e.text = f.text;
@@ -289,7 +326,7 @@ Status RunAdd(const GlobalFlags& global, const AddFlags& f) {
   Result<Opened> o = OpenStore(global, f, /*create=*/true);
   if (!o.ok()) return o.status();
   Result<uint64_t> id = o->store->Append(f.ns, e);
-  if (!id.ok()) return id.status();
+  if (!id.ok()) return WithFlagNames(id.status(), "memory add");
   if (f.json) {
     PrintJson(json{{"id", *id}}, -1);
   } else {
@@ -310,10 +347,6 @@ struct RecallFlags : MemoryFlags {
 Status RunRecall(const GlobalFlags& global, const RecallFlags& f) {
   memory::RecallOptions options = f.options;
   if (f.query.empty()) return Status::InvalidArgument("memory recall: the query is empty");
-  if (options.k <= 0) return Status::InvalidArgument("memory recall: -k must be > 0");
-  if (options.half_life_hours <= 0) {
-    return Status::InvalidArgument("memory recall: --half-life-hours must be > 0");
-  }
   if (Status s = ParseRange("memory recall", f.from, f.to, options.from_ms, options.to_ms);
       !s.ok()) {
     return s;
@@ -325,7 +358,7 @@ Status RunRecall(const GlobalFlags& global, const RecallFlags& f) {
   Result<Opened> o = OpenStore(global, f, /*create=*/false);
   if (!o.ok()) return o.status();
   Result<std::vector<memory::RecalledEpisode>> hits = o->store->Recall(f.ns, f.query, options);
-  if (!hits.ok()) return hits.status();
+  if (!hits.ok()) return WithFlagNames(hits.status(), "memory recall");
   if (f.json) {
     json results = json::array();
     for (const memory::RecalledEpisode& h : *hits) {
@@ -372,13 +405,12 @@ Status RunList(const GlobalFlags& global, const ListFlags& f) {
   if (Status s = ParseRange("memory list", f.from, f.to, options.from_ms, options.to_ms); !s.ok()) {
     return s;
   }
-  if (f.limit <= 0) return Status::InvalidArgument("memory list: --limit must be > 0");
-  options.limit = static_cast<size_t>(f.limit);
+  options.limit = f.limit > 0 ? static_cast<size_t>(f.limit) : 0;  // 0: refused by the store
   options.page_token = f.page_token;
   Result<Opened> o = OpenStore(global, f, /*create=*/false);
   if (!o.ok()) return o.status();
   Result<memory::EpisodePage> page = o->store->ListSession(f.ns, f.session, options);
-  if (!page.ok()) return page.status();
+  if (!page.ok()) return WithFlagNames(page.status(), "memory list");
   if (f.json) {
     json episodes = json::array();
     for (const memory::Episode& e : page->episodes) episodes.push_back(EpisodeJson(e));
@@ -438,11 +470,9 @@ Status RunForget(const GlobalFlags& global, const ForgetFlags& f) {
     Result<uint64_t> n = o->store->ForgetSession(f.ns, f.session);
     if (!n.ok()) return n.status();
     forgotten = *n;
-  } else {
-    for (uint64_t id : f.ids) {
-      if (Status s = o->store->Forget(f.ns, id); !s.ok()) return s;
-      ++forgotten;
-    }
+  } else {  // all of them in one atomic write, or none (naming every unknown id)
+    if (Status s = o->store->Forget(f.ns, f.ids); !s.ok()) return s;
+    forgotten = std::set<uint64_t>(f.ids.begin(), f.ids.end()).size();
   }
   if (f.json) {
     json out = {{"namespace", f.ns}, {"forgotten", forgotten}};
@@ -487,11 +517,19 @@ struct ExportFlags : MemoryFlags {
 Status RunExport(const GlobalFlags& global, const ExportFlags& f) {
   Result<Opened> o = OpenStore(global, f, /*create=*/false);
   if (!o.ok()) return o.status();
-  std::vector<std::string> sessions = f.sessions;
-  if (sessions.empty()) {
-    Result<std::vector<std::string>> all = o->store->Sessions(f.ns);
-    if (!all.ok()) return all.status();
-    sessions = std::move(*all);
+  Result<std::vector<std::string>> all = o->store->Sessions(f.ns);
+  if (!all.ok()) return all.status();
+  std::vector<std::string> sessions = f.sessions.empty() ? *all : f.sessions;
+  // Every named session must exist before anything is written: no partial export.
+  std::string unknown;
+  for (const std::string& session : sessions) {
+    if (!std::binary_search(all->begin(), all->end(), session)) {
+      unknown += (unknown.empty() ? "'" : ", '") + session + "'";
+    }
+  }
+  if (!unknown.empty()) {
+    return Status::NotFound("memory export: namespace '" + f.ns + "' has no session " + unknown +
+                            "; nothing was exported");
   }
   for (const std::string& session : sessions) {
     memory::ListOptions options;

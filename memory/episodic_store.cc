@@ -11,13 +11,19 @@
 #include <cstring>
 #include <filesystem>
 #include <mutex>
-#include <set>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <shared_mutex>
+#include <thread>
 #include <unordered_map>
 #include <unordered_set>
 
+#include <spdlog/spdlog.h>
+
+#include "common/json_write.h"
 #include "common/key_encoding.h"
+#include "memory/internal/checks.h"
+#include "memory/internal/store_files.h"
 #include "retrieval/bm25.h"
 #include "retrieval/fusion.h"
 
@@ -28,9 +34,19 @@ namespace fs = std::filesystem;
 using json = nlohmann::json;
 using retrieval::Bm25Params;
 
-constexpr std::string_view kFormat = "engram-memory 1";
-constexpr size_t kMaxSessionBytes = 256;
+using internal::CheckFormat;
+using internal::DatabaseOptions;
+using internal::Damaged;
+using internal::IndexSeal;
+using internal::InspectDirectory;
+using internal::kFormat;
+using internal::kFormatV1;
+using internal::NewStoreId;
+using internal::ReadFormat;
+using internal::TableOptions;
 constexpr size_t kMaxNamespaceBytes = 128;
+// How long closing waits for the compactions RocksDB scheduled (see ~EpisodicStore).
+constexpr auto kCompactionWait = std::chrono::seconds(60);
 
 enum Cf { kMeta = 0, kEpisodes, kSessions, kEmbeddings, kVersions, kPostings, kTerms, kCfCount };
 const char* const kCfNames[kCfCount] = {"default",  "episodes", "sessions", "embeddings",
@@ -62,12 +78,7 @@ Status ValidateNamespace(std::string_view ns) {
   return Status::OK();
 }
 
-Status ValidateSession(std::string_view session) {
-  if (session.size() > kMaxSessionBytes || session.find('\0') != std::string_view::npos) {
-    return Status::InvalidArgument("memory: a session id must be at most 256 bytes without NUL");
-  }
-  return Status::OK();
-}
+Status ValidateSession(std::string_view session) { return internal::CheckSession(session); }
 
 // Keys: every key of a namespace starts with "<ns>\0".
 std::string NsPrefix(std::string_view ns) {
@@ -113,6 +124,7 @@ std::string PostingKey(std::string_view ns, std::string_view term, uint64_t id) 
   return k;
 }
 std::string NsMetaKey(std::string_view ns) { return "ns/" + std::string(ns); }
+std::string NextIdKey(std::string_view ns) { return "next_id/" + std::string(ns); }
 // The exclusive end of a namespace's key range: "<ns>\1".
 std::string NsEnd(std::string_view ns) {
   std::string k(ns);
@@ -169,17 +181,9 @@ std::optional<Episode> EpisodeFromJson(uint64_t id, std::string_view s) try {
   return std::nullopt;
 }
 
-// The stored form of an episode; kInvalidArgument when a text field is not valid UTF-8 (JSON
-// cannot hold it, and silently replacing bytes would lose data).
-Result<std::string> EncodeEpisode(const Episode& e) {
-  try {
-    return EpisodeJson(e).dump();
-  } catch (const json::exception&) {
-    return Status::InvalidArgument(
-        "memory: the episode's text, role, session or metadata is not valid UTF-8; convert it "
-        "first");
-  }
-}
+// The stored form of an episode. Callers have checked it (internal::CheckEpisode: valid UTF-8,
+// so JsonText replaces nothing and no data is lost).
+std::string EncodeEpisode(const Episode& e) { return JsonText(EpisodeJson(e)); }
 
 // What recall filters need of an episode, kept in memory per namespace.
 struct EpisodeInfo {
@@ -253,7 +257,15 @@ struct EpisodicStore::State {
   std::mutex write_mu;             // one writer at a time
   mutable std::shared_mutex mu;    // the maps below and every NsState
   std::map<std::string, std::unique_ptr<NsState>, std::less<>> namespaces;
-  uint64_t next_id = 1;
+  std::string store_id;  // "store_id" in the meta column family
+  // The next id of each namespace that ever had one ("next_id/<ns>"; 1 when absent). Guarded by
+  // write_mu.
+  std::map<std::string, uint64_t, std::less<>> next_ids;
+
+  uint64_t NextId(std::string_view ns) const {
+    auto it = next_ids.find(ns);
+    return it == next_ids.end() ? 1 : it->second;
+  }
 
   ~State() {
     for (auto* h : cf) {
@@ -317,7 +329,7 @@ struct EpisodicStore::State {
                  uint64_t total_terms, uint64_t generation) {
     const json j = {{"episodes", episodes}, {"total_terms", total_terms},
                     {"generation", generation}};
-    batch.Put(cf[kMeta], NsMetaKey(ns), j.dump());
+    batch.Put(cf[kMeta], NsMetaKey(ns), JsonText(j));
   }
 
   void AddPostings(rocksdb::WriteBatch& batch, std::string_view ns, uint64_t id,
@@ -409,16 +421,24 @@ struct EpisodicStore::State {
       }
       if (!it->status().ok()) return FromRocks(it->status(), "scanning episodes");
     }
-    uint64_t saved = UINT64_MAX;
+    uint64_t saved = 0;
     Result<std::unique_ptr<retrieval::VectorIndex>> loaded =
         retrieval::VectorIndex::Load(IndexPath(ns), &saved);
-    if (loaded.ok() && (*loaded)->dim() == dim && saved == n->generation &&
+    const bool sealed = loaded.ok() && saved == IndexSeal(store_id, ns, n->generation);
+    if (sealed && (*loaded)->dim() == dim &&
         static_cast<size_t>((*loaded)->size()) == n->info.size()) {
       n->index = std::move(*loaded);
-      n->saved_generation = saved;
+      n->saved_generation = n->generation;
     } else {
-      // Missing, damaged or behind: rebuilt from the stored embeddings (an index that is behind
-      // may hold vectors of episodes updated since, so it is not reused).
+      // Missing, damaged, behind, or sealed for another store or namespace (a copied file):
+      // rebuilt from the stored embeddings (an index that is behind may hold vectors of
+      // episodes updated since, so it is not reused either).
+      if (loaded.ok()) {
+        spdlog::warn("memory: the index '{}' does not match namespace '{}' of this store ({}); "
+                     "rebuilding it from the stored embeddings",
+                     IndexPath(ns), ns,
+                     sealed ? "wrong size" : "another store's, another namespace's or stale");
+      }
       Result<std::unique_ptr<retrieval::VectorIndex>> created =
           retrieval::VectorIndex::Create(dim, options.index);
       if (!created.ok()) return created.status();
@@ -463,17 +483,179 @@ struct EpisodicStore::State {
     if (ec) return Status::IOError("memory: cannot create '" + path + "/index': " + ec.message());
     for (auto& [ns, n] : namespaces) {
       if (n->saved_generation == n->generation) continue;
-      if (Status s = n->index->Save(IndexPath(ns), n->generation); !s.ok()) return s;
+      if (Status s = n->index->Save(IndexPath(ns), IndexSeal(store_id, ns, n->generation));
+          !s.ok()) {
+        return s;
+      }
       n->saved_generation = n->generation;
     }
     return Status::OK();
   }
+  // Opening (definitions below).
+  Status OpenDatabase(const fs::path& db_path);
+  Status Initialise(std::string_view embedder_name);
+  Status CheckEmbedder(std::string_view embedder_name) const;
+  Status MigrateFromV1();
+  Status LoadAll();
+  // Removes `ids` of `ns` with their history in one write; needs write_mu. Ids that are not
+  // live episodes of `ns`: kNotFound naming all of them and nothing changes, or skipped when
+  // `skip_missing`. Returns how many were removed.
+  Result<uint64_t> RemoveEpisodes(std::string_view ns, std::span<const uint64_t> ids,
+                                  bool skip_missing);
+  // A session's live episodes in a time range (EpisodicStore::ListSession without its checks).
+  Result<EpisodePage> List(std::string_view ns, std::string_view session,
+                           const ListOptions& options) const;
+  // The BM25 side of a recall: the query's terms and idf, the namespace's statistics, and the
+  // best `candidates` episodes that `allowed` admits (all when null), by MaxScore.
+  struct Bm25Pass {
+    std::map<std::string, int> query_terms;
+    std::map<std::string, double> idf;  // of the query terms the namespace has
+    retrieval::Bm25Stats stats;
+    std::unordered_map<uint64_t, double> top;
+  };
+  Status Bm25Candidates(std::string_view ns, const NsState& n, std::string_view query,
+                        size_t candidates, const std::function<bool(uint64_t)>* allowed,
+                        Bm25Pass& out) const;
+  // The cosine of episode `id` with a normalised query; its BM25 score for a pass's query.
+  Result<double> Cosine(std::string_view ns, uint64_t id, std::span<const float> query) const;
+  Result<double> Bm25Score(std::string_view ns, uint64_t id, const Bm25Pass& pass) const;
+  // Sorts scored candidates best first (ties by id), keeps k and reads their episodes.
+  Status KeepBest(std::string_view ns, size_t k, std::vector<RecalledEpisode>& out) const;
+  // Waits (up to kCompactionWait) until RocksDB has no compaction pending or running.
+  void WaitForCompactions();
 };
+
+Status EpisodicStore::State::OpenDatabase(const fs::path& db_path) {
+  std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
+  for (const char* name : kCfNames) cfs.emplace_back(name, TableOptions());
+  rocksdb::DB* raw = nullptr;
+  const rocksdb::Status s = rocksdb::DB::Open(DatabaseOptions(), db_path.string(), cfs, &cf, &raw);
+  if (s.ok()) {
+    db.reset(raw);
+    return Status::OK();
+  }
+  if (s.IsIOError() && s.ToString().find("lock") != std::string::npos) {
+    return Status::FailedPrecondition("memory: store '" + path +
+                                      "' is in use by another process (" + s.ToString() +
+                                      "); wait for it to finish");
+  }
+  return Damaged(path, "RocksDB cannot open it: " + s.ToString());
+}
+
+Status EpisodicStore::State::Initialise(std::string_view embedder_name) {
+  store_id = NewStoreId();
+  rocksdb::WriteBatch batch;
+  batch.Put(cf[kMeta], "format", std::string(kFormat));
+  batch.Put(cf[kMeta], "embedder",
+            JsonText(json{{"name", std::string(embedder_name)}, {"dim", dim}}));
+  batch.Put(cf[kMeta], "store_id", store_id);
+  rocksdb::WriteOptions w;
+  w.sync = true;
+  return FromRocks(db->Write(w, &batch), "initialising '" + path + "'");
+}
+
+Status EpisodicStore::State::CheckEmbedder(std::string_view embedder_name) const {
+  std::string value;
+  const rocksdb::Status s = db->Get({}, cf[kMeta], "embedder", &value);
+  const json stored = s.ok() ? json::parse(value, nullptr, false) : json();
+  if (!s.ok() || stored.is_discarded() || !stored.is_object()) {
+    return Damaged(path, "its embedder record is missing or unreadable");
+  }
+  const std::string stored_name =
+      stored.contains("name") && stored["name"].is_string() ? stored["name"].get<std::string>() : "";
+  const int stored_dim = stored.contains("dim") && stored["dim"].is_number_integer()
+                             ? stored["dim"].get<int>()
+                             : 0;
+  if (stored_dim != dim ||
+      (!embedder_name.empty() && !stored_name.empty() && stored_name != embedder_name)) {
+    return Status::FailedPrecondition("memory: '" + path + "' was built with embedder '" +
+                                      stored_name + "' (dim " + std::to_string(stored_dim) +
+                                      "), not '" + std::string(embedder_name) + "' (dim " +
+                                      std::to_string(dim) + ")");
+  }
+  return Status::OK();
+}
+
+// Format 1 had one "next_id" for the whole store. Every namespace's counter starts at it (so no
+// id is reused), the store gets its identity, and the marker becomes format 2: one atomic write.
+Status EpisodicStore::State::MigrateFromV1() {
+  std::string value;
+  const rocksdb::Status s = db->Get({}, cf[kMeta], "next_id", &value);
+  if (!s.ok() || value.size() != 8) return Damaged(path, "its format 1 id counter is unreadable");
+  rocksdb::WriteBatch batch;
+  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator({}, cf[kMeta]));
+  for (it->Seek("ns/"); it->Valid() && it->key().starts_with("ns/"); it->Next()) {
+    batch.Put(cf[kMeta], NextIdKey(it->key().ToStringView().substr(3)), value);
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "migrating '" + path + "'");
+  batch.Put(cf[kMeta], "store_id", NewStoreId());
+  batch.Delete(cf[kMeta], "next_id");
+  batch.Put(cf[kMeta], "format", std::string(kFormat));
+  rocksdb::WriteOptions w;
+  w.sync = true;
+  if (Status st = FromRocks(db->Write(w, &batch), "migrating '" + path + "'"); !st.ok()) return st;
+  spdlog::info("memory: migrated '{}' from {} to {} (ids are now per namespace)", path, kFormatV1,
+               kFormat);
+  return Status::OK();
+}
+
+Status EpisodicStore::State::LoadAll() {
+  if (!db->Get({}, cf[kMeta], "store_id", &store_id).ok() || store_id.empty()) {
+    return Damaged(path, "its store identity record is missing");
+  }
+  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator({}, cf[kMeta]));
+  for (it->Seek("next_id/"); it->Valid() && it->key().starts_with("next_id/"); it->Next()) {
+    if (it->value().size() != 8) return Damaged(path, "an id counter is unreadable");
+    next_ids[it->key().ToString().substr(8)] = ReadBigEndian64(it->value().ToStringView());
+  }
+  std::vector<std::pair<std::string, json>> metas;
+  for (it->Seek("ns/"); it->Valid() && it->key().starts_with("ns/"); it->Next()) {
+    json meta = json::parse(it->value().ToStringView(), nullptr, false);
+    if (meta.is_discarded() || !meta.is_object()) {
+      return Damaged(path, "the record '" + it->key().ToString() + "' is unreadable");
+    }
+    metas.emplace_back(it->key().ToString().substr(3), std::move(meta));
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "reading '" + path + "'");
+  for (const auto& [ns, meta] : metas) {
+    if (Status st = LoadNamespace(ns, meta); !st.ok()) return st;
+  }
+  return Status::OK();
+}
+
+void EpisodicStore::State::WaitForCompactions() {
+  // A short-lived process (one CLI command) closes before RocksDB's background compactions
+  // finish, and closing abandons them: table files would pile up without bound. Let them run.
+  // A column family can stay "compaction pending" with nothing the picker will start, so the
+  // wait ends when nothing is pending, or when nothing has run for kQuiet.
+  constexpr auto kQuiet = std::chrono::milliseconds(20);
+  const auto start = std::chrono::steady_clock::now();
+  auto last_busy = start;
+  for (;;) {
+    const auto now = std::chrono::steady_clock::now();
+    uint64_t value = 0;
+    const bool running = db->GetIntProperty("rocksdb.num-running-compactions", &value) && value > 0;
+    bool pending = false;
+    for (rocksdb::ColumnFamilyHandle* h : cf) {
+      pending = pending || (db->GetIntProperty(h, "rocksdb.compaction-pending", &value) && value > 0);
+    }
+    if (running) last_busy = now;
+    if (!running && (!pending || now - last_busy > kQuiet)) return;
+    if (now - start > kCompactionWait) {
+      spdlog::warn("memory: compactions of '{}' still running after {} s; closing anyway", path,
+                   kCompactionWait.count());
+      return;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+}
 
 EpisodicStore::EpisodicStore(std::unique_ptr<State> state) : s_(std::move(state)) {}
 
 EpisodicStore::~EpisodicStore() {
-  if (s_ != nullptr && s_->db != nullptr) (void)Flush();
+  if (s_ == nullptr || s_->db == nullptr) return;
+  if (Status st = Flush(); !st.ok()) spdlog::warn("{}", st.ToString());
+  s_->WaitForCompactions();
 }
 
 Result<std::unique_ptr<EpisodicStore>> EpisodicStore::Open(const std::string& path,
@@ -486,38 +668,20 @@ Result<std::unique_ptr<EpisodicStore>> EpisodicStore::Open(const std::string& pa
     return Status::InvalidArgument("memory: StoreOptions::dim " + std::to_string(options.dim) +
                                    " disagrees with the embedder's " + std::to_string(dim));
   }
-  std::error_code ec;
-  const fs::path db_path = fs::path(path) / "db";
-  if (fs::exists(path, ec) && !fs::is_directory(path, ec)) {
-    return Status::InvalidArgument("memory: '" + path + "' is a file, not a store directory");
-  }
-  const bool existing = fs::exists(db_path / "CURRENT", ec);
-  if (!existing && fs::is_directory(path, ec) && !fs::is_empty(path, ec)) {
-    return Status::InvalidArgument("memory: '" + path +
-                                   "' exists and is not an engram memory store; use an empty or "
-                                   "new directory");
-  }
+  bool existing = false;
+  if (Status st = InspectDirectory(path, &existing); !st.ok()) return st;
   if (!existing && !options.create_if_missing) {
     return Status::NotFound("memory: no store in '" + path + "'");
   }
-  if (existing) {
-    // Check the format read-only first: a foreign database is never written to.
-    rocksdb::DB* ro = nullptr;
-    std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {
-        {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions()}};
-    std::vector<rocksdb::ColumnFamilyHandle*> handles;
-    rocksdb::Status s =
-        rocksdb::DB::OpenForReadOnly(rocksdb::DBOptions(), db_path.string(), cfs, &handles, &ro);
-    if (!s.ok()) return FromRocks(s, "opening '" + db_path.string() + "'");
-    std::string format;
-    s = ro->Get({}, handles[0], "format", &format);
-    for (auto* h : handles) ro->DestroyColumnFamilyHandle(h);
-    delete ro;
-    if (!s.ok() || format != kFormat) {
-      return Status::InvalidArgument("memory: '" + path + "' holds a database that is not an " +
-                                     std::string(kFormat) + " store (format '" + format + "')");
-    }
+  const fs::path db_path = fs::path(path) / "db";
+  std::string format;
+  if (existing) {  // checked read-only first: a foreign or damaged database is never written to
+    Result<std::string> f = ReadFormat(path, db_path);
+    if (!f.ok()) return f.status();
+    format = std::move(*f);
+    if (Status st = CheckFormat(path, format); !st.ok()) return st;
   }
+  std::error_code ec;
   fs::create_directories(fs::path(path) / "index", ec);
   if (ec) return Status::IOError("memory: cannot create '" + path + "': " + ec.message());
 
@@ -525,56 +689,17 @@ Result<std::unique_ptr<EpisodicStore>> EpisodicStore::Open(const std::string& pa
   state->path = path;
   state->options = options;
   state->dim = dim;
-  rocksdb::DBOptions db_options;
-  db_options.create_if_missing = true;
-  db_options.create_missing_column_families = true;
-  std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
-  for (const char* name : kCfNames) cfs.emplace_back(name, rocksdb::ColumnFamilyOptions());
-  rocksdb::DB* raw = nullptr;
-  rocksdb::Status s = rocksdb::DB::Open(db_options, db_path.string(), cfs, &state->cf, &raw);
-  if (!s.ok()) return FromRocks(s, "opening '" + db_path.string() + "'");
-  state->db.reset(raw);
-
+  if (Status st = state->OpenDatabase(db_path); !st.ok()) return st;
   const std::string embedder_name =
       options.embedder != nullptr ? std::string(options.embedder->Name()) : std::string();
   if (!existing) {
-    rocksdb::WriteBatch batch;
-    batch.Put(state->cf[kMeta], "format", std::string(kFormat));
-    batch.Put(state->cf[kMeta], "embedder", json{{"name", embedder_name}, {"dim", dim}}.dump());
-    batch.Put(state->cf[kMeta], "next_id", BigEndian64(1));
-    rocksdb::WriteOptions w;
-    w.sync = true;
-    if (Status st = FromRocks(state->db->Write(w, &batch), "initialising"); !st.ok()) return st;
+    if (Status st = state->Initialise(embedder_name); !st.ok()) return st;
   } else {
-    std::string value;
-    s = state->db->Get({}, state->cf[kMeta], "embedder", &value);
-    const json stored = json::parse(value, nullptr, false);
-    if (!s.ok() || stored.is_discarded()) {
-      return Status::Corruption("memory: '" + path + "' has no readable embedder record");
+    if (Status st = state->CheckEmbedder(embedder_name); !st.ok()) return st;
+    if (format == kFormatV1) {
+      if (Status st = state->MigrateFromV1(); !st.ok()) return st;
     }
-    const std::string stored_name = stored.value("name", "");
-    if (stored.value("dim", 0) != dim ||
-        (!embedder_name.empty() && !stored_name.empty() && stored_name != embedder_name)) {
-      return Status::FailedPrecondition("memory: '" + path + "' was built with embedder '" +
-                                        stored_name + "' (dim " +
-                                        std::to_string(stored.value("dim", 0)) + "), not '" +
-                                        embedder_name + "' (dim " + std::to_string(dim) + ")");
-    }
-    s = state->db->Get({}, state->cf[kMeta], "next_id", &value);
-    if (!s.ok()) return FromRocks(s, "reading the id counter");
-    state->next_id = ReadBigEndian64(value);
-    std::unique_ptr<rocksdb::Iterator> it(state->db->NewIterator({}, state->cf[kMeta]));
-    std::vector<std::pair<std::string, json>> metas;
-    for (it->Seek("ns/"); it->Valid() && it->key().starts_with("ns/"); it->Next()) {
-      const json meta = json::parse(it->value().ToStringView(), nullptr, false);
-      if (meta.is_discarded()) {
-        return Status::Corruption("memory: unreadable record '" + it->key().ToString() + "'");
-      }
-      metas.emplace_back(it->key().ToString().substr(3), meta);
-    }
-    for (const auto& [ns, meta] : metas) {
-      if (Status st = state->LoadNamespace(ns, meta); !st.ok()) return st;
-    }
+    if (Status st = state->LoadAll(); !st.ok()) return st;
   }
   auto store = std::unique_ptr<EpisodicStore>(new EpisodicStore(std::move(state)));
   if (Status st = store->Flush(); !st.ok()) return st;
@@ -593,21 +718,15 @@ Result<std::vector<uint64_t>> EpisodicStore::AppendBatch(std::string_view ns,
   if (Status st = ValidateNamespace(ns); !st.ok()) return st;
   std::vector<float> embeddings;
   embeddings.reserve(episodes.size() * static_cast<size_t>(s.dim));
-  for (const Episode& episode : episodes) {
-    if (Status st = ValidateSession(episode.session); !st.ok()) return st;
-    if (episode.text.size() > kMaxEpisodeTextBytes) {
-      return Status::InvalidArgument("memory: episode text is " +
-                                     std::to_string(episode.text.size()) +
-                                     " bytes; the limit is 1 MiB (split it or summarise it)");
-    }
-    if (!(episode.importance >= 0.0 && episode.importance <= 1.0)) {
-      return Status::InvalidArgument("memory: importance must be in [0, 1]");
-    }
-    if (Result<std::string> encoded = EncodeEpisode(episode); !encoded.ok()) {
-      return encoded.status();
-    }
-    Result<std::vector<float>> embedding = s.EmbeddingFor(episode.text, episode.embedding);
-    if (!embedding.ok()) return embedding.status();
+  for (size_t i = 0; i < episodes.size(); ++i) {
+    const auto at = [&](const Status& st) {
+      return episodes.size() == 1 ? st
+                                  : Status(st.code(), std::string(st.message()) + " (episode " +
+                                                          std::to_string(i) + " of the batch)");
+    };
+    if (Status st = internal::CheckEpisode(episodes[i]); !st.ok()) return at(st);
+    Result<std::vector<float>> embedding = s.EmbeddingFor(episodes[i].text, episodes[i].embedding);
+    if (!embedding.ok()) return at(embedding.status());
     embeddings.insert(embeddings.end(), embedding->begin(), embedding->end());
   }
   if (episodes.empty()) return std::vector<uint64_t>();
@@ -630,16 +749,17 @@ Result<std::vector<uint64_t>> EpisodicStore::AppendBatch(std::string_view ns,
   std::vector<Episode> stored;
   std::vector<int64_t> ids;
   const int64_t now = WallClockMs();
+  const uint64_t first_id = s.NextId(ns);
   for (size_t i = 0; i < episodes.size(); ++i) {
     Episode e = episodes[i];
-    e.id = s.next_id + i;
+    e.id = first_id + i;
     e.version = 1;
     if (e.timestamp_ms == 0) e.timestamp_ms = now;
     e.embedding.clear();
     uint64_t episode_terms = 0;
     s.AddPostings(batch, ns, e.id, e.text, changes, &episode_terms);
     terms += episode_terms;
-    batch.Put(s.cf[kEpisodes], IdKey(ns, e.id), EpisodeJson(e).dump());
+    batch.Put(s.cf[kEpisodes], IdKey(ns, e.id), EncodeEpisode(e));
     batch.Put(s.cf[kEmbeddings], IdKey(ns, e.id),
               EncodeFloats(std::span(embeddings).subspan(i * static_cast<size_t>(s.dim),
                                                          static_cast<size_t>(s.dim))));
@@ -648,12 +768,12 @@ Result<std::vector<uint64_t>> EpisodicStore::AppendBatch(std::string_view ns,
     stored.push_back(std::move(e));
   }
   if (Status st = s.ApplyDf(batch, ns, changes); !st.ok()) return st;
-  const uint64_t next_id = s.next_id + episodes.size();
-  batch.Put(s.cf[kMeta], "next_id", BigEndian64(next_id));
+  const uint64_t next_id = first_id + episodes.size();
+  batch.Put(s.cf[kMeta], NextIdKey(ns), BigEndian64(next_id));
   s.PutNsMeta(batch, ns, n.info.size() + episodes.size(), n.total_terms + terms,
               n.generation + 1);
   if (Status st = FromRocks(s.db->Write(s.WriteOpts(), &batch), "appending"); !st.ok()) return st;
-  s.next_id = next_id;
+  s.next_ids[std::string(ns)] = next_id;
   std::unique_lock lock(s.mu);
   if (created) s.namespaces[std::string(ns)] = std::move(created);
   NsState& live = *s.Find(ns);
@@ -687,9 +807,15 @@ Result<Episode> EpisodicStore::Get(std::string_view ns, uint64_t id, bool with_e
 
 Result<EpisodePage> EpisodicStore::ListSession(std::string_view ns, std::string_view session,
                                                const ListOptions& options) const {
-  const State& s = *s_;
   if (Status st = ValidateNamespace(ns); !st.ok()) return st;
   if (Status st = ValidateSession(session); !st.ok()) return st;
+  if (Status st = internal::CheckListOptions(options); !st.ok()) return st;
+  return s_->List(ns, session, options);
+}
+
+Result<EpisodePage> EpisodicStore::State::List(std::string_view ns, std::string_view session,
+                                               const ListOptions& options) const {
+  const State& s = *this;
   const std::string prefix = SessionPrefix(ns, session);
   std::string start = prefix;
   AppendBigEndian64(start, OrderedFromSigned(options.from_ms));
@@ -737,75 +863,74 @@ Result<EpisodePage> EpisodicStore::ListSession(std::string_view ns, std::string_
   return page;
 }
 
-Result<std::vector<RecalledEpisode>> EpisodicStore::Recall(std::string_view ns,
-                                                           std::string_view query,
-                                                           const RecallOptions& options) const {
-  const State& s = *s_;
-  if (Status st = ValidateNamespace(ns); !st.ok()) return st;
-  if (options.k <= 0) return Status::InvalidArgument("memory: recall needs k > 0");
-  if (options.half_life_hours <= 0) {
-    return Status::InvalidArgument("memory: half_life_hours must be > 0");
+// The weighted score of every candidate (file comment of episodic_store.h), with its recency.
+Status EpisodicStore::State::KeepBest(std::string_view ns, size_t k,
+                                      std::vector<RecalledEpisode>& out) const {
+  std::sort(out.begin(), out.end(), [](const RecalledEpisode& a, const RecalledEpisode& b) {
+    return a.score != b.score ? a.score > b.score : a.episode.id < b.episode.id;
+  });
+  if (out.size() > k) out.resize(k);
+  for (RecalledEpisode& r : out) {
+    Result<std::optional<Episode>> e = ReadEpisode(ns, r.episode.id);
+    if (!e.ok()) return e.status();
+    if (*e) r.episode = std::move(**e);
   }
-  // Embed before taking the lock (the embedder is the slow part).
-  std::vector<float> query_vector;
-  if (options.relevance_weight != 0.0) {
-    Result<std::vector<float>> q = s.EmbeddingFor(std::string(query), options.query_embedding);
-    if (!q.ok()) return q.status();
-    query_vector = std::move(*q);
-  }
-  std::shared_lock lock(s.mu);
-  const NsState* found = s.Find(ns);
-  if (found == nullptr || found->info.empty()) return std::vector<RecalledEpisode>();
-  const NsState& n = *found;
-  const int64_t now = options.now_ms != 0 ? options.now_ms : WallClockMs();
-  const size_t candidates =
-      options.candidates > 0 ? static_cast<size_t>(options.candidates)
-                             : std::max<size_t>(4 * static_cast<size_t>(options.k), 50);
+  return Status::OK();
+}
 
-  std::optional<uint32_t> session;
-  if (!options.session.empty()) {
-    auto it = n.session_index.find(options.session);
-    if (it == n.session_index.end()) return std::vector<RecalledEpisode>();
-    session = it->second;
+static void ScoreCandidates(const NsState& n, const RecallOptions& options, int64_t now, double best_bm25,
+                     std::vector<RecalledEpisode>& out) {
+  const double half_life_ms = options.half_life_hours * 3600e3;
+  for (RecalledEpisode& r : out) {
+    const EpisodeInfo& i = n.info.at(r.episode.id);
+    const double age = std::max<double>(0.0, static_cast<double>(now - i.timestamp_ms));
+    r.recency = std::pow(0.5, age / half_life_ms);
+    r.score = options.relevance_weight * r.relevance +
+              (best_bm25 > 0.0 ? options.bm25_weight * r.bm25 / best_bm25 : 0.0) +
+              options.recency_weight * r.recency + options.importance_weight * i.importance;
   }
-  const bool filtered = session || options.from_ms != std::numeric_limits<int64_t>::min() ||
-                        options.to_ms != std::numeric_limits<int64_t>::max() ||
-                        !options.metadata.empty() || n.with_ttl > 0;
-  auto allowed = [&](uint64_t id) {
-    auto it = n.info.find(id);
-    if (it == n.info.end()) return false;
-    const EpisodeInfo& i = it->second;
-    if (Expired(i, now) || (session && i.session != *session) || i.timestamp_ms < options.from_ms ||
-        i.timestamp_ms > options.to_ms) {
-      return false;
-    }
-    for (const auto& [key, value] : options.metadata) {
-      auto m = i.metadata.find(key);
-      if (m == i.metadata.end() || m->second != value) return false;
-    }
-    return true;
-  };
+}
 
-  std::unordered_map<uint64_t, double> relevance, bm25;
-  if (options.relevance_weight != 0.0) {
-    const std::function<bool(int64_t)> allow = [&](int64_t id) {
-      return allowed(static_cast<uint64_t>(id));
-    };
-    Result<std::vector<retrieval::VectorHit>> hits =
-        n.index->Search(query_vector, static_cast<int>(candidates), filtered ? &allow : nullptr);
-    if (!hits.ok()) return hits.status();
-    for (const retrieval::VectorHit& h : *hits) relevance[static_cast<uint64_t>(h.id)] = h.score;
+Result<double> EpisodicStore::State::Cosine(std::string_view ns, uint64_t id,
+                                            std::span<const float> query) const {
+  std::string value;
+  const rocksdb::Status st = db->Get({}, cf[kEmbeddings], IdKey(ns, id), &value);
+  if (!st.ok()) return FromRocks(st, "reading an embedding");
+  const std::vector<float> v = DecodeFloats(value);
+  double dot = 0.0;
+  for (size_t d = 0; d < v.size() && d < query.size(); ++d) dot += v[d] * query[d];
+  return dot;
+}
+
+Result<double> EpisodicStore::State::Bm25Score(std::string_view ns, uint64_t id,
+                                               const Bm25Pass& pass) const {
+  double score = 0.0;
+  for (const auto& [term, term_idf] : pass.idf) {
+    std::string value;
+    const rocksdb::Status st = db->Get({}, cf[kPostings], PostingKey(ns, term, id), &value);
+    if (st.IsNotFound()) continue;
+    if (!st.ok()) return FromRocks(st, "reading postings");
+    uint32_t tf = 0, length = 0;
+    DecodePosting(value, &tf, &length);
+    score += pass.query_terms.at(term) *
+             retrieval::Bm25TermScore(term_idf, tf, length, pass.stats.average_length, bm25);
   }
-  // BM25 over the namespace's episodes (rank-bm25's Okapi, as the collections use).
-  std::map<std::string, int> query_terms;
-  if (options.bm25_weight != 0.0) {
-    for (std::string& t : retrieval::Bm25Terms(query)) ++query_terms[t];
-  }
-  retrieval::Bm25Stats stats;
+  return score;
+}
+
+Status EpisodicStore::State::Bm25Candidates(std::string_view ns, const NsState& n,
+                                            std::string_view query, size_t candidates,
+                                            const std::function<bool(uint64_t)>* allowed,
+                                            Bm25Pass& out) const {
+  const State& s = *this;
+  std::map<std::string, int>& query_terms = out.query_terms;
+  for (std::string& t : retrieval::Bm25Terms(query)) ++query_terms[t];
+  retrieval::Bm25Stats& stats = out.stats;
   stats.documents = static_cast<int64_t>(n.info.size());
   stats.average_length = static_cast<double>(n.total_terms) / static_cast<double>(n.info.size());
-  std::map<std::string, double> idf;
-  if (!query_terms.empty()) {
+  std::map<std::string, double>& idf = out.idf;
+  if (query_terms.empty()) return Status::OK();
+  {
     stats.mean_idf = s.MeanIdf(ns, n);
     struct QueryTerm {
       std::string term;
@@ -853,7 +978,7 @@ Result<std::vector<RecalledEpisode>> EpisodicStore::Recall(std::string_view ns,
       std::unique_ptr<rocksdb::Iterator> it(s.db->NewIterator({}, s.cf[kPostings]));
       for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
         const uint64_t id = ReadBigEndian64(it->key().ToStringView().substr(prefix.size()));
-        if (filtered && !allowed(id)) continue;
+        if (allowed != nullptr && !(*allowed)(id)) continue;
         uint32_t tf = 0, length = 0;
         DecodePosting(it->value().ToStringView(), &tf, &length);
         scores[id] += terms[t].repeats * retrieval::Bm25TermScore(terms[t].idf, tf, length,
@@ -882,8 +1007,77 @@ Result<std::vector<RecalledEpisode>> EpisodicStore::Recall(std::string_view ns,
     std::vector<retrieval::RankedItem> ranked;
     for (const auto& [id, score] : scores) ranked.push_back({id, score});
     retrieval::TopK(ranked, candidates);
-    for (const retrieval::RankedItem& r : ranked) bm25[r.id] = r.score;
+    for (const retrieval::RankedItem& r : ranked) out.top[r.id] = r.score;
   }
+  return Status::OK();
+}
+
+Result<std::vector<RecalledEpisode>> EpisodicStore::Recall(std::string_view ns,
+                                                           std::string_view query,
+                                                           const RecallOptions& options) const {
+  const State& s = *s_;
+  if (Status st = ValidateNamespace(ns); !st.ok()) return st;
+  if (Status st = internal::CheckRecallOptions(options); !st.ok()) return st;
+  // Embed before taking the lock (the embedder is the slow part).
+  std::vector<float> query_vector;
+  if (options.relevance_weight != 0.0) {
+    Result<std::vector<float>> q = s.EmbeddingFor(std::string(query), options.query_embedding);
+    if (!q.ok()) return q.status();
+    query_vector = std::move(*q);
+  }
+  std::shared_lock lock(s.mu);
+  const NsState* found = s.Find(ns);
+  if (found == nullptr || found->info.empty()) return std::vector<RecalledEpisode>();
+  const NsState& n = *found;
+  const int64_t now = options.now_ms != 0 ? options.now_ms : WallClockMs();
+  const size_t candidates =
+      options.candidates > 0 ? static_cast<size_t>(options.candidates)
+                             : std::max<size_t>(4 * static_cast<size_t>(options.k), 50);
+
+  std::optional<uint32_t> session;
+  if (!options.session.empty()) {
+    auto it = n.session_index.find(options.session);
+    if (it == n.session_index.end()) return std::vector<RecalledEpisode>();
+    session = it->second;
+  }
+  const bool filtered = session || options.from_ms != std::numeric_limits<int64_t>::min() ||
+                        options.to_ms != std::numeric_limits<int64_t>::max() ||
+                        !options.metadata.empty() || n.with_ttl > 0;
+  auto allowed = [&](uint64_t id) {
+    auto it = n.info.find(id);
+    if (it == n.info.end()) return false;
+    const EpisodeInfo& i = it->second;
+    if (Expired(i, now) || (session && i.session != *session) || i.timestamp_ms < options.from_ms ||
+        i.timestamp_ms > options.to_ms) {
+      return false;
+    }
+    for (const auto& [key, value] : options.metadata) {
+      auto m = i.metadata.find(key);
+      if (m == i.metadata.end() || m->second != value) return false;
+    }
+    return true;
+  };
+
+  std::unordered_map<uint64_t, double> relevance;
+  if (options.relevance_weight != 0.0) {
+    const std::function<bool(int64_t)> allow = [&](int64_t id) {
+      return allowed(static_cast<uint64_t>(id));
+    };
+    Result<std::vector<retrieval::VectorHit>> hits =
+        n.index->Search(query_vector, static_cast<int>(candidates), filtered ? &allow : nullptr);
+    if (!hits.ok()) return hits.status();
+    for (const retrieval::VectorHit& h : *hits) relevance[static_cast<uint64_t>(h.id)] = h.score;
+  }
+  // BM25 over the namespace's episodes (rank-bm25's Okapi, as the collections use).
+  State::Bm25Pass pass;
+  if (options.bm25_weight != 0.0) {
+    const std::function<bool(uint64_t)> allow = allowed;
+    if (Status st = s.Bm25Candidates(ns, n, query, candidates, filtered ? &allow : nullptr, pass);
+        !st.ok()) {
+      return st;
+    }
+  }
+  std::unordered_map<uint64_t, double>& bm25 = pass.top;
 
   // Every candidate gets every component.
   std::unordered_set<uint64_t> ids;
@@ -899,27 +1093,14 @@ Result<std::vector<RecalledEpisode>> EpisodicStore::Recall(std::string_view ns,
   for (uint64_t id : ids) {
     if (!n.info.count(id)) continue;
     if (!relevance.count(id) && options.relevance_weight != 0.0) {
-      std::string value;
-      rocksdb::Status st = s.db->Get({}, s.cf[kEmbeddings], IdKey(ns, id), &value);
-      if (!st.ok()) return FromRocks(st, "reading an embedding");
-      const std::vector<float> v = DecodeFloats(value);
-      double dot = 0.0;
-      for (size_t d = 0; d < v.size() && d < query_vector.size(); ++d) dot += v[d] * query_vector[d];
-      relevance[id] = dot;
+      Result<double> cosine = s.Cosine(ns, id, query_vector);
+      if (!cosine.ok()) return cosine.status();
+      relevance[id] = *cosine;
     }
-    if (!bm25.count(id) && !idf.empty()) {
-      double score = 0.0;
-      for (const auto& [term, term_idf] : idf) {
-        std::string value;
-        rocksdb::Status st = s.db->Get({}, s.cf[kPostings], PostingKey(ns, term, id), &value);
-        if (st.IsNotFound()) continue;
-        if (!st.ok()) return FromRocks(st, "reading postings");
-        uint32_t tf = 0, length = 0;
-        DecodePosting(value, &tf, &length);
-        score += query_terms[term] *
-                 retrieval::Bm25TermScore(term_idf, tf, length, stats.average_length, s.bm25);
-      }
-      bm25[id] = score;
+    if (!bm25.count(id) && !pass.idf.empty()) {
+      Result<double> score = s.Bm25Score(ns, id, pass);
+      if (!score.ok()) return score.status();
+      bm25[id] = *score;
     }
     RecalledEpisode r;
     r.episode.id = id;
@@ -928,24 +1109,8 @@ Result<std::vector<RecalledEpisode>> EpisodicStore::Recall(std::string_view ns,
     best_bm25 = std::max(best_bm25, r.bm25);
     out.push_back(std::move(r));
   }
-  const double half_life_ms = options.half_life_hours * 3600e3;
-  for (RecalledEpisode& r : out) {
-    const EpisodeInfo& i = n.info.at(r.episode.id);
-    const double age = std::max<double>(0.0, static_cast<double>(now - i.timestamp_ms));
-    r.recency = std::pow(0.5, age / half_life_ms);
-    r.score = options.relevance_weight * r.relevance +
-              (best_bm25 > 0.0 ? options.bm25_weight * r.bm25 / best_bm25 : 0.0) +
-              options.recency_weight * r.recency + options.importance_weight * i.importance;
-  }
-  std::sort(out.begin(), out.end(), [](const RecalledEpisode& a, const RecalledEpisode& b) {
-    return a.score != b.score ? a.score > b.score : a.episode.id < b.episode.id;
-  });
-  if (out.size() > static_cast<size_t>(options.k)) out.resize(static_cast<size_t>(options.k));
-  for (RecalledEpisode& r : out) {
-    Result<std::optional<Episode>> e = s.ReadEpisode(ns, r.episode.id);
-    if (!e.ok()) return e.status();
-    if (*e) r.episode = std::move(**e);
-  }
+  ScoreCandidates(n, options, now, best_bm25, out);
+  if (Status st = s.KeepBest(ns, static_cast<size_t>(options.k), out); !st.ok()) return st;
   return out;
 }
 
@@ -953,12 +1118,7 @@ Result<uint32_t> EpisodicStore::Update(std::string_view ns, uint64_t id,
                                        const EpisodeChanges& changes) {
   State& s = *s_;
   if (Status st = ValidateNamespace(ns); !st.ok()) return st;
-  if (changes.text && changes.text->size() > kMaxEpisodeTextBytes) {
-    return Status::InvalidArgument("memory: episode text over 1 MiB");
-  }
-  if (changes.importance && !(*changes.importance >= 0.0 && *changes.importance <= 1.0)) {
-    return Status::InvalidArgument("memory: importance must be in [0, 1]");
-  }
+  if (Status st = internal::CheckChanges(changes); !st.ok()) return st;
   std::optional<std::vector<float>> embedding;
   std::lock_guard write_lock(s.write_mu);
   Result<Episode> current = Get(ns, id);
@@ -971,7 +1131,7 @@ Result<uint32_t> EpisodicStore::Update(std::string_view ns, uint64_t id,
   }
   NsState& n = *s.Find(ns);
   rocksdb::WriteBatch batch;
-  batch.Put(s.cf[kVersions], VersionKey(ns, id, e.version), EpisodeJson(e).dump());
+  batch.Put(s.cf[kVersions], VersionKey(ns, id, e.version), EncodeEpisode(e));
   TermChanges term_changes;
   uint64_t total_terms = n.total_terms;
   if (changes.text) {
@@ -986,10 +1146,9 @@ Result<uint32_t> EpisodicStore::Update(std::string_view ns, uint64_t id,
   if (changes.metadata) e.metadata = *changes.metadata;
   if (changes.expires_ms) e.expires_ms = *changes.expires_ms;
   e.version += 1;
-  Result<std::string> encoded = EncodeEpisode(e);
-  if (!encoded.ok()) return encoded.status();
+  if (Status st = internal::CheckEpisode(e); !st.ok()) return st;  // UTF-8 of the new fields
   if (Status st = s.ApplyDf(batch, ns, term_changes); !st.ok()) return st;
-  batch.Put(s.cf[kEpisodes], IdKey(ns, id), *encoded);
+  batch.Put(s.cf[kEpisodes], IdKey(ns, id), EncodeEpisode(e));
   if (embedding) batch.Put(s.cf[kEmbeddings], IdKey(ns, id), EncodeFloats(*embedding));
   s.PutNsMeta(batch, ns, n.info.size(), total_terms, n.generation + 1);
   if (Status st = FromRocks(s.db->Write(s.WriteOpts(), &batch), "updating"); !st.ok()) return st;
@@ -1033,53 +1192,75 @@ Result<std::vector<Episode>> EpisodicStore::History(std::string_view ns, uint64_
   return versions;
 }
 
-Status EpisodicStore::Forget(std::string_view ns, uint64_t id) {
-  State& s = *s_;
-  if (Status st = ValidateNamespace(ns); !st.ok()) return st;
-  std::lock_guard write_lock(s.write_mu);
-  Result<std::optional<Episode>> e = s.ReadEpisode(ns, id);
-  if (!e.ok()) return e.status();
-  NsState* n = s.Find(ns);
-  if (!*e || n == nullptr) {
-    return Status::NotFound("memory: no episode " + std::to_string(id) + " in namespace '" +
-                            std::string(ns) + "'");
+Result<uint64_t> EpisodicStore::State::RemoveEpisodes(std::string_view ns,
+                                                      std::span<const uint64_t> ids,
+                                                      bool skip_missing) {
+  const std::set<uint64_t> unique(ids.begin(), ids.end());
+  NsState* n = Find(ns);
+  std::vector<Episode> found;
+  std::vector<uint64_t> missing;
+  for (uint64_t id : unique) {
+    Result<std::optional<Episode>> e = ReadEpisode(ns, id);
+    if (!e.ok()) return e.status();
+    if (!*e || n == nullptr || !n->info.count(id)) {
+      missing.push_back(id);
+    } else {
+      found.push_back(std::move(**e));
+    }
   }
+  if (!missing.empty() && !skip_missing) {
+    std::string list;
+    for (size_t i = 0; i < missing.size() && i < 20; ++i) {
+      list += (i > 0 ? ", " : "") + std::to_string(missing[i]);
+    }
+    if (missing.size() > 20) list += " and " + std::to_string(missing.size() - 20) + " more";
+    return Status::NotFound("memory: no episode " + list + " in namespace '" + std::string(ns) +
+                            "'" + (unique.size() > 1 ? "; nothing was forgotten" : ""));
+  }
+  if (found.empty()) return uint64_t{0};
   rocksdb::WriteBatch batch;
   TermChanges changes;
-  const uint64_t terms = s.RemoveEpisode(batch, ns, **e, changes, /*with_history=*/true);
-  const uint64_t total_terms = n->total_terms - std::min(n->total_terms, terms);
-  if (Status st = s.ApplyDf(batch, ns, changes); !st.ok()) return st;
-  s.PutNsMeta(batch, ns, n->info.size() - 1, total_terms, n->generation + 1);
-  if (Status st = FromRocks(s.db->Write(s.WriteOpts(), &batch), "forgetting"); !st.ok()) return st;
-  std::unique_lock lock(s.mu);
+  uint64_t total_terms = n->total_terms;
+  std::vector<int64_t> keys;
+  for (const Episode& e : found) {
+    const uint64_t terms = RemoveEpisode(batch, ns, e, changes, /*with_history=*/true);
+    total_terms -= std::min(total_terms, terms);
+    keys.push_back(static_cast<int64_t>(e.id));
+  }
+  if (Status st = ApplyDf(batch, ns, changes); !st.ok()) return st;
+  PutNsMeta(batch, ns, n->info.size() - found.size(), total_terms, n->generation + 1);
+  if (Status st = FromRocks(db->Write(WriteOpts(), &batch), "forgetting"); !st.ok()) return st;
+  std::unique_lock lock(mu);
   n->total_terms = total_terms;
   n->generation += 1;
-  n->Erase(id);
+  for (const Episode& e : found) n->Erase(e.id);
   n->InvalidateIdf();
-  const int64_t key = static_cast<int64_t>(id);
-  return n->index->Remove(std::span(&key, 1));
+  if (Status st = n->index->Remove(keys); !st.ok()) return st;
+  return static_cast<uint64_t>(found.size());
+}
+
+Status EpisodicStore::Forget(std::string_view ns, uint64_t id) {
+  return Forget(ns, std::span(&id, 1));
+}
+
+Status EpisodicStore::Forget(std::string_view ns, std::span<const uint64_t> ids) {
+  if (Status st = ValidateNamespace(ns); !st.ok()) return st;
+  std::lock_guard write_lock(s_->write_mu);
+  return s_->RemoveEpisodes(ns, ids, /*skip_missing=*/false).status();
 }
 
 Result<uint64_t> EpisodicStore::ForgetSession(std::string_view ns, std::string_view session) {
   if (Status st = ValidateNamespace(ns); !st.ok()) return st;
   if (Status st = ValidateSession(session); !st.ok()) return st;
+  std::lock_guard write_lock(s_->write_mu);
   std::vector<uint64_t> ids;
-  {
-    const std::string prefix = SessionPrefix(ns, session);
-    std::unique_ptr<rocksdb::Iterator> it(s_->db->NewIterator({}, s_->cf[kSessions]));
-    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
-      ids.push_back(ReadBigEndian64(it->key().ToStringView().substr(prefix.size() + 8)));
-    }
-    if (!it->status().ok()) return FromRocks(it->status(), "listing a session");
+  const std::string prefix = SessionPrefix(ns, session);
+  std::unique_ptr<rocksdb::Iterator> it(s_->db->NewIterator({}, s_->cf[kSessions]));
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    ids.push_back(ReadBigEndian64(it->key().ToStringView().substr(prefix.size() + 8)));
   }
-  uint64_t forgotten = 0;
-  for (uint64_t id : ids) {
-    Status st = Forget(ns, id);
-    if (st.code() == StatusCode::kNotFound) continue;
-    if (!st.ok()) return st;
-    ++forgotten;
-  }
-  return forgotten;
+  if (!it->status().ok()) return FromRocks(it->status(), "listing a session");
+  return s_->RemoveEpisodes(ns, ids, /*skip_missing=*/true);
 }
 
 Status EpisodicStore::PurgeNamespace(std::string_view ns) {
@@ -1107,32 +1288,38 @@ Status EpisodicStore::PurgeNamespace(std::string_view ns) {
 }
 
 Result<uint64_t> EpisodicStore::PurgeExpired(int64_t now_ms) {
+  if (Status st = internal::CheckTime("PurgeExpired now_ms", now_ms, /*zero_ok=*/true); !st.ok()) {
+    return st;
+  }
   const int64_t now = now_ms != 0 ? now_ms : WallClockMs();
-  std::vector<std::pair<std::string, uint64_t>> expired;
+  std::lock_guard write_lock(s_->write_mu);
+  std::map<std::string, std::vector<uint64_t>> expired;
   {
     std::shared_lock lock(s_->mu);
     for (const auto& [ns, n] : s_->namespaces) {
       if (n->with_ttl == 0) continue;
       for (const auto& [id, info] : n->info) {
-        if (Expired(info, now)) expired.emplace_back(ns, id);
+        if (Expired(info, now)) expired[ns].push_back(id);
       }
     }
   }
   uint64_t removed = 0;
-  for (const auto& [ns, id] : expired) {
-    Status st = Forget(ns, id);
-    if (st.code() == StatusCode::kNotFound) continue;
-    if (!st.ok()) return st;
-    ++removed;
+  for (const auto& [ns, ids] : expired) {
+    Result<uint64_t> n = s_->RemoveEpisodes(ns, ids, /*skip_missing=*/true);
+    if (!n.ok()) return n.status();
+    removed += *n;
   }
   return removed;
 }
+
 
 Result<uint64_t> EpisodicStore::Consolidate(std::string_view ns, std::string_view session,
                                             const Summarizer& summarize,
                                             const ConsolidateOptions& options) {
   State& s = *s_;
-  Result<EpisodePage> all = ListSession(ns, session, ListOptions{.limit = SIZE_MAX, .page_token = {}});
+  if (Status st = ValidateNamespace(ns); !st.ok()) return st;
+  if (Status st = ValidateSession(session); !st.ok()) return st;
+  Result<EpisodePage> all = s.List(ns, session, ListOptions{.limit = SIZE_MAX, .page_token = {}});
   if (!all.ok()) return all.status();
   std::vector<Episode>& episodes = all->episodes;
   if (episodes.size() <= options.keep_recent ||
@@ -1151,17 +1338,16 @@ Result<uint64_t> EpisodicStore::Consolidate(std::string_view ns, std::string_vie
     summary.importance = std::max(summary.importance, e.importance);
     summary.sources.push_back(e.id);
   }
-  if (summary.text.size() > kMaxEpisodeTextBytes) {
-    return Status::InvalidArgument("memory: the summary is over 1 MiB");
+  if (Status st = internal::CheckEpisode(summary); !st.ok()) {
+    return Status(st.code(), std::string(st.message()) + " (the summary)");
   }
-  if (Result<std::string> encoded = EncodeEpisode(summary); !encoded.ok()) return encoded.status();
   Result<std::vector<float>> embedding = s.EmbeddingFor(summary.text, {});
   if (!embedding.ok()) return embedding.status();
 
   std::lock_guard write_lock(s.write_mu);
   NsState* n = s.Find(ns);
   if (n == nullptr) return uint64_t{0};
-  summary.id = s.next_id;
+  summary.id = s.NextId(ns);
   rocksdb::WriteBatch batch;
   TermChanges changes;
   uint64_t total_terms = n->total_terms;
@@ -1169,7 +1355,7 @@ Result<uint64_t> EpisodicStore::Consolidate(std::string_view ns, std::string_vie
   for (const Episode& e : episodes) {
     if (!n->info.count(e.id)) continue;  // forgotten meanwhile
     // The source's last version joins its history, so History(source) still shows it.
-    batch.Put(s.cf[kVersions], VersionKey(ns, e.id, e.version), EpisodeJson(e).dump());
+    batch.Put(s.cf[kVersions], VersionKey(ns, e.id, e.version), EncodeEpisode(e));
     const uint64_t terms = s.RemoveEpisode(batch, ns, e, changes, /*with_history=*/false);
     total_terms -= std::min(total_terms, terms);
     removed.push_back(static_cast<int64_t>(e.id));
@@ -1178,15 +1364,15 @@ Result<uint64_t> EpisodicStore::Consolidate(std::string_view ns, std::string_vie
   s.AddPostings(batch, ns, summary.id, summary.text, changes, &terms);
   total_terms += terms;
   if (Status st = s.ApplyDf(batch, ns, changes); !st.ok()) return st;
-  batch.Put(s.cf[kEpisodes], IdKey(ns, summary.id), EpisodeJson(summary).dump());
+  batch.Put(s.cf[kEpisodes], IdKey(ns, summary.id), EncodeEpisode(summary));
   batch.Put(s.cf[kEmbeddings], IdKey(ns, summary.id), EncodeFloats(*embedding));
   batch.Put(s.cf[kSessions], SessionKey(ns, summary.session, summary.timestamp_ms, summary.id), "");
-  batch.Put(s.cf[kMeta], "next_id", BigEndian64(summary.id + 1));
+  batch.Put(s.cf[kMeta], NextIdKey(ns), BigEndian64(summary.id + 1));
   s.PutNsMeta(batch, ns, n->info.size() - removed.size() + 1, total_terms, n->generation + 1);
   if (Status st = FromRocks(s.db->Write(s.WriteOpts(), &batch), "consolidating"); !st.ok()) {
     return st;
   }
-  s.next_id = summary.id + 1;
+  s.next_ids[std::string(ns)] = summary.id + 1;
   std::unique_lock lock(s.mu);
   n->total_terms = total_terms;
   n->generation += 1;
@@ -1234,8 +1420,8 @@ Status EpisodicStore::Flush() {
     std::unique_lock lock(s_->mu);
     if (Status st = s_->SaveIndexes(); !st.ok()) return st;
   }
-  // Memtables to table files, so the next Open replays no write-ahead log.
-  return FromRocks(s_->db->Flush(rocksdb::FlushOptions()), "flushing the database");
+  // Every column family's memtable to table files, so the next Open replays no write-ahead log.
+  return FromRocks(s_->db->Flush(rocksdb::FlushOptions(), s_->cf), "flushing the database");
 }
 
 Result<StoreStats> EpisodicStore::Stats(std::string_view ns) const {

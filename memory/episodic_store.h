@@ -22,23 +22,42 @@
 // over the union of the top candidates by vector similarity and by BM25 (a component whose
 // weight is 0 adds no candidates); every candidate gets every component exactly.
 //
+// Ids are per namespace: each namespace counts its own ids from 1 (a counter that survives
+// PurgeNamespace, so an id is never reused within a namespace), so the ids one namespace sees
+// say nothing about another's writes.
+//
 // Durability: with StoreOptions::sync (the default) a write is in the fsynced RocksDB log when the
 // call returns, so it survives a crash or power loss. The vector index of each namespace is
-// saved beside the database with the namespace's write generation; on Open an index that is
-// missing, damaged or behind is caught up from the stored embeddings, never left out of sync.
+// saved beside the database, sealed with the store's random identity, the namespace and its
+// write generation; on Open an index that is missing, damaged, behind, or sealed for another
+// store or namespace (a copied file) is rebuilt from the stored embeddings (the index is a
+// cache; the database is the truth), never trusted.
+//
+// A damaged store (db/CURRENT or a MANIFEST missing, unreadable database files) is reported as
+// kCorruption "memory store '<path>' is damaged (...)" and not written to; a directory that
+// holds something else is kInvalidArgument "not an engram memory store".
+//
+// Checked values: every numeric field the API takes (times, importance, recall weights, k,
+// half-life, list limits) is checked where it enters; NaN, infinities and out-of-range values
+// are kInvalidArgument naming the field and its range (the constants below).
 //
 // Thread safety: any number of concurrent readers (Get, ListSession, Recall, History, Stats) with
 // writers; writes are serialised internally.
 //
 // Storage (RocksDB column families; keys start with "<namespace>\0"):
-//   default     format marker, id counter, per-namespace statistics and write generation
+//   default     "format" ("engram-memory 2"), "embedder", "store_id" (32 random hex digits),
+//               "next_id/<ns>" (the namespace's id counter, big-endian u64),
+//               "ns/<ns>" (per-namespace statistics and write generation, JSON)
 //   episodes    <ns>\0<id>                      -> the episode (JSON, without its embedding)
 //   sessions    <ns>\0<session>\0<time><id>     -> "" (session/time index)
 //   embeddings  <ns>\0<id>                      -> float32 × dim
 //   versions    <ns>\0<id><version>             -> an earlier version (JSON)
 //   postings    <ns>\0<term>\0<id>              -> term frequency, episode length (BM25)
 //   terms       <ns>\0<term>                    -> document frequency
-// and index/<ns>.vindex (retrieval/vector_index.h).
+// and index/<ns>.vindex (retrieval/vector_index.h; its sequence is the seal described above).
+// Format 1 stores (one id counter for the whole store) are migrated to format 2 on their first
+// Open, in one atomic write: each namespace's counter starts at the old shared counter, so no id
+// is ever reused. docs/formats/episodic_store.md has the details.
 #pragma once
 
 #include <cstdint>
@@ -61,16 +80,28 @@ namespace engram::memory {
 
 // The largest episode text Append and Update accept.
 inline constexpr size_t kMaxEpisodeTextBytes = 1 << 20;
+// Times (timestamps, expiries, recall and list ranges, `now`): Unix epoch milliseconds from
+// 1970-01-01T00:00:00Z to 9999-12-31T23:59:59.999Z. (0 means "now" or "never" where said.)
+inline constexpr int64_t kMinTimeMs = 0;
+inline constexpr int64_t kMaxTimeMs = 253402300799999;
+// RecallOptions::k and ::candidates, ListOptions::limit: at most this many.
+inline constexpr int kMaxRecallK = 10000;
+inline constexpr int kMaxRecallCandidates = 100000;
+inline constexpr size_t kMaxListLimit = 10000;
+// Recall weights: finite, in [0, kMaxRecallWeight].
+inline constexpr double kMaxRecallWeight = 1e6;
+// RecallOptions::half_life_hours: finite, in (0, kMaxHalfLifeHours] (about 11,400 years).
+inline constexpr double kMaxHalfLifeHours = 1e8;
 
 struct Episode {
-  uint64_t id = 0;           // assigned by Append; unique in the store
+  uint64_t id = 0;           // assigned by Append; unique in its namespace, from 1
   std::string session;       // the conversation it belongs to (any text without NUL, <= 256 bytes)
   std::string role;          // "user", "assistant", a speaker's name...
   std::string text;          // <= kMaxEpisodeTextBytes
-  int64_t timestamp_ms = 0;  // Unix epoch ms; 0 on Append means now
+  int64_t timestamp_ms = 0;  // Unix epoch ms in [kMinTimeMs, kMaxTimeMs]; 0 on Append means now
   double importance = 0.5;   // in [0, 1]
   std::map<std::string, std::string> metadata;
-  int64_t expires_ms = 0;    // TTL: 0 never; from this time on the episode is gone
+  int64_t expires_ms = 0;    // TTL: 0 never; else a time (as above) from which it is gone
   uint32_t version = 1;      // 1 on Append, +1 per Update
   std::vector<uint64_t> sources;  // a summary's source episodes (Consolidate)
   // Append/Update: when empty, the store's embedder embeds `text`; otherwise used as given
@@ -95,6 +126,9 @@ struct StoreOptions {
 // The default weights were chosen on LoCoMo (`engram eval memory --weight-sweep`): evidence
 // recall@10 0.647 against 0.634 with recency 0.1 and 0.643 without recency; BM25 alone 0.588,
 // dense alone 0.473. Conversations that ask about recent things want more recency.
+// Checked by Recall: k in [1, kMaxRecallK]; weights finite in [0, kMaxRecallWeight];
+// half_life_hours finite in (0, kMaxHalfLifeHours]; now_ms 0 or a time; from_ms / to_ms their
+// open defaults or times, from_ms <= to_ms; candidates in [0, kMaxRecallCandidates].
 struct RecallOptions {
   int k = 10;
   double relevance_weight = 1.0;
@@ -119,6 +153,7 @@ struct RecalledEpisode {
   double relevance = 0.0, bm25 = 0.0, recency = 0.0;  // components before weighting
 };
 
+// Checked by ListSession: limit in [1, kMaxListLimit]; from_ms / to_ms as in RecallOptions.
 struct ListOptions {
   int64_t from_ms = std::numeric_limits<int64_t>::min();
   int64_t to_ms = std::numeric_limits<int64_t>::max();  // inclusive
@@ -168,10 +203,12 @@ class EpisodicStore {
   // Appends `episode` to namespace `ns` (created on first use) and returns its id.
   // kInvalidArgument for a bad namespace name ([A-Za-z0-9._:@-]{1,128}), a session with NUL or
   // over 256 bytes, text over kMaxEpisodeTextBytes, text, role, session or metadata that is not
-  // valid UTF-8, importance outside [0, 1], or an embedding of the wrong size or not finite.
+  // valid UTF-8, importance outside [0, 1] (or NaN), a timestamp or expiry outside
+  // [kMinTimeMs, kMaxTimeMs] (other than 0), or an embedding of the wrong size or not finite.
   Result<uint64_t> Append(std::string_view ns, const Episode& episode);
   // Appends several episodes in one atomic write (all or none survive a crash) and one vector
-  // index update: much faster for imports. Ids in input order; the same checks as Append.
+  // index update: much faster for imports. Ids in input order; the same checks as Append, all
+  // made before anything is written (a message names the first bad episode's position).
   Result<std::vector<uint64_t>> AppendBatch(std::string_view ns, std::span<const Episode> episodes);
 
   // kNotFound when `id` is not a live episode of `ns` (also when it is in another namespace, or
@@ -195,12 +232,16 @@ class EpisodicStore {
 
   // Removes an episode with its embedding, postings and history. kNotFound when absent.
   Status Forget(std::string_view ns, uint64_t id);
-  // Removes every episode of a session; returns how many.
+  // Removes several episodes in one atomic write: all of them, or (kNotFound naming every id
+  // that is not a live episode of `ns`) none. A repeated id counts once.
+  Status Forget(std::string_view ns, std::span<const uint64_t> ids);
+  // Removes every episode of a session in one atomic write; returns how many.
   Result<uint64_t> ForgetSession(std::string_view ns, std::string_view session);
   // Removes everything of a namespace, its index file included. OK when it does not exist.
   Status PurgeNamespace(std::string_view ns);
-  // Removes the episodes whose TTL has passed at `now_ms` (0: now), in every namespace; returns
-  // how many. (Expired episodes are invisible before that already.)
+  // Removes the episodes whose TTL has passed at `now_ms` (0: now, else a time), in every
+  // namespace (one atomic write per namespace); returns how many. (Expired episodes are
+  // invisible before that already.)
   Result<uint64_t> PurgeExpired(int64_t now_ms = 0);
 
   // Replaces the session's episodes older than its newest keep_recent by one summary episode
@@ -213,7 +254,9 @@ class EpisodicStore {
   // A consistent copy of the whole store in `dir` (must not exist), openable with Open.
   Status Checkpoint(const std::string& dir);
   // Saves the vector indexes that changed and flushes the database's memtables (also done by
-  // the destructor), so the next Open is quick.
+  // the destructor), so the next Open is quick. The destructor then also waits (up to a
+  // minute) for the compactions RocksDB has scheduled, so a process that opens the store for
+  // one write (the CLI) leaves a bounded number of table files behind.
   Status Flush();
 
   // The whole store (ns empty) or one namespace.

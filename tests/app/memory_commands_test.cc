@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstdlib>
+#include <sys/wait.h>
 #include <filesystem>
 #include <sstream>
 #include <thread>
@@ -279,6 +281,128 @@ TEST_F(MemoryCommandsTest, TtlExpiresAnEpisode) {
   const RunResult list = Engram({"memory", "list", "--ns", "a", "--session", "s", "--json"});
   ASSERT_EQ(list.exit_code, 0) << list.err;
   ASSERT_EQ(ParseJson(list)["episodes"].size(), 1u) << list.out;
+}
+
+
+// Ids are per namespace: what b adds says nothing to a.
+TEST_F(MemoryCommandsTest, IdsArePerNamespace) {
+  EXPECT_EQ(Add("a", "s", "a first"), 1u);
+  for (uint64_t i = 1; i <= 3; ++i) EXPECT_EQ(Add("b", "s", "b turn " + std::to_string(i)), i);
+  EXPECT_EQ(Add("a", "s", "a second"), 2u);
+}
+
+// Several ids: all forgotten, or none and every unknown one named.
+TEST_F(MemoryCommandsTest, ForgetSeveralIdsIsAllOrNothing) {
+  for (int i = 1; i <= 3; ++i) ASSERT_NE(Add("a", "s", "a turn " + std::to_string(i)), 0u);
+  for (int i = 1; i <= 8; ++i) ASSERT_NE(Add("b", "s", "b turn " + std::to_string(i)), 0u);
+  for (const std::vector<std::string>& ids :
+       {std::vector<std::string>{"1", "2", "7"}, {"7", "1", "2"}, {"1", "7", "2", "8"}}) {
+    std::vector<std::string> args = {"memory", "forget", "--ns", "a"};
+    args.insert(args.end(), ids.begin(), ids.end());
+    const RunResult r = Engram(args);
+    ExpectBadInput(r, "7");
+    if (ids.size() == 4) EXPECT_NE(r.err.find("8"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("nothing was forgotten"), std::string::npos) << r.err;
+    for (const char* id : {"1", "2", "3"}) {
+      EXPECT_EQ(Engram({"memory", "history", "--ns", "a", id}).exit_code, 0) << id;
+    }
+  }
+  const RunResult ok = Engram({"memory", "forget", "--ns", "a", "--json", "1", "2"});
+  ASSERT_EQ(ok.exit_code, 0) << ok.err;
+  EXPECT_EQ(ParseJson(ok)["forgotten"], 2);
+  EXPECT_NE(Engram({"memory", "history", "--ns", "a", "1"}).exit_code, 0);
+  EXPECT_EQ(Engram({"memory", "history", "--ns", "a", "3"}).exit_code, 0);
+  // Export of several sessions: an unknown one is named and nothing is written.
+  const RunResult exported =
+      Engram({"memory", "export", "--ns", "b", "--session", "s", "--session", "nope"});
+  ExpectBadInput(exported, "'nope'");
+  EXPECT_TRUE(exported.out.empty()) << exported.out;
+}
+
+// Every numeric flag: NaN, infinities, negative and huge values get exit 2 and one line that
+// names the flag.
+TEST_F(MemoryCommandsTest, BadNumbersGetOneLineNamingTheFlag) {
+  ASSERT_NE(Add("a", "s", "something to read"), 0u);
+  const std::vector<std::pair<std::vector<std::string>, std::string>> bad = {
+      {{"recall", "--relevance", "nan"}, "--relevance"},
+      {{"recall", "--relevance", "inf"}, "--relevance"},
+      {{"recall", "--relevance", "-1"}, "--relevance"},
+      {{"recall", "--relevance", "1e300"}, "--relevance"},
+      {{"recall", "--bm25", "nan"}, "--bm25"},
+      {{"recall", "--bm25", "-0.5"}, "--bm25"},
+      {{"recall", "--recency", "-inf"}, "--recency"},
+      {{"recall", "--importance", "nan"}, "--importance"},
+      {{"recall", "--half-life-hours", "0"}, "--half-life-hours"},
+      {{"recall", "--half-life-hours", "nan"}, "--half-life-hours"},
+      {{"recall", "--half-life-hours", "-3"}, "--half-life-hours"},
+      {{"recall", "-k", "0"}, "-k"},
+      {{"recall", "-k", "-5"}, "-k"},
+      {{"recall", "-k", "10001"}, "-k"},
+      {{"recall", "--from", "-1"}, "--from"},
+      {{"recall", "--to", "9223372036854775807"}, "--to"},
+      {{"add", "--session", "s", "--time", "9223372036854775807"}, "--time"},
+      {{"add", "--session", "s", "--time", "-1"}, "--time"},
+      {{"add", "--session", "s", "--time", "10000-01-01T00:00:00Z"}, "--time"},
+      {{"add", "--session", "s", "--importance", "nan"}, "importance"},
+      {{"add", "--session", "s", "--importance", "inf"}, "importance"},
+      {{"add", "--session", "s", "--importance", "-0.5"}, "importance"},
+      {{"add", "--session", "s", "--ttl", "-1"}, "--ttl"},
+      {{"add", "--session", "s", "--ttl", "9223372036854775"}, "--ttl"},
+      {{"list", "--session", "s", "--limit", "0"}, "--limit"},
+      {{"list", "--session", "s", "--limit", "10001"}, "--limit"},
+  };
+  for (const auto& [args, flag] : bad) {
+    std::vector<std::string> full = {"memory", args[0], "--ns", "a"};
+    full.insert(full.end(), args.begin() + 1, args.end());
+    if (args[0] != "list") full.push_back("q");
+    const RunResult r = Engram(full);
+    SCOPED_TRACE(args[0] + " " + args[1] + " " + args.back());
+    ExpectBadInput(r, flag);
+    EXPECT_TRUE(r.out.empty()) << r.out;  // no result (no NaN score) was printed
+  }
+  const RunResult list = Engram({"memory", "list", "--ns", "a", "--session", "s", "--json"});
+  ASSERT_EQ(list.exit_code, 0) << list.err;
+  EXPECT_EQ(ParseJson(list)["episodes"].size(), 1u);
+}
+
+// `add -` reads at most 1 MiB of standard input, whatever is behind it.
+TEST_F(MemoryCommandsTest, StandardInputIsBounded) {
+  const std::string base = std::string(ENGRAM_BINARY) + " --data-dir " + (dir_ / "data").string() +
+                           " memory add --ns a --session s - >/dev/null 2>" + (dir_ / "err").string();
+  const std::string over = "head -c 1048577 /dev/zero | tr '\\0' a | " + base;
+  for (const std::string& command :
+       {"timeout 60 " + base + " < /dev/zero", "timeout 60 " + base + " < /dev/urandom", over}) {
+    const int status = std::system(command.c_str());
+    ASSERT_TRUE(WIFEXITED(status)) << command;
+    EXPECT_EQ(WEXITSTATUS(status), 2) << command;
+    const std::string err = testing::Slurp(dir_ / "err");
+    EXPECT_EQ(LineCount(err), 1) << err;
+    EXPECT_NE(err.find("1 MiB"), std::string::npos) << err;
+  }
+  // Exactly 1 MiB is accepted.
+  const int status = std::system(("head -c 1048576 /dev/zero | tr '\\0' a | " + base).c_str());
+  EXPECT_EQ(WEXITSTATUS(status), 0) << testing::Slurp(dir_ / "err");
+}
+
+// A damaged store is "damaged" (exit 2, one line), never "not a store".
+TEST_F(MemoryCommandsTest, DamagedStoreIsReportedAsDamaged) {
+  const fs::path db = dir_ / "data" / "memory" / "db";
+  for (const std::string what : {"CURRENT", "MANIFEST"}) {
+    fs::remove_all(dir_ / "data");
+    ASSERT_NE(Add("a", "s", "something worth keeping"), 0u);
+    for (const auto& e : fs::directory_iterator(db)) {
+      if (e.path().filename().string().starts_with(what)) fs::remove(e.path());
+    }
+    for (const std::vector<std::string>& args :
+         {std::vector<std::string>{"memory", "recall", "--ns", "a", "q"},
+          {"memory", "add", "--ns", "a", "--session", "s", "more"}}) {
+      const RunResult r = Engram(args);
+      ExpectBadInput(r, "is damaged");
+      EXPECT_NE(r.err.find(what), std::string::npos) << r.err;
+      EXPECT_NE(r.err.find("restore it from a checkpoint or backup"), std::string::npos) << r.err;
+      EXPECT_EQ(r.err.find("not an engram"), std::string::npos) << r.err;
+    }
+  }
 }
 
 }  // namespace

@@ -169,6 +169,8 @@ TEST_F(EpisodicStoreTest, AppendBatchIsAllOrNothing) {
 TEST_F(EpisodicStoreTest, NamespacesAreWalls) {
   auto store = Open();
   ASSERT_NE(store, nullptr);
+  // Ids are per namespace: the secret is tenant-a's second id, which tenant-b never has.
+  ASSERT_TRUE(store->Append("tenant-a", Make("s", "a first turn", 999)).ok());
   auto secret = store->Append("tenant-a", Make("s", "the vault code is 4711", 1000));
   ASSERT_TRUE(secret.ok());
   ASSERT_TRUE(store->Append("tenant-b", Make("s", "hello there", 1000)).ok());
@@ -191,7 +193,7 @@ TEST_F(EpisodicStoreTest, NamespacesAreWalls) {
   ASSERT_TRUE(store->Append("tenant", Make("s", "short name", 1000)).ok());
   EXPECT_EQ(store->Get("tenant", *secret).status().code(), StatusCode::kNotFound);
   EXPECT_TRUE(store->Get("tenant-a", *secret).ok());
-  EXPECT_EQ(store->Stats("tenant-a")->episodes, 1u);
+  EXPECT_EQ(store->Stats("tenant-a")->episodes, 2u);
   // Unknown namespace: empty, not an error.
   auto none = store->Recall("nobody", "anything", ByVector("anything"));
   ASSERT_TRUE(none.ok());

@@ -1,0 +1,146 @@
+#include "memory/internal/store_files.h"
+
+#include <rocksdb/db.h>
+
+#include <random>
+
+#include "common/input_file.h"
+#include "common/sha256.h"
+
+namespace engram::memory::internal {
+
+namespace fs = std::filesystem;
+
+// The one message for a store whose files are damaged (never confused with "not a store").
+Status Damaged(const std::string& path, std::string_view what) {
+  return Status::Corruption("memory store '" + path + "' is damaged (" + std::string(what) +
+                            "); restore it from a checkpoint or backup");
+}
+
+// 16 random bytes, hex: binds the store's index files to its database.
+std::string NewStoreId() {
+  std::random_device rd;
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string id;
+  for (int i = 0; i < 8; ++i) {
+    const uint32_t r = rd();
+    for (int b = 0; b < 4; ++b) id += kHex[(r >> (4 * b)) & 15];
+  }
+  return id;
+}
+
+// The sequence a namespace's saved index carries: the first 8 bytes of
+// SHA-256(store id \0 namespace \0 generation). An index file is trusted only when its sequence
+// equals the seal of this store, this namespace and its current generation, so a file copied
+// from another store (or namespace), or one left behind, is never used.
+uint64_t IndexSeal(std::string_view store_id, std::string_view ns, uint64_t generation) {
+  Sha256 h;
+  h.Update(store_id);
+  h.Update(std::string_view("\0", 1));
+  h.Update(ns);
+  h.Update(std::string_view("\0", 1));
+  h.Update(std::to_string(generation));
+  const Sha256::Digest d = h.Finish();
+  uint64_t seal = 0;
+  for (int i = 0; i < 8; ++i) seal = (seal << 8) | d[static_cast<size_t>(i)];
+  return seal;
+}
+
+// Where `path` stands, judged without writing to it: sets *existing when it holds a store whose
+// RocksDB files are in place; an empty or missing directory is a new store. A store with its
+// CURRENT or MANIFEST missing is kCorruption (Damaged); anything else is kInvalidArgument.
+Status InspectDirectory(const std::string& path, bool* existing) {
+  *existing = false;
+  std::error_code ec;
+  if (!fs::exists(path, ec)) return Status::OK();
+  if (!fs::is_directory(path, ec)) {
+    return Status::InvalidArgument("memory: '" + path + "' is a file, not a store directory");
+  }
+  const fs::path db = fs::path(path) / "db";
+  if (fs::is_directory(db, ec) && !fs::is_empty(db, ec)) {
+    if (!fs::exists(db / "CURRENT", ec)) return Damaged(path, "db/CURRENT is missing");
+    Result<std::string> current = ReadFileBounded(db / "CURRENT", 4096, "RocksDB CURRENT file");
+    if (!current.ok()) return Damaged(path, "db/CURRENT is unreadable");
+    std::string manifest = *current;
+    while (!manifest.empty() && (manifest.back() == '\n' || manifest.back() == '\r')) {
+      manifest.pop_back();
+    }
+    if (!manifest.starts_with("MANIFEST-") || manifest.find('/') != std::string::npos) {
+      return Damaged(path, "db/CURRENT does not name a MANIFEST file");
+    }
+    if (!fs::is_regular_file(db / manifest, ec)) {
+      return Damaged(path, "db/CURRENT names " + manifest + ", which is missing");
+    }
+    *existing = true;
+    return Status::OK();
+  }
+  // No database: only the empty folders an interrupted creation leaves are a new store.
+  for (const fs::directory_entry& e : fs::directory_iterator(path, ec)) {
+    const std::string name = e.path().filename().string();
+    if ((name == "index" || name == "db") && e.is_directory(ec) && fs::is_empty(e.path(), ec)) {
+      continue;
+    }
+    if (name == "index" || name == "db") return Damaged(path, "its database folder db/ is missing");
+    return Status::InvalidArgument("memory: '" + path +
+                                   "' exists and is not an engram memory store; use an empty or "
+                                   "new directory");
+  }
+  return Status::OK();
+}
+
+// The format marker of an existing store, read without writing ("" when there is none).
+Result<std::string> ReadFormat(const std::string& path, const fs::path& db_path) {
+  rocksdb::DB* ro = nullptr;
+  std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {
+      {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions()}};
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::Status s =
+      rocksdb::DB::OpenForReadOnly(rocksdb::DBOptions(), db_path.string(), cfs, &handles, &ro);
+  if (!s.ok()) return Damaged(path, "RocksDB cannot read it: " + s.ToString());
+  std::string format;
+  s = ro->Get({}, handles[0], "format", &format);
+  for (auto* h : handles) ro->DestroyColumnFamilyHandle(h);
+  delete ro;
+  if (s.IsNotFound()) return std::string();
+  if (!s.ok()) return Damaged(path, "its format record is unreadable: " + s.ToString());
+  return format;
+}
+
+Status CheckFormat(const std::string& path, std::string_view format) {
+  if (format.empty()) {
+    return Status::InvalidArgument("memory: '" + path +
+                                   "' holds a database that is not an engram memory store; use "
+                                   "an empty or new directory");
+  }
+  if (format != kFormat && format != kFormatV1) {
+    return Status::NotSupported("memory: '" + path + "' is a '" + std::string(format) +
+                                "' store; this engram reads '" + std::string(kFormat) +
+                                "' (and migrates '" + std::string(kFormatV1) +
+                                "'); open it with the engram that made it");
+  }
+  return Status::OK();
+}
+
+rocksdb::DBOptions DatabaseOptions() {
+  rocksdb::DBOptions o;
+  o.create_if_missing = true;
+  o.create_missing_column_families = true;
+  // Each process that opens the store starts a new info LOG; keep a few, not 1,000.
+  o.keep_log_file_num = 3;
+  // One flush job (one MANIFEST write) for every column family at close, not one each.
+  o.atomic_flush = true;
+  return o;
+}
+
+// Universal compaction: every process that opens the store (each CLI command) flushes small
+// table files whose keys (new ids) rarely overlap older ones; leveled compaction would only
+// move them down one by one (a "trivial move") and never merge them, so their number would grow
+// with every command. Universal compaction merges sorted runs of similar size, which keeps the
+// file count logarithmic in the data and the cost per byte amortised.
+rocksdb::ColumnFamilyOptions TableOptions() {
+  rocksdb::ColumnFamilyOptions o;
+  o.compaction_style = rocksdb::kCompactionStyleUniversal;
+  return o;
+}
+
+}  // namespace engram::memory::internal

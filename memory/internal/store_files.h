@@ -1,0 +1,52 @@
+// The memory store's files as a whole, before and around RocksDB (private to memory/): telling
+// a new, existing, damaged or foreign directory apart without writing to it, the format marker,
+// the store identity and the seal that binds index files to it, and the RocksDB options.
+// docs/formats/episodic_store.md describes the layout.
+#pragma once
+
+#include <rocksdb/options.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+#include "common/result.h"
+#include "common/status.h"
+
+namespace engram::memory::internal {
+
+inline constexpr std::string_view kFormat = "engram-memory 2";
+inline constexpr std::string_view kFormatV1 = "engram-memory 1";  // one id counter for all
+
+// kCorruption "memory store '<path>' is damaged (<what>); restore it from a checkpoint or
+// backup": the one message for a store whose files are damaged (never "not a store").
+Status Damaged(const std::string& path, std::string_view what);
+
+// 32 lower-case hex digits from 16 random bytes.
+std::string NewStoreId();
+
+// The `sequence` a namespace's index file carries: the first 8 bytes of
+// SHA-256(store_id \0 ns \0 generation). An index file is trusted only when its sequence equals
+// the seal of this store, this namespace and its current generation, so a file copied from
+// another store (or namespace), or one left behind, is never used.
+uint64_t IndexSeal(std::string_view store_id, std::string_view ns, uint64_t generation);
+
+// Where `path` stands, judged without writing to it: *existing when it holds a store whose
+// RocksDB files are in place; false for a missing or empty directory (a new store). A store
+// with db/CURRENT or its MANIFEST missing is Damaged; a directory holding something else is
+// kInvalidArgument.
+Status InspectDirectory(const std::string& path, bool* existing);
+
+// The format marker of an existing store, read through a read-only open ("" when there is
+// none); a database RocksDB cannot open is Damaged.
+Result<std::string> ReadFormat(const std::string& path, const std::filesystem::path& db_path);
+
+// "" is not a store (kInvalidArgument); kFormat and kFormatV1 pass; anything else kNotSupported.
+Status CheckFormat(const std::string& path, std::string_view format);
+
+rocksdb::DBOptions DatabaseOptions();
+// Options of every column family.
+rocksdb::ColumnFamilyOptions TableOptions();
+
+}  // namespace engram::memory::internal

@@ -33,6 +33,16 @@ inline CLI::Validator FiniteIn(double lo, double hi, bool lo_open = false) {
       "");
 }
 
+// A string flag whose empty value would otherwise read as "not given" (--time '' is a mistake,
+// not "now").
+inline CLI::Validator NonEmpty() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        return text.empty() ? "an empty value; give one or leave the flag out" : "";
+      },
+      "");
+}
+
 // Flags accepted before or after the subcommand name.
 struct GlobalFlags {
   std::string log_level = "info";  // --log-level

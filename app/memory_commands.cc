@@ -560,7 +560,8 @@ void RegisterMemoryCommands(CLI::App& app, const GlobalFlags& global, CommandTab
   AddCommonFlags(cmd, *add);
   cmd->add_option("--session", add->session, "The conversation it belongs to")->required();
   cmd->add_option("--role", add->role, "user, assistant, a speaker's name…")->capture_default_str();
-  cmd->add_option("--time", add->time, "When it was said: " + time_help + " (default: now)");
+  cmd->add_option("--time", add->time, "When it was said: " + time_help + " (default: now)")
+      ->check(NonEmpty());
   cmd->add_option("--importance", add->importance, "In [0, 1]")->capture_default_str();
   cmd->add_option("--meta", add->meta, "Metadata key=value (repeatable)");
   cmd->add_option("--ttl", add->ttl_s, "Forget it this many seconds from now (0: never)")
@@ -575,8 +576,10 @@ void RegisterMemoryCommands(CLI::App& app, const GlobalFlags& global, CommandTab
   cmd->add_option("query", recall->query, "The query")->required();
   cmd->add_option("-k", ro.k, "Episodes to return")->capture_default_str();
   cmd->add_option("--session", ro.session, "Only this session");
-  cmd->add_option("--from", recall->from, "Only episodes at or after: " + time_help);
-  cmd->add_option("--to", recall->to, "Only episodes at or before: " + time_help);
+  cmd->add_option("--from", recall->from, "Only episodes at or after: " + time_help)
+      ->check(NonEmpty());
+  cmd->add_option("--to", recall->to, "Only episodes at or before: " + time_help)
+      ->check(NonEmpty());
   cmd->add_option("--meta", recall->meta, "Only episodes with metadata key=value (repeatable)");
   cmd->add_option("--relevance", ro.relevance_weight, "Weight of the cosine similarity")
       ->capture_default_str();
@@ -594,8 +597,10 @@ void RegisterMemoryCommands(CLI::App& app, const GlobalFlags& global, CommandTab
   cmd = mem->add_subcommand("list", "The episodes of one session, by time, a page at a time");
   AddCommonFlags(cmd, *list);
   cmd->add_option("--session", list->session, "The session")->required();
-  cmd->add_option("--from", list->from, "From: " + time_help);
-  cmd->add_option("--to", list->to, "To (inclusive): " + time_help);
+  cmd->add_option("--from", list->from, "From: " + time_help)
+      ->check(NonEmpty());
+  cmd->add_option("--to", list->to, "To (inclusive): " + time_help)
+      ->check(NonEmpty());
   cmd->add_option("--limit", list->limit, "Episodes per page")->capture_default_str();
   cmd->add_option("--page-token", list->page_token, "The previous page's next_page_token");
   commands.Add(cmd, [&global, list]() { return RunList(global, *list); });

@@ -96,7 +96,7 @@ TEST(EvalAttentionCommandTest, PoliciesAgainstFullAttentionJson) {
 
 TEST(EvalAttentionCommandTest, BadInputGetsOneLineAndExitTwo) {
   ExpectBadInput(RunEngram(EvalArgs({"--budgets", "0"})), "budget");
-  ExpectBadInput(RunEngram(EvalArgs({"--budgets", "1.5"})), "budget 1.5");
+  ExpectBadInput(RunEngram(EvalArgs({"--budgets", "1.5"})), "--budgets: Value 1.5 not in range");
   ExpectBadInput(RunEngram(EvalArgs({"--budgets", "abc"})), "--budgets");
   ExpectBadInput(RunEngram(EvalArgs({"--policies", "dense"})), "'dense'");
   ExpectBadInput(RunEngram(EvalArgs({"--policies", "window:ivf"})), "window:ivf");

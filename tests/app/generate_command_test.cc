@@ -54,16 +54,16 @@ TEST(GenerateCommandTest, StopStringIsNeverPrinted) {
 
 TEST(GenerateCommandTest, BadInputGetsOneLineAndExitTwo) {
   ExpectBadInput(RunEngram({"generate", "-p", "hi", "-n", "0"}), "-n 0 must be > 0");
-  ExpectBadInput(RunEngram({"generate", "-p", "hi", "-n", "-3"}), "must be > 0");
-  ExpectBadInput(RunEngram({"generate", "-p", "hi", "--top-p", "1.5"}), "top_p");
-  ExpectBadInput(RunEngram({"generate", "-p", "hi", "--min-p", "-0.1"}), "min_p");
-  ExpectBadInput(RunEngram({"generate", "-p", "hi", "--repeat-penalty", "0"}), "repeat_penalty");
+  ExpectBadInput(RunEngram({"generate", "-p", "hi", "-n", "-3"}), "--n-predict: Value -3 not in range");
+  ExpectBadInput(RunEngram({"generate", "-p", "hi", "--top-p", "1.5"}), "--top-p");
+  ExpectBadInput(RunEngram({"generate", "-p", "hi", "--min-p", "-0.1"}), "--min-p");
+  ExpectBadInput(RunEngram({"generate", "-p", "hi", "--repeat-penalty", "0"}), "--repeat-penalty");
   ExpectBadInput(RunEngram({"generate", "-p", "hi", "--temp", "warm"}), "--temp");
   ExpectBadInput(RunEngram({"generate", "-p", "hi", "--kv-type", "q8_0"}), "--kv-type");
   ExpectBadInput(RunEngram({"generate"}), "no prompt");
   ExpectBadInput(RunEngram({"generate", "-p", "hi", "--ctx", "1152921504606846976"}),
-                 "smaller context");
-  ExpectBadInput(RunEngram({"generate", "-p", "hi", "--ctx", "-5"}), "--ctx -5");
+                 "--ctx: Value 1152921504606846976 not in range");
+  ExpectBadInput(RunEngram({"generate", "-p", "hi", "--ctx", "-5"}), "--ctx: Value -5 not in range");
   ExpectBadInput(RunEngram({"generate", "-m", "/nonexistent/model.gguf", "-p", "hi"}),
                  "/nonexistent/model.gguf");
 }

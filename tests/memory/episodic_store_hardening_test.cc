@@ -39,24 +39,7 @@ Episode Make(const std::string& session, const std::string& text, int64_t time_m
   return e;
 }
 
-// Embeds a text as VectorFor(text): Consolidate embeds its summaries itself.
-struct TextEmbedder : retrieval::Embedder {
-  std::string_view Name() const override { return ""; }
-  int Dim() const override { return kDim; }
-  int MaxTokens() const override { return 512; }
-  int CountTokens(std::string_view t) const override { return static_cast<int>(t.size()); }
-  Result<retrieval::EmbeddingBatch> Embed(std::span<const std::string> texts) override {
-    retrieval::EmbeddingBatch b;
-    b.dim = kDim;
-    for (const std::string& t : texts) {
-      const std::vector<float> v = VectorFor(t);
-      b.values.insert(b.values.end(), v.begin(), v.end());
-      b.tokens.push_back(1);
-      b.truncated.push_back(0);
-    }
-    return b;
-  }
-};
+using testing::TextEmbedder;
 
 // Opens the raw RocksDB database of a store (every column family), to play format 1 or damage.
 // `leveled`: with RocksDB's default (leveled) compaction, as format 1 stores were written.

@@ -392,23 +392,7 @@ TEST_F(EpisodicStoreTest, ConsolidateReplacesOldTurnsBySummary) {
     ids.push_back(*id);
   }
   // Consolidation embeds the summary itself, so this store needs an embedder: use a tiny one.
-  struct TextEmbedder : retrieval::Embedder {
-    std::string_view Name() const override { return ""; }
-    int Dim() const override { return kDim; }
-    int MaxTokens() const override { return 512; }
-    int CountTokens(std::string_view t) const override { return static_cast<int>(t.size()); }
-    Result<retrieval::EmbeddingBatch> Embed(std::span<const std::string> texts) override {
-      retrieval::EmbeddingBatch b;
-      b.dim = kDim;
-      for (const std::string& t : texts) {
-        const std::vector<float> v = VectorFor(t);
-        b.values.insert(b.values.end(), v.begin(), v.end());
-        b.tokens.push_back(1);
-        b.truncated.push_back(0);
-      }
-      return b;
-    }
-  } embedder;
+  testing::TextEmbedder embedder;
   store.reset();
   StoreOptions options;
   options.embedder = &embedder;

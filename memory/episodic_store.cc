@@ -37,7 +37,7 @@ using retrieval::Bm25Params;
 using internal::CheckFormat;
 using internal::DatabaseOptions;
 using internal::Damaged;
-using internal::IndexSeal;
+using internal::IndexOwner;
 using internal::InspectDirectory;
 using internal::kFormat;
 using internal::kFormatV1;
@@ -422,9 +422,11 @@ struct EpisodicStore::State {
       if (!it->status().ok()) return FromRocks(it->status(), "scanning episodes");
     }
     uint64_t saved = 0;
+    // The file must be owned by this store's namespace (VectorIndex's owner stamp, as for
+    // collections) and reflect the namespace's current generation.
     Result<std::unique_ptr<retrieval::VectorIndex>> loaded =
-        retrieval::VectorIndex::Load(IndexPath(ns), &saved);
-    const bool sealed = loaded.ok() && saved == IndexSeal(store_id, ns, n->generation);
+        retrieval::VectorIndex::Load(IndexPath(ns), &saved, IndexOwner(store_id, ns));
+    const bool sealed = loaded.ok() && saved == n->generation;
     if (sealed && (*loaded)->dim() == dim &&
         static_cast<size_t>((*loaded)->size()) == n->info.size()) {
       n->index = std::move(*loaded);
@@ -433,7 +435,7 @@ struct EpisodicStore::State {
       // Missing, damaged, behind, or sealed for another store or namespace (a copied file):
       // rebuilt from the stored embeddings (an index that is behind may hold vectors of
       // episodes updated since, so it is not reused either).
-      if (loaded.ok()) {
+      if (loaded.ok() || loaded.status().code() == StatusCode::kFailedPrecondition) {
         spdlog::warn("memory: the index '{}' does not match namespace '{}' of this store ({}); "
                      "rebuilding it from the stored embeddings",
                      IndexPath(ns), ns,
@@ -483,7 +485,7 @@ struct EpisodicStore::State {
     if (ec) return Status::IOError("memory: cannot create '" + path + "/index': " + ec.message());
     for (auto& [ns, n] : namespaces) {
       if (n->saved_generation == n->generation) continue;
-      if (Status s = n->index->Save(IndexPath(ns), IndexSeal(store_id, ns, n->generation));
+      if (Status s = n->index->Save(IndexPath(ns), n->generation, IndexOwner(store_id, ns));
           !s.ok()) {
         return s;
       }

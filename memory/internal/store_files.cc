@@ -5,7 +5,6 @@
 #include <random>
 
 #include "common/input_file.h"
-#include "common/sha256.h"
 
 namespace engram::memory::internal {
 
@@ -29,21 +28,8 @@ std::string NewStoreId() {
   return id;
 }
 
-// The sequence a namespace's saved index carries: the first 8 bytes of
-// SHA-256(store id \0 namespace \0 generation). An index file is trusted only when its sequence
-// equals the seal of this store, this namespace and its current generation, so a file copied
-// from another store (or namespace), or one left behind, is never used.
-uint64_t IndexSeal(std::string_view store_id, std::string_view ns, uint64_t generation) {
-  Sha256 h;
-  h.Update(store_id);
-  h.Update(std::string_view("\0", 1));
-  h.Update(ns);
-  h.Update(std::string_view("\0", 1));
-  h.Update(std::to_string(generation));
-  const Sha256::Digest d = h.Finish();
-  uint64_t seal = 0;
-  for (int i = 0; i < 8; ++i) seal = (seal << 8) | d[static_cast<size_t>(i)];
-  return seal;
+std::string IndexOwner(std::string_view store_id, std::string_view ns) {
+  return std::string(store_id) + "/" + std::string(ns);
 }
 
 // Where `path` stands, judged without writing to it: sets *existing when it holds a store whose

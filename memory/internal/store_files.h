@@ -1,6 +1,6 @@
 // The memory store's files as a whole, before and around RocksDB (private to memory/): telling
 // a new, existing, damaged or foreign directory apart without writing to it, the format marker,
-// the store identity and the seal that binds index files to it, and the RocksDB options.
+// the store identity and the owner stamp that binds index files to it, and the RocksDB options.
 // docs/formats/episodic_store.md describes the layout.
 #pragma once
 
@@ -26,11 +26,10 @@ Status Damaged(const std::string& path, std::string_view what);
 // 32 lower-case hex digits from 16 random bytes.
 std::string NewStoreId();
 
-// The `sequence` a namespace's index file carries: the first 8 bytes of
-// SHA-256(store_id \0 ns \0 generation). An index file is trusted only when its sequence equals
-// the seal of this store, this namespace and its current generation, so a file copied from
-// another store (or namespace), or one left behind, is never used.
-uint64_t IndexSeal(std::string_view store_id, std::string_view ns, uint64_t generation);
+// The owner stamped on a namespace's index file (VectorIndex::Save / Load): the store's random
+// identity and the namespace, so a file copied from another store or namespace is never
+// trusted; the file's sequence is the namespace's generation, so a stale one is not either.
+std::string IndexOwner(std::string_view store_id, std::string_view ns);
 
 // Where `path` stands, judged without writing to it: *existing when it holds a store whose
 // RocksDB files are in place; false for a missing or empty directory (a new store). A store

@@ -7,6 +7,8 @@
 #include <cerrno>
 #include <cstdio>
 
+#include "common/machine_info.h"
+
 namespace engram {
 
 namespace {
@@ -26,7 +28,7 @@ const char* KindOf(mode_t mode) {
 
 Status TooLarge(std::string_view what, std::string_view source, uint64_t max_bytes) {
   return Status::InvalidArgument(std::string(what) + " " + std::string(source) +
-                                 ": larger than the limit of " + HumanBytes(max_bytes) +
+                                 ": larger than the limit of " + FormatBytes(max_bytes) +
                                  "; split it or pass a smaller input");
 }
 
@@ -42,23 +44,6 @@ ScopedFd& ScopedFd::operator=(ScopedFd&& other) noexcept {
 
 ScopedFd::~ScopedFd() {
   if (fd_ >= 0) ::close(fd_);
-}
-
-std::string HumanBytes(uint64_t bytes) {
-  const char* units[] = {"bytes", "KiB", "MiB", "GiB", "TiB"};
-  double value = static_cast<double>(bytes);
-  int unit = 0;
-  while (value >= 1024 && unit < 4) {
-    value /= 1024;
-    ++unit;
-  }
-  char buf[48];
-  if (unit == 0) {
-    std::snprintf(buf, sizeof(buf), "%llu bytes", static_cast<unsigned long long>(bytes));
-  } else {
-    std::snprintf(buf, sizeof(buf), "%.4g %s", value, units[unit]);
-  }
-  return buf;
 }
 
 Result<ScopedFd> OpenRegularFile(const std::filesystem::path& path, std::string_view what) {

@@ -68,7 +68,4 @@ Result<std::string> ReadStreamBounded(int fd, uint64_t max_bytes, std::string_vi
 Result<std::string> ReadInput(const std::string& path_or_dash, uint64_t max_bytes,
                               std::string_view what);
 
-// "1.5 MiB", "256 MiB": sizes in messages.
-std::string HumanBytes(uint64_t bytes);
-
 }  // namespace engram

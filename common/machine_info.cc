@@ -60,6 +60,11 @@ std::string FormatBytes(uint64_t bytes) {
     std::snprintf(buf, sizeof buf, "%llu B", static_cast<unsigned long long>(bytes));
   } else {
     std::snprintf(buf, sizeof buf, "%.1f %s", value, kUnits[unit]);
+    // "1 MiB", not "1.0 MiB": limits are usually whole.
+    std::string text(buf);
+    const size_t zero = text.find(".0 ");
+    if (zero != std::string::npos) text.erase(zero, 2);
+    return text;
   }
   return buf;
 }

@@ -20,7 +20,7 @@ MachineInfo DescribeMachine();
 // "AMD EPYC 9454 48-Core Processor, 2 threads, 23.4 GiB": one line for tables and logs.
 std::string MachineSummary(const MachineInfo& machine);
 
-// "1.5 GiB", "93.8 MiB", "612 B": binary units, one decimal.
+// "1.5 GiB", "93.8 MiB", "1 MiB", "612 B": binary units, one decimal unless it is 0.
 std::string FormatBytes(uint64_t bytes);
 
 }  // namespace engram

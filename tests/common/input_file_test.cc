@@ -12,6 +12,8 @@
 #include <fstream>
 #include <string>
 
+#include "common/machine_info.h"
+
 namespace engram {
 namespace {
 
@@ -85,7 +87,7 @@ TEST_F(InputFileTest, ReadsRegularFilesUpToTheLimitAndRefusesLarger) {
   Result<std::string> too_big = ReadFileBounded(p, 999, "document");
   ASSERT_FALSE(too_big.ok());
   EXPECT_EQ(too_big.status().code(), StatusCode::kInvalidArgument);
-  EXPECT_NE(too_big.status().message().find("larger than the limit of 999 bytes"),
+  EXPECT_NE(too_big.status().message().find("larger than the limit of 999 B"),
             std::string_view::npos)
       << too_big.status().message();
   // An empty regular file is a valid, empty input.
@@ -125,11 +127,12 @@ TEST_F(InputFileTest, OpenRegularFileGivesABlockingDescriptor) {
   EXPECT_EQ(*size, 3u);
 }
 
-TEST(HumanBytesTest, NamesSizesInBinaryUnits) {
-  EXPECT_EQ(HumanBytes(999), "999 bytes");
-  EXPECT_EQ(HumanBytes(1 << 20), "1 MiB");
-  EXPECT_EQ(HumanBytes(uint64_t{256} << 20), "256 MiB");
-  EXPECT_EQ(HumanBytes(1536), "1.5 KiB");
+TEST(FormatBytesTest, LimitsReadAsWholeUnits) {
+  EXPECT_EQ(FormatBytes(999), "999 B");
+  EXPECT_EQ(FormatBytes(1 << 20), "1 MiB");
+  EXPECT_EQ(FormatBytes(uint64_t{256} << 20), "256 MiB");
+  EXPECT_EQ(FormatBytes(1536), "1.5 KiB");
+  EXPECT_EQ(FormatBytes(uint64_t{10} << 30), "10 GiB");
 }
 
 }  // namespace

@@ -40,10 +40,6 @@ void PrintError(std::string_view message) {
   std::fwrite(line.data(), 1, line.size(), stderr);
 }
 
-std::string ThreadsHelp() {
-  return "Threads (0: one per hardware thread; at most " + std::to_string(kMaxThreads) + ")";
-}
-
 int ExitCodeFor(const Status& status) {
   switch (status.code()) {
     case StatusCode::kOk:

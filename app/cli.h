@@ -74,10 +74,11 @@ int ExitCodeFor(const Status& status);
 
 // The --threads flag every compute command takes, bounded to [0, kMaxThreads] so that a typo
 // like --threads 100000 is a usage error instead of a failure to start threads.
-std::string ThreadsHelp();
 template <typename Int>
 CLI::Option* AddThreadsOption(CLI::App* command, Int* threads) {
-  return command->add_option("--threads", *threads, ThreadsHelp())
+  const std::string help =
+      "Threads (0: one per hardware thread; at most " + std::to_string(kMaxThreads) + ")";
+  return command->add_option("--threads", *threads, help)
       ->check(CLI::Range(0, static_cast<int>(kMaxThreads)))
       ->default_val(0);
 }

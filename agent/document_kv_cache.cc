@@ -231,9 +231,10 @@ Memo ReadMemo(const fs::path& path) {
   Result<nlohmann::json> doc = ReadJsonFile(path, "kv cache model digest memo", kMaxMemoBytes);
   Result<Memo> memo = doc.ok() ? ParseMemo(*doc, path) : Result<Memo>(doc.status());
   if (!memo.ok()) {
-    spdlog::warn("document kv cache: ignoring the model digest memo ({}); models will be hashed "
-                 "again and the memo rewritten",
-                 memo.status().ToString());
+    spdlog::warn(
+        "document kv cache: ignoring the model digest memo ({}); models will be hashed "
+        "again and the memo rewritten",
+        memo.status().ToString());
     return {};
   }
   return std::move(*memo);
@@ -323,10 +324,9 @@ Result<std::string> DocumentKvCache::ModelDigest(const std::string& model_path) 
   std::error_code ec;
   const fs::path canonical = fs::canonical(model_path, ec);
   if (ec) {
-    return Status(ec == std::errc::no_such_file_or_directory ? StatusCode::kNotFound
-                                                             : StatusCode::kIOError,
-                  "document kv cache: cannot find model file " + Quoted(model_path) + ": " +
-                      ec.message());
+    return Status(
+        ec == std::errc::no_such_file_or_directory ? StatusCode::kNotFound : StatusCode::kIOError,
+        "document kv cache: cannot find model file " + Quoted(model_path) + ": " + ec.message());
   }
   Result<FileStamp> before = StampOf(canonical);
   if (!before.ok()) return before.status();
@@ -348,9 +348,10 @@ Result<std::string> DocumentKvCache::ModelDigest(const std::string& model_path) 
   Result<FileStamp> after = StampOf(canonical);
   if (!after.ok()) return after.status();
   if (!(*after == *before)) {
-    spdlog::warn("document kv cache: model file {} changed while it was hashed; its digest is not "
-                 "remembered",
-                 Quoted(canonical));
+    spdlog::warn(
+        "document kv cache: model file {} changed while it was hashed; its digest is not "
+        "remembered",
+        Quoted(canonical));
     return digest;
   }
 
@@ -433,9 +434,10 @@ Result<bool> DocumentKvCache::Load(std::string_view key, inference::LlamaContext
   if (::stat(path.c_str(), &now) == 0 && now.st_dev == before.st_dev &&
       now.st_ino == before.st_ino) {
     RemoveFiles(AllFilesOf(dir_, key), "an unusable entry");
-    spdlog::warn("document kv cache: removed entry {}: {}; the documents will be prefilled and "
-                 "cached again",
-                 Quoted(path), loaded.ToString());
+    spdlog::warn(
+        "document kv cache: removed entry {}: {}; the documents will be prefilled and "
+        "cached again",
+        Quoted(path), loaded.ToString());
   }
   return false;
 }
@@ -443,6 +445,8 @@ Result<bool> DocumentKvCache::Load(std::string_view key, inference::LlamaContext
 Status DocumentKvCache::Store(std::string_view key, const inference::LlamaContext& ctx) const {
   if (Status s = CheckKey(key); !s.ok()) return s;
   const fs::path path = dir_ / (std::string(key) + std::string(kEntrySuffix));
+  std::error_code ec;
+  fs::create_directories(dir_, ec);  // removed by hand since Open; a failure shows below
   Result<DirLock> lock = DirLock::Acquire(dir_);
   if (!lock.ok()) return lock.status();
 

@@ -76,8 +76,9 @@ class DocumentKvCache {
   // model_digests.json under the file's canonical path with its size and mtime (nanoseconds):
   // hashed once per model file, not once per question. A file changed without changing its
   // size and mtime keeps its old digest (as make would). A damaged memo is logged, ignored and
-  // rewritten. Errors: kNotFound / kIOError naming the model file when it cannot be read;
-  // failing to update the memo is logged, not returned.
+  // rewritten. Errors name the model file: kNotFound when it does not exist, kInvalidArgument
+  // when it is not a regular file, kIOError when it cannot be read. Failing to update the memo
+  // is logged, not returned.
   Result<std::string> ModelDigest(const std::string& model_path) const;
 
   // The entry name for `tokens` evaluated by the model of `model_digest` with `variant`:
@@ -107,8 +108,10 @@ class DocumentKvCache {
   //                       cache this document set). Callers log it and go on.
   //   kInvalidArgument    a bad key (as Load). kIOError (or SaveCache's error) when the entry
   //                       cannot be written, e.g. a full disk: its partial files are removed.
-  // Also removes temp files left by killed processes. An entry that cannot be evicted (a file
-  // that cannot be removed) is logged and retried by the next Store; it does not fail this one.
+  // Also removes temp files left by killed processes, and recreates `dir` if it was removed.
+  // While it runs the dir holds the new entry on top of the others, so its peak size is the
+  // limit plus one entry. An entry that cannot be evicted (a file that cannot be removed) is
+  // logged and retried by the next Store; it does not fail this one.
   Status Store(std::string_view key, const inference::LlamaContext& ctx) const;
 
   struct Stats {

@@ -10,6 +10,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -17,6 +19,7 @@
 #include <optional>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/sha256.h"
@@ -151,6 +154,10 @@ TEST_F(DocumentKvCacheTest, OpenCreatesTheDirectoryAndRefusesAFile) {
   EXPECT_EQ(cache->dir(), dir_);
   EXPECT_EQ(cache->stats().entries, 0u);
   WriteBytes(root_ / "file", "x");
+  // A dir removed behind the cache's back comes back with the next Store.
+  fs::remove_all(dir_);
+  ASSERT_TRUE(PrefillAndStore(*cache, Tokens(8, 1)).ok());
+  EXPECT_EQ(cache->stats().entries, 1u);
   auto refused = DocumentKvCache::Open(root_ / "file", 0);
   ASSERT_FALSE(refused.ok());
   EXPECT_EQ(refused.status().code(), StatusCode::kInvalidArgument);
@@ -418,8 +425,13 @@ TEST_F(DocumentKvCacheTest, ModelDigestIsTheFileSha256AndIsMemoised) {
   WriteBytes(model2, "another model");
   EXPECT_EQ(*cache->ModelDigest(model2.string()), *Sha256File(model2));
   EXPECT_EQ(*cache->ModelDigest(model.string()), *Sha256File(model));
-  WriteBytes(dir_ / "model_digests.json", "{\"version\": 1, \"models\": {\"x\": 3}");
-  EXPECT_EQ(*cache->ModelDigest(model2.string()), *Sha256File(model2));
+  for (const char* damaged :
+       {"{\"version\": 1, \"models\": {", "{\"version\": 1, \"models\": {\"x\": 3}}",
+        "{\"version\": 2, \"models\": {}}", "[]"}) {
+    SCOPED_TRACE(damaged);
+    WriteBytes(dir_ / "model_digests.json", damaged);
+    EXPECT_EQ(*cache->ModelDigest(model2.string()), *Sha256File(model2));
+  }
   EXPECT_NE(ReadBytes(dir_ / "model_digests.json").find("model2.gguf"), std::string::npos);
 
   Result<std::string> missing = cache->ModelDigest((root_ / "nope.gguf").string());
@@ -428,69 +440,164 @@ TEST_F(DocumentKvCacheTest, ModelDigestIsTheFileSha256AndIsMemoised) {
   EXPECT_NE(missing.status().message().find("nope.gguf"), std::string_view::npos);
 }
 
-// Two processes (and the parent afterwards) fill one small cache with overlapping documents.
-TEST_F(DocumentKvCacheTest, ConcurrentProcessesLeaveAConsistentDirWithinTheLimit) {
-  constexpr int kDocs = 6, kRounds = 12, kProcesses = 2;
-  std::vector<std::vector<int32_t>> docs;
-  for (int i = 0; i < kDocs; ++i) docs.push_back(Tokens(24, 50 + i));
-  uint64_t entry_bytes = 0;
-  {
+// The child side of the multi-process tests: no gtest assertions, an exit code per failure.
+// Loads or (on a miss) prefills and stores `rounds` random documents; rounds < 0: forever.
+[[noreturn]] void ChildLoop(const fs::path& dir, uint64_t limit, const LoadedTinyLlama& model,
+                            const std::vector<std::vector<int32_t>>& docs, int rounds,
+                            uint32_t seed) {
+  auto cache = DocumentKvCache::Open(dir, limit);
+  if (!cache.ok()) ::_exit(2);
+  std::mt19937 rng(seed);
+  for (int r = 0; rounds < 0 || r < rounds; ++r) {
+    const std::vector<int32_t>& doc = docs[rng() % docs.size()];
+    const std::string key = DocumentKvCache::EntryKey("model", kVariant, doc);
+    auto ctx = LlamaContext::Create(model.model, SmallContext());
+    if (!ctx.ok()) ::_exit(3);
+    Result<bool> hit = (*cache)->Load(key, **ctx);
+    if (!hit.ok()) ::_exit(4);
+    if (*hit) {
+      if ((*ctx)->position() != static_cast<int64_t>(doc.size())) ::_exit(5);
+      continue;
+    }
+    if (!(*ctx)->Eval(doc).ok()) ::_exit(6);
+    if (!(*cache)->Store(key, **ctx).ok()) ::_exit(7);
+  }
+  ::_exit(0);
+}
+
+void ExpectChildSucceeded(pid_t pid) {
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status)) << "child killed by signal " << WTERMSIG(status);
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "child failed at step " << WEXITSTATUS(status);
+}
+
+class DocumentKvCacheConcurrencyTest : public DocumentKvCacheTest {
+ protected:
+  void SetUp() override {
+    DocumentKvCacheTest::SetUp();
+    for (int i = 0; i < 6; ++i) docs_.push_back(Tokens(24, 50 + i));
+    for (const auto& doc : docs_) fresh_.push_back(FreshLogits(model_, doc));
+    // Entries of equal length have equal sizes: room for three and a half.
     auto probe = DocumentKvCache::Open(root_ / "probe", 0);
     ASSERT_TRUE(probe.ok());
-    ASSERT_TRUE(PrefillAndStore(**probe, docs[0]).ok());
-    entry_bytes = (*probe)->stats().bytes;
+    ASSERT_TRUE(PrefillAndStore(**probe, docs_[0]).ok());
+    limit_ = 3 * (*probe)->stats().bytes + (*probe)->stats().bytes / 2;
   }
-  const uint64_t limit = 3 * entry_bytes + entry_bytes / 2;
 
+  // What every user of the dir may rely on once writers have stopped (or been killed) and one
+  // more Store has run: only entry files, within the limit, each a hit with the right state.
+  void ExpectConsistent() {
+    auto cache = OpenCache(limit_);
+    ASSERT_TRUE(PrefillAndStore(*cache, docs_[0]).ok());
+    const DocumentKvCache::Stats stats = cache->stats();
+    EXPECT_GE(stats.entries, 1u);
+    EXPECT_LE(stats.entries, 3u);
+    EXPECT_LE(stats.bytes, limit_);
+    for (const std::string& name : Names(dir_)) {
+      EXPECT_TRUE(name.size() == 67 && name.ends_with(".kv")) << "unexpected file " << name;
+    }
+    int hits = 0;
+    for (size_t i = 0; i < docs_.size(); ++i) {
+      const std::optional<std::vector<float>> loaded = LoadAndAsk(*cache, docs_[i]);
+      if (!loaded) continue;
+      ++hits;
+      EXPECT_EQ(*loaded, fresh_[i]);
+    }
+    EXPECT_EQ(hits, static_cast<int>(stats.entries));
+  }
+
+  std::vector<std::vector<int32_t>> docs_;
+  std::vector<std::vector<float>> fresh_;  // the question's logits after each document
+  uint64_t limit_ = 0;
+};
+
+// Two processes fill one small cache with overlapping documents while the parent reads it.
+TEST_F(DocumentKvCacheConcurrencyTest, TwoProcessesLeaveAConsistentDirWithinTheLimit) {
   std::vector<pid_t> children;
-  for (int p = 0; p < kProcesses; ++p) {
+  for (uint32_t p = 0; p < 2; ++p) {
     const pid_t pid = ::fork();
     ASSERT_GE(pid, 0);
-    if (pid == 0) {
-      // The child: no gtest assertions, an exit code per failure kind.
-      auto cache = DocumentKvCache::Open(dir_, limit);
-      if (!cache.ok()) ::_exit(2);
-      std::mt19937 rng(p + 1);
-      for (int r = 0; r < kRounds; ++r) {
-        const std::vector<int32_t>& doc = docs[rng() % kDocs];
-        auto ctx = LlamaContext::Create(model_.model, SmallContext());
-        if (!ctx.ok()) ::_exit(3);
-        Result<bool> hit = (*cache)->Load(Key(doc), **ctx);
-        if (!hit.ok()) ::_exit(4);
-        if (*hit) {
-          if ((*ctx)->position() != static_cast<int64_t>(doc.size())) ::_exit(5);
-          continue;
-        }
-        if (!(*ctx)->Eval(doc).ok()) ::_exit(6);
-        if (!(*cache)->Store(Key(doc), **ctx).ok()) ::_exit(7);
-      }
-      ::_exit(0);
-    }
+    if (pid == 0) ChildLoop(dir_, limit_, model_, docs_, 20, p + 1);
     children.push_back(pid);
   }
-  for (const pid_t pid : children) {
+  // Meanwhile every hit the parent sees holds the right state.
+  auto cache = OpenCache(limit_);
+  int reads = 0;
+  for (int alive = 2; alive > 0; ++reads) {
+    const size_t i = reads % docs_.size();
+    const std::optional<std::vector<float>> loaded = LoadAndAsk(*cache, docs_[i]);
+    if (loaded) {
+      EXPECT_EQ(*loaded, fresh_[i]);
+    }
+    alive = 0;
+    for (const pid_t pid : children) {
+      siginfo_t info{};
+      ASSERT_EQ(::waitid(P_PID, pid, &info, WEXITED | WNOHANG | WNOWAIT), 0);
+      alive += info.si_pid == 0;
+    }
+  }
+  EXPECT_GT(reads, 1);
+  for (const pid_t pid : children) ExpectChildSucceeded(pid);
+  ExpectConsistent();
+}
+
+// The same with two threads, each with its own object on the dir.
+TEST_F(DocumentKvCacheConcurrencyTest, TwoThreadsLeaveAConsistentDirWithinTheLimit) {
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (uint32_t t = 0; t < 2; ++t) {
+    threads.emplace_back([&, t] {
+      auto cache = DocumentKvCache::Open(dir_, limit_);
+      if (!cache.ok()) return void(++failures);
+      std::mt19937 rng(t + 10);
+      for (int r = 0; r < 20; ++r) {
+        const size_t i = rng() % docs_.size();
+        auto ctx = LlamaContext::Create(model_.model, SmallContext());
+        if (!ctx.ok()) return void(++failures);
+        Result<bool> hit = (*cache)->Load(Key(docs_[i]), **ctx);
+        if (!hit.ok()) return void(++failures);
+        if (!*hit &&
+            (!(*ctx)->Eval(docs_[i]).ok() || !(*cache)->Store(Key(docs_[i]), **ctx).ok())) {
+          return void(++failures);
+        }
+        if (!(*ctx)->Eval(kQuestion).ok()) return void(++failures);
+        if (!std::equal(fresh_[i].begin(), fresh_[i].end(), (*ctx)->logits().begin(),
+                        (*ctx)->logits().end())) {
+          return void(++failures);
+        }
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  ExpectConsistent();
+}
+
+// A writer SIGKILLed at random moments (inside SaveCache, between the save and the eviction...)
+// leaves nothing that a reader trips over, and the next Store cleans up after it.
+TEST_F(DocumentKvCacheConcurrencyTest, KilledWriterLeavesAConsistentDir) {
+  std::mt19937 rng(5);
+  for (int kill = 0; kill < 8; ++kill) {
+    SCOPED_TRACE("kill " + std::to_string(kill));
+    const pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) ChildLoop(dir_, limit_, model_, docs_, -1, kill + 100);
+    ::usleep(1000 + rng() % 20000);
+    ASSERT_EQ(::kill(pid, SIGKILL), 0);
     int status = 0;
     ASSERT_EQ(::waitpid(pid, &status, 0), pid);
-    EXPECT_TRUE(WIFEXITED(status)) << "child killed by signal " << WTERMSIG(status);
-    EXPECT_EQ(WEXITSTATUS(status), 0) << "child failed at step " << WEXITSTATUS(status);
+    ASSERT_TRUE(WIFSIGNALED(status)) << "the writer stopped by itself: " << status;
+    // Readers first, leftovers and all (the kill hits SaveCache in about one run in four).
+    auto reader = OpenCache(limit_);
+    for (size_t i = 0; i < docs_.size(); ++i) {
+      const std::optional<std::vector<float>> loaded = LoadAndAsk(*reader, docs_[i]);
+      if (loaded) {
+        EXPECT_EQ(*loaded, fresh_[i]);
+      }
+    }
+    ExpectConsistent();
   }
-
-  auto cache = OpenCache(limit);
-  const DocumentKvCache::Stats stats = cache->stats();
-  EXPECT_GE(stats.entries, 1u);
-  EXPECT_LE(stats.entries, 3u);
-  EXPECT_LE(stats.bytes, limit);
-  for (const std::string& name : Names(dir_)) {
-    EXPECT_TRUE(name.size() == 67 && name.ends_with(".kv")) << "unexpected file " << name;
-  }
-  int hits = 0;
-  for (const auto& doc : docs) {
-    const std::optional<std::vector<float>> loaded = LoadAndAsk(*cache, doc);
-    if (!loaded) continue;
-    ++hits;
-    EXPECT_EQ(*loaded, FreshLogits(model_, doc));
-  }
-  EXPECT_EQ(hits, static_cast<int>(stats.entries));
 }
 
 }  // namespace

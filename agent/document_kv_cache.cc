@@ -482,8 +482,10 @@ Status DocumentKvCache::Store(std::string_view key, const inference::LlamaContex
   if (!scan.ok()) return scan.status();
   const auto self = scan->entries.find(std::string(key));
   if (self == scan->entries.end() || !self->second.has_main) {
-    return Status::Internal("document kv cache: entry " + Quoted(path) +
-                            " vanished right after it was saved under the lock");
+    return Status::IOError("document kv cache: entry " + Quoted(path) +
+                           " vanished right after it was saved: something other than engram "
+                           "removes files in " +
+                           Quoted(dir_));
   }
   if (self->second.bytes > limit_bytes_) {
     RemoveFiles(self->second.files, "an entry larger than the limit");

@@ -164,14 +164,14 @@ TEST_F(AskCommandTest, BadInputGetsOneLineAndWritesNothing) {
       {{d + "/notes.docx", "q?"}, "notes.docx"},
       {{d, "q?"}, "directory"},
       {{Policy(), Policy(), "q?"}, "named twice"},
-      {{Policy(), "   "}, "question"},
+      {{Policy(), "   "}, "the question is empty"},
       {{"-c", "nothere", "q?"}, "does not exist"},
       {{"-c", "x", Policy(), "q?"}, "not both"},
       {{"What is it?"}, "no documents"},
       {{"--mode", "fast", Policy(), "q?"}, "mode"},
       {{"-m", d + "/missing.gguf", Policy(), "q?"}, "missing.gguf"},
       {{"--mode", "rag", Policy(), std::string(20000, 'w')}, "16384"},
-      {{"--mode", "rag", Policy(), long_question}, "no room for sources"},
+      {{"--mode", "rag", Policy(), long_question}, "does not fit the context"},
   };
   for (const auto& c : cases) {
     const RunResult r = Ask(c.args);

@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "tests/app/engram_process.h"
 
@@ -109,6 +110,53 @@ TEST_F(AskCommandTest, LongModeReusesTheCachedDocument) {
   const RunResult chosen = Ask({"--json", Policy(), "What does a new employee receive?"});
   ASSERT_EQ(chosen.exit_code, 0) << chosen.err;
   EXPECT_EQ(ParseJson(chosen)["mode"], "long");
+}
+
+TEST_F(AskCommandTest, DamagedCachedDocumentIsRebuilt) {
+  const RunResult cold = Ask({"--mode", "long", "--json", Policy(), "When do unused days expire?"});
+  ASSERT_EQ(cold.exit_code, 0) << cold.err;
+  int damaged = 0;
+  for (const auto& e : fs::directory_iterator(dir_ / "data" / "kv")) {
+    if (e.path().extension() != ".kv") continue;
+    std::fstream f(e.path(), std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(static_cast<std::streamoff>(fs::file_size(e.path()) / 2));
+    f.put('\x5a').put('\x5a').put('\x5a');
+    ++damaged;
+  }
+  ASSERT_EQ(damaged, 1);
+  const RunResult again = Ask({"--mode", "long", "--json", Policy(), "When do unused days expire?"});
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_FALSE(ParseJson(again)["timing"]["cache_hit"].get<bool>()) << "a damaged file is no hit";
+  const RunResult rebuilt = Ask({"--mode", "long", "--json", Policy(), "Who approves requests?"});
+  ASSERT_EQ(rebuilt.exit_code, 0) << rebuilt.err;
+  EXPECT_TRUE(ParseJson(rebuilt)["timing"]["cache_hit"].get<bool>());
+}
+
+TEST_F(AskCommandTest, AskingAnIngestedCollection) {
+  const RunResult ingest = RunEngram({"--data-dir", (dir_ / "data").string(), "ingest", "-c",
+                                      "handbook", Policy()});
+  ASSERT_EQ(ingest.exit_code, 0) << ingest.err;
+  const RunResult r = Ask({"-c", "handbook", "--mode", "rag", "--json", "Where is the office?"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const nlohmann::json a = ParseJson(r);
+  EXPECT_EQ(a["mode"], "rag");
+  EXPECT_GT(a["timing"]["tokens_read"].get<int>(), 0);
+  // The collection's own source names the document (its canonical path).
+  for (const auto& c : a["citations"]) {
+    EXPECT_EQ(c["document"], fs::canonical(Policy()).string());
+  }
+}
+
+TEST_F(AskCommandTest, TwoProcessesAskingNewFilesAtOnceShareOneWholeCollection) {
+  RunResult a, b;
+  std::thread first([&] { a = Ask({"--extractive", "--json", Policy(), "Where is the office?"}); });
+  std::thread second([&] { b = Ask({"--extractive", "--json", Policy(), "Where is the office?"}); });
+  first.join();
+  second.join();
+  ASSERT_EQ(a.exit_code, 0) << a.err;
+  ASSERT_EQ(b.exit_code, 0) << b.err;
+  EXPECT_EQ(ParseJson(a)["answer"], ParseJson(b)["answer"]);
+  EXPECT_EQ(AskCollections(), 1);
 }
 
 TEST_F(AskCommandTest, ExtractiveAnswersQuoteTheDocument) {

@@ -416,7 +416,7 @@ Status SparseAttention::RestoreIndexes(std::span<const uint8_t> bytes, int64_t l
     get(&size);
     if (!ok || size > bytes.size() - pos) return corrupt("truncated");
     Result<std::unique_ptr<retrieval::KeyIndex>> read =
-        retrieval::DeserializeKeyIndex(bytes.subspan(pos, static_cast<size_t>(size)));
+        retrieval::DeserializeKeyIndex(bytes.subspan(pos, static_cast<size_t>(size)), length);
     if (!read.ok()) return read.status();
     if ((*read)->kind() != options_.index && (*read)->kind() != retrieval::KeyIndexKind::kExact) {
       return corrupt("an index of kind " + std::string(KeyIndexKindName((*read)->kind())) +

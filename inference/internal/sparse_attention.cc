@@ -262,12 +262,12 @@ void SparseAttention::SelectRetrieval(int layer, int kv_head, const float* q,
                                      block_size_)));
   if (!proposes_all && take_pages > 0) {
     thread_local std::vector<int32_t> pages;
-    thread_local std::vector<float> bound, head_bound;
+    thread_local std::vector<float> bound, head_bound, best;
     const auto n_pages = static_cast<size_t>(end_page - first_page);
     pages.resize(n_pages);
     bound.resize(n_pages);
     head_bound.resize(n_pages * group_);
-    std::vector<float> best(static_cast<size_t>(group_), -INFINITY);
+    best.assign(static_cast<size_t>(group_), -INFINITY);
     for (size_t i = 0; i < n_pages; ++i) {
       const int64_t p = first_page + static_cast<int64_t>(i);
       pages[i] = static_cast<int32_t>(p);
@@ -309,7 +309,6 @@ void SparseAttention::SelectRetrieval(int layer, int kv_head, const float* q,
   const auto n = static_cast<int64_t>(out.size());
   if (n <= want) return;
   thread_local std::vector<float> head_scores, scores;
-
   head_scores.resize(static_cast<size_t>(n) * group_);
   kernels::KeyScoresPerQuery(q, group_, dim, keys, out.data(), 0, n, head_scores.data());
   scores.assign(static_cast<size_t>(n), -INFINITY);

@@ -62,6 +62,12 @@ Status ValidateAttentionOptions(const AttentionOptions& o) {
   if (o.query_samples < 0 || o.query_samples > 1 << 20) {
     return bad("query samples", std::to_string(o.query_samples), "0..1048576");
   }
+  if (!(o.page_candidates >= 0.0 && o.page_candidates <= 1000.0)) {
+    return bad("page candidates", std::to_string(o.page_candidates), "0..1000");
+  }
+  if (o.successors < 0 || o.successors > 1024) {
+    return bad("successors", std::to_string(o.successors), "0..1024");
+  }
   return Status::OK();
 }
 

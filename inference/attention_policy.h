@@ -17,6 +17,11 @@
 //              (max over the group), and the best budget * length are attended
 //              (RetrievalAttention). Keys that leave the window are indexed in batches of
 //              `index_batch`; until then they are attended exactly with the window.
+//              Two more candidate sources cover what an index learnt from prefill queries
+//              cannot: the pages with the highest Quest bound for the group (`page_candidates`;
+//              a key no prefill query attended, such as a needle only the question asks for,
+//              still lifts its page's bound), and the `successors` positions after each of the
+//              previous step's best keys (a head copying a span moves one position per token).
 // The attended parts are attended separately and merged with log-sum-exp
 // (kernels::MergeAttention), so the output is the softmax over exactly the attended keys.
 // Prefill (several tokens per Eval) is always full attention: the policies govern decode.
@@ -46,6 +51,13 @@ struct AttentionOptions {
   double candidate_factor = 3.0;  // retrieval: candidates scored per attended key
   int index_batch = 16;           // retrieval: keys indexed together as they leave the window
   int query_samples = 512;        // prefill positions whose queries the aware index learns from
+  // retrieval: pages (kv_block_size positions) ranked by Quest's bound added to the index's
+  // candidates, as a share of budget * length / kv_block_size pages; 0 turns the source off.
+  // Costs a pass over every page's key bounds per step and KV head.
+  double page_candidates = 0.25;
+  // retrieval: positions after each of the previous step's 16 best keys (per layer and KV head)
+  // added to the candidates; 0 turns the source off.
+  int successors = 2;
 };
 
 // "full", "window", "quest", "retrieval" or "retrieval:exact|ivf|aware" into the kind and index

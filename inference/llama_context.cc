@@ -217,7 +217,7 @@ Status LlamaContext::SetAttention(const AttentionOptions& attention) {
                     same_but_budget.query_samples == old.query_samples;
   options_.attention = attention;
   if (keep) {  // only the budget changed: the key indexes stay valid
-    for (auto& [seq, state] : sparse_) state->SetBudget(attention.budget);
+    for (auto& [seq, state] : sparse_) state->SetSelection(attention);
     return Status::OK();
   }
   sparse_.clear();  // every sequence's indexes were built for the previous policy
@@ -239,19 +239,14 @@ void LlamaContext::PrepareAttention() {
   internal::SparseAttention* state = sparse();
   if (state == nullptr || options_.attention.kind != AttentionKind::kRetrieval) return;
   const LlamaConfig& c = model_->config();
-  Scratch& s = *scratch_;
-  s.plans.resize(static_cast<size_t>(c.n_kv_head));
   // The next decode step's length; the query is not needed to build or extend an index.
   const int64_t length = position() + 1;
-  std::vector<float> zero_q(static_cast<size_t>(c.n_head) * c.head_dim, 0.0f);
   const internal::PrefillQueries& kept = queries();
   for (int l = 0; l < c.n_layer; ++l) {
     state->BeginLayer(l, length);
     team_.ParallelFor(0, static_cast<size_t>(c.n_kv_head), 1, [&](size_t lo, size_t hi) {
       for (size_t h = lo; h < hi; ++h) {
-        const int group = c.n_head / c.n_kv_head;
-        state->Select(l, static_cast<int>(h), zero_q.data() + h * group * c.head_dim, *cache_,
-                      sequence_, kept, &s.plans[h]);
+        state->UpdateIndex(l, static_cast<int>(h), *cache_, sequence_, kept);
       }
     });
   }

@@ -119,6 +119,9 @@ class ExactKeyIndex final : public KeyIndex {
   int64_t size() const override { return static_cast<int64_t>(ids_.size()); }
   size_t memory_bytes() const override { return ids_.capacity() * sizeof(int32_t); }
   std::unique_ptr<KeyIndex> Clone() const override { return std::make_unique<ExactKeyIndex>(*this); }
+  int32_t max_id() const override {
+    return ids_.empty() ? -1 : *std::max_element(ids_.begin(), ids_.end());
+  }
   void Serialize(std::string* out) const override {
     Put<uint32_t>(out, static_cast<uint32_t>(KeyIndexKind::kExact));
     Put<int64_t>(out, size());
@@ -183,6 +186,7 @@ class IvfKeyIndex final : public KeyIndex {
     return static_cast<size_t>(index_.ntotal) * (dim_ * sizeof(float) + sizeof(faiss::Index::idx_t)) +
            index_.nlist * dim_ * sizeof(float);
   }
+  int32_t max_id() const override { return index_.ntotal > 0 ? max_id_ : -1; }
   std::unique_ptr<KeyIndex> Clone() const override {
     std::string bytes;
     Serialize(&bytes);
@@ -353,6 +357,7 @@ class AwareKeyIndex final : public KeyIndex {
     return bytes;
   }
   std::unique_ptr<KeyIndex> Clone() const override { return std::make_unique<AwareKeyIndex>(*this); }
+  int32_t max_id() const override { return size_ > 0 ? max_id_ : -1; }
   // kind, dim, list count, factor, size, max id, centroids, offsets, inverse spreads, then per
   // list: size, ids (i32).
   void Serialize(std::string* out) const override {
@@ -498,7 +503,8 @@ class AwareKeyIndex final : public KeyIndex {
 
 }  // namespace
 
-Result<std::unique_ptr<KeyIndex>> DeserializeKeyIndex(std::span<const uint8_t> bytes) {
+Result<std::unique_ptr<KeyIndex>> DeserializeKeyIndex(std::span<const uint8_t> bytes,
+                                                      int64_t id_limit) {
   ByteReader in(bytes);
   const uint32_t kind = in.Get<uint32_t>();
   auto corrupt = [&](const std::string& why) {
@@ -534,6 +540,10 @@ Result<std::unique_ptr<KeyIndex>> DeserializeKeyIndex(std::span<const uint8_t> b
     }
     if (!ok || !in.ok()) return corrupt("truncated or out-of-range fields");
     if (!in.done()) return corrupt("trailing bytes");
+    if (index->max_id() >= id_limit) {
+      return corrupt("id " + std::to_string(index->max_id()) + " is outside [0, " +
+                     std::to_string(id_limit) + ")");
+    }
     return index;
   } catch (const faiss::FaissException& e) {
     return Status::Internal(std::string("key index: FAISS failed: ") + e.what());

@@ -33,6 +33,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <span>
 #include <string>
@@ -78,6 +79,8 @@ class KeyIndex {
   virtual int64_t size() const = 0;
   // Bytes the index holds (centroids, lists, stored vectors).
   virtual size_t memory_bytes() const = 0;
+  // The largest id the index holds (-1 when none is known to be held).
+  virtual int32_t max_id() const = 0;
   // A deep copy: Add on either leaves the other as it was (a forked sequence extends its own).
   virtual std::unique_ptr<KeyIndex> Clone() const = 0;
   // Appends the whole state to `out` in the layout of docs/formats/key_index.md (little-endian,
@@ -91,9 +94,11 @@ class KeyIndex {
 Result<std::unique_ptr<KeyIndex>> BuildKeyIndex(KeyIndexKind kind, const KeyIndexInput& input);
 
 // Reads bytes written by KeyIndex::Serialize (exactly one index, no trailing bytes).
-// kCorruption for anything else: truncated, overlong, an unknown kind, counts or ids out of range.
-// Never trusts the bytes to be well formed, but does not verify that they describe a useful
-// index: the caller checks a checksum first.
-Result<std::unique_ptr<KeyIndex>> DeserializeKeyIndex(std::span<const uint8_t> bytes);
+// kCorruption for anything else: truncated, overlong, an unknown kind, counts out of range, or
+// an id outside [0, id_limit) (the caller's positions; it also bounds the memory a search
+// needs). Never trusts the bytes to be well formed, but does not verify that they describe a
+// useful index: the caller checks a checksum first.
+Result<std::unique_ptr<KeyIndex>> DeserializeKeyIndex(
+    std::span<const uint8_t> bytes, int64_t id_limit = std::numeric_limits<int32_t>::max());
 
 }  // namespace engram::retrieval

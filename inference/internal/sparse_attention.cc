@@ -25,6 +25,19 @@ float PageBound(const float* q, const float* lo, const float* hi, int dim) {
   return s;
 }
 
+// PageBound for the `group` queries of a KV head at once (rows of dim floats), reading the
+// page's bounds once.
+__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+void GroupPageBounds(const float* q, int group, const float* lo, const float* hi, int dim,
+                     float* out) {
+  for (int g = 0; g < group; ++g) {
+    const float* qg = q + g * dim;
+    float s = 0.0f;
+    for (int d = 0; d < dim; ++d) s += std::max(qg[d] * lo[d], qg[d] * hi[d]);
+    out[g] = s;
+  }
+}
+
 // Keeps the `k` positions with the highest scores, in their (ascending) order.
 void KeepBest(std::vector<int32_t>* positions, const std::vector<float>& scores, int64_t k) {
   const auto n = static_cast<int64_t>(positions->size());
@@ -65,7 +78,8 @@ SparseAttention::SparseAttention(const AttentionOptions& options, const KvCacheS
       block_size_(block_size),
       layers_(static_cast<size_t>(shape.n_layer)),
       indexes_(static_cast<size_t>(shape.n_layer) * shape.n_kv_head),
-      build_seconds_(indexes_.size(), 0.0) {}
+      build_seconds_(indexes_.size(), 0.0),
+      successors_(indexes_.size()) {}
 
 int64_t SparseAttention::Budget(int64_t length) const {
   return std::max<int64_t>(1, std::llround(options_.budget * static_cast<double>(length)));
@@ -150,9 +164,8 @@ void SparseAttention::SelectQuest(int layer, int kv_head, const float* q,
   }
 }
 
-void SparseAttention::SelectRetrieval(int layer, int kv_head, const float* q,
-                                      const PagedKvCache& cache, SequenceId seq,
-                                      const PrefillQueries& queries, AttentionPlan* plan) {
+void SparseAttention::UpdateIndex(int layer, int kv_head, const PagedKvCache& cache,
+                                  SequenceId seq, const PrefillQueries& queries) {
   const LayerState& st = layers_[layer];
   const int dim = shape_.head_dim;
   const kernels::KvRows keys = cache.Keys(seq, layer, kv_head);
@@ -212,17 +225,78 @@ void SparseAttention::SelectRetrieval(int layer, int kv_head, const float* q,
       index->Add(rows.data(), ids.data(), n);
     }
   }
+}
+
+void SparseAttention::SelectRetrieval(int layer, int kv_head, const float* q,
+                                      const PagedKvCache& cache, SequenceId seq,
+                                      const PrefillQueries& queries, AttentionPlan* plan) {
+  UpdateIndex(layer, kv_head, cache, seq, queries);
+  const LayerState& st = layers_[layer];
+  const int dim = shape_.head_dim;
+  const kernels::KvRows keys = cache.Keys(seq, layer, kv_head);
+  const size_t slot = static_cast<size_t>(layer) * shape_.n_kv_head + kv_head;
+  const retrieval::KeyIndex& index = *indexes_[slot];
+  // Whether the index proposes every key anyway (then no second source adds anything).
+  const bool proposes_all = index.kind() == retrieval::KeyIndexKind::kExact;
 
   const int64_t want = Budget(st.length);
   thread_local std::vector<int32_t> candidates;
   candidates.clear();
-  index->Candidates(q, group_, want, &candidates);
+  index.Candidates(q, group_, want, &candidates);
   // Candidates in position order (a bitmap over the middle, read back in order): the rows are
   // then read front to back, block after block, instead of at random across the cache.
   thread_local std::vector<uint64_t> bits;
   bits.assign(static_cast<size_t>(st.length / 64 + 1), 0);
   for (int32_t id : candidates) {
     if (id >= st.sink_end && id < st.recent_begin) bits[id >> 6] |= uint64_t{1} << (id & 63);
+  }
+  // Second source: the pages whose Quest bound (an upper bound on any of their keys' scores)
+  // is highest for the group. The index misses keys that no prefill query led to (a needle
+  // only the question asks for); a key that scores high lifts its page's bound whatever the
+  // index learnt.
+  const int64_t first_page = st.sink_end / block_size_;
+  const int64_t end_page = (st.recent_begin + block_size_ - 1) / block_size_;
+  const auto take_pages = std::min<int64_t>(
+      end_page - first_page,
+      static_cast<int64_t>(std::ceil(options_.page_candidates * static_cast<double>(want) /
+                                     block_size_)));
+  if (!proposes_all && take_pages > 0) {
+    thread_local std::vector<int32_t> pages;
+    thread_local std::vector<float> bound, head_bound, best;
+    const auto n_pages = static_cast<size_t>(end_page - first_page);
+    pages.resize(n_pages);
+    bound.resize(n_pages);
+    head_bound.resize(n_pages * group_);
+    best.assign(static_cast<size_t>(group_), -INFINITY);
+    for (size_t i = 0; i < n_pages; ++i) {
+      const int64_t p = first_page + static_cast<int64_t>(i);
+      pages[i] = static_cast<int32_t>(p);
+      GroupPageBounds(q, group_, cache.KeyMin(seq, layer, kv_head, p),
+                      cache.KeyMax(seq, layer, kv_head, p), dim, head_bound.data() + i * group_);
+      for (int g = 0; g < group_; ++g) best[g] = std::max(best[g], head_bound[i * group_ + g]);
+    }
+    // Relative to each head's best page, max over the group (as keys are ranked below).
+    for (size_t i = 0; i < n_pages; ++i) {
+      float b = -INFINITY;
+      for (int g = 0; g < group_; ++g) b = std::max(b, head_bound[i * group_ + g] - best[g]);
+      bound[i] = b;
+    }
+    KeepBest(&pages, bound, take_pages);
+    for (int32_t p : pages) {
+      const int64_t lo = std::max<int64_t>(st.sink_end, int64_t{p} * block_size_);
+      const int64_t hi = std::min<int64_t>(st.recent_begin, int64_t{p + 1} * block_size_);
+      for (int64_t id = lo; id < hi; ++id) bits[id >> 6] |= uint64_t{1} << (id & 63);
+    }
+  }
+  // Third source: the positions right after the previous step's best keys. A head that copies
+  // (an induction head reading out a number) moves one position per generated token, to keys
+  // no query resembled before.
+  if (!proposes_all) {
+    for (int32_t p : successors_[slot]) {
+      for (int64_t id = int64_t{p} + 1; id <= int64_t{p} + options_.successors; ++id) {
+        if (id >= st.sink_end && id < st.recent_begin) bits[id >> 6] |= uint64_t{1} << (id & 63);
+      }
+    }
   }
   std::vector<int32_t>& out = plan->selected;
   for (size_t w = 0; w < bits.size(); ++w) {
@@ -243,6 +317,18 @@ void SparseAttention::SelectRetrieval(int layer, int kv_head, const float* q,
     float best = -INFINITY;
     for (int64_t j = 0; j < n; ++j) best = std::max(best, s[j]);
     for (int64_t j = 0; j < n; ++j) scores[j] = std::max(scores[j], s[j] - best);
+  }
+  if (options_.successors > 0) {
+    // This step's best keys (per-head relative logit), whose successors the next step adds.
+    std::vector<int32_t>& best_keys = successors_[slot];
+    thread_local std::vector<int32_t> order;
+    order.resize(static_cast<size_t>(n));
+    std::iota(order.begin(), order.end(), 0);
+    const int64_t m = std::min<int64_t>(n, kSuccessorSources);
+    std::partial_sort(order.begin(), order.begin() + m, order.end(),
+                      [&](int32_t a, int32_t b) { return scores[a] > scores[b]; });
+    best_keys.clear();
+    for (int64_t i = 0; i < m; ++i) best_keys.push_back(out[order[i]]);
   }
   KeepBest(&out, scores, want);
 }
@@ -265,6 +351,7 @@ std::unique_ptr<SparseAttention> SparseAttention::Clone() const {
   }
   copy->build_seconds_ = build_seconds_;
   copy->restored_ = restored_;
+  copy->successors_ = successors_;
   return copy;
 }
 
@@ -328,7 +415,7 @@ Status SparseAttention::RestoreIndexes(std::span<const uint8_t> bytes, int64_t l
     get(&size);
     if (!ok || size > bytes.size() - pos) return corrupt("truncated");
     Result<std::unique_ptr<retrieval::KeyIndex>> read =
-        retrieval::DeserializeKeyIndex(bytes.subspan(pos, static_cast<size_t>(size)));
+        retrieval::DeserializeKeyIndex(bytes.subspan(pos, static_cast<size_t>(size)), length);
     if (!read.ok()) return read.status();
     if ((*read)->kind() != options_.index && (*read)->kind() != retrieval::KeyIndexKind::kExact) {
       return corrupt("an index of kind " + std::string(KeyIndexKindName((*read)->kind())) +

@@ -46,8 +46,15 @@ class SparseAttention {
                   int block_size);
 
   const AttentionOptions& options() const { return options_; }
-  // A new budget keeps the key indexes (they do not depend on it).
-  void SetBudget(double budget) { options_.budget = budget; }
+  // How many of a step's best keys (per layer and KV head) lend their successors to the next.
+  static constexpr int kSuccessorSources = 16;
+  // New selection options (budget, page_candidates, successors) keep the key indexes: they do
+  // not depend on them.
+  void SetSelection(const AttentionOptions& o) {
+    options_.budget = o.budget;
+    options_.page_candidates = o.page_candidates;
+    options_.successors = o.successors;
+  }
   // Whether the state still fits a sequence cut back to `length` positions: no index holds a
   // key the next step's exact window would attend.
   bool ValidFor(int64_t length) const;
@@ -62,6 +69,12 @@ class SparseAttention {
   // concurrently for the KV heads of one layer.
   void Select(int layer, int kv_head, const float* q, const PagedKvCache& cache, SequenceId seq,
               const PrefillQueries& queries, AttentionPlan* plan);
+
+  // Builds the (layer, kv_head) index, or adds the keys that left the window, for the step
+  // BeginLayer fixed (retrieval; Select does it too). Runs concurrently for the KV heads of one
+  // layer.
+  void UpdateIndex(int layer, int kv_head, const PagedKvCache& cache, SequenceId seq,
+                   const PrefillQueries& queries);
 
   // Seconds spent building key indexes and the bytes they hold (retrieval).
   double index_build_seconds() const;
@@ -103,6 +116,8 @@ class SparseAttention {
   std::vector<LayerState> layers_;
   std::vector<std::unique_ptr<retrieval::KeyIndex>> indexes_;  // [layer * n_kv_head + head]
   std::vector<double> build_seconds_;                          // same
+  // Per (layer, head): the previous step's best keys, whose successors are candidates.
+  std::vector<std::vector<int32_t>> successors_;
   bool restored_ = false;
 };
 

@@ -520,6 +520,35 @@ TEST(SparseAttention, DamagedOrMismatchedKeyIndexSidecarIsRebuilt) {
   EXPECT_FALSE(std::filesystem::exists(sidecar.path));
 }
 
+// The extra candidate sources (Quest pages, successors of the last step's best keys) are
+// selection options like the budget: changing them keeps the key indexes, and a change takes
+// effect (here: turning them off changes what is attended).
+TEST(SparseAttention, CandidateSourcesChangeWithoutRebuildingIndexes) {
+  const Loaded l = Load(Gqa());
+  const LlamaConfig& c = l.model->config();
+  const std::vector<int32_t> prompt = RandomTokens(400, c.n_vocab, 36);
+  const std::vector<int32_t> tokens = RandomTokens(4, c.n_vocab, 37);
+  // IVF (the weakest index) with every page a candidate: exact top-k against IVF's candidates.
+  ContextOptions options = AwareContext(512, 0.05);
+  options.attention.index = KeyIndexKind::kIvf;
+  options.attention.page_candidates = 100.0;
+  auto ctx = NewContext(l, options);
+  ASSERT_TRUE(ctx->Eval(prompt).ok());
+  ctx->PrepareAttention();
+  const double built = ctx->decode_stats().index_build_seconds;
+  EXPECT_GT(built, 0.0);
+  const std::vector<Logits> with_sources = DecodeOnFork(*ctx, tokens);
+  AttentionOptions off = options.attention;
+  off.page_candidates = 0.0;
+  off.successors = 0;
+  ASSERT_TRUE(ctx->SetAttention(off).ok());
+  EXPECT_EQ(ctx->decode_stats().index_build_seconds, built);  // the indexes were kept
+  const std::vector<Logits> without = DecodeOnFork(*ctx, tokens);
+  EXPECT_EQ(ctx->decode_stats().index_build_seconds, built);
+  ASSERT_EQ(without.size(), with_sources.size());
+  EXPECT_FALSE(without == with_sources);
+}
+
 TEST(SparseAttention, RejectsBadOptions) {
   const Loaded l = Load(Gqa());
   const LlamaConfig& c = l.model->config();
@@ -544,6 +573,14 @@ TEST(SparseAttention, RejectsBadOptions) {
   a = Policy(AttentionKind::kWindow, 0.05);
   a.sinks = -1;
   bad.emplace_back("sinks -1", a);
+  for (double pages : {-0.5, std::numeric_limits<double>::quiet_NaN()}) {
+    a = Policy(AttentionKind::kRetrieval, 0.05);
+    a.page_candidates = pages;
+    bad.emplace_back("page candidates " + std::to_string(pages), a);
+  }
+  a = Policy(AttentionKind::kRetrieval, 0.05);
+  a.successors = -1;
+  bad.emplace_back("successors -1", a);
 
   for (const auto& [name, options_bad] : bad) {
     SCOPED_TRACE(name);

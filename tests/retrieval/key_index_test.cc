@@ -520,6 +520,12 @@ TEST(KeyIndex, MalformedSerializationsAreRefused) {
     Result<std::unique_ptr<KeyIndex>> trailing = DeserializeKeyIndex(Bytes(bytes + "x"));
     ASSERT_FALSE(trailing.ok());
     EXPECT_EQ(trailing.status().code(), StatusCode::kCorruption);
+    // Ids past the caller's limit (here the largest id itself) are refused.
+    ASSERT_GE(index->max_id(), 0);
+    Result<std::unique_ptr<KeyIndex>> limited = DeserializeKeyIndex(Bytes(bytes), index->max_id());
+    ASSERT_FALSE(limited.ok());
+    EXPECT_EQ(limited.status().code(), StatusCode::kCorruption);
+    EXPECT_TRUE(DeserializeKeyIndex(Bytes(bytes), index->max_id() + 1).ok());
     std::string bad_kind = bytes;
     bad_kind[0] = 9;
     Result<std::unique_ptr<KeyIndex>> unknown = DeserializeKeyIndex(Bytes(bad_kind));

@@ -22,6 +22,7 @@
 #include <set>
 
 #include "app/cli.h"
+#include "app/collection_path.h"
 #include "common/input_file.h"
 #include "common/json_write.h"
 #include "common/paths.h"
@@ -62,10 +63,10 @@ struct Opened {
   std::unique_ptr<retrieval::Collection> collection;
 };
 
-// The collection's directory, or why it cannot be opened in `mode` (checked before the
-// embedder is loaded). A missing collection names the ones there are and how to create it.
-Result<std::string> CheckedPath(const GlobalFlags& global, const std::string& name,
-                                retrieval::OpenMode mode) {
+}  // namespace
+
+Result<std::string> CheckedCollectionPath(const GlobalFlags& global, const std::string& name,
+                                          retrieval::OpenMode mode) {
   const std::string data_dir = ResolveDataDir(global.data_dir).string();
   Result<std::string> path = retrieval::CollectionPath(data_dir, name);
   if (!path.ok()) return path.status();
@@ -83,9 +84,11 @@ Result<std::string> CheckedPath(const GlobalFlags& global, const std::string& na
                           "); create it with 'engram ingest -c " + name + " FILE'");
 }
 
+namespace {
+
 Result<Opened> OpenCollection(const GlobalFlags& global, const CollectionFlags& f,
                               retrieval::CollectionOptions options) {
-  Result<std::string> path = CheckedPath(global, f.collection, options.mode);
+  Result<std::string> path = CheckedCollectionPath(global, f.collection, options.mode);
   if (!path.ok()) return path.status();
   Result<inference::EmbedPrecision> precision = inference::ParseEmbedPrecision(f.precision);
   if (!precision.ok()) return precision.status();

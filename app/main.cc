@@ -28,6 +28,7 @@ int main(int argc, char** argv) {
   cli.fallthrough();  // global flags may also follow the subcommand name
 
   app::CommandTable commands;
+  app::RegisterAskCommand(cli, flags, commands);
   app::RegisterCollectionCommands(cli, flags, commands);
   app::RegisterEmbedCommand(cli, flags, commands);
   app::RegisterEvalCommand(cli, flags, commands);

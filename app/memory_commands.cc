@@ -255,7 +255,7 @@ struct Opened {
 
 // Opens <data-dir>/memory. Only `create` makes a new store; otherwise a missing one is kNotFound.
 Result<Opened> OpenStore(const GlobalFlags& global, const MemoryFlags& f, bool create) {
-  const std::string path = (ResolveDataDir(global.data_dir) / "memory").string();
+  const std::string path = MemoryDir(ResolveDataDir(global.data_dir)).string();
   Result<inference::EmbedPrecision> precision = inference::ParseEmbedPrecision(f.precision);
   if (!precision.ok()) return precision.status();
   Opened o;

@@ -17,6 +17,7 @@
 #include "common/default_models.h"
 #include "common/machine_info.h"
 #include "common/paths.h"
+#include "inference/engine.h"
 #include "inference/llama_context.h"
 #include "inference/tokenizer.h"
 
@@ -78,27 +79,20 @@ Result<std::string> LevalPage() {
 }
 
 struct Setup {
+  std::unique_ptr<inference::Engine> engine;
   std::shared_ptr<const inference::LlamaModel> model;
-  std::unique_ptr<inference::Tokenizer> tokenizer;
+  const inference::Tokenizer* tokenizer = nullptr;
   std::string model_path;
 };
 
 Result<Setup> LoadModel(const std::string& model_path) {
   Setup s;
-  s.model_path = model_path;
-  if (s.model_path.empty()) {
-    Result<fs::path> path = DefaultModelPath("generator");
-    if (!path.ok()) return path.status();
-    s.model_path = path->string();
-  }
-  Result<std::shared_ptr<const inference::LlamaModel>> model =
-      inference::LlamaModel::Load(s.model_path);
-  if (!model.ok()) return model.status();
-  s.model = *model;
-  Result<std::unique_ptr<inference::Tokenizer>> tok =
-      inference::Tokenizer::FromGguf(s.model->gguf());
-  if (!tok.ok()) return tok.status();
-  s.tokenizer = std::move(*tok);
+  inference::EngineOptions options;
+  options.model = model_path;
+  ENGRAM_TRY_ASSIGN(s.engine, inference::Engine::Load(options));
+  s.model = s.engine->model();
+  s.tokenizer = &s.engine->tokenizer();
+  s.model_path = s.engine->model_path();
   return s;
 }
 

@@ -11,6 +11,7 @@
 #include "common/default_models.h"
 #include "common/machine_info.h"
 #include "common/paths.h"
+#include "inference/engine.h"
 #include "inference/llama_context.h"
 #include "inference/tokenizer.h"
 
@@ -51,9 +52,8 @@ Result<std::string> ReadText(const GenerateBenchOptions& options) {
 }
 
 struct Setup {
-  std::shared_ptr<const inference::LlamaModel> model;
+  std::unique_ptr<inference::Engine> engine;
   std::vector<int32_t> tokens;  // at least max(contexts) long
-  std::string model_path;
   TensorType kv_type;
 };
 
@@ -71,29 +71,15 @@ Result<Setup> Prepare(const GenerateBenchOptions& options, bool decode) {
     return Status::InvalidArgument("bench: --tokens must be > 0");
   }
   Setup setup;
-  if (options.kv_type == "f16") {
-    setup.kv_type = TensorType::kF16;
-  } else if (options.kv_type == "f32") {
-    setup.kv_type = TensorType::kF32;
-  } else {
-    return Status::InvalidArgument("bench: --kv-type '" + options.kv_type + "' is not f16 or f32");
-  }
-  setup.model_path = options.model;
-  if (setup.model_path.empty()) {
-    Result<fs::path> path = DefaultModelPath("generator");
-    if (!path.ok()) return path.status();
-    setup.model_path = path->string();
-  }
-  Result<std::shared_ptr<const inference::LlamaModel>> model =
-      inference::LlamaModel::Load(setup.model_path);
-  if (!model.ok()) return model.status();
-  setup.model = *model;
-  Result<std::unique_ptr<inference::Tokenizer>> tok =
-      inference::Tokenizer::FromGguf(setup.model->gguf());
-  if (!tok.ok()) return tok.status();
+  Result<TensorType> kv_type = inference::ParseKvType(options.kv_type);
+  if (!kv_type.ok()) return kv_type.status().WithContext("bench: --kv-type");
+  setup.kv_type = *kv_type;
+  inference::EngineOptions engine;
+  engine.model = options.model;
+  ENGRAM_TRY_ASSIGN(setup.engine, inference::Engine::Load(engine));
   Result<std::string> text = ReadText(options);
   if (!text.ok()) return text.status();
-  const std::vector<int32_t> ids = (*tok)->Encode(*text, {.add_special = false});
+  const std::vector<int32_t> ids = setup.engine->tokenizer().Encode(*text, {.add_special = false});
   if (ids.empty()) return Status::InvalidArgument("bench: the text has no tokens");
   const int64_t need = *std::max_element(options.contexts.begin(), options.contexts.end());
   while (static_cast<int64_t>(setup.tokens.size()) < need) {
@@ -112,7 +98,7 @@ nlohmann::ordered_json Header(const char* name, const GenerateBenchOptions& opti
                               const Setup& setup, int threads) {
   nlohmann::ordered_json out;
   out["bench"] = name;
-  out["model"] = setup.model_path;
+  out["model"] = setup.engine->model_path();
   out["threads"] = threads;
   out["kv_type"] = options.kv_type;
   return out;
@@ -132,8 +118,8 @@ Result<nlohmann::ordered_json> RunPrefillBench(const GenerateBenchOptions& optio
   nlohmann::ordered_json results = nlohmann::json::array();
   int threads = 0;
   for (int64_t ctx : options.contexts) {
-    Result<std::unique_ptr<inference::LlamaContext>> context = inference::LlamaContext::Create(
-        setup->model, {.n_ctx = ctx, .n_threads = options.threads, .kv_type = setup->kv_type});
+    Result<std::unique_ptr<inference::LlamaContext>> context = setup->engine->NewContext(
+        {.n_ctx = ctx, .n_threads = options.threads, .kv_type = setup->kv_type});
     if (!context.ok()) return context.status();
     threads = (*context)->n_threads();
     std::vector<double> ms;
@@ -163,8 +149,8 @@ Result<nlohmann::ordered_json> RunDecodeBench(const GenerateBenchOptions& option
   int threads = 0;
   const int steps = options.decode_tokens;
   for (int64_t ctx : options.contexts) {
-    Result<std::unique_ptr<inference::LlamaContext>> context = inference::LlamaContext::Create(
-        setup->model, {.n_ctx = ctx, .n_threads = options.threads, .kv_type = setup->kv_type});
+    Result<std::unique_ptr<inference::LlamaContext>> context = setup->engine->NewContext(
+        {.n_ctx = ctx, .n_threads = options.threads, .kv_type = setup->kv_type});
     if (!context.ok()) return context.status();
     threads = (*context)->n_threads();
     std::vector<double> prefill_ms, decode_ms;

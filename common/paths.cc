@@ -57,4 +57,14 @@ Result<std::filesystem::path> RequireSharedData(std::string_view relative, const
                           "leval/, locomo/, haystack/ and tokenizers/");
 }
 
+std::filesystem::path CollectionsDir(const std::filesystem::path& data_dir) {
+  return data_dir / "collections";
+}
+
+std::filesystem::path MemoryDir(const std::filesystem::path& data_dir) {
+  return data_dir / "memory";
+}
+
+std::filesystem::path KvCacheDir(const std::filesystem::path& data_dir) { return data_dir / "kv"; }
+
 }  // namespace engram

@@ -25,6 +25,14 @@ EnvLookup ProcessEnv();
 // empty when not given. Not created here; relative paths stay relative to the working directory.
 std::filesystem::path ResolveDataDir(std::string_view flag, const EnvLookup& env = ProcessEnv());
 
+// The data directory's layout, owned here: every store lives in one subdirectory.
+//   <data dir>/collections/<name>   document collections (retrieval/collection.h)
+//   <data dir>/memory               the episodic memory store (memory/episodic_store.h)
+//   <data dir>/kv                   cached document KV caches of `engram ask` (agent/)
+std::filesystem::path CollectionsDir(const std::filesystem::path& data_dir);
+std::filesystem::path MemoryDir(const std::filesystem::path& data_dir);
+std::filesystem::path KvCacheDir(const std::filesystem::path& data_dir);
+
 // The directory scripts/fetch_models.sh fills. Fails only when neither ENGRAM_MODELS_DIR nor
 // HOME is set.
 Result<std::filesystem::path> ResolveModelsDir(const EnvLookup& env = ProcessEnv());

@@ -23,6 +23,7 @@
 #include "common/input_file.h"
 #include "common/json_read.h"
 #include "common/json_write.h"
+#include "common/paths.h"
 #include "common/sha256.h"
 #include "retrieval/document_parser.h"
 #include "retrieval/fusion.h"
@@ -481,13 +482,13 @@ Result<std::string> CollectionPath(const std::string& data_dir, std::string_view
     return Status::InvalidArgument("collection name '" + std::string(name) +
                                    "' must be 1-64 characters of A-Z a-z 0-9 . _ -");
   }
-  return (fs::path(data_dir) / "collections" / std::string(name)).string();
+  return (CollectionsDir(data_dir) / std::string(name)).string();
 }
 
 std::vector<std::string> ListCollections(const std::string& data_dir) {
   std::vector<std::string> names;
   std::error_code ec;
-  for (const auto& e : fs::directory_iterator(fs::path(data_dir) / "collections", ec)) {
+  for (const auto& e : fs::directory_iterator(CollectionsDir(data_dir), ec)) {
     if (!e.is_directory(ec)) continue;
     const CollectionHealth h = ProbeCollection(e.path().string()).health;
     if (h == CollectionHealth::kSound || h == CollectionHealth::kDamaged) {
@@ -1026,6 +1027,30 @@ Result<DocumentInfo> Collection::Get(uint64_t document_id) const {
   if (!info.ok()) return info.status();
   if (!*info) return Status::NotFound("collection: no document " + std::to_string(document_id));
   return **info;
+}
+
+Result<std::string> Collection::DocumentText(uint64_t document_id) const {
+  ENGRAM_TRY_ASSIGN(DocumentInfo info, Get(document_id));
+  std::vector<uint64_t> chunks;
+  {
+    std::shared_lock lock(s_->state_mu);
+    for (const auto& [chunk, doc] : s_->chunk_document) {
+      if (doc == document_id) chunks.push_back(chunk);
+    }
+  }
+  std::string text(info.bytes, ' ');
+  for (uint64_t chunk : chunks) {
+    std::string value;
+    const rocksdb::Status st = s_->db->Get({}, s_->cf[kChunks], BigEndian(chunk), &value);
+    if (!st.ok()) return FromRocks(st, "reading chunk " + std::to_string(chunk));
+    std::optional<ChunkRecord> r = ChunkRecord::Decode(value);
+    if (!r || r->end > text.size() || r->begin > r->end || r->text.size() != r->end - r->begin) {
+      return Status::Corruption("collection: chunk " + std::to_string(chunk) + " in '" + s_->dir +
+                                "' is unreadable");
+    }
+    text.replace(r->begin, r->text.size(), r->text);
+  }
+  return text;
 }
 
 Result<std::vector<DocumentInfo>> Collection::List() const {

@@ -201,6 +201,9 @@ class Collection {
   Status Delete(std::span<const uint64_t> document_ids);
   Result<std::vector<DocumentInfo>> List() const;
   Result<DocumentInfo> Get(uint64_t document_id) const;
+  // The document's text as its chunks hold it, so byte offsets match every hit's span (bytes no
+  // chunk covers, white space between chunks, read as spaces). kNotFound for an unknown id.
+  Result<std::string> DocumentText(uint64_t document_id) const;
 
   Result<std::vector<SearchHit>> Search(std::string_view query, const SearchOptions& options) const;
 

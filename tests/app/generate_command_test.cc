@@ -53,7 +53,7 @@ TEST(GenerateCommandTest, StopStringIsNeverPrinted) {
 }
 
 TEST(GenerateCommandTest, BadInputGetsOneLineAndExitTwo) {
-  ExpectBadInput(RunEngram({"generate", "-p", "hi", "-n", "0"}), "-n 0 must be > 0");
+  ExpectBadInput(RunEngram({"generate", "-p", "hi", "-n", "0"}), "--n-predict: Value 0 not in range");
   ExpectBadInput(RunEngram({"generate", "-p", "hi", "-n", "-3"}), "--n-predict: Value -3 not in range");
   ExpectBadInput(RunEngram({"generate", "-p", "hi", "--top-p", "1.5"}), "--top-p");
   ExpectBadInput(RunEngram({"generate", "-p", "hi", "--min-p", "-0.1"}), "--min-p");

@@ -1,0 +1,260 @@
+#include "agent/qa.h"
+
+#include <algorithm>
+#include <cctype>
+
+#include "agent/internal/qa_state.h"
+
+namespace engram::agent {
+
+double MillisecondsSince(Clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+}
+
+std::string_view AskModeName(AskMode mode) {
+  switch (mode) {
+    case AskMode::kNone: return "none";
+    case AskMode::kRag: return "rag";
+    case AskMode::kLong: return "long";
+    case AskMode::kAuto: return "auto";
+  }
+  return "auto";
+}
+
+Result<AskMode> ParseAskMode(std::string_view name) {
+  for (AskMode m : {AskMode::kNone, AskMode::kRag, AskMode::kLong, AskMode::kAuto}) {
+    if (name == AskModeName(m)) return m;
+  }
+  return Status::InvalidArgument("mode '" + std::string(name) +
+                                 "' is not one of rag, long, auto, none");
+}
+
+Status ValidateAskOptions(const AskOptions& o) {
+  auto bad = [](std::string what) { return Status::InvalidArgument("ask: " + what); };
+  if (o.k < 1 || o.k > retrieval::kMaxSearchK) {
+    return bad("k " + std::to_string(o.k) + " must be within 1.." +
+               std::to_string(retrieval::kMaxSearchK));
+  }
+  if (o.budget_tokens < 0) {
+    return bad("the source budget " + std::to_string(o.budget_tokens) +
+               " tokens must be >= 0 (0: what the context leaves)");
+  }
+  if (o.max_answer_tokens < 1 || o.max_answer_tokens > (1 << 20)) {
+    return bad("the answer limit " + std::to_string(o.max_answer_tokens) +
+               " tokens must be within 1..1048576");
+  }
+  if (o.extractive_sentences < 1 || o.extractive_sentences > 20) {
+    return bad("extractive sentences " + std::to_string(o.extractive_sentences) +
+               " must be within 1..20");
+  }
+  return Status::OK();
+}
+
+// ---- State ---------------------------------------------------------------------------------
+
+Result<inference::LlamaContext*> internal::QaState::Context(
+    const inference::AttentionOptions& attention) {
+  if (ctx == nullptr) {
+    ENGRAM_TRY_ASSIGN(ctx, engine->NewContext());
+  }
+  const inference::AttentionOptions& now = ctx->attention();
+  if (now.kind != attention.kind || now.index != attention.index ||
+      now.budget != attention.budget || now.sinks != attention.sinks ||
+      now.window != attention.window) {
+    if (Status st = ctx->SetAttention(attention); !st.ok()) return st;
+  }
+  return ctx.get();
+}
+
+int64_t internal::QaState::CountTokens(std::string_view text) const {
+  return static_cast<int64_t>(engine->tokenizer().Encode(text).size());
+}
+
+Result<std::vector<retrieval::SearchHit>> internal::QaState::Search(
+    std::string_view query, int k, const AskOptions& options) const {
+  retrieval::SearchOptions search;
+  search.mode = retrieval::SearchMode::kHybrid;
+  search.k = k;
+  search.document = options.document;
+  // The search sees at most kMaxQueryBytes of the query (question + answer in attribution).
+  std::string_view q = query.substr(0, retrieval::kMaxQueryBytes);
+  while (!q.empty() && (static_cast<unsigned char>(q.back()) & 0xC0) == 0x80) q.remove_suffix(1);
+  if (!q.empty() && static_cast<unsigned char>(q.back()) >= 0xC0) q.remove_suffix(1);
+  return collection->Search(q, search);
+}
+
+Citation internal::QaState::Cite(int number, const std::string& source, size_t begin, size_t end,
+                                 std::string_view text, bool supporting) const {
+  auto it = display.find(source);
+  return {.source = number, .document = it == display.end() ? source : it->second,
+          .begin = begin, .end = end, .snippet = Snippet(text), .supporting = supporting};
+}
+
+// ---- Generation ----------------------------------------------------------------------------
+
+Result<Generated> GenerateAnswer(const inference::Engine& engine, inference::LlamaContext& ctx,
+                                 std::span<const int32_t> prompt, std::set<int> valid_sources,
+                                 const AskOptions& options, Clock::time_point asked,
+                                 const std::function<bool(std::string_view)>& on_text) {
+  Generated g;
+  CitationFilter filter(std::move(valid_sources));
+  inference::GenerateOptions generation = engine.options().generation;
+  generation.max_tokens = options.max_answer_tokens;
+  generation.on_token = [&g, asked](int32_t) {
+    if (g.ttft_ms == 0) g.ttft_ms = MillisecondsSince(asked);
+  };
+  bool stopped = false;
+  auto emit = [&](std::string_view text) {
+    g.text += text;
+    if (on_text && !stopped && !text.empty() && !on_text(text)) stopped = true;
+    return !stopped;
+  };
+  ENGRAM_TRY_ASSIGN(g.stats, engine.Generate(ctx, prompt, generation, [&](std::string_view piece) {
+    return emit(filter.Feed(piece));
+  }));
+  emit(filter.Flush());
+  // Answers from small models often start with white space or end mid-line.
+  while (!g.text.empty() && std::isspace(static_cast<unsigned char>(g.text.back()))) {
+    g.text.pop_back();
+  }
+  const size_t first = g.text.find_first_not_of(" \n\t");
+  g.text.erase(0, first == std::string::npos ? g.text.size() : first);
+  g.cited = filter.cited();
+  g.dropped = filter.dropped();
+  return g;
+}
+
+void FillGenerationTiming(const Generated& g, AskTiming* timing) {
+  timing->ttft_ms = g.ttft_ms;
+  timing->decode_ms = g.stats.decode_ms;
+  timing->decode_tokens_per_s = g.stats.DecodeTokensPerSecond();
+  timing->generated_tokens = g.stats.generated_tokens;
+}
+
+// ---- rag and none --------------------------------------------------------------------------
+
+Result<Answer> AskRag(internal::QaState& s, std::string_view question, const AskOptions& options,
+                      Clock::time_point asked,
+                      const std::function<bool(std::string_view)>& on_text) {
+  Answer answer;
+  answer.mode = AskMode::kRag;
+  const auto retrieve_start = Clock::now();
+  ENGRAM_TRY_ASSIGN(std::vector<retrieval::SearchHit> hits, s.Search(question, options.k, options));
+  answer.timing.retrieve_ms = MillisecondsSince(retrieve_start);
+
+  // What the sources may take: the context less the prompt without sources and the answer.
+  const std::string question_block = internal::QuestionBlock(question);
+  const std::vector<std::string> bare = {internal::SourcesBlock({}), question_block};
+  const int64_t overhead =
+      static_cast<int64_t>(internal::ChatPrompt(*s.engine, internal::kRagInstruction, bare).size());
+  const int64_t available = s.engine->context_length() - overhead - options.max_answer_tokens;
+  if (available <= 0) {
+    return Status::InvalidArgument(
+        "ask: the question (" + std::to_string(overhead) + " prompt tokens with the instruction) "
+        "and the answer limit (" + std::to_string(options.max_answer_tokens) +
+        " tokens) leave no room for sources in a context of " +
+        std::to_string(s.engine->context_length()) + " tokens; shorten the question or use a "
+        "larger --ctx");
+  }
+  const int64_t budget =
+      options.budget_tokens > 0 ? std::min(options.budget_tokens, available) : available;
+  const std::vector<internal::Source> sources = internal::PackSources(
+      hits, budget, [&s](std::string_view t) { return s.CountTokens(t); });
+  if (sources.empty()) {
+    answer.text = "No passage of the documents matches the question.";
+    answer.note = hits.empty() ? "the search found nothing" : "no source fits the budget";
+    answer.timing.total_ms = MillisecondsSince(asked);
+    return answer;
+  }
+  const std::vector<std::string> segments = {internal::SourcesBlock(sources), question_block};
+  const std::vector<int32_t> prompt =
+      internal::ChatPrompt(*s.engine, internal::kRagInstruction, segments);
+  std::set<int> valid;
+  for (const internal::Source& src : sources) valid.insert(src.number);
+
+  ENGRAM_TRY_ASSIGN(inference::LlamaContext * ctx, s.Context({}));
+  ctx->Rewind(0);
+  s.prefix_key.clear();
+  ENGRAM_TRY_ASSIGN(Generated g, GenerateAnswer(*s.engine, *ctx, prompt, std::move(valid),
+                                                options, asked, on_text));
+  answer.text = std::move(g.text);
+  answer.dropped_citations = g.dropped;
+  for (int n : g.cited) {
+    const internal::Source& src = sources[static_cast<size_t>(n - 1)];
+    answer.citations.push_back(s.Cite(n, src.source, src.begin, src.end, src.text, false));
+  }
+  FillGenerationTiming(g, &answer.timing);
+  answer.timing.prefill_ms = g.stats.prefill_ms;
+  answer.timing.prompt_tokens = static_cast<int64_t>(prompt.size());
+  answer.timing.total_ms = MillisecondsSince(asked);
+  return answer;
+}
+
+Result<Answer> AskNone(internal::QaState& s, std::string_view question, const AskOptions& options,
+                       Clock::time_point asked,
+                       const std::function<bool(std::string_view)>& on_text) {
+  Answer answer;
+  answer.mode = AskMode::kNone;
+  const std::vector<std::string> segments = {internal::QuestionBlock(question)};
+  const std::vector<int32_t> prompt =
+      internal::ChatPrompt(*s.engine, internal::kBareInstruction, segments);
+  if (static_cast<int64_t>(prompt.size()) + options.max_answer_tokens > s.engine->context_length()) {
+    return Status::InvalidArgument("ask: the question is " + std::to_string(prompt.size()) +
+                                   " prompt tokens, too long for a context of " +
+                                   std::to_string(s.engine->context_length()) + " tokens");
+  }
+  ENGRAM_TRY_ASSIGN(inference::LlamaContext * ctx, s.Context({}));
+  ctx->Rewind(0);
+  s.prefix_key.clear();
+  ENGRAM_TRY_ASSIGN(Generated g, GenerateAnswer(*s.engine, *ctx, prompt, {}, options, asked, on_text));
+  answer.text = std::move(g.text);
+  answer.dropped_citations = g.dropped;
+  FillGenerationTiming(g, &answer.timing);
+  answer.timing.prefill_ms = g.stats.prefill_ms;
+  answer.timing.prompt_tokens = static_cast<int64_t>(prompt.size());
+  answer.timing.total_ms = MillisecondsSince(asked);
+  return answer;
+}
+
+// ---- The pipeline --------------------------------------------------------------------------
+
+QaPipeline::QaPipeline(const inference::Engine* engine, retrieval::Collection* collection,
+                       DocumentKvCache* kv_cache)
+    : s_(std::make_unique<internal::QaState>()) {
+  s_->engine = engine;
+  s_->collection = collection;
+  s_->kv_cache = kv_cache;
+}
+
+QaPipeline::~QaPipeline() = default;
+
+void QaPipeline::SetDisplayName(const std::string& source, const std::string& name) {
+  s_->display[source] = name;
+}
+
+Result<Answer> QaPipeline::Ask(std::string_view question, const AskOptions& options,
+                               const std::function<bool(std::string_view)>& on_text) {
+  const auto asked = Clock::now();
+  if (Status st = ValidateAskOptions(options); !st.ok()) return st;
+  if (question.find_first_not_of(" \t\r\n") == std::string_view::npos) {
+    return Status::InvalidArgument("ask: the question is empty; give the question as text");
+  }
+  if (s_->engine == nullptr || options.extractive) {
+    return AskExtractive(*s_, question, options, asked);
+  }
+  switch (options.mode) {
+    case AskMode::kNone: return AskNone(*s_, question, options, asked, on_text);
+    case AskMode::kRag: return AskRag(*s_, question, options, asked, on_text);
+    case AskMode::kLong: return AskLong(*s_, question, options, asked, on_text);
+    case AskMode::kAuto: break;
+  }
+  Result<Answer> long_answer = AskLong(*s_, question, options, asked, on_text);
+  if (long_answer.ok() || long_answer.status().code() != StatusCode::kOutOfRange) {
+    return long_answer;
+  }
+  Result<Answer> rag = AskRag(*s_, question, options, asked, on_text);
+  if (rag.ok()) rag->note = "the documents do not fit the context: answered from retrieved sources";
+  return rag;
+}
+
+}  // namespace engram::agent

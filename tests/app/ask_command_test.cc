@@ -1,0 +1,187 @@
+// `engram ask` as a user runs it: the real binary, the default generator and embedder, real
+// files in a temporary --data-dir. Answers of a 135M model are not checked for wording; what is
+// checked is what a user relies on: citations that point at the cited text, documents ingested
+// once, the long mode's cache reused, and one clear error line for every kind of bad input.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "tests/app/engram_process.h"
+
+namespace engram {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::ParseJson;
+using testing::RunEngram;
+using testing::RunResult;
+
+constexpr const char* kPolicy =
+    "Vacation policy of the Lumen Company.\n\n"
+    "Every employee receives twenty-five days of paid vacation per year. Unused days expire at the "
+    "end of March of the following year. Requests for more than ten consecutive days must be "
+    "approved by a director.\n\n"
+    "Remote work. Employees may work remotely up to three days per week. The office in Tartu is "
+    "open from 8 am to 6 pm.\n\n"
+    "Equipment. Each new employee receives a laptop and a monitor on the first day. Broken "
+    "equipment is replaced within two working days.\n";
+
+class AskCommandTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("engram_ask_cli_" + std::to_string(::getpid()));
+    fs::remove_all(dir_);
+    fs::create_directories(dir_ / "docs");
+    std::ofstream(dir_ / "docs" / "policy.md") << kPolicy;
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  RunResult Ask(std::vector<std::string> args, const std::map<std::string, std::string>& env = {}) {
+    args.insert(args.begin(), {"--data-dir", (dir_ / "data").string(), "ask", "--ctx", "1024",
+                               "--max-tokens", "24", "--threads", "2"});
+    return RunEngram(args, env);
+  }
+  std::string Policy() const { return (dir_ / "docs" / "policy.md").string(); }
+  // Directories named ask-* under the data dir's collections.
+  int AskCollections() const {
+    int n = 0;
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(dir_ / "data" / "collections", ec)) {
+      n += e.path().filename().string().starts_with("ask-") ? 1 : 0;
+    }
+    return n;
+  }
+  // Every citation names the file as given and quotes what its span holds.
+  void ExpectCitationsPointAtText(const nlohmann::json& answer) {
+    const std::string text = kPolicy;
+    for (const auto& c : answer["citations"]) {
+      EXPECT_EQ(c["document"], Policy());
+      const size_t begin = c["begin"], end = c["end"];
+      ASSERT_LE(begin, end);
+      ASSERT_LE(end, text.size());
+      std::string snippet = c["snippet"];
+      if (snippet.ends_with("…")) snippet.resize(snippet.size() - std::string("…").size());
+      std::string span = text.substr(begin, end - begin);
+      std::string collapsed;  // snippets collapse white space runs
+      for (char ch : span) {
+        const bool space = ch == ' ' || ch == '\n';
+        if (space && (collapsed.empty() || collapsed.back() == ' ')) continue;
+        collapsed += space ? ' ' : ch;
+      }
+      EXPECT_NE(collapsed.find(snippet.substr(0, 40)), std::string::npos) << snippet;
+    }
+  }
+  fs::path dir_;
+};
+
+TEST_F(AskCommandTest, RagAnswerCitesTheFileAndIngestsOnce) {
+  const RunResult first =
+      Ask({"--mode", "rag", "--json", Policy(), "How many vacation days does an employee get?"});
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  const nlohmann::json a = ParseJson(first);
+  EXPECT_EQ(a["mode"], "rag");
+  EXPECT_FALSE(a["answer"].get<std::string>().empty());
+  EXPECT_GT(a["timing"]["tokens_read"].get<int>(), 0);
+  ExpectCitationsPointAtText(a);
+  for (const auto& c : a["citations"]) EXPECT_GE(c["source"].get<int>(), 1);
+  EXPECT_EQ(AskCollections(), 1);
+
+  const RunResult second =
+      Ask({"--mode", "rag", "--json", Policy(), "Where is the office?"});
+  ASSERT_EQ(second.exit_code, 0) << second.err;
+  EXPECT_EQ(AskCollections(), 1) << "the same file must not be ingested twice";
+}
+
+TEST_F(AskCommandTest, LongModeReusesTheCachedDocument) {
+  const RunResult cold = Ask({"--mode", "long", "--json", Policy(), "When do unused days expire?"});
+  ASSERT_EQ(cold.exit_code, 0) << cold.err;
+  const nlohmann::json a = ParseJson(cold);
+  EXPECT_EQ(a["mode"], "long");
+  EXPECT_FALSE(a["timing"]["cache_hit"].get<bool>());
+  ExpectCitationsPointAtText(a);
+  for (const auto& c : a["citations"]) EXPECT_TRUE(c["supporting"].get<bool>());
+
+  const RunResult warm = Ask({"--mode", "long", "--json", Policy(), "Who approves long requests?"});
+  ASSERT_EQ(warm.exit_code, 0) << warm.err;
+  EXPECT_TRUE(ParseJson(warm)["timing"]["cache_hit"].get<bool>()) << warm.out;
+
+  // auto picks long for a document that fits.
+  const RunResult chosen = Ask({"--json", Policy(), "What does a new employee receive?"});
+  ASSERT_EQ(chosen.exit_code, 0) << chosen.err;
+  EXPECT_EQ(ParseJson(chosen)["mode"], "long");
+}
+
+TEST_F(AskCommandTest, ExtractiveAnswersQuoteTheDocument) {
+  const RunResult r = Ask({"--extractive", "--json", Policy(), "How many days per week remote?"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const nlohmann::json a = ParseJson(r);
+  EXPECT_TRUE(a["extractive"].get<bool>());
+  ASSERT_FALSE(a["citations"].empty());
+  const std::string text = kPolicy;
+  for (const auto& c : a["citations"]) {
+    const size_t begin = c["begin"], end = c["end"];
+    EXPECT_NE(a["answer"].get<std::string>().find(text.substr(begin, end - begin)),
+              std::string::npos);
+  }
+  EXPECT_NE(a["answer"].get<std::string>().find("three days"), std::string::npos) << a["answer"];
+}
+
+TEST_F(AskCommandTest, WithoutAGeneratorTheAnswerIsExtractiveAndSaysSo) {
+  // A models dir with the embedder only.
+  const char* home = std::getenv("HOME");
+  const char* models_env = std::getenv("ENGRAM_MODELS_DIR");
+  const fs::path models = models_env != nullptr ? fs::path(models_env)
+                                                : fs::path(home) / ".cache" / "engram" / "models";
+  fs::create_directories(dir_ / "models");
+  fs::create_directory_symlink(models / "all-MiniLM-L6-v2", dir_ / "models" / "all-MiniLM-L6-v2");
+  const RunResult r = Ask({"--json", Policy(), "How many vacation days?"},
+                          {{"ENGRAM_MODELS_DIR", (dir_ / "models").string()}});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const nlohmann::json a = ParseJson(r);
+  EXPECT_TRUE(a["extractive"].get<bool>());
+  EXPECT_NE(a["note"].get<std::string>().find("no generator model"), std::string::npos);
+  EXPECT_FALSE(a["citations"].empty());
+}
+
+TEST_F(AskCommandTest, BadInputGetsOneLineAndWritesNothing) {
+  std::ofstream(dir_ / "docs" / "empty.txt") << "";
+  std::ofstream(dir_ / "docs" / "blank.txt") << "  \n\n \t";
+  std::string binary(4096, '\0');
+  for (size_t i = 0; i < binary.size(); ++i) binary[i] = static_cast<char>((i * 7919) % 256);
+  std::ofstream(dir_ / "docs" / "binary.txt", std::ios::binary) << binary;
+  std::ofstream(dir_ / "docs" / "notes.docx") << "not supported";
+  const std::string d = (dir_ / "docs").string();
+  std::string long_question;  // about 1,700 tokens: more than the 1,024-token context
+  while (long_question.size() < 9800) long_question += "what about the vacation days ";
+  const struct {
+    std::vector<std::string> args;
+    std::string expect;
+  } cases[] = {
+      {{d + "/empty.txt", "q?"}, "holds no text"},
+      {{d + "/blank.txt", "q?"}, "holds no text"},
+      {{d + "/binary.txt", "q?"}, "does not look like text"},
+      {{d + "/missing.txt", "q?"}, "missing.txt"},
+      {{d + "/notes.docx", "q?"}, "notes.docx"},
+      {{d, "q?"}, "directory"},
+      {{Policy(), Policy(), "q?"}, "named twice"},
+      {{Policy(), "   "}, "question"},
+      {{"-c", "nothere", "q?"}, "does not exist"},
+      {{"-c", "x", Policy(), "q?"}, "not both"},
+      {{"What is it?"}, "no documents"},
+      {{"--mode", "fast", Policy(), "q?"}, "mode"},
+      {{"-m", d + "/missing.gguf", Policy(), "q?"}, "missing.gguf"},
+      {{"--mode", "rag", Policy(), std::string(20000, 'w')}, "16384"},
+      {{"--mode", "rag", Policy(), long_question}, "no room for sources"},
+  };
+  for (const auto& c : cases) {
+    const RunResult r = Ask(c.args);
+    EXPECT_EQ(r.exit_code, 2) << c.expect << "\n" << r.err;
+    EXPECT_EQ(testing::LineCount(r.err), 1) << r.err;
+    EXPECT_NE(r.err.find(c.expect), std::string::npos) << r.err;
+    EXPECT_TRUE(r.out.empty()) << r.out;
+  }
+  EXPECT_EQ(AskCollections(), 0) << "a refused ask must not leave a collection behind";
+}
+
+}  // namespace
+}  // namespace engram

@@ -8,7 +8,7 @@
 //   engram eval memory --locomo FILE [--k 5,10,25] [--model DIR] [--precision P] [--threads N]
 //                      [--no-sync] [--work-dir DIR] [--weight-sweep] [--json]
 //   engram eval qa [--squad FILE] [--quality FILE] [--nq FILE] [--modes none,rag,long,auto]
-//                  [--limit N] [--split all|even|odd] [--k K] [-m MODEL] [--ctx N] [--threads N]
+//                  [--limit N] [--documents N] [--split all|even|odd] [--k K] [-m MODEL] [--ctx N] [--threads N]
 //                  [--attention POLICY] [--max-answer-tokens N] [--quality-choice mean|sum]
 //                  [--embedder DIR] [--work-dir DIR] [--examples N] [--json]
 #include <cstdio>
@@ -139,6 +139,10 @@ void AddQaEval(CLI::App* eval, CommandTable& commands) {
       ->default_str("none,rag,long,auto");
   cmd->add_option("--limit", o.limit,
                   "Questions per dataset at most, spread over its documents (0: all)")
+      ->default_val(0)
+      ->check(CLI::Range(0, 1 << 30));
+  cmd->add_option("--documents", o.documents,
+                  "Documents per dataset at most, the first ones in file order (0: all)")
       ->default_val(0)
       ->check(CLI::Range(0, 1 << 30));
   cmd->add_option("--split", o.split, "Documents: all, even or odd 0-based index")

@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 
+#include "agent/document_kv_cache.h"
 #include "agent/qa.h"
 #include "bench/eval_data.h"
 #include "bench/qa_metrics.h"
@@ -102,6 +103,11 @@ bool KeepDocument(size_t index, const std::string& split) {
   return true;
 }
 
+// Whether another document may join `candidates` (--documents).
+bool Room(size_t candidates, int documents) {
+  return documents <= 0 || candidates < static_cast<size_t>(documents);
+}
+
 // Picks at most `limit` questions of `per_document` (each document's questions in order):
 // question 0 of every document, then question 1, ...; returned grouped by document.
 std::vector<std::pair<size_t, size_t>> Spread(const std::vector<size_t>& per_document, int limit) {
@@ -139,7 +145,7 @@ Status LoadSquad(const QaEvalOptions& o, Corpus& corpus) {
   ENGRAM_TRY_ASSIGN(const std::vector<SquadArticle> articles, ReadSquad(o.squad_file, "eval qa"));
   std::vector<Document> candidates;
   std::vector<std::vector<SquadQuestion>> qas;
-  for (size_t a = 0; a < articles.size(); ++a) {
+  for (size_t a = 0; a < articles.size() && Room(candidates.size(), o.documents); ++a) {
     if (!KeepDocument(a, o.split)) continue;
     Document doc{Dataset::kSquad, a, "squad:" + std::to_string(a), articles[a].title, ""};
     std::vector<SquadQuestion> questions;
@@ -172,9 +178,14 @@ Status LoadSquad(const QaEvalOptions& o, Corpus& corpus) {
     question.answers = s.answers;
     return question;
   });
+  json ids = json::array();
+  for (size_t i = corpus.questions.size() - picked.size(); i < corpus.questions.size(); ++i) {
+    ids.push_back(corpus.questions[i].id);
+  }
   corpus.info[Dataset::kSquad] = {{"file", o.squad_file},
                                   {"documents", corpus.documents.size() - first},
-                                  {"questions", picked.size()}};
+                                  {"questions", picked.size()},
+                                  {"question_ids", std::move(ids)}};
   return Status::OK();
 }
 
@@ -184,7 +195,7 @@ Status LoadLeval(const QaEvalOptions& o, Dataset dataset, Corpus& corpus) {
   std::vector<Document> candidates;
   std::vector<std::vector<Question>> questions;
   size_t unparsed = 0;
-  for (size_t i = 0; i < docs.size(); ++i) {
+  for (size_t i = 0; i < docs.size() && Room(candidates.size(), o.documents); ++i) {
     if (!KeepDocument(i, o.split)) continue;
     std::vector<Question> qs;
     for (size_t q = 0; q < docs[i].instructions.size(); ++q) {
@@ -242,8 +253,9 @@ struct Tally {
 
 struct ModeTally {
   std::map<Dataset, Tally> datasets;
-  double ttft_cold = 0, ttft_cached = 0, prompt_tokens = 0, seconds = 0;
-  int cold = 0, cached = 0, answers = 0, questions = 0, skipped = 0;
+  double ttft_cold = 0, ttft_cached = 0, prompt_tokens = 0, seconds = 0, prefill_cold = 0,
+         cache_load = 0;
+  int cold = 0, cached = 0, loaded = 0, answers = 0, questions = 0, skipped = 0;
 };
 
 json MeanOrNull(double sum, int n) { return n > 0 ? json(sum / n) : json(nullptr); }
@@ -276,6 +288,7 @@ Status ValidateQaEvalOptions(const QaEvalOptions& o) {
     return Status::InvalidArgument("--split: '" + o.split + "' is not all, even or odd");
   }
   if (o.limit < 0) return Status::InvalidArgument("--limit: must be >= 0");
+  if (o.documents < 0) return Status::InvalidArgument("--documents: must be >= 0");
   if (o.k < 1 || o.k > retrieval::kMaxSearchK) {
     return Status::InvalidArgument("--k: must be within 1.." + std::to_string(retrieval::kMaxSearchK));
   }
@@ -358,18 +371,16 @@ Result<json> RunQaEval(const QaEvalOptions& o) {
   if (Status s = collection->Flush(); !s.ok()) return s;
   const double ingest_s = Ms(ingest_start) / 1000.0;
 
-  // TODO(h-eval): a DocumentKvCache under dir / "kv" shared by the pipelines once agent/qa.cc
-  // lands (its constructor is not in agent/qa.h yet); until then long mode prefills each time.
-  agent::DocumentKvCache* kv_cache = nullptr;
-  std::map<std::string, std::unique_ptr<agent::QaPipeline>> pipelines;
-  for (const auto& [policy, engine] : engines) {
-    pipelines.emplace(policy, std::make_unique<agent::QaPipeline>(engine.get(), collection.get(), kv_cache));
-  }
+  // One KV cache for every mode: a document prefilled by one long mode is loaded from disk by
+  // the next (the attention policy decodes; the prefix is the same).
+  ENGRAM_TRY_ASSIGN(std::unique_ptr<agent::DocumentKvCache> kv_cache,
+                    agent::DocumentKvCache::Open(dir / "kv", /*limit_bytes=*/0));
 
   json modes_out = json::object();
   for (const Mode& mode : modes) {
-    agent::QaPipeline& qa = *pipelines.at(mode.attention);
     const inference::Engine& engine = *engines.at(mode.attention);
+    // A pipeline per mode: its context (and the prefix it holds) goes with the mode.
+    agent::QaPipeline qa(&engine, collection.get(), kv_cache.get());
     ModeTally t;
     ProgressReporter progress("eval qa " + mode.name, corpus.questions.size(), {.unit = "questions"});
     for (const Question& q : corpus.questions) {
@@ -434,8 +445,10 @@ Result<json> RunQaEval(const QaEvalOptions& o) {
       const agent::AskTiming& timing = answer->timing;
       if (timing.cache_hit) {
         t.ttft_cached += timing.ttft_ms, ++t.cached;
+        if (timing.cache_load_ms > 0) t.cache_load += timing.cache_load_ms, ++t.loaded;
       } else {
         t.ttft_cold += timing.ttft_ms, ++t.cold;
+        t.prefill_cold += timing.prefill_ms;
       }
       t.prompt_tokens += static_cast<double>(timing.prompt_tokens);
       if (static_cast<int>(d.examples.size()) < o.examples) {
@@ -473,6 +486,9 @@ Result<json> RunQaEval(const QaEvalOptions& o) {
     m["ttft_ms_cached"] = MeanOrNull(t.ttft_cached, t.cached);
     m["answers_cold"] = t.cold;
     m["answers_cached"] = t.cached;
+    m["prefill_ms_cold"] = MeanOrNull(t.prefill_cold, t.cold);
+    m["answers_loaded_from_disk"] = t.loaded;
+    m["cache_load_ms"] = MeanOrNull(t.cache_load, t.loaded);
     m["tokens_per_answer"] = MeanOrNull(t.prompt_tokens, t.answers);
     m["seconds_per_question"] = MeanOrNull(t.seconds, t.questions);
     m["questions"] = t.questions;
@@ -496,6 +512,9 @@ Result<json> RunQaEval(const QaEvalOptions& o) {
       {"max_answer_tokens", o.max_answer_tokens},
       {"sampling", "greedy"},
       {"limit_per_dataset", o.limit},
+      {"documents_per_dataset", o.documents},
+      {"kv_cache", "one for all modes, in the order given: a document prefilled by an earlier "
+                   "mode is loaded from disk by a later one (a hit)"},
       {"split", o.split},
       {"attention_default", o.attention},
       {"quality_choice", o.length_normalise ? "mean log-probability per option token"

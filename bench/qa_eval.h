@@ -16,12 +16,13 @@
 // Modes: "none", "rag", "long", "auto", and "long:<policy>" / "auto:<policy>" with a decode
 // attention policy spec (inference::ParseAttentionPolicy: full, window, quest, retrieval,
 // retrieval:exact|ivf|aware); plain "long" and "auto" decode with `attention`. "none" and "rag"
-// decode with full attention. One engine is loaded per policy; they share one DocumentKvCache
-// (under work_dir), so a document prefilled for one mode is a cache hit for the next.
+// decode with full attention. One engine is loaded per policy, one pipeline per mode; all share
+// one DocumentKvCache (under work_dir), so a document prefilled by one mode is a cache hit
+// (loaded from disk) in the modes after it: the cold/cached split of a mode depends on the order.
 // In long mode a document that does not fit the context is not truncated: its questions are
 // counted as skipped (the pipeline's kOutOfRange).
 //
-// Selection: --limit N takes at most N questions per dataset spread over its documents
+// Selection: --documents M keeps the first M documents of each dataset; --limit N takes at most N questions per dataset spread over its documents
 // (question 0 of every document in file order, then question 1, …), then asks them grouped by
 // document, so the first question of a document is the cold one. `split` keeps the documents
 // of even or odd 0-based index (shared/data/README.md's rule) before that.
@@ -39,6 +40,7 @@ struct QaEvalOptions {
   std::string squad_file, quality_file, nq_file;  // at least one
   std::vector<std::string> modes = {"none", "rag", "long", "auto"};
   int limit = 0;                 // questions per dataset at most; 0: all
+  int documents = 0;             // documents per dataset at most (the first ones); 0: all
   std::string split = "all";     // "all", "even" or "odd" documents
   std::string model;             // generator .gguf; empty: the default
   int64_t ctx = 8192;            // context positions
@@ -61,6 +63,7 @@ Status ValidateQaEvalOptions(const QaEvalOptions& options);
 // {"modes": {"<mode>": {"squad_em", "squad_f1", "squad_contains", "quality_accuracy",
 //   "quality_accuracy_sum", "quality_accuracy_mean", "quality_chance", "nq_em", "nq_f1",
 //   "nq_contains", "ttft_ms_cold", "ttft_ms_cached", "answers_cold", "answers_cached",
+//   "prefill_ms_cold", "answers_loaded_from_disk", "cache_load_ms",
 //   "tokens_per_answer", "seconds_per_question", "questions", "skipped", "<dataset>_skipped",
 //   "attention", "examples": [...]}, ...},
 //  "datasets": {...}, "config": {...}, "model", "commit", "machine"}

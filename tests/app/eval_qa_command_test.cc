@@ -1,5 +1,7 @@
-// `engram eval qa` as a user runs it: bad input gets one clear error line and exit code 2
-// before any model is loaded.
+// `engram eval qa` as a user runs it: the JSON contract other checks read (on three tiny
+// synthetic datasets with the default generator and embedder, answers not judged), the long
+// mode's skip of a document that does not fit, and one clear error line with exit code 2 for
+// bad input, before any model is loaded.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -14,6 +16,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using testing::LineCount;
+using testing::ParseJson;
 using testing::RunEngram;
 using testing::RunResult;
 
@@ -39,6 +42,60 @@ class EvalQaCommandTest : public ::testing::Test {
   }
   fs::path dir_;
 };
+
+TEST_F(EvalQaCommandTest, JsonContractPerModeAndDataset) {
+  const std::string squad = Write("squad.json", R"({"version": "1.1", "data": [{"title": "Lumen",
+    "paragraphs": [
+      {"context": "The Lumen Company was founded in Tartu in 1998. It makes lamps.",
+       "qas": [{"id": "q1", "question": "Where was the Lumen Company founded?",
+                "answers": [{"text": "Tartu", "answer_start": 34}, {"text": "in Tartu", "answer_start": 31}]}]},
+      {"context": "Every employee receives twenty-five days of paid vacation per year.",
+       "qas": [{"id": "q2", "question": "How many vacation days do employees get?",
+                "answers": [{"text": "twenty-five", "answer_start": 25}]}]}]}]})");
+  const std::string quality = Write("quality.jsonl",
+      R"({"input": "Mara sailed north to find her brother. She found him in a fishing village.", )"
+      R"("instructions": ["Where did Mara find her brother?\n\n (A) In a fishing village\n (B) In )"
+      R"(the capital\n (C) At sea\n (D) Nowhere"], "outputs": ["(A) In a fishing village"]})"
+      "\n");
+  // Far longer than the 1024-token context: long mode skips it, rag answers.
+  std::string page;
+  for (int i = 0; i < 300; ++i) page += "The river town had " + std::to_string(i) + " bridges. ";
+  const std::string nq = Write("nq.jsonl", R"({"input": ")" + page +
+                                               R"(", "instructions": ["how many bridges"], "outputs": ["299"]})"
+                                               "\n");
+  const RunResult r = RunEngram({"eval", "qa", "--squad", squad, "--quality", quality, "--nq", nq,
+                                 "--modes", "none,rag,long:full,long:retrieval", "--ctx", "1024",
+                                 "--k", "2", "--max-answer-tokens", "8", "--threads", "2",
+                                 "--limit", "2", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const nlohmann::json j = ParseJson(r);
+  ASSERT_TRUE(j.contains("modes")) << r.out;
+  for (const char* mode : {"none", "rag", "long:full", "long:retrieval"}) {
+    ASSERT_TRUE(j["modes"].contains(mode)) << mode;
+    const nlohmann::json& m = j["modes"][mode];
+    for (const char* key : {"squad_em", "squad_f1", "quality_accuracy", "nq_em", "nq_f1",
+                            "ttft_ms_cold", "ttft_ms_cached", "tokens_per_answer", "questions",
+                            "skipped", "seconds_per_question", "quality_chance"}) {
+      EXPECT_TRUE(m.contains(key)) << mode << " lacks " << key;
+    }
+    EXPECT_EQ(m["squad_questions"], 2) << mode;
+    EXPECT_EQ(m["quality_questions"], 1) << mode;
+    EXPECT_EQ(m["quality_chance"], 0.25) << mode;
+    EXPECT_GE(m["squad_f1"].get<double>(), 0.0);
+    EXPECT_LE(m["squad_f1"].get<double>(), 1.0);
+  }
+  // The NQ page does not fit: long skips it (never truncates), rag answers it.
+  EXPECT_EQ(j["modes"]["long:full"]["nq_skipped"], 1);
+  EXPECT_TRUE(j["modes"]["long:full"]["nq_em"].is_null());
+  EXPECT_EQ(j["modes"]["rag"]["nq_questions"], 1);
+  EXPECT_EQ(j["modes"]["rag"]["nq_skipped"], 0);
+  EXPECT_TRUE(j["modes"]["rag"]["ttft_ms_cached"].is_null());  // rag reads no cached prefix
+  // The second SQuAD question reads the article's prefix from the cache in long mode.
+  EXPECT_GE(j["modes"]["long:full"]["answers_cached"].get<int>(), 1);
+  EXPECT_EQ(j["modes"]["long:retrieval"]["attention"], "retrieval");
+  EXPECT_EQ(j["datasets"]["squad"]["question_ids"], nlohmann::json::array({"q1", "q2"}));
+  for (const char* key : {"commit", "machine", "model", "config"}) EXPECT_TRUE(j.contains(key)) << key;
+}
 
 TEST_F(EvalQaCommandTest, NoDatasetGiven) {
   ExpectBadInput(RunEngram({"eval", "qa", "--modes", "rag"}), "--squad, --quality, --nq");

@@ -6,9 +6,11 @@
 # greedy, in one run on one machine. Prints both (EM, F1, s/question, and the ratio).
 #   Usage: bench/peer_qa.sh [--squad FILE] [--limit N] [--documents M] [--split all|even|odd]
 #            [--k K] [--ctx N] [--threads N] [--max-answer-tokens N] [--model F]
-#            [--build-dir DIR] [--json]
+#            [--build-dir DIR] [--repeat R] [--json]
 # Defaults: the SQuAD dev file under $ENGRAM_SHARED_DATA, --limit 20, all documents, k 8,
-# ctx 8192, 2 threads, 64 answer tokens, the default generator. The questions are chosen by
+# ctx 8192, 2 threads, 64 answer tokens, the default generator, 1 repeat. With --repeat R the
+# two run alternately R times (engram, peer, engram, ...) so drift on a shared machine hits
+# both; s/question is then the median of the R runs (answers are greedy: the same each time). The questions are chosen by
 # `engram eval qa`'s rule (question 0 of every article, then question 1, ...); the script checks
 # that both sides asked the same ids. s/question is retrieval + generation; model loading and
 # indexing are reported apart (the peer's index_s, engram's ingest_s).
@@ -22,7 +24,7 @@ die() { echo "peer_qa: error: $*" >&2; exit 1; }
 
 shared="${ENGRAM_SHARED_DATA:-$(pwd)/../shared/data}"
 squad="$shared/squad/dev-v1.1.shared.json"
-limit=20 documents=0 split=all k=8 ctx=8192 threads=2 answer=64 build=build json=0
+limit=20 documents=0 split=all k=8 ctx=8192 threads=2 answer=64 build=build json=0 repeat=1
 models="${ENGRAM_MODELS_DIR:-$HOME/.cache/engram/models}"
 model="$models/SmolLM2-135M-Instruct.Q4_1.gguf"
 embedder="$models/all-MiniLM-L6-v2"
@@ -38,16 +40,18 @@ while [ $# -gt 0 ]; do
     --max-answer-tokens) answer="$2"; shift 2 ;;
     --model) model="$2"; shift 2 ;;
     --build-dir) build="$2"; shift 2 ;;
+    --repeat) repeat="$2"; shift 2 ;;
     --json) json=1; shift ;;
-    -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "peer_qa: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
-for v in limit documents k ctx threads answer; do
+for v in limit documents k ctx threads answer repeat; do
   [[ "${!v}" =~ ^[0-9]+$ ]] || die "--${v/answer/max-answer-tokens} must be a non-negative integer, got '${!v}'"
 done
 [[ "$limit" -gt 0 ]] || die "--limit must be positive (the peer runs every question it is given)"
 [[ "$threads" -gt 0 ]] || die "--threads must be positive (the peer needs a number)"
+[[ "$repeat" -gt 0 ]] || die "--repeat must be positive"
 [[ "$split" =~ ^(all|even|odd)$ ]] || die "--split must be all, even or odd, got '$split'"
 engram="$build/bin/engram"
 [[ -x "$engram" ]] || die "'$engram' is missing; build engram first (cmake --build $build --target engram) or pass --build-dir"
@@ -87,21 +91,29 @@ work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 common=(--squad "$squad" --limit "$limit" --documents "$documents" --split "$split" --k "$k"
         --ctx "$ctx" --threads "$threads" --max-answer-tokens "$answer")
-[ -t 2 ] && echo "peer_qa: engram eval qa --modes rag ..." >&2
-if ! "$engram" eval qa "${common[@]}" --modes rag -m "$model" --json > "$work/engram.json" 2> "$work/err"; then
-  echo "peer_qa: error: engram eval qa failed:" >&2; tail -5 "$work/err" >&2; exit 1
-fi
-[ -t 2 ] && echo "peer_qa: the hand-wired peer ..." >&2
-if ! "$py" bench/peer_qa.py "${common[@]}" --model "$model" --embedder "$embedder" > "$work/peer.json" 2> "$work/err"; then
-  echo "peer_qa: error: bench/peer_qa.py failed:" >&2; tail -5 "$work/err" >&2; exit 1
-fi
+for r in $(seq 1 "$repeat"); do
+  [ -t 2 ] && echo "peer_qa: run $r/$repeat: engram eval qa --modes rag ..." >&2
+  if ! "$engram" eval qa "${common[@]}" --modes rag -m "$model" --json > "$work/engram$r.json" 2> "$work/err"; then
+    echo "peer_qa: error: engram eval qa failed:" >&2; tail -5 "$work/err" >&2; exit 1
+  fi
+  [ -t 2 ] && echo "peer_qa: run $r/$repeat: the hand-wired peer ..." >&2
+  if ! "$py" bench/peer_qa.py "${common[@]}" --model "$model" --embedder "$embedder" > "$work/peer$r.json" 2> "$work/err"; then
+    echo "peer_qa: error: bench/peer_qa.py failed:" >&2; tail -5 "$work/err" >&2; exit 1
+  fi
+done
 
 machine="$(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) cores"
-"$py" - "$work/engram.json" "$work/peer.json" "$json" "$machine" <<'PY'
-import json, sys
-e_all, p = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+"$py" - "$work" "$repeat" "$json" "$machine" <<'PY'
+import json, statistics, sys
+work, repeat = sys.argv[1], int(sys.argv[2])
 as_json, machine = sys.argv[3] == "1", sys.argv[4]
-e = e_all["modes"]["rag"]
+e_runs = [json.load(open(f"{work}/engram{r}.json")) for r in range(1, repeat + 1)]
+p_runs = [json.load(open(f"{work}/peer{r}.json")) for r in range(1, repeat + 1)]
+e_all, p = e_runs[0], dict(p_runs[0])
+e = dict(e_all["modes"]["rag"])
+e_sq = [x["modes"]["rag"]["seconds_per_question"] for x in e_runs]
+p_sq = [x["seconds_per_question"] for x in p_runs]
+e["seconds_per_question"], p["seconds_per_question"] = statistics.median(e_sq), statistics.median(p_sq)
 ids = e_all["datasets"]["squad"]["question_ids"]
 if ids != p["question_ids"]:
     sys.exit("peer_qa: error: engram and the peer asked different questions")
@@ -114,6 +126,8 @@ out = {"bench": "peer_qa", "machine": machine, "engram_commit": e_all["commit"],
                                   "retrieve_seconds_per_question", "tokens_per_answer", "load_s",
                                   "index_s", "chunks")},
        "speed_ratio": p["seconds_per_question"] / e["seconds_per_question"],
+       "runs": {"repeat": repeat, "engram_seconds_per_question": e_sq,
+                "peer_seconds_per_question": p_sq},
        "examples": {"engram": e["examples"]["squad"], "peer": p["examples"]}}
 if as_json:
     print(json.dumps(out, indent=2, ensure_ascii=False))
@@ -125,5 +139,6 @@ print(f"{'':8} {'EM':>6} {'F1':>6} {'s/question':>11} {'prompt tokens':>14}")
 for name, r in (("engram", out["engram"]), ("peer", out["peer"])):
     print(f"{name:8} {r['squad_em']:6.3f} {r['squad_f1']:6.3f} {r['seconds_per_question']:11.2f} "
           f"{r['tokens_per_answer']:14.0f}")
-print(f"speed: engram answers {out['speed_ratio']:.2f}x as fast (peer s/question / engram s/question)")
+print(f"speed: engram answers {out['speed_ratio']:.2f}x as fast (peer s/question / engram s/question"
+      + (f"; medians of {repeat} alternating runs)" if repeat > 1 else ")"))
 PY

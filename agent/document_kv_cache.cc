@@ -442,7 +442,7 @@ Result<bool> DocumentKvCache::Load(std::string_view key, inference::LlamaContext
   return false;
 }
 
-Status DocumentKvCache::Store(std::string_view key, const inference::LlamaContext& ctx) const {
+Status DocumentKvCache::Store(std::string_view key, inference::LlamaContext& ctx) const {
   if (Status s = CheckKey(key); !s.ok()) return s;
   const fs::path path = dir_ / (std::string(key) + std::string(kEntrySuffix));
   std::error_code ec;

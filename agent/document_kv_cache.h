@@ -113,7 +113,7 @@ class DocumentKvCache {
   // While it runs the dir holds the new entry on top of the others, so its peak size is the
   // limit plus one entry. An entry that cannot be evicted (a file that cannot be removed) is
   // logged and retried by the next Store; it does not fail this one.
-  Status Store(std::string_view key, const inference::LlamaContext& ctx) const;
+  Status Store(std::string_view key, inference::LlamaContext& ctx) const;
 
   struct Stats {
     uint64_t entries = 0;      // entries with a <key>.kv file

@@ -4,6 +4,7 @@
 #include <cctype>
 
 #include "agent/internal/qa_state.h"
+#include "retrieval/bm25.h"
 
 namespace engram::agent {
 
@@ -133,6 +134,30 @@ void FillGenerationTiming(const Generated& g, AskTiming* timing) {
 
 // ---- rag and none --------------------------------------------------------------------------
 
+// The sources (numbers) sharing the most answer terms not already in the question, best first:
+// at most two, each sharing at least two such terms.
+std::vector<int> SupportingSources(std::span<const internal::Source> sources,
+                                   std::string_view question, std::string_view answer) {
+  std::set<std::string> asked, terms;
+  for (std::string& t : retrieval::Bm25Terms(question)) asked.insert(std::move(t));
+  for (std::string& t : retrieval::Bm25Terms(answer)) {
+    if (!asked.contains(t)) terms.insert(std::move(t));
+  }
+  std::vector<std::pair<size_t, int>> shared;  // (terms shared, number)
+  for (const internal::Source& src : sources) {
+    std::set<std::string> in_source;
+    for (std::string& t : retrieval::Bm25Terms(src.text)) in_source.insert(std::move(t));
+    size_t n = 0;
+    for (const std::string& t : terms) n += in_source.contains(t) ? 1 : 0;
+    if (n >= 2) shared.emplace_back(n, src.number);
+  }
+  std::stable_sort(shared.begin(), shared.end(),
+                   [](const auto& a, const auto& b) { return a.first > b.first; });
+  std::vector<int> out;
+  for (size_t i = 0; i < shared.size() && i < 2; ++i) out.push_back(shared[i].second);
+  return out;
+}
+
 Result<Answer> AskRag(internal::QaState& s, std::string_view question, const AskOptions& options,
                       Clock::time_point asked,
                       const std::function<bool(std::string_view)>& on_text) {
@@ -182,6 +207,13 @@ Result<Answer> AskRag(internal::QaState& s, std::string_view question, const Ask
   for (int n : g.cited) {
     const internal::Source& src = sources[static_cast<size_t>(n - 1)];
     answer.citations.push_back(s.Cite(n, src.source, src.begin, src.end, src.text, false));
+  }
+  if (g.cited.empty()) {
+    // Small models often cite nothing: name the sources the answer draws on, marked as such.
+    for (int n : SupportingSources(sources, question, answer.text)) {
+      const internal::Source& src = sources[static_cast<size_t>(n - 1)];
+      answer.citations.push_back(s.Cite(n, src.source, src.begin, src.end, src.text, true));
+    }
   }
   FillGenerationTiming(g, &answer.timing);
   answer.timing.prefill_ms = g.stats.prefill_ms;

@@ -73,7 +73,9 @@ struct Citation {
   std::string document;       // the name shown: QaPipeline::SetDisplayName, else the source
   size_t begin = 0, end = 0;  // byte span in the document's parsed text
   std::string snippet;        // a quote from the span (whole words, at most ~200 bytes)
-  bool supporting = false;    // attributed after generation (long, extractive), not cited
+  // Attributed after generation, not cited by the model: long mode's passages, and rag's
+  // sources that share the answer's terms when the model cited none.
+  bool supporting = false;
 };
 
 struct AskTiming {

@@ -103,6 +103,9 @@ Status Run(const GlobalFlags& global, const AskFlags& flags) {
   agent::AskOptions ask = flags.ask;
   ENGRAM_TRY_ASSIGN(ask.mode, agent::ParseAskMode(flags.mode));
   if (Status st = agent::ValidateAskOptions(ask); !st.ok()) return st;
+  if (question.find_first_not_of(" \t\r\n") == std::string::npos) {
+    return Status::InvalidArgument("ask: the question is empty; give it as the last argument");
+  }
   if (Status st = retrieval::ValidateSearch(question, {}); !st.ok()) return st.WithContext("ask");
   const std::filesystem::path data_dir = ResolveDataDir(global.data_dir);
   std::string collection_dir;
@@ -112,6 +115,15 @@ Status Run(const GlobalFlags& global, const AskFlags& flags) {
   }
   bool no_generator = false;
   ENGRAM_TRY_ASSIGN(std::unique_ptr<inference::Engine> engine, LoadEngine(flags, &no_generator));
+  if (engine != nullptr) {  // refused before anything is ingested
+    const int64_t tokens = static_cast<int64_t>(engine->tokenizer().Encode(question).size());
+    if (tokens + ask.max_answer_tokens >= engine->context_length()) {
+      return Status::InvalidArgument(
+          "ask: the question is " + std::to_string(tokens) + " tokens; with the answer limit of " +
+          std::to_string(ask.max_answer_tokens) + " tokens it does not fit the context of " +
+          std::to_string(engine->context_length()) + "; shorten it or use a larger --ctx");
+    }
+  }
   ENGRAM_TRY_ASSIGN(std::unique_ptr<inference::BertEmbedder> embedder,
                     inference::BertEmbedder::OpenOrDefault(
                         "", {.n_threads = flags.engine.options.context.n_threads}));
@@ -153,6 +165,7 @@ void RegisterAskCommand(CLI::App& app, const GlobalFlags& global, CommandTable& 
   auto flags = std::make_shared<AskFlags>();
   flags->engine.attention = "retrieval";  // long mode's default decode policy
   flags->engine.options.generation.sampler.temperature = 0;  // answers are read, not sampled
+  flags->engine.options.generation.sampler.repeat_penalty = 1.1f;  // the small model loops
   CLI::App* cmd = app.add_subcommand(
       "ask", "Answer a question from documents, with citations (FILE… QUESTION or -c NAME QUESTION)");
   cmd->add_option("args", flags->args, "FILE… (txt, md, html, pdf) then the question")->required();
@@ -179,6 +192,7 @@ void RegisterAskCommand(CLI::App& app, const GlobalFlags& global, CommandTable& 
   cmd->add_flag("--json", flags->json, "Print one JSON object");
   AddModelFlags(cmd, &flags->engine);
   AddAttentionFlags(cmd, &flags->engine);
+  AddSamplerFlags(cmd, &flags->engine);
   commands.Add(cmd, [flags, &global]() { return Run(global, *flags); });
 }
 

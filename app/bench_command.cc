@@ -254,7 +254,7 @@ void AddGenerateBench(CLI::App* bench, CommandTable& commands, const char* name,
       ->default_val(0)
       ->check(CLI::Range(0, 1000));
   cmd->add_option("--kv-type", flags->options.kv_type, "KV cache entries: f16 or f32")
-      ->default_val("f16");
+      ->capture_default_str();
   cmd->add_flag("--json", flags->json, "Print one JSON object");
   commands.Add(cmd, [flags, decode]() -> Status {
     Result<nlohmann::ordered_json> result =

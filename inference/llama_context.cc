@@ -10,9 +10,12 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <limits>
 #include <string>
 
+#include "common/logging.h"
+#include "inference/internal/attention_index_file.h"
 #include "inference/internal/sparse_attention.h"
 #include "kernels/attention.h"
 #include "kernels/matmul.h"
@@ -167,6 +170,9 @@ Result<SequenceId> LlamaContext::Fork() {
   Result<SequenceId> fork = cache_->Fork(sequence_, position());
   if (!fork.ok()) return fork.status();
   queries_[*fork] = std::make_unique<internal::PrefillQueries>(queries());
+  // The fork holds the same keys, so the current sequence's indexes serve it as they are.
+  auto it = sparse_.find(sequence_);
+  if (it != sparse_.end() && it->second != nullptr) sparse_[*fork] = it->second->Clone();
   return fork;
 }
 
@@ -269,12 +275,23 @@ std::string LlamaContext::ModelFingerprint() const {
          std::to_string(c.n_vocab) + "/file bytes " + std::to_string(model_->file_bytes());
 }
 
-Status LlamaContext::SaveCache(const std::string& path) const {
-  return cache_->Save(sequence_, path, ModelFingerprint());
+Status LlamaContext::SaveCache(const std::string& path) {
+  Sha256::Digest digest{};
+  if (Status s = cache_->Save(sequence_, path, ModelFingerprint(), &digest); !s.ok()) return s;
+  const std::string sidecar = internal::IndexSidecarPath(path);
+  if (options_.attention.kind != AttentionKind::kRetrieval) {
+    std::error_code ec;
+    std::filesystem::remove(sidecar, ec);  // of an earlier save; no longer describes the cache
+    return Status::OK();
+  }
+  PrepareAttention();
+  const internal::IndexBinding binding{ModelFingerprint(), digest, position()};
+  return internal::WriteIndexSidecar(sidecar, binding, *sparse());
 }
 
 Status LlamaContext::LoadCache(const std::string& path) {
-  Result<SequenceId> loaded = cache_->Load(path, ModelFingerprint());
+  Sha256::Digest digest{};
+  Result<SequenceId> loaded = cache_->Load(path, ModelFingerprint(), &digest);
   if (!loaded.ok()) return loaded.status();
   if (cache_->length(*loaded) > n_ctx()) {
     const int64_t length = cache_->length(*loaded);
@@ -287,6 +304,25 @@ Status LlamaContext::LoadCache(const std::string& path) {
   sparse_.erase(sequence_);
   queries_.erase(sequence_);
   sequence_ = *loaded;
+  index_restored_ = false;
+  index_load_seconds_ = 0.0;
+  if (options_.attention.kind == AttentionKind::kRetrieval) {
+    const auto start = Clock::now();
+    const LlamaConfig& c = model_->config();
+    auto state = std::make_unique<internal::SparseAttention>(
+        options_.attention, cache_->shape(), c.n_head / c.n_kv_head, cache_->block_size());
+    const internal::IndexBinding binding{ModelFingerprint(), digest, position()};
+    const Status s = internal::ReadIndexSidecar(internal::IndexSidecarPath(path), binding,
+                                                state.get());
+    if (s.ok()) {
+      sparse_[sequence_] = std::move(state);
+      index_restored_ = true;
+    } else if (s.code() != StatusCode::kNotFound) {
+      spdlog::warn("context: not using the key indexes saved with '{}' ({}); building them again",
+                   path, s.ToString());
+    }
+    index_load_seconds_ = SecondsSince(start);
+  }
   return Status::OK();
 }
 

@@ -101,7 +101,7 @@ class LlamaContext {
   int n_threads() const { return static_cast<int>(team_.size()); }
 
   // Sequences. Fork: a new sequence holding the current one's tokens (sharing their cache
-  // blocks); the current sequence stays current. Switch: make `seq` current. Free: drop a
+  // blocks) and a copy of its built key indexes, if any; the current sequence stays current. Switch: make `seq` current. Free: drop a
   // sequence that is not current. kInvalidArgument for unknown ids; kResourceExhausted when the
   // cache pool is full.
   SequenceId sequence() const { return sequence_; }
@@ -124,8 +124,29 @@ class LlamaContext {
 
   // Writes / reads the current sequence's cache (positions, keys, values) to / from a file that
   // names this model. Load replaces the current sequence. Errors as PagedKvCache::Save / Load.
-  Status SaveCache(const std::string& path) const;
+  //
+  // Under the retrieval policy the key indexes go with the cache, so a loaded document decodes
+  // without rebuilding them (seconds at 8k positions): SaveCache builds the current sequence's
+  // indexes if it has none yet (as PrepareAttention; the sequence keeps them) and writes them to
+  // `<path>.index` (docs/formats/key_index.md), atomically, after the cache file. The sidecar is
+  // bound to the cache file's content (its SHA-256), the model, and the policy's index
+  // parameters (index kind, sinks, window, candidate_factor, index_batch, query_samples; not the
+  // budget). Under another policy SaveCache removes a `<path>.index` left by an earlier save. An
+  // error writing the sidecar is returned; the cache file is complete all the same.
+  //
+  // LoadCache restores the indexes from `<path>.index` when the current policy is retrieval and
+  // the sidecar matches the loaded cache and the policy; then attention_index_restored() is
+  // true. A missing, damaged, truncated, stale or mismatched sidecar is never trusted: it is
+  // ignored (with a warning unless missing) and the indexes are built at the first decode step
+  // as for any sequence, from a sample of the keys (a loaded cache has no prefill queries). Set
+  // the policy before LoadCache: a later SetAttention that changes index parameters rebuilds.
+  // Forks of the loaded sequence copy its indexes (Fork copies any built indexes).
+  Status SaveCache(const std::string& path);
   Status LoadCache(const std::string& path);
+  // Whether the last successful LoadCache restored the key indexes from the sidecar, and the
+  // seconds it spent reading them (0 when none was read).
+  bool attention_index_restored() const { return index_restored_; }
+  double attention_index_load_seconds() const { return index_load_seconds_; }
   // What a cache file of this model must name: architecture, shape and file size.
   std::string ModelFingerprint() const;
 
@@ -164,6 +185,8 @@ class LlamaContext {
   std::vector<float> logits_;
   DecodeStats stats_;
   AttentionComparison* comparison_ = nullptr;
+  bool index_restored_ = false;
+  double index_load_seconds_ = 0.0;
 };
 
 }  // namespace engram::inference

@@ -535,7 +535,7 @@ const float* PagedKvCache::KeyMax(SequenceId seq, int layer, int kv_head, int64_
 // SHA-256 of everything before it.
 
 Status PagedKvCache::Save(SequenceId seq, const std::string& path,
-                          std::string_view model_fingerprint) const {
+                          std::string_view model_fingerprint, Sha256::Digest* file_digest) const {
   if (!Has(seq)) {
     return Status::InvalidArgument("kv cache: cannot save unknown sequence " + std::to_string(seq) +
                                    " to '" + path + "'");
@@ -595,6 +595,7 @@ Status PagedKvCache::Save(SequenceId seq, const std::string& path,
   if (status.ok()) {
     const Sha256::Digest digest = hash.Finish();
     status = WriteAll(fd, digest.data(), digest.size(), tmp);
+    if (file_digest != nullptr) *file_digest = digest;
   }
   if (status.ok() && ::fsync(fd) != 0) {
     status = ErrnoStatus("kv cache: cannot fsync '" + tmp + "'", errno);
@@ -612,7 +613,8 @@ Status PagedKvCache::Save(SequenceId seq, const std::string& path,
   return FsyncDirectoryOf(path);
 }
 
-Result<SequenceId> PagedKvCache::Load(const std::string& path, std::string_view model_fingerprint) {
+Result<SequenceId> PagedKvCache::Load(const std::string& path, std::string_view model_fingerprint,
+                                      Sha256::Digest* file_digest) {
   std::error_code ec;
   const std::filesystem::file_status st = std::filesystem::status(path, ec);
   if (!std::filesystem::exists(st)) {
@@ -719,6 +721,7 @@ Result<SequenceId> PagedKvCache::Load(const std::string& path, std::string_view 
   }
   s.length = length;
   s.reserved = length;
+  if (file_digest != nullptr) *file_digest = digest;
   return seq;
 }
 

@@ -39,6 +39,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "common/sha256.h"
 #include "kernels/attention.h"
 #include "kernels/tensor_type.h"
 
@@ -109,12 +110,17 @@ class PagedKvCache {
   const float* KeyMax(SequenceId seq, int layer, int kv_head, int64_t block) const;
 
   // Writes the sequence to `path` (atomically: a temporary file renamed into place). The
-  // fingerprint names the model the cache belongs to; Load checks it.
-  Status Save(SequenceId seq, const std::string& path, std::string_view model_fingerprint) const;
+  // fingerprint names the model the cache belongs to; Load checks it. `digest` (optional)
+  // receives the file's SHA-256 trailer, which names this exact content (files bound to the
+  // cache, such as its key indexes, record it).
+  Status Save(SequenceId seq, const std::string& path, std::string_view model_fingerprint,
+              Sha256::Digest* digest = nullptr) const;
   // Reads a file written by Save into a new sequence. kInvalidArgument when the file is for
   // another model fingerprint, shape, type or block size; kCorruption when it is truncated or its
   // checksum fails; kNotFound when it does not exist; kResourceExhausted when the pool is full.
-  Result<SequenceId> Load(const std::string& path, std::string_view model_fingerprint);
+  // `digest` (optional) receives the verified SHA-256 trailer of the file read.
+  Result<SequenceId> Load(const std::string& path, std::string_view model_fingerprint,
+                          Sha256::Digest* digest = nullptr);
 
  private:
   struct Sequence {

@@ -5,6 +5,8 @@
 #include <faiss/impl/FaissException.h>
 
 #include <algorithm>
+#include <bit>
+#include <cstring>
 #include <cmath>
 #include <functional>
 #include <limits>
@@ -19,6 +21,60 @@ namespace {
 // Standardized score (spreads above the keys' mean score) from which a key is linked into a
 // cluster's list besides its best one: about the top 1% of a cluster's keys.
 constexpr float kLinkSpreads = 2.33f;
+
+// ---- serialization (docs/formats/key_index.md) -----------------------------------------------
+
+static_assert(std::endian::native == std::endian::little, "key index bytes assume little-endian");
+
+template <typename T>
+void Put(std::string* out, T value) {
+  out->append(reinterpret_cast<const char*>(&value), sizeof(T));
+}
+template <typename T>
+void PutArray(std::string* out, const T* data, size_t n) {
+  out->append(reinterpret_cast<const char*>(data), n * sizeof(T));
+}
+
+// Reads fields from the front of a byte span; ok() turns false past the end or on a bad count.
+class ByteReader {
+ public:
+  explicit ByteReader(std::span<const uint8_t> bytes) : bytes_(bytes) {}
+  template <typename T>
+  T Get() {
+    T value{};
+    if (!ok_ || sizeof(T) > bytes_.size() - pos_) {
+      ok_ = false;
+      return value;
+    }
+    std::memcpy(&value, bytes_.data() + pos_, sizeof(T));
+    pos_ += sizeof(T);
+    return value;
+  }
+  // n values of T into `out` (resized); a negative or overlong n fails.
+  template <typename T>
+  void GetArray(int64_t n, std::vector<T>* out) {
+    if (!ok_ || n < 0 || static_cast<uint64_t>(n) > (bytes_.size() - pos_) / sizeof(T)) {
+      ok_ = false;
+      out->clear();
+      return;
+    }
+    out->resize(static_cast<size_t>(n));
+    std::memcpy(out->data(), bytes_.data() + pos_, static_cast<size_t>(n) * sizeof(T));
+    pos_ += static_cast<size_t>(n) * sizeof(T);
+  }
+  void Fail() { ok_ = false; }
+  bool ok() const { return ok_; }
+  bool done() const { return ok_ && pos_ == bytes_.size(); }
+
+ private:
+  std::span<const uint8_t> bytes_;
+  size_t pos_ = 0;
+  bool ok_ = true;
+};
+
+// Largest dimension and list count a serialized index may claim (a bound against bad bytes).
+constexpr int32_t kMaxDim = 1 << 16;
+constexpr int32_t kMaxLists = 1 << 20;
 
 int ListCount(int64_t n_keys, int keys_per_list) {
   const int64_t lists = n_keys / std::max(1, keys_per_list);
@@ -62,6 +118,16 @@ class ExactKeyIndex final : public KeyIndex {
   }
   int64_t size() const override { return static_cast<int64_t>(ids_.size()); }
   size_t memory_bytes() const override { return ids_.capacity() * sizeof(int32_t); }
+  std::unique_ptr<KeyIndex> Clone() const override { return std::make_unique<ExactKeyIndex>(*this); }
+  void Serialize(std::string* out) const override {
+    Put<uint32_t>(out, static_cast<uint32_t>(KeyIndexKind::kExact));
+    Put<int64_t>(out, size());
+    PutArray(out, ids_.data(), ids_.size());
+  }
+  bool Deserialize(ByteReader& in) {
+    in.GetArray(in.Get<int64_t>(), &ids_);
+    return in.ok() && std::all_of(ids_.begin(), ids_.end(), [](int32_t id) { return id >= 0; });
+  }
 
  private:
   std::vector<int32_t> ids_;
@@ -116,6 +182,66 @@ class IvfKeyIndex final : public KeyIndex {
   size_t memory_bytes() const override {
     return static_cast<size_t>(index_.ntotal) * (dim_ * sizeof(float) + sizeof(faiss::Index::idx_t)) +
            index_.nlist * dim_ * sizeof(float);
+  }
+  std::unique_ptr<KeyIndex> Clone() const override {
+    std::string bytes;
+    Serialize(&bytes);
+    ByteReader in({reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()});
+    in.Get<uint32_t>();  // the kind
+    auto copy = std::make_unique<IvfKeyIndex>(in.Get<int32_t>(), static_cast<int>(index_.nlist),
+                                              factor_);
+    copy->Deserialize(in);  // its own bytes: cannot fail
+    return copy;
+  }
+  // kind, dim, list count, factor, max id, centroids, then per list: size, ids (i32), keys.
+  void Serialize(std::string* out) const override {
+    Put<uint32_t>(out, static_cast<uint32_t>(KeyIndexKind::kIvf));
+    Put<int32_t>(out, dim_);
+    Put<int32_t>(out, static_cast<int32_t>(index_.nlist));
+    Put<double>(out, factor_);
+    Put<int32_t>(out, max_id_);
+    PutArray(out, quantizer_.get_xb(), index_.nlist * dim_);
+    const faiss::InvertedLists& lists = *index_.invlists;
+    std::vector<int32_t> ids;
+    for (size_t l = 0; l < index_.nlist; ++l) {
+      const size_t n = lists.list_size(l);
+      Put<int64_t>(out, static_cast<int64_t>(n));
+      const faiss::Index::idx_t* wide = lists.get_ids(l);
+      ids.assign(wide, wide + n);
+      lists.release_ids(l, wide);
+      PutArray(out, ids.data(), n);
+      const uint8_t* codes = lists.get_codes(l);
+      PutArray(out, codes, n * lists.code_size);
+      lists.release_codes(l, codes);
+    }
+  }
+  // The rest after kind and dim (the caller constructed this index with them).
+  bool Deserialize(ByteReader& in) {
+    const auto n_lists = static_cast<size_t>(in.Get<int32_t>());
+    factor_ = in.Get<double>();
+    max_id_ = in.Get<int32_t>();
+    if (!in.ok() || n_lists != index_.nlist || max_id_ < 0 || !(factor_ >= 1.0)) return false;
+    std::vector<float> centroids;
+    in.GetArray(static_cast<int64_t>(n_lists) * dim_, &centroids);
+    if (!in.ok()) return false;
+    quantizer_.add(static_cast<faiss::Index::idx_t>(n_lists), centroids.data());
+    index_.is_trained = true;
+    std::vector<int32_t> ids;
+    std::vector<float> keys;
+    for (size_t l = 0; l < n_lists; ++l) {
+      const int64_t n = in.Get<int64_t>();
+      in.GetArray(n, &ids);
+      in.GetArray(n * dim_, &keys);
+      if (!in.ok()) return false;
+      for (int32_t id : ids) {
+        if (id < 0 || id > max_id_) return false;
+      }
+      std::vector<faiss::Index::idx_t> wide(ids.begin(), ids.end());
+      index_.invlists->add_entries(l, ids.size(), wide.data(),
+                                   reinterpret_cast<const uint8_t*>(keys.data()));
+      index_.ntotal += n;
+    }
+    return true;
   }
 
  private:
@@ -226,6 +352,50 @@ class AwareKeyIndex final : public KeyIndex {
     for (const std::vector<int32_t>& list : lists_) bytes += list.capacity() * sizeof(int32_t);
     return bytes;
   }
+  std::unique_ptr<KeyIndex> Clone() const override { return std::make_unique<AwareKeyIndex>(*this); }
+  // kind, dim, list count, factor, size, max id, centroids, offsets, inverse spreads, then per
+  // list: size, ids (i32).
+  void Serialize(std::string* out) const override {
+    const auto n_lists = static_cast<int32_t>(lists_.size());
+    Put<uint32_t>(out, static_cast<uint32_t>(KeyIndexKind::kAttentionAware));
+    Put<int32_t>(out, dim_);
+    Put<int32_t>(out, n_lists);
+    Put<double>(out, factor_);
+    Put<int64_t>(out, size_);
+    Put<int32_t>(out, max_id_);
+    PutArray(out, centroids_.data(), centroids_.size());
+    PutArray(out, offset_.data(), offset_.size());
+    PutArray(out, inv_spread_.data(), inv_spread_.size());
+    for (const std::vector<int32_t>& list : lists_) {
+      Put<int64_t>(out, static_cast<int64_t>(list.size()));
+      PutArray(out, list.data(), list.size());
+    }
+  }
+  // The rest after kind and dim (the caller constructed this index with dim).
+  bool Deserialize(ByteReader& in) {
+    const int32_t n_lists = in.Get<int32_t>();
+    factor_ = in.Get<double>();
+    size_ = in.Get<int64_t>();
+    max_id_ = in.Get<int32_t>();
+    if (!in.ok() || n_lists < 1 || n_lists > kMaxLists || size_ < 0 || max_id_ < 0 ||
+        !(factor_ >= 1.0)) {
+      return false;
+    }
+    in.GetArray(static_cast<int64_t>(n_lists) * dim_, &centroids_);
+    in.GetArray(n_lists, &offset_);
+    in.GetArray(n_lists, &inv_spread_);
+    lists_.assign(static_cast<size_t>(n_lists), {});
+    for (std::vector<int32_t>& list : lists_) {
+      in.GetArray(in.Get<int64_t>(), &list);
+      if (!in.ok()) return false;
+      for (int32_t id : list) {
+        if (id < 0 || id > max_id_) return false;
+      }
+    }
+    if (!in.ok()) return false;
+    UpdateNorms();
+    return true;
+  }
 
  private:
   int dim_;
@@ -327,6 +497,48 @@ class AwareKeyIndex final : public KeyIndex {
 };
 
 }  // namespace
+
+Result<std::unique_ptr<KeyIndex>> DeserializeKeyIndex(std::span<const uint8_t> bytes) {
+  ByteReader in(bytes);
+  const uint32_t kind = in.Get<uint32_t>();
+  auto corrupt = [&](const std::string& why) {
+    return Status::Corruption("key index: serialized index is malformed: " + why);
+  };
+  if (!in.ok()) return corrupt("it is empty");
+  try {
+    std::unique_ptr<KeyIndex> index;
+    bool ok = false;
+    if (kind == static_cast<uint32_t>(KeyIndexKind::kExact)) {
+      auto exact = std::make_unique<ExactKeyIndex>();
+      ok = exact->Deserialize(in);
+      index = std::move(exact);
+    } else if (kind == static_cast<uint32_t>(KeyIndexKind::kIvf) ||
+               kind == static_cast<uint32_t>(KeyIndexKind::kAttentionAware)) {
+      const int32_t dim = in.Get<int32_t>();
+      if (!in.ok() || dim < 1 || dim > kMaxDim) return corrupt("bad dimension");
+      if (kind == static_cast<uint32_t>(KeyIndexKind::kIvf)) {
+        // The list count is read twice: here to construct, then checked by Deserialize.
+        ByteReader peek = in;
+        const int32_t n_lists = peek.Get<int32_t>();
+        if (!peek.ok() || n_lists < 1 || n_lists > kMaxLists) return corrupt("bad list count");
+        auto ivf = std::make_unique<IvfKeyIndex>(dim, n_lists, 1.0);
+        ok = ivf->Deserialize(in);
+        index = std::move(ivf);
+      } else {
+        auto aware = std::make_unique<AwareKeyIndex>(dim, 1.0);
+        ok = aware->Deserialize(in);
+        index = std::move(aware);
+      }
+    } else {
+      return corrupt("unknown kind " + std::to_string(kind));
+    }
+    if (!ok || !in.ok()) return corrupt("truncated or out-of-range fields");
+    if (!in.done()) return corrupt("trailing bytes");
+    return index;
+  } catch (const faiss::FaissException& e) {
+    return Status::Internal(std::string("key index: FAISS failed: ") + e.what());
+  }
+}
 
 std::string_view KeyIndexKindName(KeyIndexKind kind) {
   switch (kind) {

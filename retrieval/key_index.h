@@ -34,6 +34,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <span>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -76,10 +78,22 @@ class KeyIndex {
   virtual int64_t size() const = 0;
   // Bytes the index holds (centroids, lists, stored vectors).
   virtual size_t memory_bytes() const = 0;
+  // A deep copy: Add on either leaves the other as it was (a forked sequence extends its own).
+  virtual std::unique_ptr<KeyIndex> Clone() const = 0;
+  // Appends the whole state to `out` in the layout of docs/formats/key_index.md (little-endian,
+  // no checksum: the file that holds it carries one). DeserializeKeyIndex turns it back into an
+  // index that proposes exactly the same candidates.
+  virtual void Serialize(std::string* out) const = 0;
 };
 
 // Builds an index of `kind` over the input's keys. kInvalidArgument for a bad dimension or
 // count; FAISS failures come back as kInternal.
 Result<std::unique_ptr<KeyIndex>> BuildKeyIndex(KeyIndexKind kind, const KeyIndexInput& input);
+
+// Reads bytes written by KeyIndex::Serialize (exactly one index, no trailing bytes).
+// kCorruption for anything else: truncated, overlong, an unknown kind, counts or ids out of range.
+// Never trusts the bytes to be well formed, but does not verify that they describe a useful
+// index: the caller checks a checksum first.
+Result<std::unique_ptr<KeyIndex>> DeserializeKeyIndex(std::span<const uint8_t> bytes);
 
 }  // namespace engram::retrieval

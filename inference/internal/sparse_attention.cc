@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <cmath>
 #include <functional>
 #include <numeric>
@@ -254,6 +255,94 @@ bool SparseAttention::ValidFor(int64_t length) const {
     if (st.indexed_end > boundary) return false;
   }
   return true;
+}
+
+std::unique_ptr<SparseAttention> SparseAttention::Clone() const {
+  auto copy = std::make_unique<SparseAttention>(options_, shape_, group_, block_size_);
+  copy->layers_ = layers_;
+  for (size_t i = 0; i < indexes_.size(); ++i) {
+    if (indexes_[i]) copy->indexes_[i] = indexes_[i]->Clone();
+  }
+  copy->build_seconds_ = build_seconds_;
+  copy->restored_ = restored_;
+  return copy;
+}
+
+bool SparseAttention::indexes_built() const {
+  for (const LayerState& st : layers_) {
+    if (st.indexed_end < 0) return false;
+  }
+  return std::all_of(indexes_.begin(), indexes_.end(), [](const auto& i) { return i != nullptr; });
+}
+
+// i32 layers, i32 KV heads; per layer i64 indexed_end; per (layer, head) u64 size and the
+// index's bytes (KeyIndex::Serialize).
+void SparseAttention::SerializeIndexes(std::string* out) const {
+  auto put = [out](auto v) { out->append(reinterpret_cast<const char*>(&v), sizeof v); };
+  put(static_cast<int32_t>(shape_.n_layer));
+  put(static_cast<int32_t>(shape_.n_kv_head));
+  for (const LayerState& st : layers_) put(static_cast<int64_t>(st.indexed_end));
+  std::string bytes;
+  for (const auto& index : indexes_) {
+    bytes.clear();
+    index->Serialize(&bytes);
+    put(static_cast<uint64_t>(bytes.size()));
+    out->append(bytes);
+  }
+}
+
+Status SparseAttention::RestoreIndexes(std::span<const uint8_t> bytes, int64_t length) {
+  size_t pos = 0;
+  bool ok = true;
+  auto get = [&](auto* v) {
+    if (!ok || sizeof *v > bytes.size() - pos) {
+      ok = false;
+      return;
+    }
+    std::memcpy(v, bytes.data() + pos, sizeof *v);
+    pos += sizeof *v;
+  };
+  auto corrupt = [](const std::string& why) {
+    return Status::Corruption("attention index: " + why);
+  };
+  int32_t n_layer = 0, n_kv_head = 0;
+  get(&n_layer);
+  get(&n_kv_head);
+  if (!ok || n_layer != shape_.n_layer || n_kv_head != shape_.n_kv_head) {
+    return corrupt("the indexes are for " + std::to_string(n_layer) + " layers x " +
+                   std::to_string(n_kv_head) + " KV heads");
+  }
+  std::vector<LayerState> layers(layers_.size());
+  // The exact window of the next step starts here; an index must not reach past it.
+  const int64_t boundary = std::max<int64_t>(options_.sinks, length + 1 - options_.window);
+  for (LayerState& st : layers) {
+    get(&st.indexed_end);
+    if (!ok || st.indexed_end < options_.sinks || st.indexed_end > boundary) {
+      return corrupt("a layer's indexed range does not fit a sequence of " +
+                     std::to_string(length) + " positions");
+    }
+  }
+  std::vector<std::unique_ptr<retrieval::KeyIndex>> indexes(indexes_.size());
+  for (auto& index : indexes) {
+    uint64_t size = 0;
+    get(&size);
+    if (!ok || size > bytes.size() - pos) return corrupt("truncated");
+    Result<std::unique_ptr<retrieval::KeyIndex>> read =
+        retrieval::DeserializeKeyIndex(bytes.subspan(pos, static_cast<size_t>(size)));
+    if (!read.ok()) return read.status();
+    if ((*read)->kind() != options_.index && (*read)->kind() != retrieval::KeyIndexKind::kExact) {
+      return corrupt("an index of kind " + std::string(KeyIndexKindName((*read)->kind())) +
+                     ", the policy's is " + std::string(KeyIndexKindName(options_.index)));
+    }
+    index = std::move(*read);
+    pos += static_cast<size_t>(size);
+  }
+  if (pos != bytes.size()) return corrupt("trailing bytes");
+  layers_ = std::move(layers);
+  indexes_ = std::move(indexes);
+  std::fill(build_seconds_.begin(), build_seconds_.end(), 0.0);
+  restored_ = true;
+  return Status::OK();
 }
 
 double SparseAttention::index_build_seconds() const {

@@ -4,9 +4,12 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
+#include <string>
 #include <utility>
 #include <vector>
 
+#include "common/result.h"
 #include "inference/attention_policy.h"
 #include "inference/paged_kv_cache.h"
 #include "retrieval/key_index.h"
@@ -64,6 +67,20 @@ class SparseAttention {
   double index_build_seconds() const;
   size_t index_bytes() const;
 
+  // A deep copy (key indexes included), for a forked sequence.
+  std::unique_ptr<SparseAttention> Clone() const;
+  // Whether every layer's key indexes are built (retrieval).
+  bool indexes_built() const;
+  // Appends the key indexes and how far each layer's reach (the layout of
+  // docs/formats/key_index.md, "indexes"). Requires indexes_built().
+  void SerializeIndexes(std::string* out) const;
+  // Replaces the key indexes with serialized ones; then ValidFor(length) must hold for the
+  // sequence's `length`. kCorruption for malformed bytes or indexes that do not fit `length`;
+  // on failure the state is as before.
+  Status RestoreIndexes(std::span<const uint8_t> bytes, int64_t length);
+  // Whether the indexes came from RestoreIndexes (and were not rebuilt since).
+  bool restored() const { return restored_; }
+
  private:
   struct LayerState {
     int64_t length = 0;
@@ -86,6 +103,7 @@ class SparseAttention {
   std::vector<LayerState> layers_;
   std::vector<std::unique_ptr<retrieval::KeyIndex>> indexes_;  // [layer * n_kv_head + head]
   std::vector<double> build_seconds_;                          // same
+  bool restored_ = false;
 };
 
 }  // namespace engram::inference::internal

@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "tests/app/engram_process.h"
 
@@ -111,6 +112,53 @@ TEST_F(AskCommandTest, LongModeReusesTheCachedDocument) {
   EXPECT_EQ(ParseJson(chosen)["mode"], "long");
 }
 
+TEST_F(AskCommandTest, DamagedCachedDocumentIsRebuilt) {
+  const RunResult cold = Ask({"--mode", "long", "--json", Policy(), "When do unused days expire?"});
+  ASSERT_EQ(cold.exit_code, 0) << cold.err;
+  int damaged = 0;
+  for (const auto& e : fs::directory_iterator(dir_ / "data" / "kv")) {
+    if (e.path().extension() != ".kv") continue;
+    std::fstream f(e.path(), std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(static_cast<std::streamoff>(fs::file_size(e.path()) / 2));
+    f.put('\x5a').put('\x5a').put('\x5a');
+    ++damaged;
+  }
+  ASSERT_EQ(damaged, 1);
+  const RunResult again = Ask({"--mode", "long", "--json", Policy(), "When do unused days expire?"});
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_FALSE(ParseJson(again)["timing"]["cache_hit"].get<bool>()) << "a damaged file is no hit";
+  const RunResult rebuilt = Ask({"--mode", "long", "--json", Policy(), "Who approves requests?"});
+  ASSERT_EQ(rebuilt.exit_code, 0) << rebuilt.err;
+  EXPECT_TRUE(ParseJson(rebuilt)["timing"]["cache_hit"].get<bool>());
+}
+
+TEST_F(AskCommandTest, AskingAnIngestedCollection) {
+  const RunResult ingest = RunEngram({"--data-dir", (dir_ / "data").string(), "ingest", "-c",
+                                      "handbook", Policy()});
+  ASSERT_EQ(ingest.exit_code, 0) << ingest.err;
+  const RunResult r = Ask({"-c", "handbook", "--mode", "rag", "--json", "Where is the office?"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const nlohmann::json a = ParseJson(r);
+  EXPECT_EQ(a["mode"], "rag");
+  EXPECT_GT(a["timing"]["tokens_read"].get<int>(), 0);
+  // The collection's own source names the document (its canonical path).
+  for (const auto& c : a["citations"]) {
+    EXPECT_EQ(c["document"], fs::canonical(Policy()).string());
+  }
+}
+
+TEST_F(AskCommandTest, TwoProcessesAskingNewFilesAtOnceShareOneWholeCollection) {
+  RunResult a, b;
+  std::thread first([&] { a = Ask({"--extractive", "--json", Policy(), "Where is the office?"}); });
+  std::thread second([&] { b = Ask({"--extractive", "--json", Policy(), "Where is the office?"}); });
+  first.join();
+  second.join();
+  ASSERT_EQ(a.exit_code, 0) << a.err;
+  ASSERT_EQ(b.exit_code, 0) << b.err;
+  EXPECT_EQ(ParseJson(a)["answer"], ParseJson(b)["answer"]);
+  EXPECT_EQ(AskCollections(), 1);
+}
+
 TEST_F(AskCommandTest, ExtractiveAnswersQuoteTheDocument) {
   const RunResult r = Ask({"--extractive", "--json", Policy(), "How many days per week remote?"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -164,14 +212,14 @@ TEST_F(AskCommandTest, BadInputGetsOneLineAndWritesNothing) {
       {{d + "/notes.docx", "q?"}, "notes.docx"},
       {{d, "q?"}, "directory"},
       {{Policy(), Policy(), "q?"}, "named twice"},
-      {{Policy(), "   "}, "question"},
+      {{Policy(), "   "}, "the question is empty"},
       {{"-c", "nothere", "q?"}, "does not exist"},
       {{"-c", "x", Policy(), "q?"}, "not both"},
       {{"What is it?"}, "no documents"},
       {{"--mode", "fast", Policy(), "q?"}, "mode"},
       {{"-m", d + "/missing.gguf", Policy(), "q?"}, "missing.gguf"},
       {{"--mode", "rag", Policy(), std::string(20000, 'w')}, "16384"},
-      {{"--mode", "rag", Policy(), long_question}, "no room for sources"},
+      {{"--mode", "rag", Policy(), long_question}, "does not fit the context"},
   };
   for (const auto& c : cases) {
     const RunResult r = Ask(c.args);

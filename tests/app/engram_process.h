@@ -11,6 +11,7 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -72,7 +73,7 @@ inline uint64_t ResidentBytes(pid_t pid) {
 inline RunResult RunEngram(const std::vector<std::string>& args,
                            const std::map<std::string, std::string>& env = {},
                            const RunOptions& options = {}) {
-  static int counter = 0;
+  static std::atomic<int> counter{0};  // callers run cases from several threads
   const auto base =
       std::filesystem::temp_directory_path() /
       ("engram_cli_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));

@@ -77,3 +77,16 @@ TEST(PathsTest, RequireSharedDataFindsExistingFiles) {
 
 }  // namespace
 }  // namespace engram
+
+namespace engram {
+namespace {
+
+TEST(PathsTest, DataDirLayoutHasOneOwner) {
+  const std::filesystem::path data = "/srv/engram-data";
+  EXPECT_EQ(CollectionsDir(data), "/srv/engram-data/collections");
+  EXPECT_EQ(MemoryDir(data), "/srv/engram-data/memory");
+  EXPECT_EQ(KvCacheDir(data), "/srv/engram-data/kv");
+}
+
+}  // namespace
+}  // namespace engram

@@ -400,6 +400,126 @@ TEST(SparseAttention, SavedCacheReloadsToTheSameLogits) {
   EXPECT_EQ(small->position(), 0);
 }
 
+// SaveCache under the retrieval policy writes the key indexes beside the cache; a context that
+// loads both decodes exactly as the saving one (bitwise: the same indexes propose the same
+// candidates), forks of the loaded sequence included, without building an index. 24 steps: the
+// indexes are extended (index_batch 16) after the load too.
+TEST(SparseAttention, SavedKeyIndexesDecodeLikeTheOriginal) {
+  const Loaded l = Load(Gqa());
+  const LlamaConfig& c = l.model->config();
+  const std::vector<int32_t> prompt = RandomTokens(300, c.n_vocab, 31);
+  const std::vector<int32_t> tokens = RandomTokens(24, c.n_vocab, 32);
+  for (KeyIndexKind kind : {KeyIndexKind::kAttentionAware, KeyIndexKind::kIvf, KeyIndexKind::kExact}) {
+    SCOPED_TRACE(std::string(retrieval::KeyIndexKindName(kind)));
+    ContextOptions options = AwareContext(512, 0.05);
+    options.attention.index = kind;
+    TempPath file("indexed.kv");
+    TempPath sidecar("indexed.kv.index");
+    auto saver = NewContext(l, options);
+    ASSERT_TRUE(saver->Eval(prompt).ok());
+    const Status saved = saver->SaveCache(file.path);
+    ASSERT_TRUE(saved.ok()) << saved.ToString();
+    ASSERT_TRUE(std::filesystem::exists(sidecar.path));
+    const std::vector<Logits> want = Decode(*saver, tokens);
+    ASSERT_EQ(want.size(), tokens.size());
+
+    // SaveCache built the indexes the first decode step would have built.
+    auto unsaved = NewContext(l, options);
+    ASSERT_TRUE(unsaved->Eval(prompt).ok());
+    EXPECT_TRUE(Decode(*unsaved, tokens) == want);
+
+    auto loader = NewContext(l, options);
+    const Status loaded = loader->LoadCache(file.path);
+    ASSERT_TRUE(loaded.ok()) << loaded.ToString();
+    EXPECT_TRUE(loader->attention_index_restored());
+    EXPECT_GT(loader->attention_index_load_seconds(), 0.0);
+    std::vector<Logits> on_fork = DecodeOnFork(*loader, tokens, [&] {
+      EXPECT_EQ(loader->decode_stats().index_build_seconds, 0.0);  // nothing was rebuilt
+      EXPECT_LT(loader->decode_stats().keys_attended,
+                static_cast<double>(tokens.size()) * c.n_layer * c.n_kv_head * 100.0);
+    });
+    EXPECT_TRUE(on_fork == want);
+    EXPECT_TRUE(Decode(*loader, tokens) == want);
+    EXPECT_EQ(loader->decode_stats().index_build_seconds, 0.0);
+  }
+}
+
+// A sidecar that is damaged, truncated, empty, stale (saved with another cache) or made for other
+// index parameters is detected: the load succeeds without it, and the indexes are built again
+// exactly as after a load with no sidecar at all.
+TEST(SparseAttention, DamagedOrMismatchedKeyIndexSidecarIsRebuilt) {
+  const Loaded l = Load(Gqa());
+  const LlamaConfig& c = l.model->config();
+  const std::vector<int32_t> prompt = RandomTokens(300, c.n_vocab, 33);
+  const std::vector<int32_t> other_prompt = RandomTokens(300, c.n_vocab, 34);
+  const std::vector<int32_t> tokens = RandomTokens(6, c.n_vocab, 35);
+  const ContextOptions options = AwareContext(512, 0.05);
+  TempPath file("damaged_index.kv");
+  TempPath sidecar("damaged_index.kv.index");
+  TempPath other("other_index.kv");
+  TempPath other_sidecar("other_index.kv.index");
+  auto saver = NewContext(l, options);
+  ASSERT_TRUE(saver->Eval(prompt).ok());
+  ASSERT_TRUE(saver->SaveCache(file.path).ok());
+  auto other_saver = NewContext(l, options);
+  ASSERT_TRUE(other_saver->Eval(other_prompt).ok());
+  ASSERT_TRUE(other_saver->SaveCache(other.path).ok());
+  const std::vector<char> good = ReadBytes(sidecar.path);
+  ASSERT_GT(good.size(), 1000u);
+
+  // The reference: a load with no sidecar builds the indexes at the first step.
+  auto load_and_decode = [&](const ContextOptions& o, bool* restored) {
+    auto ctx = NewContext(l, o);
+    const Status s = ctx->LoadCache(file.path);
+    EXPECT_TRUE(s.ok()) << s.ToString();
+    *restored = ctx->attention_index_restored();
+    return Decode(*ctx, tokens);
+  };
+  std::filesystem::remove(sidecar.path);
+  bool restored = true;
+  const std::vector<Logits> want = load_and_decode(options, &restored);
+  EXPECT_FALSE(restored);
+  ASSERT_EQ(want.size(), tokens.size());
+
+  std::vector<char> flipped = good;
+  flipped[flipped.size() / 2] ^= 0x10;
+  std::vector<char> bad_magic = good;
+  bad_magic[0] = 'X';
+  const std::vector<std::pair<std::string, std::vector<char>>> cases = {
+      {"truncated", std::vector<char>(good.begin(), good.end() - 100)},
+      {"cut to 12 bytes", std::vector<char>(good.begin(), good.begin() + 12)},
+      {"empty", {}},
+      {"one flipped bit", flipped},
+      {"bad magic", bad_magic},
+      {"trailing bytes", [&] { std::vector<char> v = good; v.push_back(0); return v; }()},
+      {"stale: another cache's", ReadBytes(other_sidecar.path)},
+  };
+  for (const auto& [name, bytes] : cases) {
+    SCOPED_TRACE(name);
+    WriteBytes(sidecar.path, bytes);
+    EXPECT_TRUE(load_and_decode(options, &restored) == want);
+    EXPECT_FALSE(restored);
+  }
+  // The good sidecar is restored; under other index parameters it is not (and the indexes are
+  // built for those parameters, as without a sidecar).
+  WriteBytes(sidecar.path, good);
+  load_and_decode(options, &restored);
+  EXPECT_TRUE(restored);
+  ContextOptions other_params = options;
+  other_params.attention.candidate_factor = 4.0;
+  std::filesystem::remove(sidecar.path);
+  const std::vector<Logits> want_other = load_and_decode(other_params, &restored);
+  WriteBytes(sidecar.path, good);
+  EXPECT_TRUE(load_and_decode(other_params, &restored) == want_other);
+  EXPECT_FALSE(restored);
+
+  // Saving under another policy removes the sidecar of an earlier save.
+  auto full = NewContext(l, Options(512));
+  ASSERT_TRUE(full->Eval(prompt).ok());
+  ASSERT_TRUE(full->SaveCache(file.path).ok());
+  EXPECT_FALSE(std::filesystem::exists(sidecar.path));
+}
+
 TEST(SparseAttention, RejectsBadOptions) {
   const Loaded l = Load(Gqa());
   const LlamaConfig& c = l.model->config();

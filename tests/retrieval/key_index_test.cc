@@ -449,3 +449,84 @@ TEST(KeyIndex, BadInput) {
 
 }  // namespace
 }  // namespace engram::retrieval
+
+namespace engram::retrieval {
+namespace {
+
+// The candidates of every held-out query (want 40), in the order proposed.
+std::vector<std::vector<int32_t>> AllCandidates(const KeyIndex& index, const AttentionData& d) {
+  std::vector<std::vector<int32_t>> out;
+  for (int64_t i = 0; i < d.n_test; ++i) {
+    std::vector<int32_t> ids;
+    index.Candidates(d.test_query(i), 1, 40, &ids);
+    out.push_back(std::move(ids));
+  }
+  return out;
+}
+
+std::span<const uint8_t> Bytes(const std::string& s) {
+  return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
+}
+
+// Serialize -> Deserialize and Clone give indexes that propose exactly the original's candidates,
+// before and after more keys are added to each; adding to a copy leaves the original alone.
+TEST(KeyIndex, SerializedAndClonedIndexesProposeTheSameCandidates) {
+  const AttentionData d = MakeAttentionData(3000, 400, 20, 21);
+  const AttentionData more = MakeAttentionData(200, 1, 1, 22);
+  std::vector<int32_t> more_ids(more.ids.size());
+  for (size_t i = 0; i < more_ids.size(); ++i) more_ids[i] = 20000 + static_cast<int32_t>(i);
+  for (KeyIndexKind kind : {KeyIndexKind::kExact, KeyIndexKind::kIvf, KeyIndexKind::kAttentionAware}) {
+    SCOPED_TRACE(std::string(KeyIndexKindName(kind)));
+    std::unique_ptr<KeyIndex> index = MustBuild(kind, Input(d, true));
+    ASSERT_NE(index, nullptr);
+    std::string bytes;
+    index->Serialize(&bytes);
+    Result<std::unique_ptr<KeyIndex>> read = DeserializeKeyIndex(Bytes(bytes));
+    ASSERT_TRUE(read.ok()) << read.status().ToString();
+    std::unique_ptr<KeyIndex> clone = index->Clone();
+    const auto before = AllCandidates(*index, d);
+    EXPECT_EQ((*read)->kind(), kind);
+    EXPECT_EQ((*read)->size(), index->size());
+    EXPECT_EQ(AllCandidates(**read, d), before);
+    EXPECT_EQ(AllCandidates(*clone, d), before);
+    std::string again;
+    (*read)->Serialize(&again);
+    EXPECT_EQ(again, bytes);  // a fixed point
+
+    (*read)->Add(more.keys.data(), more_ids.data(), more.n_keys);
+    clone->Add(more.keys.data(), more_ids.data(), more.n_keys);
+    EXPECT_EQ(AllCandidates(*index, d), before);  // the original is untouched
+    index->Add(more.keys.data(), more_ids.data(), more.n_keys);
+    const auto after = AllCandidates(*index, d);
+    EXPECT_EQ(AllCandidates(**read, d), after);
+    EXPECT_EQ(AllCandidates(*clone, d), after);
+  }
+}
+
+// Every truncation, trailing bytes and a bad kind are kCorruption, never a crash.
+TEST(KeyIndex, MalformedSerializationsAreRefused) {
+  const AttentionData d = MakeAttentionData(300, 100, 1, 23);
+  for (KeyIndexKind kind : {KeyIndexKind::kExact, KeyIndexKind::kIvf, KeyIndexKind::kAttentionAware}) {
+    SCOPED_TRACE(std::string(KeyIndexKindName(kind)));
+    std::unique_ptr<KeyIndex> index = MustBuild(kind, Input(d, true));
+    ASSERT_NE(index, nullptr);
+    std::string bytes;
+    index->Serialize(&bytes);
+    for (size_t cut = 0; cut < bytes.size(); cut += std::max<size_t>(1, bytes.size() / 97)) {
+      Result<std::unique_ptr<KeyIndex>> r = DeserializeKeyIndex(Bytes(bytes.substr(0, cut)));
+      ASSERT_FALSE(r.ok()) << "cut at " << cut;
+      EXPECT_EQ(r.status().code(), StatusCode::kCorruption) << r.status().ToString();
+    }
+    Result<std::unique_ptr<KeyIndex>> trailing = DeserializeKeyIndex(Bytes(bytes + "x"));
+    ASSERT_FALSE(trailing.ok());
+    EXPECT_EQ(trailing.status().code(), StatusCode::kCorruption);
+    std::string bad_kind = bytes;
+    bad_kind[0] = 9;
+    Result<std::unique_ptr<KeyIndex>> unknown = DeserializeKeyIndex(Bytes(bad_kind));
+    ASSERT_FALSE(unknown.ok());
+    EXPECT_EQ(unknown.status().code(), StatusCode::kCorruption);
+  }
+}
+
+}  // namespace
+}  // namespace engram::retrieval

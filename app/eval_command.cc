@@ -7,12 +7,18 @@
 //                         [--texts essays,leval] [--sinks 4] [--window 240] [--threads N] [--json]
 //   engram eval memory --locomo FILE [--k 5,10,25] [--model DIR] [--precision P] [--threads N]
 //                      [--no-sync] [--work-dir DIR] [--weight-sweep] [--json]
+//   engram eval qa [--squad FILE] [--quality FILE] [--nq FILE] [--modes none,rag,long,auto]
+//                  [--limit N] [--documents N] [--split all|even|odd] [--k K] [-m MODEL] [--ctx N] [--threads N]
+//                  [--attention POLICY] [--max-answer-tokens N] [--quality-choice mean|sum]
+//                  [--embedder DIR] [--work-dir DIR] [--examples N] [--json]
 #include <cstdio>
 #include <memory>
 
 #include "app/cli.h"
+#include "common/json_write.h"
 #include "bench/attention_eval.h"
 #include "bench/memory_eval.h"
+#include "bench/qa_eval.h"
 #include "bench/retrieval_eval.h"
 
 namespace engram::app {
@@ -113,6 +119,72 @@ void AddAttentionEval(CLI::App* eval, CommandTable& commands) {
   });
 }
 
+struct QaEvalFlags {
+  bench::QaEvalOptions options;
+  std::string quality_choice = "mean";
+  bool json = false;
+};
+
+void AddQaEval(CLI::App* eval, CommandTable& commands) {
+  auto flags = std::make_shared<QaEvalFlags>();
+  bench::QaEvalOptions& o = flags->options;
+  CLI::App* cmd = eval->add_subcommand(
+      "qa", "Answer quality and speed per ask mode on SQuAD, L-Eval QuALITY and L-Eval NQ");
+  cmd->add_option("--squad", o.squad_file, "A SQuAD v1.1 JSON file (whole articles as documents)");
+  cmd->add_option("--quality", o.quality_file, "L-Eval quality.shared.jsonl (multiple choice)");
+  cmd->add_option("--nq", o.nq_file, "L-Eval natural_question.shared.jsonl");
+  cmd->add_option("--modes", o.modes,
+                  "none, rag, long, auto, long:<policy>, auto:<policy>, comma-separated")
+      ->delimiter(',')
+      ->default_str("none,rag,long,auto");
+  cmd->add_option("--limit", o.limit,
+                  "Questions per dataset at most, spread over its documents (0: all)")
+      ->default_val(0)
+      ->check(CLI::Range(0, 1 << 30));
+  cmd->add_option("--documents", o.documents,
+                  "Documents per dataset at most, the first ones in file order (0: all)")
+      ->default_val(0)
+      ->check(CLI::Range(0, 1 << 30));
+  cmd->add_option("--split", o.split, "Documents: all, even or odd 0-based index")
+      ->default_val("all")
+      ->check(CLI::IsMember({"all", "even", "odd"}));
+  cmd->add_option("--k", o.k, "Chunks retrieved per question")->default_val(8);
+  cmd->add_option("-m,--model", o.model, "A .gguf generator (default: the default generator)");
+  cmd->add_option("--ctx", o.ctx, "Context length (0: the model's training context)")
+      ->default_val(8192)
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 22));
+  AddThreadsOption(cmd, &o.threads);
+  cmd->add_option("--attention", o.attention,
+                  "Decode attention of long and auto: full, window, quest, retrieval[:exact|ivf|aware]")
+      ->default_val("retrieval");
+  cmd->add_option("--max-answer-tokens", o.max_answer_tokens, "Tokens generated per answer at most")
+      ->default_val(64)
+      ->check(CLI::Range(1, 1 << 20));
+  cmd->add_option("--quality-choice", flags->quality_choice,
+                  "QuALITY: pick by mean log-probability per token (mean) or summed (sum)")
+      ->default_val("mean")
+      ->check(CLI::IsMember({"mean", "sum"}));
+  cmd->add_option("--embedder", o.embedder, "Embedder directory (default: all-MiniLM-L6-v2)");
+  cmd->add_option("--work-dir", o.work_dir,
+                  "Keep the collection and KV cache in DIR/engram-eval-qa (default: a temporary directory)");
+  cmd->add_option("--examples", o.examples, "Answers shown per dataset and mode in the JSON")
+      ->default_val(3)
+      ->check(CLI::Range(0, 1 << 20));
+  cmd->add_flag("--json", flags->json, "Print one JSON object");
+  commands.Add(cmd, [flags]() -> Status {
+    flags->options.length_normalise = flags->quality_choice == "mean";
+    if (Status s = bench::ValidateQaEvalOptions(flags->options); !s.ok()) return s;
+    Result<nlohmann::ordered_json> r = bench::RunQaEval(flags->options);
+    if (!r.ok()) return r.status();
+    if (flags->json) {
+      std::printf("%s\n", JsonText(*r, 2).c_str());
+    } else {
+      std::fputs(bench::FormatQaEval(*r).c_str(), stdout);
+    }
+    return Status::OK();
+  });
+}
+
 }  // namespace
 
 void RegisterEvalCommand(CLI::App& app, const GlobalFlags&, CommandTable& commands) {
@@ -120,6 +192,7 @@ void RegisterEvalCommand(CLI::App& app, const GlobalFlags&, CommandTable& comman
   eval->require_subcommand(1);
   AddMemoryEval(eval, commands);
   AddAttentionEval(eval, commands);
+  AddQaEval(eval, commands);
   auto flags = std::make_shared<RetrievalEvalFlags>();
   CLI::App* cmd = eval->add_subcommand(
       "retrieval", "Recall of the gold paragraph for SQuAD questions, bm25 / dense / hybrid");

@@ -15,8 +15,18 @@ Result<SquadParagraph> ReadParagraph(const JsonValue& p) {
   if (p.Has("qas")) {
     ENGRAM_TRY_ASSIGN(const std::vector<JsonValue> qas, p.ArrayField("qas"));
     for (const JsonValue& qa : qas) {
-      ENGRAM_TRY_ASSIGN(std::string question, qa.StringField("question"));
-      paragraph.questions.push_back(std::move(question));
+      SquadQuestion q;
+      ENGRAM_TRY_ASSIGN(q.question, qa.StringField("question"));
+      ENGRAM_TRY_ASSIGN(q.id, qa.StringFieldOr("id", ""));
+      if (qa.Has("answers")) {
+        ENGRAM_TRY_ASSIGN(const std::vector<JsonValue> answers, qa.ArrayField("answers"));
+        for (const JsonValue& a : answers) {
+          ENGRAM_TRY_ASSIGN(std::string text, a.StringField("text"));
+          q.answers.push_back(std::move(text));
+        }
+      }
+      paragraph.questions.push_back(q.question);
+      paragraph.qas.push_back(std::move(q));
     }
   }
   return paragraph;
@@ -64,6 +74,41 @@ Result<std::vector<std::string>> ReadJsonlInputs(const std::string& path, std::s
     if (max_lines > 0 && inputs.size() == max_lines) break;
   }
   return inputs;
+}
+
+Result<std::vector<LevalDocument>> ReadLevalFile(const std::string& path, std::string_view what) {
+  Result<std::string> text = ReadFileBounded(path, kMaxJsonFileBytes, "JSONL file");
+  if (!text.ok()) return text.status().WithContext(what);
+  std::istringstream in(*text);
+  std::vector<LevalDocument> docs;
+  size_t line_no = 0;
+  const auto strings = [](const JsonValue& v, std::string_view key) -> Result<std::vector<std::string>> {
+    ENGRAM_TRY_ASSIGN(const std::vector<JsonValue> items, v.ArrayField(key));
+    std::vector<std::string> out;
+    for (const JsonValue& item : items) {
+      ENGRAM_TRY_ASSIGN(std::string s, item.String());
+      out.push_back(std::move(s));
+    }
+    return out;
+  };
+  for (std::string line; std::getline(in, line);) {
+    ++line_no;
+    if (line.empty()) continue;
+    const std::string where = std::string(what) + ": '" + path + "' line " + std::to_string(line_no);
+    ENGRAM_TRY_ASSIGN(const nlohmann::json j, ParseJsonText(line, where));
+    const JsonValue v(j, where);
+    LevalDocument doc;
+    ENGRAM_TRY_ASSIGN(doc.input, v.StringField("input"));
+    ENGRAM_TRY_ASSIGN(doc.instructions, strings(v, "instructions"));
+    ENGRAM_TRY_ASSIGN(doc.outputs, strings(v, "outputs"));
+    if (doc.instructions.size() != doc.outputs.size()) {
+      return Status::InvalidArgument(where + ": " + std::to_string(doc.instructions.size()) +
+                                     " instructions but " + std::to_string(doc.outputs.size()) +
+                                     " outputs");
+    }
+    docs.push_back(std::move(doc));
+  }
+  return docs;
 }
 
 Result<std::string> ReadTextFile(const std::string& path, std::string_view what) {

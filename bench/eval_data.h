@@ -12,9 +12,16 @@
 
 namespace engram::bench {
 
+struct SquadQuestion {
+  std::string id;
+  std::string question;
+  std::vector<std::string> answers;  // the reference answers' texts, in file order
+};
+
 struct SquadParagraph {
   std::string context;
-  std::vector<std::string> questions;
+  std::vector<std::string> questions;  // the questions' texts (== qas[i].question)
+  std::vector<SquadQuestion> qas;
 };
 
 struct SquadArticle {
@@ -22,7 +29,8 @@ struct SquadArticle {
   std::vector<SquadParagraph> paragraphs;
 };
 
-// A SQuAD v1.1 file: {"data": [{"title", "paragraphs": [{"context", "qas": [{"question"}]}]}]}.
+// A SQuAD v1.1 file: {"data": [{"title", "paragraphs": [{"context", "qas": [{"question", "id",
+// "answers": [{"text"}]}]}]}]}. "id" and "answers" may be absent (empty then).
 // `what` names the caller in messages ("eval retrieval").
 Result<std::vector<SquadArticle>> ReadSquad(const std::string& path, std::string_view what);
 // The same from a parsed document; `where` names it in messages.
@@ -32,6 +40,17 @@ Result<std::vector<SquadArticle>> ParseSquad(const nlohmann::json& doc, std::str
 // (0: all).
 Result<std::vector<std::string>> ReadJsonlInputs(const std::string& path, std::string_view what,
                                                  size_t max_lines = 0);
+
+// One line of an L-Eval JSONL file: the document and its questions with their gold answers.
+struct LevalDocument {
+  std::string input;
+  std::vector<std::string> instructions;
+  std::vector<std::string> outputs;  // same length as instructions
+};
+
+// Every non-empty line of an L-Eval JSONL file ("input", "instructions" and "outputs", the
+// latter two arrays of strings of one length; kInvalidArgument naming the line otherwise).
+Result<std::vector<LevalDocument>> ReadLevalFile(const std::string& path, std::string_view what);
 
 // A whole text file (regular files only, bounded).
 Result<std::string> ReadTextFile(const std::string& path, std::string_view what);

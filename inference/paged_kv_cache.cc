@@ -19,6 +19,7 @@
 #include <string>
 #include <utility>
 
+#include "common/byte_io.h"
 #include "common/mmap_file.h"
 #include "common/sha256.h"
 #include "kernels/half.h"
@@ -94,10 +95,6 @@ std::string ShapeText(int n_layer, int n_kv_head, int head_dim, TensorType type,
 
 // ---- file helpers ------------------------------------------------------------------------------
 
-template <typename T>
-void AppendPod(std::string* out, T value) {
-  out->append(reinterpret_cast<const char*>(&value), sizeof(T));
-}
 
 Status WriteAll(int fd, const void* data, size_t size, const std::string& path) {
   const auto* p = static_cast<const uint8_t*>(data);
@@ -127,37 +124,6 @@ Status FsyncDirectoryOf(const std::string& path) {
 }
 
 // Reads fixed-size fields from the front of a byte span; `ok` turns false past the end.
-class Reader {
- public:
-  explicit Reader(std::span<const uint8_t> bytes) : bytes_(bytes) {}
-  template <typename T>
-  T Pod() {
-    T value{};
-    if (pos_ + sizeof(T) > bytes_.size()) {
-      ok_ = false;
-      return value;
-    }
-    std::memcpy(&value, bytes_.data() + pos_, sizeof(T));
-    pos_ += sizeof(T);
-    return value;
-  }
-  std::string_view Text(size_t size) {
-    if (size > bytes_.size() - pos_) {
-      ok_ = false;
-      return {};
-    }
-    std::string_view text(reinterpret_cast<const char*>(bytes_.data() + pos_), size);
-    pos_ += size;
-    return text;
-  }
-  bool ok() const { return ok_; }
-  size_t pos() const { return pos_; }
-
- private:
-  std::span<const uint8_t> bytes_;
-  size_t pos_ = 0;
-  bool ok_ = true;
-};
 
 }  // namespace
 
@@ -632,24 +598,24 @@ Result<SequenceId> PagedKvCache::Load(const std::string& path, std::string_view 
   if (!file.ok()) return file.status().WithContext("kv cache: cannot read '" + path + "'");
   const std::span<const uint8_t> bytes = (*file)->bytes();
 
-  Reader in(bytes);
+  ByteReader in(bytes);
   const std::string_view magic = in.Text(sizeof(kMagic));
   if (!in.ok() || magic != std::string_view(kMagic, sizeof(kMagic))) {
     return Status::Corruption("kv cache: '" + path + "' is not an engram kv cache file");
   }
-  const uint32_t version = in.Pod<uint32_t>();
+  const uint32_t version = in.Get<uint32_t>();
   if (in.ok() && version != kFileVersion) {
     return Status::NotSupported("kv cache: file '" + path + "' has format version " +
                                 std::to_string(version) + "; this engram reads version " +
                                 std::to_string(kFileVersion) + "; save the cache again");
   }
-  const std::string_view fingerprint = in.Text(in.Pod<uint32_t>());
-  const int32_t n_layer = in.Pod<int32_t>();
-  const int32_t n_kv_head = in.Pod<int32_t>();
-  const int32_t head_dim = in.Pod<int32_t>();
-  const auto type = static_cast<TensorType>(in.Pod<uint32_t>());
-  const int32_t block_size = in.Pod<int32_t>();
-  const int64_t length = in.Pod<int64_t>();
+  const std::string_view fingerprint = in.Text(in.Get<uint32_t>());
+  const int32_t n_layer = in.Get<int32_t>();
+  const int32_t n_kv_head = in.Get<int32_t>();
+  const int32_t head_dim = in.Get<int32_t>();
+  const auto type = static_cast<TensorType>(in.Get<uint32_t>());
+  const int32_t block_size = in.Get<int32_t>();
+  const int64_t length = in.Get<int64_t>();
   if (!in.ok()) {
     return Status::Corruption("kv cache: file '" + path + "' is truncated: its header ends after " +
                               std::to_string(bytes.size()) + " bytes");

@@ -13,6 +13,7 @@
 #include <numeric>
 #include <string>
 
+#include "common/byte_io.h"
 #include "retrieval/internal/simd_flat_ip.h"
 
 namespace engram::retrieval {
@@ -24,53 +25,6 @@ constexpr float kLinkSpreads = 2.33f;
 
 // ---- serialization (docs/formats/key_index.md) -----------------------------------------------
 
-static_assert(std::endian::native == std::endian::little, "key index bytes assume little-endian");
-
-template <typename T>
-void Put(std::string* out, T value) {
-  out->append(reinterpret_cast<const char*>(&value), sizeof(T));
-}
-template <typename T>
-void PutArray(std::string* out, const T* data, size_t n) {
-  out->append(reinterpret_cast<const char*>(data), n * sizeof(T));
-}
-
-// Reads fields from the front of a byte span; ok() turns false past the end or on a bad count.
-class ByteReader {
- public:
-  explicit ByteReader(std::span<const uint8_t> bytes) : bytes_(bytes) {}
-  template <typename T>
-  T Get() {
-    T value{};
-    if (!ok_ || sizeof(T) > bytes_.size() - pos_) {
-      ok_ = false;
-      return value;
-    }
-    std::memcpy(&value, bytes_.data() + pos_, sizeof(T));
-    pos_ += sizeof(T);
-    return value;
-  }
-  // n values of T into `out` (resized); a negative or overlong n fails.
-  template <typename T>
-  void GetArray(int64_t n, std::vector<T>* out) {
-    if (!ok_ || n < 0 || static_cast<uint64_t>(n) > (bytes_.size() - pos_) / sizeof(T)) {
-      ok_ = false;
-      out->clear();
-      return;
-    }
-    out->resize(static_cast<size_t>(n));
-    std::memcpy(out->data(), bytes_.data() + pos_, static_cast<size_t>(n) * sizeof(T));
-    pos_ += static_cast<size_t>(n) * sizeof(T);
-  }
-  void Fail() { ok_ = false; }
-  bool ok() const { return ok_; }
-  bool done() const { return ok_ && pos_ == bytes_.size(); }
-
- private:
-  std::span<const uint8_t> bytes_;
-  size_t pos_ = 0;
-  bool ok_ = true;
-};
 
 // Largest dimension and list count a serialized index may claim (a bound against bad bytes).
 constexpr int32_t kMaxDim = 1 << 16;
@@ -123,9 +77,9 @@ class ExactKeyIndex final : public KeyIndex {
     return ids_.empty() ? -1 : *std::max_element(ids_.begin(), ids_.end());
   }
   void Serialize(std::string* out) const override {
-    Put<uint32_t>(out, static_cast<uint32_t>(KeyIndexKind::kExact));
-    Put<int64_t>(out, size());
-    PutArray(out, ids_.data(), ids_.size());
+    AppendPod<uint32_t>(out, static_cast<uint32_t>(KeyIndexKind::kExact));
+    AppendPod<int64_t>(out, size());
+    AppendArray(out, ids_.data(), ids_.size());
   }
   bool Deserialize(ByteReader& in) {
     in.GetArray(in.Get<int64_t>(), &ids_);
@@ -199,23 +153,23 @@ class IvfKeyIndex final : public KeyIndex {
   }
   // kind, dim, list count, factor, max id, centroids, then per list: size, ids (i32), keys.
   void Serialize(std::string* out) const override {
-    Put<uint32_t>(out, static_cast<uint32_t>(KeyIndexKind::kIvf));
-    Put<int32_t>(out, dim_);
-    Put<int32_t>(out, static_cast<int32_t>(index_.nlist));
-    Put<double>(out, factor_);
-    Put<int32_t>(out, max_id_);
-    PutArray(out, quantizer_.get_xb(), index_.nlist * dim_);
+    AppendPod<uint32_t>(out, static_cast<uint32_t>(KeyIndexKind::kIvf));
+    AppendPod<int32_t>(out, dim_);
+    AppendPod<int32_t>(out, static_cast<int32_t>(index_.nlist));
+    AppendPod<double>(out, factor_);
+    AppendPod<int32_t>(out, max_id_);
+    AppendArray(out, quantizer_.get_xb(), index_.nlist * dim_);
     const faiss::InvertedLists& lists = *index_.invlists;
     std::vector<int32_t> ids;
     for (size_t l = 0; l < index_.nlist; ++l) {
       const size_t n = lists.list_size(l);
-      Put<int64_t>(out, static_cast<int64_t>(n));
+      AppendPod<int64_t>(out, static_cast<int64_t>(n));
       const faiss::Index::idx_t* wide = lists.get_ids(l);
       ids.assign(wide, wide + n);
       lists.release_ids(l, wide);
-      PutArray(out, ids.data(), n);
+      AppendArray(out, ids.data(), n);
       const uint8_t* codes = lists.get_codes(l);
-      PutArray(out, codes, n * lists.code_size);
+      AppendArray(out, codes, n * lists.code_size);
       lists.release_codes(l, codes);
     }
   }
@@ -362,18 +316,18 @@ class AwareKeyIndex final : public KeyIndex {
   // list: size, ids (i32).
   void Serialize(std::string* out) const override {
     const auto n_lists = static_cast<int32_t>(lists_.size());
-    Put<uint32_t>(out, static_cast<uint32_t>(KeyIndexKind::kAttentionAware));
-    Put<int32_t>(out, dim_);
-    Put<int32_t>(out, n_lists);
-    Put<double>(out, factor_);
-    Put<int64_t>(out, size_);
-    Put<int32_t>(out, max_id_);
-    PutArray(out, centroids_.data(), centroids_.size());
-    PutArray(out, offset_.data(), offset_.size());
-    PutArray(out, inv_spread_.data(), inv_spread_.size());
+    AppendPod<uint32_t>(out, static_cast<uint32_t>(KeyIndexKind::kAttentionAware));
+    AppendPod<int32_t>(out, dim_);
+    AppendPod<int32_t>(out, n_lists);
+    AppendPod<double>(out, factor_);
+    AppendPod<int64_t>(out, size_);
+    AppendPod<int32_t>(out, max_id_);
+    AppendArray(out, centroids_.data(), centroids_.size());
+    AppendArray(out, offset_.data(), offset_.size());
+    AppendArray(out, inv_spread_.data(), inv_spread_.size());
     for (const std::vector<int32_t>& list : lists_) {
-      Put<int64_t>(out, static_cast<int64_t>(list.size()));
-      PutArray(out, list.data(), list.size());
+      AppendPod<int64_t>(out, static_cast<int64_t>(list.size()));
+      AppendArray(out, list.data(), list.size());
     }
   }
   // The rest after kind and dim (the caller constructed this index with dim).

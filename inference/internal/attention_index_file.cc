@@ -9,11 +9,10 @@
 #include <memory>
 #include <span>
 
+#include "common/byte_io.h"
 #include "common/mmap_file.h"
 
 namespace engram::inference::internal {
-
-static_assert(std::endian::native == std::endian::little, "index sidecars assume little-endian");
 
 namespace {
 
@@ -25,58 +24,22 @@ constexpr size_t kDigestBytes = 32;
 // changes what an index holds.
 constexpr uint32_t kBuildRecipe = 1;
 
-template <typename T>
-void Put(std::string* out, T v) {
-  out->append(reinterpret_cast<const char*>(&v), sizeof v);
-}
-
-class Reader {
- public:
-  explicit Reader(std::span<const uint8_t> bytes) : bytes_(bytes) {}
-  template <typename T>
-  T Get() {
-    T v{};
-    if (!ok_ || sizeof v > bytes_.size() - pos_) {
-      ok_ = false;
-      return v;
-    }
-    std::memcpy(&v, bytes_.data() + pos_, sizeof v);
-    pos_ += sizeof v;
-    return v;
-  }
-  std::string_view Text(size_t n) {
-    if (!ok_ || n > bytes_.size() - pos_) {
-      ok_ = false;
-      return {};
-    }
-    std::string_view t(reinterpret_cast<const char*>(bytes_.data() + pos_), n);
-    pos_ += n;
-    return t;
-  }
-  bool ok() const { return ok_; }
-  size_t pos() const { return pos_; }
-
- private:
-  std::span<const uint8_t> bytes_;
-  size_t pos_ = 0;
-  bool ok_ = true;
-};
 
 // The header: magic, version, binding, policy parameters the indexes depend on.
 std::string Header(const IndexBinding& b, const AttentionOptions& a) {
   std::string h(kMagic, sizeof kMagic);
-  Put<uint32_t>(&h, kVersion);
-  Put<uint32_t>(&h, static_cast<uint32_t>(b.model_fingerprint.size()));
+  AppendPod<uint32_t>(&h, kVersion);
+  AppendPod<uint32_t>(&h, static_cast<uint32_t>(b.model_fingerprint.size()));
   h.append(b.model_fingerprint);
   h.append(reinterpret_cast<const char*>(b.cache_digest.data()), b.cache_digest.size());
-  Put<int64_t>(&h, b.length);
-  Put<uint32_t>(&h, kBuildRecipe);
-  Put<uint32_t>(&h, static_cast<uint32_t>(a.index));
-  Put<int32_t>(&h, a.sinks);
-  Put<int32_t>(&h, a.window);
-  Put<double>(&h, a.candidate_factor);
-  Put<int32_t>(&h, a.index_batch);
-  Put<int32_t>(&h, a.query_samples);
+  AppendPod<int64_t>(&h, b.length);
+  AppendPod<uint32_t>(&h, kBuildRecipe);
+  AppendPod<uint32_t>(&h, static_cast<uint32_t>(a.index));
+  AppendPod<int32_t>(&h, a.sinks);
+  AppendPod<int32_t>(&h, a.window);
+  AppendPod<double>(&h, a.candidate_factor);
+  AppendPod<int32_t>(&h, a.index_batch);
+  AppendPod<int32_t>(&h, a.query_samples);
   return h;
 }
 
@@ -147,7 +110,7 @@ Status ReadIndexSidecar(const std::string& path, const IndexBinding& binding,
     return Status::Corruption("attention index: '" + path +
                               "' fails its checksum: it is damaged or truncated");
   }
-  Reader in(bytes.first(body));
+  ByteReader in(bytes.first(body));
   in.Text(sizeof kMagic);
   const uint32_t version = in.Get<uint32_t>();
   if (in.ok() && version != kVersion) {
@@ -157,7 +120,7 @@ Status ReadIndexSidecar(const std::string& path, const IndexBinding& binding,
   }
   // The header must equal the one this binding and policy would write, byte for byte.
   const std::string expected = Header(binding, state->options());
-  Reader whole(bytes.first(body));
+  ByteReader whole(bytes.first(body));
   const std::string_view header = whole.Text(expected.size());
   if (!whole.ok() || header != expected) {
     return Status::InvalidArgument("attention index: '" + path +

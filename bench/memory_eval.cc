@@ -12,6 +12,7 @@
 #include <regex>
 #include <set>
 
+#include "bench/scratch_dir.h"
 #include "bench/stats.h"
 #include "common/build_info.h"
 #include "common/json_read.h"
@@ -209,18 +210,11 @@ Result<json> RunMemoryEval(const MemoryEvalOptions& options) {
       options.model, {.n_threads = options.threads, .precision = *precision});
   if (!embedder.ok()) return embedder.status();
 
-  const fs::path dir = (options.work_dir.empty() ? fs::temp_directory_path()
-                                                 : fs::path(options.work_dir)) /
-                       ("engram-eval-memory-" + std::to_string(::getpid()));
-  std::error_code ec;
-  fs::remove_all(dir, ec);
-  struct Cleanup {
-    fs::path dir;
-    ~Cleanup() {
-      std::error_code e;
-      fs::remove_all(dir, e);
-    }
-  } cleanup{dir};
+  const ScratchDir scratch((options.work_dir.empty() ? fs::temp_directory_path()
+                                                     : fs::path(options.work_dir)) /
+                               ("engram-eval-memory-" + std::to_string(::getpid())),
+                           /*keep=*/false);
+  const fs::path& dir = scratch.path();
   memory::StoreOptions store_options;
   store_options.embedder = embedder->get();
   store_options.sync = options.sync;

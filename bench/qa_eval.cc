@@ -15,6 +15,7 @@
 #include "agent/qa.h"
 #include "bench/eval_data.h"
 #include "bench/qa_metrics.h"
+#include "bench/scratch_dir.h"
 #include "common/build_info.h"
 #include "common/machine_info.h"
 #include "common/progress.h"
@@ -338,19 +339,11 @@ Result<json> RunQaEval(const QaEvalOptions& o) {
       inference::BertEmbedder::OpenOrDefault(o.embedder, {.n_threads = o.threads});
   if (!embedder.ok()) return embedder.status();
   const bool temporary = o.work_dir.empty();
-  const fs::path dir = temporary ? fs::temp_directory_path() /
-                                       ("engram-eval-qa-" + std::to_string(::getpid()))
-                                 : fs::path(o.work_dir) / "engram-eval-qa";
-  std::error_code ec;
-  fs::remove_all(dir, ec);
-  struct Cleanup {
-    fs::path dir;
-    bool on;
-    ~Cleanup() {
-      std::error_code e;
-      if (on) fs::remove_all(dir, e);
-    }
-  } cleanup{dir, temporary};
+  const ScratchDir scratch(temporary ? fs::temp_directory_path() /
+                                           ("engram-eval-qa-" + std::to_string(::getpid()))
+                                     : fs::path(o.work_dir) / "engram-eval-qa",
+                           /*keep=*/!temporary);
+  const fs::path& dir = scratch.path();
   retrieval::CollectionOptions copts;
   copts.mode = retrieval::OpenMode::kCreate;
   ENGRAM_TRY_ASSIGN(std::unique_ptr<retrieval::Collection> collection,

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <random>
 
+#include "bench/scratch_dir.h"
 #include "bench/stats.h"
 #include "bench/synthetic_corpus.h"
 #include "common/build_info.h"
@@ -65,19 +66,11 @@ Result<json> RunRetrievalBench(const RetrievalBenchOptions& options) {
   if (!kind.ok()) return kind.status();
 
   // A fresh directory of our own, inside work_dir (or the system's temporary directory).
-  const fs::path dir = (options.work_dir.empty() ? fs::temp_directory_path()
-                                                 : fs::path(options.work_dir)) /
-                       ("engram-bench-retrieval-" + std::to_string(::getpid()));
-  std::error_code ec;
-  fs::remove_all(dir, ec);
-  struct Cleanup {
-    fs::path dir;
-    bool on;
-    ~Cleanup() {
-      std::error_code e;
-      if (on) fs::remove_all(dir, e);
-    }
-  } cleanup{dir, !options.keep};
+  const ScratchDir scratch((options.work_dir.empty() ? fs::temp_directory_path()
+                                                     : fs::path(options.work_dir)) /
+                               ("engram-bench-retrieval-" + std::to_string(::getpid())),
+                           /*keep=*/options.keep);
+  const fs::path& dir = scratch.path();
 
   SyntheticCorpusOptions corpus_options;
   // About a thousand documents per topic, as a real corpus has many documents per subject.

@@ -12,6 +12,7 @@
 #include <iterator>
 #include <unordered_set>
 
+#include "bench/scratch_dir.h"
 #include "bench/stats.h"
 #include "common/build_info.h"
 #include "common/machine_info.h"
@@ -84,19 +85,11 @@ Result<json> RunRetrievalEval(const RetrievalEvalOptions& options) {
   if (!embedder.ok()) return embedder.status();
 
   const bool temporary = options.work_dir.empty();
-  const fs::path dir = temporary ? fs::temp_directory_path() /
-                                       ("engram-eval-retrieval-" + std::to_string(::getpid()))
-                                 : fs::path(options.work_dir);
-  std::error_code ec;
-  fs::remove_all(dir, ec);
-  struct Cleanup {
-    fs::path dir;
-    bool on;
-    ~Cleanup() {
-      std::error_code e;
-      if (on) fs::remove_all(dir, e);
-    }
-  } cleanup{dir, temporary};
+  const ScratchDir scratch(temporary ? fs::temp_directory_path() /
+                                           ("engram-eval-retrieval-" + std::to_string(::getpid()))
+                                     : fs::path(options.work_dir),
+                           /*keep=*/!temporary);
+  const fs::path& dir = scratch.path();
   retrieval::CollectionOptions copts;
   copts.chunking = {.max_tokens = options.chunk_tokens, .overlap_tokens = options.overlap_tokens};
   copts.mode = retrieval::OpenMode::kCreate;

@@ -125,11 +125,31 @@ Result<Generated> GenerateAnswer(const inference::Engine& engine, inference::Lla
   return g;
 }
 
-void FillGenerationTiming(const Generated& g, AskTiming* timing) {
-  timing->ttft_ms = g.ttft_ms;
-  timing->decode_ms = g.stats.decode_ms;
-  timing->decode_tokens_per_s = g.stats.DecodeTokensPerSecond();
-  timing->generated_tokens = g.stats.generated_tokens;
+std::vector<int> TakeGenerated(Generated g, Answer* answer) {
+  answer->text = std::move(g.text);
+  answer->dropped_citations = std::move(g.dropped);
+  AskTiming& t = answer->timing;
+  t.ttft_ms = g.ttft_ms;
+  t.decode_ms = g.stats.decode_ms;
+  t.decode_tokens_per_s = g.stats.DecodeTokensPerSecond();
+  t.generated_tokens = g.stats.generated_tokens;
+  t.prefill_ms += g.stats.prefill_ms;
+  return std::move(g.cited);
+}
+
+// rag and none: the whole prompt evaluated from position 0 with full attention.
+Result<std::vector<int>> AnswerFromScratch(internal::QaState& s, std::span<const int32_t> prompt,
+                                           std::set<int> valid_sources, const AskOptions& options,
+                                           Clock::time_point asked,
+                                           const std::function<bool(std::string_view)>& on_text,
+                                           Answer* answer) {
+  ENGRAM_TRY_ASSIGN(inference::LlamaContext * ctx, s.Context({}));
+  ctx->Rewind(0);
+  s.prefix_key.clear();
+  ENGRAM_TRY_ASSIGN(Generated g, GenerateAnswer(*s.engine, *ctx, prompt, std::move(valid_sources),
+                                                options, asked, on_text));
+  answer->timing.prompt_tokens = static_cast<int64_t>(prompt.size());
+  return TakeGenerated(std::move(g), answer);
 }
 
 // ---- rag and none --------------------------------------------------------------------------
@@ -197,27 +217,19 @@ Result<Answer> AskRag(internal::QaState& s, std::string_view question, const Ask
   std::set<int> valid;
   for (const internal::Source& src : sources) valid.insert(src.number);
 
-  ENGRAM_TRY_ASSIGN(inference::LlamaContext * ctx, s.Context({}));
-  ctx->Rewind(0);
-  s.prefix_key.clear();
-  ENGRAM_TRY_ASSIGN(Generated g, GenerateAnswer(*s.engine, *ctx, prompt, std::move(valid),
-                                                options, asked, on_text));
-  answer.text = std::move(g.text);
-  answer.dropped_citations = g.dropped;
-  for (int n : g.cited) {
+  ENGRAM_TRY_ASSIGN(const std::vector<int> cited,
+                    AnswerFromScratch(s, prompt, std::move(valid), options, asked, on_text, &answer));
+  for (int n : cited) {
     const internal::Source& src = sources[static_cast<size_t>(n - 1)];
     answer.citations.push_back(s.Cite(n, src.source, src.begin, src.end, src.text, false));
   }
-  if (g.cited.empty()) {
+  if (cited.empty()) {
     // Small models often cite nothing: name the sources the answer draws on, marked as such.
     for (int n : SupportingSources(sources, question, answer.text)) {
       const internal::Source& src = sources[static_cast<size_t>(n - 1)];
       answer.citations.push_back(s.Cite(n, src.source, src.begin, src.end, src.text, true));
     }
   }
-  FillGenerationTiming(g, &answer.timing);
-  answer.timing.prefill_ms = g.stats.prefill_ms;
-  answer.timing.prompt_tokens = static_cast<int64_t>(prompt.size());
   answer.timing.total_ms = MillisecondsSince(asked);
   return answer;
 }
@@ -235,15 +247,11 @@ Result<Answer> AskNone(internal::QaState& s, std::string_view question, const As
                                    " prompt tokens, too long for a context of " +
                                    std::to_string(s.engine->context_length()) + " tokens");
   }
-  ENGRAM_TRY_ASSIGN(inference::LlamaContext * ctx, s.Context({}));
-  ctx->Rewind(0);
-  s.prefix_key.clear();
-  ENGRAM_TRY_ASSIGN(Generated g, GenerateAnswer(*s.engine, *ctx, prompt, {}, options, asked, on_text));
-  answer.text = std::move(g.text);
-  answer.dropped_citations = g.dropped;
-  FillGenerationTiming(g, &answer.timing);
-  answer.timing.prefill_ms = g.stats.prefill_ms;
-  answer.timing.prompt_tokens = static_cast<int64_t>(prompt.size());
+  if (Result<std::vector<int>> cited =
+          AnswerFromScratch(s, prompt, {}, options, asked, on_text, &answer);
+      !cited.ok()) {
+    return cited.status();
+  }
   answer.timing.total_ms = MillisecondsSince(asked);
   return answer;
 }

@@ -119,10 +119,7 @@ Result<Answer> AskLong(internal::QaState& s, std::string_view question, const As
       std::span<const int32_t>(prompt.tokens).subspan(prompt.prefix_tokens);
   ENGRAM_TRY_ASSIGN(Generated g, GenerateAnswer(*s.engine, *s.ctx, suffix, {}, options, asked,
                                                 on_text));
-  answer.text = std::move(g.text);
-  answer.dropped_citations = g.dropped;
-  FillGenerationTiming(g, &answer.timing);
-  answer.timing.prefill_ms += g.stats.prefill_ms;
+  TakeGenerated(std::move(g), &answer);  // long mode asks for no [n]: nothing is cited
   answer.timing.prompt_tokens = static_cast<int64_t>(prompt.tokens.size());
 
   // Supporting spans: what the documents say closest to the question and its answer.

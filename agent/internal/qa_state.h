@@ -51,7 +51,9 @@ Result<Generated> GenerateAnswer(const inference::Engine& engine, inference::Lla
                                  std::span<const int32_t> prompt, std::set<int> valid_sources,
                                  const AskOptions& options, Clock::time_point asked,
                                  const std::function<bool(std::string_view)>& on_text);
-void FillGenerationTiming(const Generated& g, AskTiming* timing);
+// Moves the text, dropped citations and generation timings into `answer` (prefill time added to
+// what is there); returns the valid numbers the answer cited.
+std::vector<int> TakeGenerated(Generated g, Answer* answer);
 
 // The modes (agent/qa.cc, qa_long.cc, qa_extractive.cc).
 Result<Answer> AskRag(internal::QaState& s, std::string_view question, const AskOptions& options,

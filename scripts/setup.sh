@@ -11,7 +11,7 @@ packages=(
   build-essential cmake pkg-config git ca-certificates unzip python3 python3-pip
   # libraries named in DESIGN.md
   libfaiss-dev librocksdb-dev libsentencepiece-dev libboost-dev nlohmann-json3-dev
-  libspdlog-dev libfmt-dev libcli11-dev libpoppler-cpp-dev libgumbo-dev
+  libspdlog-dev libfmt-dev libcli11-dev libpoppler-cpp-dev libgumbo-dev prometheus-cpp-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
 )

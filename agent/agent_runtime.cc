@@ -186,8 +186,9 @@ Status AgentRuntime::State::StoreTurn(const Tenant& tenant, SessionInfo& info,
   const size_t limit = options.consolidate_after + 1;
   Result<size_t> live = internal::CountSessionEpisodes(*options.memory, ns, info.id, limit);
   if (live.ok() && *live >= limit) {
+    // The messages the prompt keeps verbatim stay; older ones become a summary.
     consolidator.Schedule(ns, info.id,
-                          std::max<size_t>(8, static_cast<size_t>(info.settings.history_turns)));
+                          std::max<size_t>(4, static_cast<size_t>(info.settings.history_turns)));
   }
   return Status::OK();
 }

@@ -780,21 +780,40 @@ void LlamaContext::BatchDecodeAttention(int layer, int64_t n) {
   Scratch& s = *scratch_;
   const auto start = Clock::now();
   // One task per (row, KV head): each row is one query of its own sequence over that
-  // sequence's cache (its own position included, stored above).
+  // sequence's cache (its own position included, stored above). The arithmetic is Eval's for
+  // one token (a causal block below kDecodeKeysPerPiece keys, else pieces of that many keys
+  // merged in order), so a sequence decodes to the same logits batched or alone.
   team_.ParallelFor(0, static_cast<size_t>(n * c.n_kv_head), 1, [&](size_t lo, size_t hi) {
-    thread_local std::vector<float> scratch, piece;
+    thread_local std::vector<float> scratch, pieces;
     for (size_t task = lo; task < hi; ++task) {
       const int64_t t = static_cast<int64_t>(task) / c.n_kv_head;
       const int h = static_cast<int>(task % c.n_kv_head);
-      const SequenceId seq = s.row_seq[t];
+      const kernels::KvRows keys = cache_->Keys(s.row_seq[t], layer, h);
+      const kernels::KvRows values = cache_->Values(s.row_seq[t], layer, h);
       const int64_t length = s.row_pos[t] + 1;
-      scratch.resize(static_cast<size_t>(group) * (length + dim));
-      piece.resize(static_cast<size_t>(group) * 2);
       const size_t offset = t * q_dim + h * group * dim;
-      kernels::AttendPartial(s.q.data() + offset, group, dim, scale,
-                             cache_->Keys(seq, layer, h), cache_->Values(seq, layer, h), 0, length,
-                             scratch.data(),
-                             {piece.data(), piece.data() + group, s.attn.data() + offset});
+      if (length <= kDecodeKeysPerPiece) {
+        scratch.resize(kernels::AttendCausalScratchFloats(1, group, dim, length));
+        kernels::AttendCausal(s.q.data() + offset, q_dim, 1, group, dim, scale, keys, values,
+                              length - 1, scratch.data(), s.attn.data() + offset, q_dim);
+        continue;
+      }
+      const size_t piece_floats = static_cast<size_t>(group) * (2 + dim);
+      pieces.resize(2 * piece_floats);
+      scratch.resize(static_cast<size_t>(group) * (kDecodeKeysPerPiece + dim));
+      float* into = pieces.data();
+      float* next = pieces.data() + piece_floats;
+      for (int64_t begin = 0; begin < length; begin += kDecodeKeysPerPiece) {
+        float* buf = begin == 0 ? into : next;
+        kernels::AttendPartial(s.q.data() + offset, group, dim, scale, keys, values, begin,
+                               std::min(length, begin + kDecodeKeysPerPiece), scratch.data(),
+                               {buf, buf + group, buf + 2 * group});
+        if (begin > 0) {
+          kernels::MergeAttention({into, into + group, into + 2 * group},
+                                  {next, next + group, next + 2 * group}, group, dim);
+        }
+      }
+      std::memcpy(s.attn.data() + offset, into + 2 * group, sizeof(float) * group * dim);
     }
   });
   stats_.attention_seconds += SecondsSince(start);

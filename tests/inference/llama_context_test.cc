@@ -96,10 +96,16 @@ TEST_P(TinyModelTest, PrefillDecodeMicroBatchesAndRewindAgree) {
 // Continuous batching: sequences at different positions decoded in one forward pass give each
 // sequence's own reference logits, step after step, and leave every other sequence alone.
 TEST_P(TinyModelTest, DecodeBatchMatchesEachSequenceAlone) {
+  for (int head_dim : {16, 64}) {
   TinyLlamaSpec spec;
   spec.arch = GetParam();
+  if (head_dim == 64) {  // the default model's head shape: 64-wide heads, groups of 3
+    spec.n_embd = 192;
+    spec.n_head = 3;
+    spec.n_kv_head = 1;
+  }
   const Loaded l = Load(spec);
-  auto ctx = NewContext(l, {.n_ctx = 64, .n_threads = 2, .kv_type = TensorType::kF32});
+  auto ctx = NewContext(l, {.n_ctx = 64, .n_threads = 2, .kv_type = TensorType::kF16});
   // Three sequences: prompts of 5, 17 and 1 tokens (different offsets into the token pattern).
   std::vector<std::vector<int32_t>> streams;
   for (int offset : {0, 3, 11}) {
@@ -135,8 +141,8 @@ TEST_P(TinyModelTest, DecodeBatchMatchesEachSequenceAlone) {
       const int64_t pos = ctx->length(seqs[i]) - 1;
       EXPECT_LT(MaxAbsDiff(ctx->logits().subspan(r * spec.n_vocab, spec.n_vocab),
                            expected[i][pos]),
-                2e-4)
-          << "sequence " << i << " position " << pos;
+                2e-2)
+          << "sequence " << i << " position " << pos << " head_dim " << head_dim;
     }
   }
   EXPECT_EQ(ctx->position(), 0);  // the current sequence was not touched
@@ -144,6 +150,7 @@ TEST_P(TinyModelTest, DecodeBatchMatchesEachSequenceAlone) {
   EXPECT_EQ(ctx->DecodeBatch(twice).code(), StatusCode::kInvalidArgument);
   const std::vector<BatchEntry> unknown = {{999, 1}};
   EXPECT_EQ(ctx->DecodeBatch(unknown).code(), StatusCode::kInvalidArgument);
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Architectures, TinyModelTest, ::testing::Values("llama", "qwen2"));

@@ -7,6 +7,7 @@
 
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -60,19 +61,27 @@ class HttpStream {
     return n;
   }
 
+  // Sends as much of `buffers` as the socket takes in one gathered write (header and body of a
+  // response leave together).
   template <class ConstBuffers>
   size_t write_some(const ConstBuffers& buffers, boost::beast::error_code& ec) {
     ec = {};
+    iovec iov[kMaxIov];
+    size_t count = 0;
     for (auto it = boost::asio::buffer_sequence_begin(buffers);
-         it != boost::asio::buffer_sequence_end(buffers); ++it) {
+         it != boost::asio::buffer_sequence_end(buffers) && count < kMaxIov; ++it) {
       boost::asio::const_buffer b = *it;
       if (b.size() == 0) continue;
-      if (!Wait(POLLOUT, Clock::now() + write_timeout_, ec)) return 0;
-      const ssize_t n = ::send(fd_, b.data(), b.size(), MSG_NOSIGNAL);
-      if (n >= 0) return static_cast<size_t>(n);
-      ec.assign(errno, boost::system::system_category());
-      return 0;
+      iov[count++] = {const_cast<void*>(b.data()), b.size()};
     }
+    if (count == 0) return 0;
+    if (!Wait(POLLOUT, Clock::now() + write_timeout_, ec)) return 0;
+    msghdr msg{};
+    msg.msg_iov = iov;
+    msg.msg_iovlen = count;
+    const ssize_t n = ::sendmsg(fd_, &msg, MSG_NOSIGNAL);
+    if (n >= 0) return static_cast<size_t>(n);
+    ec.assign(errno, boost::system::system_category());
     return 0;
   }
 
@@ -85,6 +94,8 @@ class HttpStream {
   }
 
  private:
+  static constexpr size_t kMaxIov = 16;
+
   // Waits until the socket is ready for `events`; false (ec set) at the deadline or on an error.
   bool Wait(short events, Clock::time_point deadline, boost::beast::error_code& ec) {
     while (true) {

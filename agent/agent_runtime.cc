@@ -15,6 +15,7 @@
 #include "agent/internal/session_store.h"
 #include "agent/internal/tool_loop.h"
 #include "agent/internal/turn_inputs.h"
+#include "agent/metrics.h"
 
 namespace engram::agent {
 namespace {
@@ -290,6 +291,9 @@ Result<TurnResult> AgentRuntime::Turn(const Tenant& tenant, std::string_view ses
   result.completion_tokens = out.completion_tokens;
   result.finish_reason = out.finish_reason;
   result.recall_ms = prompt.recall_ms;
+  result.decode_ms = out.decode_ms;
+  result.first_token_ms = out.first_token_ms;
+  if (s_->options.metrics != nullptr) s_->options.metrics->ObserveRecall(prompt.recall_ms / 1000);
   return result;
 }
 

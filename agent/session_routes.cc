@@ -55,6 +55,12 @@ bool Unavailable(const Services& services, ResponseWriter& out) {
   return true;
 }
 
+void CountTokens(Services& services, const TurnResult& r) {
+  if (services.metrics == nullptr) return;
+  services.metrics->AddTokens(r.prompt_tokens, r.completion_tokens, r.decode_ms / 1000,
+                              r.first_token_ms / 1000);
+}
+
 // A malformed id answers like an unknown one (404), as the other routes' ids do.
 bool UnknownId(const std::string& id, ResponseWriter& out) {
   if (internal::ValidateSessionId(id).ok()) return false;
@@ -197,8 +203,8 @@ void DeleteSession(Services& services, const HttpRequest& req, ResponseWriter& o
 
 // Streams a turn as server-sent events. Headers go out with the first text, so a turn that
 // fails before any (unknown session, bad request, full queue) is still a plain JSON error.
-void StreamTurn(internal::StreamedTurn& turn, const std::string& id, std::string_view session,
-                ResponseWriter& out) {
+void StreamTurn(Services& services, internal::StreamedTurn& turn, const std::string& id,
+                std::string_view session, ResponseWriter& out) {
   bool started = false, gone = false;
   std::string piece;
   for (auto next = turn.Wait(&piece, 100ms); next != internal::StreamedTurn::kDone;
@@ -212,6 +218,7 @@ void StreamTurn(internal::StreamedTurn& turn, const std::string& id, std::string
     if (gone) turn.Cancel();
   }
   Result<TurnResult> r = turn.Finish();
+  if (r.ok()) CountTokens(services, *r);
   if (gone) return;
   if (!started) {
     if (!r.ok()) return out.Error(r.status());
@@ -242,7 +249,7 @@ void PostMessage(Services& services, const HttpRequest& req, ResponseWriter& out
     return agent->Turn(tenant, id, r, on_text);
   });
   const std::string turn_id = TurnId();
-  if (stream) return StreamTurn(turn, turn_id, id, out);
+  if (stream) return StreamTurn(services, turn, turn_id, id, out);
   std::string ignored;
   for (auto next = turn.Wait(&ignored, 100ms); next != internal::StreamedTurn::kDone;
        next = turn.Wait(&ignored, 100ms)) {
@@ -250,6 +257,7 @@ void PostMessage(Services& services, const HttpRequest& req, ResponseWriter& out
   }
   Result<TurnResult> r = turn.Finish();
   if (!r.ok()) return out.Error(r.status());
+  CountTokens(services, *r);
   json reply = TurnObject(turn_id, id, *r);
   reply["message"] = {{"role", "assistant"}, {"content", r->text}};
   out.Json(200, reply);

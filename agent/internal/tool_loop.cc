@@ -68,6 +68,8 @@ Result<GenerationOutput> GenerateWithTools(Scheduler& scheduler, const inference
     const Completion& c = round.completion;
     out.prompt_tokens += c.stats.prompt_tokens;
     out.completion_tokens += c.stats.generated_tokens;
+    out.decode_ms += c.stats.decode_ms;
+    if (out.first_token_ms == 0) out.first_token_ms = c.first_token_ms;
     if (round.cancelled) return Status::Cancelled("turn cancelled: the client stopped reading");
     out.finish_reason = FinishReason(c);
     if (!tools) {

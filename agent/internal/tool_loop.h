@@ -35,6 +35,7 @@ struct GenerationOutput {
   int64_t prompt_tokens = 0, completion_tokens = 0;
   std::string finish_reason = "stop";
   int tool_rounds = 0;  // built-in rounds run
+  double decode_ms = 0, first_token_ms = 0;
 };
 
 // kCancelled when `on_text` returned false; scheduler errors pass through.

@@ -11,6 +11,7 @@
 #include <filesystem>
 
 #include "inference/bert_embedder.h"
+#include "retrieval/collection.h"
 
 namespace engram::agent {
 namespace {
@@ -192,6 +193,40 @@ TEST_F(AgentRuntimeIntegrationTest, ToolsEndWithinTheRoundLimit) {
   request.tools = nlohmann::json::parse(R"([{"type": "nope"}])");
   EXPECT_EQ(runtime_->Turn(tenant_, s.id, request, {}).status().code(),
             StatusCode::kInvalidArgument);
+}
+
+TEST_F(AgentRuntimeIntegrationTest, SearchesTheTenantsAttachedCollectionsAndSkipsMissingOnes) {
+  {
+    retrieval::CollectionOptions options;
+    options.mode = retrieval::OpenMode::kCreate;
+    auto c = retrieval::Collection::Open(
+        (fs::path(TenantCollectionsDir(dir_.string(), tenant_)) / "notes").string(), embedder_,
+        options);
+    ASSERT_TRUE(c.ok()) << c.status().message();
+    retrieval::DocumentInput doc;
+    doc.text = "The Porto office opens at nine in the morning and closes at six in the evening.";
+    doc.title = "office hours";
+    doc.source = "office.txt";
+    ASSERT_TRUE((*c)->Ingest(doc).ok());
+  }
+  SessionSettings with = Short();
+  with.recall_k = 0;
+  with.collections = {"missing", "notes"};
+  SessionSettings without = with;
+  without.collections.clear();
+  const std::string question = "When does the Porto office open?";
+  const TurnResult a = Say(runtime_->CreateSession(tenant_, with)->id, question);
+  const TurnResult b = Say(runtime_->CreateSession(tenant_, without)->id, question);
+  EXPECT_GT(a.prompt_tokens, b.prompt_tokens + 10) << "the source went into the prompt";
+  // Another tenant naming the same collection reaches nothing.
+  const Tenant other{"other"};
+  Result<SessionInfo> theirs = runtime_->CreateSession(other, with);
+  ASSERT_TRUE(theirs.ok());
+  TurnRequest request;
+  request.user_text = question;
+  Result<TurnResult> c = runtime_->Turn(other, theirs->id, request, {});
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->prompt_tokens, b.prompt_tokens);
 }
 
 TEST_F(AgentRuntimeIntegrationTest, ConsolidatesInTheBackground) {

@@ -225,6 +225,8 @@ Status AgentRuntime::DeleteSession(const Tenant& tenant, std::string_view id) {
   auto guard = s_->locks.Acquire(tenant.name + "/" + std::string(id));
   ENGRAM_TRY_ASSIGN(SessionInfo info, s_->sessions.Load(tenant, id));
   const std::string ns = SessionNamespace(tenant, info);
+  // A queued consolidation must not write a summary after the episodes are gone.
+  s_->consolidator.Drain();
   if (info.settings.memory_namespace.empty()) {
     if (Status s = s_->options.memory->PurgeNamespace(ns); !s.ok()) return s;
   } else {

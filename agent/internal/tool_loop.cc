@@ -2,8 +2,21 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <random>
+
 namespace engram::agent::internal {
 namespace {
+
+// "call_<16 hex digits>", random: ids say nothing about other turns.
+std::string CallId() {
+  thread_local std::mt19937_64 rng(std::random_device{}());
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string id = "call_";
+  uint64_t bits = rng();
+  for (int i = 0; i < 16; ++i, bits >>= 4) id += kHex[bits & 15];
+  return id;
+}
 
 struct Round {
   Completion completion;
@@ -62,7 +75,6 @@ Result<GenerationOutput> GenerateWithTools(Scheduler& scheduler, const inference
   GenerationOutput out;
   const bool tools = !input.tools.empty();
   bool reported_malformed = false;
-  int call_number = 0;
   while (true) {
     ENGRAM_TRY_ASSIGN(Round round, GenerateOnce(scheduler, engine, input, !tools, on_text));
     const Completion& c = round.completion;
@@ -95,7 +107,7 @@ Result<GenerationOutput> GenerateWithTools(Scheduler& scheduler, const inference
       continue;
     }
     if (parsed.calls.empty()) return out;
-    for (ToolCall& call : parsed.calls) call.id = "call_" + std::to_string(call_number++);
+    for (ToolCall& call : parsed.calls) call.id = CallId();
     std::vector<ToolCall> builtin;
     for (ToolCall& call : parsed.calls) {
       const bool is_builtin = std::any_of(input.tools.begin(), input.tools.end(), [&](auto& t) {

@@ -281,9 +281,9 @@ Result<TurnResult> AgentRuntime::Turn(const Tenant& tenant, std::string_view ses
                                                           input.generation.max_tokens));
   input.messages = prompt.fitted.messages;
   ENGRAM_TRY_ASSIGN(internal::GenerationOutput out,
-                    internal::GenerateWithTools(*s_->options.scheduler, *s_->options.engine,
-                                                std::move(input), s_->Tools(tenant, info, ns),
-                                                on_text));
+                    internal::GenerateWithTools(
+                        internal::SchedulerGenerate(*s_->options.scheduler, *s_->options.engine),
+                        std::move(input), s_->Tools(tenant, info, ns), on_text));
   if (Status s = s_->StoreTurn(tenant, info, ns, request.user_text, out); !s.ok()) return s;
   TurnResult result;
   result.text = std::move(out.text);

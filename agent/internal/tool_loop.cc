@@ -23,13 +23,8 @@ struct Round {
   bool cancelled = false;
 };
 
-Result<Round> GenerateOnce(Scheduler& scheduler, const inference::Engine& engine,
-                           const GenerationInput& input, bool stream,
+Result<Round> GenerateOnce(const GenerateFn& generate, const GenerationInput& input, bool stream,
                            const std::function<bool(std::string_view)>& on_text) {
-  GenerationRequest request;
-  request.prompt = engine.EncodeChat(input.messages);
-  request.generation = input.generation;
-  request.deadline = input.deadline;
   Round round;
   Scheduler::OnText forward;
   if (stream && on_text) {
@@ -39,7 +34,7 @@ Result<Round> GenerateOnce(Scheduler& scheduler, const inference::Engine& engine
       return false;
     };
   }
-  ENGRAM_TRY_ASSIGN(round.completion, scheduler.Complete(std::move(request), forward));
+  ENGRAM_TRY_ASSIGN(round.completion, generate(input, forward));
   if (round.completion.stats.reason == inference::StopReason::kCancelled) round.cancelled = true;
   return round;
 }
@@ -69,14 +64,24 @@ void FeedBack(GenerationInput& input, const std::string& output,
 
 }  // namespace
 
-Result<GenerationOutput> GenerateWithTools(Scheduler& scheduler, const inference::Engine& engine,
-                                           GenerationInput input, const ToolEnv& env,
+GenerateFn SchedulerGenerate(Scheduler& scheduler, const inference::Engine& engine) {
+  return [&scheduler, &engine](const GenerationInput& input, const Scheduler::OnText& on_text) {
+    GenerationRequest request;
+    request.prompt = engine.EncodeChat(input.messages);
+    request.generation = input.generation;
+    request.deadline = input.deadline;
+    return scheduler.Complete(std::move(request), on_text);
+  };
+}
+
+Result<GenerationOutput> GenerateWithTools(const GenerateFn& generate, GenerationInput input,
+                                           const ToolEnv& env,
                                            const std::function<bool(std::string_view)>& on_text) {
   GenerationOutput out;
   const bool tools = !input.tools.empty();
   bool reported_malformed = false;
   while (true) {
-    ENGRAM_TRY_ASSIGN(Round round, GenerateOnce(scheduler, engine, input, !tools, on_text));
+    ENGRAM_TRY_ASSIGN(Round round, GenerateOnce(generate, input, !tools, on_text));
     const Completion& c = round.completion;
     out.prompt_tokens += c.stats.prompt_tokens;
     out.completion_tokens += c.stats.generated_tokens;

@@ -26,6 +26,9 @@ using internal::PromptParts;
 // Prompts are kept within this many positions (and the context) for speed.
 constexpr int64_t kMaxPromptContext = 4096;
 
+// Prompt positions kept free for tool rounds (calls and their results).
+constexpr int64_t kToolRoundsReserve = 768;
+
 constexpr std::string_view kDefaultSystemPrompt =
     "You are a helpful assistant in a conversation that may continue over many days. Use the "
     "things you remember from earlier and the sources when they help. Keep answers short.";
@@ -55,8 +58,8 @@ Status CheckTurnRequest(const TurnRequest& r) {
                                    " is out of range; use 1.." +
                                    std::to_string(internal::kMaxReplyTokens));
   }
-  if (r.temperature && !(std::isfinite(*r.temperature) && *r.temperature >= 0 &&
-                         *r.temperature <= 2)) {
+  if (r.temperature &&
+      !(std::isfinite(*r.temperature) && *r.temperature >= 0 && *r.temperature <= 2)) {
     return Status::InvalidArgument("turn: temperature is out of range; use 0..2");
   }
   if (r.top_p && !(std::isfinite(*r.top_p) && *r.top_p > 0 && *r.top_p <= 1)) {
@@ -111,9 +114,9 @@ Result<AgentRuntime::State::Prompt> AgentRuntime::State::BuildPrompt(
     int max_tokens) const {
   const SessionSettings& s = info.settings;
   const memory::EpisodicStore& store = *options.memory;
-  ENGRAM_TRY_ASSIGN(std::vector<memory::Episode> history,
-                    internal::SessionMessages(store, ns, info.id,
-                                              static_cast<size_t>(s.history_turns)));
+  ENGRAM_TRY_ASSIGN(
+      std::vector<memory::Episode> history,
+      internal::SessionMessages(store, ns, info.id, static_cast<size_t>(s.history_turns)));
   if (s.history_turns == 0) history.clear();
   std::vector<uint64_t> in_history;
   PromptParts parts;
@@ -123,29 +126,37 @@ Result<AgentRuntime::State::Prompt> AgentRuntime::State::BuildPrompt(
   }
   Prompt prompt;
   const auto start = std::chrono::steady_clock::now();
-  ENGRAM_TRY_ASSIGN(std::vector<memory::RecalledEpisode> recalled,
-                    internal::RecallExcluding(store, ns, request.user_text, s.recall_k, in_history));
+  ENGRAM_TRY_ASSIGN(
+      std::vector<memory::RecalledEpisode> recalled,
+      internal::RecallExcluding(store, ns, request.user_text, s.recall_k, in_history));
   prompt.recall_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-  for (const memory::RecalledEpisode& r : recalled) parts.memories.push_back(internal::MemoryLine(r.episode));
+  for (const memory::RecalledEpisode& r : recalled)
+    parts.memories.push_back(internal::MemoryLine(r.episode));
   prompt.hits = internal::SearchCollections(options.data_dir, tenant, s.collections,
                                             options.embedder, request.user_text, s.sources_k);
-  for (const retrieval::SearchHit& h : prompt.hits) parts.sources.push_back(internal::SourceText(h));
+  for (const retrieval::SearchHit& h : prompt.hits)
+    parts.sources.push_back(internal::SourceText(h));
   parts.instruction = s.system_prompt.empty() ? std::string(kDefaultSystemPrompt) : s.system_prompt;
   if (!tools.empty()) parts.instruction += "\n\n" + internal::ToolInstructions(tools);
   parts.user = request.user_text;
 
   const inference::Engine& engine = *options.engine;
-  const int64_t budget = std::min(engine.context_length(), kMaxPromptContext) - max_tokens;
+  // With tools, later rounds add the model's calls and their results to the prompt.
+  const int64_t reserve = tools.empty() ? 0 : kToolRoundsReserve;
+  const int64_t budget =
+      std::min(engine.context_length(), kMaxPromptContext) - max_tokens - reserve;
   if (budget <= 0) {
-    return Status::InvalidArgument("turn: max_tokens " + std::to_string(max_tokens) +
-                                   " leaves no room for the prompt in a context of " +
-                                   std::to_string(std::min(engine.context_length(), kMaxPromptContext)));
+    return Status::InvalidArgument(
+        "turn: max_tokens " + std::to_string(max_tokens) +
+        " leaves no room for the prompt in a context of " +
+        std::to_string(std::min(engine.context_length(), kMaxPromptContext)));
   }
-  ENGRAM_TRY_ASSIGN(prompt.fitted,
-                    internal::FitPrompt(parts, budget, [&](std::span<const inference::ChatMessage> m) {
-                      return static_cast<int64_t>(engine.EncodeChat(m).size());
-                    }));
+  ENGRAM_TRY_ASSIGN(
+      prompt.fitted,
+      internal::FitPrompt(parts, budget, [&](std::span<const inference::ChatMessage> m) {
+        return static_cast<int64_t>(engine.EncodeChat(m).size());
+      }));
   for (size_t i : prompt.fitted.memories) prompt.recalled.push_back(recalled[i].episode.id);
   return prompt;
 }
@@ -158,8 +169,8 @@ internal::ToolEnv AgentRuntime::State::Tools(const Tenant& tenant, const Session
   env.session = info.id;
   if (!info.settings.collections.empty()) {
     env.search = [this, tenant, collections = info.settings.collections](std::string_view q) {
-      return internal::SearchCollections(options.data_dir, tenant, collections, options.embedder,
-                                         q, 5);
+      return internal::SearchCollections(options.data_dir, tenant, collections, options.embedder, q,
+                                         5);
     };
   }
   return env;
@@ -277,8 +288,8 @@ Result<TurnResult> AgentRuntime::Turn(const Tenant& tenant, std::string_view ses
   input.generation = GenerationFor(info.settings, request);
   input.deadline = request.deadline;
   input.tools = tools;
-  ENGRAM_TRY_ASSIGN(State::Prompt prompt, s_->BuildPrompt(tenant, info, ns, request, tools,
-                                                          input.generation.max_tokens));
+  ENGRAM_TRY_ASSIGN(State::Prompt prompt,
+                    s_->BuildPrompt(tenant, info, ns, request, tools, input.generation.max_tokens));
   input.messages = prompt.fitted.messages;
   ENGRAM_TRY_ASSIGN(internal::GenerationOutput out,
                     internal::GenerateWithTools(

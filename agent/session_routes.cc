@@ -7,9 +7,10 @@
 //                                        "collections", "max_tokens", "temperature",
 //                                        "recall_k", "sources_k", "history_turns"} -> 201 session
 //   GET    /v1/sessions                 {"object": "list", "data": [session...]}
-//   GET    /v1/sessions/{id}            session + "messages": [{"id","role","content","created_ms"}]
-//   DELETE /v1/sessions/{id}            {"id", "object": "session.deleted", "deleted": true}
-//   POST   /v1/sessions/{id}/messages   {"content", "stream", "max_tokens", "temperature",
+//   GET    /v1/sessions/{id}            session + "messages":
+//   [{"id","role","content","created_ms"}] DELETE /v1/sessions/{id}            {"id", "object":
+//   "session.deleted", "deleted": true} POST   /v1/sessions/{id}/messages   {"content", "stream",
+//   "max_tokens", "temperature",
 //                                        "top_p", "seed", "stop", "tools"}
 //     -> {"id", "object": "session.message", "session", "message": {"role", "content"},
 //         "finish_reason", "usage": {...}, "recalled": [episode ids], "tool_calls"?}
@@ -84,9 +85,18 @@ Result<std::vector<std::string>> StopStrings(const JsonValue& v) {
 // One field of a message body into `r`; false for an unknown field.
 Result<bool> ReadTurnField(const std::string& key, const JsonValue& v, const ServeLimits& limits,
                            TurnRequest& r, bool& stream) {
-  if (key == "content") { ENGRAM_TRY_ASSIGN(r.user_text, v.String()); return true; }
-  if (key == "stream") { ENGRAM_TRY_ASSIGN(stream, v.Bool()); return true; }
-  if (key == "max_tokens") { ENGRAM_TRY_ASSIGN(r.max_tokens, v.Int(1, limits.max_tokens)); return true; }
+  if (key == "content") {
+    ENGRAM_TRY_ASSIGN(r.user_text, v.String());
+    return true;
+  }
+  if (key == "stream") {
+    ENGRAM_TRY_ASSIGN(stream, v.Bool());
+    return true;
+  }
+  if (key == "max_tokens") {
+    ENGRAM_TRY_ASSIGN(r.max_tokens, v.Int(1, limits.max_tokens));
+    return true;
+  }
   if (key == "temperature" || key == "top_p") {
     ENGRAM_TRY_ASSIGN(double x, v.Number());
     const bool ok = key == "temperature" ? (x >= 0 && x <= 2) : (x > 0 && x <= 1);
@@ -102,13 +112,18 @@ Result<bool> ReadTurnField(const std::string& key, const JsonValue& v, const Ser
     r.seed = static_cast<uint64_t>(seed);
     return true;
   }
-  if (key == "stop") { ENGRAM_TRY_ASSIGN(r.stop, StopStrings(v)); return true; }
-  if (key == "tools") { r.tools = v.raw(); return true; }
+  if (key == "stop") {
+    ENGRAM_TRY_ASSIGN(r.stop, StopStrings(v));
+    return true;
+  }
+  if (key == "tools") {
+    r.tools = v.raw();
+    return true;
+  }
   return false;
 }
 
-Result<TurnRequest> TurnRequestFromJson(const json& body, const ServeLimits& limits,
-                                        bool* stream) {
+Result<TurnRequest> TurnRequestFromJson(const json& body, const ServeLimits& limits, bool* stream) {
   JsonValue root(body, "request body");
   ENGRAM_TRY_ASSIGN(auto members, root.Members());
   TurnRequest r;
@@ -225,8 +240,8 @@ void StreamTurn(Services& services, internal::StreamedTurn& turn, const std::str
     if (!out.StartEvents()) return;
   }
   if (!r.ok()) {
-    out.Event(JsonText(json{{"error", {{"message", std::string(r.status().message())},
-                                       {"type", "server_error"}}}}));
+    out.Event(JsonText(json{
+        {"error", {{"message", std::string(r.status().message())}, {"type", "server_error"}}}}));
   } else {
     out.Event(JsonText(TurnObject(id, session, *r)));
   }

@@ -66,8 +66,7 @@ Consolidator::Consolidator(memory::EpisodicStore* store, Scheduler* scheduler,
 
 Consolidator::~Consolidator() { Drain(); }
 
-void Consolidator::Schedule(const std::string& ns, const std::string& session,
-                            size_t keep_recent) {
+void Consolidator::Schedule(const std::string& ns, const std::string& session, size_t keep_recent) {
   std::thread finished;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -113,8 +112,8 @@ void Consolidator::Run() {
 void Consolidator::RunJob(const Job& job) {
   memory::ConsolidateOptions options;
   options.keep_recent = job.keep_recent;
-  Result<uint64_t> summary = store_->Consolidate(job.ns, job.session,
-                                                 ModelSummarizer(scheduler_, engine_), options);
+  Result<uint64_t> summary =
+      store_->Consolidate(job.ns, job.session, ModelSummarizer(scheduler_, engine_), options);
   if (!summary.ok()) {
     spdlog::warn("consolidation of session '{}' failed: {}", job.session,
                  summary.status().message());

@@ -51,8 +51,8 @@ std::string FinishReason(const Completion& c) {
 
 // Runs the built-in calls of one round and adds the assistant's output and the results to the
 // conversation.
-void FeedBack(GenerationInput& input, const std::string& output,
-              const std::vector<ToolCall>& calls, const ToolEnv& env) {
+void FeedBack(GenerationInput& input, const std::string& output, const std::vector<ToolCall>& calls,
+              const ToolEnv& env) {
   std::string results;
   for (const ToolCall& call : calls) {
     if (!results.empty()) results += "\n";
@@ -81,7 +81,15 @@ Result<GenerationOutput> GenerateWithTools(const GenerateFn& generate, Generatio
   const bool tools = !input.tools.empty();
   bool reported_malformed = false;
   while (true) {
-    ENGRAM_TRY_ASSIGN(Round round, GenerateOnce(generate, input, !tools, on_text));
+    Result<Round> next = GenerateOnce(generate, input, !tools, on_text);
+    if (!next.ok() && next.status().code() == StatusCode::kOutOfRange &&
+        (out.tool_rounds > 0 || reported_malformed)) {
+      // The tool results no longer fit the context: end with what the model said so far.
+      spdlog::info("turn: {}; ending the tool rounds", next.status().message());
+      out.finish_reason = "length";
+      return out;
+    }
+    ENGRAM_TRY_ASSIGN(Round round, std::move(next));
     const Completion& c = round.completion;
     out.prompt_tokens += c.stats.prompt_tokens;
     out.completion_tokens += c.stats.generated_tokens;

@@ -40,8 +40,8 @@ struct GenerationOutput {
 
 // One generation of the conversation so far (input.messages with input.generation), streaming
 // through `on_text` when it is set (false cancels: a completion with StopReason::kCancelled).
-using GenerateFn =
-    std::function<Result<Completion>(const GenerationInput& input, const Scheduler::OnText& on_text)>;
+using GenerateFn = std::function<Result<Completion>(const GenerationInput& input,
+                                                    const Scheduler::OnText& on_text)>;
 // The scheduler's: the chat template (EncodeChat), then Scheduler::Complete.
 GenerateFn SchedulerGenerate(Scheduler& scheduler, const inference::Engine& engine);
 

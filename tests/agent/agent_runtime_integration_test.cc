@@ -2,14 +2,13 @@
 // scheduler: a fact told in the first turn is recalled many turns later, after a restart
 // (runtime and store destroyed and reopened). Assertions are on recall, not on what the 135M
 // model says. Kept fast: short replies (max_tokens 16), a 4096-position context.
-#include "agent/agent_runtime.h"
-
 #include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
 
+#include "agent/agent_runtime.h"
 #include "inference/bert_embedder.h"
 #include "retrieval/collection.h"
 
@@ -60,9 +59,13 @@ class AgentRuntimeIntegrationTest : public ::testing::Test {
     auto store = memory::EpisodicStore::Open((dir_ / "memory").string(), options);
     ASSERT_TRUE(store.ok()) << store.status().message();
     store_ = std::move(*store);
-    runtime_ = std::make_unique<AgentRuntime>(AgentRuntimeOptions{
-        .data_dir = dir_.string(), .engine = engine_, .scheduler = scheduler_,
-        .memory = store_.get(), .embedder = embedder_, .consolidate_after = consolidate_after});
+    runtime_ =
+        std::make_unique<AgentRuntime>(AgentRuntimeOptions{.data_dir = dir_.string(),
+                                                           .engine = engine_,
+                                                           .scheduler = scheduler_,
+                                                           .memory = store_.get(),
+                                                           .embedder = embedder_,
+                                                           .consolidate_after = consolidate_after});
   }
   void Close() {
     runtime_.reset();
@@ -233,8 +236,8 @@ TEST_F(AgentRuntimeIntegrationTest, ConsolidatesInTheBackground) {
   Close();
   Open(/*consolidate_after=*/4);
   SessionInfo s = *runtime_->CreateSession(tenant_, Short());
-  for (const char* text : {"I was born in Lisbon.", "I work as a nurse.", "I like green tea.",
-                           "My dog is Rex."}) {
+  for (const char* text :
+       {"I was born in Lisbon.", "I work as a nurse.", "I like green tea.", "My dog is Rex."}) {
     Say(s.id, text);
   }
   runtime_->Drain();

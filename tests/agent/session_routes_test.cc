@@ -37,9 +37,11 @@ class SessionRoutesTest : public ::testing::Test {
     Services& s = env_->services();
     s.engine = engine_;
     s.scheduler = scheduler_;
-    runtime_ = std::make_unique<AgentRuntime>(AgentRuntimeOptions{
-        .data_dir = s.data_dir, .engine = engine_, .scheduler = scheduler_, .memory = s.memory,
-        .embedder = s.embedder});
+    runtime_ = std::make_unique<AgentRuntime>(AgentRuntimeOptions{.data_dir = s.data_dir,
+                                                                  .engine = engine_,
+                                                                  .scheduler = scheduler_,
+                                                                  .memory = s.memory,
+                                                                  .embedder = s.embedder});
     s.agent = runtime_.get();
   }
   void TearDown() override {
@@ -144,8 +146,10 @@ TEST_F(SessionRoutesTest, StreamsServerSentEvents) {
   EXPECT_EQ(events.back(), "[DONE]");
   for (size_t i = 0; i + 1 < events.size(); ++i) {
     const json e = json::parse(events[i]);
-    if (e.contains("delta")) text += e["delta"].get<std::string>();
-    else final_event = e;
+    if (e.contains("delta"))
+      text += e["delta"].get<std::string>();
+    else
+      final_event = e;
   }
   ASSERT_TRUE(final_event.contains("usage")) << r.body;
   EXPECT_EQ(final_event["session"], id);

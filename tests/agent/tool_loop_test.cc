@@ -15,7 +15,8 @@ struct Script {
   std::vector<std::vector<inference::ChatMessage>> seen;
 
   GenerateFn Fn() {
-    return [this](const GenerationInput& input, const Scheduler::OnText& on_text) -> Result<Completion> {
+    return [this](const GenerationInput& input,
+                  const Scheduler::OnText& on_text) -> Result<Completion> {
       seen.push_back(input.messages);
       Completion c;
       c.text = seen.size() <= outputs.size() ? outputs[seen.size() - 1] : "(script ended)";
@@ -54,15 +55,17 @@ ToolEnv Env(std::vector<std::string>* queries) {
 }
 
 constexpr char kSearch[] =
-    "<tool_call>{\"name\": \"search_documents\", \"arguments\": {\"query\": \"office\"}}</tool_call>";
+    "<tool_call>{\"name\": \"search_documents\", \"arguments\": {\"query\": "
+    "\"office\"}}</tool_call>";
 
 TEST(ToolLoopTest, WithoutToolsTheTextStreams) {
   Script script{{"Hello there."}};
   std::string streamed;
-  Result<GenerationOutput> out = GenerateWithTools(script.Fn(), Input(false), {}, [&](std::string_view t) {
-    streamed += t;
-    return true;
-  });
+  Result<GenerationOutput> out =
+      GenerateWithTools(script.Fn(), Input(false), {}, [&](std::string_view t) {
+        streamed += t;
+        return true;
+      });
   ASSERT_TRUE(out.ok());
   EXPECT_EQ(out->text, "Hello there.");
   EXPECT_EQ(streamed, "Hello there.");
@@ -73,11 +76,11 @@ TEST(ToolLoopTest, RunsBuiltinCallsAndFeedsTheResultsBack) {
   Script script{{kSearch, "It opens at nine."}};
   std::vector<std::string> queries;
   std::string streamed;
-  Result<GenerationOutput> out = GenerateWithTools(script.Fn(), Input(true), Env(&queries),
-                                                   [&](std::string_view t) {
-                                                     streamed += t;
-                                                     return true;
-                                                   });
+  Result<GenerationOutput> out =
+      GenerateWithTools(script.Fn(), Input(true), Env(&queries), [&](std::string_view t) {
+        streamed += t;
+        return true;
+      });
   ASSERT_TRUE(out.ok()) << out.status().message();
   EXPECT_EQ(out->text, "It opens at nine.");
   EXPECT_EQ(streamed, "It opens at nine.") << "tool markup is never streamed";
@@ -96,8 +99,9 @@ TEST(ToolLoopTest, RunsBuiltinCallsAndFeedsTheResultsBack) {
 }
 
 TEST(ToolLoopTest, ClientCallsComeBackToTheClient) {
-  Script script{{"Checking. <tool_call>{\"name\": \"get_weather\", \"arguments\": {\"city\": "
-                 "\"Porto\"}}</tool_call>"}};
+  Script script{
+      {"Checking. <tool_call>{\"name\": \"get_weather\", \"arguments\": {\"city\": "
+       "\"Porto\"}}</tool_call>"}};
   std::vector<std::string> queries;
   Result<GenerationOutput> out = GenerateWithTools(script.Fn(), Input(true), Env(&queries), {});
   ASSERT_TRUE(out.ok());
@@ -163,6 +167,31 @@ TEST(ToolLoopTest, GenerationErrorsPassThrough) {
   };
   Result<GenerationOutput> out = GenerateWithTools(failing, Input(true), {}, {});
   EXPECT_EQ(out.status().code(), StatusCode::kResourceExhausted);
+}
+
+}  // namespace
+}  // namespace engram::agent::internal
+
+namespace engram::agent::internal {
+namespace {
+
+TEST(ToolLoopTest, ToolResultsThatOverflowTheContextEndTheTurn) {
+  int calls = 0;
+  GenerateFn generate = [&](const GenerationInput&, const Scheduler::OnText&) -> Result<Completion> {
+    if (++calls > 1) return Status::OutOfRange("scheduler: the prompt is 5000 tokens");
+    Completion c;
+    c.text = std::string("Looking. ") + kSearch;
+    return c;
+  };
+  std::vector<std::string> queries;
+  Result<GenerationOutput> out = GenerateWithTools(generate, Input(true), Env(&queries), {});
+  ASSERT_TRUE(out.ok()) << out.status().message();
+  EXPECT_EQ(out->text, "Looking.");
+  EXPECT_EQ(out->finish_reason, "length");
+  // The first generation's own overflow is the caller's error.
+  calls = 1;
+  EXPECT_EQ(GenerateWithTools(generate, Input(true), Env(&queries), {}).status().code(),
+            StatusCode::kOutOfRange);
 }
 
 }  // namespace

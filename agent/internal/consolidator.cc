@@ -31,8 +31,13 @@ std::string Transcript(std::span<const memory::Episode> episodes) {
 std::string ExtractiveSummary(std::span<const memory::Episode> episodes) {
   std::string summary;
   for (const memory::Episode& e : episodes) {
-    std::string line = e.role == "summary" ? e.text : e.role == "user" ? FirstSentence(e.text) : "";
-    if (!line.empty()) summary += "- " + line + "\n";
+    if (e.role == "summary") {  // an earlier summary is kept whole
+      summary += e.text;
+      if (!summary.empty() && summary.back() != '\n') summary += '\n';
+    } else if (e.role == "user") {
+      const std::string line = FirstSentence(e.text);
+      if (!line.empty()) summary += "- " + line + "\n";
+    }
   }
   return summary.empty() ? "- (earlier conversation)" : summary;
 }

@@ -4,6 +4,7 @@
 // connection limits (503), a throwing handler (500), percent-decoding, and Stop() finishing a
 // request in flight while closing idle connections.
 #include "agent/http_server.h"
+#include "agent/metrics.h"
 
 #include <gtest/gtest.h>
 
@@ -351,6 +352,32 @@ TEST(TenantKeysTest, LoadChecksEveryLine) {
   EXPECT_FALSE(ValidateClientName("namespace", "..").ok());
   EXPECT_FALSE(ValidateClientName("namespace", "").ok());
   EXPECT_TRUE(ValidateClientName("namespace", "my-notes_1.x").ok());
+}
+
+TEST(MetricsTest, RendersCountersHistogramsAndSchedulerGauges) {
+  Metrics metrics;
+  metrics.ObserveRequest("POST", "/v1/memory", 200, 0.02);
+  metrics.ObserveRequest("POST", "/v1/memory", 200, 0.03);
+  metrics.ObserveRequest("GET", "", 404, 0.001);
+  metrics.AddTokens(100, 20, 0.5, 0.1);
+  metrics.ObserveRecall(0.004);
+  SchedulerStats stats;
+  stats.queued = 3;
+  stats.active = 2;
+  stats.kv_blocks_used = 7;
+  stats.kv_blocks_total = 64;
+  const std::string text = metrics.Render(stats);
+  for (const char* line : {
+           R"(engram_http_requests_total{method="POST",route="/v1/memory",status="200"} 2)",
+           R"(engram_http_requests_total{method="GET",route="unmatched",status="404"} 1)",
+           R"(engram_http_request_seconds_count{route="/v1/memory"} 2)",
+           "engram_prompt_tokens_total 100", "engram_generated_tokens_total 20",
+           "engram_decode_tokens_per_second 40", "engram_memory_recall_seconds_count 1",
+           "engram_time_to_first_token_seconds_count 1", "engram_queue_depth 3",
+           "engram_active_sequences 2", "engram_kv_cache_blocks_used 7",
+           "engram_kv_cache_blocks_total 64"}) {
+    EXPECT_NE(text.find(line), std::string::npos) << line << "\n" << text;
+  }
 }
 
 }  // namespace

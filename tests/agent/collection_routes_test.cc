@@ -6,6 +6,7 @@
 
 #include <filesystem>
 
+#include "inference/engine.h"
 #include "tests/agent/serve_test_env.h"
 
 namespace engram::agent {
@@ -30,6 +31,7 @@ const json kDocuments = {
 
 class CollectionRoutesTest : public ::testing::Test {
  protected:
+  std::unique_ptr<inference::Engine> engine_;  // before env_: outlives the QA pipelines
   ServeTestEnv env_{[](Router& r, Services& s) { AddCollectionRoutes(r, s); }};
 
   void CreateWithDocuments(TestClient& c, const std::string& name) {
@@ -114,6 +116,38 @@ TEST_F(CollectionRoutesTest, QaWithoutAGeneratorIs503AndChecksInput) {
       c.Post("/v1/qa", {{"collection", "docs"}, {"question", "When does the train leave?"}});
   EXPECT_EQ(r.status, 503) << r.body;
   EXPECT_EQ(r.Json()["error"]["type"], "service_unavailable_error");
+}
+
+TEST_F(CollectionRoutesTest, QaAnswersWithCitationsFromTheDefaultGenerator) {
+  inference::EngineOptions engine_options;
+  engine_options.context.n_ctx = 1024;
+  engine_options.context.n_threads = 2;
+  Result<std::unique_ptr<inference::Engine>> engine = inference::Engine::Load(engine_options);
+  ASSERT_TRUE(engine.ok()) << "the default generator is needed (scripts/fetch_models.sh): "
+                           << engine.status().ToString();
+  engine_ = std::move(*engine);
+  env_.services().engine = engine_.get();
+  TestClient c = env_.Alpha();
+  CreateWithDocuments(c, "docs");
+  const json question = {{"collection", "docs"},
+                         {"question", "When does the night train to Venice leave?"},
+                         {"mode", "rag"}, {"k", 2}, {"max_tokens", 12}};
+  const TestResponse r = c.Post("/v1/qa", question);
+  ASSERT_EQ(r.status, 200) << r.body;
+  const json answer = r.Json();
+  EXPECT_EQ(answer["mode"], "rag");
+  EXPECT_TRUE(answer["answer"].is_string());
+  EXPECT_TRUE(answer["citations"].is_array());
+  EXPECT_LE(answer["timing"]["tokens_generated"].get<int>(), 12);
+  json too_long = question;
+  too_long["max_tokens"] = env_.services().limits.max_tokens + 1;
+  EXPECT_EQ(c.Post("/v1/qa", too_long).status, 400);
+  json bad_mode = question;
+  bad_mode["mode"] = "psychic";
+  EXPECT_EQ(c.Post("/v1/qa", bad_mode).status, 400);
+  EXPECT_EQ(c.Post("/v1/qa", {{"collection", "nothere"}, {"question", "q"}}).status, 404);
+  TestClient beta = env_.Beta();
+  EXPECT_EQ(beta.Post("/v1/qa", question).status, 404) << "alpha's collection is not beta's";
 }
 
 TEST_F(CollectionRoutesTest, TenantsCannotReachEachOthersCollections) {

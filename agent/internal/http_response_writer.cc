@@ -2,11 +2,11 @@
 #include "agent/internal/http_response_writer.h"
 
 #include <poll.h>
+#include <spdlog/spdlog.h>
 #include <sys/socket.h>
 
 #include <boost/asio/write.hpp>
 #include <boost/beast/http.hpp>
-#include <spdlog/spdlog.h>
 
 #include "common/json_write.h"
 
@@ -17,12 +17,18 @@ namespace http = boost::beast::http;
 std::pair<int, std::string_view> HttpStatusOf(const Status& status) {
   switch (status.code()) {
     case StatusCode::kInvalidArgument:
-    case StatusCode::kOutOfRange: return {400, "invalid_request_error"};
-    case StatusCode::kNotFound: return {404, "not_found_error"};
-    case StatusCode::kAlreadyExists: return {409, "conflict_error"};
-    case StatusCode::kResourceExhausted: return {429, "rate_limit_error"};
-    case StatusCode::kUnavailable: return {503, "service_unavailable_error"};
-    default: return {500, "server_error"};
+    case StatusCode::kOutOfRange:
+      return {400, "invalid_request_error"};
+    case StatusCode::kNotFound:
+      return {404, "not_found_error"};
+    case StatusCode::kAlreadyExists:
+      return {409, "conflict_error"};
+    case StatusCode::kResourceExhausted:
+      return {429, "rate_limit_error"};
+    case StatusCode::kUnavailable:
+      return {503, "service_unavailable_error"};
+    default:
+      return {500, "server_error"};
   }
 }
 
@@ -55,10 +61,9 @@ void ConnectionResponseWriter::Json(int status, const nlohmann::json& body) {
 }
 
 void ConnectionResponseWriter::Error(int status, std::string_view type, std::string_view message) {
-  nlohmann::json body = {{"error",
-                          {{"message", std::string(message)},
-                           {"type", std::string(type)},
-                           {"code", status}}}};
+  nlohmann::json body = {
+      {"error",
+       {{"message", std::string(message)}, {"type", std::string(type)}, {"code", status}}}};
   Json(status, body);
 }
 

@@ -21,7 +21,9 @@ class ConnectionResponseWriter : public ResponseWriter {
   // `keep_alive`: whether the response says the connection stays open. `version`: 10 or 11.
   ConnectionResponseWriter(HttpStream& stream, std::string request_id, unsigned version,
                            bool keep_alive)
-      : stream_(stream), request_id_(std::move(request_id)), version_(version),
+      : stream_(stream),
+        request_id_(std::move(request_id)),
+        version_(version),
         keep_alive_(keep_alive) {}
 
   void Json(int status, const nlohmann::json& body) override;

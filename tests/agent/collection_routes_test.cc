@@ -59,8 +59,8 @@ TEST_F(CollectionRoutesTest, CreateIngestSearchDescribeDelete) {
   CreateWithDocuments(c, "docs");
   EXPECT_EQ(c.Post("/v1/collections", {{"name", "docs"}}).status, 409);
   EXPECT_EQ(Names(c.Get("/v1/collections")), std::vector<std::string>{"docs"});
-  EXPECT_TRUE(std::filesystem::is_directory(
-      TenantCollectionsDir(env_.data_dir(), Tenant{"alpha"}) + "/docs"));
+  EXPECT_TRUE(std::filesystem::is_directory(TenantCollectionsDir(env_.data_dir(), Tenant{"alpha"}) +
+                                            "/docs"));
 
   const TestResponse found = c.Post("/v1/collections/docs/search",
                                     {{"query", "when does the train to Venice leave"}, {"k", 1}});
@@ -70,8 +70,8 @@ TEST_F(CollectionRoutesTest, CreateIngestSearchDescribeDelete) {
   EXPECT_NE(hit["text"].get<std::string>().find("Venice"), std::string::npos);
   EXPECT_LT(hit["begin"].get<size_t>(), hit["end"].get<size_t>());
   EXPECT_GT(hit["score"].get<double>(), 0.0);
-  const TestResponse bm25 = c.Post("/v1/collections/docs/search",
-                                   {{"query", "sourdough starter"}, {"mode", "bm25"}});
+  const TestResponse bm25 =
+      c.Post("/v1/collections/docs/search", {{"query", "sourdough starter"}, {"mode", "bm25"}});
   EXPECT_EQ(bm25.Json()["results"][0]["source"], "ferments.txt") << bm25.body;
 
   const TestResponse described = c.Get("/v1/collections/docs");
@@ -99,8 +99,7 @@ TEST_F(CollectionRoutesTest, BadInputIs400) {
   expect_400(c.Post("/v1/collections/docs/search", {{"query", "q"}, {"k", 0}}), "k");
   expect_400(c.Post("/v1/collections/docs/search", {{"query", "q"}, {"mode", "magic"}}), "magic");
   expect_400(c.Post("/v1/collections/docs/search", {{"query", "   "}}), "query");
-  expect_400(c.Post("/v1/collections/docs/documents", {{"documents", json::array()}}),
-             "documents");
+  expect_400(c.Post("/v1/collections/docs/documents", {{"documents", json::array()}}), "documents");
   expect_400(c.Post("/v1/collections/docs/documents",
                     {{"documents", {{{"source", "a.pdf"}, {"text", "x"}, {"format", "pdf"}}}}}),
              "format 'pdf'");
@@ -131,7 +130,9 @@ TEST_F(CollectionRoutesTest, QaAnswersWithCitationsFromTheDefaultGenerator) {
   CreateWithDocuments(c, "docs");
   const json question = {{"collection", "docs"},
                          {"question", "When does the night train to Venice leave?"},
-                         {"mode", "rag"}, {"k", 2}, {"max_tokens", 12}};
+                         {"mode", "rag"},
+                         {"k", 2},
+                         {"max_tokens", 12}};
   const TestResponse r = c.Post("/v1/qa", question);
   ASSERT_EQ(r.status, 200) << r.body;
   const json answer = r.Json();
@@ -169,7 +170,8 @@ TEST_F(CollectionRoutesTest, TenantsCannotReachEachOthersCollections) {
   ASSERT_EQ(beta.Post("/v1/collections", {{"name", "docs"}}).status, 200);
   EXPECT_EQ(beta.Get("/v1/collections/docs").Json()["documents"], 0);
   EXPECT_TRUE(beta.Post("/v1/collections/docs/search", {{"query", "Venice train"}})
-                  .Json()["results"].empty());
+                  .Json()["results"]
+                  .empty());
   EXPECT_EQ(beta.Delete("/v1/collections/docs").status, 200);
 
   const TestResponse still = alpha.Get("/v1/collections/docs");

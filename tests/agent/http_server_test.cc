@@ -4,7 +4,6 @@
 // connection limits (503), a throwing handler (500), percent-decoding, and Stop() finishing a
 // request in flight while closing idle connections.
 #include "agent/http_server.h"
-#include "agent/metrics.h"
 
 #include <gtest/gtest.h>
 
@@ -14,6 +13,7 @@
 #include <set>
 #include <thread>
 
+#include "agent/metrics.h"
 #include "tests/agent/http_test_client.h"
 
 namespace engram::agent {
@@ -51,12 +51,14 @@ void EchoRoute(Router& router) {
     if (!body.ok()) return out.Error(body.status());
     out.Json(200, {{"body", *body}});
   });
-  router.Add("GET", "/t/open", [](const HttpRequest& req, ResponseWriter& out) {
-    out.Json(200, {{"tenant", req.tenant.name}});
-  }, /*auth=*/false);
-  router.Add("GET", "/t/throw", [](const HttpRequest&, ResponseWriter&) -> void {
-    throw std::runtime_error("boom");
-  });
+  router.Add(
+      "GET", "/t/open",
+      [](const HttpRequest& req, ResponseWriter& out) {
+        out.Json(200, {{"tenant", req.tenant.name}});
+      },
+      /*auth=*/false);
+  router.Add("GET", "/t/throw",
+             [](const HttpRequest&, ResponseWriter&) -> void { throw std::runtime_error("boom"); });
   router.Add("GET", "/t/silent", [](const HttpRequest&, ResponseWriter&) {});
   router.Add("GET", "/t/events", [](const HttpRequest&, ResponseWriter& out) {
     ASSERT_TRUE(out.StartEvents());
@@ -338,7 +340,8 @@ TEST(TenantKeysTest, LoadChecksEveryLine) {
   };
   expect_bad("# c\nshort alpha\n", "line 2: the key is shorter than 16");
   expect_bad("key-aaaaaaaaaaaaaaaa al/pha\n", "line 1: tenant 'al/pha'");
-  expect_bad("key-aaaaaaaaaaaaaaaa alpha\nkey-aaaaaaaaaaaaaaaa beta\n", "line 2: this key is listed twice");
+  expect_bad("key-aaaaaaaaaaaaaaaa alpha\nkey-aaaaaaaaaaaaaaaa beta\n",
+             "line 2: this key is listed twice");
   expect_bad("key-aaaaaaaaaaaaaaaa\n", "line 1: expected 'KEY TENANT'");
   expect_bad("key-aaaaaaaaaaaaaaaa alpha extra\n", "line 1");
   Result<TenantKeys> k = load("key-aaaaaaaaaaaaaaaa alpha\n");
@@ -367,15 +370,15 @@ TEST(MetricsTest, RendersCountersHistogramsAndSchedulerGauges) {
   stats.kv_blocks_used = 7;
   stats.kv_blocks_total = 64;
   const std::string text = metrics.Render(stats);
-  for (const char* line : {
-           R"(engram_http_requests_total{method="POST",route="/v1/memory",status="200"} 2)",
-           R"(engram_http_requests_total{method="GET",route="unmatched",status="404"} 1)",
-           R"(engram_http_request_seconds_count{route="/v1/memory"} 2)",
-           "engram_prompt_tokens_total 100", "engram_generated_tokens_total 20",
-           "engram_decode_tokens_per_second 40", "engram_memory_recall_seconds_count 1",
-           "engram_time_to_first_token_seconds_count 1", "engram_queue_depth 3",
-           "engram_active_sequences 2", "engram_kv_cache_blocks_used 7",
-           "engram_kv_cache_blocks_total 64"}) {
+  for (const char* line :
+       {R"(engram_http_requests_total{method="POST",route="/v1/memory",status="200"} 2)",
+        R"(engram_http_requests_total{method="GET",route="unmatched",status="404"} 1)",
+        R"(engram_http_request_seconds_count{route="/v1/memory"} 2)",
+        "engram_prompt_tokens_total 100", "engram_generated_tokens_total 20",
+        "engram_decode_tokens_per_second 40", "engram_memory_recall_seconds_count 1",
+        "engram_time_to_first_token_seconds_count 1", "engram_queue_depth 3",
+        "engram_active_sequences 2", "engram_kv_cache_blocks_used 7",
+        "engram_kv_cache_blocks_total 64"}) {
     EXPECT_NE(text.find(line), std::string::npos) << line << "\n" << text;
   }
 }

@@ -37,24 +37,28 @@ std::vector<std::string> Texts(const TestResponse& r) {
 
 TEST_F(MemoryRoutesTest, AddRecallGetUpdateHistoryDelete) {
   TestClient c = env_.Alpha();
-  const TestResponse added = c.Post(
-      "/v1/memory", {{"namespace", "notes"}, {"text", "My sister Ana lives in Porto."},
-                     {"session", "s1"}, {"metadata", {{"topic", "family"}}}, {"importance", 0.9}});
+  const TestResponse added = c.Post("/v1/memory", {{"namespace", "notes"},
+                                                   {"text", "My sister Ana lives in Porto."},
+                                                   {"session", "s1"},
+                                                   {"metadata", {{"topic", "family"}}},
+                                                   {"importance", 0.9}});
   ASSERT_EQ(added.status, 200) << added.body;
   const uint64_t id = added.Json()["ids"][0];
   EXPECT_EQ(added.Json()["results"][0]["metadata"]["topic"], "family");
   AddNote(c, "The deploy script runs every Tuesday.");
   AddNote(c, "Bread needs flour, water and salt.", "s2");
 
-  const TestResponse recalled = c.Get("/v1/memory?namespace=notes&query=where%20does%20Ana%20live&k=2");
+  const TestResponse recalled =
+      c.Get("/v1/memory?namespace=notes&query=where%20does%20Ana%20live&k=2");
   ASSERT_EQ(recalled.status, 200) << recalled.body;
   ASSERT_EQ(recalled.Json()["results"].size(), 2u);
   EXPECT_EQ(recalled.Json()["results"][0]["id"], id);
   EXPECT_GT(recalled.Json()["results"][0]["score"].get<double>(), 0.0);
 
-  const TestResponse searched = c.Post(
-      "/v1/memory/search", {{"namespace", "notes"}, {"query", "what is in bread"}, {"k", 5},
-                            {"filters", {{"session", "s2"}}}});
+  const TestResponse searched = c.Post("/v1/memory/search", {{"namespace", "notes"},
+                                                             {"query", "what is in bread"},
+                                                             {"k", 5},
+                                                             {"filters", {{"session", "s2"}}}});
   ASSERT_EQ(searched.status, 200) << searched.body;
   EXPECT_EQ(Texts(searched), std::vector<std::string>{"Bread needs flour, water and salt."});
 
@@ -77,10 +81,12 @@ TEST_F(MemoryRoutesTest, AddRecallGetUpdateHistoryDelete) {
 
 TEST_F(MemoryRoutesTest, MessagesForgetSessionAndPurge) {
   TestClient c = env_.Alpha();
-  const TestResponse added = c.Post(
-      "/v1/memory", {{"namespace", "chat"}, {"session", "day1"},
-                     {"messages", {{{"role", "user"}, {"content", "I like green tea."}},
-                                   {{"role", "assistant"}, {"content", "Noted: green tea."}}}}});
+  const TestResponse added =
+      c.Post("/v1/memory", {{"namespace", "chat"},
+                            {"session", "day1"},
+                            {"messages",
+                             {{{"role", "user"}, {"content", "I like green tea."}},
+                              {{"role", "assistant"}, {"content", "Noted: green tea."}}}}});
   ASSERT_EQ(added.status, 200) << added.body;
   EXPECT_EQ(added.Json()["ids"].size(), 2u);
   EXPECT_EQ(added.Json()["results"][1]["role"], "assistant");
@@ -130,7 +136,8 @@ TEST_F(MemoryRoutesTest, TenantsCannotReachEachOthersMemories) {
   EXPECT_TRUE(Texts(beta.Get("/v1/memory?namespace=notes&query=vault%20code")).empty());
   EXPECT_TRUE(Texts(beta.Get("/v1/memory?namespace=notes")).empty());
   EXPECT_TRUE(Texts(beta.Get("/v1/memory?namespace=notes&session=s1")).empty());
-  EXPECT_TRUE(Texts(beta.Post("/v1/memory/search", {{"namespace", "notes"}, {"query", "vault"}})).empty());
+  EXPECT_TRUE(
+      Texts(beta.Post("/v1/memory/search", {{"namespace", "notes"}, {"query", "vault"}})).empty());
   const TestResponse get = beta.Get(one + "?namespace=notes");
   EXPECT_EQ(get.status, 404);
   const TestResponse unknown = beta.Get("/v1/memory/999?namespace=notes");

@@ -43,8 +43,9 @@ TEST(ServerRoutesTest, HealthNeedsNoKeyAndMetricsRenderPrometheusText) {
   const auto text = c.Get("/metrics");
   ASSERT_EQ(text.status, 200) << text.body;
   EXPECT_EQ(text.Header("content-type"), "text/plain; version=0.0.4");
-  EXPECT_NE(text.body.find(R"(engram_http_requests_total{method="GET",route="/health",status="200"} 1)"),
-            std::string::npos)
+  EXPECT_NE(
+      text.body.find(R"(engram_http_requests_total{method="GET",route="/health",status="200"} 1)"),
+      std::string::npos)
       << text.body;
   EXPECT_NE(text.body.find("engram_queue_depth 0"), std::string::npos) << text.body;
 }

@@ -185,6 +185,10 @@ void HttpServer::State::ConnectionMain(uint64_t id, int fd) {
   context.router = &router;
   context.tenants = tenants ? &*tenants : nullptr;
   context.observer = &observer;
+  context.stopping = [this] {
+    std::lock_guard<std::mutex> lock(mu);
+    return stopping;
+  };
   context.set_idle = [this, id](bool idle) {
     std::lock_guard<std::mutex> lock(mu);
     connections[id].idle = idle;

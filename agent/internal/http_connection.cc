@@ -185,6 +185,7 @@ bool ServeOne(HttpStream& stream, beast::flat_buffer& buffer, const ConnectionCo
   http::request<http::string_body> in = parser.release();
   const bool keep_alive = in.keep_alive();
   ConnectionResponseWriter out(stream, request_id, in.version(), keep_alive);
+  out.set_stopping(context.stopping);
   HttpRequest request;
   request.request_id = request_id;
   std::string route;
@@ -195,7 +196,7 @@ bool ServeOne(HttpStream& stream, beast::flat_buffer& buffer, const ConnectionCo
     route = Dispatch(request, out, context);
   }
   observe(request.method, route, out.status());
-  return keep_alive && !out.failed();
+  return out.keep_alive() && !out.failed();
 }
 
 }  // namespace

@@ -38,10 +38,15 @@ bool ConnectionResponseWriter::CanRespond() {
   return false;
 }
 
+void ConnectionResponseWriter::DecideKeepAlive() {
+  if (keep_alive_ && stopping_ && stopping_()) keep_alive_ = false;
+}
+
 void ConnectionResponseWriter::Send(int status, std::string_view content_type, std::string body) {
   if (!CanRespond()) return;
   responded_ = true;
   status_ = status;
+  DecideKeepAlive();
   http::response<http::string_body> res;
   res.version(version_);
   res.result(static_cast<unsigned>(status));
@@ -81,6 +86,7 @@ bool ConnectionResponseWriter::StartEvents() {
   if (!CanRespond()) return false;
   responded_ = streaming_ = true;
   status_ = 200;
+  DecideKeepAlive();
   http::response<http::empty_body> res;
   res.version(version_);
   res.result(http::status::ok);

@@ -251,6 +251,56 @@ TEST_F(HttpServerTest, SlowClientGets408WithinTheReadTimeout) {
   EXPECT_EQ(out.rfind("HTTP/1.1 408", 0), 0u) << out;
 }
 
+TEST_F(HttpServerTest, StalledBodyGets408AndIdleConnectionsClose) {
+  HttpServerOptions options;
+  options.read_timeout = std::chrono::seconds(1);
+  options.idle_timeout = std::chrono::seconds(1);
+  Start(options);
+  const int fd = RawConnect(port());
+  RawSend(fd, "POST /t/echo/x HTTP/1.1\r\nHost: h\r\nContent-Length: 50\r\n\r\n{\"a\":");
+  const std::string out = RawReadAll(fd);
+  ::close(fd);
+  EXPECT_EQ(out.rfind("HTTP/1.1 408", 0), 0u) << out;
+  TestClient c(port());
+  ASSERT_EQ(c.Get("/t/echo/x").status, 200);
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_TRUE(c.ServerClosed(5)) << "an idle keep-alive connection closes after idle_timeout";
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), 3.0);
+}
+
+TEST_F(HttpServerTest, ClientThatStopsReadingIsDroppedAndClientGoneSeesDisconnects) {
+  std::atomic<int> stream_ended{0}, gone{0};
+  router_.Add("GET", "/t/flood", [&](const HttpRequest&, ResponseWriter& out) {
+    out.StartEvents();
+    const std::string chunk(64 << 10, 'x');
+    for (int i = 0; i < 100000 && out.Event(chunk); ++i) {
+    }
+    stream_ended = 1;
+  });
+  router_.Add("GET", "/t/wait", [&](const HttpRequest&, ResponseWriter& out) {
+    for (int i = 0; i < 300 && !out.ClientGone(); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    gone = out.ClientGone() ? 1 : 2;
+    out.Json(200, {});
+  });
+  HttpServerOptions options;
+  options.write_timeout = std::chrono::seconds(1);
+  Start(options);
+  const int flood = RawConnect(port());
+  RawSend(flood, "GET /t/flood HTTP/1.1\r\nHost: h\r\n\r\n");  // and never read
+  const int wait = RawConnect(port());
+  RawSend(wait, "GET /t/wait HTTP/1.1\r\nHost: h\r\n\r\n");
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  ::close(wait);
+  for (int i = 0; i < 1000 && (stream_ended == 0 || gone == 0); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(stream_ended, 1) << "Event must fail once the client stops reading (write_timeout)";
+  EXPECT_EQ(gone, 1) << "ClientGone must see the closed connection";
+  ::close(flood);
+}
+
 TEST_F(HttpServerTest, ServerSentEventsAreChunkedFrames) {
   Start();
   TestClient c(port());
@@ -322,6 +372,7 @@ TEST_F(HttpServerTest, StopFinishesRequestsInFlightAndClosesIdleConnections) {
       << "an idle keep-alive connection must not hold Wait() for its idle timeout";
   EXPECT_EQ(slow.status, 200);
   EXPECT_EQ(slow.Json()["done"], true);
+  EXPECT_EQ(slow.Header("connection"), "close") << "a response during Stop closes its connection";
   EXPECT_TRUE(idle.ServerClosed());
   EXPECT_EQ(server_->active_connections(), 0);
 }

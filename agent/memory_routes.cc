@@ -18,6 +18,8 @@ namespace {
 using internal::JsonHandler;
 using json = nlohmann::json;
 constexpr std::string_view kBody = "request body";
+// The longest namespace the episodic store takes ("t.<tenant>:" included).
+constexpr size_t kMaxStoreNamespaceBytes = 128;
 
 // The tenant's store namespace for the client namespace `name`.
 Result<std::string> StoreNamespace(const HttpRequest& request, const std::string& name) {
@@ -25,7 +27,13 @@ Result<std::string> StoreNamespace(const HttpRequest& request, const std::string
     return Status::InvalidArgument("'namespace' is required (the memory namespace to use)");
   }
   if (Status st = ValidateClientName("namespace", name); !st.ok()) return st;
-  return MemoryNamespace(request.tenant, name);
+  std::string ns = MemoryNamespace(request.tenant, name);
+  if (ns.size() > kMaxStoreNamespaceBytes) {
+    return Status::InvalidArgument(
+        "namespace '" + name + "' is too long: at most " +
+        std::to_string(kMaxStoreNamespaceBytes - (ns.size() - name.size())) + " characters");
+  }
+  return ns;
 }
 
 Result<std::string> NamespaceFromQuery(const HttpRequest& request) {

@@ -109,6 +109,8 @@ TEST_F(MemoryRoutesTest, BadInputIs400NamingTheField) {
   expect_400(c.Post("/v1/memory", {{"text", "no namespace"}}), "namespace");
   expect_400(c.Get("/v1/memory"), "namespace");
   expect_400(c.Post("/v1/memory", {{"namespace", "a/b"}, {"text", "x"}}), "namespace 'a/b'");
+  expect_400(c.Post("/v1/memory", {{"namespace", std::string(97, 'n')}, {"text", "x"}}),
+             "1 to 96 characters");
   expect_400(c.Post("/v1/memory", {{"namespace", "n"}, {"text", "x"}, {"importance", "high"}}),
              "importance");
   expect_400(c.Post("/v1/memory", {{"namespace", "n"}, {"text", "x"}, {"importance", 7}}),

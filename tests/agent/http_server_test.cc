@@ -326,6 +326,30 @@ TEST_F(HttpServerTest, KeepAliveServesManyRequestsOnOneConnection) {
   EXPECT_EQ(server_->active_connections(), 1);
 }
 
+TEST_F(HttpServerTest, ManyConcurrentClients) {
+  Start();
+  constexpr int kClients = 16, kRequests = 20;
+  std::atomic<int> ok{0};
+  std::mutex ids_mu;
+  std::set<std::string> ids;
+  std::vector<std::thread> clients;
+  for (int i = 0; i < kClients; ++i) {
+    clients.emplace_back([&, i] {
+      TestClient c(port());
+      for (int j = 0; j < kRequests; ++j) {
+        const std::string x = std::to_string(i) + "-" + std::to_string(j);
+        const auto r = c.Get("/t/echo/" + x);
+        if (r.status == 200 && r.Json()["x"] == x) ++ok;
+        std::lock_guard<std::mutex> lock(ids_mu);
+        ids.insert(r.Header("x-request-id"));
+      }
+    });
+  }
+  for (std::thread& t : clients) t.join();
+  EXPECT_EQ(ok, kClients * kRequests);
+  EXPECT_EQ(ids.size(), static_cast<size_t>(kClients * kRequests));
+}
+
 TEST_F(HttpServerTest, ThrowingOrSilentHandlerIs500) {
   Start();
   TestClient c(port());

@@ -4,6 +4,9 @@
 // change alpha's memories, whatever namespace or id it names).
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <thread>
+
 #include "tests/agent/serve_test_env.h"
 
 namespace engram::agent {
@@ -98,6 +101,26 @@ TEST_F(MemoryRoutesTest, MessagesForgetSessionAndPurge) {
   EXPECT_EQ(Texts(c.Get("/v1/memory?namespace=chat")), std::vector<std::string>{"Meeting at 10."});
   EXPECT_EQ(c.Delete("/v1/memory?namespace=chat").status, 200);
   EXPECT_TRUE(Texts(c.Get("/v1/memory?namespace=chat")).empty());
+}
+
+TEST_F(MemoryRoutesTest, ConcurrentWritersAndReaders) {
+  constexpr int kClients = 6, kAdds = 5;
+  std::vector<std::thread> clients;
+  std::atomic<int> ok{0};
+  for (int i = 0; i < kClients; ++i) {
+    clients.emplace_back([&, i] {
+      TestClient c = env_.Alpha();
+      for (int j = 0; j < kAdds; ++j) {
+        const std::string text = "client " + std::to_string(i) + " note " + std::to_string(j);
+        if (c.Post("/v1/memory", {{"namespace", "busy"}, {"text", text}}).status == 200) ++ok;
+        if (c.Get("/v1/memory?namespace=busy&query=note&k=3").status == 200) ++ok;
+      }
+    });
+  }
+  for (std::thread& t : clients) t.join();
+  EXPECT_EQ(ok, 2 * kClients * kAdds);
+  TestClient c = env_.Alpha();
+  EXPECT_EQ(Texts(c.Get("/v1/memory?namespace=busy")).size(), size_t{kClients * kAdds});
 }
 
 TEST_F(MemoryRoutesTest, BadInputIs400NamingTheField) {

@@ -46,7 +46,7 @@ struct SchedulerOptions {
 struct GenerationRequest {
   std::vector<int32_t> prompt;
   inference::GenerateOptions generation;  // max_tokens, sampler (seed), stop strings
-  // Past it the request ends with StopReason::kCancelled and kDeadlineExceeded.
+  // Past it the request ends with kUnavailable "timed out" (HTTP 503; the text so far is lost).
   std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
 };
 
@@ -78,8 +78,8 @@ struct SchedulerStats {
 class Scheduler {
  public:
   // on_text: the text as it is generated (false cancels). on_done: once, at the end: the
-  // completion, or the error (kDeadlineExceeded past the deadline, kCancelled-like
-  // StopReason::kCancelled when cancelled, kOutOfRange for a prompt longer than the context).
+  // completion, or the error (kUnavailable past the deadline; a Completion whose
+  // stats.reason is kCancelled when cancelled).
   using OnText = std::function<bool(std::string_view)>;
   using OnDone = std::function<void(Result<Completion>)>;
 

@@ -101,6 +101,7 @@ void RegisterGenerateCommand(CLI::App& app, const GlobalFlags& flags, CommandTab
 void RegisterInfoCommand(CLI::App& app, const GlobalFlags& flags, CommandTable& commands);
 void RegisterInspectCommand(CLI::App& app, const GlobalFlags& flags, CommandTable& commands);
 void RegisterMemoryCommands(CLI::App& app, const GlobalFlags& flags, CommandTable& commands);
+void RegisterServeCommand(CLI::App& app, const GlobalFlags& flags, CommandTable& commands);
 void RegisterTokenizeCommand(CLI::App& app, const GlobalFlags& flags, CommandTable& commands);
 
 }  // namespace engram::app

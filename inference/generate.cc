@@ -2,7 +2,6 @@
 
 #include <chrono>
 
-#include "inference/stop_strings.h"
 
 namespace engram::inference {
 namespace {
@@ -35,14 +34,65 @@ double GenerateStats::DecodeTokensPerSecond() const {
   return decode_ms > 0 && steps > 0 ? static_cast<double>(steps) * 1000.0 / decode_ms : 0.0;
 }
 
-Result<GenerateStats> Generate(LlamaContext& ctx, const Tokenizer& tokenizer,
-                               std::span<const int32_t> prompt, const GenerateOptions& options,
-                               const std::function<bool(std::string_view)>& on_text) {
+Status ValidateGenerateOptions(const GenerateOptions& options) {
   if (options.max_tokens <= 0) {
     return Status::InvalidArgument("generate: the number of tokens to generate must be > 0 (got " +
                                    std::to_string(options.max_tokens) + ")");
   }
-  if (Status s = ValidateSamplerOptions(options.sampler); !s.ok()) return s;
+  return ValidateSamplerOptions(options.sampler);
+}
+
+TokenStream::TokenStream(const Tokenizer& tokenizer, const GenerateOptions& options,
+                         std::span<const int32_t> prompt)
+    : tokenizer_(tokenizer), options_(options), sampler_(options.sampler), stops_(options.stop) {
+  stats_.prompt_tokens = static_cast<int64_t>(prompt.size());
+  for (int32_t t : prompt) sampler_.Accept(t);
+}
+
+std::optional<int32_t> TokenStream::Next(std::span<const float> logits, int64_t position,
+                                         int64_t n_ctx,
+                                         const std::function<bool(std::string_view)>& on_text) {
+  const int32_t token = sampler_.Sample(logits);
+  sampler_.Accept(token);
+  if (options_.stop_at_end_of_generation && tokenizer_.IsEndOfGeneration(token)) {
+    stats_.reason = StopReason::kEndOfGeneration;
+    return std::nullopt;
+  }
+  stats_.tokens.push_back(token);
+  ++stats_.generated_tokens;
+  if (options_.on_token) options_.on_token(token);
+  const std::string text = stops_.Feed(tokenizer_.TokenToPiece(token));
+  if (!text.empty() && !on_text(text)) {
+    stats_.reason = StopReason::kCancelled;
+    return std::nullopt;
+  }
+  if (stops_.stopped()) {
+    stats_.reason = StopReason::kStopString;
+    return std::nullopt;
+  }
+  if (stats_.generated_tokens >= options_.max_tokens) {
+    stats_.reason = StopReason::kMaxTokens;
+    return std::nullopt;
+  }
+  if (position >= n_ctx) {
+    stats_.reason = StopReason::kContextFull;
+    return std::nullopt;
+  }
+  return token;
+}
+
+void TokenStream::Finish(const std::function<bool(std::string_view)>& on_text,
+                         std::optional<StopReason> reason) {
+  if (reason) stats_.reason = *reason;
+  if (stats_.reason == StopReason::kStopString || stats_.reason == StopReason::kCancelled) return;
+  const std::string rest = stops_.Flush();
+  if (!rest.empty()) on_text(rest);
+}
+
+Result<GenerateStats> Generate(LlamaContext& ctx, const Tokenizer& tokenizer,
+                               std::span<const int32_t> prompt, const GenerateOptions& options,
+                               const std::function<bool(std::string_view)>& on_text) {
+  if (Status s = ValidateGenerateOptions(options); !s.ok()) return s;
   if (prompt.empty()) {
     return Status::InvalidArgument("generate: the prompt is empty; give at least one token");
   }
@@ -52,52 +102,19 @@ Result<GenerateStats> Generate(LlamaContext& ctx, const Tokenizer& tokenizer,
                               " (" + std::to_string(ctx.position()) +
                               " in use); use a larger context or truncate the prompt");
   }
-  GenerateStats stats;
-  stats.prompt_tokens = static_cast<int64_t>(prompt.size());
-  Sampler sampler(options.sampler);
-  for (int32_t t : prompt) sampler.Accept(t);
-  StopStringMatcher stops(options.stop);
-
+  TokenStream stream(tokenizer, options, prompt);
   const auto prefill_start = std::chrono::steady_clock::now();
   if (Status s = ctx.Eval(prompt); !s.ok()) return s;
-  stats.prefill_ms = MillisecondsSince(prefill_start);
+  stream.stats().prefill_ms = MillisecondsSince(prefill_start);
 
   const auto decode_start = std::chrono::steady_clock::now();
-  for (;;) {
-    const int32_t token = sampler.Sample(ctx.logits());
-    sampler.Accept(token);
-    if (options.stop_at_end_of_generation && tokenizer.IsEndOfGeneration(token)) {
-      stats.reason = StopReason::kEndOfGeneration;
-      break;
-    }
-    stats.tokens.push_back(token);
-    ++stats.generated_tokens;
-    if (options.on_token) options.on_token(token);
-    const std::string text = stops.Feed(tokenizer.TokenToPiece(token));
-    if (!text.empty() && !on_text(text)) {
-      stats.reason = StopReason::kCancelled;
-      break;
-    }
-    if (stops.stopped()) {
-      stats.reason = StopReason::kStopString;
-      break;
-    }
-    if (stats.generated_tokens >= options.max_tokens) {
-      stats.reason = StopReason::kMaxTokens;
-      break;
-    }
-    if (ctx.position() >= ctx.n_ctx()) {
-      stats.reason = StopReason::kContextFull;
-      break;
-    }
-    if (Status s = ctx.Eval({&token, 1}); !s.ok()) return s;
+  while (std::optional<int32_t> next =
+             stream.Next(ctx.logits(), ctx.position(), ctx.n_ctx(), on_text)) {
+    if (Status s = ctx.Eval({&*next, 1}); !s.ok()) return s;
   }
-  stats.decode_ms = MillisecondsSince(decode_start);
-  if (stats.reason != StopReason::kStopString && stats.reason != StopReason::kCancelled) {
-    const std::string rest = stops.Flush();
-    if (!rest.empty()) on_text(rest);
-  }
-  return stats;
+  stream.stats().decode_ms = MillisecondsSince(decode_start);
+  stream.Finish(on_text);
+  return stream.stats();
 }
 
 }  // namespace engram::inference

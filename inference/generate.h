@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -21,6 +22,7 @@
 #include "common/result.h"
 #include "inference/llama_context.h"
 #include "inference/sampler.h"
+#include "inference/stop_strings.h"
 #include "inference/tokenizer.h"
 
 namespace engram::inference {
@@ -47,6 +49,47 @@ struct GenerateStats {
 
   double PrefillTokensPerSecond() const;
   double DecodeTokensPerSecond() const;
+};
+
+// Checks the options Generate and TokenStream take: kInvalidArgument for max_tokens <= 0 or
+// sampler values out of range.
+Status ValidateGenerateOptions(const GenerateOptions& options);
+
+// The per-sequence half of generation, without the forward pass: sampling, end-of-generation
+// tokens, stop strings, the token limit and the text to emit. Generate drives one over one
+// context; a server's scheduler drives many from one batched forward pass.
+//
+//   TokenStream stream(tokenizer, options, prompt);        // options must be valid
+//   ctx.Eval(prompt);
+//   while (std::optional<int32_t> next = stream.Next(ctx.logits(), ctx.position(), ctx.n_ctx(),
+//                                                    on_text)) {
+//     ctx.Eval({&*next, 1});
+//   }
+//   stream.Finish(on_text);            // flushes held-back text; stats() is complete
+class TokenStream {
+ public:
+  TokenStream(const Tokenizer& tokenizer, const GenerateOptions& options,
+              std::span<const int32_t> prompt);
+
+  // Samples from the logits of the sequence's last position (`position` tokens are in its
+  // cache, of `n_ctx`), emits the token's text, and returns the token to evaluate next, or
+  // nullopt when generation has ended (stats().reason says why). Never call again after nullopt.
+  std::optional<int32_t> Next(std::span<const float> logits, int64_t position, int64_t n_ctx,
+                              const std::function<bool(std::string_view)>& on_text);
+  // Ends the stream (also when cancelled from outside: pass kCancelled): emits text held back
+  // for a possible stop string unless a stop string or the caller ended it.
+  void Finish(const std::function<bool(std::string_view)>& on_text,
+              std::optional<StopReason> reason = std::nullopt);
+
+  const GenerateStats& stats() const { return stats_; }
+  GenerateStats& stats() { return stats_; }
+
+ private:
+  const Tokenizer& tokenizer_;
+  GenerateOptions options_;  // a copy: the stream may outlive the caller's options
+  Sampler sampler_;
+  StopStringMatcher stops_;
+  GenerateStats stats_;
 };
 
 // `prompt` is evaluated at the context's current position (usually 0). Returns

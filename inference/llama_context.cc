@@ -50,6 +50,10 @@ struct LlamaContext::Scratch {
   const float* prepared_for[3] = {nullptr, nullptr, nullptr};
   std::vector<float> decode_pieces;  // [kv_head][piece][max | sum | out] for split decode
   std::vector<internal::AttentionPlan> plans;  // per KV head, sparse decode
+  // Per row of the batch: its sequence and position (one sequence in Eval; several in
+  // DecodeBatch).
+  std::vector<SequenceId> row_seq;
+  std::vector<int64_t> row_pos;
 };
 
 LlamaContext::LlamaContext(std::shared_ptr<const LlamaModel> model, const ContextOptions& options)
@@ -591,16 +595,11 @@ void LlamaContext::KeepPrefillQueries(int layer, int64_t pos0, int64_t n) {
   }
 }
 
-void LlamaContext::EvalBatch(std::span<const int32_t> tokens, int64_t pos0, float* logits,
-                             bool all_logits) {
+void LlamaContext::EmbedAndPlaceRows(std::span<const int32_t> tokens) {
   const LlamaConfig& c = model_->config();
   Scratch& s = *scratch_;
   const int64_t n = static_cast<int64_t>(tokens.size());
   const int64_t E = c.n_embd;
-  const int64_t q_dim = static_cast<int64_t>(c.n_head) * c.head_dim;
-  const int64_t kv_dim = static_cast<int64_t>(c.n_kv_head) * c.head_dim;
-  const int half = c.rope_dim / 2;
-
   const WeightMatrix& embd = model_->token_embedding();
   for (int64_t t = 0; t < n; ++t) {
     kernels::DequantizeRow(embd.type, embd.data + static_cast<size_t>(tokens[t]) * embd.row_bytes,
@@ -608,10 +607,11 @@ void LlamaContext::EvalBatch(std::span<const int32_t> tokens, int64_t pos0, floa
   }
   // RoPE angles as GGML computes them: theta_i = pos * base^(-2i/dim), the power built by
   // repeated float multiplication, divided by the llama3 frequency factor, times freq_scale.
+  const int half = c.rope_dim / 2;
   const float theta_scale = std::pow(c.rope_freq_base, -2.0f / static_cast<float>(c.rope_dim));
   const std::vector<float>& factors = model_->rope_freq_factors();
   for (int64_t t = 0; t < n; ++t) {
-    float theta = static_cast<float>(pos0 + t);
+    float theta = static_cast<float>(s.row_pos[t]);
     for (int i = 0; i < half; ++i) {
       float angle = factors.empty() ? theta : theta / factors[i];
       angle *= c.rope_freq_scale;
@@ -620,31 +620,47 @@ void LlamaContext::EvalBatch(std::span<const int32_t> tokens, int64_t pos0, floa
       theta *= theta_scale;
     }
   }
-  auto rope = [&](float* v, int64_t stride, int heads) {
-    team_.ParallelFor(0, static_cast<size_t>(n), 16, [&](size_t t0, size_t t1) {
-      for (size_t t = t0; t < t1; ++t) {
-        const float* cs = s.rope_cos.data() + t * half;
-        const float* sn = s.rope_sin.data() + t * half;
-        for (int h = 0; h < heads; ++h) {
-          float* x = v + t * stride + static_cast<int64_t>(h) * c.head_dim;
-          for (int i = 0; i < half; ++i) {
-            const int a = c.rope_style == RopeStyle::kNeox ? i : 2 * i;
-            const int b = c.rope_style == RopeStyle::kNeox ? i + half : 2 * i + 1;
-            const float x0 = x[a], x1 = x[b];
-            x[a] = x0 * cs[i] - x1 * sn[i];
-            x[b] = x0 * sn[i] + x1 * cs[i];
-          }
+}
+
+void LlamaContext::Rope(float* v, int64_t stride, int heads, int64_t n) {
+  const LlamaConfig& c = model_->config();
+  const Scratch& s = *scratch_;
+  const int half = c.rope_dim / 2;
+  team_.ParallelFor(0, static_cast<size_t>(n), 16, [&](size_t t0, size_t t1) {
+    for (size_t t = t0; t < t1; ++t) {
+      const float* cs = s.rope_cos.data() + t * half;
+      const float* sn = s.rope_sin.data() + t * half;
+      for (int h = 0; h < heads; ++h) {
+        float* x = v + t * stride + static_cast<int64_t>(h) * c.head_dim;
+        for (int i = 0; i < half; ++i) {
+          const int a = c.rope_style == RopeStyle::kNeox ? i : 2 * i;
+          const int b = c.rope_style == RopeStyle::kNeox ? i + half : 2 * i + 1;
+          const float x0 = x[a], x1 = x[b];
+          x[a] = x0 * cs[i] - x1 * sn[i];
+          x[b] = x0 * sn[i] + x1 * cs[i];
         }
       }
-    });
-  };
-  auto norm_rows = [&](const std::vector<float>& weight, int64_t first, int64_t count) {
-    team_.ParallelFor(0, static_cast<size_t>(count), 16, [&](size_t t0, size_t t1) {
-      for (size_t t = t0; t < t1; ++t) {
-        RmsNorm(s.x.data() + (first + t) * E, weight.data(), E, c.rms_eps, s.norm.data() + t * E);
-      }
-    });
-  };
+    }
+  });
+}
+
+void LlamaContext::NormRows(const std::vector<float>& weight, int64_t first, int64_t count) {
+  const LlamaConfig& c = model_->config();
+  Scratch& s = *scratch_;
+  const int64_t E = c.n_embd;
+  team_.ParallelFor(0, static_cast<size_t>(count), 16, [&](size_t t0, size_t t1) {
+    for (size_t t = t0; t < t1; ++t) {
+      RmsNorm(s.x.data() + (first + t) * E, weight.data(), E, c.rms_eps, s.norm.data() + t * E);
+    }
+  });
+}
+
+void LlamaContext::EvalLayer(int l, int64_t n, bool batch) {
+  const LlamaConfig& c = model_->config();
+  Scratch& s = *scratch_;
+  const int64_t E = c.n_embd;
+  const int64_t q_dim = static_cast<int64_t>(c.n_head) * c.head_dim;
+  const int64_t kv_dim = static_cast<int64_t>(c.n_kv_head) * c.head_dim;
   auto add_bias = [&](std::vector<float>& out, const std::vector<float>& bias, int64_t dim) {
     if (bias.empty()) return;
     for (int64_t t = 0; t < n; ++t) {
@@ -654,37 +670,156 @@ void LlamaContext::EvalBatch(std::span<const int32_t> tokens, int64_t pos0, floa
   auto add_residual = [&]() {
     for (int64_t i = 0; i < n * E; ++i) s.x[i] += s.norm[i];
   };
-
-  for (int l = 0; l < c.n_layer; ++l) {
-    const LlamaLayerWeights& w = model_->layers()[l];
-    norm_rows(w.attn_norm, 0, n);
-    Linear({{&w.wq, s.q.data()}, {&w.wk, s.k.data()}, {&w.wv, s.v.data()}}, s.norm.data(), n);
-    add_bias(s.q, w.bq, q_dim);
-    add_bias(s.k, w.bk, kv_dim);
-    add_bias(s.v, w.bv, kv_dim);
-    rope(s.q.data(), q_dim, c.n_head);
-    rope(s.k.data(), kv_dim, c.n_kv_head);
-    for (int64_t t = 0; t < n; ++t) {
-      cache_->Store(sequence_, l, pos0 + t, s.k.data() + t * kv_dim, s.v.data() + t * kv_dim);
-    }
-    if (n > 1) KeepPrefillQueries(l, pos0, n);
-    Attention(l, pos0, n);
-    Linear({{&w.wo, s.norm.data()}}, s.attn.data(), n);
-    add_residual();
-    norm_rows(w.ffn_norm, 0, n);
-    Linear({{&w.w_gate, s.gate.data()}, {&w.w_up, s.up.data()}}, s.norm.data(), n);
-    team_.ParallelFor(0, static_cast<size_t>(n), 4, [&](size_t t0, size_t t1) {
-      kernels::SwiGlu(s.gate.data() + t0 * c.n_ff, s.up.data() + t0 * c.n_ff,
-                      s.gate.data() + t0 * c.n_ff, static_cast<int64_t>(t1 - t0) * c.n_ff);
-    });
-    Linear({{&w.w_down, s.norm.data()}}, s.gate.data(), n);
-    add_residual();
+  const LlamaLayerWeights& w = model_->layers()[l];
+  NormRows(w.attn_norm, 0, n);
+  Linear({{&w.wq, s.q.data()}, {&w.wk, s.k.data()}, {&w.wv, s.v.data()}}, s.norm.data(), n);
+  add_bias(s.q, w.bq, q_dim);
+  add_bias(s.k, w.bk, kv_dim);
+  add_bias(s.v, w.bv, kv_dim);
+  Rope(s.q.data(), q_dim, c.n_head, n);
+  Rope(s.k.data(), kv_dim, c.n_kv_head, n);
+  for (int64_t t = 0; t < n; ++t) {
+    cache_->Store(s.row_seq[t], l, s.row_pos[t], s.k.data() + t * kv_dim,
+                  s.v.data() + t * kv_dim);
   }
+  if (batch) {
+    BatchDecodeAttention(l, n);
+  } else {
+    if (n > 1) KeepPrefillQueries(l, s.row_pos[0], n);
+    Attention(l, s.row_pos[0], n);
+  }
+  Linear({{&w.wo, s.norm.data()}}, s.attn.data(), n);
+  add_residual();
+  NormRows(w.ffn_norm, 0, n);
+  Linear({{&w.w_gate, s.gate.data()}, {&w.w_up, s.up.data()}}, s.norm.data(), n);
+  team_.ParallelFor(0, static_cast<size_t>(n), 4, [&](size_t t0, size_t t1) {
+    kernels::SwiGlu(s.gate.data() + t0 * c.n_ff, s.up.data() + t0 * c.n_ff,
+                    s.gate.data() + t0 * c.n_ff, static_cast<int64_t>(t1 - t0) * c.n_ff);
+  });
+  Linear({{&w.w_down, s.norm.data()}}, s.gate.data(), n);
+  add_residual();
+}
+
+void LlamaContext::EvalBatch(std::span<const int32_t> tokens, int64_t pos0, float* logits,
+                             bool all_logits) {
+  Scratch& s = *scratch_;
+  const int64_t n = static_cast<int64_t>(tokens.size());
+  s.row_seq.assign(static_cast<size_t>(n), sequence_);
+  s.row_pos.resize(static_cast<size_t>(n));
+  for (int64_t t = 0; t < n; ++t) s.row_pos[t] = pos0 + t;
+  EvalRows(tokens, logits, all_logits ? 0 : n - 1, /*batch=*/false);
+}
+
+void LlamaContext::EvalRows(std::span<const int32_t> tokens, float* logits, int64_t first_logit,
+                            bool batch) {
+  const int64_t n = static_cast<int64_t>(tokens.size());
+  EmbedAndPlaceRows(tokens);
+  for (int l = 0; l < model_->config().n_layer; ++l) EvalLayer(l, n, batch);
   if (logits == nullptr) return;
-  const int64_t first = all_logits ? 0 : n - 1;
-  const int64_t count = n - first;
-  norm_rows(model_->output_norm(), first, count);
-  Linear({{&model_->output(), logits}}, s.norm.data(), count);
+  const int64_t count = n - first_logit;
+  NormRows(model_->output_norm(), first_logit, count);
+  Linear({{&model_->output(), logits}}, scratch_->norm.data(), count);
+}
+
+Status LlamaContext::DecodeBatch(std::span<const BatchEntry> entries) {
+  const LlamaConfig& c = model_->config();
+  if (entries.size() > static_cast<size_t>(options_.n_ubatch)) {
+    return Status::InvalidArgument("decode batch: " + std::to_string(entries.size()) +
+                                   " sequences is more than n_ubatch " +
+                                   std::to_string(options_.n_ubatch));
+  }
+  std::vector<SequenceId> seen;
+  for (const BatchEntry& e : entries) {
+    if (!cache_->Has(e.seq) || std::find(seen.begin(), seen.end(), e.seq) != seen.end()) {
+      return Status::InvalidArgument("decode batch: sequence " + std::to_string(e.seq) +
+                                     (cache_->Has(e.seq) ? " appears twice" : " does not exist"));
+    }
+    seen.push_back(e.seq);
+    if (e.token < 0 || e.token >= c.n_vocab) {
+      return Status::InvalidArgument("decode batch: token " + std::to_string(e.token) +
+                                     " of sequence " + std::to_string(e.seq) +
+                                     " is outside the vocabulary");
+    }
+    if (cache_->length(e.seq) >= n_ctx()) {
+      return Status::OutOfRange("decode batch: sequence " + std::to_string(e.seq) +
+                                " is full (" + std::to_string(n_ctx()) + " positions)");
+    }
+  }
+  for (const BatchEntry& e : entries) {
+    if (Status s = cache_->Reserve(e.seq, cache_->length(e.seq) + 1); !s.ok()) return s;
+  }
+  if (entries.empty()) {
+    logits_.clear();
+    return Status::OK();
+  }
+  const auto step_start = Clock::now();
+  Scratch& s = *scratch_;
+  const size_t n = entries.size();
+  std::vector<int32_t> tokens(n);
+  s.row_seq.resize(n);
+  s.row_pos.resize(n);
+  for (size_t i = 0; i < n; ++i) {
+    tokens[i] = entries[i].token;
+    s.row_seq[i] = entries[i].seq;
+    s.row_pos[i] = cache_->length(entries[i].seq);
+  }
+  logits_.resize(n * static_cast<size_t>(c.n_vocab));
+  EvalRows(tokens, logits_.data(), 0, /*batch=*/true);
+  for (size_t i = 0; i < n; ++i) cache_->Commit(s.row_seq[i], s.row_pos[i] + 1);
+  stats_.steps += 1;
+  stats_.seconds += SecondsSince(step_start);
+  return Status::OK();
+}
+
+void LlamaContext::BatchDecodeAttention(int layer, int64_t n) {
+  const LlamaConfig& c = model_->config();
+  const int group = c.n_head / c.n_kv_head;
+  const int dim = c.head_dim;
+  const int64_t q_dim = static_cast<int64_t>(c.n_head) * dim;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(dim));
+  Scratch& s = *scratch_;
+  const auto start = Clock::now();
+  // One task per (row, KV head): each row is one query of its own sequence over that
+  // sequence's cache (its own position included, stored above). The arithmetic is Eval's for
+  // one token (a causal block below kDecodeKeysPerPiece keys, else pieces of that many keys
+  // merged in order), so a sequence decodes to the same logits batched or alone.
+  team_.ParallelFor(0, static_cast<size_t>(n * c.n_kv_head), 1, [&](size_t lo, size_t hi) {
+    thread_local std::vector<float> scratch, pieces;
+    for (size_t task = lo; task < hi; ++task) {
+      const int64_t t = static_cast<int64_t>(task) / c.n_kv_head;
+      const int h = static_cast<int>(task % c.n_kv_head);
+      const kernels::KvRows keys = cache_->Keys(s.row_seq[t], layer, h);
+      const kernels::KvRows values = cache_->Values(s.row_seq[t], layer, h);
+      const int64_t length = s.row_pos[t] + 1;
+      const size_t offset = t * q_dim + h * group * dim;
+      if (length <= kDecodeKeysPerPiece) {
+        scratch.resize(kernels::AttendCausalScratchFloats(1, group, dim, length));
+        kernels::AttendCausal(s.q.data() + offset, q_dim, 1, group, dim, scale, keys, values,
+                              length - 1, scratch.data(), s.attn.data() + offset, q_dim);
+        continue;
+      }
+      const size_t piece_floats = static_cast<size_t>(group) * (2 + dim);
+      pieces.resize(2 * piece_floats);
+      scratch.resize(static_cast<size_t>(group) * (kDecodeKeysPerPiece + dim));
+      float* into = pieces.data();
+      float* next = pieces.data() + piece_floats;
+      for (int64_t begin = 0; begin < length; begin += kDecodeKeysPerPiece) {
+        float* buf = begin == 0 ? into : next;
+        kernels::AttendPartial(s.q.data() + offset, group, dim, scale, keys, values, begin,
+                               std::min(length, begin + kDecodeKeysPerPiece), scratch.data(),
+                               {buf, buf + group, buf + 2 * group});
+        if (begin > 0) {
+          kernels::MergeAttention({into, into + group, into + 2 * group},
+                                  {next, next + group, next + 2 * group}, group, dim);
+        }
+      }
+      std::memcpy(s.attn.data() + offset, into + 2 * group, sizeof(float) * group * dim);
+    }
+  });
+  stats_.attention_seconds += SecondsSince(start);
+  for (int64_t t = 0; t < n; ++t) {
+    stats_.keys_attended += static_cast<double>(s.row_pos[t] + 1) * c.n_kv_head;
+  }
 }
 
 }  // namespace engram::inference

@@ -73,6 +73,12 @@ class SparseAttention;
 struct PrefillQueries;
 }  // namespace internal
 
+// One row of a batched decode step: the next token of one sequence.
+struct BatchEntry {
+  SequenceId seq = 0;
+  int32_t token = 0;
+};
+
 enum class LogitsMode {
   kLast,  // logits of the last token only
   kAll,   // logits of every evaluated token (n_tokens × n_vocab)
@@ -88,6 +94,15 @@ class LlamaContext {
   // not fit in n_ctx; kInvalidArgument for a token id outside the vocabulary (nothing is
   // evaluated then).
   Status Eval(std::span<const int32_t> tokens, LogitsMode mode = LogitsMode::kLast);
+
+  // One decode step for several sequences at once (continuous batching): each entry's token is
+  // evaluated at the end of its own sequence, all in one forward pass, so the weights are read
+  // once for every sequence. logits() then holds entries.size() × n_vocab floats, in entry
+  // order. Every entry attends its whole sequence (full attention; the sparse policies apply to
+  // Eval). At most n_ubatch entries, each sequence once. kInvalidArgument for an unknown or
+  // repeated sequence or a token outside the vocabulary, kOutOfRange when a sequence is at
+  // n_ctx, kResourceExhausted when the pool has no free block (nothing is evaluated then).
+  Status DecodeBatch(std::span<const BatchEntry> entries);
 
   // Logits of the last Eval: n_vocab floats (kLast) or tokens × n_vocab (kAll).
   std::span<const float> logits() const { return logits_; }
@@ -105,6 +120,10 @@ class LlamaContext {
   // sequence that is not current. kInvalidArgument for unknown ids; kResourceExhausted when the
   // cache pool is full.
   SequenceId sequence() const { return sequence_; }
+  // A new empty sequence (not made current). kResourceExhausted past the sequence limit.
+  Result<SequenceId> NewSequence() { return cache_->NewSequence(); }
+  // Positions of any sequence (position() is the current one's).
+  int64_t length(SequenceId seq) const { return cache_->length(seq); }
   Result<SequenceId> Fork();
   Status Switch(SequenceId seq);
   Status Free(SequenceId seq);
@@ -156,6 +175,15 @@ class LlamaContext {
   // Runs the network over one batch at positions [pos0, pos0 + n). Writes logits to `logits`
   // (null: none) for every token (all_logits) or the last one.
   void EvalBatch(std::span<const int32_t> tokens, int64_t pos0, float* logits, bool all_logits);
+  // The network over rows placed in scratch (row_seq, row_pos): logits for rows
+  // [first_logit, n) into `logits` (null: none). `batch`: rows of different sequences, one
+  // decode token each.
+  void EvalRows(std::span<const int32_t> tokens, float* logits, int64_t first_logit, bool batch);
+  void EmbedAndPlaceRows(std::span<const int32_t> tokens);  // embeddings and RoPE angles
+  void EvalLayer(int layer, int64_t n, bool batch);
+  void Rope(float* v, int64_t stride, int heads, int64_t n);
+  void NormRows(const std::vector<float>& weight, int64_t first, int64_t count);
+  void BatchDecodeAttention(int layer, int64_t n);
   // Prepares `input` (n rows of k floats) for products with `weight_type` weights; reuses the
   // previous preparation of the same input.
   const uint8_t* Prepare(TensorType weight_type, const float* input, int64_t n, int64_t k);

@@ -24,6 +24,7 @@
 #include "common/json_read.h"
 #include "common/json_write.h"
 #include "common/paths.h"
+#include "common/random_id.h"
 #include "common/sha256.h"
 #include "retrieval/document_parser.h"
 #include "retrieval/fusion.h"
@@ -563,17 +564,7 @@ Status DamagedStatus(const std::string& dir, const std::string& problem) {
 }
 
 // 16 random bytes, hex: the collection's identity, which owns its vector index file.
-std::string NewInstanceId() {
-  std::random_device rd;
-  std::string out;
-  static constexpr char kHex[] = "0123456789abcdef";
-  for (int i = 0; i < 16; ++i) {
-    const unsigned byte = rd() & 0xff;
-    out += kHex[byte >> 4];
-    out += kHex[byte & 0xf];
-  }
-  return out;
-}
+std::string NewInstanceId() { return RandomHex(16); }
 
 Status ValidateCollectionOptions(const CollectionOptions& o, const Embedder& embedder) {
   auto bad = [](const std::string& what) {

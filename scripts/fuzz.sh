@@ -2,7 +2,8 @@
 # Builds the libFuzzer targets with clang + ASan/UBSan into build-fuzz/ and runs each for
 # SECONDS (default 120) on a scratch copy of its seed corpus (tests/fuzz/corpus/<target>).
 # Targets: gguf (GGUF reader, metadata, tokenizer loaders), document (text/Markdown/HTML/PDF
-# parser and chunker), json (typed JSON reader, eval data, safetensors header); default all.
+# parser and chunker), json (typed JSON reader, eval data, safetensors header), request (the
+# server's request body readers); default all.
 # Inputs that crash are written to build-fuzz/crashes/<target>/; copy them into
 # tests/fuzz/corpus/<target>/ once fixed, so the ctest replay keeps them fixed.
 #   Usage: scripts/fuzz.sh [SECONDS] [TARGET...]
@@ -11,7 +12,7 @@ cd "$(dirname "$0")/.."
 seconds="${1:-120}"
 shift || true
 targets=("$@")
-[ "${#targets[@]}" -gt 0 ] || targets=(gguf document json)
+[ "${#targets[@]}" -gt 0 ] || targets=(gguf document json request)
 if ! command -v clang++-14 >/dev/null || ! ls /usr/lib/llvm-14/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 2>&1; then
   echo "fuzz: installing clang-14 and libclang-rt-14-dev" >&2
   apt-get install -y --no-install-recommends clang-14 libclang-rt-14-dev >&2

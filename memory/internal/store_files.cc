@@ -5,6 +5,7 @@
 #include <random>
 
 #include "common/input_file.h"
+#include "common/random_id.h"
 
 namespace engram::memory::internal {
 
@@ -17,16 +18,7 @@ Status Damaged(const std::string& path, std::string_view what) {
 }
 
 // 16 random bytes, hex: binds the store's index files to its database.
-std::string NewStoreId() {
-  std::random_device rd;
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string id;
-  for (int i = 0; i < 8; ++i) {
-    const uint32_t r = rd();
-    for (int b = 0; b < 4; ++b) id += kHex[(r >> (4 * b)) & 15];
-  }
-  return id;
-}
+std::string NewStoreId() { return RandomHex(16); }
 
 std::string IndexOwner(std::string_view store_id, std::string_view ns) {
   return std::string(store_id) + "/" + std::string(ns);

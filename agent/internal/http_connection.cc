@@ -9,11 +9,11 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 #include <cctype>
-#include <random>
 
 #include "agent/internal/http_response_writer.h"
 #include "agent/internal/http_stream.h"
 #include "agent/internal/url_decode.h"
+#include "common/random_id.h"
 
 namespace engram::agent::internal {
 namespace {
@@ -201,14 +201,7 @@ bool ServeOne(HttpStream& stream, beast::flat_buffer& buffer, const ConnectionCo
 
 }  // namespace
 
-std::string NewRequestId() {
-  thread_local std::mt19937_64 rng(std::random_device{}());
-  static constexpr char kHex[] = "0123456789abcdef";
-  uint64_t bits = rng();
-  std::string id = "req-";
-  for (int i = 0; i < 16; ++i, bits >>= 4) id += kHex[bits & 15];
-  return id;
-}
+std::string NewRequestId() { return "req-" + RandomHex(8); }
 
 void ServeConnection(int fd, const ConnectionContext& context) {
   try {

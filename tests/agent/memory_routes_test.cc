@@ -4,6 +4,9 @@
 // change alpha's memories, whatever namespace or id it names).
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <thread>
+
 #include "tests/agent/serve_test_env.h"
 
 namespace engram::agent {
@@ -37,24 +40,28 @@ std::vector<std::string> Texts(const TestResponse& r) {
 
 TEST_F(MemoryRoutesTest, AddRecallGetUpdateHistoryDelete) {
   TestClient c = env_.Alpha();
-  const TestResponse added = c.Post(
-      "/v1/memory", {{"namespace", "notes"}, {"text", "My sister Ana lives in Porto."},
-                     {"session", "s1"}, {"metadata", {{"topic", "family"}}}, {"importance", 0.9}});
+  const TestResponse added = c.Post("/v1/memory", {{"namespace", "notes"},
+                                                   {"text", "My sister Ana lives in Porto."},
+                                                   {"session", "s1"},
+                                                   {"metadata", {{"topic", "family"}}},
+                                                   {"importance", 0.9}});
   ASSERT_EQ(added.status, 200) << added.body;
   const uint64_t id = added.Json()["ids"][0];
   EXPECT_EQ(added.Json()["results"][0]["metadata"]["topic"], "family");
   AddNote(c, "The deploy script runs every Tuesday.");
   AddNote(c, "Bread needs flour, water and salt.", "s2");
 
-  const TestResponse recalled = c.Get("/v1/memory?namespace=notes&query=where%20does%20Ana%20live&k=2");
+  const TestResponse recalled =
+      c.Get("/v1/memory?namespace=notes&query=where%20does%20Ana%20live&k=2");
   ASSERT_EQ(recalled.status, 200) << recalled.body;
   ASSERT_EQ(recalled.Json()["results"].size(), 2u);
   EXPECT_EQ(recalled.Json()["results"][0]["id"], id);
   EXPECT_GT(recalled.Json()["results"][0]["score"].get<double>(), 0.0);
 
-  const TestResponse searched = c.Post(
-      "/v1/memory/search", {{"namespace", "notes"}, {"query", "what is in bread"}, {"k", 5},
-                            {"filters", {{"session", "s2"}}}});
+  const TestResponse searched = c.Post("/v1/memory/search", {{"namespace", "notes"},
+                                                             {"query", "what is in bread"},
+                                                             {"k", 5},
+                                                             {"filters", {{"session", "s2"}}}});
   ASSERT_EQ(searched.status, 200) << searched.body;
   EXPECT_EQ(Texts(searched), std::vector<std::string>{"Bread needs flour, water and salt."});
 
@@ -77,10 +84,12 @@ TEST_F(MemoryRoutesTest, AddRecallGetUpdateHistoryDelete) {
 
 TEST_F(MemoryRoutesTest, MessagesForgetSessionAndPurge) {
   TestClient c = env_.Alpha();
-  const TestResponse added = c.Post(
-      "/v1/memory", {{"namespace", "chat"}, {"session", "day1"},
-                     {"messages", {{{"role", "user"}, {"content", "I like green tea."}},
-                                   {{"role", "assistant"}, {"content", "Noted: green tea."}}}}});
+  const TestResponse added =
+      c.Post("/v1/memory", {{"namespace", "chat"},
+                            {"session", "day1"},
+                            {"messages",
+                             {{{"role", "user"}, {"content", "I like green tea."}},
+                              {{"role", "assistant"}, {"content", "Noted: green tea."}}}}});
   ASSERT_EQ(added.status, 200) << added.body;
   EXPECT_EQ(added.Json()["ids"].size(), 2u);
   EXPECT_EQ(added.Json()["results"][1]["role"], "assistant");
@@ -94,6 +103,26 @@ TEST_F(MemoryRoutesTest, MessagesForgetSessionAndPurge) {
   EXPECT_TRUE(Texts(c.Get("/v1/memory?namespace=chat")).empty());
 }
 
+TEST_F(MemoryRoutesTest, ConcurrentWritersAndReaders) {
+  constexpr int kClients = 6, kAdds = 5;
+  std::vector<std::thread> clients;
+  std::atomic<int> ok{0};
+  for (int i = 0; i < kClients; ++i) {
+    clients.emplace_back([&, i] {
+      TestClient c = env_.Alpha();
+      for (int j = 0; j < kAdds; ++j) {
+        const std::string text = "client " + std::to_string(i) + " note " + std::to_string(j);
+        if (c.Post("/v1/memory", {{"namespace", "busy"}, {"text", text}}).status == 200) ++ok;
+        if (c.Get("/v1/memory?namespace=busy&query=note&k=3").status == 200) ++ok;
+      }
+    });
+  }
+  for (std::thread& t : clients) t.join();
+  EXPECT_EQ(ok, 2 * kClients * kAdds);
+  TestClient c = env_.Alpha();
+  EXPECT_EQ(Texts(c.Get("/v1/memory?namespace=busy")).size(), size_t{kClients * kAdds});
+}
+
 TEST_F(MemoryRoutesTest, BadInputIs400NamingTheField) {
   TestClient c = env_.Alpha();
   const auto expect_400 = [](const TestResponse& r, const std::string& needle) {
@@ -103,6 +132,8 @@ TEST_F(MemoryRoutesTest, BadInputIs400NamingTheField) {
   expect_400(c.Post("/v1/memory", {{"text", "no namespace"}}), "namespace");
   expect_400(c.Get("/v1/memory"), "namespace");
   expect_400(c.Post("/v1/memory", {{"namespace", "a/b"}, {"text", "x"}}), "namespace 'a/b'");
+  expect_400(c.Post("/v1/memory", {{"namespace", std::string(97, 'n')}, {"text", "x"}}),
+             "1 to 96 characters");
   expect_400(c.Post("/v1/memory", {{"namespace", "n"}, {"text", "x"}, {"importance", "high"}}),
              "importance");
   expect_400(c.Post("/v1/memory", {{"namespace", "n"}, {"text", "x"}, {"importance", 7}}),
@@ -130,7 +161,8 @@ TEST_F(MemoryRoutesTest, TenantsCannotReachEachOthersMemories) {
   EXPECT_TRUE(Texts(beta.Get("/v1/memory?namespace=notes&query=vault%20code")).empty());
   EXPECT_TRUE(Texts(beta.Get("/v1/memory?namespace=notes")).empty());
   EXPECT_TRUE(Texts(beta.Get("/v1/memory?namespace=notes&session=s1")).empty());
-  EXPECT_TRUE(Texts(beta.Post("/v1/memory/search", {{"namespace", "notes"}, {"query", "vault"}})).empty());
+  EXPECT_TRUE(
+      Texts(beta.Post("/v1/memory/search", {{"namespace", "notes"}, {"query", "vault"}})).empty());
   const TestResponse get = beta.Get(one + "?namespace=notes");
   EXPECT_EQ(get.status, 404);
   const TestResponse unknown = beta.Get("/v1/memory/999?namespace=notes");

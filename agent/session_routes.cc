@@ -158,7 +158,8 @@ json TurnObject(const std::string& id, std::string_view session, const TurnResul
 
 void CreateSession(Services& services, const HttpRequest& req, ResponseWriter& out) {
   if (Unavailable(services, out)) return;
-  Result<json> body = req.JsonBody();
+  // No body at all: the default settings.
+  Result<json> body = req.body.empty() ? Result<json>(json::object()) : req.JsonBody();
   if (!body.ok()) return out.Error(body.status());
   Result<SessionSettings> settings = internal::SettingsFromJson(JsonValue(*body, "request body"));
   if (!settings.ok()) return out.Error(settings.status());

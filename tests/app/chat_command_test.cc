@@ -152,6 +152,12 @@ TEST_F(ChatCommandTest, RefusesBadSessionFlags) {
   r = Chat({"--session", std::string(32, '0')}, "");
   EXPECT_EQ(r.exit_code, 2) << r.err;
   EXPECT_NE(r.err.find("start a new one with --new"), std::string::npos) << r.err;
+  r = Chat({"-c", "nope"}, "");
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("collection 'nope' does not exist"), std::string::npos) << r.err;
+  r = Chat({"--session", std::string(32, '0'), "-c", "nope"}, "");
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("a continued session keeps its own"), std::string::npos) << r.err;
   r = Chat({"--session", std::string(32, '0'), "--new"}, "");
   EXPECT_EQ(r.exit_code, 2) << r.err;
   EXPECT_NE(r.err.find("not both"), std::string::npos) << r.err;

@@ -4,10 +4,11 @@
 // Generation runs on the scheduler (or an agent turn); this thread waits on a TextChannel,
 // writes what arrives, and cancels the work when the client goes away.
 #include <chrono>
-#include <thread>
+#include <memory>
 
 #include "agent/agent_runtime.h"
 #include "agent/internal/openai_request.h"
+#include "agent/internal/streamed_turn.h"
 #include "agent/internal/text_channel.h"
 #include "agent/server.h"
 #include "common/json_write.h"
@@ -49,12 +50,13 @@ json Usage(const Outcome& o) {
           {"total_tokens", o.prompt_tokens + o.completion_tokens}};
 }
 
-// A started generation: its channel, and how to cancel it and learn how it ended.
+// A started generation: its channel, how to cancel it, and (for a turn) how to learn how it
+// ended once the channel is closed.
 struct Running {
   std::shared_ptr<TextChannel> channel = std::make_shared<TextChannel>();
   std::shared_ptr<Outcome> outcome = std::make_shared<Outcome>();
   std::function<void()> cancel = [] {};
-  std::thread worker;  // an agent turn runs here; joined by the handler
+  std::unique_ptr<internal::StreamedTurn> turn;
 };
 
 // Stateless chat on the scheduler. On error nothing was started.
@@ -122,21 +124,12 @@ Status StartTurn(Services& sv, const Tenant& tenant, const std::string& session,
   turn.tools = chat.tools;
   turn.deadline = std::chrono::steady_clock::now() + sv.limits.request_timeout;
   std::shared_ptr<TextChannel> channel = run.channel;
-  std::shared_ptr<Outcome> outcome = run.outcome;
   run.cancel = [channel] { channel->Cancel(); };
-  run.worker = std::thread([&sv, tenant, session, turn, channel, outcome] {
-    Result<TurnResult> r = sv.agent->Turn(
-        tenant, session, turn, [channel](std::string_view text) { return channel->Push(text); });
-    if (r.ok()) {
-      outcome->prompt_tokens = r->prompt_tokens;
-      outcome->completion_tokens = r->completion_tokens;
-      outcome->finish_reason = r->finish_reason;
-      if (!r->client_tool_calls.empty()) outcome->tool_calls = ToolCallsJson(r->client_tool_calls);
-    } else {
-      outcome->status = r.status();
-    }
-    channel->Close();
-  });
+  run.turn = std::make_unique<internal::StreamedTurn>(
+      [&sv, tenant, session, turn](const internal::StreamedTurn::OnText& on_text) {
+        return sv.agent->Turn(tenant, session, turn, on_text);
+      },
+      channel);
   return Status::OK();
 }
 
@@ -148,6 +141,23 @@ json Chunk(const std::string& id, int64_t created, const std::string& model, jso
           {"model", model},
           {"choices", json::array({{{"index", 0}, {"delta", std::move(delta)},
                                     {"finish_reason", std::move(finish_reason)}}})}};
+}
+
+// Once the channel is closed: a turn's result into the outcome.
+void FinishTurn(Running& run) {
+  if (!run.turn) return;
+  Result<TurnResult> r = run.turn->Finish();
+  Outcome& o = *run.outcome;
+  if (!r.ok()) {
+    o.status = r.status();
+    return;
+  }
+  o.prompt_tokens = r->prompt_tokens;
+  o.completion_tokens = r->completion_tokens;
+  o.finish_reason = r->finish_reason;
+  o.decode_seconds = r->decode_ms / 1000.0;
+  o.first_token_seconds = r->first_token_ms / 1000.0;
+  if (!r->client_tool_calls.empty()) o.tool_calls = ToolCallsJson(r->client_tool_calls);
 }
 
 // Writes the stream as it comes; cancels when the client is gone.
@@ -170,6 +180,7 @@ void StreamChat(Services& sv, const ChatRequest& chat, Running& run, ResponseWri
       open = out.Event(JsonText(Chunk(id, created, sv.model_id, {{"content", text}}, nullptr)));
     }
   }
+  FinishTurn(run);
   if (!open) return;
   const Outcome& o = *run.outcome;
   if (!o.status.ok()) {
@@ -203,6 +214,7 @@ void RespondChat(Services& sv, Running& run, ResponseWriter& out) {
       run.cancel();
     }
   }
+  FinishTurn(run);
   if (gone) return;
   const Outcome& o = *run.outcome;
   if (!o.status.ok()) {
@@ -242,7 +254,6 @@ void ChatCompletions(Services& sv, const HttpRequest& req, ResponseWriter& out) 
   } else {
     RespondChat(sv, run, out);
   }
-  if (run.worker.joinable()) run.worker.join();
   const Outcome& o = *run.outcome;
   if (sv.metrics != nullptr && o.status.ok()) {
     sv.metrics->AddTokens(o.prompt_tokens, o.completion_tokens, o.decode_seconds,

@@ -2,23 +2,13 @@
 
 namespace engram::agent::internal {
 
-StreamedTurn::StreamedTurn(Run run) {
+StreamedTurn::StreamedTurn(Run run, std::shared_ptr<TextChannel> channel)
+    : channel_(std::move(channel)) {
   thread_ = std::thread([this, run = std::move(run)] {
-    Result<TurnResult> r = run([this](std::string_view text) {
-      if (cancelled_.load()) return false;
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        pending_.append(text);
-      }
-      cv_.notify_all();
-      return true;
-    });
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      result_.emplace(std::move(r));
-      done_ = true;
-    }
-    cv_.notify_all();
+    Result<TurnResult> r =
+        run([this](std::string_view text) { return channel_->Push(text); });
+    result_.emplace(std::move(r));  // read by Finish after the join
+    channel_->Close();
   });
 }
 
@@ -28,19 +18,16 @@ StreamedTurn::~StreamedTurn() {
 }
 
 StreamedTurn::Next StreamedTurn::Wait(std::string* text, std::chrono::milliseconds timeout) {
-  std::unique_lock<std::mutex> lock(mu_);
-  cv_.wait_for(lock, timeout, [&] { return !pending_.empty() || done_; });
-  if (!pending_.empty()) {
-    text->swap(pending_);
-    pending_.clear();
-    return kText;
+  switch (channel_->Next(text, timeout)) {
+    case TextChannel::kText: return kText;
+    case TextChannel::kClosed: return kDone;
+    case TextChannel::kTimeout: break;
   }
-  return done_ ? kDone : kTimeout;
+  return kTimeout;
 }
 
 Result<TurnResult> StreamedTurn::Finish() {
   if (thread_.joinable()) thread_.join();
-  std::lock_guard<std::mutex> lock(mu_);
   return std::move(*result_);
 }
 

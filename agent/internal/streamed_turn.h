@@ -10,19 +10,16 @@
 //   Result<TurnResult> r = turn.Finish();
 #pragma once
 
-#include <atomic>
 #include <chrono>
-#include <condition_variable>
-#include <deque>
 #include <functional>
-#include <mutex>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
 
 #include "agent/agent_runtime.h"
-#include "common/thread_annotations.h"
+#include "agent/internal/text_channel.h"
 
 namespace engram::agent::internal {
 
@@ -31,7 +28,10 @@ class StreamedTurn {
   using OnText = std::function<bool(std::string_view)>;
   using Run = std::function<Result<TurnResult>(const OnText&)>;
 
-  explicit StreamedTurn(Run run);  // starts the turn
+  // Starts the turn; its text goes into `channel` (a new one by default), which is closed when
+  // the turn ends.
+  explicit StreamedTurn(Run run,
+                        std::shared_ptr<TextChannel> channel = std::make_shared<TextChannel>());
   ~StreamedTurn();                 // cancels and joins when not finished
 
   enum Next { kText, kDone, kTimeout };
@@ -39,17 +39,13 @@ class StreamedTurn {
   // turn has ended and every piece was handed out; kTimeout: nothing within `timeout`.
   Next Wait(std::string* text, std::chrono::milliseconds timeout);
   // Makes the turn's on_text return false: generation stops, nothing is stored.
-  void Cancel() { cancelled_.store(true); }
+  void Cancel() { channel_->Cancel(); }
   // Joins the turn and returns its result.
   Result<TurnResult> Finish();
 
  private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::string pending_ GUARDED_BY(mu_);
-  bool done_ GUARDED_BY(mu_) = false;
-  std::optional<Result<TurnResult>> result_ GUARDED_BY(mu_);
-  std::atomic<bool> cancelled_{false};
+  std::shared_ptr<TextChannel> channel_;
+  std::optional<Result<TurnResult>> result_;  // written by the thread, read after the join
   std::thread thread_;
 };
 

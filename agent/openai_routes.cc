@@ -9,6 +9,8 @@
 #include "agent/agent_runtime.h"
 #include "agent/internal/openai_request.h"
 #include "agent/internal/streamed_turn.h"
+#include "agent/internal/tool_calls.h"
+#include "agent/internal/tool_loop.h"
 #include "agent/internal/text_channel.h"
 #include "agent/server.h"
 #include "common/json_write.h"
@@ -87,6 +89,7 @@ Status StartPlain(Services& sv, const ChatRequest& chat, Running& run) {
   return Status::OK();
 }
 
+
 json ToolCallsJson(const std::vector<ToolCall>& calls) {
   json out = json::array();
   for (const ToolCall& c : calls) {
@@ -95,6 +98,58 @@ json ToolCallsJson(const std::vector<ToolCall>& calls) {
                    {"function", {{"name", c.name}, {"arguments", JsonText(c.arguments)}}}});
   }
   return out;
+}
+
+// The request's messages with the tool instructions in the system message, and tool results
+// (role "tool") as the <tool_response> user messages the tool loop itself feeds back.
+std::vector<inference::ChatMessage> WithTools(const std::vector<inference::ChatMessage>& messages,
+                                              const std::vector<internal::ToolSpec>& tools) {
+  std::vector<inference::ChatMessage> out;
+  const std::string instructions = internal::ToolInstructions(tools);
+  if (messages.empty() || messages.front().role != "system") {
+    out.push_back({"system", instructions});
+  }
+  for (const inference::ChatMessage& m : messages) {
+    if (m.role == "system" && out.empty()) {
+      out.push_back({"system", m.content + "\n\n" + instructions});
+    } else if (m.role == "tool") {
+      out.push_back({"user", internal::ToolResponse("tool", m.content)});
+    } else {
+      out.push_back(m);
+    }
+  }
+  return out;
+}
+
+// Stateless chat with the client's OpenAI tools: the tool loop with no built-in tools, so a
+// call comes back as tool_calls and a malformed one is reported to the model once.
+Status StartToolChat(Services& sv, const ChatRequest& chat, Running& run) {
+  Result<std::vector<internal::ToolSpec>> tools = internal::ToolsFromOpenAi(chat.tools);
+  if (!tools.ok()) return tools.status();
+  internal::GenerationInput input;
+  input.messages = WithTools(chat.messages, *tools);
+  input.generation = chat.generation;
+  input.deadline = std::chrono::steady_clock::now() + sv.limits.request_timeout;
+  input.tools = *tools;
+  std::shared_ptr<TextChannel> channel = run.channel;
+  run.cancel = [channel] { channel->Cancel(); };
+  run.turn = std::make_unique<internal::StreamedTurn>(
+      [&sv, input](const internal::StreamedTurn::OnText& on_text) -> Result<TurnResult> {
+        Result<internal::GenerationOutput> out = internal::GenerateWithTools(
+            internal::SchedulerGenerate(*sv.scheduler, *sv.engine), input, {}, on_text);
+        if (!out.ok()) return out.status();
+        TurnResult r;
+        r.text = out->text;
+        r.client_tool_calls = out->client_calls;
+        r.prompt_tokens = out->prompt_tokens;
+        r.completion_tokens = out->completion_tokens;
+        r.finish_reason = out->finish_reason;
+        r.decode_ms = out->decode_ms;
+        r.first_token_ms = out->first_token_ms;
+        return r;
+      },
+      channel);
+  return Status::OK();
 }
 
 // A turn of an engram session: the last user message is the turn's input.
@@ -246,8 +301,10 @@ void ChatCompletions(Services& sv, const HttpRequest& req, ResponseWriter& out) 
     session = h->second;
   }
   Running run;
-  const Status started = session.empty() ? StartPlain(sv, *chat, run)
-                                         : StartTurn(sv, req.tenant, session, *chat, run);
+  const bool tools = chat->tools.is_array() && !chat->tools.empty();
+  const Status started = !session.empty() ? StartTurn(sv, req.tenant, session, *chat, run)
+                         : tools          ? StartToolChat(sv, *chat, run)
+                                          : StartPlain(sv, *chat, run);
   if (!started.ok()) return out.Error(started);
   if (chat->stream) {
     StreamChat(sv, *chat, run, out);

@@ -101,6 +101,7 @@ class Router {
     bool path_known = false;           // some route has this path (405 rather than 404)
     std::map<std::string, std::string> params;
     std::string pattern;               // for metrics labels
+    std::vector<std::string> allowed;  // methods of the routes with this path (Allow on a 405)
   };
   Match Find(std::string_view method, std::string_view path) const;
 

@@ -12,6 +12,7 @@
 #include "agent/ask_documents.h"
 #include "agent/document_kv_cache.h"
 #include "agent/qa.h"
+#include "agent/qa_json.h"
 #include "app/cli.h"
 #include "app/collection_path.h"
 #include "app/engine_flags.h"
@@ -31,29 +32,6 @@ struct AskFlags {
   uint64_t kv_cache_limit = uint64_t{4} << 30;
   bool json = false;
 };
-
-using nlohmann::ordered_json;
-
-ordered_json AnswerJson(const agent::Answer& a) {
-  ordered_json citations = ordered_json::array();
-  for (const agent::Citation& c : a.citations) {
-    citations.push_back({{"source", c.source}, {"document", c.document}, {"begin", c.begin},
-                         {"end", c.end}, {"snippet", c.snippet}, {"supporting", c.supporting}});
-  }
-  const agent::AskTiming& t = a.timing;
-  return {{"answer", a.text},
-          {"citations", citations},
-          {"mode", agent::AskModeName(a.mode)},
-          {"extractive", a.extractive},
-          {"dropped_citations", a.dropped_citations},
-          {"note", a.note},
-          {"timing",
-           {{"retrieve_ms", t.retrieve_ms}, {"prefill_ms", t.prefill_ms},
-            {"cache_load_ms", t.cache_load_ms}, {"ttft_ms", t.ttft_ms},
-            {"decode_ms", t.decode_ms}, {"decode_tokens_per_s", t.decode_tokens_per_s},
-            {"total_ms", t.total_ms}, {"tokens_read", t.prompt_tokens},
-            {"tokens_generated", t.generated_tokens}, {"cache_hit", t.cache_hit}}}};
-}
 
 void PrintAnswer(const agent::Answer& a, bool streamed) {
   if (!streamed) std::printf("%s\n", a.text.c_str());
@@ -152,7 +130,7 @@ Status Run(const GlobalFlags& global, const AskFlags& flags) {
                     }));
   if (no_generator && answer.note.empty()) answer.note = "no generator model";
   if (flags.json) {
-    std::printf("%s\n", JsonText(AnswerJson(answer), 2).c_str());
+    std::printf("%s\n", JsonText(agent::AnswerJson(answer), 2).c_str());
   } else {
     PrintAnswer(answer, stream && !answer.extractive);
   }

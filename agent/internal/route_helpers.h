@@ -1,0 +1,39 @@
+// Helpers the server's route groups share: handlers that return JSON or a Status, and typed
+// reading of query parameters, ids and string maps from requests.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "agent/http_server.h"
+#include "common/json_read.h"
+#include "common/result.h"
+
+namespace engram::agent::internal {
+
+// A handler that answers 200 with the JSON `body` returns, or the error of its Status.
+Handler JsonHandler(std::function<Result<nlohmann::json>(const HttpRequest&)> body);
+
+// Query parameter `name` as an integer in [min, max]; `fallback` when absent. kInvalidArgument
+// "query parameter 'k': ..." otherwise.
+Result<int64_t> QueryInt(const HttpRequest& request, std::string_view name, int64_t fallback,
+                         int64_t min, int64_t max);
+// Query parameter `name`, or "" when absent.
+std::string QueryString(const HttpRequest& request, std::string_view name);
+
+// A decimal id from a path segment; kNotFound "<what> '<text>' not found" when it is not one
+// (so a malformed id reads like an unknown one).
+Result<uint64_t> ParseId(std::string_view what, std::string_view text);
+
+// An object of strings ({"topic": "travel"}); kInvalidArgument naming the field otherwise.
+Result<std::map<std::string, std::string>> StringMap(const JsonValue& value);
+
+// Milliseconds since the Unix epoch as "2026-12-02T13:18:06.123Z".
+std::string IsoTime(int64_t ms);
+
+}  // namespace engram::agent::internal

@@ -37,6 +37,7 @@ int main(int argc, char** argv) {
   app::RegisterBenchCommand(cli, flags, commands);
   app::RegisterInspectCommand(cli, flags, commands);
   app::RegisterMemoryCommands(cli, flags, commands);
+  app::RegisterServeCommand(cli, flags, commands);
   app::RegisterTokenizeCommand(cli, flags, commands);
 
   try {

@@ -1,0 +1,133 @@
+# Overload (429 beyond the queue) and graceful shutdown (SIGTERM drains streams, exits 0).
+import json
+import subprocess
+import threading
+import time
+
+from conftest import KEYS, connect_refused, curl, wait_until
+
+
+def test_overload_gives_429(own_server):
+    server = own_server("--max-sequences", "1", "--max-queue", "1")
+    n = 8
+    barrier = threading.Barrier(n)
+    results = [None] * n
+
+    def fire(i):
+        barrier.wait()
+        results[i] = server.curl("POST", "/v1/chat/completions", timeout=180, json_body={
+            "model": "engram", "max_tokens": 64, "temperature": 0,
+            "messages": [{"role": "user", "content": f"Tell me a story about the number {i}."}]})
+
+    threads = [threading.Thread(target=fire, args=(i,)) for i in range(n)]
+    start = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(240)
+    assert not any(t.is_alive() for t in threads), "a request hung"
+    statuses = sorted(r.status for r in results)
+    ok = [r for r in results if r.status == 200]
+    limited = [r for r in results if r.status == 429]
+    assert len(ok) + len(limited) == n, statuses
+    assert ok, statuses
+    assert limited, f"no 429 with --max-sequences 1 --max-queue 1: {statuses}"
+    for r in limited:
+        assert r.headers.get("content-type", "").startswith("application/json"), r.headers
+        r.error_message()
+        assert r.json()["error"].get("type") == "rate_limit_error", r
+    for r in ok:
+        doc = r.json()
+        assert doc["choices"][0]["message"]["content"].strip(), doc
+        assert doc["usage"]["completion_tokens"] <= 64
+    assert time.monotonic() - start < 200
+    # Once the burst is over the server takes requests again.
+    r = server.curl("POST", "/v1/chat/completions", json_body={
+        "model": "engram", "max_tokens": 4, "messages": [{"role": "user", "content": "hi"}]})
+    assert r.status == 200, r
+
+
+def test_overload_streaming_and_openai_client(own_server):
+    # The same through the openai client (max_retries=0): RateLimitError, no hang.
+    import openai
+    from concurrent.futures import ThreadPoolExecutor
+    server = own_server("--max-sequences", "1", "--max-queue", "1")
+    client = server.openai()
+    barrier = threading.Barrier(6)
+
+    def run(i):
+        barrier.wait()
+        try:
+            stream = client.chat.completions.create(
+                model="engram", max_tokens=48, temperature=0, stream=True,
+                messages=[{"role": "user", "content": f"Count to {i + 20}."}])
+            return "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+        except openai.RateLimitError as e:
+            return e
+
+    with ThreadPoolExecutor(6) as pool:
+        results = list(pool.map(run, range(6)))
+    texts = [r for r in results if isinstance(r, str)]
+    errors = [r for r in results if isinstance(r, openai.RateLimitError)]
+    assert len(texts) + len(errors) == 6
+    assert texts and all(t.strip() for t in texts), results
+    assert errors, results
+    assert all(e.status_code == 429 for e in errors)
+
+
+def read_sse(proc, lines, first_content):
+    for raw in proc.stdout:
+        line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+        lines.append(line)
+        if line.startswith("data: {") and '"content":"' in line and \
+                '"content":""' not in line:
+            first_content.set()
+    first_content.set()
+
+
+def test_sigterm_drains_stream(own_server):
+    server = own_server()
+    body = json.dumps({"model": "engram", "max_tokens": 64, "temperature": 0, "stream": True,
+                       "messages": [{"role": "user",
+                                     "content": "Write a long story about a lighthouse keeper."}]})
+    proc = subprocess.Popen(
+        ["curl", "-sS", "-N", "--max-time", "120", "-H", f"Authorization: Bearer {KEYS['alpha']}",
+         "-H", "Content-Type: application/json", "--data-binary", body,
+         server.base_url + "/v1/chat/completions"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    lines = []
+    first_content = threading.Event()
+    reader = threading.Thread(target=read_sse, args=(proc, lines, first_content), daemon=True)
+    reader.start()
+    assert first_content.wait(60), f"no streamed token; got {lines}"
+    server.terminate()
+    # New connections are refused once the server stops accepting (the stream goes on).
+    refused = wait_until(lambda: connect_refused(server.host, server.port), timeout=5)
+    stream_was_running = proc.poll() is None
+    reader.join(120)
+    assert proc.wait(30) == 0, proc.stderr.read()
+    code = server.wait()
+    assert code == 0, f"exit {code} after SIGTERM; stderr:\n{server.stderr()}"
+    data = [line[len("data: "):] for line in lines if line.startswith("data: ")]
+    assert data and data[-1] == "[DONE]", lines
+    chunks = [json.loads(d) for d in data[:-1]]
+    finishes = [c["choices"][0]["finish_reason"] for c in chunks if c.get("choices")]
+    assert finishes[-1] in ("stop", "length"), chunks[-3:]
+    text = "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks
+                   if c.get("choices"))
+    assert text.strip()
+    assert refused, (f"a new connection was still accepted after SIGTERM (stream still running "
+                     f"then: {stream_was_running})")
+
+
+def test_sigterm_when_idle_exits_zero_and_refuses(own_server):
+    server = own_server()
+    r = server.curl("GET", "/v1/models")
+    assert r.status == 200
+    host, port = server.host, server.port
+    start = time.monotonic()
+    server.stop()  # asserts exit 0
+    assert time.monotonic() - start < 30
+    assert connect_refused(host, port)
+    r = curl(f"http://{host}:{port}/health", timeout=5)
+    assert r.status == 0 and r.curl_exit == 7, r  # couldn't connect

@@ -151,3 +151,98 @@ def test_memory_survives_sigkill(own_server):
     assert r.status == 200 and r.json()["text"] == text + " (moved to the shed)", r
     r = server.curl("GET", f"/v1/memory/{ids[0]}/history?namespace=notes")
     assert r.status == 200 and len(r.json()["results"]) == 2, r
+
+
+def test_streamed_session_turn_is_durable_when_done(own_server):
+    # "A turn's episodes are fsynced before its last byte is sent": SIGKILL right after [DONE].
+    server = own_server()
+    sid = create_session(server)
+    client = server.openai()
+    stream = client.chat.completions.create(
+        model="engram", messages=[{"role": "user", "content": "My cat is called Miso."}],
+        max_tokens=8, temperature=0, stream=True, extra_body={"session": sid})
+    text = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+    r = server.curl("POST", f"/v1/sessions/{sid}/messages",
+                    json_body={"content": "My dog is called Pixel.", "max_tokens": 8,
+                               "stream": True})
+    assert r.status == 200 and r.text.rstrip().endswith("data: [DONE]"), r
+    server.kill()
+    server.start()
+    messages = session_messages(server, sid)
+    assert [(m["role"], m["content"]) for m in messages[:3]] == [
+        ("user", "My cat is called Miso."), ("assistant", text),
+        ("user", "My dog is called Pixel.")], messages
+    assert len(messages) == 4 and messages[3]["role"] == "assistant"
+
+
+def test_session_delete(server):
+    sid = create_session(server)
+    post_message(server, sid, "Remember that my locker number is 4411.")
+    r = server.curl("GET", "/v1/sessions")
+    assert r.status == 200 and sid in [s["id"] for s in r.json()["data"]], r
+    r = server.curl("DELETE", f"/v1/sessions/{sid}")
+    assert r.status == 200 and r.json().get("deleted") is True, r
+    r = server.curl("GET", f"/v1/sessions/{sid}")
+    assert r.status == 404, r
+    r.error_message()
+    r = server.curl("POST", f"/v1/sessions/{sid}/messages", json_body={"content": "hi"})
+    assert r.status == 404, r
+    r = server.curl("GET", "/v1/sessions")
+    assert r.status == 200 and sid not in r.text, r
+    # Its episodes are gone from its memory namespace too.
+    r = server.curl("GET", f"/v1/memory?namespace=session-{sid}&query=locker%20number")
+    assert r.status == 200 and "4411" not in r.text, r
+    r = server.curl("DELETE", f"/v1/sessions/{sid}")
+    assert r.status == 404, r
+
+
+def test_memory_delete_and_collection_ingest_survive_sigkill(own_server):
+    server = own_server()
+    r = server.curl("POST", "/v1/memory", json_body={"namespace": "todo",
+                                                      "text": "Buy oat milk and lemons."})
+    assert r.status in (200, 201), r
+    mid = r.json()["ids"][0]
+    r = server.curl("DELETE", f"/v1/memory/{mid}?namespace=todo")
+    assert r.status == 200, r
+    r = server.curl("POST", "/v1/collections", json_body={"name": "manuals"})
+    assert r.status in (200, 201), r
+    r = server.curl("POST", "/v1/collections/manuals/documents", json_body={"documents": [
+        {"source": "kettle.txt", "text": "Descale the kettle every month with citric acid."}]})
+    assert r.status in (200, 201), r
+    server.kill()
+    server.start()
+    r = server.curl("GET", f"/v1/memory/{mid}?namespace=todo")
+    assert r.status == 404, f"a forgotten memory came back after SIGKILL: {r!r}"
+    r = server.curl("GET", "/v1/memory?namespace=todo&query=oat%20milk")
+    assert r.status == 200 and "oat milk" not in r.text, r
+    r = server.curl("POST", "/v1/collections/manuals/search",
+                    json_body={"query": "how to descale the kettle"})
+    assert r.status == 200 and "citric acid" in r.text, r
+
+
+def test_request_timeout(own_server):
+    # Past --request-timeout a request ends with a JSON error (the scheduler says 503), a stream
+    # with an error event and [DONE]; a session turn that timed out stores nothing.
+    server = own_server("--request-timeout", "2")
+    body = {"model": "engram", "max_tokens": 2000, "temperature": 0.8,
+            "messages": [{"role": "user", "content": "Write a very long story about a dragon."}]}
+    r = server.curl("POST", "/v1/chat/completions", json_body=body, timeout=30)
+    if r.status != 200:  # (a 2000-token story in 2 s on 2 cores is not possible)
+        assert r.status in (503, 504), r
+        r.error_message()
+    else:
+        assert r.json()["usage"]["completion_tokens"] < 2000, r
+    r = server.curl("POST", "/v1/chat/completions", json_body={**body, "stream": True},
+                    timeout=30)
+    assert r.status == 200, r
+    events = [line[6:] for line in r.text.split("\n") if line.startswith("data: ")]
+    assert events[-1] == "[DONE]", r.text[-500:]
+    assert '"error"' in events[-2], r.text[-500:]
+    sid = create_session(server)
+    r = server.curl("POST", f"/v1/sessions/{sid}/messages", timeout=30,
+                    json_body={"content": "Write a very long story about a dragon.",
+                               "max_tokens": 1500, "temperature": 0.8})
+    assert r.status in (503, 504), r
+    r.error_message()
+    assert session_messages(server, sid) == []
+    server.assert_healthy()

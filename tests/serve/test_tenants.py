@@ -118,7 +118,38 @@ def test_beta_cannot_reach_alpha(server, alpha_data):
     r = server.curl("GET", "/v1/memory?namespace=secrets&query=note", tenant="beta")
     assert r.status == 200 and [h["text"] for h in r.json()["results"]] == ["Beta's own note."], r
 
+    # A session of beta's on the same memory namespace name recalls none of alpha's episodes.
+    r = server.curl("POST", "/v1/sessions", tenant="beta",
+                    json_body={"memory_namespace": "secrets", "title": "beta"})
+    assert r.status == 201, r
+    beta_sid = r.json()["id"]
+    r = server.curl("POST", f"/v1/sessions/{beta_sid}/messages", tenant="beta",
+                    json_body={"content": "Where is the quarterly forecast kept?",
+                               "max_tokens": 8, "temperature": 0})
+    assert r.status == 200, r
+    assert_no_leak(r, "beta's turn")
+    assert r.json()["recalled"] == [beta_id], r  # only beta's own note
+    r = server.curl("POST", "/v1/sessions", tenant="beta",
+                    json_body={"collections": ["plans"], "title": "beta"})
+    if r.status == 201:
+        r = server.curl("POST", f"/v1/sessions/{r.json()['id']}/messages", tenant="beta",
+                        json_body={"content": "When does Heliotrope launch?", "max_tokens": 8})
+        assert r.status in (200, 404), r
+    else:
+        assert r.status in (400, 404), r
+    assert_no_leak(r, "beta's session on collection 'plans'")
+
     assert_alpha_intact(server, alpha_data, beta_id)
+
+
+def test_alpha_qa_over_its_collection(server, alpha_data):
+    r = server.curl("POST", "/v1/qa", tenant="alpha",
+                    json_body={"collection": "plans", "question": "From which pad does "
+                               "Project Heliotrope launch?", "max_tokens": 16})
+    assert r.status == 200, r
+    doc = r.json()
+    assert isinstance(doc.get("answer"), str), doc
+    assert "quokka-17" in json.dumps(doc.get("citations")), doc
 
 
 def assert_alpha_intact(server, alpha, beta_id):

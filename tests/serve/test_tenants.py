@@ -32,13 +32,17 @@ def alpha_data(server):
     return {"session": sid, "memory_id": memory_id}
 
 
-def assert_no_leak(r, what):
+def assert_no_leak(r, what, asked=""):
+    """No secret of alpha's in the response, besides those the request itself said (a model may
+    echo the question)."""
     for s in SECRETS:
+        if s in asked:
+            continue
         assert s not in r.text, f"{what}: tenant beta got alpha's data: {r!r}"
 
 
-def assert_not_found_or_empty(r, what, list_key=None):
-    assert_no_leak(r, what)
+def assert_not_found_or_empty(r, what, list_key=None, asked=""):
+    assert_no_leak(r, what, asked)
     if r.status == 404:
         r.error_message()
         return
@@ -88,7 +92,8 @@ def beta_requests(alpha):
 def test_beta_cannot_reach_alpha(server, alpha_data):
     for method, path, body, headers, list_key in beta_requests(alpha_data):
         r = server.curl(method, path, tenant="beta", json_body=body, headers=headers)
-        assert_not_found_or_empty(r, f"beta {method} {path} {body}", list_key)
+        assert_not_found_or_empty(r, f"beta {method} {path} {body}", list_key,
+                                  asked=path + json.dumps(body))
 
     # Lists show none of alpha's things.
     r = server.curl("GET", "/v1/sessions", tenant="beta")
@@ -137,7 +142,7 @@ def test_beta_cannot_reach_alpha(server, alpha_data):
         assert r.status in (200, 404), r
     else:
         assert r.status in (400, 404), r
-    assert_no_leak(r, "beta's session on collection 'plans'")
+    assert_no_leak(r, "beta's session on collection 'plans'", asked="When does Heliotrope launch?")
 
     assert_alpha_intact(server, alpha_data, beta_id)
 

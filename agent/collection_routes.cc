@@ -43,7 +43,7 @@ Result<std::string> CollectionDir(const Services& services, const HttpRequest& r
 Result<std::shared_ptr<CollectionEntry>> Named(const Context& c, const HttpRequest& request,
                                                const std::string& name) {
   ENGRAM_TRY_ASSIGN(const std::string dir, CollectionDir(*c.services, request, name));
-  return c.cache->Get(dir, name, /*create=*/false);
+  return c.cache->Get(dir, name, /*create=*/false, c.services->embedder);
 }
 
 // Runs `use` on the entry's collection while holding it open (404 if it was just deleted).
@@ -52,7 +52,10 @@ Result<json> WithCollection(const std::shared_ptr<CollectionEntry>& entry, bool 
                             Use use) {
   std::shared_lock<std::shared_mutex> shared(entry->mu, std::defer_lock);
   std::unique_lock<std::shared_mutex> unique(entry->mu, std::defer_lock);
-  if (exclusive) unique.lock(); else shared.lock();
+  if (exclusive)
+    unique.lock();
+  else
+    shared.lock();
   if (entry->collection == nullptr) {
     return Status::NotFound("collection '" + entry->name + "' not found");
   }
@@ -74,7 +77,8 @@ Result<json> Create(const Context& c, const HttpRequest& request) {
   if (retrieval::ProbeCollection(dir).health != retrieval::CollectionHealth::kMissing) {
     return Status::AlreadyExists("collection '" + name + "' already exists");
   }
-  ENGRAM_TRY_ASSIGN(const auto entry, c.cache->Get(dir, name, /*create=*/true));
+  ENGRAM_TRY_ASSIGN(const auto entry,
+                    c.cache->Get(dir, name, /*create=*/true, c.services->embedder));
   return WithCollection(entry, false, [&](retrieval::Collection& collection) -> Result<json> {
     return StatsJson(name, collection.Stats());
   });
@@ -90,8 +94,12 @@ Result<json> ListAll(const Context& c, const HttpRequest& request) {
 }
 
 json DocumentJson(const retrieval::DocumentInfo& d) {
-  return {{"id", d.id},       {"source", d.source},   {"title", d.title},
-          {"format", d.format}, {"bytes", d.bytes},     {"chunks", d.chunks},
+  return {{"id", d.id},
+          {"source", d.source},
+          {"title", d.title},
+          {"format", d.format},
+          {"bytes", d.bytes},
+          {"chunks", d.chunks},
           {"created_at", internal::IsoTime(d.created_ms)}};
 }
 
@@ -192,9 +200,15 @@ Result<json> Search(const Context& c, const HttpRequest& request) {
     ENGRAM_TRY_ASSIGN(const auto hits, collection.Search(query, options));
     json out = json::array();
     for (const retrieval::SearchHit& h : hits) {
-      out.push_back({{"document_id", h.document_id}, {"source", h.source}, {"title", h.title},
-                     {"chunk_id", h.chunk_id}, {"text", h.text}, {"begin", h.begin},
-                     {"end", h.end}, {"score", h.score}, {"citation", h.Citation()}});
+      out.push_back({{"document_id", h.document_id},
+                     {"source", h.source},
+                     {"title", h.title},
+                     {"chunk_id", h.chunk_id},
+                     {"text", h.text},
+                     {"begin", h.begin},
+                     {"end", h.end},
+                     {"score", h.score},
+                     {"citation", h.Citation()}});
     }
     return json{{"results", std::move(out)}};
   });
@@ -244,7 +258,7 @@ Handler Route(const Context& c, Result<json> (*body)(const Context&, const HttpR
 }  // namespace
 
 void AddCollectionRoutes(Router& router, Services& services) {
-  const Context c{&services, std::make_shared<CollectionCache>(services.embedder)};
+  const Context c{&services, std::make_shared<CollectionCache>()};
   router.Add("POST", "/v1/collections", Route(c, Create));
   router.Add("GET", "/v1/collections", Route(c, ListAll));
   router.Add("GET", "/v1/collections/{name}", Route(c, Describe));

@@ -7,21 +7,20 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <sys/socket.h>
 #include <poll.h>
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <cerrno>
 #include <condition_variable>
 #include <cstring>
 #include <mutex>
 #include <optional>
 #include <thread>
-
-#include <boost/asio/ip/address.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <spdlog/spdlog.h>
 
 #include "agent/internal/http_connection.h"
 #include "common/json_read.h"
@@ -172,9 +171,10 @@ static void RefuseConnection(int fd) {
   const std::string response =
       "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nConnection: "
       "close\r\nx-request-id: " +
-      internal::NewRequestId() + "\r\nContent-Length: " + std::to_string(body.size()) +
-      "\r\n\r\n" + body;
-  [[maybe_unused]] ssize_t n = ::send(fd, response.data(), response.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+      internal::NewRequestId() + "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" +
+      body;
+  [[maybe_unused]] ssize_t n =
+      ::send(fd, response.data(), response.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
   ::shutdown(fd, SHUT_WR);
   ::close(fd);
 }
@@ -185,6 +185,10 @@ void HttpServer::State::ConnectionMain(uint64_t id, int fd) {
   context.router = &router;
   context.tenants = tenants ? &*tenants : nullptr;
   context.observer = &observer;
+  context.stopping = [this] {
+    std::lock_guard<std::mutex> lock(mu);
+    return stopping;
+  };
   context.set_idle = [this, id](bool idle) {
     std::lock_guard<std::mutex> lock(mu);
     connections[id].idle = idle;

@@ -18,6 +18,8 @@ namespace {
 using internal::JsonHandler;
 using json = nlohmann::json;
 constexpr std::string_view kBody = "request body";
+// The longest namespace the episodic store takes ("t.<tenant>:" included).
+constexpr size_t kMaxStoreNamespaceBytes = 128;
 
 // The tenant's store namespace for the client namespace `name`.
 Result<std::string> StoreNamespace(const HttpRequest& request, const std::string& name) {
@@ -25,7 +27,13 @@ Result<std::string> StoreNamespace(const HttpRequest& request, const std::string
     return Status::InvalidArgument("'namespace' is required (the memory namespace to use)");
   }
   if (Status st = ValidateClientName("namespace", name); !st.ok()) return st;
-  return MemoryNamespace(request.tenant, name);
+  std::string ns = MemoryNamespace(request.tenant, name);
+  if (ns.size() > kMaxStoreNamespaceBytes) {
+    return Status::InvalidArgument(
+        "namespace '" + name + "' is too long: at most " +
+        std::to_string(kMaxStoreNamespaceBytes - (ns.size() - name.size())) + " characters");
+  }
+  return ns;
 }
 
 Result<std::string> NamespaceFromQuery(const HttpRequest& request) {
@@ -127,16 +135,16 @@ Result<json> Recall(const Services& services, const std::string& ns, const std::
 Result<json> List(const memory::EpisodicStore& store, const std::string& ns,
                   const std::string& session, size_t limit) {
   std::vector<std::string> sessions;
-  if (!session.empty() || limit == 0) {
+  if (!session.empty()) {
     sessions.push_back(session);
   } else {
     ENGRAM_TRY_ASSIGN(sessions, store.Sessions(ns));
   }
   json results = json::array();
   for (const std::string& s : sessions) {
+    if (results.size() >= limit) break;
     memory::ListOptions options;
     options.limit = limit - results.size();
-    if (options.limit == 0) break;
     ENGRAM_TRY_ASSIGN(const memory::EpisodePage page, store.ListSession(ns, s, options));
     for (const memory::Episode& e : page.episodes) results.push_back(EpisodeJson(e));
   }
@@ -227,7 +235,8 @@ Result<json> Update(memory::EpisodicStore& store, const HttpRequest& request) {
   ENGRAM_TRY_ASSIGN(const std::string ns, NamespaceFromBody(request, body));
   ENGRAM_TRY_ASSIGN(const uint64_t id, internal::ParseId("memory", request.params.at("id")));
   ENGRAM_TRY_ASSIGN(const memory::EpisodeChanges changes, ReadChanges(body));
-  ENGRAM_TRY_ASSIGN([[maybe_unused]] const uint32_t version, Hidden(store.Update(ns, id, changes), id));
+  ENGRAM_TRY_ASSIGN([[maybe_unused]] const uint32_t version,
+                    Hidden(store.Update(ns, id, changes), id));
   ENGRAM_TRY_ASSIGN(const memory::Episode e, store.Get(ns, id));
   json out = EpisodeJson(e);
   out["event"] = "UPDATE";
@@ -288,20 +297,19 @@ void AddMemoryRoutes(Router& router, Services& services) {
                return Purge(*s.memory, r);
              }));
   router.Add("POST", "/v1/memory/search", MemoryHandler(services, Search));
-  router.Add("GET", "/v1/memory/{id}", MemoryHandler(services, [](const Services& s, const auto& r) {
-               return GetOne(*s.memory, r);
-             }));
-  router.Add("PUT", "/v1/memory/{id}", MemoryHandler(services, [](const Services& s, const auto& r) {
-               return Update(*s.memory, r);
-             }));
+  router.Add("GET", "/v1/memory/{id}",
+             MemoryHandler(services,
+                           [](const Services& s, const auto& r) { return GetOne(*s.memory, r); }));
+  router.Add("PUT", "/v1/memory/{id}",
+             MemoryHandler(services,
+                           [](const Services& s, const auto& r) { return Update(*s.memory, r); }));
   router.Add("DELETE", "/v1/memory/{id}",
              MemoryHandler(services, [](const Services& s, const auto& r) {
                return DeleteOne(*s.memory, r);
              }));
   router.Add("GET", "/v1/memory/{id}/history",
-             MemoryHandler(services, [](const Services& s, const auto& r) {
-               return History(*s.memory, r);
-             }));
+             MemoryHandler(services,
+                           [](const Services& s, const auto& r) { return History(*s.memory, r); }));
 }
 
 }  // namespace engram::agent

@@ -61,8 +61,8 @@ Metrics::Metrics() : s_(std::make_unique<State>()) {
                              .Register(r);
   s_->prompt_tokens = AddCounter(r, "engram_prompt_tokens_total", "Prompt tokens read");
   s_->generated_tokens = AddCounter(r, "engram_generated_tokens_total", "Tokens generated");
-  s_->decode_tokens_per_second = AddGauge(r, "engram_decode_tokens_per_second",
-                                          "Decode speed of the last generating request");
+  s_->decode_tokens_per_second =
+      AddGauge(r, "engram_decode_tokens_per_second", "Decode speed of the last generating request");
   s_->first_token_seconds = AddHistogram(r, "engram_time_to_first_token_seconds",
                                          "Time from request to its first generated token");
   s_->recall_seconds = AddHistogram(r, "engram_memory_recall_seconds", "Memory recall duration");

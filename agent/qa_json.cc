@@ -7,8 +7,12 @@ nlohmann::ordered_json AnswerJson(const Answer& a) {
   using nlohmann::ordered_json;
   ordered_json citations = ordered_json::array();
   for (const Citation& c : a.citations) {
-    citations.push_back({{"source", c.source}, {"document", c.document}, {"begin", c.begin},
-                         {"end", c.end}, {"snippet", c.snippet}, {"supporting", c.supporting}});
+    citations.push_back({{"source", c.source},
+                         {"document", c.document},
+                         {"begin", c.begin},
+                         {"end", c.end},
+                         {"snippet", c.snippet},
+                         {"supporting", c.supporting}});
   }
   const AskTiming& t = a.timing;
   return {{"answer", a.text},
@@ -18,11 +22,16 @@ nlohmann::ordered_json AnswerJson(const Answer& a) {
           {"dropped_citations", a.dropped_citations},
           {"note", a.note},
           {"timing",
-           {{"retrieve_ms", t.retrieve_ms}, {"prefill_ms", t.prefill_ms},
-            {"cache_load_ms", t.cache_load_ms}, {"ttft_ms", t.ttft_ms},
-            {"decode_ms", t.decode_ms}, {"decode_tokens_per_s", t.decode_tokens_per_s},
-            {"total_ms", t.total_ms}, {"tokens_read", t.prompt_tokens},
-            {"tokens_generated", t.generated_tokens}, {"cache_hit", t.cache_hit}}}};
+           {{"retrieve_ms", t.retrieve_ms},
+            {"prefill_ms", t.prefill_ms},
+            {"cache_load_ms", t.cache_load_ms},
+            {"ttft_ms", t.ttft_ms},
+            {"decode_ms", t.decode_ms},
+            {"decode_tokens_per_s", t.decode_tokens_per_s},
+            {"total_ms", t.total_ms},
+            {"tokens_read", t.prompt_tokens},
+            {"tokens_generated", t.generated_tokens},
+            {"cache_hit", t.cache_hit}}}};
 }
 
 }  // namespace engram::agent

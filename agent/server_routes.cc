@@ -6,7 +6,9 @@ namespace engram::agent {
 void AddServerRoutes(Router& router, Services& services) {
   router.Add(
       "GET", "/health",
-      [](const HttpRequest&, ResponseWriter& out) { out.Json(200, {{"status", "ok"}}); },
+      [](const HttpRequest&, ResponseWriter& out) {
+        out.Json(200, {{"status", "ok"}});
+      },
       /*auth=*/false);
   router.Add("GET", "/metrics", [&services](const HttpRequest&, ResponseWriter& out) {
     if (services.metrics == nullptr) {

@@ -48,26 +48,12 @@ engram="$build/bin/engram"
 [[ -f "$model" ]] || die "model '$model' is missing; run scripts/fetch_models.sh"
 
 # llama-cpp-python 0.3.36: .venv-peers if it has it, else a venv of our own.
-has_llama() { [[ -x "$1/bin/python" ]] && "$1/bin/python" -c \
-  'import llama_cpp, gguf, sys; sys.exit(llama_cpp.__version__ != "0.3.36")' 2>/dev/null; }
+source bench/peer_venv.sh
 venv=.venv-peers
-if ! has_llama "$venv"; then
+if ! has_llamacpp "$venv" gguf; then
   venv=.venv-bench-llamacpp
-  if ! has_llama "$venv"; then
-    if [ -z "${CMAKE_ARGS:-}" ]; then
-      CMAKE_ARGS="-DGGML_NATIVE=ON"
-      if grep -qw amx_tile /proc/cpuinfo 2>/dev/null; then
-        CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
-          -DGGML_BMI2=ON -DGGML_AVX_VNNI=ON -DGGML_AVX512=ON -DGGML_AVX512_VNNI=ON
-          -DGGML_AVX512_BF16=ON -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF"
-      fi
-    fi
-    echo "peer_llamacpp: building llama-cpp-python==0.3.36 into $venv (several minutes; CMAKE_ARGS=$(echo $CMAKE_ARGS))" >&2
-    [[ -x "$venv/bin/python" ]] || python3 -m venv "$venv" || die "python3 -m venv $venv failed"
-    CMAKE_ARGS="$(echo $CMAKE_ARGS)" "$venv/bin/pip" install --quiet --disable-pip-version-check \
-      --no-cache-dir --no-binary llama-cpp-python llama-cpp-python==0.3.36 gguf==0.19.0 numpy==2.4.6 \
-      || die "pip could not build llama-cpp-python==0.3.36 into $venv"
-  fi
+  has_llamacpp "$venv" gguf ||
+    install_llamacpp "$venv" llama-cpp-python==0.3.36 gguf==0.19.0 numpy==2.4.6
 fi
 py="$venv/bin/python"
 

@@ -60,26 +60,10 @@ engram="$build/bin/engram"
 [[ -f "$squad" ]] || die "SQuAD file '$squad' is missing (set ENGRAM_SHARED_DATA or pass --squad)"
 
 # The peers, in .venv-peers (git-ignored).
+source bench/peer_venv.sh
 venv=.venv-peers
-has_peers() { [[ -x "$venv/bin/python" ]] && "$venv/bin/python" -c '
-import sys, llama_cpp, sentence_transformers, faiss, rank_bm25
-sys.exit(llama_cpp.__version__ != "0.3.36")' 2>/dev/null; }
-if ! has_peers; then
-  [[ -x "$venv/bin/python" ]] || python3 -m venv "$venv" || die "python3 -m venv $venv failed"
-  if ! "$venv/bin/python" -c 'import sys, llama_cpp; sys.exit(llama_cpp.__version__ != "0.3.36")' 2>/dev/null; then
-    if [ -z "${CMAKE_ARGS:-}" ]; then
-      CMAKE_ARGS="-DGGML_NATIVE=ON"
-      if grep -qw amx_tile /proc/cpuinfo 2>/dev/null; then
-        CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
-          -DGGML_BMI2=ON -DGGML_AVX_VNNI=ON -DGGML_AVX512=ON -DGGML_AVX512_VNNI=ON
-          -DGGML_AVX512_BF16=ON -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF"
-      fi
-    fi
-    echo "peer_qa: building llama-cpp-python==0.3.36 into $venv (several minutes)" >&2
-    CMAKE_ARGS="$(echo $CMAKE_ARGS)" "$venv/bin/pip" install --quiet --disable-pip-version-check \
-      --no-cache-dir --no-binary llama-cpp-python llama-cpp-python==0.3.36 numpy==2.4.6 \
-      || die "pip could not build llama-cpp-python==0.3.36 into $venv"
-  fi
+if ! has_llamacpp "$venv" sentence_transformers faiss rank_bm25; then
+  has_llamacpp "$venv" || install_llamacpp "$venv" llama-cpp-python==0.3.36 numpy==2.4.6
   echo "peer_qa: installing sentence-transformers, faiss-cpu, rank-bm25 into $venv" >&2
   "$venv/bin/pip" install --quiet --disable-pip-version-check torch==2.15.0 transformers==5.24.0 \
     sentence-transformers==6.2.0 faiss-cpu==1.15.1 rank-bm25==0.2.2 \

@@ -12,8 +12,8 @@ Status NotFound(const std::string& name) {
 }  // namespace
 
 Result<std::shared_ptr<CollectionEntry>> CollectionCache::Get(const std::string& dir,
-                                                              const std::string& name,
-                                                              bool create) {
+                                                              const std::string& name, bool create,
+                                                              retrieval::Embedder* embedder) {
   std::lock_guard<std::mutex> lock(mu_);
   if (auto it = entries_.find(dir); it != entries_.end()) return it->second;
   const retrieval::OpenMode mode =
@@ -29,7 +29,7 @@ Result<std::shared_ptr<CollectionEntry>> CollectionCache::Get(const std::string&
   retrieval::CollectionOptions options;
   options.mode = mode;
   Result<std::unique_ptr<retrieval::Collection>> opened =
-      retrieval::Collection::Open(dir, embedder_, options);
+      retrieval::Collection::Open(dir, embedder, options);
   if (!opened.ok()) {
     if (opened.status().code() == StatusCode::kNotFound) return NotFound(name);
     return opened.status();

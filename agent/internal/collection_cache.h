@@ -23,9 +23,9 @@ struct CollectionEntry {
   std::shared_mutex mu;
   // Null once the collection was deleted (a request that raced the delete answers 404).
   std::unique_ptr<retrieval::Collection> collection PT_GUARDED_BY(mu);
-  std::mutex qa_mu;                            // one Ask at a time
+  std::mutex qa_mu;                                  // one Ask at a time
   std::unique_ptr<QaPipeline> qa GUARDED_BY(qa_mu);  // declared after `collection`: dies first
-  std::string name;                            // as the client named it (messages)
+  std::string name;                                  // as the client named it (messages)
 
   ~CollectionEntry() {
     qa.reset();
@@ -35,18 +35,16 @@ struct CollectionEntry {
 
 class CollectionCache {
  public:
-  explicit CollectionCache(retrieval::Embedder* embedder) : embedder_(embedder) {}
-
-  // The open collection in `dir`, opened (read-write) on first use. With `create` a missing
-  // collection is created; otherwise kNotFound "collection '<name>' not found".
+  // The open collection in `dir`, opened (read-write, with `embedder`, which must outlive the
+  // cache) on first use. With `create` a missing collection is created; otherwise kNotFound
+  // "collection '<name>' not found".
   Result<std::shared_ptr<CollectionEntry>> Get(const std::string& dir, const std::string& name,
-                                               bool create);
+                                               bool create, retrieval::Embedder* embedder);
   // Closes the collection in `dir` (waiting for requests using it) and deletes the directory.
   // kNotFound "collection '<name>' not found" when there is none.
   Status Remove(const std::string& dir, const std::string& name);
 
  private:
-  retrieval::Embedder* embedder_;
   std::mutex mu_;  // held while opening or removing, so a directory is never opened twice
   std::map<std::string, std::shared_ptr<CollectionEntry>> entries_ GUARDED_BY(mu_);
 };

@@ -2,19 +2,18 @@
 #include "agent/internal/http_connection.h"
 
 #include <poll.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <cctype>
-#include <random>
-
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
-#include <spdlog/spdlog.h>
+#include <cctype>
 
 #include "agent/internal/http_response_writer.h"
 #include "agent/internal/http_stream.h"
 #include "agent/internal/url_decode.h"
+#include "common/random_id.h"
 
 namespace engram::agent::internal {
 namespace {
@@ -28,7 +27,8 @@ using Parser = http::request_parser<http::string_body>;
 bool WaitReadable(int fd, std::chrono::milliseconds timeout) {
   const auto deadline = Clock::now() + timeout;
   while (true) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
     if (left.count() <= 0) return false;
     pollfd p{fd, POLLIN, 0};
     const int r = ::poll(&p, 1, static_cast<int>(std::min<int64_t>(left.count(), 1 << 30)));
@@ -52,10 +52,14 @@ int ReadErrorStatus(const beast::error_code& ec, bool got_bytes) {
 
 std::string_view ReadErrorMessage(int status) {
   switch (status) {
-    case 413: return "request body is larger than the server accepts (max_body_bytes)";
-    case 431: return "request headers are larger than the server accepts (max_header_bytes)";
-    case 408: return "the request was not received in time (read_timeout)";
-    default: return "malformed HTTP request";
+    case 413:
+      return "request body is larger than the server accepts (max_body_bytes)";
+    case 431:
+      return "request headers are larger than the server accepts (max_header_bytes)";
+    case 408:
+      return "the request was not received in time (read_timeout)";
+    default:
+      return "malformed HTTP request";
   }
 }
 
@@ -104,7 +108,8 @@ std::string_view ApiKey(const HttpRequest& request) {
   if (auto it = request.headers.find("authorization"); it != request.headers.end()) {
     std::string_view v = it->second;
     const std::string_view scheme = v.substr(0, 7);
-    if (v.size() > 7 && beast::iequals(beast::string_view(scheme.data(), scheme.size()), "Bearer ")) {
+    if (v.size() > 7 &&
+        beast::iequals(beast::string_view(scheme.data(), scheme.size()), "Bearer ")) {
       return v.substr(7);
     }
   }
@@ -180,6 +185,7 @@ bool ServeOne(HttpStream& stream, beast::flat_buffer& buffer, const ConnectionCo
   http::request<http::string_body> in = parser.release();
   const bool keep_alive = in.keep_alive();
   ConnectionResponseWriter out(stream, request_id, in.version(), keep_alive);
+  out.set_stopping(context.stopping);
   HttpRequest request;
   request.request_id = request_id;
   std::string route;
@@ -190,19 +196,12 @@ bool ServeOne(HttpStream& stream, beast::flat_buffer& buffer, const ConnectionCo
     route = Dispatch(request, out, context);
   }
   observe(request.method, route, out.status());
-  return keep_alive && !out.failed();
+  return out.keep_alive() && !out.failed();
 }
 
 }  // namespace
 
-std::string NewRequestId() {
-  thread_local std::mt19937_64 rng(std::random_device{}());
-  static constexpr char kHex[] = "0123456789abcdef";
-  uint64_t bits = rng();
-  std::string id = "req-";
-  for (int i = 0; i < 16; ++i, bits >>= 4) id += kHex[bits & 15];
-  return id;
-}
+std::string NewRequestId() { return "req-" + RandomHex(8); }
 
 void ServeConnection(int fd, const ConnectionContext& context) {
   try {

@@ -17,6 +17,8 @@ struct ConnectionContext {
   // Called with true when the connection starts waiting for a next request and with false when
   // one arrives. Returns false once the server is stopping (the connection then closes).
   std::function<bool(bool idle)> set_idle;
+  // Whether the server is stopping (responses then close their connection).
+  std::function<bool()> stopping;
 };
 
 // Serves `fd` until the connection should close; the caller closes the descriptor. Never throws.

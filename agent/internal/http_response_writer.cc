@@ -2,11 +2,11 @@
 #include "agent/internal/http_response_writer.h"
 
 #include <poll.h>
+#include <spdlog/spdlog.h>
 #include <sys/socket.h>
 
 #include <boost/asio/write.hpp>
 #include <boost/beast/http.hpp>
-#include <spdlog/spdlog.h>
 
 #include "common/json_write.h"
 
@@ -17,12 +17,18 @@ namespace http = boost::beast::http;
 std::pair<int, std::string_view> HttpStatusOf(const Status& status) {
   switch (status.code()) {
     case StatusCode::kInvalidArgument:
-    case StatusCode::kOutOfRange: return {400, "invalid_request_error"};
-    case StatusCode::kNotFound: return {404, "not_found_error"};
-    case StatusCode::kAlreadyExists: return {409, "conflict_error"};
-    case StatusCode::kResourceExhausted: return {429, "rate_limit_error"};
-    case StatusCode::kUnavailable: return {503, "service_unavailable_error"};
-    default: return {500, "server_error"};
+    case StatusCode::kOutOfRange:
+      return {400, "invalid_request_error"};
+    case StatusCode::kNotFound:
+      return {404, "not_found_error"};
+    case StatusCode::kAlreadyExists:
+      return {409, "conflict_error"};
+    case StatusCode::kResourceExhausted:
+      return {429, "rate_limit_error"};
+    case StatusCode::kUnavailable:
+      return {503, "service_unavailable_error"};
+    default:
+      return {500, "server_error"};
   }
 }
 
@@ -32,10 +38,15 @@ bool ConnectionResponseWriter::CanRespond() {
   return false;
 }
 
+void ConnectionResponseWriter::DecideKeepAlive() {
+  if (keep_alive_ && stopping_ && stopping_()) keep_alive_ = false;
+}
+
 void ConnectionResponseWriter::Send(int status, std::string_view content_type, std::string body) {
   if (!CanRespond()) return;
   responded_ = true;
   status_ = status;
+  DecideKeepAlive();
   http::response<http::string_body> res;
   res.version(version_);
   res.result(static_cast<unsigned>(status));
@@ -55,10 +66,9 @@ void ConnectionResponseWriter::Json(int status, const nlohmann::json& body) {
 }
 
 void ConnectionResponseWriter::Error(int status, std::string_view type, std::string_view message) {
-  nlohmann::json body = {{"error",
-                          {{"message", std::string(message)},
-                           {"type", std::string(type)},
-                           {"code", status}}}};
+  nlohmann::json body = {
+      {"error",
+       {{"message", std::string(message)}, {"type", std::string(type)}, {"code", status}}}};
   Json(status, body);
 }
 
@@ -76,6 +86,7 @@ bool ConnectionResponseWriter::StartEvents() {
   if (!CanRespond()) return false;
   responded_ = streaming_ = true;
   status_ = 200;
+  DecideKeepAlive();
   http::response<http::empty_body> res;
   res.version(version_);
   res.result(http::status::ok);

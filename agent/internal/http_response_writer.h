@@ -3,6 +3,7 @@
 // whether the stream was finished, whether a write failed) for the connection loop.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -21,7 +22,9 @@ class ConnectionResponseWriter : public ResponseWriter {
   // `keep_alive`: whether the response says the connection stays open. `version`: 10 or 11.
   ConnectionResponseWriter(HttpStream& stream, std::string request_id, unsigned version,
                            bool keep_alive)
-      : stream_(stream), request_id_(std::move(request_id)), version_(version),
+      : stream_(stream),
+        request_id_(std::move(request_id)),
+        version_(version),
         keep_alive_(keep_alive) {}
 
   void Json(int status, const nlohmann::json& body) override;
@@ -38,6 +41,10 @@ class ConnectionResponseWriter : public ResponseWriter {
     extra_headers_.emplace_back(std::move(name), std::move(value));
   }
   void set_keep_alive(bool keep_alive) { keep_alive_ = keep_alive; }
+  // Asked when a response starts: true closes the connection after it (the server stops).
+  void set_stopping(std::function<bool()> stopping) { stopping_ = std::move(stopping); }
+  // Whether the response sent said the connection stays open.
+  bool keep_alive() const { return keep_alive_; }
 
   bool responded() const { return responded_; }
   bool streaming() const { return streaming_; }
@@ -48,11 +55,14 @@ class ConnectionResponseWriter : public ResponseWriter {
  private:
   void Send(int status, std::string_view content_type, std::string body);
   bool CanRespond();
+  // Decides keep_alive_ for the response about to start.
+  void DecideKeepAlive();
 
   HttpStream& stream_;
   std::string request_id_;
   unsigned version_;
   bool keep_alive_;
+  std::function<bool()> stopping_;
   std::vector<std::pair<std::string, std::string>> extra_headers_;
   bool responded_ = false, streaming_ = false, ended_ = false, failed_ = false;
   int status_ = 0;

@@ -10,14 +10,13 @@
 #include <sys/uio.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <chrono>
-#include <cstddef>
-
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/error.hpp>
 #include <boost/beast/core/error.hpp>
 #include <boost/system/system_error.hpp>
+#include <cerrno>
+#include <chrono>
+#include <cstddef>
 
 namespace engram::agent::internal {
 
@@ -99,7 +98,8 @@ class HttpStream {
   // Waits until the socket is ready for `events`; false (ec set) at the deadline or on an error.
   bool Wait(short events, Clock::time_point deadline, boost::beast::error_code& ec) {
     while (true) {
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
       if (left.count() <= 0) {
         ec = boost::beast::error::timeout;
         return false;

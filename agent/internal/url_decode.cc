@@ -48,9 +48,9 @@ Result<std::map<std::string, std::string>> ParseQuery(std::string_view query) {
     const size_t eq = pair.find('=');
     Result<std::string> name = PercentDecode(pair.substr(0, eq), "query string", true);
     if (!name.ok()) return name.status();
-    Result<std::string> value = PercentDecode(
-        eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1),
-        "query parameter '" + *name + "'", true);
+    Result<std::string> value =
+        PercentDecode(eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1),
+                      "query parameter '" + *name + "'", true);
     if (!value.ok()) return value.status();
     out[*name] = std::move(*value);
   }

@@ -11,8 +11,7 @@ namespace engram::agent::internal {
 
 // "%2Fa%20b" -> "/a b"; with `plus_is_space` (query strings) '+' -> ' '. kInvalidArgument
 // naming `what` for a '%' not followed by two hex digits or a decoded NUL.
-Result<std::string> PercentDecode(std::string_view text, std::string_view what,
-                                  bool plus_is_space);
+Result<std::string> PercentDecode(std::string_view text, std::string_view what, bool plus_is_space);
 
 // "a=1&b=x%20y" -> {a: "1", b: "x y"}; a repeated name keeps its last value.
 Result<std::map<std::string, std::string>> ParseQuery(std::string_view query);

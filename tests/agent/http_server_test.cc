@@ -13,6 +13,7 @@
 #include <set>
 #include <thread>
 
+#include "agent/metrics.h"
 #include "tests/agent/http_test_client.h"
 
 namespace engram::agent {
@@ -50,12 +51,14 @@ void EchoRoute(Router& router) {
     if (!body.ok()) return out.Error(body.status());
     out.Json(200, {{"body", *body}});
   });
-  router.Add("GET", "/t/open", [](const HttpRequest& req, ResponseWriter& out) {
-    out.Json(200, {{"tenant", req.tenant.name}});
-  }, /*auth=*/false);
-  router.Add("GET", "/t/throw", [](const HttpRequest&, ResponseWriter&) -> void {
-    throw std::runtime_error("boom");
-  });
+  router.Add(
+      "GET", "/t/open",
+      [](const HttpRequest& req, ResponseWriter& out) {
+        out.Json(200, {{"tenant", req.tenant.name}});
+      },
+      /*auth=*/false);
+  router.Add("GET", "/t/throw",
+             [](const HttpRequest&, ResponseWriter&) -> void { throw std::runtime_error("boom"); });
   router.Add("GET", "/t/silent", [](const HttpRequest&, ResponseWriter&) {});
   router.Add("GET", "/t/events", [](const HttpRequest&, ResponseWriter& out) {
     ASSERT_TRUE(out.StartEvents());
@@ -248,6 +251,56 @@ TEST_F(HttpServerTest, SlowClientGets408WithinTheReadTimeout) {
   EXPECT_EQ(out.rfind("HTTP/1.1 408", 0), 0u) << out;
 }
 
+TEST_F(HttpServerTest, StalledBodyGets408AndIdleConnectionsClose) {
+  HttpServerOptions options;
+  options.read_timeout = std::chrono::seconds(1);
+  options.idle_timeout = std::chrono::seconds(1);
+  Start(options);
+  const int fd = RawConnect(port());
+  RawSend(fd, "POST /t/echo/x HTTP/1.1\r\nHost: h\r\nContent-Length: 50\r\n\r\n{\"a\":");
+  const std::string out = RawReadAll(fd);
+  ::close(fd);
+  EXPECT_EQ(out.rfind("HTTP/1.1 408", 0), 0u) << out;
+  TestClient c(port());
+  ASSERT_EQ(c.Get("/t/echo/x").status, 200);
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_TRUE(c.ServerClosed(5)) << "an idle keep-alive connection closes after idle_timeout";
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), 3.0);
+}
+
+TEST_F(HttpServerTest, ClientThatStopsReadingIsDroppedAndClientGoneSeesDisconnects) {
+  std::atomic<int> stream_ended{0}, gone{0};
+  router_.Add("GET", "/t/flood", [&](const HttpRequest&, ResponseWriter& out) {
+    out.StartEvents();
+    const std::string chunk(64 << 10, 'x');
+    for (int i = 0; i < 100000 && out.Event(chunk); ++i) {
+    }
+    stream_ended = 1;
+  });
+  router_.Add("GET", "/t/wait", [&](const HttpRequest&, ResponseWriter& out) {
+    for (int i = 0; i < 300 && !out.ClientGone(); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    gone = out.ClientGone() ? 1 : 2;
+    out.Json(200, {});
+  });
+  HttpServerOptions options;
+  options.write_timeout = std::chrono::seconds(1);
+  Start(options);
+  const int flood = RawConnect(port());
+  RawSend(flood, "GET /t/flood HTTP/1.1\r\nHost: h\r\n\r\n");  // and never read
+  const int wait = RawConnect(port());
+  RawSend(wait, "GET /t/wait HTTP/1.1\r\nHost: h\r\n\r\n");
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  ::close(wait);
+  for (int i = 0; i < 1000 && (stream_ended == 0 || gone == 0); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(stream_ended, 1) << "Event must fail once the client stops reading (write_timeout)";
+  EXPECT_EQ(gone, 1) << "ClientGone must see the closed connection";
+  ::close(flood);
+}
+
 TEST_F(HttpServerTest, ServerSentEventsAreChunkedFrames) {
   Start();
   TestClient c(port());
@@ -271,6 +324,30 @@ TEST_F(HttpServerTest, KeepAliveServesManyRequestsOnOneConnection) {
   }
   EXPECT_EQ(ids.size(), 5u) << "each request has its own id";
   EXPECT_EQ(server_->active_connections(), 1);
+}
+
+TEST_F(HttpServerTest, ManyConcurrentClients) {
+  Start();
+  constexpr int kClients = 16, kRequests = 20;
+  std::atomic<int> ok{0};
+  std::mutex ids_mu;
+  std::set<std::string> ids;
+  std::vector<std::thread> clients;
+  for (int i = 0; i < kClients; ++i) {
+    clients.emplace_back([&, i] {
+      TestClient c(port());
+      for (int j = 0; j < kRequests; ++j) {
+        const std::string x = std::to_string(i) + "-" + std::to_string(j);
+        const auto r = c.Get("/t/echo/" + x);
+        if (r.status == 200 && r.Json()["x"] == x) ++ok;
+        std::lock_guard<std::mutex> lock(ids_mu);
+        ids.insert(r.Header("x-request-id"));
+      }
+    });
+  }
+  for (std::thread& t : clients) t.join();
+  EXPECT_EQ(ok, kClients * kRequests);
+  EXPECT_EQ(ids.size(), static_cast<size_t>(kClients * kRequests));
 }
 
 TEST_F(HttpServerTest, ThrowingOrSilentHandlerIs500) {
@@ -319,6 +396,7 @@ TEST_F(HttpServerTest, StopFinishesRequestsInFlightAndClosesIdleConnections) {
       << "an idle keep-alive connection must not hold Wait() for its idle timeout";
   EXPECT_EQ(slow.status, 200);
   EXPECT_EQ(slow.Json()["done"], true);
+  EXPECT_EQ(slow.Header("connection"), "close") << "a response during Stop closes its connection";
   EXPECT_TRUE(idle.ServerClosed());
   EXPECT_EQ(server_->active_connections(), 0);
 }
@@ -337,7 +415,8 @@ TEST(TenantKeysTest, LoadChecksEveryLine) {
   };
   expect_bad("# c\nshort alpha\n", "line 2: the key is shorter than 16");
   expect_bad("key-aaaaaaaaaaaaaaaa al/pha\n", "line 1: tenant 'al/pha'");
-  expect_bad("key-aaaaaaaaaaaaaaaa alpha\nkey-aaaaaaaaaaaaaaaa beta\n", "line 2: this key is listed twice");
+  expect_bad("key-aaaaaaaaaaaaaaaa alpha\nkey-aaaaaaaaaaaaaaaa beta\n",
+             "line 2: this key is listed twice");
   expect_bad("key-aaaaaaaaaaaaaaaa\n", "line 1: expected 'KEY TENANT'");
   expect_bad("key-aaaaaaaaaaaaaaaa alpha extra\n", "line 1");
   Result<TenantKeys> k = load("key-aaaaaaaaaaaaaaaa alpha\n");
@@ -351,6 +430,32 @@ TEST(TenantKeysTest, LoadChecksEveryLine) {
   EXPECT_FALSE(ValidateClientName("namespace", "..").ok());
   EXPECT_FALSE(ValidateClientName("namespace", "").ok());
   EXPECT_TRUE(ValidateClientName("namespace", "my-notes_1.x").ok());
+}
+
+TEST(MetricsTest, RendersCountersHistogramsAndSchedulerGauges) {
+  Metrics metrics;
+  metrics.ObserveRequest("POST", "/v1/memory", 200, 0.02);
+  metrics.ObserveRequest("POST", "/v1/memory", 200, 0.03);
+  metrics.ObserveRequest("GET", "", 404, 0.001);
+  metrics.AddTokens(100, 20, 0.5, 0.1);
+  metrics.ObserveRecall(0.004);
+  SchedulerStats stats;
+  stats.queued = 3;
+  stats.active = 2;
+  stats.kv_blocks_used = 7;
+  stats.kv_blocks_total = 64;
+  const std::string text = metrics.Render(stats);
+  for (const char* line :
+       {R"(engram_http_requests_total{method="POST",route="/v1/memory",status="200"} 2)",
+        R"(engram_http_requests_total{method="GET",route="unmatched",status="404"} 1)",
+        R"(engram_http_request_seconds_count{route="/v1/memory"} 2)",
+        "engram_prompt_tokens_total 100", "engram_generated_tokens_total 20",
+        "engram_decode_tokens_per_second 40", "engram_memory_recall_seconds_count 1",
+        "engram_time_to_first_token_seconds_count 1", "engram_queue_depth 3",
+        "engram_active_sequences 2", "engram_kv_cache_blocks_used 7",
+        "engram_kv_cache_blocks_total 64"}) {
+    EXPECT_NE(text.find(line), std::string::npos) << line << "\n" << text;
+  }
 }
 
 }  // namespace

@@ -239,6 +239,20 @@ Result<std::vector<memory::Episode>> AgentRuntime::History(const Tenant& tenant,
   return internal::SessionMessages(*s_->options.memory, SessionNamespace(tenant, info), info.id);
 }
 
+Result<std::vector<memory::RecalledEpisode>> AgentRuntime::Recall(const Tenant& tenant,
+                                                                  std::string_view id,
+                                                                  std::string_view query,
+                                                                  int k) const {
+  ENGRAM_TRY_ASSIGN(SessionInfo info, s_->sessions.Load(tenant, id));
+  return internal::RecallExcluding(*s_->options.memory, SessionNamespace(tenant, info), query, k,
+                                   {});
+}
+
+Status AgentRuntime::Forget(const Tenant& tenant, std::string_view id, uint64_t episode) {
+  ENGRAM_TRY_ASSIGN(SessionInfo info, s_->sessions.Load(tenant, id));
+  return s_->options.memory->Forget(SessionNamespace(tenant, info), episode);
+}
+
 Result<TurnResult> AgentRuntime::Turn(const Tenant& tenant, std::string_view session_id,
                                       const TurnRequest& request,
                                       const std::function<bool(std::string_view)>& on_text) {

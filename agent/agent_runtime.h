@@ -116,6 +116,14 @@ class AgentRuntime {
   // The session's messages (user and assistant episodes), oldest first.
   Result<std::vector<memory::Episode>> History(const Tenant& tenant, std::string_view id) const;
 
+  // The best `k` episodes of the session's memory namespace for `query` (what a turn would
+  // recall, without leaving out the recent messages). kNotFound for an unknown session.
+  Result<std::vector<memory::RecalledEpisode>> Recall(const Tenant& tenant, std::string_view id,
+                                                      std::string_view query, int k) const;
+  // Forgets one episode of the session's memory namespace. kNotFound for an unknown session or
+  // an episode that is not there.
+  Status Forget(const Tenant& tenant, std::string_view id, uint64_t episode);
+
   // Runs one turn (see the file comment). kNotFound for an unknown session; errors of the
   // scheduler (kResourceExhausted when its queue is full) pass through; nothing is stored then.
   Result<TurnResult> Turn(const Tenant& tenant, std::string_view session_id,

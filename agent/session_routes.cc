@@ -19,6 +19,7 @@
 
 #include "agent/agent_runtime.h"
 #include "agent/internal/session_json.h"
+#include "agent/internal/session_store.h"
 #include "agent/internal/streamed_turn.h"
 #include "agent/server.h"
 #include "common/json_read.h"
@@ -51,6 +52,13 @@ std::string TurnId() {
 bool Unavailable(const Services& services, ResponseWriter& out) {
   if (services.agent != nullptr) return false;
   out.Error(503, "server_error", "sessions are not available on this server (no agent runtime)");
+  return true;
+}
+
+// A malformed id answers like an unknown one (404), as the other routes' ids do.
+bool UnknownId(const std::string& id, ResponseWriter& out) {
+  if (internal::ValidateSessionId(id).ok()) return false;
+  out.Error(404, "not_found_error", "session '" + id.substr(0, 64) + "' not found");
   return true;
 }
 
@@ -164,6 +172,7 @@ void ListSessions(Services& services, const HttpRequest& req, ResponseWriter& ou
 void GetSession(Services& services, const HttpRequest& req, ResponseWriter& out) {
   if (Unavailable(services, out)) return;
   const std::string& id = req.params.at("id");
+  if (UnknownId(id, out)) return;
   Result<SessionInfo> info = services.agent->GetSession(req.tenant, id);
   if (!info.ok()) return out.Error(info.status());
   Result<std::vector<memory::Episode>> history = services.agent->History(req.tenant, id);
@@ -181,6 +190,7 @@ void GetSession(Services& services, const HttpRequest& req, ResponseWriter& out)
 void DeleteSession(Services& services, const HttpRequest& req, ResponseWriter& out) {
   if (Unavailable(services, out)) return;
   const std::string& id = req.params.at("id");
+  if (UnknownId(id, out)) return;
   if (Status s = services.agent->DeleteSession(req.tenant, id); !s.ok()) return out.Error(s);
   out.Json(200, {{"id", id}, {"object", "session.deleted"}, {"deleted", true}});
 }
@@ -220,6 +230,7 @@ void StreamTurn(internal::StreamedTurn& turn, const std::string& id, std::string
 void PostMessage(Services& services, const HttpRequest& req, ResponseWriter& out) {
   if (Unavailable(services, out)) return;
   const std::string id = req.params.at("id");
+  if (UnknownId(id, out)) return;
   Result<json> body = req.JsonBody();
   if (!body.ok()) return out.Error(body.status());
   bool stream = false;

@@ -94,6 +94,7 @@ void PrintError(std::string_view message);
 // Registration functions, one per command file.
 void RegisterAskCommand(CLI::App& app, const GlobalFlags& flags, CommandTable& commands);
 void RegisterBenchCommand(CLI::App& app, const GlobalFlags& flags, CommandTable& commands);
+void RegisterChatCommand(CLI::App& app, const GlobalFlags& flags, CommandTable& commands);
 void RegisterCollectionCommands(CLI::App& app, const GlobalFlags& flags, CommandTable& commands);
 void RegisterEmbedCommand(CLI::App& app, const GlobalFlags& flags, CommandTable& commands);
 void RegisterEvalCommand(CLI::App& app, const GlobalFlags& flags, CommandTable& commands);

@@ -83,8 +83,7 @@ Status ValidateSessionId(std::string_view id) {
   std::string shown;
   for (char c : id.substr(0, 40)) shown += std::isprint(static_cast<unsigned char>(c)) ? c : '?';
   return Status::InvalidArgument("session id '" + shown +
-                                 "': expected 32 lower-case hex digits (an id from POST "
-                                 "/v1/sessions)");
+                                 "': expected 32 lower-case hex digits, as session ids are");
 }
 
 SessionStore::SessionStore(std::string data_dir)

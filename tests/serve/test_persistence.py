@@ -1,4 +1,5 @@
 # Sessions and memory over HTTP survive SIGKILL: what the server acknowledged is durable.
+import time
 import urllib.parse
 
 FACT = "My sister Ana lives in Porto."
@@ -224,14 +225,19 @@ def test_request_timeout(own_server):
     # Past --request-timeout a request ends with a JSON error (the scheduler says 503), a stream
     # with an error event and [DONE]; a session turn that timed out stores nothing.
     server = own_server("--request-timeout", "2")
-    body = {"model": "engram", "max_tokens": 2000, "temperature": 0.8,
-            "messages": [{"role": "user", "content": "Write a very long story about a dragon."}]}
+    # Greedy, this prompt runs on for hundreds of tokens (no early end of text).
+    story = "Write a long story about a lighthouse keeper."
+    body = {"model": "engram", "max_tokens": 2000, "temperature": 0,
+            "messages": [{"role": "user", "content": story}]}
+    start = time.monotonic()
     r = server.curl("POST", "/v1/chat/completions", json_body=body, timeout=30)
-    if r.status != 200:  # (a 2000-token story in 2 s on 2 cores is not possible)
+    elapsed = time.monotonic() - start
+    assert elapsed < 10, f"the request ran {elapsed:.1f} s past a 2 s timeout"
+    if r.status != 200:
         assert r.status in (503, 504), r
         r.error_message()
-    else:
-        assert r.json()["usage"]["completion_tokens"] < 2000, r
+    else:  # only a fast machine writes the story within the 2 s
+        assert elapsed < 2.5, (elapsed, r)
     r = server.curl("POST", "/v1/chat/completions", json_body={**body, "stream": True},
                     timeout=30)
     assert r.status == 200, r
@@ -240,8 +246,7 @@ def test_request_timeout(own_server):
     assert '"error"' in events[-2], r.text[-500:]
     sid = create_session(server)
     r = server.curl("POST", f"/v1/sessions/{sid}/messages", timeout=30,
-                    json_body={"content": "Write a very long story about a dragon.",
-                               "max_tokens": 1500, "temperature": 0.8})
+                    json_body={"content": story, "max_tokens": 1500, "temperature": 0})
     assert r.status in (503, 504), r
     r.error_message()
     assert session_messages(server, sid) == []

@@ -136,3 +136,35 @@ def test_sigterm_when_idle_exits_zero_and_refuses(own_server):
     assert connect_refused(host, port)
     r = curl(f"http://{host}:{port}/health", timeout=5)
     assert r.status == 0 and r.curl_exit == 7, r  # couldn't connect
+
+
+def test_sigterm_drains_queued_requests(own_server):
+    # Requests already accepted (running or waiting in the scheduler's queue) all finish after
+    # SIGTERM; none is dropped.
+    server = own_server("--max-sequences", "1", "--max-queue", "8")
+    n = 3
+    results = [None] * n
+
+    def fire(i):
+        results[i] = server.curl("POST", "/v1/chat/completions", timeout=120, json_body={
+            "model": "engram", "max_tokens": 48, "temperature": 0,
+            "messages": [{"role": "user", "content": f"Write a long story about lighthouse {i}."}]})
+
+    threads = [threading.Thread(target=fire, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    # Wait until all three are in (one decoding, two queued), then SIGTERM.
+    def all_in():
+        r = server.curl("GET", "/metrics", timeout=5)
+        gauges = {line.split()[0]: float(line.split()[-1]) for line in r.text.splitlines()
+                  if line.startswith(("engram_queue_depth", "engram_active_sequences"))}
+        return gauges.get("engram_queue_depth", 0) + gauges.get("engram_active_sequences", 0) >= n
+    assert wait_until(all_in, timeout=30, interval=0.02), "the requests never all arrived"
+    server.terminate()
+    for t in threads:
+        t.join(120)
+    code = server.wait()
+    assert code == 0, f"exit {code}; stderr:\n{server.stderr()}"
+    for r in results:
+        assert r is not None and r.status == 200, r
+        assert r.json()["choices"][0]["message"]["content"].strip(), r

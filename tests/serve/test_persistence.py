@@ -251,3 +251,24 @@ def test_request_timeout(own_server):
     r.error_message()
     assert session_messages(server, sid) == []
     server.assert_healthy()
+
+
+def test_concurrent_turns_on_one_session(server):
+    # Turns of one session run one at a time: the history pairs every user message with the
+    # reply its own request got.
+    from concurrent.futures import ThreadPoolExecutor
+    sid = create_session(server)
+    contents = [f"Note number {i}: the code word is {w}." for i, w in
+                enumerate(["apple", "birch", "cedar", "delta", "ember", "fjord"])]
+    with ThreadPoolExecutor(len(contents)) as pool:
+        replies = list(pool.map(lambda c: post_message(server, sid, c, max_tokens=6), contents))
+    messages = session_messages(server, sid)
+    assert len(messages) == 2 * len(contents), messages
+    assert [m["role"] for m in messages] == ["user", "assistant"] * len(contents), messages
+    assert sorted(m["content"] for m in messages[0::2]) == sorted(contents)
+    by_user = {messages[i]["content"]: messages[i + 1]["content"]
+               for i in range(0, len(messages), 2)}
+    for content, reply in zip(contents, replies):
+        assert by_user[content] == reply["message"]["content"], (content, reply, messages)
+    ids = [m["id"] for m in messages]
+    assert len(set(ids)) == len(ids), ids

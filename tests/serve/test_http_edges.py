@@ -61,6 +61,13 @@ def test_health_without_key(server):
     assert r.json().get("status") == "ok"
 
 
+def test_health_head_without_key(server):
+    # Load balancers probe with HEAD; RFC 9110 9.1: general-purpose servers MUST support HEAD
+    # wherever GET is.
+    r = server.curl("HEAD", "/health", key=None, extra_args=("-I",))
+    assert r.status == 200, r
+
+
 # --- bad input -------------------------------------------------------------------------------
 def test_malformed_json(server):
     for body in ('{"model": "engram", "messages": [', "not json at all", "", "[]", "null",

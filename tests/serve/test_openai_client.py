@@ -34,6 +34,14 @@ def test_chat_completion(server):
         assert r.usage.completion_tokens == 16
 
 
+def test_chat_max_completion_tokens(server):
+    # Newer clients send max_completion_tokens instead of max_tokens.
+    client = server.openai()
+    r = client.chat.completions.create(model="engram", messages=PROMPT, temperature=0,
+                                       max_completion_tokens=5)
+    assert 0 < r.usage.completion_tokens <= 5, r.usage
+
+
 def test_chat_greedy_is_deterministic(server):
     client = server.openai()
     a = client.chat.completions.create(model="engram", messages=PROMPT, max_tokens=16,

@@ -272,3 +272,19 @@ def test_concurrent_turns_on_one_session(server):
         assert by_user[content] == reply["message"]["content"], (content, reply, messages)
     ids = [m["id"] for m in messages]
     assert len(set(ids)) == len(ids), ids
+
+
+def test_accepted_session_settings_allow_a_turn(server):
+    # A session POST /v1/sessions accepts must be able to take a turn with its own settings
+    # (here max_tokens 3000: within --max-tokens, 4096, but above the 2048 context; create may
+    # refuse it, or the turn may stop at the context's end as a plain chat completion does).
+    r = server.curl("POST", "/v1/sessions", json_body={"max_tokens": 3000})
+    if r.status == 400:
+        r.error_message()
+        return
+    assert r.status == 201, r
+    sid = r.json()["id"]
+    r = server.curl("POST", f"/v1/sessions/{sid}/messages",
+                    json_body={"content": "Say hi.", "temperature": 0, "stop": ["."]})
+    assert r.status == 200, f"session created with max_tokens 3000 cannot take a turn: {r!r}"
+    assert r.json()["message"]["content"], r

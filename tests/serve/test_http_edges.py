@@ -1,12 +1,13 @@
 # Authentication, bad input (with curl and raw sockets), /metrics. After every test here the
 # shared server must still be healthy.
+import json
 import socket
 import time
 
 import openai
 import pytest
 
-from conftest import KEYS
+from conftest import KEYS, wait_until
 
 CHAT = "/v1/chat/completions"
 
@@ -217,18 +218,39 @@ def test_many_connections_opened_and_dropped(server):
     server.assert_healthy()
 
 
-def test_client_disconnect_mid_stream(server):
-    # A streaming client that goes away: the server cancels and keeps serving.
-    s = socket.create_connection((server.host, server.port), timeout=30)
-    body = (b'{"model": "engram", "messages": [{"role": "user", "content": "Tell a long story."}],'
-            b' "max_tokens": 200, "stream": true}')
-    s.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n"
-              b"Authorization: Bearer " + KEYS["alpha"].encode() + b"\r\n"
-              b"Content-Type: application/json\r\nContent-Length: " +
-              str(len(body)).encode() + b"\r\n\r\n" + body)
-    first = s.recv(4096)
-    assert first.startswith(b"HTTP/1.1 200"), first[:200]
-    s.close()
+def gauges(server):
+    r = server.curl("GET", "/metrics", timeout=10)
+    assert r.status == 200, r
+    return {line.split()[0]: float(line.split()[-1]) for line in r.text.splitlines()
+            if line.startswith("engram_") and " " in line and "{" not in line.split()[0]}
+
+
+def test_client_disconnect_cancels(server):
+    # A client that goes away (streaming or not): the server stops generating for it at once
+    # (a 1000-token reply would take many seconds here) and frees its KV blocks.
+    for stream in (True, False):
+        before = gauges(server)
+        body = json.dumps({"model": "engram", "max_tokens": 1000, "temperature": 0,
+                           "stream": stream, "messages": [
+                               {"role": "user",
+                                "content": "Write a long story about a lighthouse keeper."}]})
+        s = socket.create_connection((server.host, server.port), timeout=30)
+        s.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n"
+                  b"Authorization: Bearer " + KEYS["alpha"].encode() + b"\r\n"
+                  b"Content-Type: application/json\r\nContent-Length: " +
+                  str(len(body)).encode() + b"\r\n\r\n" + body.encode())
+        if stream:
+            first = s.recv(4096)
+            assert first.startswith(b"HTTP/1.1 200"), first[:200]
+        assert wait_until(lambda: gauges(server)["engram_active_sequences"] >= 1, timeout=30)
+        time.sleep(0.3)
+        s.close()
+        assert wait_until(lambda: gauges(server)["engram_active_sequences"] == 0, timeout=5), \
+            f"still decoding 5 s after the client left (stream={stream}): {gauges(server)}"
+        after = gauges(server)
+        assert after["engram_kv_cache_blocks_used"] == 0, after
+        generated = after["engram_generated_tokens_total"] - before["engram_generated_tokens_total"]
+        assert generated < 1000, f"generated {generated} tokens for a client that left"
     r = server.curl("POST", CHAT, json_body=chat_body(), timeout=60)
     assert r.status == 200, r
 

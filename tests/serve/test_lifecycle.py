@@ -235,3 +235,46 @@ def test_sigkill_mid_turn_leaves_a_usable_session(own_server):
     messages2 = server.curl("GET", f"/v1/sessions/{sid}").json()["messages"]
     assert len(messages2) == len(messages) + 2
     assert messages2[-2]["content"] == "What is my favourite tree?"
+
+
+def test_sigterm_with_idle_keepalive_connections(own_server):
+    # Clients keep connections open between requests (the openai client pools them): SIGTERM
+    # must not wait for them to time out.
+    server = own_server()
+    clients = [server.openai() for _ in range(3)]
+    for c in clients:
+        c.models.list()  # leaves a keep-alive connection in each client's pool
+    start = time.monotonic()
+    server.stop()  # asserts exit 0
+    assert time.monotonic() - start < 10, "SIGTERM waited for idle keep-alive connections"
+    for c in clients:
+        c.close()
+
+
+def test_sigterm_drains_session_stream(own_server):
+    server = own_server()
+    sid = server.curl("POST", "/v1/sessions", json_body={}).json()["id"]
+    body = json.dumps({"content": "Write a long story about a lighthouse keeper.",
+                       "max_tokens": 128, "temperature": 0, "stream": True})
+    proc = subprocess.Popen(
+        ["curl", "-sS", "-N", "--max-time", "120", "-H", f"Authorization: Bearer {KEYS['alpha']}",
+         "-H", "Content-Type: application/json", "--data-binary", body,
+         f"{server.base_url}/v1/sessions/{sid}/messages"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    first = proc.stdout.readline()
+    assert first.startswith(b"data: "), first
+    server.terminate()
+    rest = proc.stdout.read().decode()
+    assert proc.wait(60) == 0
+    code = server.wait()
+    assert code == 0, f"exit {code}; stderr:\n{server.stderr()}"
+    events = [line[6:] for line in (first.decode() + rest).split("\n")
+              if line.startswith("data: ")]
+    assert events[-1] == "[DONE]", events[-3:]
+    final = json.loads(events[-2])
+    assert final.get("finish_reason") in ("stop", "length") and "usage" in final, final
+    text = "".join(json.loads(e).get("delta", "") for e in events[:-2])
+    server.start()
+    messages = server.curl("GET", f"/v1/sessions/{sid}").json()["messages"]
+    assert [m["role"] for m in messages] == ["user", "assistant"], messages
+    assert messages[1]["content"] == text

@@ -4,7 +4,9 @@ import subprocess
 import threading
 import time
 
-from conftest import KEYS, connect_refused, curl, wait_until
+import pytest
+
+from conftest import KEYS, connect_refused, curl, engram_binary, wait_until
 
 
 def test_overload_gives_429(own_server):
@@ -278,3 +280,35 @@ def test_sigterm_drains_session_stream(own_server):
     messages = server.curl("GET", f"/v1/sessions/{sid}").json()["messages"]
     assert [m["role"] for m in messages] == ["user", "assistant"], messages
     assert messages[1]["content"] == text
+
+
+@pytest.mark.parametrize("case", ["short_key", "duplicate_key", "public_host_without_keys",
+                                  "port_in_use", "missing_key_file"])
+def test_startup_errors_exit_nonzero(server, tmp_path, case):
+    # Misconfiguration ends serve at once with a non-zero exit and a message saying what.
+    binary = engram_binary()
+    keys = tmp_path / "keys"
+    args = ["serve", "--port", "0", "--data-dir", str(tmp_path / "data"), "--threads", "2"]
+    expect = None
+    if case == "short_key":
+        keys.write_text("short alpha\n")
+        args += ["--api-keys", str(keys)]
+        expect = "16"
+    elif case == "duplicate_key":
+        keys.write_text("sk-dup-0123456789abcdef alpha\nsk-dup-0123456789abcdef beta\n")
+        args += ["--api-keys", str(keys)]
+        expect = "line 2"
+    elif case == "public_host_without_keys":
+        args += ["--host", "0.0.0.0"]
+        expect = "--api-keys"
+    elif case == "port_in_use":
+        args[2] = str(server.port)
+        args += ["--api-keys", str(server.key_file)]
+        expect = "in use"
+    elif case == "missing_key_file":
+        args += ["--api-keys", str(tmp_path / "nope")]
+        expect = "nope"
+    p = subprocess.run([binary, *args], capture_output=True, text=True, timeout=120)
+    assert p.returncode != 0, p
+    assert expect in p.stderr, p.stderr
+    assert "listening on" not in p.stderr

@@ -15,6 +15,7 @@
 #include "agent/internal/session_store.h"
 #include "agent/internal/tool_loop.h"
 #include "agent/internal/turn_inputs.h"
+#include "agent/metrics.h"
 
 namespace engram::agent {
 namespace {
@@ -24,6 +25,9 @@ using internal::PromptParts;
 
 // Prompts are kept within this many positions (and the context) for speed.
 constexpr int64_t kMaxPromptContext = 4096;
+
+// Prompt positions kept free for tool rounds (calls and their results).
+constexpr int64_t kToolRoundsReserve = 768;
 
 constexpr std::string_view kDefaultSystemPrompt =
     "You are a helpful assistant in a conversation that may continue over many days. Use the "
@@ -54,8 +58,8 @@ Status CheckTurnRequest(const TurnRequest& r) {
                                    " is out of range; use 1.." +
                                    std::to_string(internal::kMaxReplyTokens));
   }
-  if (r.temperature && !(std::isfinite(*r.temperature) && *r.temperature >= 0 &&
-                         *r.temperature <= 2)) {
+  if (r.temperature &&
+      !(std::isfinite(*r.temperature) && *r.temperature >= 0 && *r.temperature <= 2)) {
     return Status::InvalidArgument("turn: temperature is out of range; use 0..2");
   }
   if (r.top_p && !(std::isfinite(*r.top_p) && *r.top_p > 0 && *r.top_p <= 1)) {
@@ -110,9 +114,9 @@ Result<AgentRuntime::State::Prompt> AgentRuntime::State::BuildPrompt(
     int max_tokens) const {
   const SessionSettings& s = info.settings;
   const memory::EpisodicStore& store = *options.memory;
-  ENGRAM_TRY_ASSIGN(std::vector<memory::Episode> history,
-                    internal::SessionMessages(store, ns, info.id,
-                                              static_cast<size_t>(s.history_turns)));
+  ENGRAM_TRY_ASSIGN(
+      std::vector<memory::Episode> history,
+      internal::SessionMessages(store, ns, info.id, static_cast<size_t>(s.history_turns)));
   if (s.history_turns == 0) history.clear();
   std::vector<uint64_t> in_history;
   PromptParts parts;
@@ -122,29 +126,37 @@ Result<AgentRuntime::State::Prompt> AgentRuntime::State::BuildPrompt(
   }
   Prompt prompt;
   const auto start = std::chrono::steady_clock::now();
-  ENGRAM_TRY_ASSIGN(std::vector<memory::RecalledEpisode> recalled,
-                    internal::RecallExcluding(store, ns, request.user_text, s.recall_k, in_history));
+  ENGRAM_TRY_ASSIGN(
+      std::vector<memory::RecalledEpisode> recalled,
+      internal::RecallExcluding(store, ns, request.user_text, s.recall_k, in_history));
   prompt.recall_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-  for (const memory::RecalledEpisode& r : recalled) parts.memories.push_back(internal::MemoryLine(r.episode));
+  for (const memory::RecalledEpisode& r : recalled)
+    parts.memories.push_back(internal::MemoryLine(r.episode));
   prompt.hits = internal::SearchCollections(options.data_dir, tenant, s.collections,
                                             options.embedder, request.user_text, s.sources_k);
-  for (const retrieval::SearchHit& h : prompt.hits) parts.sources.push_back(internal::SourceText(h));
+  for (const retrieval::SearchHit& h : prompt.hits)
+    parts.sources.push_back(internal::SourceText(h));
   parts.instruction = s.system_prompt.empty() ? std::string(kDefaultSystemPrompt) : s.system_prompt;
   if (!tools.empty()) parts.instruction += "\n\n" + internal::ToolInstructions(tools);
   parts.user = request.user_text;
 
   const inference::Engine& engine = *options.engine;
-  const int64_t budget = std::min(engine.context_length(), kMaxPromptContext) - max_tokens;
+  // With tools, later rounds add the model's calls and their results to the prompt.
+  const int64_t reserve = tools.empty() ? 0 : kToolRoundsReserve;
+  const int64_t budget =
+      std::min(engine.context_length(), kMaxPromptContext) - max_tokens - reserve;
   if (budget <= 0) {
-    return Status::InvalidArgument("turn: max_tokens " + std::to_string(max_tokens) +
-                                   " leaves no room for the prompt in a context of " +
-                                   std::to_string(std::min(engine.context_length(), kMaxPromptContext)));
+    return Status::InvalidArgument(
+        "turn: max_tokens " + std::to_string(max_tokens) +
+        " leaves no room for the prompt in a context of " +
+        std::to_string(std::min(engine.context_length(), kMaxPromptContext)));
   }
-  ENGRAM_TRY_ASSIGN(prompt.fitted,
-                    internal::FitPrompt(parts, budget, [&](std::span<const inference::ChatMessage> m) {
-                      return static_cast<int64_t>(engine.EncodeChat(m).size());
-                    }));
+  ENGRAM_TRY_ASSIGN(
+      prompt.fitted,
+      internal::FitPrompt(parts, budget, [&](std::span<const inference::ChatMessage> m) {
+        return static_cast<int64_t>(engine.EncodeChat(m).size());
+      }));
   for (size_t i : prompt.fitted.memories) prompt.recalled.push_back(recalled[i].episode.id);
   return prompt;
 }
@@ -157,8 +169,8 @@ internal::ToolEnv AgentRuntime::State::Tools(const Tenant& tenant, const Session
   env.session = info.id;
   if (!info.settings.collections.empty()) {
     env.search = [this, tenant, collections = info.settings.collections](std::string_view q) {
-      return internal::SearchCollections(options.data_dir, tenant, collections, options.embedder,
-                                         q, 5);
+      return internal::SearchCollections(options.data_dir, tenant, collections, options.embedder, q,
+                                         5);
     };
   }
   return env;
@@ -224,6 +236,8 @@ Status AgentRuntime::DeleteSession(const Tenant& tenant, std::string_view id) {
   auto guard = s_->locks.Acquire(tenant.name + "/" + std::string(id));
   ENGRAM_TRY_ASSIGN(SessionInfo info, s_->sessions.Load(tenant, id));
   const std::string ns = SessionNamespace(tenant, info);
+  // A queued consolidation must not write a summary after the episodes are gone.
+  s_->consolidator.Drain();
   if (info.settings.memory_namespace.empty()) {
     if (Status s = s_->options.memory->PurgeNamespace(ns); !s.ok()) return s;
   } else {
@@ -274,13 +288,13 @@ Result<TurnResult> AgentRuntime::Turn(const Tenant& tenant, std::string_view ses
   input.generation = GenerationFor(info.settings, request);
   input.deadline = request.deadline;
   input.tools = tools;
-  ENGRAM_TRY_ASSIGN(State::Prompt prompt, s_->BuildPrompt(tenant, info, ns, request, tools,
-                                                          input.generation.max_tokens));
+  ENGRAM_TRY_ASSIGN(State::Prompt prompt,
+                    s_->BuildPrompt(tenant, info, ns, request, tools, input.generation.max_tokens));
   input.messages = prompt.fitted.messages;
   ENGRAM_TRY_ASSIGN(internal::GenerationOutput out,
-                    internal::GenerateWithTools(*s_->options.scheduler, *s_->options.engine,
-                                                std::move(input), s_->Tools(tenant, info, ns),
-                                                on_text));
+                    internal::GenerateWithTools(
+                        internal::SchedulerGenerate(*s_->options.scheduler, *s_->options.engine),
+                        std::move(input), s_->Tools(tenant, info, ns), on_text));
   if (Status s = s_->StoreTurn(tenant, info, ns, request.user_text, out); !s.ok()) return s;
   TurnResult result;
   result.text = std::move(out.text);
@@ -290,6 +304,9 @@ Result<TurnResult> AgentRuntime::Turn(const Tenant& tenant, std::string_view ses
   result.completion_tokens = out.completion_tokens;
   result.finish_reason = out.finish_reason;
   result.recall_ms = prompt.recall_ms;
+  result.decode_ms = out.decode_ms;
+  result.first_token_ms = out.first_token_ms;
+  if (s_->options.metrics != nullptr) s_->options.metrics->ObserveRecall(prompt.recall_ms / 1000);
   return result;
 }
 

@@ -91,6 +91,8 @@ struct TurnResult {
   int64_t prompt_tokens = 0, completion_tokens = 0;
   std::string finish_reason = "stop";      // "stop", "length", "tool_calls"
   double recall_ms = 0.0;
+  double decode_ms = 0.0;       // generating, over every round
+  double first_token_ms = 0.0;  // from the first Submit to the first text (queue included)
 };
 
 struct AgentRuntimeOptions {
@@ -99,7 +101,7 @@ struct AgentRuntimeOptions {
   Scheduler* scheduler = nullptr;
   memory::EpisodicStore* memory = nullptr;
   retrieval::Embedder* embedder = nullptr;
-  Metrics* metrics = nullptr;               // optional
+  Metrics* metrics = nullptr;               // optional: recall times (routes count tokens)
   size_t consolidate_after = 40;            // session episodes before background consolidation
 };
 

@@ -7,9 +7,10 @@
 //                                        "collections", "max_tokens", "temperature",
 //                                        "recall_k", "sources_k", "history_turns"} -> 201 session
 //   GET    /v1/sessions                 {"object": "list", "data": [session...]}
-//   GET    /v1/sessions/{id}            session + "messages": [{"id","role","content","created_ms"}]
-//   DELETE /v1/sessions/{id}            {"id", "object": "session.deleted", "deleted": true}
-//   POST   /v1/sessions/{id}/messages   {"content", "stream", "max_tokens", "temperature",
+//   GET    /v1/sessions/{id}            session + "messages":
+//   [{"id","role","content","created_ms"}] DELETE /v1/sessions/{id}            {"id", "object":
+//   "session.deleted", "deleted": true} POST   /v1/sessions/{id}/messages   {"content", "stream",
+//   "max_tokens", "temperature",
 //                                        "top_p", "seed", "stop", "tools"}
 //     -> {"id", "object": "session.message", "session", "message": {"role", "content"},
 //         "finish_reason", "usage": {...}, "recalled": [episode ids], "tool_calls"?}
@@ -55,6 +56,12 @@ bool Unavailable(const Services& services, ResponseWriter& out) {
   return true;
 }
 
+void CountTokens(Services& services, const TurnResult& r) {
+  if (services.metrics == nullptr) return;
+  services.metrics->AddTokens(r.prompt_tokens, r.completion_tokens, r.decode_ms / 1000,
+                              r.first_token_ms / 1000);
+}
+
 // A malformed id answers like an unknown one (404), as the other routes' ids do.
 bool UnknownId(const std::string& id, ResponseWriter& out) {
   if (internal::ValidateSessionId(id).ok()) return false;
@@ -78,9 +85,18 @@ Result<std::vector<std::string>> StopStrings(const JsonValue& v) {
 // One field of a message body into `r`; false for an unknown field.
 Result<bool> ReadTurnField(const std::string& key, const JsonValue& v, const ServeLimits& limits,
                            TurnRequest& r, bool& stream) {
-  if (key == "content") { ENGRAM_TRY_ASSIGN(r.user_text, v.String()); return true; }
-  if (key == "stream") { ENGRAM_TRY_ASSIGN(stream, v.Bool()); return true; }
-  if (key == "max_tokens") { ENGRAM_TRY_ASSIGN(r.max_tokens, v.Int(1, limits.max_tokens)); return true; }
+  if (key == "content") {
+    ENGRAM_TRY_ASSIGN(r.user_text, v.String());
+    return true;
+  }
+  if (key == "stream") {
+    ENGRAM_TRY_ASSIGN(stream, v.Bool());
+    return true;
+  }
+  if (key == "max_tokens") {
+    ENGRAM_TRY_ASSIGN(r.max_tokens, v.Int(1, limits.max_tokens));
+    return true;
+  }
   if (key == "temperature" || key == "top_p") {
     ENGRAM_TRY_ASSIGN(double x, v.Number());
     const bool ok = key == "temperature" ? (x >= 0 && x <= 2) : (x > 0 && x <= 1);
@@ -96,13 +112,18 @@ Result<bool> ReadTurnField(const std::string& key, const JsonValue& v, const Ser
     r.seed = static_cast<uint64_t>(seed);
     return true;
   }
-  if (key == "stop") { ENGRAM_TRY_ASSIGN(r.stop, StopStrings(v)); return true; }
-  if (key == "tools") { r.tools = v.raw(); return true; }
+  if (key == "stop") {
+    ENGRAM_TRY_ASSIGN(r.stop, StopStrings(v));
+    return true;
+  }
+  if (key == "tools") {
+    r.tools = v.raw();
+    return true;
+  }
   return false;
 }
 
-Result<TurnRequest> TurnRequestFromJson(const json& body, const ServeLimits& limits,
-                                        bool* stream) {
+Result<TurnRequest> TurnRequestFromJson(const json& body, const ServeLimits& limits, bool* stream) {
   JsonValue root(body, "request body");
   ENGRAM_TRY_ASSIGN(auto members, root.Members());
   TurnRequest r;
@@ -197,8 +218,8 @@ void DeleteSession(Services& services, const HttpRequest& req, ResponseWriter& o
 
 // Streams a turn as server-sent events. Headers go out with the first text, so a turn that
 // fails before any (unknown session, bad request, full queue) is still a plain JSON error.
-void StreamTurn(internal::StreamedTurn& turn, const std::string& id, std::string_view session,
-                ResponseWriter& out) {
+void StreamTurn(Services& services, internal::StreamedTurn& turn, const std::string& id,
+                std::string_view session, ResponseWriter& out) {
   bool started = false, gone = false;
   std::string piece;
   for (auto next = turn.Wait(&piece, 100ms); next != internal::StreamedTurn::kDone;
@@ -212,14 +233,15 @@ void StreamTurn(internal::StreamedTurn& turn, const std::string& id, std::string
     if (gone) turn.Cancel();
   }
   Result<TurnResult> r = turn.Finish();
+  if (r.ok()) CountTokens(services, *r);
   if (gone) return;
   if (!started) {
     if (!r.ok()) return out.Error(r.status());
     if (!out.StartEvents()) return;
   }
   if (!r.ok()) {
-    out.Event(JsonText(json{{"error", {{"message", std::string(r.status().message())},
-                                       {"type", "server_error"}}}}));
+    out.Event(JsonText(json{
+        {"error", {{"message", std::string(r.status().message())}, {"type", "server_error"}}}}));
   } else {
     out.Event(JsonText(TurnObject(id, session, *r)));
   }
@@ -242,7 +264,7 @@ void PostMessage(Services& services, const HttpRequest& req, ResponseWriter& out
     return agent->Turn(tenant, id, r, on_text);
   });
   const std::string turn_id = TurnId();
-  if (stream) return StreamTurn(turn, turn_id, id, out);
+  if (stream) return StreamTurn(services, turn, turn_id, id, out);
   std::string ignored;
   for (auto next = turn.Wait(&ignored, 100ms); next != internal::StreamedTurn::kDone;
        next = turn.Wait(&ignored, 100ms)) {
@@ -250,6 +272,7 @@ void PostMessage(Services& services, const HttpRequest& req, ResponseWriter& out
   }
   Result<TurnResult> r = turn.Finish();
   if (!r.ok()) return out.Error(r.status());
+  CountTokens(services, *r);
   json reply = TurnObject(turn_id, id, *r);
   reply["message"] = {{"role", "assistant"}, {"content", r->text}};
   out.Json(200, reply);

@@ -57,10 +57,14 @@ Result<ChatServices> StartServices(const GlobalFlags& global, const ChatFlags& f
   const std::filesystem::path data_dir = ResolveDataDir(global.data_dir);
   memory::StoreOptions store_options;
   store_options.embedder = s.embedder.get();
-  ENGRAM_TRY_ASSIGN(s.store, memory::EpisodicStore::Open(MemoryDir(data_dir).string(), store_options));
-  s.runtime = std::make_unique<agent::AgentRuntime>(agent::AgentRuntimeOptions{
-      .data_dir = data_dir.string(), .engine = s.engine.get(), .scheduler = s.scheduler.get(),
-      .memory = s.store.get(), .embedder = s.embedder.get()});
+  ENGRAM_TRY_ASSIGN(s.store,
+                    memory::EpisodicStore::Open(MemoryDir(data_dir).string(), store_options));
+  s.runtime = std::make_unique<agent::AgentRuntime>(
+      agent::AgentRuntimeOptions{.data_dir = data_dir.string(),
+                                 .engine = s.engine.get(),
+                                 .scheduler = s.scheduler.get(),
+                                 .memory = s.store.get(),
+                                 .embedder = s.embedder.get()});
   return s;
 }
 
@@ -101,8 +105,8 @@ void ShowRecall(agent::AgentRuntime& runtime, const agent::Tenant& tenant, const
   if (found->empty()) std::printf("(nothing recalled)\n");
 }
 
-void ForgetEpisode(agent::AgentRuntime& runtime, const agent::Tenant& tenant,
-                   const std::string& id, std::string_view arg) {
+void ForgetEpisode(agent::AgentRuntime& runtime, const agent::Tenant& tenant, const std::string& id,
+                   std::string_view arg) {
   if (!arg.empty() && arg[0] == '#') arg.remove_prefix(1);
   uint64_t episode = 0;
   const auto [end, ec] = std::from_chars(arg.data(), arg.data() + arg.size(), episode);
@@ -137,12 +141,18 @@ bool HandleLine(agent::AgentRuntime& runtime, const agent::Tenant& tenant, const
   const std::string command = line.substr(0, space);
   const std::string arg = space == std::string::npos ? "" : line.substr(space + 1);
   if (command == "/quit" || command == "/exit") return false;
-  if (command == "/history") ShowHistory(runtime, tenant, id);
-  else if (command == "/recall") ShowRecall(runtime, tenant, id, arg);
-  else if (command == "/forget") ForgetEpisode(runtime, tenant, id, arg);
-  else if (command == "/help") std::printf("%s\n", std::string(kHelp).c_str());
-  else if (line[0] == '/') PrintError("chat: unknown command '" + command + "'; " + std::string(kHelp));
-  else Reply(runtime, tenant, id, flags, line);
+  if (command == "/history")
+    ShowHistory(runtime, tenant, id);
+  else if (command == "/recall")
+    ShowRecall(runtime, tenant, id, arg);
+  else if (command == "/forget")
+    ForgetEpisode(runtime, tenant, id, arg);
+  else if (command == "/help")
+    std::printf("%s\n", std::string(kHelp).c_str());
+  else if (line[0] == '/')
+    PrintError("chat: unknown command '" + command + "'; " + std::string(kHelp));
+  else
+    Reply(runtime, tenant, id, flags, line);
   std::fflush(stdout);
   return true;
 }
@@ -155,8 +165,8 @@ Status Run(const GlobalFlags& global, const ChatFlags& flags) {
   const agent::Tenant tenant{"local"};
   ENGRAM_TRY_ASSIGN(agent::SessionInfo session, OpenSession(*services.runtime, tenant, flags));
   const bool terminal = ::isatty(STDIN_FILENO) != 0;
-  std::printf("session %s (continue it later with: engram chat --session %s)\n",
-              session.id.c_str(), session.id.c_str());
+  std::printf("session %s (continue it later with: engram chat --session %s)\n", session.id.c_str(),
+              session.id.c_str());
   if (terminal) std::printf("%s\n", std::string(kHelp).c_str());
   std::fflush(stdout);
   std::string line;

@@ -7,7 +7,9 @@
 #   Usage: bench/load_server.sh [--concurrency 1,8,32] [--rounds R] [--max-tokens N]
 #            [--threads N] [--ctx N] [--sessions N] [--turns T] [--build-dir DIR] [--json]
 # Defaults: 1,8,32; 1 round; 64 tokens; 2 threads; ctx 2048 (per sequence); 32 sessions × 20
-# turns (0 skips them). engram runs with --max-sequences 32. Needs a build ($BUILD/bin/engram);
+# turns (0 skips them). engram runs with --max-sequences 32. llama.cpp's server runs with
+# --interrupt_requests False: by default a new request cuts off the one being streamed, which
+# would count as failed requests rather than a slower peer. Needs a build ($BUILD/bin/engram);
 # llama-cpp-python[server] is built into .venv-bench-llamacpp on first use (several minutes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -68,6 +70,7 @@ pids+=($!); engram_pid=$!
 peer_port="$(free_port)"
 "$venv/bin/python" -m llama_cpp.server --model "$model" --n_threads "$threads" \
   --n_threads_batch "$threads" --n_ctx "$ctx" --host 127.0.0.1 --port "$peer_port" \
+  --interrupt_requests False \
   > "$work/peer.log" 2>&1 &
 pids+=($!); peer_pid=$!
 wait_http "http://127.0.0.1:$engram_port/health" "$engram_pid" "engram serve" "$work/engram.log"

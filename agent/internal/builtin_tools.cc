@@ -1,8 +1,8 @@
 #include "agent/internal/builtin_tools.h"
 
-#include "agent/internal/turn_inputs.h"
-
 #include <charconv>
+
+#include "agent/internal/turn_inputs.h"
 
 namespace engram::agent::internal {
 namespace {

@@ -19,8 +19,8 @@ namespace engram::agent::internal {
 
 struct ToolEnv {
   memory::EpisodicStore* store = nullptr;
-  std::string ns;        // the session's memory namespace (tenant-scoped)
-  std::string session;   // the session id (episodes' session field)
+  std::string ns;       // the session's memory namespace (tenant-scoped)
+  std::string session;  // the session id (episodes' session field)
   // The session's collection search (best first).
   std::function<std::vector<retrieval::SearchHit>(std::string_view query)> search;
 };

@@ -31,8 +31,13 @@ std::string Transcript(std::span<const memory::Episode> episodes) {
 std::string ExtractiveSummary(std::span<const memory::Episode> episodes) {
   std::string summary;
   for (const memory::Episode& e : episodes) {
-    std::string line = e.role == "summary" ? e.text : e.role == "user" ? FirstSentence(e.text) : "";
-    if (!line.empty()) summary += "- " + line + "\n";
+    if (e.role == "summary") {  // an earlier summary is kept whole
+      summary += e.text;
+      if (!summary.empty() && summary.back() != '\n') summary += '\n';
+    } else if (e.role == "user") {
+      const std::string line = FirstSentence(e.text);
+      if (!line.empty()) summary += "- " + line + "\n";
+    }
   }
   return summary.empty() ? "- (earlier conversation)" : summary;
 }
@@ -66,8 +71,7 @@ Consolidator::Consolidator(memory::EpisodicStore* store, Scheduler* scheduler,
 
 Consolidator::~Consolidator() { Drain(); }
 
-void Consolidator::Schedule(const std::string& ns, const std::string& session,
-                            size_t keep_recent) {
+void Consolidator::Schedule(const std::string& ns, const std::string& session, size_t keep_recent) {
   std::thread finished;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -113,8 +117,8 @@ void Consolidator::Run() {
 void Consolidator::RunJob(const Job& job) {
   memory::ConsolidateOptions options;
   options.keep_recent = job.keep_recent;
-  Result<uint64_t> summary = store_->Consolidate(job.ns, job.session,
-                                                 ModelSummarizer(scheduler_, engine_), options);
+  Result<uint64_t> summary =
+      store_->Consolidate(job.ns, job.session, ModelSummarizer(scheduler_, engine_), options);
   if (!summary.ok()) {
     spdlog::warn("consolidation of session '{}' failed: {}", job.session,
                  summary.status().message());

@@ -129,7 +129,7 @@ std::string Dispatch(HttpRequest& request, ConnectionResponseWriter& out,
     if (!tenant) {
       out.Error(401, "authentication_error",
                 "missing or unknown API key (send 'Authorization: Bearer KEY')");
-      return {};
+      return match.pattern;  // "" for an unknown path: strangers add no label values
     }
     request.tenant = std::move(*tenant);
   }

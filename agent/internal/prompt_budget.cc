@@ -9,8 +9,7 @@ std::vector<size_t> FirstN(size_t n) {
   return v;
 }
 
-FittedPrompt Build(const PromptParts& parts, size_t history_from, size_t memories,
-                   size_t sources) {
+FittedPrompt Build(const PromptParts& parts, size_t history_from, size_t memories, size_t sources) {
   FittedPrompt p;
   p.memories = FirstN(memories);
   p.sources = FirstN(sources);
@@ -57,14 +56,20 @@ Result<FittedPrompt> FitPrompt(const PromptParts& parts, int64_t budget_tokens,
     while (lo < hi) {
       const size_t mid = lo + (hi - lo) / 2;
       FittedPrompt q;
-      if (fit(mid, &q)) hi = mid; else lo = mid + 1;
+      if (fit(mid, &q))
+        hi = mid;
+      else
+        lo = mid + 1;
     }
     fit(hi, &p);
     return p;
   }
   bool drop_memory_next = true;
   while (memories > 0 || sources > 0) {
-    if ((drop_memory_next && memories > 0) || sources == 0) --memories; else --sources;
+    if ((drop_memory_next && memories > 0) || sources == 0)
+      --memories;
+    else
+      --sources;
     drop_memory_next = !drop_memory_next;
     if (fit(history, &p)) return p;
   }

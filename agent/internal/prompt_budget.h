@@ -20,11 +20,11 @@
 namespace engram::agent::internal {
 
 struct PromptParts {
-  std::string instruction;            // system prompt (with tool instructions), never cut
-  std::vector<std::string> memories;  // formatted lines, best first
-  std::vector<std::string> sources;   // source texts, best first (numbered in the prompt)
+  std::string instruction;                      // system prompt (with tool instructions), never cut
+  std::vector<std::string> memories;            // formatted lines, best first
+  std::vector<std::string> sources;             // source texts, best first (numbered in the prompt)
   std::vector<inference::ChatMessage> history;  // oldest first
-  std::string user;                   // never cut
+  std::string user;                             // never cut
 };
 
 struct FittedPrompt {

@@ -37,19 +37,40 @@ Result<std::vector<std::string>> StringList(const JsonValue& array) {
 
 // Reads one known field into `s`; false when `key` is not a settings field.
 Result<bool> ReadField(const std::string& key, const JsonValue& v, SessionSettings& s) {
-  if (key == "title") { ENGRAM_TRY_ASSIGN(s.title, v.String()); return true; }
-  if (key == "system_prompt") { ENGRAM_TRY_ASSIGN(s.system_prompt, v.String()); return true; }
-  if (key == "memory_namespace") { ENGRAM_TRY_ASSIGN(s.memory_namespace, v.String()); return true; }
-  if (key == "collections") { ENGRAM_TRY_ASSIGN(s.collections, StringList(v)); return true; }
-  if (key == "max_tokens") { ENGRAM_TRY_ASSIGN(s.max_tokens, v.Int(1, kMaxReplyTokens)); return true; }
+  if (key == "title") {
+    ENGRAM_TRY_ASSIGN(s.title, v.String());
+    return true;
+  }
+  if (key == "system_prompt") {
+    ENGRAM_TRY_ASSIGN(s.system_prompt, v.String());
+    return true;
+  }
+  if (key == "memory_namespace") {
+    ENGRAM_TRY_ASSIGN(s.memory_namespace, v.String());
+    return true;
+  }
+  if (key == "collections") {
+    ENGRAM_TRY_ASSIGN(s.collections, StringList(v));
+    return true;
+  }
+  if (key == "max_tokens") {
+    ENGRAM_TRY_ASSIGN(s.max_tokens, v.Int(1, kMaxReplyTokens));
+    return true;
+  }
   if (key == "temperature") {
     ENGRAM_TRY_ASSIGN(double t, v.Number());
     if (Status st = Range("temperature", t, 0, 2); !st.ok()) return st;
     s.temperature = static_cast<float>(t);
     return true;
   }
-  if (key == "recall_k") { ENGRAM_TRY_ASSIGN(s.recall_k, v.Int(0, kMaxRecallKPerTurn)); return true; }
-  if (key == "sources_k") { ENGRAM_TRY_ASSIGN(s.sources_k, v.Int(0, kMaxSourcesKPerTurn)); return true; }
+  if (key == "recall_k") {
+    ENGRAM_TRY_ASSIGN(s.recall_k, v.Int(0, kMaxRecallKPerTurn));
+    return true;
+  }
+  if (key == "sources_k") {
+    ENGRAM_TRY_ASSIGN(s.sources_k, v.Int(0, kMaxSourcesKPerTurn));
+    return true;
+  }
   if (key == "history_turns") {
     ENGRAM_TRY_ASSIGN(s.history_turns, v.Int(0, kMaxHistoryTurns));
     return true;
@@ -69,13 +90,14 @@ Status CheckSettings(const SessionSettings& s) {
                                    std::to_string(kMaxSystemPromptBytes) + " bytes");
   }
   if (!s.memory_namespace.empty()) {
-    if (Status st = ValidateClientName("settings: memory_namespace", s.memory_namespace); !st.ok()) {
+    if (Status st = ValidateClientName("settings: memory_namespace", s.memory_namespace);
+        !st.ok()) {
       return st;
     }
   }
   if (s.collections.size() > kMaxSessionCollections) {
-    return Status::InvalidArgument("settings: more than " +
-                                   std::to_string(kMaxSessionCollections) + " collections");
+    return Status::InvalidArgument("settings: more than " + std::to_string(kMaxSessionCollections) +
+                                   " collections");
   }
   std::set<std::string> seen;
   for (const std::string& c : s.collections) {

@@ -1,13 +1,13 @@
 #include "agent/internal/session_store.h"
 
 #include <fcntl.h>
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <filesystem>
-#include <spdlog/spdlog.h>
 
 #include "agent/internal/session_json.h"
 #include "common/json_read.h"
@@ -77,8 +77,8 @@ Status WriteFileDurably(const std::string& path, std::string_view text) {
 
 Status ValidateSessionId(std::string_view id) {
   const bool ok = id.size() == kIdDigits && std::all_of(id.begin(), id.end(), [](char c) {
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
-  });
+                    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+                  });
   if (ok) return Status::OK();
   std::string shown;
   for (char c : id.substr(0, 40)) shown += std::isprint(static_cast<unsigned char>(c)) ? c : '?';
@@ -133,8 +133,8 @@ Result<SessionInfo> SessionStore::Load(const Tenant& tenant, std::string_view id
   JsonValue root(doc, "session record '" + path + "'");
   ENGRAM_TRY_ASSIGN(std::string format, root.StringField("format"));
   if (format != kRecordFormat) {
-    return Status::NotSupported("session record '" + path + "': format '" + format +
-                                "' is not " + std::string(kRecordFormat));
+    return Status::NotSupported("session record '" + path + "': format '" + format + "' is not " +
+                                std::string(kRecordFormat));
   }
   nlohmann::json body = doc;
   body.erase("format");

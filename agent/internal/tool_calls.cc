@@ -12,8 +12,8 @@ using nlohmann::json;
 constexpr std::string_view kOpen = "<tool_call>";
 constexpr std::string_view kClose = "</tool_call>";
 
-ToolSpec Builtin(std::string name, std::string description, std::string arg,
-                 std::string arg_type, std::string arg_description) {
+ToolSpec Builtin(std::string name, std::string description, std::string arg, std::string arg_type,
+                 std::string arg_description) {
   ToolSpec t;
   t.name = std::move(name);
   t.description = std::move(description);
@@ -78,7 +78,8 @@ Result<ToolSpec> ClientTool(const json& entry, size_t i) {
   const std::string where = "tools[" + std::to_string(i) + "]";
   if (!entry.is_object() || entry.value("type", json()) != "function" ||
       !entry.contains("function") || !entry["function"].is_object()) {
-    return Status::InvalidArgument(where + ": expected {\"type\": \"function\", \"function\": {...}}");
+    return Status::InvalidArgument(where +
+                                   ": expected {\"type\": \"function\", \"function\": {...}}");
   }
   const json& f = entry["function"];
   ToolSpec t;
@@ -147,9 +148,10 @@ std::string ToolInstructions(const std::vector<ToolSpec>& tools) {
   std::string text =
       "You may call tools. The tools are described in JSON inside <tools></tools>:\n<tools>\n";
   for (const ToolSpec& t : tools) {
-    json spec = {{"type", "function"},
-                 {"function",
-                  {{"name", t.name}, {"description", t.description}, {"parameters", t.parameters}}}};
+    json spec = {
+        {"type", "function"},
+        {"function",
+         {{"name", t.name}, {"description", t.description}, {"parameters", t.parameters}}}};
     text += JsonText(spec) + "\n";
   }
   text +=

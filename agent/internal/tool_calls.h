@@ -9,11 +9,10 @@
 // the client's own tools (OpenAI "tools") are handed back to the client.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "agent/agent_runtime.h"
 #include "common/result.h"

@@ -2,21 +2,29 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <random>
+
 namespace engram::agent::internal {
 namespace {
+
+// "call_<16 hex digits>", random: ids say nothing about other turns.
+std::string CallId() {
+  thread_local std::mt19937_64 rng(std::random_device{}());
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string id = "call_";
+  uint64_t bits = rng();
+  for (int i = 0; i < 16; ++i, bits >>= 4) id += kHex[bits & 15];
+  return id;
+}
 
 struct Round {
   Completion completion;
   bool cancelled = false;
 };
 
-Result<Round> GenerateOnce(Scheduler& scheduler, const inference::Engine& engine,
-                           const GenerationInput& input, bool stream,
+Result<Round> GenerateOnce(const GenerateFn& generate, const GenerationInput& input, bool stream,
                            const std::function<bool(std::string_view)>& on_text) {
-  GenerationRequest request;
-  request.prompt = engine.EncodeChat(input.messages);
-  request.generation = input.generation;
-  request.deadline = input.deadline;
   Round round;
   Scheduler::OnText forward;
   if (stream && on_text) {
@@ -26,7 +34,7 @@ Result<Round> GenerateOnce(Scheduler& scheduler, const inference::Engine& engine
       return false;
     };
   }
-  ENGRAM_TRY_ASSIGN(round.completion, scheduler.Complete(std::move(request), forward));
+  ENGRAM_TRY_ASSIGN(round.completion, generate(input, forward));
   if (round.completion.stats.reason == inference::StopReason::kCancelled) round.cancelled = true;
   return round;
 }
@@ -43,8 +51,8 @@ std::string FinishReason(const Completion& c) {
 
 // Runs the built-in calls of one round and adds the assistant's output and the results to the
 // conversation.
-void FeedBack(GenerationInput& input, const std::string& output,
-              const std::vector<ToolCall>& calls, const ToolEnv& env) {
+void FeedBack(GenerationInput& input, const std::string& output, const std::vector<ToolCall>& calls,
+              const ToolEnv& env) {
   std::string results;
   for (const ToolCall& call : calls) {
     if (!results.empty()) results += "\n";
@@ -56,18 +64,37 @@ void FeedBack(GenerationInput& input, const std::string& output,
 
 }  // namespace
 
-Result<GenerationOutput> GenerateWithTools(Scheduler& scheduler, const inference::Engine& engine,
-                                           GenerationInput input, const ToolEnv& env,
+GenerateFn SchedulerGenerate(Scheduler& scheduler, const inference::Engine& engine) {
+  return [&scheduler, &engine](const GenerationInput& input, const Scheduler::OnText& on_text) {
+    GenerationRequest request;
+    request.prompt = engine.EncodeChat(input.messages);
+    request.generation = input.generation;
+    request.deadline = input.deadline;
+    return scheduler.Complete(std::move(request), on_text);
+  };
+}
+
+Result<GenerationOutput> GenerateWithTools(const GenerateFn& generate, GenerationInput input,
+                                           const ToolEnv& env,
                                            const std::function<bool(std::string_view)>& on_text) {
   GenerationOutput out;
   const bool tools = !input.tools.empty();
   bool reported_malformed = false;
-  int call_number = 0;
   while (true) {
-    ENGRAM_TRY_ASSIGN(Round round, GenerateOnce(scheduler, engine, input, !tools, on_text));
+    Result<Round> next = GenerateOnce(generate, input, !tools, on_text);
+    if (!next.ok() && next.status().code() == StatusCode::kOutOfRange &&
+        (out.tool_rounds > 0 || reported_malformed)) {
+      // The tool results no longer fit the context: end with what the model said so far.
+      spdlog::info("turn: {}; ending the tool rounds", next.status().message());
+      out.finish_reason = "length";
+      return out;
+    }
+    ENGRAM_TRY_ASSIGN(Round round, std::move(next));
     const Completion& c = round.completion;
     out.prompt_tokens += c.stats.prompt_tokens;
     out.completion_tokens += c.stats.generated_tokens;
+    out.decode_ms += c.stats.decode_ms;
+    if (out.first_token_ms == 0) out.first_token_ms = c.first_token_ms;
     if (round.cancelled) return Status::Cancelled("turn cancelled: the client stopped reading");
     out.finish_reason = FinishReason(c);
     if (!tools) {
@@ -93,7 +120,7 @@ Result<GenerationOutput> GenerateWithTools(Scheduler& scheduler, const inference
       continue;
     }
     if (parsed.calls.empty()) return out;
-    for (ToolCall& call : parsed.calls) call.id = "call_" + std::to_string(call_number++);
+    for (ToolCall& call : parsed.calls) call.id = CallId();
     std::vector<ToolCall> builtin;
     for (ToolCall& call : parsed.calls) {
       const bool is_builtin = std::any_of(input.tools.begin(), input.tools.end(), [&](auto& t) {

@@ -35,11 +35,19 @@ struct GenerationOutput {
   int64_t prompt_tokens = 0, completion_tokens = 0;
   std::string finish_reason = "stop";
   int tool_rounds = 0;  // built-in rounds run
+  double decode_ms = 0, first_token_ms = 0;
 };
 
-// kCancelled when `on_text` returned false; scheduler errors pass through.
-Result<GenerationOutput> GenerateWithTools(Scheduler& scheduler, const inference::Engine& engine,
-                                           GenerationInput input, const ToolEnv& env,
+// One generation of the conversation so far (input.messages with input.generation), streaming
+// through `on_text` when it is set (false cancels: a completion with StopReason::kCancelled).
+using GenerateFn = std::function<Result<Completion>(const GenerationInput& input,
+                                                    const Scheduler::OnText& on_text)>;
+// The scheduler's: the chat template (EncodeChat), then Scheduler::Complete.
+GenerateFn SchedulerGenerate(Scheduler& scheduler, const inference::Engine& engine);
+
+// kCancelled when `on_text` returned false; errors of `generate` pass through.
+Result<GenerationOutput> GenerateWithTools(const GenerateFn& generate, GenerationInput input,
+                                           const ToolEnv& env,
                                            const std::function<bool(std::string_view)>& on_text);
 
 }  // namespace engram::agent::internal

@@ -1,18 +1,19 @@
 #include "agent/internal/turn_inputs.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <ctime>
 #include <deque>
 #include <filesystem>
-#include <spdlog/spdlog.h>
 
 namespace engram::agent::internal {
 
 bool IsMessageRole(std::string_view role) { return role == "user" || role == "assistant"; }
 
 Result<std::vector<memory::Episode>> SessionMessages(const memory::EpisodicStore& store,
-                                                     std::string_view ns,
-                                                     std::string_view session, size_t last) {
+                                                     std::string_view ns, std::string_view session,
+                                                     size_t last) {
   std::deque<memory::Episode> kept;
   memory::ListOptions options;
   options.limit = memory::kMaxListLimit;
@@ -37,9 +38,10 @@ Result<size_t> CountSessionEpisodes(const memory::EpisodicStore& store, std::str
   return page.episodes.size();
 }
 
-Result<std::vector<memory::RecalledEpisode>> RecallExcluding(
-    const memory::EpisodicStore& store, std::string_view ns, std::string_view query, int k,
-    const std::vector<uint64_t>& exclude) {
+Result<std::vector<memory::RecalledEpisode>> RecallExcluding(const memory::EpisodicStore& store,
+                                                             std::string_view ns,
+                                                             std::string_view query, int k,
+                                                             const std::vector<uint64_t>& exclude) {
   if (k <= 0) return std::vector<memory::RecalledEpisode>{};
   memory::RecallOptions options;
   options.k = std::min(memory::kMaxRecallK, k + static_cast<int>(exclude.size()));

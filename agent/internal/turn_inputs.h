@@ -22,17 +22,18 @@ bool IsMessageRole(std::string_view role);
 // The session's user and assistant episodes in `ns`, oldest first; with `last` > 0 only the
 // newest `last` of them.
 Result<std::vector<memory::Episode>> SessionMessages(const memory::EpisodicStore& store,
-                                                     std::string_view ns,
-                                                     std::string_view session, size_t last = 0);
+                                                     std::string_view ns, std::string_view session,
+                                                     size_t last = 0);
 
 // The live episodes of the session (any role), counted up to `limit`.
 Result<size_t> CountSessionEpisodes(const memory::EpisodicStore& store, std::string_view ns,
                                     std::string_view session, size_t limit);
 
 // The best `k` episodes of `ns` for `query`, leaving out the ids in `exclude`.
-Result<std::vector<memory::RecalledEpisode>> RecallExcluding(
-    const memory::EpisodicStore& store, std::string_view ns, std::string_view query, int k,
-    const std::vector<uint64_t>& exclude);
+Result<std::vector<memory::RecalledEpisode>> RecallExcluding(const memory::EpisodicStore& store,
+                                                             std::string_view ns,
+                                                             std::string_view query, int k,
+                                                             const std::vector<uint64_t>& exclude);
 
 // The best `k` chunks over the tenant's `collections` (each searched for k, merged by score).
 // A collection that is missing or cannot be opened is skipped with a warning.

@@ -2,15 +2,15 @@
 // scheduler: a fact told in the first turn is recalled many turns later, after a restart
 // (runtime and store destroyed and reopened). Assertions are on recall, not on what the 135M
 // model says. Kept fast: short replies (max_tokens 16), a 4096-position context.
-#include "agent/agent_runtime.h"
-
 #include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
 
+#include "agent/agent_runtime.h"
 #include "inference/bert_embedder.h"
+#include "retrieval/collection.h"
 
 namespace engram::agent {
 namespace {
@@ -59,9 +59,13 @@ class AgentRuntimeIntegrationTest : public ::testing::Test {
     auto store = memory::EpisodicStore::Open((dir_ / "memory").string(), options);
     ASSERT_TRUE(store.ok()) << store.status().message();
     store_ = std::move(*store);
-    runtime_ = std::make_unique<AgentRuntime>(AgentRuntimeOptions{
-        .data_dir = dir_.string(), .engine = engine_, .scheduler = scheduler_,
-        .memory = store_.get(), .embedder = embedder_, .consolidate_after = consolidate_after});
+    runtime_ =
+        std::make_unique<AgentRuntime>(AgentRuntimeOptions{.data_dir = dir_.string(),
+                                                           .engine = engine_,
+                                                           .scheduler = scheduler_,
+                                                           .memory = store_.get(),
+                                                           .embedder = embedder_,
+                                                           .consolidate_after = consolidate_after});
   }
   void Close() {
     runtime_.reset();
@@ -194,12 +198,46 @@ TEST_F(AgentRuntimeIntegrationTest, ToolsEndWithinTheRoundLimit) {
             StatusCode::kInvalidArgument);
 }
 
+TEST_F(AgentRuntimeIntegrationTest, SearchesTheTenantsAttachedCollectionsAndSkipsMissingOnes) {
+  {
+    retrieval::CollectionOptions options;
+    options.mode = retrieval::OpenMode::kCreate;
+    auto c = retrieval::Collection::Open(
+        (fs::path(TenantCollectionsDir(dir_.string(), tenant_)) / "notes").string(), embedder_,
+        options);
+    ASSERT_TRUE(c.ok()) << c.status().message();
+    retrieval::DocumentInput doc;
+    doc.text = "The Porto office opens at nine in the morning and closes at six in the evening.";
+    doc.title = "office hours";
+    doc.source = "office.txt";
+    ASSERT_TRUE((*c)->Ingest(doc).ok());
+  }
+  SessionSettings with = Short();
+  with.recall_k = 0;
+  with.collections = {"missing", "notes"};
+  SessionSettings without = with;
+  without.collections.clear();
+  const std::string question = "When does the Porto office open?";
+  const TurnResult a = Say(runtime_->CreateSession(tenant_, with)->id, question);
+  const TurnResult b = Say(runtime_->CreateSession(tenant_, without)->id, question);
+  EXPECT_GT(a.prompt_tokens, b.prompt_tokens + 10) << "the source went into the prompt";
+  // Another tenant naming the same collection reaches nothing.
+  const Tenant other{"other"};
+  Result<SessionInfo> theirs = runtime_->CreateSession(other, with);
+  ASSERT_TRUE(theirs.ok());
+  TurnRequest request;
+  request.user_text = question;
+  Result<TurnResult> c = runtime_->Turn(other, theirs->id, request, {});
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->prompt_tokens, b.prompt_tokens);
+}
+
 TEST_F(AgentRuntimeIntegrationTest, ConsolidatesInTheBackground) {
   Close();
   Open(/*consolidate_after=*/4);
   SessionInfo s = *runtime_->CreateSession(tenant_, Short());
-  for (const char* text : {"I was born in Lisbon.", "I work as a nurse.", "I like green tea.",
-                           "My dog is Rex."}) {
+  for (const char* text :
+       {"I was born in Lisbon.", "I work as a nurse.", "I like green tea.", "My dog is Rex."}) {
     Say(s.id, text);
   }
   runtime_->Drain();

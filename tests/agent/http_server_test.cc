@@ -203,6 +203,29 @@ TEST_F(HttpServerTest, BadBodiesAre400) {
   EXPECT_EQ(c.Post("/t/echo/x", {{"a", "caf\xc3\xa9"}}).Json()["body"]["a"], "caf\xc3\xa9");
 }
 
+TEST_F(HttpServerTest, ChunkedBodiesAndExpectContinue) {
+  Start();
+  std::string out = RawExchange(port(),
+                                "POST /t/echo/x HTTP/1.1\r\nHost: h\r\nConnection: close\r\n"
+                                "Transfer-Encoding: chunked\r\n\r\n"
+                                "4\r\n{\"a\"\r\n5\r\n: 1}\n\r\n0\r\n\r\n");
+  EXPECT_EQ(out.rfind("HTTP/1.1 200", 0), 0u) << out;
+  EXPECT_NE(out.find(R"({"body":{"a":1}})"), std::string::npos) << out;
+  const int fd = RawConnect(port());
+  RawSend(fd,
+          "POST /t/echo/x HTTP/1.1\r\nHost: h\r\nConnection: close\r\nContent-Length: 7\r\n"
+          "Expect: 100-continue\r\n\r\n");
+  char buf[64];
+  const ssize_t n = ::recv(fd, buf, sizeof(buf), 0);
+  ASSERT_GT(n, 0);
+  EXPECT_EQ(std::string(buf, static_cast<size_t>(n)), "HTTP/1.1 100 Continue\r\n\r\n");
+  RawSend(fd, "{\"b\":2}");
+  out = RawReadAll(fd);
+  ::close(fd);
+  EXPECT_EQ(out.rfind("HTTP/1.1 200", 0), 0u) << out;
+  EXPECT_NE(out.find(R"({"body":{"b":2}})"), std::string::npos) << out;
+}
+
 TEST_F(HttpServerTest, MalformedAndTruncatedHttpAre400) {
   Start();
   std::string out = RawExchange(port(), "GARBAGE\r\n\r\n");

@@ -80,8 +80,8 @@ TEST(PromptBudgetTest, ThenDropsLowestRankedMemoriesAndSources) {
 
 TEST(PromptBudgetTest, NeverCutsTheUserMessage) {
   PromptParts parts = Parts();
-  const int64_t minimal = Words(std::vector<inference::ChatMessage>{
-      {"system", parts.instruction}, {"user", parts.user}});
+  const int64_t minimal = Words(
+      std::vector<inference::ChatMessage>{{"system", parts.instruction}, {"user", parts.user}});
   Result<FittedPrompt> p = FitPrompt(parts, minimal, Words);
   ASSERT_TRUE(p.ok());
   EXPECT_TRUE(p->memories.empty());

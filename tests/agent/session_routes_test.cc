@@ -2,6 +2,10 @@
 // (strict settings), list, get with messages, delete, post a message (JSON and SSE), and tenant
 // isolation (beta's view of alpha's session is exactly an unknown id's).
 #include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <thread>
 
 #include "agent/agent_runtime.h"
 #include "tests/agent/serve_test_env.h"
@@ -37,9 +41,11 @@ class SessionRoutesTest : public ::testing::Test {
     Services& s = env_->services();
     s.engine = engine_;
     s.scheduler = scheduler_;
-    runtime_ = std::make_unique<AgentRuntime>(AgentRuntimeOptions{
-        .data_dir = s.data_dir, .engine = engine_, .scheduler = scheduler_, .memory = s.memory,
-        .embedder = s.embedder});
+    runtime_ = std::make_unique<AgentRuntime>(AgentRuntimeOptions{.data_dir = s.data_dir,
+                                                                  .engine = engine_,
+                                                                  .scheduler = scheduler_,
+                                                                  .memory = s.memory,
+                                                                  .embedder = s.embedder});
     s.agent = runtime_.get();
   }
   void TearDown() override {
@@ -144,8 +150,10 @@ TEST_F(SessionRoutesTest, StreamsServerSentEvents) {
   EXPECT_EQ(events.back(), "[DONE]");
   for (size_t i = 0; i + 1 < events.size(); ++i) {
     const json e = json::parse(events[i]);
-    if (e.contains("delta")) text += e["delta"].get<std::string>();
-    else final_event = e;
+    if (e.contains("delta"))
+      text += e["delta"].get<std::string>();
+    else
+      final_event = e;
   }
   ASSERT_TRUE(final_event.contains("usage")) << r.body;
   EXPECT_EQ(final_event["session"], id);
@@ -156,6 +164,33 @@ TEST_F(SessionRoutesTest, StreamsServerSentEvents) {
   r = alpha.Post("/v1/sessions/" + std::string(32, 'a') + "/messages",
                  {{"content", "hi"}, {"stream", true}});
   EXPECT_EQ(r.status, 404) << "an error before any text is a plain JSON error: " << r.body;
+}
+
+TEST_F(SessionRoutesTest, AClientThatLeavesMidStreamCancelsTheTurn) {
+  TestClient alpha = env_->Alpha();
+  const std::string id = Create(alpha, {{"max_tokens", 400}, {"temperature", 0}});
+  const uint64_t generated_before = scheduler_->stats().generated_tokens;
+  const std::string body = testing::TestClient::ToText(
+      {{"content", "Count from 1 to 500, one number per line."}, {"stream", true}});
+  const int fd = testing::RawConnect(env_->port());
+  testing::RawSend(fd, "POST /v1/sessions/" + id + "/messages HTTP/1.1\r\nHost: h\r\n" +
+                           "Authorization: Bearer " + testing::kKeyAlpha +
+                           "\r\nContent-Type: application/json\r\nContent-Length: " +
+                           std::to_string(body.size()) + "\r\n\r\n" + body);
+  char buf[512];
+  ASSERT_GT(::recv(fd, buf, sizeof buf, 0), 0) << "the stream started";
+  ::close(fd);
+  // Wait for the scheduler to go idle: the turn ended, cancelled or not.
+  for (int i = 0; i < 600; ++i) {
+    const SchedulerStats st = scheduler_->stats();
+    if (st.active == 0 && st.queued == 0) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  std::this_thread::sleep_for(std::chrono::seconds(1));  // a finished turn would be stored by now
+  EXPECT_LT(scheduler_->stats().generated_tokens - generated_before, 400u)
+      << "generation stopped before max_tokens";
+  EXPECT_EQ(alpha.Get("/v1/sessions/" + id).Json()["message_count"], 0)
+      << "a cancelled turn stores nothing";
 }
 
 TEST_F(SessionRoutesTest, TenantsSeeOnlyTheirOwnSessions) {

@@ -11,15 +11,15 @@ using nlohmann::json;
 
 std::vector<ToolSpec> Tools() {
   std::vector<ToolSpec> tools = BuiltinTools();
-  json client = json::array({{{"type", "function"},
-                              {"function",
-                               {{"name", "get_weather"},
-                                {"description", "Weather of a city"},
-                                {"parameters",
-                                 {{"type", "object"},
-                                  {"properties", {{"city", {{"type", "string"}}},
-                                                  {"unit", {{"type", "string"}}}}},
-                                  {"required", {"city"}}}}}}}});
+  json client = json::array(
+      {{{"type", "function"},
+        {"function",
+         {{"name", "get_weather"},
+          {"description", "Weather of a city"},
+          {"parameters",
+           {{"type", "object"},
+            {"properties", {{"city", {{"type", "string"}}}, {"unit", {{"type", "string"}}}}},
+            {"required", {"city"}}}}}}}});
   Result<std::vector<ToolSpec>> parsed = ToolsFromOpenAi(client);
   EXPECT_TRUE(parsed.ok()) << parsed.status().message();
   tools.insert(tools.end(), parsed->begin(), parsed->end());
@@ -28,7 +28,8 @@ std::vector<ToolSpec> Tools() {
 
 TEST(ToolCallsTest, ParsesOneValidCall) {
   ParsedOutput out = ParseToolCalls(
-      "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Porto\"}}\n</tool_call>",
+      "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": "
+      "\"Porto\"}}\n</tool_call>",
       Tools());
   ASSERT_EQ(out.error, "");
   ASSERT_EQ(out.calls.size(), 1u);
@@ -73,8 +74,8 @@ TEST(ToolCallsTest, RejectsNonObjectCall) {
 }
 
 TEST(ToolCallsTest, RejectsUnknownTool) {
-  ParsedOutput out = ParseToolCalls(
-      "<tool_call>{\"name\": \"launch\", \"arguments\": {}}</tool_call>", Tools());
+  ParsedOutput out =
+      ParseToolCalls("<tool_call>{\"name\": \"launch\", \"arguments\": {}}</tool_call>", Tools());
   EXPECT_NE(out.error.find("unknown tool 'launch'"), std::string::npos) << out.error;
   EXPECT_NE(out.error.find("get_weather"), std::string::npos) << "names the known tools";
 }
@@ -159,7 +160,8 @@ TEST(ToolCallsTest, OpenAiToolsAreCheckedEntryByEntry) {
 
 TEST(ToolCallsTest, InstructionsNameEveryTool) {
   const std::string text = ToolInstructions(Tools());
-  for (const char* name : {"search_documents", "recall_memory", "remember", "forget", "get_weather"}) {
+  for (const char* name :
+       {"search_documents", "recall_memory", "remember", "forget", "get_weather"}) {
     EXPECT_NE(text.find(name), std::string::npos) << name;
   }
   EXPECT_NE(text.find("<tool_call>"), std::string::npos);

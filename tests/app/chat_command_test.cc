@@ -55,18 +55,21 @@ TEST_F(ChatCommandTest, RemembersAcrossRunsThroughAPipe) {
   EXPECT_NE(r.out.find("#1 user: My sister Ana lives in Porto."), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("#2 assistant: "), std::string::npos) << r.out;
 
-  r = Chat({"--session", id}, "/recall where does Ana live\n/forget 1\n/history\n/quit\n/history\n");
+  r = Chat({"--session", id},
+           "/recall where does Ana live\n/forget 1\n/history\n/quit\n/history\n");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(SessionId(r.out), id);
   EXPECT_NE(r.out.find(") user: My sister Ana lives in Porto."), std::string::npos)
-      << "recalled in a new process:\n" << r.out;
+      << "recalled in a new process:\n"
+      << r.out;
   EXPECT_NE(r.out.find("forgot #1"), std::string::npos) << r.out;
   const size_t after_forget = r.out.find("forgot #1");
   EXPECT_EQ(r.out.find("#1 user:", after_forget), std::string::npos) << "forgotten:\n" << r.out;
   EXPECT_NE(r.out.find("#2 assistant: ", after_forget), std::string::npos) << r.out;
   EXPECT_EQ(r.out.find("#2 assistant: ", r.out.find("#2 assistant: ", after_forget) + 1),
             std::string::npos)
-      << "nothing after /quit runs:\n" << r.out;
+      << "nothing after /quit runs:\n"
+      << r.out;
 }
 
 TEST_F(ChatCommandTest, BadCommandsAreReportedAndTheChatGoesOn) {

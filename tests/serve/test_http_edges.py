@@ -79,6 +79,14 @@ def test_malformed_json(server):
     assert_error(r, 400)
     r = server.curl("POST", "/v1/memory", body='{"namespace": "notes", "text": ')
     assert_error(r, 400)
+    # Deeply nested JSON (a parser or destructor that recurses would overflow its stack).
+    deep = '{"messages": ' + "[" * 300000 + "]" * 300000 + "}"
+    r = server.curl("POST", CHAT, body=deep)
+    assert_error(r, 400)
+    deep = '{"namespace": "n", "text": "x", "metadata": ' + '{"a": ' * 100000 + "1" + \
+           "}" * 100000 + "}"
+    r = server.curl("POST", "/v1/memory", body=deep)
+    assert_error(r, 400)
 
 
 def test_truncated_body(server):

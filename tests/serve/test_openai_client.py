@@ -179,3 +179,35 @@ def test_concurrent_streams(server):
     # Batched greedy decoding equals decoding alone.
     alone = run(prompts[3])[0]
     assert alone == results[3][0]
+
+
+def test_mixed_concurrent_load(server):
+    # Chat, embeddings, memory writes and recalls from 12 threads at once, two tenants.
+    clients = {t: server.openai(t) for t in ("alpha", "beta")}
+
+    def work(i):
+        tenant = ("alpha", "beta")[(i // 4) % 2]
+        kind = i % 4
+        if kind == 0:
+            r = clients[tenant].chat.completions.create(
+                model="engram", messages=[{"role": "user", "content": f"Say {i}."}],
+                max_tokens=6, temperature=0)
+            return bool(r.choices[0].message.content)
+        if kind == 1:
+            r = clients[tenant].embeddings.create(model="e", input=[f"text {i}", "other"])
+            return len(r.data) == 2 and len(r.data[0].embedding) == 384
+        if kind == 2:
+            r = server.curl("POST", "/v1/memory", tenant=tenant,
+                            json_body={"namespace": "load", "text": f"load note {i} of {tenant}"})
+            return r.status in (200, 201)
+        r = server.curl("GET", "/v1/memory?namespace=load&query=load%20note", tenant=tenant)
+        return r.status == 200 and all(h["text"].endswith(tenant) for h in r.json()["results"])
+
+    with ThreadPoolExecutor(12) as pool:
+        results = list(pool.map(work, range(36)))
+    assert all(results), results
+    for tenant in ("alpha", "beta"):
+        added = sum(1 for i in range(36) if i % 4 == 2 and ("alpha", "beta")[(i // 4) % 2] == tenant)
+        r = server.curl("GET", "/v1/memory?namespace=load&limit=100", tenant=tenant)
+        texts = [h["text"] for h in r.json()["results"]]
+        assert len(texts) == added and all(t.endswith(tenant) for t in texts), texts

@@ -49,5 +49,7 @@ if [[ ! -f "$marker" ]] || ! "$venv/bin/python" -c 'import openai, pytest' 2>/de
 fi
 
 export ENGRAM_BINARY="$binary"
+export PYTHONDONTWRITEBYTECODE=1                      # nothing written into the source tree
+export NO_PROXY="127.0.0.1,localhost${NO_PROXY:+,$NO_PROXY}" no_proxy="127.0.0.1,localhost${no_proxy:+,$no_proxy}"
 cd "$here"
 exec "$venv/bin/python" -m pytest -x -q -c "$here/pytest.ini" --rootdir "$here" "$here" "$@"

@@ -233,34 +233,41 @@ def gauges(server):
             if line.startswith("engram_") and " " in line and "{" not in line.split()[0]}
 
 
-def test_client_disconnect_cancels(server):
+@pytest.mark.parametrize("kind", ["chat_stream", "chat", "session_stream", "session"])
+def test_client_disconnect_cancels(server, kind):
     # A client that goes away (streaming or not): the server stops generating for it at once
     # (a 1000-token reply would take many seconds here) and frees its KV blocks.
-    for stream in (True, False):
-        before = gauges(server)
-        body = json.dumps({"model": "engram", "max_tokens": 1000, "temperature": 0,
-                           "stream": stream, "messages": [
-                               {"role": "user",
-                                "content": "Write a long story about a lighthouse keeper."}]})
-        s = socket.create_connection((server.host, server.port), timeout=30)
-        s.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n"
-                  b"Authorization: Bearer " + KEYS["alpha"].encode() + b"\r\n"
-                  b"Content-Type: application/json\r\nContent-Length: " +
-                  str(len(body)).encode() + b"\r\n\r\n" + body.encode())
-        if stream:
-            first = s.recv(4096)
-            assert first.startswith(b"HTTP/1.1 200"), first[:200]
-        assert wait_until(lambda: gauges(server)["engram_active_sequences"] >= 1, timeout=30)
-        time.sleep(0.3)
-        s.close()
-        assert wait_until(lambda: gauges(server)["engram_active_sequences"] == 0, timeout=5), \
-            f"still decoding 5 s after the client left (stream={stream}): {gauges(server)}"
-        after = gauges(server)
-        assert after["engram_kv_cache_blocks_used"] == 0, after
-        generated = after["engram_generated_tokens_total"] - before["engram_generated_tokens_total"]
-        assert generated < 1000, f"generated {generated} tokens for a client that left"
-    r = server.curl("POST", CHAT, json_body=chat_body(), timeout=60)
-    assert r.status == 200, r
+    assert wait_until(lambda: gauges(server)["engram_active_sequences"] == 0, timeout=60)
+    before = gauges(server)
+    stream = kind.endswith("_stream")
+    story = "Write a long story about a lighthouse keeper."
+    if kind.startswith("chat"):
+        path = "/v1/chat/completions"
+        body = {"model": "engram", "max_tokens": 1000, "temperature": 0, "stream": stream,
+                "messages": [{"role": "user", "content": story}]}
+    else:
+        r = server.curl("POST", "/v1/sessions", json_body={})
+        assert r.status == 201, r
+        path = f"/v1/sessions/{r.json()['id']}/messages"
+        body = {"content": story, "max_tokens": 1000, "temperature": 0, "stream": stream}
+    data = json.dumps(body).encode()
+    s = socket.create_connection((server.host, server.port), timeout=30)
+    s.sendall(f"POST {path} HTTP/1.1\r\nHost: x\r\n".encode() +
+              b"Authorization: Bearer " + KEYS["alpha"].encode() + b"\r\n"
+              b"Content-Type: application/json\r\nContent-Length: " +
+              str(len(data)).encode() + b"\r\n\r\n" + data)
+    if stream:
+        first = s.recv(4096)
+        assert first.startswith(b"HTTP/1.1 200"), first[:200]
+    assert wait_until(lambda: gauges(server)["engram_active_sequences"] >= 1, timeout=30)
+    time.sleep(0.3)
+    s.close()
+    assert wait_until(lambda: gauges(server)["engram_active_sequences"] == 0, timeout=5), \
+        f"still decoding 5 s after the client left ({kind}): {gauges(server)}"
+    after = gauges(server)
+    assert after["engram_kv_cache_blocks_used"] == 0, after
+    generated = after["engram_generated_tokens_total"] - before["engram_generated_tokens_total"]
+    assert generated < 1000, f"generated {generated} tokens for a client that left"
 
 
 # --- metrics ---------------------------------------------------------------------------------

@@ -16,7 +16,6 @@
 //         "finish_reason", "usage": {...}, "recalled": [episode ids], "tool_calls"?}
 //     stream: data: {"delta": "..."} ... data: {<the object above without "message">} data: [DONE]
 #include <chrono>
-#include <random>
 
 #include "agent/agent_runtime.h"
 #include "agent/internal/session_json.h"
@@ -25,6 +24,7 @@
 #include "agent/server.h"
 #include "common/json_read.h"
 #include "common/json_write.h"
+#include "common/random_id.h"
 
 namespace engram::agent {
 namespace {
@@ -41,14 +41,7 @@ json SessionObject(const SessionInfo& info) {
           {"settings", internal::SettingsToJson(info.settings)}};
 }
 
-std::string TurnId() {
-  thread_local std::mt19937_64 rng(std::random_device{}());
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string id = "turn-";
-  uint64_t bits = rng();
-  for (int i = 0; i < 16; ++i, bits >>= 4) id += kHex[bits & 15];
-  return id;
-}
+std::string TurnId() { return "turn-" + RandomHex(8); }
 
 bool Unavailable(const Services& services, ResponseWriter& out) {
   if (services.agent != nullptr) return false;
@@ -165,7 +158,8 @@ json TurnObject(const std::string& id, std::string_view session, const TurnResul
 
 void CreateSession(Services& services, const HttpRequest& req, ResponseWriter& out) {
   if (Unavailable(services, out)) return;
-  Result<json> body = req.JsonBody();
+  // No body at all: the default settings.
+  Result<json> body = req.body.empty() ? Result<json>(json::object()) : req.JsonBody();
   if (!body.ok()) return out.Error(body.status());
   Result<SessionSettings> settings = internal::SettingsFromJson(JsonValue(*body, "request body"));
   if (!settings.ok()) return out.Error(settings.status());

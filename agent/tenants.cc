@@ -5,6 +5,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/paths.h"
+
 namespace engram::agent {
 namespace {
 
@@ -62,6 +64,11 @@ Result<TenantKeys> TenantKeys::Load(const std::string& path) {
       return Status::InvalidArgument(where + ": tenant '" + tenant +
                                      "' is not [A-Za-z0-9_-]{1,64}");
     }
+    if (tenant == kLocalTenant) {
+      return Status::InvalidArgument(where + ": tenant '" + tenant +
+                                     "' is reserved for the server without API keys (the CLI's "
+                                     "own data); choose another name");
+    }
     if (!keys.tenants_.emplace(key, tenant).second) {
       return Status::InvalidArgument(where + ": this key is listed twice");
     }
@@ -97,6 +104,7 @@ Status ValidateClientName(std::string_view what, std::string_view name) {
 }
 
 std::string MemoryNamespace(const Tenant& tenant, std::string_view name) {
+  if (tenant.local()) return std::string(name);
   return "t." + tenant.name + ":" + std::string(name);
 }
 
@@ -105,10 +113,12 @@ std::string TenantDir(const std::string& data_dir, const Tenant& tenant) {
 }
 
 std::string TenantCollectionsDir(const std::string& data_dir, const Tenant& tenant) {
+  if (tenant.local()) return CollectionsDir(data_dir).string();
   return (std::filesystem::path(TenantDir(data_dir, tenant)) / "collections").string();
 }
 
 std::string TenantSessionsDir(const std::string& data_dir, const Tenant& tenant) {
+  if (tenant.local()) return (std::filesystem::path(data_dir) / "sessions").string();
   return (std::filesystem::path(TenantDir(data_dir, tenant)) / "sessions").string();
 }
 

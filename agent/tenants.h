@@ -18,8 +18,15 @@
 
 namespace engram::agent {
 
+// The tenant of a server without API keys and of the CLI (`engram chat`): one user, whose data
+// is the data the CLI works on (`engram ingest`, `engram memory`): its collections are
+// <data_dir>/collections, its memory namespaces are the client's names unprefixed, its sessions
+// <data_dir>/sessions. An API key file may not name it.
+inline constexpr std::string_view kLocalTenant = "local";
+
 struct Tenant {
-  std::string name;  // [A-Za-z0-9_-]{1,64}; "local" when the server runs without API keys
+  std::string name;  // [A-Za-z0-9_-]{1,64}; kLocalTenant when the server runs without API keys
+  bool local() const { return name == kLocalTenant; }
 };
 
 class TenantKeys {
@@ -41,9 +48,11 @@ class TenantKeys {
 // kInvalidArgument "<what> '<name>' ..." otherwise.
 Status ValidateClientName(std::string_view what, std::string_view name);
 
-// The episodic-store namespace of a tenant's client namespace: "t.<tenant>:<name>".
+// The episodic-store namespace of a tenant's client namespace: "t.<tenant>:<name>" ("<name>"
+// for the local tenant).
 std::string MemoryNamespace(const Tenant& tenant, std::string_view name);
-// <data_dir>/tenants/<tenant>: the tenant's collections/ and sessions/ live below.
+// <data_dir>/tenants/<tenant>: the tenant's collections/ and sessions/ live below (the local
+// tenant's are <data_dir>/collections and <data_dir>/sessions).
 std::string TenantDir(const std::string& data_dir, const Tenant& tenant);
 std::string TenantCollectionsDir(const std::string& data_dir, const Tenant& tenant);
 std::string TenantSessionsDir(const std::string& data_dir, const Tenant& tenant);

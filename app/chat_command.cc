@@ -1,5 +1,5 @@
-// engram chat [--session ID | --new] [--system TEXT] [--max-tokens N] [--temp T] [--seed S]
-//             [-m MODEL] [--ctx N] [--threads N] …
+// engram chat [--session ID | --new] [--system TEXT] [-c COLLECTION]… [--max-tokens N]
+//             [--temp T] [--seed S] [-m MODEL] [--ctx N] [--threads N] …
 // An interactive chat on the agent runtime (agent/agent_runtime.h), in process: tenant "local",
 // the memory store and session records under the data dir, so a session continues across runs
 // (`--session ID`; the id is printed at the start). Lines come from standard input (a terminal
@@ -12,10 +12,12 @@
 #include <iostream>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "agent/agent_runtime.h"
 #include "agent/scheduler.h"
 #include "app/cli.h"
+#include "app/collection_path.h"
 #include "app/engine_flags.h"
 #include "common/paths.h"
 #include "inference/bert_embedder.h"
@@ -29,6 +31,7 @@ struct ChatFlags {
   std::string session;
   bool fresh = false;
   std::string system;
+  std::vector<std::string> collections;
   int max_tokens = 256;
   float temperature = 0.2f;
   int64_t seed = -1;
@@ -78,6 +81,7 @@ Result<agent::SessionInfo> OpenSession(agent::AgentRuntime& runtime, const agent
   }
   agent::SessionSettings settings;
   settings.system_prompt = flags.system;
+  settings.collections = flags.collections;
   settings.max_tokens = flags.max_tokens;
   settings.temperature = flags.temperature;
   return runtime.CreateSession(tenant, settings);
@@ -161,6 +165,15 @@ Status Run(const GlobalFlags& global, const ChatFlags& flags) {
   if (flags.fresh && !flags.session.empty()) {
     return Status::InvalidArgument("chat: give --session ID or --new, not both");
   }
+  if (!flags.session.empty() && (!flags.collections.empty() || !flags.system.empty())) {
+    return Status::InvalidArgument(
+        "chat: --collection and --system set up a new session; a continued session keeps its own");
+  }
+  for (const std::string& name : flags.collections) {  // refused before anything loads
+    ENGRAM_TRY_ASSIGN(std::string dir,
+                      CheckedCollectionPath(global, name, retrieval::OpenMode::kReadOnly));
+    (void)dir;
+  }
   ENGRAM_TRY_ASSIGN(ChatServices services, StartServices(global, flags));
   const agent::Tenant tenant{"local"};
   ENGRAM_TRY_ASSIGN(agent::SessionInfo session, OpenSession(*services.runtime, tenant, flags));
@@ -194,6 +207,9 @@ void RegisterChatCommand(CLI::App& app, const GlobalFlags& global, CommandTable&
       ->check(NonEmpty());
   cmd->add_flag("--new", flags->fresh, "Start a new session (the default without --session)");
   cmd->add_option("--system", flags->system, "System prompt of a new session");
+  cmd->add_option("-c,--collection", flags->collections,
+                  "A collection (engram ingest -c NAME) a new session searches every turn; "
+                  "repeat for several");
   cmd->add_option("--max-tokens", flags->max_tokens, "Reply tokens at most")
       ->capture_default_str()
       ->check(CLI::Range(1, 1 << 16));

@@ -12,6 +12,7 @@
 #include "agent/internal/session_json.h"
 #include "common/json_read.h"
 #include "common/json_write.h"
+#include "common/random_id.h"
 
 namespace engram::agent::internal {
 namespace {
@@ -86,19 +87,7 @@ Status ValidateSessionId(std::string_view id) {
                                  "': expected 32 lower-case hex digits, as session ids are");
 }
 
-SessionStore::SessionStore(std::string data_dir)
-    : data_dir_(std::move(data_dir)), rng_(std::random_device{}()) {}
-
-std::string SessionStore::NewId() {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string id(kIdDigits, '0');
-  std::lock_guard<std::mutex> lock(mu_);
-  for (size_t i = 0; i < kIdDigits; i += 16) {
-    uint64_t bits = rng_();
-    for (size_t j = 0; j < 16; ++j, bits >>= 4) id[i + j] = kHex[bits & 15];
-  }
-  return id;
-}
+SessionStore::SessionStore(std::string data_dir) : data_dir_(std::move(data_dir)) {}
 
 std::string SessionStore::RecordPath(const Tenant& tenant, std::string_view id) const {
   return (fs::path(TenantSessionsDir(data_dir_, tenant)) / (std::string(id) + ".json")).string();
@@ -115,7 +104,7 @@ Result<SessionInfo> SessionStore::Create(const Tenant& tenant, const SessionSett
   info.settings = settings;
   info.created_ms = info.updated_ms = NowMs();
   do {
-    info.id = NewId();
+    info.id = RandomHex(kIdDigits / 2);
   } while (fs::exists(RecordPath(tenant, info.id)));
   if (Status s = Save(tenant, info); !s.ok()) return s;
   return info;

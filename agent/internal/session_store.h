@@ -3,8 +3,8 @@
 // (temp file, fsync, rename, fsync of the directory), so a crash leaves the old record or the
 // new one, never a torn one.
 //
-// Ids are 32 random lower-case hex digits (a std::random_device-seeded generator): they say
-// nothing about other sessions or tenants. An id from a request is checked (ValidateSessionId)
+// Ids are 32 random lower-case hex digits (common/random_id.h, from std::random_device): they
+// say nothing about other sessions or tenants. An id from a request is checked (ValidateSessionId)
 // before any path is built from it; a tenant only ever reaches its own directory, so another
 // tenant's id is simply not found.
 //
@@ -12,8 +12,6 @@
 // (SessionLocks).
 #pragma once
 
-#include <mutex>
-#include <random>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -21,7 +19,6 @@
 #include "agent/agent_runtime.h"
 #include "agent/tenants.h"
 #include "common/result.h"
-#include "common/thread_annotations.h"
 
 namespace engram::agent::internal {
 
@@ -48,11 +45,7 @@ class SessionStore {
   std::string RecordPath(const Tenant& tenant, std::string_view id) const;
 
  private:
-  std::string NewId();
-
   std::string data_dir_;
-  std::mutex mu_;
-  std::mt19937_64 rng_ GUARDED_BY(mu_);
 };
 
 // Writes `text` to `path` atomically and durably: <path>.tmp, fsync, rename, fsync of the

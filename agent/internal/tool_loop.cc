@@ -3,20 +3,14 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <random>
+
+#include "common/random_id.h"
 
 namespace engram::agent::internal {
 namespace {
 
 // "call_<16 hex digits>", random: ids say nothing about other turns.
-std::string CallId() {
-  thread_local std::mt19937_64 rng(std::random_device{}());
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string id = "call_";
-  uint64_t bits = rng();
-  for (int i = 0; i < 16; ++i, bits >>= 4) id += kHex[bits & 15];
-  return id;
-}
+std::string CallId() { return "call_" + RandomHex(8); }
 
 struct Round {
   Completion completion;

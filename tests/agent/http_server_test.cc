@@ -448,7 +448,13 @@ TEST(TenantKeysTest, LoadChecksEveryLine) {
   EXPECT_FALSE(k->Find("key-aaaaaaaaaaaaaaab").has_value());
   EXPECT_FALSE(k->Find("").has_value());
   EXPECT_EQ(TenantKeys::Load(dir.path() + "/missing").status().code(), StatusCode::kNotFound);
+  expect_bad("key-aaaaaaaaaaaaaaaa local\n", "line 1: tenant 'local' is reserved");
   EXPECT_EQ(MemoryNamespace(Tenant{"acme"}, "notes"), "t.acme:notes");
+  // The local tenant (no API keys, engram chat) works on the CLI's own data.
+  EXPECT_EQ(MemoryNamespace(Tenant{"local"}, "notes"), "notes");
+  EXPECT_EQ(TenantCollectionsDir("/d", Tenant{"local"}), "/d/collections");
+  EXPECT_EQ(TenantCollectionsDir("/d", Tenant{"acme"}), "/d/tenants/acme/collections");
+  EXPECT_EQ(TenantSessionsDir("/d", Tenant{"local"}), "/d/sessions");
   EXPECT_FALSE(ValidateClientName("namespace", "a/b").ok());
   EXPECT_FALSE(ValidateClientName("namespace", "..").ok());
   EXPECT_FALSE(ValidateClientName("namespace", "").ok());

@@ -92,6 +92,9 @@ TEST_F(SessionRoutesTest, CreateChecksSettingsStrictly) {
   EXPECT_EQ(r.status, 400) << r.body;
   r = alpha.Request("POST", "/v1/sessions", "[1]");
   EXPECT_EQ(r.status, 400) << r.body;
+  r = alpha.Request("POST", "/v1/sessions");
+  EXPECT_EQ(r.status, 201) << "no body: the default settings; " << r.body;
+  EXPECT_EQ(r.Json()["settings"]["max_tokens"], 256);
 }
 
 TEST_F(SessionRoutesTest, MessagesRunTurnsAndShowInTheSession) {

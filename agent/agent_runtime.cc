@@ -26,6 +26,9 @@ using internal::PromptParts;
 // Prompts are kept within this many positions (and the context) for speed.
 constexpr int64_t kMaxPromptContext = 4096;
 
+// A session's max_tokens must leave at least this many positions for its prompts.
+constexpr int64_t kMinPromptRoom = 256;
+
 // Prompt positions kept free for tool rounds (calls and their results).
 constexpr int64_t kToolRoundsReserve = 768;
 
@@ -85,7 +88,8 @@ struct AgentRuntime::State {
   explicit State(AgentRuntimeOptions o)
       : options(std::move(o)),
         sessions(options.data_dir),
-        consolidator(options.memory, options.scheduler, options.engine) {}
+        consolidator(options.memory, options.model_summaries ? options.scheduler : nullptr,
+                     options.engine) {}
 
   // What a turn puts into its prompt.
   struct Prompt {
@@ -220,6 +224,16 @@ Result<SessionInfo> AgentRuntime::CreateSession(const Tenant& tenant,
     return Status::InvalidArgument("settings: memory_namespace '" + settings.memory_namespace +
                                    "' is too long for this tenant; use a shorter name");
   }
+  // Refused here rather than by every turn: a reply that fills the context leaves no prompt.
+  const int64_t context = s_->options.engine != nullptr
+                              ? std::min(s_->options.engine->context_length(), kMaxPromptContext)
+                              : kMaxPromptContext;
+  if (settings.max_tokens > context - kMinPromptRoom) {
+    return Status::InvalidArgument(
+        "settings: max_tokens " + std::to_string(settings.max_tokens) + " leaves fewer than " +
+        std::to_string(kMinPromptRoom) + " prompt tokens in this server's context of " +
+        std::to_string(context) + "; use at most " + std::to_string(context - kMinPromptRoom));
+  }
   return s_->sessions.Create(tenant, settings);
 }
 
@@ -250,7 +264,7 @@ Status AgentRuntime::DeleteSession(const Tenant& tenant, std::string_view id) {
 Result<std::vector<memory::Episode>> AgentRuntime::History(const Tenant& tenant,
                                                            std::string_view id) const {
   ENGRAM_TRY_ASSIGN(SessionInfo info, s_->sessions.Load(tenant, id));
-  return internal::SessionMessages(*s_->options.memory, SessionNamespace(tenant, info), info.id);
+  return internal::SessionTranscript(*s_->options.memory, SessionNamespace(tenant, info), info.id);
 }
 
 Result<std::vector<memory::RecalledEpisode>> AgentRuntime::Recall(const Tenant& tenant,

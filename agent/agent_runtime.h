@@ -103,6 +103,9 @@ struct AgentRuntimeOptions {
   retrieval::Embedder* embedder = nullptr;
   Metrics* metrics = nullptr;               // optional: recall times (routes count tokens)
   size_t consolidate_after = 40;            // session episodes before background consolidation
+  // Consolidation summaries written by the model instead of extracted from the user's words.
+  // Off: the default 135M model's summaries invent facts and lose names and numbers.
+  bool model_summaries = false;
 };
 
 class AgentRuntime {

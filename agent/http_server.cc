@@ -222,7 +222,11 @@ void HttpServer::State::AcceptLoop() {
       spdlog::error("http: poll on the listening socket failed: {}", std::strerror(errno));
       return;
     }
-    if (fds[1].revents != 0) return;
+    if (fds[1].revents != 0) {  // Stop: refuse new connections from now on
+      ::close(listen_fd);
+      listen_fd = -1;
+      return;
+    }
     const int fd = ::accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
     if (fd < 0) {
       if (errno != EINTR && errno != EAGAIN && errno != ECONNABORTED) {
@@ -304,7 +308,7 @@ HttpServer::HttpServer(std::unique_ptr<State> state) : s_(std::move(state)) {}
 HttpServer::~HttpServer() {
   Stop();
   Wait();
-  ::close(s_->listen_fd);
+  if (s_->listen_fd >= 0) ::close(s_->listen_fd);
   ::close(s_->wake[0]);
   ::close(s_->wake[1]);
 }

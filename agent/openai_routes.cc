@@ -8,6 +8,7 @@
 
 #include "agent/agent_runtime.h"
 #include "agent/internal/openai_request.h"
+#include "agent/internal/route_helpers.h"
 #include "agent/internal/streamed_turn.h"
 #include "agent/internal/tool_calls.h"
 #include "agent/internal/tool_loop.h"
@@ -259,12 +260,13 @@ void StreamChat(Services& sv, const ChatRequest& chat, Running& run, ResponseWri
 // Waits for the whole reply, then answers with one chat.completion object.
 void RespondChat(Services& sv, Running& run, ResponseWriter& out) {
   std::string text, piece;
+  internal::DisconnectWatch watch(out);
   bool gone = false;
   for (;;) {
     const TextChannel::Wait w = run.channel->Next(&piece, kPoll);
     if (w == TextChannel::kClosed) break;
     if (w == TextChannel::kText) text += piece;
-    if (!gone && w == TextChannel::kTimeout && out.ClientGone()) {
+    if (!gone && watch.Gone()) {
       gone = true;
       run.cancel();
     }

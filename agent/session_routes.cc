@@ -18,6 +18,7 @@
 #include <chrono>
 
 #include "agent/agent_runtime.h"
+#include "agent/internal/route_helpers.h"
 #include "agent/internal/session_json.h"
 #include "agent/internal/session_store.h"
 #include "agent/internal/streamed_turn.h"
@@ -260,9 +261,9 @@ void PostMessage(Services& services, const HttpRequest& req, ResponseWriter& out
   const std::string turn_id = TurnId();
   if (stream) return StreamTurn(services, turn, turn_id, id, out);
   std::string ignored;
-  for (auto next = turn.Wait(&ignored, 100ms); next != internal::StreamedTurn::kDone;
-       next = turn.Wait(&ignored, 100ms)) {
-    if (next == internal::StreamedTurn::kTimeout && out.ClientGone()) turn.Cancel();
+  internal::DisconnectWatch watch(out);
+  while (turn.Wait(&ignored, 100ms) != internal::StreamedTurn::kDone) {
+    if (watch.Gone()) turn.Cancel();
   }
   Result<TurnResult> r = turn.Finish();
   if (!r.ok()) return out.Error(r.status());

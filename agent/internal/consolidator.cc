@@ -1,5 +1,7 @@
 #include "agent/internal/consolidator.h"
 
+#include <algorithm>
+
 #include <spdlog/spdlog.h>
 
 namespace engram::agent::internal {
@@ -8,12 +10,14 @@ namespace {
 constexpr size_t kMaxEpisodeCharsInPrompt = 400;
 constexpr size_t kMaxTranscriptChars = 6000;
 
-std::string FirstSentence(std::string_view text) {
-  size_t end = text.find_first_of(".!?\n");
-  if (end != std::string_view::npos && end < text.size() && text[end] != '\n') ++end;
-  std::string s(text.substr(0, std::min(end, kMaxEpisodeCharsInPrompt)));
-  const size_t b = s.find_first_not_of(" \t\r\n");
-  return b == std::string::npos ? "" : s.substr(b);
+// `text` without leading and trailing white space, its line breaks as spaces (one line each).
+std::string Trimmed(std::string_view text) {
+  const size_t b = text.find_first_not_of(" \t\r\n");
+  if (b == std::string_view::npos) return "";
+  const size_t e = text.find_last_not_of(" \t\r\n");
+  std::string out(text.substr(b, e - b + 1));
+  std::replace(out.begin(), out.end(), '\n', ' ');
+  return out;
 }
 
 std::string Transcript(std::span<const memory::Episode> episodes) {
@@ -34,8 +38,8 @@ std::string ExtractiveSummary(std::span<const memory::Episode> episodes) {
     if (e.role == "summary") {  // an earlier summary is kept whole
       summary += e.text;
       if (!summary.empty() && summary.back() != '\n') summary += '\n';
-    } else if (e.role == "user") {
-      const std::string line = FirstSentence(e.text);
+    } else if (e.role == "user") {  // the user's own words, where the facts are
+      const std::string line = Trimmed(e.text.substr(0, kMaxEpisodeCharsInPrompt));
       if (!line.empty()) summary += "- " + line + "\n";
     }
   }

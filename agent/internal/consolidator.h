@@ -1,7 +1,9 @@
 // Background consolidation of long sessions: one worker thread at a time replaces a session's
 // older episodes by a summary (EpisodicStore::Consolidate), so recall stays small and sharp
-// while recent turns stay verbatim. The summary comes from the model through the scheduler
-// (greedy, short); when generation fails it is extractive (the first sentence of each user turn).
+// while recent turns stay verbatim. By default the summary is extractive: the user's own words,
+// one line per turn (the default 135M model's summaries invented facts and dropped names and
+// numbers: tests/serve/test_consolidation.py). With a scheduler the model writes it (greedy,
+// short), falling back to the extractive one when generation fails.
 #pragma once
 
 #include <condition_variable>
@@ -19,7 +21,8 @@
 
 namespace engram::agent::internal {
 
-// The first sentence of each user turn (summaries kept whole), one "- " line each.
+// Each user turn (up to kMaxEpisodeCharsInPrompt characters; earlier summaries kept whole), one
+// "- " line each.
 std::string ExtractiveSummary(std::span<const memory::Episode> episodes);
 
 // A Summarizer that asks the model (greedy, at most `max_tokens`) to write the facts of the
@@ -29,7 +32,7 @@ memory::Summarizer ModelSummarizer(Scheduler* scheduler, const inference::Engine
 
 class Consolidator {
  public:
-  // Not owned; must outlive the consolidator. `scheduler` may be null (extractive summaries).
+  // Not owned; must outlive the consolidator. `scheduler` null: extractive summaries.
   Consolidator(memory::EpisodicStore* store, Scheduler* scheduler, const inference::Engine* engine);
   ~Consolidator();  // Drain()
 

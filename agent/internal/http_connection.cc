@@ -120,7 +120,10 @@ std::string_view ApiKey(const HttpRequest& request) {
 // Authenticates, routes and runs the handler; every outcome is a response on `out`.
 std::string Dispatch(HttpRequest& request, ConnectionResponseWriter& out,
                      const ConnectionContext& context) {
-  Router::Match match = context.router->Find(request.method, request.path);
+  // HEAD is GET without the body (RFC 9110 9.3.2): load balancers probe /health with it.
+  const bool head = request.method == "HEAD";
+  if (head) out.set_head_only();
+  Router::Match match = context.router->Find(head ? "GET" : request.method, request.path);
   const bool open_route = match.handler != nullptr && !match.auth;
   if (context.tenants == nullptr || context.tenants->empty()) {
     request.tenant = Tenant{"local"};

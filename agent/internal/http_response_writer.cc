@@ -57,7 +57,12 @@ void ConnectionResponseWriter::Send(int status, std::string_view content_type, s
   res.body() = std::move(body);
   res.prepare_payload();
   boost::beast::error_code ec;
-  http::write(stream_, res, ec);
+  if (head_only_) {
+    http::response_serializer<http::string_body> serializer(res);
+    http::write_header(stream_, serializer, ec);
+  } else {
+    http::write(stream_, res, ec);
+  }
   if (ec) failed_ = true;
 }
 

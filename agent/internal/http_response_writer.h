@@ -41,6 +41,8 @@ class ConnectionResponseWriter : public ResponseWriter {
     extra_headers_.emplace_back(std::move(name), std::move(value));
   }
   void set_keep_alive(bool keep_alive) { keep_alive_ = keep_alive; }
+  // A HEAD request: responses carry their headers (Content-Length included) but no body.
+  void set_head_only() { head_only_ = true; }
   // Asked when a response starts: true closes the connection after it (the server stops).
   void set_stopping(std::function<bool()> stopping) { stopping_ = std::move(stopping); }
   // Whether the response sent said the connection stays open.
@@ -63,6 +65,7 @@ class ConnectionResponseWriter : public ResponseWriter {
   unsigned version_;
   bool keep_alive_;
   std::function<bool()> stopping_;
+  bool head_only_ = false;
   std::vector<std::pair<std::string, std::string>> extra_headers_;
   bool responded_ = false, streaming_ = false, ended_ = false, failed_ = false;
   int status_ = 0;

@@ -1,7 +1,9 @@
 // Helpers the server's route groups share: handlers that return JSON or a Status, and typed
-// reading of query parameters, ids and string maps from requests.
+// reading of query parameters, ids and string maps from requests, and noticing a client that
+// went away.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -34,5 +36,29 @@ Result<std::map<std::string, std::string>> StringMap(const JsonValue& value);
 
 // Milliseconds since the Unix epoch as "2026-12-02T13:18:06.123Z".
 std::string IsoTime(int64_t ms);
+
+// Whether the client of a request still being worked on has gone away, asked at most every
+// `period` (each check is a poll() on the socket), so a handler that receives text without
+// writing it (a non-streamed reply) still notices a disconnect while tokens keep coming.
+class DisconnectWatch {
+ public:
+  explicit DisconnectWatch(ResponseWriter& out,
+                           std::chrono::milliseconds period = std::chrono::milliseconds(100))
+      : out_(out), period_(period) {}
+  bool Gone() {
+    if (gone_) return true;
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_ < period_) return false;
+    last_ = now;
+    gone_ = out_.ClientGone();
+    return gone_;
+  }
+
+ private:
+  ResponseWriter& out_;
+  std::chrono::milliseconds period_;
+  std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();
+  bool gone_ = false;
+};
 
 }  // namespace engram::agent::internal

@@ -30,6 +30,48 @@ Result<std::vector<memory::Episode>> SessionMessages(const memory::EpisodicStore
                                       std::make_move_iterator(kept.end()));
 }
 
+namespace {
+
+// The messages a summary replaced, recursively (a summary may replace an earlier one).
+void ExpandSummary(const memory::EpisodicStore& store, std::string_view ns,
+                   const memory::Episode& summary, int depth, std::vector<memory::Episode>& out) {
+  for (uint64_t id : summary.sources) {
+    Result<std::vector<memory::Episode>> versions = store.History(ns, id);
+    if (!versions.ok() || versions->empty()) continue;  // forgotten since
+    memory::Episode& last = versions->back();
+    if (last.role == "summary" && depth < 16) {
+      ExpandSummary(store, ns, last, depth + 1, out);
+    } else if (IsMessageRole(last.role)) {
+      out.push_back(std::move(last));
+    }
+  }
+}
+
+}  // namespace
+
+Result<std::vector<memory::Episode>> SessionTranscript(const memory::EpisodicStore& store,
+                                                       std::string_view ns,
+                                                       std::string_view session) {
+  std::vector<memory::Episode> out;
+  memory::ListOptions options;
+  options.limit = memory::kMaxListLimit;
+  do {
+    ENGRAM_TRY_ASSIGN(memory::EpisodePage page, store.ListSession(ns, session, options));
+    for (memory::Episode& e : page.episodes) {
+      if (e.role == "summary") {
+        ExpandSummary(store, ns, e, 0, out);
+      } else if (IsMessageRole(e.role)) {
+        out.push_back(std::move(e));
+      }
+    }
+    options.page_token = page.next_page_token;
+  } while (!options.page_token.empty());
+  std::stable_sort(out.begin(), out.end(), [](const memory::Episode& a, const memory::Episode& b) {
+    return a.timestamp_ms != b.timestamp_ms ? a.timestamp_ms < b.timestamp_ms : a.id < b.id;
+  });
+  return out;
+}
+
 Result<size_t> CountSessionEpisodes(const memory::EpisodicStore& store, std::string_view ns,
                                     std::string_view session, size_t limit) {
   memory::ListOptions options;

@@ -25,6 +25,13 @@ Result<std::vector<memory::Episode>> SessionMessages(const memory::EpisodicStore
                                                      std::string_view ns, std::string_view session,
                                                      size_t last = 0);
 
+// Every message of the session, oldest first, including those a consolidation replaced by a
+// summary (read back from their history: consolidation takes them out of recall and listing,
+// not out of the record), so a client's transcript never shrinks.
+Result<std::vector<memory::Episode>> SessionTranscript(const memory::EpisodicStore& store,
+                                                       std::string_view ns,
+                                                       std::string_view session);
+
 // The live episodes of the session (any role), counted up to `limit`.
 Result<size_t> CountSessionEpisodes(const memory::EpisodicStore& store, std::string_view ns,
                                     std::string_view session, size_t limit);

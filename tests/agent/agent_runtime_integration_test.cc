@@ -248,8 +248,15 @@ TEST_F(AgentRuntimeIntegrationTest, ConsolidatesInTheBackground) {
                                     [](const memory::Episode& e) { return e.role == "summary"; });
   ASSERT_NE(summary, page->episodes.end()) << "no summary episode after 8 episodes";
   EXPECT_EQ(summary->sources.size(), 4u);
-  EXPECT_FALSE(summary->text.empty());
-  EXPECT_EQ(runtime_->History(tenant_, s.id)->size(), 4u) << "recent messages stay verbatim";
+  // Extractive by default: the user's own words survive in the summary.
+  EXPECT_NE(summary->text.find("I was born in Lisbon."), std::string::npos) << summary->text;
+  EXPECT_NE(summary->text.find("I work as a nurse."), std::string::npos) << summary->text;
+  EXPECT_EQ(page->episodes.size(), 5u) << "the 4 recent messages stay verbatim, and the summary";
+  // The transcript still lists every message, the consolidated ones read back from history.
+  Result<std::vector<memory::Episode>> transcript = runtime_->History(tenant_, s.id);
+  ASSERT_TRUE(transcript.ok());
+  ASSERT_EQ(transcript->size(), 8u);
+  EXPECT_EQ(transcript->front().text, "I was born in Lisbon.");
 }
 
 }  // namespace

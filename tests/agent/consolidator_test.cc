@@ -1,4 +1,4 @@
-// The extractive fallback summary of background consolidation (agent/internal/consolidator.h).
+// The extractive summary of background consolidation (agent/internal/consolidator.h).
 #include "agent/internal/consolidator.h"
 
 #include <gtest/gtest.h>
@@ -13,7 +13,7 @@ memory::Episode E(std::string role, std::string text) {
   return e;
 }
 
-TEST(ConsolidatorTest, ExtractiveSummaryKeepsFirstSentencesOfUserTurnsAndSummaries) {
+TEST(ConsolidatorTest, ExtractiveSummaryKeepsUserTurnsAndSummaries) {
   const std::vector<memory::Episode> episodes = {
       E("summary", "- Lives in Lisbon"),
       E("user", "My sister Ana lives in Porto. She is a doctor."),
@@ -23,7 +23,10 @@ TEST(ConsolidatorTest, ExtractiveSummaryKeepsFirstSentencesOfUserTurnsAndSummari
       E("note", "a note"),
   };
   EXPECT_EQ(ExtractiveSummary(episodes),
-            "- Lives in Lisbon\n- My sister Ana lives in Porto.\n- I like green tea\n- What?\n");
+            "- Lives in Lisbon\n- My sister Ana lives in Porto. She is a doctor.\n"
+            "- I like green tea and biscuits\n- What?\n");
+  const std::vector<memory::Episode> long_turn = {E("user", std::string(1000, 'x'))};
+  EXPECT_EQ(ExtractiveSummary(long_turn), "- " + std::string(400, 'x') + "\n");
   EXPECT_EQ(ExtractiveSummary({}), "- (earlier conversation)");
 }
 
@@ -31,7 +34,7 @@ TEST(ConsolidatorTest, ModelSummarizerWithoutAModelIsExtractive) {
   const std::vector<memory::Episode> episodes = {E("user", "I was born in Lisbon. Long ago.")};
   Result<std::string> s = ModelSummarizer(nullptr, nullptr)(episodes);
   ASSERT_TRUE(s.ok());
-  EXPECT_EQ(*s, "- I was born in Lisbon.\n");
+  EXPECT_EQ(*s, "- I was born in Lisbon. Long ago.\n");
 }
 
 TEST(ConsolidatorTest, DrainWithNothingQueuedReturns) {

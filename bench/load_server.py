@@ -225,10 +225,27 @@ def run_sessions(server, sessions, turns, max_tokens):
     start = time.perf_counter()
     threads = [threading.Thread(target=run_session, args=(server, i, turns, max_tokens, out, lock))
                for i in range(sessions)]
+    # RSS every second while the sessions run: flat means it levels off once the KV cache
+    # blocks the peak load needs have been touched, instead of growing turn after turn.
+    samples, running = [], threading.Event()
+    running.set()
+
+    def sample():
+        while running.is_set():
+            samples.append(rss_mb(server.pid))
+            time.sleep(1.0)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
     for t in threads:
         t.start()
     for t in threads:
         t.join()
+    running.clear()
+    sampler.join()
+    samples = [x for x in samples if x is not None]
+    quarters = [samples[min(len(samples) - 1, (len(samples) * q) // 4)] for q in (1, 2, 3, 4)] \
+        if samples else []
     latencies = [x for r in out for x in r["latencies"]]
     return {
         "server": server.name, "sessions": sessions, "turns": turns,
@@ -238,6 +255,7 @@ def run_sessions(server, sessions, turns, max_tokens):
         "recalled": sum(1 for r in out if r["recalled"]),
         "turn_p50_s": percentile(latencies, 50), "turn_p99_s": percentile(latencies, 99),
         "rss_before_mb": rss_before, "rss_after_mb": rss_mb(server.pid),
+        "rss_quarters_mb": quarters,
     }
 
 
@@ -304,7 +322,8 @@ def main():
         print(f"\nagent sessions: {s['sessions']} × {s['turns']} turns in {s['wall_s']:.0f} s: "
               f"failures {s['failures']}, fact recalled in {s['recalled']}/{s['sessions']}, "
               f"turn p50 {fmt(s['turn_p50_s'], 's')} p99 {fmt(s['turn_p99_s'], 's')}, "
-              f"RSS {fmt(s['rss_before_mb'])} -> {fmt(s['rss_after_mb'])} MB")
+              f"RSS {fmt(s['rss_before_mb'])} -> {fmt(s['rss_after_mb'])} MB "
+              f"(at each quarter of the run: {', '.join(fmt(x) for x in s['rss_quarters_mb'])})")
         for e in s["errors"]:
             print("  error:", e)
 

@@ -143,6 +143,26 @@ Status ReadStreaming(const JsonValue& root, ChatRequest& out) {
   return Status::OK();
 }
 
+// Options whose effect a client relies on: refused rather than silently ignored.
+Status RefuseUnsupported(const JsonValue& root) {
+  Result<bool> logprobs = root.BoolFieldOr("logprobs", false);
+  if (!logprobs.ok()) return logprobs.status();
+  if (*logprobs) {
+    return Status::InvalidArgument(std::string(kWhere) + ": logprobs is not supported");
+  }
+  if (root.Has("response_format")) {
+    Result<JsonValue> format = root.Field("response_format");
+    if (!format.ok()) return format.status();
+    Result<std::string> type = format->StringField("type");
+    if (!type.ok()) return type.status();
+    if (*type != "text") {
+      return Status::InvalidArgument(std::string(kWhere) + ": response_format type '" + *type +
+                                     "' is not supported; only \"text\"");
+    }
+  }
+  return Status::OK();
+}
+
 }  // namespace
 
 Result<ChatRequest> ParseChatRequest(const nlohmann::json& body, const ChatLimits& limits) {
@@ -167,6 +187,7 @@ Result<ChatRequest> ParseChatRequest(const nlohmann::json& body, const ChatLimit
   }
   Result<std::string> model = root.StringFieldOr("model", "");
   if (!model.ok()) return model.status();
+  if (Status s = RefuseUnsupported(root); !s.ok()) return s;
   return out;
 }
 

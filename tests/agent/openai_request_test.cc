@@ -76,6 +76,13 @@ TEST(OpenAiRequestTest, RejectsBadRequestsNamingTheField) {
   EXPECT_NE(Error("{" + ok_messages + R"(,"seed":-1})").find("seed"), std::string::npos);
   EXPECT_NE(Error("{" + ok_messages + R"(,"stream":"yes"})").find("stream"), std::string::npos);
   EXPECT_NE(Error("{" + ok_messages + R"(,"tools":{}})").find("tools"), std::string::npos);
+  EXPECT_NE(Error("{" + ok_messages + R"(,"logprobs":true})").find("logprobs"),
+            std::string::npos);
+  EXPECT_NE(Error("{" + ok_messages + R"(,"response_format":{"type":"json_object"}})")
+                .find("json_object"),
+            std::string::npos);
+  EXPECT_TRUE(Chat("{" + ok_messages + R"(,"logprobs":false,"response_format":{"type":"text"}})")
+                  .ok());
   EXPECT_NE(
       Error(R"({"messages":[{"role":"user","content":[{"type":"image_url","image_url":{}}]}]})")
           .find("image_url"),

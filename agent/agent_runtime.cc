@@ -310,16 +310,9 @@ Result<TurnResult> AgentRuntime::Turn(const Tenant& tenant, std::string_view ses
                         internal::SchedulerGenerate(*s_->options.scheduler, *s_->options.engine),
                         std::move(input), s_->Tools(tenant, info, ns), on_text));
   if (Status s = s_->StoreTurn(tenant, info, ns, request.user_text, out); !s.ok()) return s;
-  TurnResult result;
-  result.text = std::move(out.text);
-  result.client_tool_calls = std::move(out.client_calls);
+  TurnResult result = internal::TurnResultOf(std::move(out));
   result.recalled = std::move(prompt.recalled);
-  result.prompt_tokens = out.prompt_tokens;
-  result.completion_tokens = out.completion_tokens;
-  result.finish_reason = out.finish_reason;
   result.recall_ms = prompt.recall_ms;
-  result.decode_ms = out.decode_ms;
-  result.first_token_ms = out.first_token_ms;
   if (s_->options.metrics != nullptr) s_->options.metrics->ObserveRecall(prompt.recall_ms / 1000);
   return result;
 }

@@ -139,15 +139,7 @@ Status StartToolChat(Services& sv, const ChatRequest& chat, Running& run) {
         Result<internal::GenerationOutput> out = internal::GenerateWithTools(
             internal::SchedulerGenerate(*sv.scheduler, *sv.engine), input, {}, on_text);
         if (!out.ok()) return out.status();
-        TurnResult r;
-        r.text = out->text;
-        r.client_tool_calls = out->client_calls;
-        r.prompt_tokens = out->prompt_tokens;
-        r.completion_tokens = out->completion_tokens;
-        r.finish_reason = out->finish_reason;
-        r.decode_ms = out->decode_ms;
-        r.first_token_ms = out->first_token_ms;
-        return r;
+        return internal::TurnResultOf(std::move(*out));
       },
       channel);
   return Status::OK();

@@ -135,4 +135,16 @@ Result<GenerationOutput> GenerateWithTools(const GenerateFn& generate, Generatio
   }
 }
 
+TurnResult TurnResultOf(GenerationOutput out) {
+  TurnResult r;
+  r.text = std::move(out.text);
+  r.client_tool_calls = std::move(out.client_calls);
+  r.prompt_tokens = out.prompt_tokens;
+  r.completion_tokens = out.completion_tokens;
+  r.finish_reason = std::move(out.finish_reason);
+  r.decode_ms = out.decode_ms;
+  r.first_token_ms = out.first_token_ms;
+  return r;
+}
+
 }  // namespace engram::agent::internal

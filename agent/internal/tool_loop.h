@@ -45,6 +45,9 @@ using GenerateFn = std::function<Result<Completion>(const GenerationInput& input
 // The scheduler's: the chat template (EncodeChat), then Scheduler::Complete.
 GenerateFn SchedulerGenerate(Scheduler& scheduler, const inference::Engine& engine);
 
+// The turn-shaped result of a generation (recall fields left empty).
+TurnResult TurnResultOf(GenerationOutput out);
+
 // kCancelled when `on_text` returned false; errors of `generate` pass through.
 Result<GenerationOutput> GenerateWithTools(const GenerateFn& generate, GenerationInput input,
                                            const ToolEnv& env,

@@ -6,31 +6,26 @@
 #include <ctime>
 #include <deque>
 #include <filesystem>
+#include <functional>
 
 namespace engram::agent::internal {
 
 bool IsMessageRole(std::string_view role) { return role == "user" || role == "assistant"; }
 
-Result<std::vector<memory::Episode>> SessionMessages(const memory::EpisodicStore& store,
-                                                     std::string_view ns, std::string_view session,
-                                                     size_t last) {
-  std::deque<memory::Episode> kept;
+namespace {
+
+// Calls `fn` on every live episode of the session, oldest first, a page at a time.
+Status ForEachEpisode(const memory::EpisodicStore& store, std::string_view ns,
+                      std::string_view session, const std::function<void(memory::Episode&)>& fn) {
   memory::ListOptions options;
   options.limit = memory::kMaxListLimit;
   do {
     ENGRAM_TRY_ASSIGN(memory::EpisodePage page, store.ListSession(ns, session, options));
-    for (memory::Episode& e : page.episodes) {
-      if (!IsMessageRole(e.role)) continue;
-      kept.push_back(std::move(e));
-      if (last > 0 && kept.size() > last) kept.pop_front();
-    }
+    for (memory::Episode& e : page.episodes) fn(e);
     options.page_token = page.next_page_token;
   } while (!options.page_token.empty());
-  return std::vector<memory::Episode>(std::make_move_iterator(kept.begin()),
-                                      std::make_move_iterator(kept.end()));
+  return Status::OK();
 }
-
-namespace {
 
 // The messages a summary replaced, recursively (a summary may replace an earlier one).
 void ExpandSummary(const memory::EpisodicStore& store, std::string_view ns,
@@ -49,23 +44,32 @@ void ExpandSummary(const memory::EpisodicStore& store, std::string_view ns,
 
 }  // namespace
 
+Result<std::vector<memory::Episode>> SessionMessages(const memory::EpisodicStore& store,
+                                                     std::string_view ns, std::string_view session,
+                                                     size_t last) {
+  std::deque<memory::Episode> kept;
+  const Status listed = ForEachEpisode(store, ns, session, [&](memory::Episode& e) {
+    if (!IsMessageRole(e.role)) return;
+    kept.push_back(std::move(e));
+    if (last > 0 && kept.size() > last) kept.pop_front();
+  });
+  if (!listed.ok()) return listed;
+  return std::vector<memory::Episode>(std::make_move_iterator(kept.begin()),
+                                      std::make_move_iterator(kept.end()));
+}
+
 Result<std::vector<memory::Episode>> SessionTranscript(const memory::EpisodicStore& store,
                                                        std::string_view ns,
                                                        std::string_view session) {
   std::vector<memory::Episode> out;
-  memory::ListOptions options;
-  options.limit = memory::kMaxListLimit;
-  do {
-    ENGRAM_TRY_ASSIGN(memory::EpisodePage page, store.ListSession(ns, session, options));
-    for (memory::Episode& e : page.episodes) {
-      if (e.role == "summary") {
-        ExpandSummary(store, ns, e, 0, out);
-      } else if (IsMessageRole(e.role)) {
-        out.push_back(std::move(e));
-      }
+  const Status listed = ForEachEpisode(store, ns, session, [&](memory::Episode& e) {
+    if (e.role == "summary") {
+      ExpandSummary(store, ns, e, 0, out);
+    } else if (IsMessageRole(e.role)) {
+      out.push_back(std::move(e));
     }
-    options.page_token = page.next_page_token;
-  } while (!options.page_token.empty());
+  });
+  if (!listed.ok()) return listed;
   std::stable_sort(out.begin(), out.end(), [](const memory::Episode& a, const memory::Episode& b) {
     return a.timestamp_ms != b.timestamp_ms ? a.timestamp_ms < b.timestamp_ms : a.id < b.id;
   });

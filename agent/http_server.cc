@@ -242,10 +242,7 @@ void HttpServer::State::AcceptLoop() {
   }
 }
 
-namespace {
-
-// The listening socket for host:port; the port actually bound in `port`.
-Result<int> Listen(const HttpServerOptions& options, bool has_keys, int& port) {
+Status CheckListenAddress(const HttpServerOptions& options, bool has_keys) {
   boost::system::error_code ec;
   const std::string host = options.host == "localhost" ? "127.0.0.1" : options.host;
   const boost::asio::ip::address address = boost::asio::ip::make_address(host, ec);
@@ -259,6 +256,17 @@ Result<int> Listen(const HttpServerOptions& options, bool has_keys, int& port) {
     return Status::InvalidArgument("serve: port " + std::to_string(options.port) +
                                    " is not within 0..65535");
   }
+  return Status::OK();
+}
+
+namespace {
+
+// The listening socket for host:port; the port actually bound in `port`.
+Result<int> Listen(const HttpServerOptions& options, bool has_keys, int& port) {
+  if (Status s = CheckListenAddress(options, has_keys); !s.ok()) return s;
+  boost::system::error_code ec;
+  const std::string host = options.host == "localhost" ? "127.0.0.1" : options.host;
+  const boost::asio::ip::address address = boost::asio::ip::make_address(host, ec);
   const boost::asio::ip::tcp::endpoint endpoint(address, static_cast<uint16_t>(options.port));
   const int fd = ::socket(endpoint.protocol().family(), SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return Status::IOError(std::string("serve: socket: ") + std::strerror(errno));

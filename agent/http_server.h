@@ -120,6 +120,10 @@ class Router {
 using RequestObserver = std::function<void(std::string_view method, std::string_view route,
                                            int status, double seconds)>;
 
+// What HttpServer::Start checks before binding: an IP address, a port in range, and loopback
+// only without API keys. For failing before anything slow (loading a model) happens.
+Status CheckListenAddress(const HttpServerOptions& options, bool has_keys);
+
 class HttpServer {
  public:
   // Binds and starts accepting. kInvalidArgument when `tenants` is empty (no --api-keys) and

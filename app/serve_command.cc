@@ -114,6 +114,8 @@ Status RunServe(const ServeFlags& flags, const GlobalFlags& global) {
     if (!loaded.ok()) return loaded.status();
     keys = std::move(*loaded);
   }
+  // Before the model loads: a refused address should not cost a load first.
+  if (Status st = agent::CheckListenAddress(flags.http, !keys.empty()); !st.ok()) return st;
   const std::string data_dir = ResolveDataDir(global.data_dir).string();
   Server s;
   if (Status st = Build(flags, data_dir, s); !st.ok()) return st;

@@ -130,12 +130,11 @@ bool LooksLikeAbbreviation(std::string_view t, size_t start, size_t stop, size_t
   return IsAsciiDigit(next_char) && InList(word, kNumberAbbreviations);
 }
 
-struct Span {
-  size_t begin, end;
-};
+using Span = TextSpan;
 
-// Sentences of `t`, trimmed of white space, non-empty, in order.
-std::vector<Span> SplitSentences(std::string_view t) {
+}  // namespace
+
+std::vector<TextSpan> SplitSentences(std::string_view t) {
   std::vector<Span> spans;
   const size_t n = t.size();
   size_t start = 0;
@@ -207,6 +206,8 @@ std::vector<Span> SplitSentences(std::string_view t) {
   emit(n);
   return spans;
 }
+
+namespace {
 
 // A sentence or a piece of one: what chunks are made of.
 struct Unit {

@@ -52,6 +52,15 @@ struct TextChunk {
   int tokens = 0;  // count_tokens of the chunk text
 };
 
+// A byte range of a text: text.substr(begin, end - begin).
+struct TextSpan {
+  size_t begin = 0, end = 0;
+};
+
+// The sentences of `text` by the rule above, trimmed of white space, non-empty, in text order
+// (what ChunkText packs into chunks; prompt compression ranks them one by one).
+std::vector<TextSpan> SplitSentences(std::string_view text);
+
 // Chunks `text` (UTF-8; invalid bytes are tolerated and treated as ordinary characters).
 //
 // count_tokens(s) returns the tokens s takes including special tokens (e.g. 2 for BERT's [CLS]

@@ -77,6 +77,15 @@ def test_overload_streaming_and_openai_client(own_server):
     assert all(e.status_code == 429 for e in errors)
 
 
+def stream_with_curl(server, path, body):
+    """A streamed POST by curl as tenant alpha; its stdout is the event stream."""
+    return subprocess.Popen(
+        ["curl", "-sS", "-N", "--max-time", "120", "-H", f"Authorization: Bearer {KEYS['alpha']}",
+         "-H", "Content-Type: application/json", "--data-binary", body,
+         f"{server.base_url}{path}"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
 def read_sse(proc, lines, first_content):
     for raw in proc.stdout:
         line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
@@ -94,11 +103,7 @@ def test_sigterm_drains_stream(own_server):
     body = json.dumps({"model": "engram", "max_tokens": 128, "temperature": 0, "stream": True,
                        "messages": [{"role": "user",
                                      "content": "Write a long story about a lighthouse keeper."}]})
-    proc = subprocess.Popen(
-        ["curl", "-sS", "-N", "--max-time", "120", "-H", f"Authorization: Bearer {KEYS['alpha']}",
-         "-H", "Content-Type: application/json", "--data-binary", body,
-         server.base_url + "/v1/chat/completions"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = stream_with_curl(server, "/v1/chat/completions", body)
     lines = []
     first_content = threading.Event()
     reader = threading.Thread(target=read_sse, args=(proc, lines, first_content), daemon=True)
@@ -214,11 +219,7 @@ def test_sigkill_mid_turn_leaves_a_usable_session(own_server):
     assert r.status == 200, r
     body = json.dumps({"content": "Write a long story about a lighthouse keeper.",
                        "max_tokens": 300, "temperature": 0, "stream": True})
-    proc = subprocess.Popen(
-        ["curl", "-sS", "-N", "--max-time", "120", "-H", f"Authorization: Bearer {KEYS['alpha']}",
-         "-H", "Content-Type: application/json", "--data-binary", body,
-         f"{server.base_url}/v1/sessions/{sid}/messages"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = stream_with_curl(server, f"/v1/sessions/{sid}/messages", body)
     first = proc.stdout.readline()
     assert first.startswith(b"data: "), first
     server.kill()
@@ -258,11 +259,7 @@ def test_sigterm_drains_session_stream(own_server):
     sid = server.curl("POST", "/v1/sessions", json_body={}).json()["id"]
     body = json.dumps({"content": "Write a long story about a lighthouse keeper.",
                        "max_tokens": 128, "temperature": 0, "stream": True})
-    proc = subprocess.Popen(
-        ["curl", "-sS", "-N", "--max-time", "120", "-H", f"Authorization: Bearer {KEYS['alpha']}",
-         "-H", "Content-Type: application/json", "--data-binary", body,
-         f"{server.base_url}/v1/sessions/{sid}/messages"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = stream_with_curl(server, f"/v1/sessions/{sid}/messages", body)
     first = proc.stdout.readline()
     assert first.startswith(b"data: "), first
     server.terminate()

@@ -47,6 +47,8 @@ struct Compressed {
   int64_t tokens_in = 0;        // count_tokens summed over the documents
   int64_t tokens_out = 0;       // count_tokens(text)
   size_t sentences_in = 0, sentences_kept = 0;
+  size_t words_scored = 0, words_dropped = 0;  // the fine stage's (compress/compressor.h)
+  double coarse_ms = 0.0, fine_ms = 0.0;       // time per stage
 };
 
 // kInvalidArgument for: no document or only white space, text that is not UTF-8 (naming the

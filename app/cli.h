@@ -93,6 +93,7 @@ void PrintError(std::string_view message);
 
 // Registration functions, one per command file.
 void RegisterAskCommand(CLI::App& app, const GlobalFlags& flags, CommandTable& commands);
+void RegisterCompressCommand(CLI::App& app, const GlobalFlags& flags, CommandTable& commands);
 void RegisterBenchCommand(CLI::App& app, const GlobalFlags& flags, CommandTable& commands);
 void RegisterChatCommand(CLI::App& app, const GlobalFlags& flags, CommandTable& commands);
 void RegisterCollectionCommands(CLI::App& app, const GlobalFlags& flags, CommandTable& commands);

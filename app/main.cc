@@ -30,6 +30,7 @@ int main(int argc, char** argv) {
   app::CommandTable commands;
   app::RegisterAskCommand(cli, flags, commands);
   app::RegisterChatCommand(cli, flags, commands);
+  app::RegisterCompressCommand(cli, flags, commands);
   app::RegisterCollectionCommands(cli, flags, commands);
   app::RegisterEmbedCommand(cli, flags, commands);
   app::RegisterEvalCommand(cli, flags, commands);

@@ -19,21 +19,7 @@ struct Sentence {
   double score = 0.0;
 };
 
-Status CheckInput(const std::vector<std::string>& documents, const CoarseOptions& options) {
-  if ((options.ratio != 0.0) == (options.budget_tokens != 0)) {
-    return Status::InvalidArgument(
-        "compress: give exactly one of a ratio (--ratio) and a token budget (--budget-tokens)");
-  }
-  if (options.ratio != 0.0 &&
-      !(options.ratio > 1.0 && options.ratio <= kMaxCompressionRatio)) {
-    return Status::InvalidArgument("compress: ratio " + std::to_string(options.ratio) +
-                                   " is out of range; use a value in (1, " +
-                                   std::to_string(static_cast<int>(kMaxCompressionRatio)) + "]");
-  }
-  if (options.budget_tokens < 0) {
-    return Status::InvalidArgument("compress: budget " + std::to_string(options.budget_tokens) +
-                                   " tokens must be positive");
-  }
+Status CheckDocuments(const std::vector<std::string>& documents) {
   bool any_text = false;
   for (size_t d = 0; d < documents.size(); ++d) {
     if (retrieval::RepairUtf8(documents[d]) != documents[d]) {
@@ -126,7 +112,9 @@ Compressed Assemble(const std::vector<Sentence>& sentences, const std::vector<bo
     if (!keep[i]) continue;
     const Sentence& s = sentences[i];
     if (!out.text.empty()) out.text += s.document == last_document ? " " : "\n\n";
+    const size_t out_begin = out.text.size();
     out.map.AppendKept(out.text, s.document, s.span.begin, s.span.end, documents[s.document]);
+    out.kept.push_back({out_begin, out.text.size(), s.score, s.tokens});
     last_document = s.document;
     ++out.sentences_kept;
   }
@@ -135,12 +123,30 @@ Compressed Assemble(const std::vector<Sentence>& sentences, const std::vector<bo
 
 }  // namespace
 
+Status ValidateRatioOrBudget(double ratio, int64_t budget_tokens) {
+  if ((ratio != 0.0) == (budget_tokens != 0)) {
+    return Status::InvalidArgument(
+        "compress: give exactly one of a ratio (--ratio) and a token budget (--budget-tokens)");
+  }
+  if (ratio != 0.0 && !(ratio > 1.0 && ratio <= kMaxCompressionRatio)) {
+    return Status::InvalidArgument("compress: ratio " + std::to_string(ratio) +
+                                   " is out of range; use a value in (1, " +
+                                   std::to_string(static_cast<int>(kMaxCompressionRatio)) + "]");
+  }
+  if (budget_tokens < 0) {
+    return Status::InvalidArgument("compress: budget " + std::to_string(budget_tokens) +
+                                   " tokens must be positive");
+  }
+  return Status::OK();
+}
+
 Result<Compressed> CompressCoarse(std::string_view question,
                                   const std::vector<std::string>& documents,
                                   const CoarseOptions& options,
                                   const std::function<int(std::string_view)>& count_tokens,
                                   retrieval::Embedder* embedder) {
-  if (Status s = CheckInput(documents, options); !s.ok()) return s;
+  if (Status s = ValidateRatioOrBudget(options.ratio, options.budget_tokens); !s.ok()) return s;
+  if (Status s = CheckDocuments(documents); !s.ok()) return s;
   std::vector<Sentence> sentences;
   int64_t tokens_in = 0;
   for (size_t d = 0; d < documents.size(); ++d) {

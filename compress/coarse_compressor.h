@@ -41,15 +41,27 @@ struct CoarseOptions {
 // The largest ratio accepted (anything above keeps nothing useful).
 inline constexpr double kMaxCompressionRatio = 1000.0;
 
+// A sentence the coarse stage kept: where it is in the output and how relevant it was.
+struct KeptSentence {
+  size_t out_begin = 0, out_end = 0;
+  double score = 0.0;
+  int tokens = 0;
+};
+
 struct Compressed {
   std::string text;             // kept sentences; " " within a document, "\n\n" between
   SourceMap map;
   int64_t tokens_in = 0;        // count_tokens summed over the documents
   int64_t tokens_out = 0;       // count_tokens(text)
   size_t sentences_in = 0, sentences_kept = 0;
+  std::vector<KeptSentence> kept;              // the coarse stage's, in output order
   size_t words_scored = 0, words_dropped = 0;  // the fine stage's (compress/compressor.h)
   double coarse_ms = 0.0, fine_ms = 0.0;       // time per stage
 };
+
+// kInvalidArgument unless exactly one of them is set, the ratio in (1, kMaxCompressionRatio]
+// and the budget > 0 (the message names the flag, --ratio or --budget-tokens).
+Status ValidateRatioOrBudget(double ratio, int64_t budget_tokens);
 
 // kInvalidArgument for: no document or only white space, text that is not UTF-8 (naming the
 // document and byte), neither or both of ratio and budget, a ratio <= 1 or above

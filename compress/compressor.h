@@ -4,10 +4,12 @@
 //   1. coarse (compress/coarse_compressor.h): sentences ranked by BM25 and embedding relevance
 //      to the question, lifted by their document's rank, kept in order to the budget plus the
 //      fine stage's share;
-//   2. fine (compress/token_scorer.h): words of the kept sentences scored by the language model,
-//      conditional self-information plus the contrast between the word's log-probability after
-//      the question and without it (LongLLMLingua's contrastive perplexity), in segments so the
-//      cost stays linear; the lowest-scoring words are dropped until the budget is met.
+//   2. fine (compress/token_scorer.h): words of the least relevant kept sentences scored by the
+//      language model, conditional self-information plus the contrast between the word's
+//      log-probability after the question and without it (LongLLMLingua's contrastive
+//      perplexity), in segments so the cost stays linear; the lowest-scoring words are dropped
+//      until the budget is met. The most relevant sentences stay whole (an answer span in them
+//      survives intact) and the language model reads only what may be cut.
 //
 //   CompressOptions options;
 //   options.ratio = 4;                                       // or options.budget_tokens = 300
@@ -43,6 +45,9 @@ struct CompressOptions {
   // coarse stage keeps budget * (1 + fine_share) tokens and the fine stage drops words down to
   // the budget. 0 turns the fine stage off even with a scorer. [0, 4].
   double fine_share = 0.25;
+  // The fine stage scores the least relevant kept sentences holding fine_scope times the tokens
+  // it must drop (the rest stay whole); larger reads more with the language model. [1, 100].
+  double fine_scope = 3.0;
   // Weight of the contrastive term (log p(word | question, before) - log p(word | before))
   // against the self-information (-log p(word | before)) in a word's score. [0, 100].
   double contrast_weight = 1.0;

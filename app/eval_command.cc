@@ -11,12 +11,17 @@
 //                  [--limit N] [--documents N] [--split all|even|odd] [--k K] [-m MODEL] [--ctx N] [--threads N]
 //                  [--attention POLICY] [--max-answer-tokens N] [--quality-choice mean|sum]
 //                  [--embedder DIR] [--work-dir DIR] [--examples N] [--json]
+//   engram eval compress [--squad FILE] [--nq FILE] [--ratios 2,4,8] [--methods …] [--limit N]
+//                        [--split all|even|odd] [--no-f1] [--coarse-only] [--fine-share F]
+//                        [--fine-scope S] [--contrast-weight W] [--dump-cases FILE]
+//                        [--peer FILE] [-m MODEL] [--ctx N] [--threads N] [--json]
 #include <cstdio>
 #include <memory>
 
 #include "app/cli.h"
 #include "common/json_write.h"
 #include "bench/attention_eval.h"
+#include "bench/compress_eval.h"
 #include "bench/memory_eval.h"
 #include "bench/qa_eval.h"
 #include "bench/retrieval_eval.h"
@@ -185,6 +190,74 @@ void AddQaEval(CLI::App* eval, CommandTable& commands) {
   });
 }
 
+struct CompressEvalFlags {
+  bench::CompressEvalOptions options;
+  bool no_f1 = false;
+  bool json = false;
+};
+
+void AddCompressEval(CLI::App* eval, CommandTable& commands) {
+  auto flags = std::make_shared<CompressEvalFlags>();
+  bench::CompressEvalOptions& o = flags->options;
+  CLI::App* cmd = eval->add_subcommand(
+      "compress", "Prompt compression methods: answer survival, QA F1, latency, per ratio");
+  cmd->add_option("--squad", o.squad_file, "A SQuAD v1.1 JSON file (whole articles as contexts)");
+  cmd->add_option("--nq", o.nq_file, "L-Eval natural_question.shared.jsonl");
+  cmd->add_option("--ratios", o.ratios, "Compression ratios, comma-separated")
+      ->delimiter(',')
+      ->default_str("2,4,8")
+      ->check(FiniteIn(1, compress::kMaxCompressionRatio, /*lo_open=*/true));
+  cmd->add_option("--methods", o.methods, "engram, random, first, retrieval-only, comma-separated")
+      ->delimiter(',')
+      ->default_str("engram,random,first,retrieval-only");
+  cmd->add_option("--limit", o.limit, "Questions per dataset at most, spread over its documents (0: all)")
+      ->default_val(o.limit)
+      ->check(CLI::Range(0, 1 << 30));
+  cmd->add_option("--split", o.split, "Documents: all, even or odd 0-based index")
+      ->default_val("all")
+      ->check(CLI::IsMember({"all", "even", "odd"}));
+  cmd->add_flag("--no-f1", flags->no_f1, "Skip answering (survival and latency only; fast)");
+  cmd->add_flag("--coarse-only", o.coarse_only, "engram without the word-level stage");
+  cmd->add_option("--fine-share", o.compress.fine_share, "engram: the word-level stage's share")
+      ->default_val(o.compress.fine_share)
+      ->check(FiniteIn(0, 4));
+  cmd->add_option("--fine-scope", o.compress.fine_scope,
+                  "engram: tokens the word-level stage reads per token it drops")
+      ->default_val(o.compress.fine_scope)
+      ->check(FiniteIn(1, 100));
+  cmd->add_option("--contrast-weight", o.compress.contrast_weight,
+                  "engram: weight of the question's contrast against self-information")
+      ->default_val(o.compress.contrast_weight)
+      ->check(FiniteIn(0, 100));
+  cmd->add_option("--dense-weight", o.compress.coarse.dense_weight,
+                  "engram: embedding similarity against BM25 in sentence relevance")
+      ->default_val(o.compress.coarse.dense_weight)
+      ->check(FiniteIn(0, 1));
+  cmd->add_option("--document-weight", o.compress.coarse.document_weight,
+                  "engram: how much a document's relevance lifts its sentences")
+      ->default_val(o.compress.coarse.document_weight)
+      ->check(FiniteIn(0, 100));
+  cmd->add_option("--dump-cases", o.dump_cases, "Write the cases as JSONL (for bench/peer_llmlingua.py)");
+  cmd->add_option("--peer", o.peer_file, "A peer's compressed contexts (JSONL) to score beside engram's");
+  cmd->add_option("-m,--model", o.model, "A .gguf generator and scorer (default: the default generator)");
+  cmd->add_option("--ctx", o.ctx, "Context of the answering model")
+      ->default_val(o.ctx)
+      ->check(CLI::Range(int64_t{256}, int64_t{1} << 22));
+  AddThreadsOption(cmd, &o.threads);
+  cmd->add_flag("--json", flags->json, "Print one JSON object");
+  commands.Add(cmd, [flags]() -> Status {
+    flags->options.f1 = !flags->no_f1;
+    Result<nlohmann::ordered_json> r = bench::RunCompressEval(flags->options);
+    if (!r.ok()) return r.status();
+    if (flags->json) {
+      std::printf("%s\n", JsonText(*r, 2).c_str());
+    } else {
+      std::fputs(bench::FormatCompressEval(*r).c_str(), stdout);
+    }
+    return Status::OK();
+  });
+}
+
 }  // namespace
 
 void RegisterEvalCommand(CLI::App& app, const GlobalFlags&, CommandTable& commands) {
@@ -193,6 +266,7 @@ void RegisterEvalCommand(CLI::App& app, const GlobalFlags&, CommandTable& comman
   AddMemoryEval(eval, commands);
   AddAttentionEval(eval, commands);
   AddQaEval(eval, commands);
+  AddCompressEval(eval, commands);
   auto flags = std::make_shared<RetrievalEvalFlags>();
   CLI::App* cmd = eval->add_subcommand(
       "retrieval", "Recall of the gold paragraph for SQuAD questions, bm25 / dense / hybrid");

@@ -1,5 +1,6 @@
 #include "bench/eval_data.h"
 
+#include <algorithm>
 #include <sstream>
 
 #include "common/input_file.h"
@@ -115,6 +116,21 @@ Result<std::string> ReadTextFile(const std::string& path, std::string_view what)
   Result<std::string> text = ReadFileBounded(path, kMaxTextInputBytes, "text file");
   if (!text.ok()) return text.status().WithContext(what);
   return text;
+}
+
+std::vector<std::pair<size_t, size_t>> SpreadQuestions(const std::vector<size_t>& per_document,
+                                                       int limit) {
+  std::vector<std::pair<size_t, size_t>> picked;
+  const size_t want = limit > 0 ? static_cast<size_t>(limit) : SIZE_MAX;
+  for (size_t round = 0; picked.size() < want; ++round) {
+    bool any = false;
+    for (size_t d = 0; d < per_document.size() && picked.size() < want; ++d) {
+      if (round < per_document[d]) picked.emplace_back(d, round), any = true;
+    }
+    if (!any) break;
+  }
+  std::sort(picked.begin(), picked.end());
+  return picked;
 }
 
 }  // namespace engram::bench

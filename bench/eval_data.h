@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/result.h"
@@ -51,6 +52,12 @@ struct LevalDocument {
 // Every non-empty line of an L-Eval JSONL file ("input", "instructions" and "outputs", the
 // latter two arrays of strings of one length; kInvalidArgument naming the line otherwise).
 Result<std::vector<LevalDocument>> ReadLevalFile(const std::string& path, std::string_view what);
+
+// Picks at most `limit` (0: all) questions of documents holding `per_document` questions each:
+// question 0 of every document, then question 1, ...; returned as (document, question) pairs
+// sorted by document.
+std::vector<std::pair<size_t, size_t>> SpreadQuestions(const std::vector<size_t>& per_document,
+                                                       int limit);
 
 // A whole text file (regular files only, bounded).
 Result<std::string> ReadTextFile(const std::string& path, std::string_view what);

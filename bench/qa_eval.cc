@@ -109,22 +109,6 @@ bool Room(size_t candidates, int documents) {
   return documents <= 0 || candidates < static_cast<size_t>(documents);
 }
 
-// Picks at most `limit` questions of `per_document` (each document's questions in order):
-// question 0 of every document, then question 1, ...; returned grouped by document.
-std::vector<std::pair<size_t, size_t>> Spread(const std::vector<size_t>& per_document, int limit) {
-  std::vector<std::pair<size_t, size_t>> picked;  // (document, question)
-  const size_t want = limit > 0 ? static_cast<size_t>(limit) : SIZE_MAX;
-  for (size_t round = 0; picked.size() < want; ++round) {
-    bool any = false;
-    for (size_t d = 0; d < per_document.size() && picked.size() < want; ++d) {
-      if (round < per_document[d]) picked.emplace_back(d, round), any = true;
-    }
-    if (!any) break;
-  }
-  std::sort(picked.begin(), picked.end());
-  return picked;
-}
-
 // Adds the questions `picked` selects; `make(d, q)` builds question q of candidate document d.
 template <typename Make>
 void AddPicked(Corpus& corpus, const std::vector<Document>& candidates,
@@ -163,7 +147,7 @@ Status LoadSquad(const QaEvalOptions& o, Corpus& corpus) {
   }
   std::vector<size_t> counts;
   for (const auto& q : qas) counts.push_back(q.size());
-  const auto picked = Spread(counts, o.limit);
+  const auto picked = SpreadQuestions(counts, o.limit);
   if (picked.empty()) {
     return Status::InvalidArgument("eval qa: '" + o.squad_file +
                                    "' holds no question with answers (split " + o.split + ")");
@@ -228,7 +212,7 @@ Status LoadLeval(const QaEvalOptions& o, Dataset dataset, Corpus& corpus) {
   }
   std::vector<size_t> counts;
   for (const auto& q : questions) counts.push_back(q.size());
-  const auto picked = Spread(counts, o.limit);
+  const auto picked = SpreadQuestions(counts, o.limit);
   if (picked.empty()) {
     return Status::InvalidArgument("eval qa: '" + file + "' holds no usable question (split " +
                                    o.split + ")");

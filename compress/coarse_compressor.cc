@@ -32,6 +32,19 @@ Status CheckDocuments(const std::vector<std::string>& documents) {
   return Status::OK();
 }
 
+// The spans ranked: sentences, or chunks of options.chunk_tokens.
+std::vector<retrieval::TextSpan> Units(std::string_view text, const CoarseOptions& options,
+                                       const std::function<int(std::string_view)>& count_tokens) {
+  if (options.chunk_tokens <= 0) return retrieval::SplitSentences(text);
+  retrieval::ChunkOptions chunking{.max_tokens = options.chunk_tokens, .overlap_tokens = 0};
+  Result<std::vector<retrieval::TextChunk>> chunks = retrieval::ChunkText(
+      text, chunking, [&](std::string_view s) { return count_tokens(s); });
+  std::vector<retrieval::TextSpan> spans;
+  if (!chunks.ok()) return retrieval::SplitSentences(text);  // options checked before
+  for (const retrieval::TextChunk& c : *chunks) spans.push_back({c.begin, c.end});
+  return spans;
+}
+
 // BM25 of each sentence (as a document of the sentence corpus) for the question, scaled so the
 // best is 1.
 std::vector<double> Bm25Scores(std::string_view question, const std::vector<Sentence>& sentences,
@@ -147,11 +160,15 @@ Result<Compressed> CompressCoarse(std::string_view question,
                                   retrieval::Embedder* embedder) {
   if (Status s = ValidateRatioOrBudget(options.ratio, options.budget_tokens); !s.ok()) return s;
   if (Status s = CheckDocuments(documents); !s.ok()) return s;
+  if (options.chunk_tokens < 0 || options.chunk_tokens > (1 << 20)) {
+    return Status::InvalidArgument("compress: chunk_tokens " +
+                                   std::to_string(options.chunk_tokens) + " must be in 0..1048576");
+  }
   std::vector<Sentence> sentences;
   int64_t tokens_in = 0;
   for (size_t d = 0; d < documents.size(); ++d) {
     tokens_in += count_tokens(documents[d]);
-    for (const retrieval::TextSpan& span : retrieval::SplitSentences(documents[d])) {
+    for (const retrieval::TextSpan& span : Units(documents[d], options, count_tokens)) {
       const std::string_view text =
           std::string_view(documents[d]).substr(span.begin, span.end - span.begin);
       sentences.push_back({d, span, count_tokens(text), 0.0});

@@ -36,6 +36,9 @@ struct CoarseOptions {
   double dense_weight = 0.5;
   // How much a document's relevance (its best sentence's) adds to each of its sentences.
   double document_weight = 0.3;
+  // The units ranked and kept: 0 sentences; N > 0 retrieval's chunks of at most N tokens
+  // (retrieval/chunker.h, no overlap): whole chunks by rank, the "retrieval only" baseline.
+  int chunk_tokens = 0;
 };
 
 // The largest ratio accepted (anything above keeps nothing useful).

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <fstream>
 #include <map>
+#include <numeric>
 #include <memory>
 #include <random>
 #include <sstream>
@@ -49,6 +50,17 @@ struct Outcome {
   int64_t tokens_in = 0, tokens_out = 0;
 };
 
+// The questions of document `d` in a fixed pseudo-random order, so a limit picks questions from
+// anywhere in the document (SQuAD's come in paragraph order: the first ones would all favour
+// truncation).
+std::vector<size_t> QuestionOrder(size_t d, size_t count) {
+  std::vector<size_t> order(count);
+  std::iota(order.begin(), order.end(), 0);
+  std::mt19937_64 rng(0x5eed + d);
+  std::shuffle(order.begin(), order.end(), rng);
+  return order;
+}
+
 bool InSplit(size_t index, const std::string& split) {
   return split == "all" || (split == "even") == (index % 2 == 0);
 }
@@ -71,7 +83,8 @@ Result<std::vector<Case>> SquadCases(const CompressEvalOptions& o) {
   std::vector<size_t> counts;
   for (const auto& q : questions) counts.push_back(q.size());
   std::vector<Case> cases;
-  for (const auto& [d, q] : SpreadQuestions(counts, o.limit)) {
+  for (const auto& [d, round] : SpreadQuestions(counts, o.limit)) {
+    const size_t q = QuestionOrder(d, counts[d])[round];
     const SquadQuestion& s = questions[d][q];
     cases.push_back({s.id.empty() ? "squad-" + std::to_string(d) + "-" + std::to_string(q) : s.id,
                      "squad", s.question, documents[d], s.answers});
@@ -89,7 +102,8 @@ Result<std::vector<Case>> NqCases(const CompressEvalOptions& o, const Tools& too
   }
   std::map<size_t, std::vector<std::string>> chunked;  // page -> its chunks
   std::vector<Case> cases;
-  for (const auto& [k, q] : SpreadQuestions(counts, o.limit)) {
+  for (const auto& [k, round] : SpreadQuestions(counts, o.limit)) {
+    const size_t q = QuestionOrder(kept[k], counts[k])[round];
     const LevalDocument& page = pages[kept[k]];
     std::vector<std::string>& chunks = chunked[kept[k]];
     if (chunks.empty()) {

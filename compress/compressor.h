@@ -47,7 +47,7 @@ struct CompressOptions {
   double fine_share = 0.25;
   // The fine stage scores the least relevant kept sentences holding fine_scope times the tokens
   // it must drop (the rest stay whole); larger reads more with the language model. [1, 100].
-  double fine_scope = 3.0;
+  double fine_scope = 2.0;
   // Weight of the contrastive term (log p(word | question, before) - log p(word | before))
   // against the self-information (-log p(word | before)) in a word's score. [0, 100].
   double contrast_weight = 1.0;

@@ -98,7 +98,9 @@ Result<Compressed> Compress(std::string_view question, const std::vector<std::st
   CoarseOptions coarse = options.coarse;
   const double widen = fine ? 1.0 + options.fine_share : 1.0;
   coarse.ratio = options.ratio / widen;
-  coarse.budget_tokens = static_cast<int64_t>(std::floor(options.budget_tokens * widen));
+  coarse.budget_tokens = static_cast<int64_t>(
+      std::min(std::floor(static_cast<double>(options.budget_tokens) * widen),
+               static_cast<double>(std::numeric_limits<int64_t>::max() / 4)));
   if (options.ratio != 0.0 && coarse.ratio <= 1.0) {  // the widened budget keeps everything
     coarse.ratio = 0.0;
     coarse.budget_tokens = std::numeric_limits<int64_t>::max() / 4;

@@ -1,6 +1,6 @@
 // engram compress [-q QUESTION] (--ratio R | --budget-tokens N) FILE…|- [--json]
 //                 [--coarse-only] [--fine-share F] [--contrast-weight W] [--segment-tokens N]
-//                 [--no-embedder] [-m MODEL] [--threads N]
+//                 [--dense] [-m MODEL] [--threads N]
 // Question-aware prompt compression (compress/compressor.h): each FILE (or standard input for
 // "-") is one document; the compressed text goes to stdout. Budgets count the generator's
 // tokens. --json prints the text with its source map (every kept span's file and byte range),
@@ -27,7 +27,7 @@ struct CompressFlags {
   std::string question;
   compress::CompressOptions options;
   bool coarse_only = false;
-  bool no_embedder = false;
+  bool dense = false;
   bool json = false;
 };
 
@@ -67,7 +67,7 @@ Status Run(const CompressFlags& flags) {
   ENGRAM_TRY_ASSIGN(std::unique_ptr<inference::Engine> engine,
                     inference::Engine::Load(engine_options));
   std::unique_ptr<inference::BertEmbedder> embedder;
-  if (!flags.no_embedder && !flags.question.empty()) {
+  if (flags.dense && !flags.question.empty()) {
     ENGRAM_TRY_ASSIGN(embedder, inference::BertEmbedder::OpenOrDefault(
                                     "", {.n_threads = engine_options.context.n_threads}));
   }
@@ -121,7 +121,8 @@ void RegisterCompressCommand(CLI::App& app, const GlobalFlags&, CommandTable& co
   cmd->add_option("--segment-tokens", o.segment_tokens, "Tokens scored together")
       ->default_val(o.segment_tokens)
       ->check(CLI::Range(16, compress::TokenScorer::kMaxSegmentTokens));
-  cmd->add_flag("--no-embedder", flags->no_embedder, "Rank sentences by BM25 alone");
+  cmd->add_flag("--dense", flags->dense,
+                "Rank sentences by embedding similarity too, not BM25 alone (slower on long text)");
   AddModelFlags(cmd, &flags->engine);
   cmd->add_flag("--json", flags->json, "Print the text, its source map and token counts as JSON");
   commands.Add(cmd, [flags]() { return Run(*flags); });

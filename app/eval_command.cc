@@ -12,7 +12,7 @@
 //                  [--attention POLICY] [--max-answer-tokens N] [--quality-choice mean|sum]
 //                  [--embedder DIR] [--work-dir DIR] [--examples N] [--json]
 //   engram eval compress [--squad FILE] [--nq FILE] [--ratios 2,4,8] [--methods …] [--limit N]
-//                        [--split all|even|odd] [--no-f1] [--coarse-only] [--fine-share F]
+//                        [--split all|even|odd] [--no-f1] [--coarse-only] [--dense] [--fine-share F]
 //                        [--fine-scope S] [--contrast-weight W] [--dump-cases FILE]
 //                        [--peer FILE] [-m MODEL] [--ctx N] [--threads N] [--json]
 #include <cstdio>
@@ -218,6 +218,7 @@ void AddCompressEval(CLI::App* eval, CommandTable& commands) {
       ->check(CLI::IsMember({"all", "even", "odd"}));
   cmd->add_flag("--no-f1", flags->no_f1, "Skip answering (survival and latency only; fast)");
   cmd->add_flag("--coarse-only", o.coarse_only, "engram without the word-level stage");
+  cmd->add_flag("--dense", o.dense, "engram ranks sentences by embedding similarity too (slower)");
   cmd->add_option("--fine-share", o.compress.fine_share, "engram: the word-level stage's share")
       ->default_val(o.compress.fine_share)
       ->check(FiniteIn(0, 4));

@@ -194,7 +194,8 @@ Result<Outcome> RunMethod(const std::string& method, const Case& c, double ratio
   if (method == "engram" || method == "retrieval-only") {
     compress::CompressOptions options = o.compress;
     options.ratio = ratio;
-    compress::CompressModels models{tools.count, tools.embedder.get(), nullptr};
+    compress::CompressModels models{tools.count, nullptr, nullptr};
+    if (method == "retrieval-only" || o.dense) models.embedder = tools.embedder.get();
     if (method == "retrieval-only") {
       options.coarse.chunk_tokens = kRetrievalChunkTokens;
       options.coarse.document_weight = 0;
@@ -399,7 +400,8 @@ Result<nlohmann::ordered_json> RunCompressEval(const CompressEvalOptions& o) {
   out["cases"] = {{"squad", squad_cases}, {"nq", cases.size() - squad_cases}};
   out["ratios"] = std::move(ratios);
   out["options"] = {{"limit_per_dataset", o.limit}, {"split", o.split}, {"f1", o.f1},
-                    {"coarse_only", o.coarse_only}, {"fine_share", o.compress.fine_share},
+                    {"coarse_only", o.coarse_only}, {"dense", o.dense},
+                    {"fine_share", o.compress.fine_share},
                     {"fine_scope", o.compress.fine_scope},
                     {"contrast_weight", o.compress.contrast_weight},
                     {"dense_weight", o.compress.coarse.dense_weight},

@@ -1,9 +1,11 @@
 // `engram eval compress`: prompt compression methods on real QA data, at several ratios, with the
 // same budget each (floor(tokens in / ratio) generator tokens):
-//   engram          compress::Compress: sentences by relevance, then words by the language model
+//   engram          compress::Compress: sentences by BM25 relevance (plus embedding similarity with
+//                   --dense), then words by the language model
 //   random          random sentences (seeded per question) in their original order
 //   first           truncation: the first tokens of the documents
-//   retrieval-only  whole retrieval chunks (200 tokens) by relevance, in their original order
+//   retrieval-only  whole retrieval chunks (200 tokens) by hybrid relevance (BM25 and the
+//                   embedder, as a collection searches), in their original order
 // and, with --peer FILE, the compressed contexts a peer wrote (bench/peer_llmlingua.py) for the
 // same cases, scored by the same code. Per ratio and method:
 //   answer_survival  share of questions whose gold answer (SQuAD-normalised, whole tokens) is
@@ -38,6 +40,7 @@ struct CompressEvalOptions {
   int threads = 0;
   compress::CompressOptions compress;  // engram's options (ratio and budget set per run)
   bool coarse_only = false;            // engram without the language model's word stage
+  bool dense = false;                  // engram ranks sentences with the embedder too
   int nq_chunk_tokens = 256;
   std::string dump_cases;  // write the cases as JSONL (for the peer) and go on
   std::string peer_file;   // a peer's compressed contexts (JSONL) to score beside engram's

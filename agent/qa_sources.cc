@@ -13,9 +13,9 @@ namespace {
 // The candidates shortened to `budget` tokens, renumbered; each keeps its document span as the
 // extent of its kept spans. An error of the compressor comes back as such (the caller falls
 // back to packing).
-Result<std::vector<internal::Source>> Compressed(internal::QaState& s, std::string_view question,
-                                                 const std::vector<internal::Source>& candidates,
-                                                 int64_t budget, Answer* report) {
+Result<std::vector<internal::Source>> CompressCandidates(
+    internal::QaState& s, std::string_view question,
+    const std::vector<internal::Source>& candidates, int64_t budget, Answer* report) {
   std::vector<std::string> texts;
   for (const internal::Source& c : candidates) texts.push_back(c.text);
   // Each source in the prompt costs its "[n] " and blank line beyond its text.
@@ -77,7 +77,7 @@ Result<std::vector<internal::Source>> RagSources(internal::QaState& s, std::stri
   const std::vector<internal::Source> candidates =
       internal::PackSources(hits, std::numeric_limits<int64_t>::max() / 4, count);
   Result<std::vector<internal::Source>> compressed =
-      Compressed(s, question, candidates, budget, report);
+      CompressCandidates(s, question, candidates, budget, report);
   if (!compressed.ok() || compressed->empty()) {
     // A budget too small for the compressor (smaller than the question): the packing stands.
     report->compression = {};

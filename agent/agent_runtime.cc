@@ -13,6 +13,7 @@
 #include "agent/internal/session_json.h"
 #include "agent/internal/session_locks.h"
 #include "agent/internal/session_store.h"
+#include "agent/internal/source_compression.h"
 #include "agent/internal/tool_loop.h"
 #include "agent/internal/turn_inputs.h"
 #include "agent/metrics.h"
@@ -80,6 +81,26 @@ inference::GenerateOptions GenerationFor(const SessionSettings& s, const TurnReq
   g.sampler.repeat_penalty = 1.1f;  // the small default model loops without it
   g.stop = r.stop;
   return g;
+}
+
+// Compresses a turn's sources question-aware with the user's message as the question (the
+// coarse stage alone: whole sentences by BM25, milliseconds).
+internal::SourceShortener SourceShortenerFor(const inference::Engine& engine,
+                                             std::string_view question) {
+  return [&engine, question](std::span<const std::string> sources, int64_t budget_tokens)
+             -> Result<std::vector<std::pair<size_t, std::string>>> {
+    const compress::CompressModels models{.count_tokens = [&engine](std::string_view t) {
+      return static_cast<int>(engine.tokenizer().Encode(t).size());
+    }};
+    ENGRAM_TRY_ASSIGN(internal::ShortenedSources shortened,
+                      internal::ShortenSources(question, {sources.begin(), sources.end()},
+                                               budget_tokens, models));
+    std::vector<std::pair<size_t, std::string>> out;
+    for (internal::ShortenedSource& s : shortened.sources) {
+      out.emplace_back(s.index, std::move(s.text));
+    }
+    return out;
+  };
 }
 
 }  // namespace
@@ -156,11 +177,16 @@ Result<AgentRuntime::State::Prompt> AgentRuntime::State::BuildPrompt(
         " leaves no room for the prompt in a context of " +
         std::to_string(std::min(engine.context_length(), kMaxPromptContext)));
   }
+  internal::SourceShortener shorten;
+  if (options.compress_sources) shorten = SourceShortenerFor(engine, request.user_text);
   ENGRAM_TRY_ASSIGN(
       prompt.fitted,
-      internal::FitPrompt(parts, budget, [&](std::span<const inference::ChatMessage> m) {
-        return static_cast<int64_t>(engine.EncodeChat(m).size());
-      }));
+      internal::FitPrompt(
+          parts, budget,
+          [&](std::span<const inference::ChatMessage> m) {
+            return static_cast<int64_t>(engine.EncodeChat(m).size());
+          },
+          shorten));
   for (size_t i : prompt.fitted.memories) prompt.recalled.push_back(recalled[i].episode.id);
   return prompt;
 }
@@ -312,6 +338,8 @@ Result<TurnResult> AgentRuntime::Turn(const Tenant& tenant, std::string_view ses
   if (Status s = s_->StoreTurn(tenant, info, ns, request.user_text, out); !s.ok()) return s;
   TurnResult result = internal::TurnResultOf(std::move(out));
   result.recalled = std::move(prompt.recalled);
+  result.sources = prompt.fitted.sources.size();
+  result.sources_compressed = prompt.fitted.sources_compressed;
   result.recall_ms = prompt.recall_ms;
   if (s_->options.metrics != nullptr) s_->options.metrics->ObserveRecall(prompt.recall_ms / 1000);
   return result;

@@ -10,7 +10,8 @@
 // A turn: load the session → recall episodes from its memory namespace (relevance + BM25 +
 // recency + importance) → search its attached collections → fit system prompt, recalled
 // memories, sources and recent history into the prompt budget (older history comes back through
-// recall and consolidation summaries, never silently cut) → chat template → generate through the
+// recall and consolidation summaries, never silently cut; sources are compressed to the room
+// left before any is dropped) → chat template → generate through the
 // scheduler, streaming → append the user and assistant turns as episodes (fsynced before Turn
 // returns) → consolidate old turns in the background once the session grows. With OpenAI
 // `tools`, tool calls in the output are parsed strictly and executed (search_documents,
@@ -88,6 +89,8 @@ struct TurnResult {
   std::string text;                        // the assistant's reply (tool-call markup removed)
   std::vector<ToolCall> client_tool_calls; // calls to the client's own tools (finish: tool_calls)
   std::vector<uint64_t> recalled;          // episode ids put into the prompt
+  size_t sources = 0;                      // collection chunks put into the prompt
+  bool sources_compressed = false;         // ... shortened to fit (compress_sources)
   int64_t prompt_tokens = 0, completion_tokens = 0;
   std::string finish_reason = "stop";      // "stop", "length", "tool_calls"
   double recall_ms = 0.0;
@@ -106,6 +109,10 @@ struct AgentRuntimeOptions {
   // Consolidation summaries written by the model instead of extracted from the user's words.
   // Off: the default 135M model's summaries invent facts and lose names and numbers.
   bool model_summaries = false;
+  // When recalled memories and collection sources do not fit a turn's prompt budget, compress
+  // the sources question-aware (the user's message as the question; whole sentences by BM25,
+  // milliseconds) to the room left instead of dropping the lowest-ranked ones. Default on.
+  bool compress_sources = true;
 };
 
 class AgentRuntime {

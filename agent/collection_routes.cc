@@ -5,7 +5,8 @@
 //   DELETE /v1/collections/{name}
 //   POST   /v1/collections/{name}/documents     ingest {"documents":[{"source","text",...}]}
 //   POST   /v1/collections/{name}/search        {"query","k","mode"}
-//   POST   /v1/qa                               {"collection","question","mode","k","max_tokens"}
+//   POST   /v1/qa                               {"collection","question","mode","k","max_tokens",
+//                                                "compress"}
 // Collections live in TenantCollectionsDir(data_dir, tenant)/<name> (retrieval::CollectionPath
 // under the tenant's directory), so a name only ever reaches the caller's own collections; an
 // unknown name and another tenant's read the same (404). Documents come as text in the body:
@@ -221,6 +222,7 @@ Result<AskOptions> ReadAskOptions(const JsonValue& body, const ServeLimits& limi
   ENGRAM_TRY_ASSIGN(options.k, body.IntFieldOr("k", options.k, 1, retrieval::kMaxSearchK));
   ENGRAM_TRY_ASSIGN(options.max_answer_tokens,
                     body.IntFieldOr("max_tokens", limits.default_max_tokens, 1, limits.max_tokens));
+  ENGRAM_TRY_ASSIGN(options.compress, body.BoolFieldOr("compress", options.compress));
   if (Status st = ValidateAskOptions(options); !st.ok()) return st;
   return options;
 }

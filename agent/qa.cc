@@ -88,7 +88,8 @@ Citation internal::QaState::Cite(int number, const std::string& source, size_t b
                                  std::string_view text, bool supporting) const {
   auto it = display.find(source);
   return {.source = number, .document = it == display.end() ? source : it->second,
-          .begin = begin, .end = end, .snippet = Snippet(text), .supporting = supporting};
+          .begin = begin, .end = end, .snippet = Snippet(text), .supporting = supporting,
+          .spans = {}};
 }
 
 // ---- Generation ----------------------------------------------------------------------------
@@ -178,14 +179,33 @@ std::vector<int> SupportingSources(std::span<const internal::Source> sources,
   return out;
 }
 
+// The citation of prompt source `src`: its document span, or with compression the extent of
+// its kept spans, each listed, quoting the most relevant one.
+Citation CiteSource(const internal::QaState& s, const internal::Source& src, bool supporting) {
+  if (src.spans.empty()) {
+    return s.Cite(src.number, src.source, src.begin, src.end, src.text, supporting);
+  }
+  // The quote's text: the kept bytes, which are the document's bytes at src.quote.
+  std::string_view quote;
+  size_t at = 0;  // offset of the current span in src.text (spans joined by one space)
+  for (const auto& [b, e] : src.spans) {
+    if (src.quote.first >= b && src.quote.second <= e) {
+      quote = std::string_view(src.text).substr(at + (src.quote.first - b),
+                                                src.quote.second - src.quote.first);
+      break;
+    }
+    at += e - b + 1;
+  }
+  Citation c = s.Cite(src.number, src.source, src.begin, src.end, quote, supporting);
+  c.spans = src.spans;
+  return c;
+}
+
 Result<Answer> AskRag(internal::QaState& s, std::string_view question, const AskOptions& options,
                       Clock::time_point asked,
                       const std::function<bool(std::string_view)>& on_text) {
   Answer answer;
   answer.mode = AskMode::kRag;
-  const auto retrieve_start = Clock::now();
-  ENGRAM_TRY_ASSIGN(std::vector<retrieval::SearchHit> hits, s.Search(question, options.k, options));
-  answer.timing.retrieve_ms = MillisecondsSince(retrieve_start);
 
   // What the sources may take: the context less the prompt without sources and the answer.
   const std::string question_block = internal::QuestionBlock(question);
@@ -203,11 +223,11 @@ Result<Answer> AskRag(internal::QaState& s, std::string_view question, const Ask
   }
   const int64_t budget =
       options.budget_tokens > 0 ? std::min(options.budget_tokens, available) : available;
-  const std::vector<internal::Source> sources = internal::PackSources(
-      hits, budget, [&s](std::string_view t) { return s.CountTokens(t); });
+  ENGRAM_TRY_ASSIGN(const std::vector<internal::Source> sources,
+                    RagSources(s, question, options, budget, &answer));
+  answer.sources = static_cast<int>(sources.size());
   if (sources.empty()) {
     answer.text = "No passage of the documents matches the question.";
-    answer.note = hits.empty() ? "the search found nothing" : "no source fits the budget";
     answer.timing.total_ms = MillisecondsSince(asked);
     return answer;
   }
@@ -220,14 +240,12 @@ Result<Answer> AskRag(internal::QaState& s, std::string_view question, const Ask
   ENGRAM_TRY_ASSIGN(const std::vector<int> cited,
                     AnswerFromScratch(s, prompt, std::move(valid), options, asked, on_text, &answer));
   for (int n : cited) {
-    const internal::Source& src = sources[static_cast<size_t>(n - 1)];
-    answer.citations.push_back(s.Cite(n, src.source, src.begin, src.end, src.text, false));
+    answer.citations.push_back(CiteSource(s, sources[static_cast<size_t>(n - 1)], false));
   }
   if (cited.empty()) {
     // Small models often cite nothing: name the sources the answer draws on, marked as such.
     for (int n : SupportingSources(sources, question, answer.text)) {
-      const internal::Source& src = sources[static_cast<size_t>(n - 1)];
-      answer.citations.push_back(s.Cite(n, src.source, src.begin, src.end, src.text, true));
+      answer.citations.push_back(CiteSource(s, sources[static_cast<size_t>(n - 1)], true));
     }
   }
   answer.timing.total_ms = MillisecondsSince(asked);

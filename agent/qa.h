@@ -14,7 +14,11 @@
 //          the sources and cite them as [n] -> generate -> each [n] mapped to the chunk's
 //          document:begin-end with a quoted snippet. A citation to a number that was not in the
 //          prompt is dropped from the text and reported (dropped_citations): an answer never
-//          carries an invalid citation.
+//          carries an invalid citation. With `compress` (the default), when the k chunks do not
+//          all fit the budget, 2k candidates are compressed question-aware to it instead
+//          (compress/compressor.h, whole sentences, milliseconds): more, shorter sources, each
+//          [n] still citing its document through the kept spans (Citation::spans). When they
+//          all fit, the prompt is the same as without compression.
 //   long   the documents themselves (when they fit the context) as one prompt prefix: prefilled
 //          once, its KV cache kept in the DocumentKvCache keyed by (model digest, prefix tokens),
 //          and every later question answered from a fork of it with the engine's attention
@@ -35,6 +39,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "common/result.h"
@@ -63,6 +68,10 @@ struct AskOptions {
   int extractive_sentences = 3;  // 1..20
   // Ask only this document of the collection (evals: a question against its own article).
   std::optional<uint64_t> document;
+  // rag: when the retrieved chunks do not fit the source budget, compress up to 2k candidates
+  // to it (question-aware, whole sentences) instead of leaving whole chunks out. Default on;
+  // off gives the packing alone.
+  bool compress = true;
 };
 
 // kInvalidArgument naming the field: k, budget_tokens >= 0, max_answer_tokens >= 1, sentences.
@@ -76,10 +85,15 @@ struct Citation {
   // Attributed after generation, not cited by the model: long mode's passages, and rag's
   // sources that share the answer's terms when the model cited none.
   bool supporting = false;
+  // rag with compression: the byte spans of the document the prompt's source really held, in
+  // order (begin/end is their extent; the snippet quotes the most relevant one). Empty: the
+  // source held all of begin..end.
+  std::vector<std::pair<size_t, size_t>> spans;
 };
 
 struct AskTiming {
   double retrieve_ms = 0;    // search (and attribution search in long mode)
+  double compress_ms = 0;    // rag: compressing the sources to the budget (AskCompression)
   double prefill_ms = 0;     // the prompt (rag, none) or the document prefix (long, cold)
   double cache_load_ms = 0;  // long: loading the document's cached KV (a hit)
   double ttft_ms = 0;        // from the question to the first answer token
@@ -91,6 +105,15 @@ struct AskTiming {
   bool cache_hit = false;  // long: the document prefix came from the KV cache
 };
 
+// What rag's compression did (AskOptions::compress).
+struct AskCompression {
+  bool applied = false;      // the chunks did not fit the source budget and were compressed
+  int sources_in = 0;        // candidate sources given to the compressor
+  int sources_out = 0;       // sources left in the prompt
+  int64_t tokens_in = 0;     // the candidates' tokens
+  int64_t tokens_out = 0;    // the kept text's tokens (within the source budget)
+};
+
 struct Answer {
   std::string text;
   std::vector<Citation> citations;
@@ -98,6 +121,8 @@ struct Answer {
   AskMode mode = AskMode::kRag;        // the mode that ran (auto resolved)
   bool extractive = false;
   std::string note;  // why the answer is extractive, which documents were skipped, ...
+  int sources = 0;   // rag: numbered sources in the prompt
+  AskCompression compression;
   AskTiming timing;
 };
 

@@ -13,6 +13,11 @@ nlohmann::ordered_json AnswerJson(const Answer& a) {
                          {"end", c.end},
                          {"snippet", c.snippet},
                          {"supporting", c.supporting}});
+    if (!c.spans.empty()) {
+      ordered_json spans = ordered_json::array();
+      for (const auto& [b, e] : c.spans) spans.push_back({b, e});
+      citations.back()["spans"] = std::move(spans);
+    }
   }
   const AskTiming& t = a.timing;
   return {{"answer", a.text},
@@ -21,8 +26,16 @@ nlohmann::ordered_json AnswerJson(const Answer& a) {
           {"extractive", a.extractive},
           {"dropped_citations", a.dropped_citations},
           {"note", a.note},
+          {"sources", a.sources},
+          {"compression",
+           {{"applied", a.compression.applied},
+            {"sources_in", a.compression.sources_in},
+            {"sources_out", a.compression.sources_out},
+            {"tokens_in", a.compression.tokens_in},
+            {"tokens_out", a.compression.tokens_out}}},
           {"timing",
            {{"retrieve_ms", t.retrieve_ms},
+            {"compress_ms", t.compress_ms},
             {"prefill_ms", t.prefill_ms},
             {"cache_load_ms", t.cache_load_ms},
             {"ttft_ms", t.ttft_ms},

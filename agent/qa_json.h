@@ -1,6 +1,8 @@
 // An Answer (agent/qa.h) as JSON: what `engram ask --json` prints and POST /v1/qa returns.
-//   {"answer", "citations": [{"source","document","begin","end","snippet","supporting"}],
-//    "mode", "extractive", "dropped_citations", "note", "timing": {...}}
+//   {"answer", "citations": [{"source","document","begin","end","snippet","supporting",
+//    "spans"? ([[begin, end], ...] when the source was compressed)}], "mode", "extractive",
+//    "dropped_citations", "note", "sources" (numbered in the prompt), "compression":
+//    {"applied","sources_in","sources_out","tokens_in","tokens_out"}, "timing": {...}}
 #pragma once
 
 #include <nlohmann/json.hpp>

@@ -202,12 +202,11 @@ Result<std::vector<double>> QaPipeline::ScoreOptions(std::string_view question,
     std::vector<std::string> segments = {internal::QuestionBlock(question)};
     std::string_view instruction = internal::kBareInstruction;
     if (options.mode != AskMode::kNone) {
-      ENGRAM_TRY_ASSIGN(std::vector<retrieval::SearchHit> hits,
-                        s.Search(question, options.k, options));
       const int64_t budget = options.budget_tokens > 0 ? options.budget_tokens
                                                        : s.engine->context_length() / 2;
-      const std::vector<internal::Source> sources = internal::PackSources(
-          hits, budget, [&s](std::string_view t) { return s.CountTokens(t); });
+      Answer unused;  // what the sources report
+      ENGRAM_TRY_ASSIGN(const std::vector<internal::Source> sources,
+                        RagSources(s, question, options, budget, &unused));
       segments.insert(segments.begin(), internal::SourcesBlock(sources));
       instruction = internal::kRagInstruction;
     }

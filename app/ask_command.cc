@@ -1,5 +1,5 @@
 // engram ask [-c COLLECTION | FILE…] QUESTION [--mode rag|long|auto] [-k K] [--budget-tokens N]
-//            [--max-tokens N] [--extractive] [--kv-cache-limit SIZE] [--json]
+//            [--max-tokens N] [--no-compress] [--extractive] [--kv-cache-limit SIZE] [--json]
 //            [-m MODEL] [--ctx N] [--threads N] [--attention POLICY] [--budget B] …
 // Answers a question from documents with citations (agent/qa.h). FILE… are ingested once into a
 // collection under the data dir (agent/ask_documents.h); long mode keeps the documents' KV cache
@@ -30,8 +30,20 @@ struct AskFlags {
   std::string mode = "auto";
   agent::AskOptions ask;
   uint64_t kv_cache_limit = uint64_t{4} << 30;
+  bool no_compress = false;
   bool json = false;
 };
+
+// " | compressed 12 sources (2110 tokens) to 9 (890) in 3 ms", or "" when nothing was.
+std::string Compression(const agent::Answer& a) {
+  const agent::AskCompression& c = a.compression;
+  if (!c.applied) return "";
+  char line[160];
+  std::snprintf(line, sizeof line, " | compressed %d sources (%lld tokens) to %d (%lld) in %.0f ms",
+                c.sources_in, static_cast<long long>(c.tokens_in), c.sources_out,
+                static_cast<long long>(c.tokens_out), a.timing.compress_ms);
+  return line;
+}
 
 void PrintAnswer(const agent::Answer& a, bool streamed) {
   if (!streamed) std::printf("%s\n", a.text.c_str());
@@ -50,10 +62,10 @@ void PrintAnswer(const agent::Answer& a, bool streamed) {
   if (!a.note.empty()) std::fprintf(stderr, "ask: %s\n", a.note.c_str());
   const agent::AskTiming& t = a.timing;
   std::fprintf(stderr,
-               "mode %s%s | retrieve %.0f ms | %s %.0f ms | first token %.0f ms | decode %.1f "
+               "mode %s%s | retrieve %.0f ms%s | %s %.0f ms | first token %.0f ms | decode %.1f "
                "tokens/s | %lld tokens read\n",
                std::string(agent::AskModeName(a.mode)).c_str(), a.extractive ? " (extractive)" : "",
-               t.retrieve_ms, t.cache_hit ? "cache load" : "prefill",
+               t.retrieve_ms, Compression(a).c_str(), t.cache_hit ? "cache load" : "prefill",
                t.cache_hit ? t.cache_load_ms : t.prefill_ms, t.ttft_ms, t.decode_tokens_per_s,
                static_cast<long long>(t.prompt_tokens));
 }
@@ -79,6 +91,7 @@ Status Run(const GlobalFlags& global, const AskFlags& flags) {
                                        : "ask: give FILE… or -c COLLECTION, not both");
   }
   agent::AskOptions ask = flags.ask;
+  ask.compress = !flags.no_compress;
   ENGRAM_TRY_ASSIGN(ask.mode, agent::ParseAskMode(flags.mode));
   if (Status st = agent::ValidateAskOptions(ask); !st.ok()) return st;
   if (question.find_first_not_of(" \t\r\n") == std::string::npos) {
@@ -161,6 +174,9 @@ void RegisterAskCommand(CLI::App& app, const GlobalFlags& global, CommandTable& 
   cmd->add_option("--max-tokens", flags->ask.max_answer_tokens, "Answer tokens at most")
       ->capture_default_str()
       ->check(CLI::Range(1, 1 << 20));
+  cmd->add_flag("--no-compress", flags->no_compress,
+                "rag: leave out the chunks that do not fit the source budget instead of "
+                "compressing more of them to it");
   cmd->add_flag("--extractive", flags->ask.extractive,
                 "Answer with the best supporting sentences instead of generating");
   cmd->add_option("--kv-cache-limit", flags->kv_cache_limit,

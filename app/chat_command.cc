@@ -1,5 +1,5 @@
 // engram chat [--session ID | --new] [--system TEXT] [-c COLLECTION]… [--max-tokens N]
-//             [--temp T] [--seed S] [-m MODEL] [--ctx N] [--threads N] …
+//             [--temp T] [--seed S] [--no-compress] [-m MODEL] [--ctx N] [--threads N] …
 // An interactive chat on the agent runtime (agent/agent_runtime.h), in process: tenant "local",
 // the memory store and session records under the data dir, so a session continues across runs
 // (`--session ID`; the id is printed at the start). Lines come from standard input (a terminal
@@ -35,6 +35,7 @@ struct ChatFlags {
   int max_tokens = 256;
   float temperature = 0.2f;
   int64_t seed = -1;
+  bool no_compress = false;
 };
 
 constexpr std::string_view kHelp =
@@ -67,7 +68,8 @@ Result<ChatServices> StartServices(const GlobalFlags& global, const ChatFlags& f
                                  .engine = s.engine.get(),
                                  .scheduler = s.scheduler.get(),
                                  .memory = s.store.get(),
-                                 .embedder = s.embedder.get()});
+                                 .embedder = s.embedder.get(),
+                                 .compress_sources = !flags.no_compress});
   return s;
 }
 
@@ -217,6 +219,9 @@ void RegisterChatCommand(CLI::App& app, const GlobalFlags& global, CommandTable&
       ->capture_default_str()
       ->check(FiniteIn(0, 2));
   cmd->add_option("--seed", flags->seed, "Random seed (default: random)");
+  cmd->add_flag("--no-compress", flags->no_compress,
+                "Drop the lowest-ranked collection sources that do not fit the prompt instead of "
+                "compressing them to it");
   AddModelFlags(cmd, &flags->engine);
   commands.Add(cmd, [flags, &global]() { return Run(global, *flags); });
 }

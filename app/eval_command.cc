@@ -9,7 +9,8 @@
 //                      [--no-sync] [--work-dir DIR] [--weight-sweep] [--json]
 //   engram eval qa [--squad FILE] [--quality FILE] [--nq FILE] [--modes none,rag,long,auto]
 //                  [--limit N] [--documents N] [--split all|even|odd] [--k K] [-m MODEL] [--ctx N] [--threads N]
-//                  [--attention POLICY] [--max-answer-tokens N] [--quality-choice mean|sum]
+//                  [--attention POLICY] [--max-answer-tokens N] [--budget-tokens N] [--no-compress]
+//                  [--quality-choice mean|sum]
 //                  [--embedder DIR] [--work-dir DIR] [--examples N] [--json]
 //   engram eval compress [--squad FILE] [--nq FILE] [--ratios 2,4,8] [--methods …] [--limit N]
 //                        [--split all|even|odd] [--no-f1] [--coarse-only] [--dense] [--fine-share F]
@@ -127,6 +128,7 @@ void AddAttentionEval(CLI::App* eval, CommandTable& commands) {
 struct QaEvalFlags {
   bench::QaEvalOptions options;
   std::string quality_choice = "mean";
+  bool no_compress = false;
   bool json = false;
 };
 
@@ -165,6 +167,13 @@ void AddQaEval(CLI::App* eval, CommandTable& commands) {
   cmd->add_option("--max-answer-tokens", o.max_answer_tokens, "Tokens generated per answer at most")
       ->default_val(64)
       ->check(CLI::Range(1, 1 << 20));
+  cmd->add_option("--budget-tokens", o.budget_tokens,
+                  "rag: prompt tokens for sources (0: what the context leaves)")
+      ->default_val(0)
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 22));
+  cmd->add_flag("--no-compress", flags->no_compress,
+                "rag: leave out the chunks that do not fit the source budget instead of "
+                "compressing them to it");
   cmd->add_option("--quality-choice", flags->quality_choice,
                   "QuALITY: pick by mean log-probability per token (mean) or summed (sum)")
       ->default_val("mean")
@@ -178,6 +187,7 @@ void AddQaEval(CLI::App* eval, CommandTable& commands) {
   cmd->add_flag("--json", flags->json, "Print one JSON object");
   commands.Add(cmd, [flags]() -> Status {
     flags->options.length_normalise = flags->quality_choice == "mean";
+    flags->options.compress = !flags->no_compress;
     if (Status s = bench::ValidateQaEvalOptions(flags->options); !s.ok()) return s;
     Result<nlohmann::ordered_json> r = bench::RunQaEval(flags->options);
     if (!r.ok()) return r.status();

@@ -1,6 +1,6 @@
 // engram serve [--host H] [--port P] [--api-keys FILE] [--max-sequences N] [--max-queue N]
 //              [--kv-pool-positions N] [--max-tokens N] [--request-timeout S]
-//              [--max-body-bytes N] [-m MODEL] [--ctx N] [--threads N]
+//              [--max-body-bytes N] [--no-compress] [-m MODEL] [--ctx N] [--threads N]
 // The HTTP server (agent/server.h): OpenAI-compatible chat and embeddings, sessions that
 // remember, collections, memory, QA; continuous batching on one model. SIGTERM or SIGINT stop
 // accepting, finish the requests in flight, and flush the stores; a second signal exits at once.
@@ -35,6 +35,7 @@ struct ServeFlags {
   agent::ServeLimits limits;
   std::string api_keys;
   int64_t request_timeout_s = 300;
+  bool no_compress = false;
 };
 
 // Everything serve runs, in construction order (destroyed in reverse).
@@ -75,7 +76,8 @@ Status Build(const ServeFlags& flags, const std::string& data_dir, Server& s) {
       .scheduler = s.scheduler.get(),
       .memory = s.memory.get(),
       .embedder = s.embedder.get(),
-      .metrics = &s.metrics});
+      .metrics = &s.metrics,
+      .compress_sources = !flags.no_compress});
   s.services = {.data_dir = data_dir,
                 .engine = s.engine.get(),
                 .scheduler = s.scheduler.get(),
@@ -189,6 +191,9 @@ void RegisterServeCommand(CLI::App& cli, const GlobalFlags& global, CommandTable
   cmd->add_option("--max-body-bytes", flags->http.max_body_bytes, "Largest request body")
       ->check(CLI::Range(1024, 1 << 30))
       ->capture_default_str();
+  cmd->add_flag("--no-compress", flags->no_compress,
+                "Session turns drop the lowest-ranked collection sources that do not fit the "
+                "prompt instead of compressing them to it");
   AddModelFlags(cmd, &flags->engine);
   commands.Add(cmd, [flags, &global] { return RunServe(*flags, global); });
 }

@@ -239,8 +239,8 @@ struct Tally {
 struct ModeTally {
   std::map<Dataset, Tally> datasets;
   double ttft_cold = 0, ttft_cached = 0, prompt_tokens = 0, seconds = 0, prefill_cold = 0,
-         cache_load = 0;
-  int cold = 0, cached = 0, loaded = 0, answers = 0, questions = 0, skipped = 0;
+         cache_load = 0, sources = 0, compress_ms = 0;
+  int cold = 0, cached = 0, loaded = 0, answers = 0, questions = 0, skipped = 0, compressed = 0;
 };
 
 json MeanOrNull(double sum, int n) { return n > 0 ? json(sum / n) : json(nullptr); }
@@ -278,6 +278,9 @@ Status ValidateQaEvalOptions(const QaEvalOptions& o) {
     return Status::InvalidArgument("--k: must be within 1.." + std::to_string(retrieval::kMaxSearchK));
   }
   if (o.max_answer_tokens < 1) return Status::InvalidArgument("--max-answer-tokens: must be >= 1");
+  if (o.budget_tokens < 0) {
+    return Status::InvalidArgument("--budget-tokens: must be >= 0 (0: what the context leaves)");
+  }
   if (o.ctx < 0) return Status::InvalidArgument("--ctx: must be >= 0");
   return Status::OK();
 }
@@ -367,6 +370,8 @@ Result<json> RunQaEval(const QaEvalOptions& o) {
       ask.mode = mode.ask;
       ask.k = o.k;
       ask.max_answer_tokens = o.max_answer_tokens;
+      ask.budget_tokens = o.budget_tokens;
+      ask.compress = o.compress;
       ask.document = doc.id;
       const auto start = Clock::now();
       if (q.dataset == Dataset::kQuality) {
@@ -428,6 +433,8 @@ Result<json> RunQaEval(const QaEvalOptions& o) {
         t.prefill_cold += timing.prefill_ms;
       }
       t.prompt_tokens += static_cast<double>(timing.prompt_tokens);
+      t.sources += answer->sources;
+      if (answer->compression.applied) ++t.compressed, t.compress_ms += timing.compress_ms;
       if (static_cast<int>(d.examples.size()) < o.examples) {
         d.examples.push_back({{"id", q.id}, {"question", q.text}, {"answer", answer->text},
                               {"gold", q.answers}, {"mode_ran", std::string(agent::AskModeName(answer->mode))},
@@ -467,6 +474,9 @@ Result<json> RunQaEval(const QaEvalOptions& o) {
     m["answers_loaded_from_disk"] = t.loaded;
     m["cache_load_ms"] = MeanOrNull(t.cache_load, t.loaded);
     m["tokens_per_answer"] = MeanOrNull(t.prompt_tokens, t.answers);
+    m["sources_per_answer"] = MeanOrNull(t.sources, t.answers);
+    m["answers_compressed"] = t.compressed;
+    m["compress_ms"] = MeanOrNull(t.compress_ms, t.compressed);
     m["seconds_per_question"] = MeanOrNull(t.seconds, t.questions);
     m["questions"] = t.questions;
     m["skipped"] = t.skipped;
@@ -487,6 +497,8 @@ Result<json> RunQaEval(const QaEvalOptions& o) {
       {"threads", o.threads},
       {"k", o.k},
       {"max_answer_tokens", o.max_answer_tokens},
+      {"budget_tokens", o.budget_tokens},
+      {"compress", o.compress},
       {"sampling", "greedy"},
       {"limit_per_dataset", o.limit},
       {"documents_per_dataset", o.documents},

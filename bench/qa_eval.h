@@ -48,6 +48,8 @@ struct QaEvalOptions {
   std::string attention = "retrieval";  // decode policy of "long" and "auto"
   int k = 8;                     // chunks retrieved (AskOptions::k)
   int max_answer_tokens = 64;    // generated tokens per answer at most (SQuAD, NQ)
+  int64_t budget_tokens = 0;     // rag: prompt tokens for sources (AskOptions); 0: what is left
+  bool compress = true;          // rag: compress sources that do not fit (AskOptions::compress)
   // QuALITY: pick the option with the highest mean log-probability per token (true) or the
   // highest summed log-probability (false). Both accuracies are reported either way.
   bool length_normalise = true;
@@ -64,7 +66,8 @@ Status ValidateQaEvalOptions(const QaEvalOptions& options);
 //   "quality_accuracy_sum", "quality_accuracy_mean", "quality_chance", "nq_em", "nq_f1",
 //   "nq_contains", "ttft_ms_cold", "ttft_ms_cached", "answers_cold", "answers_cached",
 //   "prefill_ms_cold", "answers_loaded_from_disk", "cache_load_ms",
-//   "tokens_per_answer", "seconds_per_question", "questions", "skipped", "<dataset>_skipped",
+//   "tokens_per_answer", "sources_per_answer", "answers_compressed", "compress_ms",
+//   "seconds_per_question", "questions", "skipped", "<dataset>_skipped",
 //   "attention", "examples": [...]}, ...},
 //  "datasets": {...}, "config": {...}, "model", "commit", "machine"}
 // Keys of a dataset appear when its file was given; a figure with no question behind it is null.

@@ -1,5 +1,7 @@
 #include "agent/internal/prompt_budget.h"
 
+#include <optional>
+
 namespace engram::agent::internal {
 namespace {
 
@@ -22,6 +24,32 @@ FittedPrompt Build(const PromptParts& parts, size_t history_from, size_t memorie
   return p;
 }
 
+// Tokens the "Sources:" heading and each source's "[n] " and line breaks take beyond the texts.
+constexpr int64_t kSourcesHeadingTokens = 4, kSourceOverheadTokens = 5;
+
+// The sources shortened to the room `parts` leave without them (history from `history_from`),
+// or nothing when there is no room worth compressing to or the shortener fails. `origin`
+// receives each shortened source's index in parts.sources.
+std::optional<PromptParts> Shortened(const PromptParts& parts, size_t history_from,
+                                     int64_t budget_tokens, const PromptCounter& count,
+                                     const SourceShortener& shorten, std::vector<size_t>* origin) {
+  constexpr int64_t kMinRoom = 16;  // below this a compressed source says nothing useful
+  PromptParts without = parts;
+  without.sources.clear();
+  const int64_t rest = count(Build(without, history_from, parts.memories.size(), 0).messages);
+  const int64_t room = budget_tokens - rest - kSourcesHeadingTokens -
+                       kSourceOverheadTokens * static_cast<int64_t>(parts.sources.size());
+  if (room < kMinRoom) return std::nullopt;
+  Result<std::vector<std::pair<size_t, std::string>>> kept = shorten(parts.sources, room);
+  if (!kept.ok() || kept->empty()) return std::nullopt;
+  origin->clear();
+  for (auto& [index, text] : *kept) {
+    origin->push_back(index);
+    without.sources.push_back(std::move(text));
+  }
+  return without;
+}
+
 }  // namespace
 
 std::string SystemMessage(const PromptParts& parts, std::span<const size_t> memories,
@@ -40,11 +68,12 @@ std::string SystemMessage(const PromptParts& parts, std::span<const size_t> memo
 }
 
 Result<FittedPrompt> FitPrompt(const PromptParts& parts, int64_t budget_tokens,
-                               const PromptCounter& count) {
+                               const PromptCounter& count, const SourceShortener& shorten) {
+  const PromptParts* fitting = &parts;  // the sources compressed, from step 3 on
   size_t memories = parts.memories.size(), sources = parts.sources.size();
   const size_t history = parts.history.size();
   auto fit = [&](size_t history_from, FittedPrompt* out) {
-    *out = Build(parts, history_from, memories, sources);
+    *out = Build(*fitting, history_from, memories, sources);
     out->tokens = count(out->messages);
     return out->tokens <= budget_tokens;
   };
@@ -64,6 +93,24 @@ Result<FittedPrompt> FitPrompt(const PromptParts& parts, int64_t budget_tokens,
     fit(hi, &p);
     return p;
   }
+  std::vector<size_t> origin;  // of each compressed source in parts.sources
+  std::optional<PromptParts> compressed;
+  if (shorten && sources > 0) {
+    compressed = Shortened(parts, history, budget_tokens, count, shorten, &origin);
+  }
+  if (compressed) {
+    fitting = &*compressed;
+    sources = compressed->sources.size();
+  }
+  // Kept indexes name the caller's sources, compressed or not.
+  auto done = [&](FittedPrompt& out) {
+    out.sources_compressed = compressed.has_value();
+    if (out.sources_compressed) {
+      for (size_t& i : out.sources) i = origin[i];
+    }
+    return std::move(out);
+  };
+  if (compressed && fit(history, &p)) return done(p);
   bool drop_memory_next = true;
   while (memories > 0 || sources > 0) {
     if ((drop_memory_next && memories > 0) || sources == 0)
@@ -71,7 +118,7 @@ Result<FittedPrompt> FitPrompt(const PromptParts& parts, int64_t budget_tokens,
     else
       --sources;
     drop_memory_next = !drop_memory_next;
-    if (fit(history, &p)) return p;
+    if (fit(history, &p)) return done(p);
   }
   const int64_t user = count(std::vector<inference::ChatMessage>{{"user", parts.user}});
   return Status::InvalidArgument(

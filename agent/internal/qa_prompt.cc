@@ -5,12 +5,17 @@
 namespace engram::agent::internal {
 
 std::vector<Source> PackSources(std::span<const retrieval::SearchHit> hits, int64_t budget_tokens,
-                                const std::function<int64_t(std::string_view)>& count_tokens) {
+                                const std::function<int64_t(std::string_view)>& count_tokens,
+                                size_t* skipped) {
   std::vector<const retrieval::SearchHit*> chosen;
   int64_t used = 0;
+  if (skipped != nullptr) *skipped = 0;
   for (const retrieval::SearchHit& h : hits) {  // best first
-    const int64_t tokens = count_tokens(h.text) + 4;  // "[n] " and the blank line
-    if (used + tokens > budget_tokens) continue;
+    const int64_t tokens = count_tokens(h.text) + kSourceOverheadTokens;
+    if (used + tokens > budget_tokens) {
+      if (skipped != nullptr) ++*skipped;
+      continue;
+    }
     used += tokens;
     chosen.push_back(&h);
   }
@@ -31,7 +36,7 @@ std::vector<Source> PackSources(std::span<const retrieval::SearchHit> hits, int6
     }
     out.push_back({.number = 0, .document = h->document_id, .source = h->source,
                    .title = h->title, .begin = h->begin, .end = h->end, .text = h->text,
-                   .score = h->score});
+                   .score = h->score, .spans = {}, .quote = {}});
   }
   for (size_t i = 0; i < out.size(); ++i) out[i].number = static_cast<int>(i + 1);
   return out;

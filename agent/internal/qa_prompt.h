@@ -7,6 +7,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "inference/engine.h"
@@ -34,13 +35,22 @@ struct Source {
   size_t begin = 0, end = 0;  // byte span in the document's text
   std::string text;
   double score = 0;  // the best hit's
+  // Compressed (agent/qa.h's AskOptions::compress): the document's byte spans `text` holds, in
+  // order, and the most relevant of them; empty: text is the whole of begin..end.
+  std::vector<std::pair<size_t, size_t>> spans;
+  std::pair<size_t, size_t> quote{0, 0};
 };
 
 // Chooses hits best first while their tokens fit `budget_tokens` (a hit that does not fit is
 // skipped, a smaller one may still), merges overlapping or touching spans of one document, and
-// numbers the sources in document order (by document id, then position).
+// numbers the sources in document order (by document id, then position). `skipped` (optional)
+// receives how many hits did not fit.
 std::vector<Source> PackSources(std::span<const retrieval::SearchHit> hits, int64_t budget_tokens,
-                                const std::function<int64_t(std::string_view)>& count_tokens);
+                                const std::function<int64_t(std::string_view)>& count_tokens,
+                                size_t* skipped = nullptr);
+
+// Tokens a source costs in the prompt beyond its text ("[n] " and the blank line).
+inline constexpr int64_t kSourceOverheadTokens = 4;
 
 std::string SourcesBlock(std::span<const Source> sources);  // "Sources:\n\n[1] …\n\n"
 std::string QuestionBlock(std::string_view question);       // "Question: …"

@@ -68,6 +68,15 @@ Result<Answer> AskLong(internal::QaState& s, std::string_view question, const As
 Result<Answer> AskExtractive(internal::QaState& s, std::string_view question,
                              const AskOptions& options, Clock::time_point asked);
 
+// rag's sources within `budget` tokens (agent/qa_sources.cc): the k best chunks packed whole,
+// or, with options.compress when they do not all fit, up to 2k candidates compressed to the
+// budget. Adds the search time to report->timing.retrieve_ms and fills report->compression and
+// timing.compress_ms when compression ran, report->note when no source is left. Errors of
+// the search.
+Result<std::vector<internal::Source>> RagSources(internal::QaState& s, std::string_view question,
+                                                 const AskOptions& options, int64_t budget,
+                                                 Answer* report);
+
 // long mode's prompt: the documents as a prefix, then the question.
 struct LongPrompt {
   std::vector<int32_t> tokens;

@@ -232,6 +232,57 @@ TEST_F(AgentRuntimeIntegrationTest, SearchesTheTenantsAttachedCollectionsAndSkip
   EXPECT_EQ(c->prompt_tokens, b.prompt_tokens);
 }
 
+TEST_F(AgentRuntimeIntegrationTest, CompressesSourcesThatDoNotFitInsteadOfDroppingThem) {
+  {
+    retrieval::CollectionOptions options;
+    options.mode = retrieval::OpenMode::kCreate;
+    auto c = retrieval::Collection::Open(
+        (fs::path(TenantCollectionsDir(dir_.string(), tenant_)) / "city").string(), embedder_,
+        options);
+    ASSERT_TRUE(c.ok()) << c.status().message();
+    const char* topics[] = {"harbour", "museum", "market", "library"};
+    for (const char* topic : topics) {  // about 150 generator tokens each
+      retrieval::DocumentInput doc;
+      for (int i = 0; i < 6; ++i) {
+        doc.text += "The " + std::string(topic) + " of Porto opened in year " +
+                    std::to_string(1900 + i * 7) + " and was rebuilt after a fire in the old " +
+                    "quarter near the river. ";
+      }
+      doc.source = std::string(topic) + ".txt";
+      ASSERT_TRUE((*c)->Ingest(doc).ok());
+    }
+  }
+  SessionSettings settings = Short();
+  settings.recall_k = 0;
+  settings.collections = {"city"};
+  // A reply limit that leaves a prompt budget of 4096 - 3700 = 396 tokens: not all four sources.
+  TurnRequest request;
+  request.user_text = "When did the harbour and the museum of Porto open?";
+  request.max_tokens = 3700;
+  request.stop = {".", "\n"};  // the answer itself stays short
+  auto turn = [&](AgentRuntime& runtime) {
+    Result<SessionInfo> s = runtime.CreateSession(tenant_, settings);
+    EXPECT_TRUE(s.ok()) << s.status().message();
+    Result<TurnResult> r = runtime.Turn(tenant_, s->id, request, {});
+    EXPECT_TRUE(r.ok()) << r.status().message();
+    Result<std::vector<memory::Episode>> history = runtime.History(tenant_, s->id);
+    EXPECT_TRUE(history.ok() && !history->empty());
+    if (history.ok() && !history->empty()) {
+      EXPECT_EQ(history->front().text, request.user_text) << "the user's message is whole";
+    }
+    return r.ok() ? *r : TurnResult{};
+  };
+  const TurnResult compressed = turn(*runtime_);
+  AgentRuntime plain(AgentRuntimeOptions{.data_dir = dir_.string(), .engine = engine_,
+                                         .scheduler = scheduler_, .memory = store_.get(),
+                                         .embedder = embedder_, .compress_sources = false});
+  const TurnResult dropped = turn(plain);
+  EXPECT_TRUE(compressed.sources_compressed);
+  EXPECT_FALSE(dropped.sources_compressed);
+  EXPECT_GT(compressed.sources, dropped.sources) << "compression keeps more of the sources";
+  EXPECT_LE(compressed.prompt_tokens, 396);
+}
+
 TEST_F(AgentRuntimeIntegrationTest, ConsolidatesInTheBackground) {
   Close();
   Open(/*consolidate_after=*/4);

@@ -7,6 +7,8 @@
 
 #include <sstream>
 
+#include "agent/internal/source_compression.h"
+
 namespace engram::agent::internal {
 namespace {
 
@@ -101,6 +103,90 @@ TEST(PromptBudgetTest, EmptyPartsStillFit) {
   Result<FittedPrompt> p = FitPrompt(parts, 100, Words);
   ASSERT_TRUE(p.ok());
   EXPECT_EQ(p->messages.size(), 2u);
+}
+
+int WordCount(std::string_view text) {
+  std::istringstream in{std::string(text)};
+  std::string w;
+  int n = 0;
+  while (in >> w) ++n;
+  return n;
+}
+
+// The real compressor (coarse stage) with words for tokens, the user's message as the question.
+SourceShortener WordShortener(const std::string& question) {
+  return [question](std::span<const std::string> sources, int64_t budget)
+             -> Result<std::vector<std::pair<size_t, std::string>>> {
+    ENGRAM_TRY_ASSIGN(ShortenedSources s,
+                      ShortenSources(question, {sources.begin(), sources.end()}, budget,
+                                     {.count_tokens = WordCount}));
+    std::vector<std::pair<size_t, std::string>> out;
+    for (ShortenedSource& k : s.sources) out.emplace_back(k.index, std::move(k.text));
+    return out;
+  };
+}
+
+PromptParts LongSources() {
+  PromptParts p = Parts();
+  p.history.clear();
+  p.sources = {
+      "Ana moved to Porto in 2019. The weather there is mild in winter. Trams climb the hills "
+      "near the river. The bridges were built in the nineteenth century.",
+      "The bakery on the corner sells bread at dawn. Ana lives near the bakery in Porto. The "
+      "owner opens at six every day. Cakes are sold out by noon most days."};
+  return p;
+}
+
+TEST(PromptBudgetTest, CompressesSourcesInsteadOfDroppingThem) {
+  const PromptParts parts = LongSources();
+  PromptParts bare = parts;
+  bare.sources.clear();
+  const int64_t without_sources = FitPrompt(bare, 1000, Words)->tokens;
+  const int64_t budget = without_sources + 40;  // room for half of the sources' words or so
+  Result<FittedPrompt> dropped = FitPrompt(parts, budget, Words);
+  ASSERT_TRUE(dropped.ok());
+  EXPECT_LT(dropped->sources.size(), 2u) << "without compression a source must go";
+
+  Result<FittedPrompt> p = FitPrompt(parts, budget, Words, WordShortener(parts.user));
+  ASSERT_TRUE(p.ok()) << p.status().message();
+  EXPECT_TRUE(p->sources_compressed);
+  EXPECT_EQ(p->sources, (std::vector<size_t>{0, 1})) << "both sources stay, shortened";
+  EXPECT_EQ(p->memories.size(), 3u) << "memories are not dropped while sources can shrink";
+  EXPECT_LE(p->tokens, budget);
+  const std::string& system = p->messages.front().content;
+  EXPECT_TRUE(system.starts_with(parts.instruction)) << "the instruction is never compressed";
+  EXPECT_NE(system.find("Ana lives near the bakery in Porto."), std::string::npos) << system;
+  EXPECT_EQ(system.find("Cakes are sold out"), std::string::npos) << "irrelevant text goes";
+  EXPECT_EQ(p->messages.back().content, parts.user) << "the user's message is never cut";
+}
+
+TEST(PromptBudgetTest, CompressionChangesNothingWhenEverythingFits) {
+  const PromptParts parts = LongSources();
+  Result<FittedPrompt> plain = FitPrompt(parts, 1000, Words);
+  Result<FittedPrompt> with = FitPrompt(parts, 1000, Words, WordShortener(parts.user));
+  ASSERT_TRUE(plain.ok() && with.ok());
+  EXPECT_FALSE(with->sources_compressed);
+  ASSERT_EQ(plain->messages.size(), with->messages.size());
+  for (size_t i = 0; i < plain->messages.size(); ++i) {
+    EXPECT_EQ(plain->messages[i].content, with->messages[i].content);
+  }
+}
+
+TEST(PromptBudgetTest, AFailingShortenerDropsSourcesAsBefore) {
+  const PromptParts parts = LongSources();
+  PromptParts bare = parts;
+  bare.sources.clear();
+  const int64_t budget = FitPrompt(bare, 1000, Words)->tokens + 40;
+  SourceShortener failing = [](std::span<const std::string>, int64_t)
+      -> Result<std::vector<std::pair<size_t, std::string>>> {
+    return Status::InvalidArgument("compress: no");
+  };
+  Result<FittedPrompt> plain = FitPrompt(parts, budget, Words);
+  Result<FittedPrompt> p = FitPrompt(parts, budget, Words, failing);
+  ASSERT_TRUE(plain.ok() && p.ok());
+  EXPECT_FALSE(p->sources_compressed);
+  EXPECT_EQ(p->sources, plain->sources);
+  EXPECT_EQ(p->memories, plain->memories);
 }
 
 }  // namespace

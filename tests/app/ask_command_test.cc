@@ -191,6 +191,92 @@ TEST_F(AskCommandTest, WithoutAGeneratorTheAnswerIsExtractiveAndSaysSo) {
   EXPECT_FALSE(a["citations"].empty());
 }
 
+// Four one-topic files; each is one chunk of about 100 tokens.
+void WriteHandbook(const fs::path& dir) {
+  std::ofstream(dir / "vacation.md")
+      << "Vacation policy.\n\nEvery employee receives twenty-five days of paid vacation per year. "
+         "Unused days expire at the end of March. Requests for more than ten days need a "
+         "director. Requests are filed in the staff portal two weeks ahead. Part-time employees "
+         "receive vacation in proportion to their hours. Public holidays are not vacation days.\n";
+  std::ofstream(dir / "office.md")
+      << "Offices.\n\nThe main office in Tartu is open from 8 am to 6 pm on weekdays. Visitors "
+         "sign in at the front desk. The second office, in Riga, hosts the sales team. Parking is "
+         "free in the courtyard. Bicycles are stored in the basement. The canteen serves lunch "
+         "from noon until two.\n";
+  std::ofstream(dir / "equipment.md")
+      << "Equipment.\n\nEach new employee receives a laptop and a monitor on the first day. "
+         "Broken equipment is replaced within two working days. Phones are issued to the sales "
+         "team. Laptops must be locked with a password. The IT desk lends headsets and cables.\n";
+  std::ofstream(dir / "remote.md")
+      << "Remote work.\n\nEmployees may work remotely up to three days per week. Remote days are "
+         "agreed with the team lead. The company pays forty euros a month towards internet "
+         "costs. Meetings on Tuesdays are held in the office. Working from abroad is allowed for "
+         "four weeks per year.\n";
+}
+
+// Every citation's span lies in its file, and its snippet quotes text that is in one of the
+// spans the prompt held (the kept spans when the source was compressed).
+void ExpectCompressedCitationsValid(const nlohmann::json& answer) {
+  for (const auto& c : answer["citations"]) {
+    std::ifstream in(c["document"].get<std::string>());
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const size_t begin = c["begin"], end = c["end"];
+    ASSERT_LE(begin, end);
+    ASSERT_LE(end, text.size());
+    std::vector<std::pair<size_t, size_t>> spans = {{begin, end}};
+    if (c.contains("spans")) spans = c["spans"].get<std::vector<std::pair<size_t, size_t>>>();
+    std::string snippet = c["snippet"];
+    if (snippet.ends_with("…")) snippet.resize(snippet.size() - std::string("…").size());
+    bool quoted = false;
+    for (const auto& [b, e] : spans) {
+      ASSERT_TRUE(b >= begin && e <= end && b < e) << b << "-" << e;
+      std::string collapsed;  // snippets collapse white space runs
+      for (char ch : text.substr(b, e - b)) {
+        const bool space = ch == ' ' || ch == '\n';
+        if (space && (collapsed.empty() || collapsed.back() == ' ')) continue;
+        collapsed += space ? ' ' : ch;
+      }
+      quoted |= collapsed.find(snippet.substr(0, 40)) != std::string::npos;
+    }
+    EXPECT_TRUE(quoted) << snippet;
+  }
+}
+
+TEST_F(AskCommandTest, CompressionFitsMoreSourcesIntoATightBudget) {
+  WriteHandbook(dir_ / "docs");
+  const std::string d = (dir_ / "docs").string();
+  const std::vector<std::string> files = {d + "/vacation.md", d + "/office.md",
+                                          d + "/equipment.md", d + "/remote.md"};
+  auto ask = [&](std::vector<std::string> flags) {
+    flags.insert(flags.end(), {"--mode", "rag", "--json"});
+    flags.insert(flags.end(), files.begin(), files.end());
+    flags.push_back("How many vacation days does an employee get, and where is the main office?");
+    const RunResult r = Ask(flags);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return r.exit_code == 0 ? ParseJson(r) : nlohmann::json::object();
+  };
+  const nlohmann::json on = ask({"--budget-tokens", "200"});
+  const nlohmann::json off = ask({"--budget-tokens", "200", "--no-compress"});
+  ASSERT_TRUE(on.contains("sources") && off.contains("sources"));
+  EXPECT_TRUE(on["compression"]["applied"].get<bool>());
+  EXPECT_FALSE(off["compression"]["applied"].get<bool>()) << "--no-compress: packing alone";
+  EXPECT_GT(on["sources"].get<int>(), off["sources"].get<int>());
+  EXPECT_EQ(on["compression"]["sources_out"], on["sources"]);
+  EXPECT_LE(on["compression"]["tokens_out"].get<int>(), 200);
+  EXPECT_GT(on["compression"]["tokens_in"].get<int>(), 200);
+  ExpectCompressedCitationsValid(on);
+  ExpectCompressedCitationsValid(off);
+
+  // When everything fits, compression changes nothing: the same prompt, the same answer.
+  const nlohmann::json fits = ask({});
+  const nlohmann::json fits_off = ask({"--no-compress"});
+  EXPECT_FALSE(fits["compression"]["applied"].get<bool>());
+  EXPECT_EQ(fits["sources"], fits_off["sources"]);
+  EXPECT_EQ(fits["timing"]["tokens_read"], fits_off["timing"]["tokens_read"]);
+  EXPECT_EQ(fits["answer"], fits_off["answer"]);
+  EXPECT_EQ(fits["citations"], fits_off["citations"]);
+}
+
 TEST_F(AskCommandTest, BadInputGetsOneLineAndWritesNothing) {
   std::ofstream(dir_ / "docs" / "empty.txt") << "";
   std::ofstream(dir_ / "docs" / "blank.txt") << "  \n\n \t";
@@ -217,6 +303,7 @@ TEST_F(AskCommandTest, BadInputGetsOneLineAndWritesNothing) {
       {{"-c", "x", Policy(), "q?"}, "not both"},
       {{"What is it?"}, "no documents"},
       {{"--mode", "fast", Policy(), "q?"}, "mode"},
+      {{"--no-compress=maybe", Policy(), "q?"}, "no-compress"},
       {{"-m", d + "/missing.gguf", Policy(), "q?"}, "missing.gguf"},
       {{"--mode", "rag", Policy(), std::string(20000, 'w')}, "16384"},
       {{"--mode", "rag", Policy(), long_question}, "does not fit the context"},

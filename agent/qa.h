@@ -14,7 +14,7 @@
 //          the sources and cite them as [n] -> generate -> each [n] mapped to the chunk's
 //          document:begin-end with a quoted snippet. A citation to a number that was not in the
 //          prompt is dropped from the text and reported (dropped_citations): an answer never
-//          carries an invalid citation. With `compress` (the default), when the k chunks do not
+//          carries an invalid citation. With `compress` (opt-in), when the k chunks do not
 //          all fit the budget, 2k candidates are compressed question-aware to it instead
 //          (compress/compressor.h, whole sentences, milliseconds): more, shorter sources, each
 //          [n] still citing its document through the kept spans (Citation::spans). When they
@@ -69,9 +69,10 @@ struct AskOptions {
   // Ask only this document of the collection (evals: a question against its own article).
   std::optional<uint64_t> document;
   // rag: when the retrieved chunks do not fit the source budget, compress up to 2k candidates
-  // to it (question-aware, whole sentences) instead of leaving whole chunks out. Default on;
-  // off gives the packing alone.
-  bool compress = true;
+  // to it (question-aware, whole sentences) instead of leaving whole chunks out. Off by
+  // default: with the default 135M generator the extra, shortened sources lowered SQuAD F1
+  // (docs/benchmarks.md, "rag with compression"); a larger model may gain from them.
+  bool compress = false;
 };
 
 // kInvalidArgument naming the field: k, budget_tokens >= 0, max_answer_tokens >= 1, sentences.

@@ -1,5 +1,5 @@
 // engram ask [-c COLLECTION | FILE…] QUESTION [--mode rag|long|auto] [-k K] [--budget-tokens N]
-//            [--max-tokens N] [--no-compress] [--extractive] [--kv-cache-limit SIZE] [--json]
+//            [--max-tokens N] [--compress] [--extractive] [--kv-cache-limit SIZE] [--json]
 //            [-m MODEL] [--ctx N] [--threads N] [--attention POLICY] [--budget B] …
 // Answers a question from documents with citations (agent/qa.h). FILE… are ingested once into a
 // collection under the data dir (agent/ask_documents.h); long mode keeps the documents' KV cache
@@ -30,7 +30,7 @@ struct AskFlags {
   std::string mode = "auto";
   agent::AskOptions ask;
   uint64_t kv_cache_limit = uint64_t{4} << 30;
-  bool no_compress = false;
+  bool compress = false;
   bool json = false;
 };
 
@@ -91,7 +91,7 @@ Status Run(const GlobalFlags& global, const AskFlags& flags) {
                                        : "ask: give FILE… or -c COLLECTION, not both");
   }
   agent::AskOptions ask = flags.ask;
-  ask.compress = !flags.no_compress;
+  ask.compress = flags.compress;
   ENGRAM_TRY_ASSIGN(ask.mode, agent::ParseAskMode(flags.mode));
   if (Status st = agent::ValidateAskOptions(ask); !st.ok()) return st;
   if (question.find_first_not_of(" \t\r\n") == std::string::npos) {
@@ -174,9 +174,9 @@ void RegisterAskCommand(CLI::App& app, const GlobalFlags& global, CommandTable& 
   cmd->add_option("--max-tokens", flags->ask.max_answer_tokens, "Answer tokens at most")
       ->capture_default_str()
       ->check(CLI::Range(1, 1 << 20));
-  cmd->add_flag("--no-compress", flags->no_compress,
-                "rag: leave out the chunks that do not fit the source budget instead of "
-                "compressing more of them to it");
+  cmd->add_flag("--compress,!--no-compress", flags->compress,
+                "rag: compress more chunks question-aware into the source budget instead of "
+                "leaving out those that do not fit (off by default)");
   cmd->add_flag("--extractive", flags->ask.extractive,
                 "Answer with the best supporting sentences instead of generating");
   cmd->add_option("--kv-cache-limit", flags->kv_cache_limit,

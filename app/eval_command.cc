@@ -9,7 +9,7 @@
 //                      [--no-sync] [--work-dir DIR] [--weight-sweep] [--json]
 //   engram eval qa [--squad FILE] [--quality FILE] [--nq FILE] [--modes none,rag,long,auto]
 //                  [--limit N] [--documents N] [--split all|even|odd] [--k K] [-m MODEL] [--ctx N] [--threads N]
-//                  [--attention POLICY] [--max-answer-tokens N] [--budget-tokens N] [--no-compress]
+//                  [--attention POLICY] [--max-answer-tokens N] [--budget-tokens N] [--compress]
 //                  [--quality-choice mean|sum]
 //                  [--embedder DIR] [--work-dir DIR] [--examples N] [--json]
 //   engram eval compress [--squad FILE] [--nq FILE] [--ratios 2,4,8] [--methods …] [--limit N]
@@ -128,7 +128,6 @@ void AddAttentionEval(CLI::App* eval, CommandTable& commands) {
 struct QaEvalFlags {
   bench::QaEvalOptions options;
   std::string quality_choice = "mean";
-  bool no_compress = false;
   bool json = false;
 };
 
@@ -171,9 +170,9 @@ void AddQaEval(CLI::App* eval, CommandTable& commands) {
                   "rag: prompt tokens for sources (0: what the context leaves)")
       ->default_val(0)
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 22));
-  cmd->add_flag("--no-compress", flags->no_compress,
-                "rag: leave out the chunks that do not fit the source budget instead of "
-                "compressing them to it");
+  cmd->add_flag("--compress,!--no-compress", flags->options.compress,
+                "rag: compress more chunks question-aware into the source budget instead of "
+                "leaving out those that do not fit (off by default, as in ask)");
   cmd->add_option("--quality-choice", flags->quality_choice,
                   "QuALITY: pick by mean log-probability per token (mean) or summed (sum)")
       ->default_val("mean")
@@ -187,7 +186,6 @@ void AddQaEval(CLI::App* eval, CommandTable& commands) {
   cmd->add_flag("--json", flags->json, "Print one JSON object");
   commands.Add(cmd, [flags]() -> Status {
     flags->options.length_normalise = flags->quality_choice == "mean";
-    flags->options.compress = !flags->no_compress;
     if (Status s = bench::ValidateQaEvalOptions(flags->options); !s.ok()) return s;
     Result<nlohmann::ordered_json> r = bench::RunQaEval(flags->options);
     if (!r.ok()) return r.status();

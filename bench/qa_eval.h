@@ -49,7 +49,7 @@ struct QaEvalOptions {
   int k = 8;                     // chunks retrieved (AskOptions::k)
   int max_answer_tokens = 64;    // generated tokens per answer at most (SQuAD, NQ)
   int64_t budget_tokens = 0;     // rag: prompt tokens for sources (AskOptions); 0: what is left
-  bool compress = true;          // rag: compress sources that do not fit (AskOptions::compress)
+  bool compress = false;          // rag: compress sources that do not fit (AskOptions::compress)
   // QuALITY: pick the option with the highest mean log-probability per token (true) or the
   // highest summed log-probability (false). Both accuracies are reported either way.
   bool length_normalise = true;

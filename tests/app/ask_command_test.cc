@@ -255,8 +255,8 @@ TEST_F(AskCommandTest, CompressionFitsMoreSourcesIntoATightBudget) {
     EXPECT_EQ(r.exit_code, 0) << r.err;
     return r.exit_code == 0 ? ParseJson(r) : nlohmann::json::object();
   };
-  const nlohmann::json on = ask({"--budget-tokens", "200"});
-  const nlohmann::json off = ask({"--budget-tokens", "200", "--no-compress"});
+  const nlohmann::json on = ask({"--budget-tokens", "200", "--compress"});
+  const nlohmann::json off = ask({"--budget-tokens", "200"});  // the default: off
   ASSERT_TRUE(on.contains("sources") && off.contains("sources"));
   EXPECT_TRUE(on["compression"]["applied"].get<bool>());
   EXPECT_FALSE(off["compression"]["applied"].get<bool>()) << "--no-compress: packing alone";
@@ -268,7 +268,7 @@ TEST_F(AskCommandTest, CompressionFitsMoreSourcesIntoATightBudget) {
   ExpectCompressedCitationsValid(off);
 
   // When everything fits, compression changes nothing: the same prompt, the same answer.
-  const nlohmann::json fits = ask({});
+  const nlohmann::json fits = ask({"--compress"});
   const nlohmann::json fits_off = ask({"--no-compress"});
   EXPECT_FALSE(fits["compression"]["applied"].get<bool>());
   EXPECT_EQ(fits["sources"], fits_off["sources"]);
@@ -303,7 +303,7 @@ TEST_F(AskCommandTest, BadInputGetsOneLineAndWritesNothing) {
       {{"-c", "x", Policy(), "q?"}, "not both"},
       {{"What is it?"}, "no documents"},
       {{"--mode", "fast", Policy(), "q?"}, "mode"},
-      {{"--no-compress=maybe", Policy(), "q?"}, "no-compress"},
+      {{"--compress=maybe", Policy(), "q?"}, "compress"},
       {{"-m", d + "/missing.gguf", Policy(), "q?"}, "missing.gguf"},
       {{"--mode", "rag", Policy(), std::string(20000, 'w')}, "16384"},
       {{"--mode", "rag", Policy(), long_question}, "does not fit the context"},

@@ -5,6 +5,8 @@
 //   engram eval attention [-m MODEL] [--ctx 2048,4096,8192] [--policies full,window,quest,retrieval]
 //                         [--budgets 0.01,0.02,0.05,0.1] [--steps 256] [--depths 10]
 //                         [--texts essays,leval] [--sinks 4] [--window 240] [--threads N] [--json]
+//                         (policies: full, window, quest, retrieval[:exact|ivf|aware], and the KV
+//                         retention policies snapkv and h2o, which evict keys for good)
 //   engram eval memory --locomo FILE [--k 5,10,25] [--model DIR] [--precision P] [--threads N]
 //                      [--no-sync] [--work-dir DIR] [--weight-sweep] [--json]
 //   engram eval qa [--squad FILE] [--quality FILE] [--nq FILE] [--modes none,rag,long,auto]
@@ -82,14 +84,16 @@ void AddAttentionEval(CLI::App* eval, CommandTable& commands) {
   auto flags = std::make_shared<AttentionEvalFlags>();
   bench::AttentionEvalOptions& o = flags->options;
   CLI::App* cmd = eval->add_subcommand(
-      "attention", "Sparse decode attention policies against full attention on long real text");
+      "attention",
+      "Sparse decode attention and KV retention policies against full attention on long real text");
   cmd->add_option("-m,--model", o.model, "A .gguf model (default: the default generator)");
   cmd->add_option("--ctx", o.contexts, "Context lengths, comma-separated")
       ->delimiter(',')
       ->default_str("2048,4096,8192")
       ->check(CLI::Range(1, 1 << 22));
   cmd->add_option("--policies", o.policies,
-                  "full, window, quest, retrieval (retrieval:exact|ivf|aware), comma-separated")
+                  "full, window, quest, retrieval (retrieval:exact|ivf|aware), or the KV retention "
+                  "policies snapkv, h2o; comma-separated")
       ->delimiter(',')
       ->default_str("full,window,quest,retrieval");
   cmd->add_option("--budgets", o.budgets, "Shares of the context attended, comma-separated")

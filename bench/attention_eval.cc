@@ -9,6 +9,7 @@
 #include <fstream>
 #include <iterator>
 #include <map>
+#include <optional>
 #include <random>
 
 #include <unistd.h>
@@ -17,6 +18,7 @@
 #include "common/default_models.h"
 #include "common/machine_info.h"
 #include "common/paths.h"
+#include "compress/kv_retention.h"
 #include "inference/engine.h"
 #include "inference/llama_context.h"
 #include "inference/tokenizer.h"
@@ -35,18 +37,77 @@ double Seconds(Clock::time_point since) {
   return std::chrono::duration<double>(Clock::now() - since).count();
 }
 
-Result<AttentionOptions> ParsePolicy(const std::string& spec, int sinks, int window,
-                                     double candidate_factor = 3.0) {
-  AttentionOptions base;
-  base.sinks = sinks;
-  base.window = window;
-  base.candidate_factor = candidate_factor;
-  return inference::ParseAttentionPolicy(spec, base);
+// A policy of the eval: a decode attention policy, or a KV retention policy (then decode
+// attends what it keeps and the attention options stay full).
+struct EvalPolicy {
+  AttentionOptions attention;
+  std::optional<compress::KvRetentionOptions> retention = std::nullopt;
+
+  bool full() const { return !retention && attention.kind == AttentionKind::kFull; }
+  double budget() const { return full() ? 1.0 : attention.budget; }
+  void set_budget(double b) {
+    attention.budget = b;
+    if (retention) retention->budget = b;
+  }
+};
+
+Result<EvalPolicy> ParsePolicy(const std::string& spec, int sinks, int window,
+                               double candidate_factor = 3.0) {
+  EvalPolicy p;
+  p.attention.sinks = sinks;
+  p.attention.window = window;
+  p.attention.candidate_factor = candidate_factor;
+  const std::string kind = spec.substr(0, spec.find(':'));
+  if (Result<compress::RetentionKind> k = compress::ParseRetentionKind(kind); k.ok()) {
+    if (kind != spec) {
+      return Status::InvalidArgument("eval attention: policy '" + spec +
+                                     "': only retrieval takes an index (retrieval:aware)");
+    }
+    p.retention = compress::KvRetentionOptions{.kind = *k, .sinks = sinks, .window = window};
+    return p;
+  }
+  if (!inference::ParseAttentionKind(kind).ok()) {
+    return Status::InvalidArgument("eval attention: policy '" + spec +
+                                   "' is unknown; use full, window, quest, retrieval, snapkv or "
+                                   "h2o");
+  }
+  Result<AttentionOptions> a = inference::ParseAttentionPolicy(spec, p.attention);
+  if (!a.ok()) return a.status();
+  p.attention = *a;
+  return p;
 }
 
-std::string PolicyName(const AttentionOptions& a) { return std::string(AttentionKindName(a.kind)); }
-std::string IndexName(const AttentionOptions& a) {
-  return a.kind == AttentionKind::kRetrieval ? std::string(KeyIndexKindName(a.index)) : "";
+// Options out of range: kInvalidArgument.
+Status ValidatePolicy(const EvalPolicy& p) {
+  if (Status s = ValidateAttentionOptions(p.attention); !s.ok()) return s;
+  return p.retention ? compress::ValidateKvRetentionOptions(*p.retention) : Status::OK();
+}
+
+// Makes `p` the context's decode policy.
+Status Apply(LlamaContext& ctx, const EvalPolicy& p) {
+  if (Status s = ctx.SetAttention(p.attention); !s.ok()) return s;
+  if (!p.retention) {
+    ctx.SetRetention(nullptr);
+    return Status::OK();
+  }
+  Result<std::unique_ptr<inference::KvRetention>> made = compress::MakeKvRetention(*p.retention);
+  if (!made.ok()) return made.status();
+  ctx.SetRetention(std::move(*made));
+  return Status::OK();
+}
+
+std::string PolicyName(const EvalPolicy& p) {
+  return std::string(p.retention ? compress::RetentionKindName(p.retention->kind)
+                                 : AttentionKindName(p.attention.kind));
+}
+std::string IndexName(const EvalPolicy& p) {
+  return !p.retention && p.attention.kind == AttentionKind::kRetrieval
+             ? std::string(KeyIndexKindName(p.attention.index))
+             : "";
+}
+std::string Describe(const EvalPolicy& p) {
+  return p.retention ? (*compress::MakeKvRetention(*p.retention))->Describe()
+                     : DescribeAttention(p.attention);
 }
 
 Result<std::string> Essays() {
@@ -124,18 +185,19 @@ struct RunFigures {
   double attention_ms = 0, decode_ms = 0, keys = 0;
   double build_ms = 0;
   double index_bytes = 0;
+  double kv_bytes = 0, kv_bytes_kept = 0;  // at the end of the run
   std::vector<double> layer_mass;
 };
 
-Result<RunFigures> RunPolicy(LlamaContext& ctx, SequenceId base, const AttentionOptions& a,
+Result<RunFigures> RunPolicy(LlamaContext& ctx, SequenceId base, const EvalPolicy& a,
                              std::span<const int32_t> continuation,
                              std::vector<float>* full_logits) {
-  const bool full = a.kind == AttentionKind::kFull;
+  const bool full = a.full();
   const size_t vocab = static_cast<size_t>(ctx.model().config().n_vocab);
   Result<SequenceId> fork = ctx.Fork();
   if (!fork.ok()) return fork.status();
   if (Status s = ctx.Switch(*fork); !s.ok()) return s;
-  if (Status s = ctx.SetAttention(a); !s.ok()) return s;
+  if (Status s = Apply(ctx, a); !s.ok()) return s;
   RunFigures f;
   const auto build_start = Clock::now();
   ctx.PrepareAttention();
@@ -174,36 +236,39 @@ Result<RunFigures> RunPolicy(LlamaContext& ctx, SequenceId base, const Attention
   f.decode_ms = stats.seconds * 1000.0 / steps;
   f.keys = stats.keys_attended / (steps * c.n_layer * c.n_kv_head);
   f.index_bytes = static_cast<double>(stats.index_bytes);
+  f.kv_bytes = static_cast<double>(stats.kv_bytes);
+  f.kv_bytes_kept = static_cast<double>(stats.kv_bytes_kept);
   if (Status s = ctx.Switch(base); !s.ok()) return s;
   if (Status s = ctx.Free(*fork); !s.ok()) return s;
   return f;
 }
 
 // The policies × budgets of a run; full attention once, with budget 1.
-std::vector<std::pair<AttentionOptions, double>> Configs(
-    const std::vector<AttentionOptions>& policies, const std::vector<double>& budgets) {
-  std::vector<std::pair<AttentionOptions, double>> out;
-  for (const AttentionOptions& p : policies) {
-    if (p.kind == AttentionKind::kFull) {
+std::vector<std::pair<EvalPolicy, double>> Configs(const std::vector<EvalPolicy>& policies,
+                                                   const std::vector<double>& budgets) {
+  std::vector<std::pair<EvalPolicy, double>> out;
+  for (const EvalPolicy& p : policies) {
+    if (p.full()) {
       out.push_back({p, 1.0});
       continue;
     }
     for (double b : budgets) {
-      AttentionOptions a = p;
-      a.budget = b;
+      EvalPolicy a = p;
+      a.set_budget(b);
       out.push_back({a, b});
     }
   }
   return out;
 }
 
-std::string ConfigKey(const AttentionOptions& a, double budget) {
+std::string ConfigKey(const EvalPolicy& a, double budget) {
   return PolicyName(a) + "/" + IndexName(a) + "/" + std::to_string(budget);
 }
 
 AttentionOptions SamplingAttention(int sinks, int window) {
   // Prefills run under the attention-aware policy so the context keeps the prefill queries its
-  // index learns from (prefill itself is full attention under every policy).
+  // index (and the retention policies) learn from; prefill itself is full attention under every
+  // policy.
   AttentionOptions a;
   a.kind = AttentionKind::kRetrieval;
   a.sinks = sinks;
@@ -214,7 +279,7 @@ AttentionOptions SamplingAttention(int sinks, int window) {
 // Needle: accuracy per config over the depths, at one context length.
 Result<std::map<std::string, double>> RunNeedle(
     const Setup& setup, const AttentionEvalOptions& o,
-    const std::vector<std::pair<AttentionOptions, double>>& configs,
+    const std::vector<std::pair<EvalPolicy, double>>& configs,
     const std::vector<int32_t>& haystack, int64_t ctx_len) {
   const inference::Tokenizer& tok = *setup.tokenizer;
   const std::vector<int32_t> question =
@@ -243,7 +308,9 @@ Result<std::map<std::string, double>> RunNeedle(
     const double depth = o.depths == 1 ? 0.5 : static_cast<double>(d) / (o.depths - 1);
     const auto at = std::max<int64_t>(done, static_cast<int64_t>(depth * room));
     // The haystack before the needle is shared by every depth: extend it, then fork.
-    if (Status s = ctx.SetAttention(SamplingAttention(o.sinks, o.window)); !s.ok()) return s;
+    if (Status s = Apply(ctx, {.attention = SamplingAttention(o.sinks, o.window)}); !s.ok()) {
+      return s;
+    }
     if (at > done) {
       if (Status s = ctx.Eval(std::span(haystack).subspan(done, at - done)); !s.ok()) return s;
       done = at;
@@ -276,7 +343,7 @@ Result<std::map<std::string, double>> RunNeedle(
         if (Status s = ctx.Switch(run); !s.ok()) return s;
       }
       ctx.Rewind(prompt_length);
-      if (Status s = ctx.SetAttention(a); !s.ok()) return s;
+      if (Status s = Apply(ctx, a); !s.ok()) return s;
       // The question's last token is the first step under the policy.
       std::vector<int32_t> answer;
       int32_t next = question.back();
@@ -314,19 +381,17 @@ Result<nlohmann::ordered_json> RunAttentionEval(const AttentionEvalOptions& o) {
   if (o.steps <= 0 || o.depths < 0) {
     return Status::InvalidArgument("eval attention: --steps must be > 0 and --depths >= 0");
   }
-  std::vector<AttentionOptions> policies;
+  std::vector<EvalPolicy> policies;
   for (const std::string& spec : o.policies) {
-    Result<AttentionOptions> a = ParsePolicy(spec, o.sinks, o.window, o.candidate_factor);
+    Result<EvalPolicy> a = ParsePolicy(spec, o.sinks, o.window, o.candidate_factor);
     if (!a.ok()) return a.status();
     policies.push_back(*a);
   }
   bool has_full = false;
-  for (const AttentionOptions& p : policies) has_full |= p.kind == AttentionKind::kFull;
-  if (!has_full) policies.insert(policies.begin(), AttentionOptions{});  // the reference
-  for (double b : o.budgets) {
-    AttentionOptions probe = policies.front();
-    probe.budget = b;
-    if (Status s = ValidateAttentionOptions(probe); !s.ok()) return s;
+  for (const EvalPolicy& p : policies) has_full |= p.full();
+  if (!has_full) policies.insert(policies.begin(), EvalPolicy{});  // the reference
+  for (const auto& [a, budget] : Configs(policies, o.budgets)) {
+    if (Status s = ValidatePolicy(a); !s.ok()) return s;
   }
   for (int64_t c : o.contexts) {
     if (c <= o.steps + o.window + o.sinks) {
@@ -374,7 +439,7 @@ Result<nlohmann::ordered_json> RunAttentionEval(const AttentionEvalOptions& o) {
       std::vector<float> full_logits;
       for (const auto& [a, budget] : configs) {  // full attention comes first
         std::fprintf(stderr, "eval attention: %s, ctx %lld, %s\n", name.c_str(),
-                     static_cast<long long>(ctx_len), DescribeAttention(a).c_str());
+                     static_cast<long long>(ctx_len), Describe(a).c_str());
         Result<RunFigures> f = RunPolicy(ctx, base, a, continuation, &full_logits);
         if (!f.ok()) return f.status();
         figures[ConfigKey(a, budget)].push_back(*f);
@@ -405,6 +470,7 @@ Result<nlohmann::ordered_json> RunAttentionEval(const AttentionEvalOptions& o) {
         m.top1 += r.top1, m.kl += r.kl, m.mass += r.mass, m.err += r.err;
         m.attention_ms += r.attention_ms, m.decode_ms += r.decode_ms, m.keys += r.keys;
         m.build_ms += r.build_ms, m.index_bytes += r.index_bytes;
+        m.kv_bytes += r.kv_bytes, m.kv_bytes_kept += r.kv_bytes_kept;
       }
       const auto n = static_cast<double>(runs.size());
       nlohmann::ordered_json row;
@@ -426,6 +492,8 @@ Result<nlohmann::ordered_json> RunAttentionEval(const AttentionEvalOptions& o) {
       row["keys_attended"] = m.keys / n;
       row["index_build_ms"] = m.build_ms / n;
       row["index_bytes"] = m.index_bytes / n;
+      row["kv_bytes_kept"] = m.kv_bytes_kept / n;
+      row["kv_kept_share"] = m.kv_bytes > 0 ? m.kv_bytes_kept / m.kv_bytes : 1.0;
       row["prefill_s"] = prefill_s / static_cast<double>(texts.size());
       std::vector<double> by_layer;
       for (double v : m.layer_mass) by_layer.push_back(std::round(v / n * 1000.0) / 1000.0);
@@ -450,12 +518,15 @@ Result<nlohmann::ordered_json> RunAttentionEval(const AttentionEvalOptions& o) {
 }
 
 std::string FormatAttentionEval(const nlohmann::ordered_json& r) {
-  std::string out = "ctx    policy           budget  top1    KL      mass    out err  needle  attn ms  decode ms  keys\n";
+  std::string out =
+      "ctx    policy           budget  top1    KL      mass    out err  needle  attn ms  "
+      "decode ms  keys  KV kept MiB (share)\n";
   for (const auto& row : r["results"]) {
     std::string policy = row["policy"].get<std::string>();
     if (!row["index"].get<std::string>().empty()) policy += ":" + row["index"].get<std::string>();
-    char line[256];
-    std::snprintf(line, sizeof line, "%-6lld %-16s %-7s %-7s %-7s %-7s %-8s %-7s %-8s %-10s %s\n",
+    char line[300];
+    std::snprintf(line, sizeof line,
+                  "%-6lld %-16s %-7s %-7s %-7s %-7s %-8s %-7s %-8s %-10s %-5s %s (%s)\n",
                   static_cast<long long>(row["ctx"].get<int64_t>()), policy.c_str(),
                   Fixed(row["budget"].get<double>(), 2).c_str(),
                   Fixed(row["top1_agreement"].get<double>(), 3).c_str(),
@@ -467,7 +538,9 @@ std::string FormatAttentionEval(const nlohmann::ordered_json& r) {
                       : Fixed(row["needle_accuracy"].get<double>(), 2).c_str(),
                   Fixed(row["attention_ms_per_token"].get<double>(), 2).c_str(),
                   Fixed(row["decode_ms_per_token"].get<double>(), 2).c_str(),
-                  Fixed(row["keys_attended"].get<double>(), 0).c_str());
+                  Fixed(row["keys_attended"].get<double>(), 0).c_str(),
+                  Fixed(row["kv_bytes_kept"].get<double>() / (1 << 20), 1).c_str(),
+                  Fixed(row["kv_kept_share"].get<double>(), 3).c_str());
     out += line;
   }
   return out;
@@ -514,12 +587,12 @@ Result<nlohmann::ordered_json> RunAttentionBench(const AttentionBenchOptions& o)
   if (o.contexts.empty() || o.policies.empty() || o.steps <= 0) {
     return Status::InvalidArgument("bench attention: give --ctx, --policies and --steps > 0");
   }
-  std::vector<AttentionOptions> policies;
+  std::vector<EvalPolicy> policies;
   for (const std::string& spec : o.policies) {
-    Result<AttentionOptions> a = ParsePolicy(spec, o.sinks, o.window);
+    Result<EvalPolicy> a = ParsePolicy(spec, o.sinks, o.window);
     if (!a.ok()) return a.status();
-    a->budget = o.budget;
-    if (Status s = ValidateAttentionOptions(*a); !s.ok()) return s;
+    a->set_budget(o.budget);
+    if (Status s = ValidatePolicy(*a); !s.ok()) return s;
     policies.push_back(*a);
   }
   Result<Setup> setup = LoadModel(o.model);
@@ -551,13 +624,13 @@ Result<nlohmann::ordered_json> RunAttentionBench(const AttentionBenchOptions& o)
     if (Status s = WriteSyntheticCache(ctx, ctx_len - o.steps, file.string()); !s.ok()) return s;
     if (Status s = ctx.LoadCache(file.string()); !s.ok()) return s;
     const SequenceId base = ctx.sequence();
-    for (const AttentionOptions& a : policies) {
+    for (const EvalPolicy& a : policies) {
       std::fprintf(stderr, "bench attention: ctx %lld, %s\n", static_cast<long long>(ctx_len),
-                   DescribeAttention(a).c_str());
+                   Describe(a).c_str());
       Result<SequenceId> fork = ctx.Fork();
       if (!fork.ok()) return fork.status();
       if (Status s = ctx.Switch(*fork); !s.ok()) return s;
-      if (Status s = ctx.SetAttention(a); !s.ok()) return s;
+      if (Status s = Apply(ctx, a); !s.ok()) return s;
       const auto build_start = Clock::now();
       ctx.PrepareAttention();
       const double build_ms = Seconds(build_start) * 1000.0;
@@ -570,7 +643,7 @@ Result<nlohmann::ordered_json> RunAttentionBench(const AttentionBenchOptions& o)
       results.push_back({{"policy", PolicyName(a)},
                          {"index", IndexName(a)},
                          {"ctx", ctx_len},
-                         {"budget", a.kind == AttentionKind::kFull ? 1.0 : a.budget},
+                         {"budget", a.budget()},
                          {"decode_ms_per_token", stats.seconds * 1000.0 / o.steps},
                          {"attention_ms_per_token", stats.attention_seconds * 1000.0 / o.steps},
                          {"keys_attended", stats.keys_attended /

@@ -1,6 +1,7 @@
-// `engram eval attention`: the sparse decode attention policies measured against full attention
-// on the default generator and long real text; and `engram bench attention`: decode speed per
-// policy against context length, on a synthetic cache up to 128k positions.
+// `engram eval attention`: the sparse decode attention policies (inference/attention_policy.h)
+// and the KV retention policies (compress/kv_retention.h: snapkv, h2o) measured against full
+// attention on the default generator and long real text; and `engram bench attention`: decode
+// speed per policy against context length, on a synthetic cache up to 128k positions.
 //
 // Eval, per text (the essays concatenated; the first L-Eval Natural Questions page) and context
 // C: prefill the first C - T tokens once, then for each policy and budget fork the cache
@@ -10,7 +11,13 @@
 //   mass_recall     share of full attention's softmax mass on the attended keys, averaged over
 //                   layers, query heads and steps
 //   output_rel_err  ||out - out_full|| / ||out_full|| of the attention outputs, same average
-//   attention_ms_per_token, decode_ms_per_token   decode time (the measuring excluded)
+//   attention_ms_per_token, decode_ms_per_token   decode time (the measuring excluded; under a
+//                   retention policy the first step includes scoring the prefill's keys)
+//   kv_bytes_kept   K and V bytes the policy keeps at the end of the run (every layer and KV
+//                   head: sinks + window + kept middle); kv_kept_share = that / the whole
+//                   cache's. The sparse attention policies evict nothing (share 1; their key
+//                   indexes are index_bytes on top). Evicted rows stay allocated in the paged
+//                   cache: this is the memory a compacting cache would keep.
 // Needle: a pass-key sentence at --depths depths of the essays, the question at the end; the
 // answer is generated greedily under each policy (the question's last token is the first decode
 // step); needle_accuracy = share of depths answered with the key.
@@ -27,7 +34,9 @@ namespace engram::bench {
 struct AttentionEvalOptions {
   std::string model;  // .gguf; empty: the default generator
   std::vector<int64_t> contexts = {2048, 4096, 8192};
-  // full, window, quest, retrieval, or retrieval:exact / retrieval:ivf / retrieval:aware
+  // full, window, quest, retrieval, or retrieval:exact / retrieval:ivf / retrieval:aware; the KV
+  // retention policies snapkv and h2o (default options of compress::KvRetentionOptions, with
+  // this budget, sinks and window)
   std::vector<std::string> policies = {"full", "window", "quest", "retrieval"};
   std::vector<double> budgets = {0.01, 0.02, 0.05, 0.1};
   int steps = 256;         // teacher-forced decode steps per run
@@ -42,7 +51,8 @@ struct AttentionEvalOptions {
 // {"eval": "attention", "model", "threads", "steps", "depths", "texts", "sinks", "window",
 //  "results": [{"policy", "index", "ctx", "budget", "top1_agreement", "kl", "mass_recall",
 //  "output_rel_err", "needle_accuracy", "attention_ms_per_token", "decode_ms_per_token",
-//  "keys_attended", "index_build_ms", "index_bytes", "prefill_s"}], "commit", "machine"}
+//  "keys_attended", "index_build_ms", "index_bytes", "kv_bytes_kept", "kv_kept_share",
+//  "prefill_s", "mass_recall_by_layer"}], "commit", "machine"}
 Result<nlohmann::ordered_json> RunAttentionEval(const AttentionEvalOptions& options);
 std::string FormatAttentionEval(const nlohmann::ordered_json& result);
 

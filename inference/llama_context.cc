@@ -16,6 +16,7 @@
 
 #include "common/logging.h"
 #include "inference/internal/attention_index_file.h"
+#include "inference/internal/retention_attention.h"
 #include "inference/internal/sparse_attention.h"
 #include "kernels/attention.h"
 #include "kernels/matmul.h"
@@ -166,6 +167,7 @@ void LlamaContext::Rewind(int64_t position) {
   if (it != sparse_.end() && !it->second->ValidFor(position)) {
     sparse_.erase(it);  // its key indexes hold keys past the new end
   }
+  retention_.erase(sequence_);  // evictions chosen for the longer sequence; restart
   queries().Truncate(position, static_cast<size_t>(model_->config().n_head) *
                                    model_->config().head_dim);
 }
@@ -177,6 +179,8 @@ Result<SequenceId> LlamaContext::Fork() {
   // The fork holds the same keys, so the current sequence's indexes serve it as they are.
   auto it = sparse_.find(sequence_);
   if (it != sparse_.end() && it->second != nullptr) sparse_[*fork] = it->second->Clone();
+  auto kept = retention_.find(sequence_);
+  if (kept != retention_.end()) retention_[*fork] = kept->second->Clone();
   return fork;
 }
 
@@ -205,6 +209,7 @@ Status LlamaContext::Free(SequenceId seq) {
   }
   cache_->Free(seq);
   sparse_.erase(seq);
+  retention_.erase(seq);
   queries_.erase(seq);
   return Status::OK();
 }
@@ -226,6 +231,70 @@ Status LlamaContext::SetAttention(const AttentionOptions& attention) {
   }
   sparse_.clear();  // every sequence's indexes were built for the previous policy
   return Status::OK();
+}
+
+void LlamaContext::SetRetention(std::unique_ptr<KvRetention> policy) {
+  retention_policy_ = std::move(policy);
+  retention_.clear();  // every sequence's evictions were the previous policy's
+}
+
+const KvRetention* LlamaContext::retention_state() const {
+  auto it = retention_.find(sequence_);
+  return it == retention_.end() ? nullptr : it->second.get();
+}
+
+KvRetention* LlamaContext::retention() {
+  if (retention_policy_ == nullptr) return nullptr;
+  std::unique_ptr<KvRetention>& state = retention_[sequence_];
+  if (!state) {
+    state = retention_policy_->Clone();
+    StartRetention(*state);
+  }
+  return state.get();
+}
+
+void LlamaContext::StartRetention(KvRetention& state) {
+  const LlamaConfig& c = model_->config();
+  const int64_t length = position();  // the committed positions (the step's token not yet)
+  const internal::PrefillQueries& kept = queries();
+  const KvRetention::Observation observation = state.observation();
+  const int group = c.n_head / c.n_kv_head;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
+  // The attention of every (layer, KV head) in parallel, then Start serially (its contract).
+  const size_t heads = static_cast<size_t>(c.n_layer) * c.n_kv_head;
+  std::vector<std::vector<float>> attention(heads);
+  team_.ParallelFor(0, heads, 1, [&](size_t lo, size_t hi) {
+    for (size_t task = lo; task < hi; ++task) {
+      const int layer = static_cast<int>(task / c.n_kv_head);
+      const int h = static_cast<int>(task % c.n_kv_head);
+      const internal::HeadGeometry head{c.n_kv_head, h, group, c.head_dim, scale};
+      internal::PrefillAttention(kept, observation, layer, head, cache_->Keys(sequence_, layer, h),
+                                 length, &attention[task]);
+    }
+  });
+  for (size_t task = 0; task < heads; ++task) {
+    state.Start(static_cast<int>(task / c.n_kv_head), static_cast<int>(task % c.n_kv_head),
+                attention[task]);
+  }
+}
+
+void LlamaContext::ObserveRetention(KvRetention& state, int layer, int64_t length) {
+  const LlamaConfig& c = model_->config();
+  const int group = c.n_head / c.n_kv_head;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
+  Scratch& s = *scratch_;
+  team_.ParallelFor(0, static_cast<size_t>(c.n_kv_head), 1, [&](size_t lo, size_t hi) {
+    thread_local std::vector<int32_t> positions;
+    thread_local std::vector<float> weights;
+    for (size_t h = lo; h < hi; ++h) {
+      const int kv_head = static_cast<int>(h);
+      const internal::HeadGeometry head{c.n_kv_head, kv_head, group, c.head_dim, scale};
+      internal::StepAttention(s.q.data() + h * group * c.head_dim, head,
+                              cache_->Keys(sequence_, layer, kv_head), s.plans[h], length,
+                              &positions, &weights);
+      state.Observe(layer, kv_head, positions, weights);
+    }
+  });
 }
 
 internal::SparseAttention* LlamaContext::sparse() {
@@ -258,6 +327,18 @@ void LlamaContext::PrepareAttention() {
 
 DecodeStats LlamaContext::decode_stats() const {
   DecodeStats out = stats_;
+  const LlamaConfig& c = model_->config();
+  const size_t head_position_bytes =
+      cache_->bytes_per_position() / (static_cast<size_t>(c.n_layer) * c.n_kv_head);
+  out.kv_bytes = cache_->bytes_per_position() * static_cast<size_t>(position());
+  out.kv_bytes_kept = out.kv_bytes;
+  if (const KvRetention* kept = retention_state(); kept != nullptr) {
+    for (int l = 0; l < c.n_layer; ++l) {
+      for (int h = 0; h < c.n_kv_head; ++h) {
+        out.kv_bytes_kept -= head_position_bytes * static_cast<size_t>(kept->evicted(l, h));
+      }
+    }
+  }
   auto it = sparse_.find(sequence_);
   if (it != sparse_.end()) {
     out.index_build_seconds = it->second->index_build_seconds();
@@ -301,6 +382,7 @@ Status LlamaContext::LoadCache(const std::string& path) {
   }
   cache_->Free(sequence_);
   sparse_.erase(sequence_);
+  retention_.erase(sequence_);
   queries_.erase(sequence_);
   sequence_ = *loaded;
   index_restored_ = false;
@@ -381,7 +463,7 @@ void LlamaContext::Attention(int layer, int64_t pos0, int64_t n) {
   const int64_t n_keys_last = pos0 + n;
 
   const auto start = Clock::now();
-  const bool sparse_decode = n == 1 && sparse() != nullptr;
+  const bool sparse_decode = n == 1 && (retention_policy_ != nullptr || sparse() != nullptr);
   if (sparse_decode || (n == 1 && n_keys_last > kDecodeKeysPerPiece)) {
     const double measuring = comparison_ != nullptr ? comparison_->seconds : 0.0;
     if (sparse_decode) {
@@ -460,10 +542,13 @@ void LlamaContext::SparseDecodeAttention(int layer, int64_t length) {
   const int dim = c.head_dim;
   const float scale = 1.0f / std::sqrt(static_cast<float>(dim));
   Scratch& s = *scratch_;
-  internal::SparseAttention& state = *sparse();
-  state.BeginLayer(layer, length);
+  // Under a retention policy the kept keys are attended, else the attention policy's choice.
+  KvRetention* retention = this->retention();
+  internal::SparseAttention* state = retention == nullptr ? sparse() : nullptr;
+  if (state != nullptr) state->BeginLayer(layer, length);
   // (not a structured binding: clang 14, used by the fuzz build, cannot capture those)
-  const std::pair<int64_t, int64_t> exact = state.ExactRanges(layer);
+  const std::pair<int64_t, int64_t> exact =
+      state != nullptr ? state->ExactRanges(layer) : retention->ExactRanges(length);
   const int64_t sink_end = exact.first, recent_begin = exact.second;
   const internal::PrefillQueries& kept = queries();
   s.plans.resize(static_cast<size_t>(c.n_kv_head));
@@ -485,7 +570,13 @@ void LlamaContext::SparseDecodeAttention(int layer, int64_t length) {
       const kernels::KvRows values = cache_->Values(sequence_, layer, h);
       if (task % 2 == 1) {
         internal::AttentionPlan& plan = s.plans[h];
-        state.Select(layer, h, q, *cache_, sequence_, kept, &plan);
+        if (state != nullptr) {
+          state->Select(layer, h, q, *cache_, sequence_, kept, &plan);
+        } else {
+          plan.sink_end = sink_end;
+          plan.recent_begin = recent_begin;
+          retention->Keep(layer, h, length, &plan.selected);
+        }
         const auto count = static_cast<int64_t>(plan.selected.size());
         scratch.resize(static_cast<size_t>(group) * (count + dim));
         kernels::AttendGathered(q, group, dim, scale, keys, values, plan.selected.data(), count,
@@ -507,6 +598,9 @@ void LlamaContext::SparseDecodeAttention(int layer, int64_t length) {
     std::memcpy(s.attn.data() + h * group * dim, into.out, sizeof(float) * group * dim);
     stats_.keys_attended +=
         static_cast<double>(sink_end + (length - recent_begin) + s.plans[h].selected.size());
+  }
+  if (retention != nullptr && retention->observes_decode()) {
+    ObserveRetention(*retention, layer, length);
   }
   if (comparison_ != nullptr) Compare(layer, length);
 }
@@ -569,14 +663,13 @@ void LlamaContext::Compare(int layer, int64_t length) {
 
 void LlamaContext::KeepPrefillQueries(int layer, int64_t pos0, int64_t n) {
   const AttentionOptions& a = options_.attention;
-  if (a.kind != AttentionKind::kRetrieval || a.index != retrieval::KeyIndexKind::kAttentionAware ||
-      a.query_samples == 0) {
-    return;
-  }
+  const bool aware = a.kind == AttentionKind::kRetrieval &&
+                     a.index == retrieval::KeyIndexKind::kAttentionAware && a.query_samples > 0;
+  if (!aware && retention_policy_ == nullptr) return;
   const LlamaConfig& c = model_->config();
   const size_t q_dim = static_cast<size_t>(c.n_head) * c.head_dim;
   internal::PrefillQueries& kept = queries();
-  kept.stride = std::max<int64_t>(1, n_ctx() / a.query_samples);
+  kept.stride = std::max<int64_t>(1, n_ctx() / std::max(1, a.query_samples));
   if (kept.recent_positions.empty()) {
     kept.recent_positions.assign(internal::PrefillQueries::kRecent, -1);
     kept.recent_rows.assign(static_cast<size_t>(c.n_layer),

@@ -18,6 +18,9 @@
 //
 //   (*ctx)->SetAttention({.kind = AttentionKind::kRetrieval, .budget = 0.05});
 //
+// A KV retention policy (inference/kv_retention.h; SnapKV and H2O in compress/) instead evicts
+// keys for good: SetRetention.
+//
 // Thread safety: a context is used by one thread at a time; create one per concurrent sequence
 // (they may share the model).
 #pragma once
@@ -33,6 +36,7 @@
 #include "common/compute_team.h"
 #include "common/result.h"
 #include "inference/attention_policy.h"
+#include "inference/kv_retention.h"
 #include "inference/paged_kv_cache.h"
 #include "inference/llama_model.h"
 
@@ -56,6 +60,11 @@ struct DecodeStats {
   double keys_attended = 0.0;      // summed over steps, layers and KV heads
   double index_build_seconds = 0.0;  // key indexes of the current sequence, summed over heads
   size_t index_bytes = 0;            // key indexes of the current sequence
+  // K and V bytes of the current sequence's positions (every layer and KV head), and those a
+  // retention policy keeps (the rest it evicted; without one, all). Evicted rows stay
+  // allocated: kv_bytes_kept is what a compacting cache would hold.
+  size_t kv_bytes = 0;
+  size_t kv_bytes_kept = 0;
 };
 
 // Sparse decode attention measured against full attention at the same step (for evals; costs a
@@ -113,6 +122,8 @@ class LlamaContext {
 
   const LlamaModel& model() const { return *model_; }
   const PagedKvCache& kv_cache() const { return *cache_; }
+  // Tests only: to overwrite rows (of a sequence whose blocks are not shared).
+  PagedKvCache& TEST_kv_cache() { return *cache_; }
   int n_threads() const { return static_cast<int>(team_.size()); }
 
   // Sequences. Fork: a new sequence holding the current one's tokens (sharing their cache
@@ -132,6 +143,15 @@ class LlamaContext {
   // kInvalidArgument for options out of range.
   Status SetAttention(const AttentionOptions& attention);
   const AttentionOptions& attention() const { return options_.attention; }
+  // The KV retention policy (inference/kv_retention.h); null: none, decode attends what the
+  // attention policy chooses. Each sequence gets its own copy of `policy`, started at its first
+  // decode step after this call (a sequence's earlier evictions are dropped). Keeps prefill
+  // queries from then on (query_samples of the attention options, and the last 64 positions).
+  void SetRetention(std::unique_ptr<KvRetention> policy);
+  const KvRetention* retention_policy() const { return retention_policy_.get(); }
+  // The current sequence's retention state (null when it has not decoded under the policy).
+  const KvRetention* retention_state() const;
+
   // Builds the current sequence's key indexes now (retrieval), instead of in the next decode
   // step.
   void PrepareAttention();
@@ -198,6 +218,12 @@ class LlamaContext {
   void SparseDecodeAttention(int layer, int64_t length);
   void Compare(int layer, int64_t length);
   internal::SparseAttention* sparse();  // the current sequence's state; null for full
+  // The current sequence's retention state, started (Start called) on first use; null without
+  // a retention policy.
+  KvRetention* retention();
+  void StartRetention(KvRetention& state);
+  // Hands the attention of this step's attended keys (s.plans) to the retention state.
+  void ObserveRetention(KvRetention& state, int layer, int64_t length);
   internal::PrefillQueries& queries();  // the current sequence's
   void KeepPrefillQueries(int layer, int64_t pos0, int64_t n);
 
@@ -207,6 +233,8 @@ class LlamaContext {
   std::unique_ptr<PagedKvCache> cache_;
   SequenceId sequence_ = 0;
   std::map<SequenceId, std::unique_ptr<internal::SparseAttention>> sparse_;
+  std::unique_ptr<KvRetention> retention_policy_;  // fresh; copied for each sequence
+  std::map<SequenceId, std::unique_ptr<KvRetention>> retention_;
   // Per sequence: prefill queries kept for attention-aware key indexes.
   std::map<SequenceId, std::unique_ptr<internal::PrefillQueries>> queries_;
   std::unique_ptr<Scratch> scratch_;

@@ -7,6 +7,7 @@
 #include <functional>
 #include <numeric>
 
+#include "inference/key_selection.h"
 #include "kernels/attention.h"
 #include "kernels/quant.h"
 
@@ -38,26 +39,6 @@ void GroupPageBounds(const float* q, int group, const float* lo, const float* hi
   }
 }
 
-// Keeps the `k` positions with the highest scores, in their (ascending) order.
-void KeepBest(std::vector<int32_t>* positions, const std::vector<float>& scores, int64_t k) {
-  const auto n = static_cast<int64_t>(positions->size());
-  if (n <= k) return;
-  thread_local std::vector<float> sorted;
-  sorted.assign(scores.begin(), scores.begin() + n);
-  std::nth_element(sorted.begin(), sorted.begin() + (k - 1), sorted.end(), std::greater<>());
-  const float threshold = sorted[k - 1];
-  int64_t above = 0;  // scores strictly above the threshold: all kept; ties fill the rest
-  for (int64_t j = 0; j < n; ++j) above += scores[j] > threshold;
-  int64_t ties = k - above;
-  int64_t kept = 0;
-  for (int64_t j = 0; j < n; ++j) {
-    if (scores[j] > threshold || (scores[j] == threshold && ties-- > 0)) {
-      (*positions)[kept++] = (*positions)[j];
-    }
-  }
-  positions->resize(static_cast<size_t>(kept));
-}
-
 }  // namespace
 
 void PrefillQueries::Truncate(int64_t length, size_t q_dim) {
@@ -82,7 +63,7 @@ SparseAttention::SparseAttention(const AttentionOptions& options, const KvCacheS
       successors_(indexes_.size()) {}
 
 int64_t SparseAttention::Budget(int64_t length) const {
-  return std::max<int64_t>(1, std::llround(options_.budget * static_cast<double>(length)));
+  return MiddleBudget(options_.budget, length);
 }
 
 void SparseAttention::BeginLayer(int layer, int64_t length) {

@@ -1,5 +1,5 @@
 // engram compress [-q QUESTION] (--ratio R | --budget-tokens N) FILE…|- [--json]
-//                 [--coarse-only] [--fine-share F] [--contrast-weight W] [--segment-tokens N]
+//                 [--fine] [--fine-share F] [--contrast-weight W] [--segment-tokens N]
 //                 [--dense] [-m MODEL] [--threads N]
 // Question-aware prompt compression (compress/compressor.h): each FILE (or standard input for
 // "-") is one document; the compressed text goes to stdout. Budgets count the generator's
@@ -26,7 +26,7 @@ struct CompressFlags {
   std::vector<std::string> files;
   std::string question;
   compress::CompressOptions options;
-  bool coarse_only = false;
+  bool fine = false;
   bool dense = false;
   bool json = false;
 };
@@ -72,7 +72,7 @@ Status Run(const CompressFlags& flags) {
                                     "", {.n_threads = engine_options.context.n_threads}));
   }
   std::unique_ptr<compress::TokenScorer> scorer;
-  if (!flags.coarse_only) {
+  if (flags.fine) {
     ENGRAM_TRY_ASSIGN(scorer, compress::TokenScorer::Create(*engine));
   }
   compress::CompressModels models;
@@ -108,8 +108,9 @@ void RegisterCompressCommand(CLI::App& app, const GlobalFlags&, CommandTable& co
   cmd->add_option("--ratio", o.ratio, "Tokens in / tokens out, in (1, 1000]")
       ->check(FiniteIn(-1e12, 1e12));
   cmd->add_option("--budget-tokens", o.budget_tokens, "Tokens out at most");
-  cmd->add_flag("--coarse-only", flags->coarse_only,
-                "Whole sentences only: skip the language model's word-level stage");
+  cmd->add_flag("--fine", flags->fine,
+                "Also drop words by the language model's scores (seconds; off by default: whole "
+                "sentences kept more answers on the tuning split, docs/benchmarks.md)");
   cmd->add_option("--fine-share", o.fine_share,
                   "Share of the budget the coarse stage keeps beyond it for the word-level stage")
       ->default_val(o.fine_share)

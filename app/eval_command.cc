@@ -15,7 +15,7 @@
 //                  [--quality-choice mean|sum]
 //                  [--embedder DIR] [--work-dir DIR] [--examples N] [--json]
 //   engram eval compress [--squad FILE] [--nq FILE] [--ratios 2,4,8] [--methods …] [--limit N]
-//                        [--split all|even|odd] [--no-f1] [--coarse-only] [--dense] [--fine-share F]
+//                        [--split all|even|odd] [--no-f1] [--dense] [--fine-share F]
 //                        [--fine-scope S] [--contrast-weight W] [--dump-cases FILE]
 //                        [--peer FILE] [-m MODEL] [--ctx N] [--threads N] [--json]
 #include <cstdio>
@@ -219,9 +219,10 @@ void AddCompressEval(CLI::App* eval, CommandTable& commands) {
       ->delimiter(',')
       ->default_str("2,4,8")
       ->check(FiniteIn(1, compress::kMaxCompressionRatio, /*lo_open=*/true));
-  cmd->add_option("--methods", o.methods, "engram, random, first, retrieval-only, comma-separated")
+  cmd->add_option("--methods", o.methods,
+                  "engram, engram-fine, random, first, retrieval-only, comma-separated")
       ->delimiter(',')
-      ->default_str("engram,random,first,retrieval-only");
+      ->default_str("engram,engram-fine,random,first,retrieval-only");
   cmd->add_option("--limit", o.limit, "Questions per dataset at most, spread over its documents (0: all)")
       ->default_val(o.limit)
       ->check(CLI::Range(0, 1 << 30));
@@ -229,7 +230,6 @@ void AddCompressEval(CLI::App* eval, CommandTable& commands) {
       ->default_val("all")
       ->check(CLI::IsMember({"all", "even", "odd"}));
   cmd->add_flag("--no-f1", flags->no_f1, "Skip answering (survival and latency only; fast)");
-  cmd->add_flag("--coarse-only", o.coarse_only, "engram without the word-level stage");
   cmd->add_flag("--dense", o.dense, "engram ranks sentences by embedding similarity too (slower)");
   cmd->add_option("--fine-share", o.compress.fine_share, "engram: the word-level stage's share")
       ->default_val(o.compress.fine_share)

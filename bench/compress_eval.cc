@@ -191,7 +191,7 @@ Result<Outcome> RunMethod(const std::string& method, const Case& c, double ratio
   for (const std::string& d : c.documents) out.tokens_in += tools.count(d);
   const int64_t budget = Budget(out.tokens_in, ratio);
   const auto start = std::chrono::steady_clock::now();
-  if (method == "engram" || method == "retrieval-only") {
+  if (method == "engram" || method == "engram-fine" || method == "retrieval-only") {
     compress::CompressOptions options = o.compress;
     options.ratio = ratio;
     compress::CompressModels models{tools.count, nullptr, nullptr};
@@ -199,7 +199,7 @@ Result<Outcome> RunMethod(const std::string& method, const Case& c, double ratio
     if (method == "retrieval-only") {
       options.coarse.chunk_tokens = kRetrievalChunkTokens;
       options.coarse.document_weight = 0;
-    } else if (!o.coarse_only) {
+    } else if (method == "engram-fine") {
       models.scorer = tools.scorer.get();
     }
     ENGRAM_TRY_ASSIGN(compress::Compressed r, compress::Compress(c.question, c.documents, options, models));
@@ -337,8 +337,10 @@ Status ValidateCompressEvalOptions(const CompressEvalOptions& o) {
     if (Status s = compress::ValidateRatioOrBudget(r, 0); !s.ok()) return s;
   }
   for (const std::string& m : o.methods) {
-    if (m != "engram" && m != "random" && m != "first" && m != "retrieval-only") {
-      return bad("--methods: unknown method '" + m + "'; use engram, random, first, retrieval-only");
+    if (m != "engram" && m != "engram-fine" && m != "random" && m != "first" &&
+        m != "retrieval-only") {
+      return bad("--methods: unknown method '" + m +
+                 "'; use engram, engram-fine, random, first, retrieval-only");
     }
   }
   if (o.split != "all" && o.split != "even" && o.split != "odd") return bad("--split: all, even or odd");
@@ -400,7 +402,7 @@ Result<nlohmann::ordered_json> RunCompressEval(const CompressEvalOptions& o) {
   out["cases"] = {{"squad", squad_cases}, {"nq", cases.size() - squad_cases}};
   out["ratios"] = std::move(ratios);
   out["options"] = {{"limit_per_dataset", o.limit}, {"split", o.split}, {"f1", o.f1},
-                    {"coarse_only", o.coarse_only}, {"dense", o.dense},
+                    {"dense", o.dense},
                     {"fine_share", o.compress.fine_share},
                     {"fine_scope", o.compress.fine_scope},
                     {"contrast_weight", o.compress.contrast_weight},

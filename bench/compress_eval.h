@@ -1,7 +1,8 @@
 // `engram eval compress`: prompt compression methods on real QA data, at several ratios, with the
 // same budget each (floor(tokens in / ratio) generator tokens):
-//   engram          compress::Compress: sentences by BM25 relevance (plus embedding similarity with
-//                   --dense), then words by the language model
+//   engram          compress::Compress as `engram compress` runs it: sentences by BM25 relevance
+//                   (plus embedding similarity with --dense), whole
+//   engram-fine     the same, then words dropped by the language model (`engram compress --fine`)
 //   random          random sentences (seeded per question) in their original order
 //   first           truncation: the first tokens of the documents
 //   retrieval-only  whole retrieval chunks (200 tokens) by hybrid relevance (BM25 and the
@@ -30,7 +31,8 @@ struct CompressEvalOptions {
   std::string squad_file;  // SQuAD v1.1 JSON
   std::string nq_file;     // L-Eval natural_question jsonl
   std::vector<double> ratios = {2, 4, 8};
-  std::vector<std::string> methods = {"engram", "random", "first", "retrieval-only"};
+  std::vector<std::string> methods = {"engram", "engram-fine", "random", "first",
+                                      "retrieval-only"};
   int limit = 20;             // questions per dataset, spread over its documents (0: all)
   std::string split = "all";  // documents: all, even or odd 0-based index
   bool f1 = true;             // generate answers (the slow part)
@@ -39,7 +41,6 @@ struct CompressEvalOptions {
   int64_t ctx = 8192;
   int threads = 0;
   compress::CompressOptions compress;  // engram's options (ratio and budget set per run)
-  bool coarse_only = false;            // engram without the language model's word stage
   bool dense = false;                  // engram ranks sentences with the embedder too
   int nq_chunk_tokens = 256;
   std::string dump_cases;  // write the cases as JSONL (for the peer) and go on

@@ -616,7 +616,7 @@ TEST_F(AdversarialTest, StandardInput) {
        Expect::kEither, Expect::kEither},
       {{"tokenize", "--json", "-f", "-"}, Guard::kNone, Expect::kOk, Expect::kEither},
       // Compression refuses text that is not UTF-8 (its source map is byte-exact) and no text.
-      {{"compress", "--json", "--coarse-only", "--ratio", "2", "-"}, Guard::kNone,
+      {{"compress", "--json", "--ratio", "2", "-"}, Guard::kNone,
        Expect::kFail, Expect::kFail},
       {{"memory", "add", "--ns", "n1", "--session", "s1", "--json", "-"}, Guard::kMemory,
        Expect::kEither, Expect::kFail},
@@ -816,13 +816,13 @@ TEST_F(AdversarialTest, Numbers) {
       {G({"--threads", "{}"}), kThreads},
       // compress: a ratio in (1, 1000], a positive budget that holds the question, shares in
       // range; checked before a model is loaded.
-      {{"compress", "--json", "--coarse-only", "-q", "Porto", "--ratio", "{}", text},
+      {{"compress", "--json", "-q", "Porto", "--ratio", "{}", text},
        {{"nan", F}, {"inf", F}, {"-1", F}, {"0", F}, {"1", F}, {"1000.5", F}, {"1e308", F},
         {"2", OK}}},
-      {{"compress", "--json", "--coarse-only", "-q", "where is Porto", "--budget-tokens", "{}",
+      {{"compress", "--json", "-q", "where is Porto", "--budget-tokens", "{}",
         text},
        {{"nan", F}, {"-1", F}, {"0", F}, {"2", F}, {"9223372036854775807", OK}, {"50", OK}}},
-      {{"compress", "--json", "-q", "Porto", "--ratio", "2", "--fine-share", "{}", text},
+      {{"compress", "--json", "--fine", "-q", "Porto", "--ratio", "2", "--fine-share", "{}", text},
        {{"nan", F}, {"-1", F}, {"5", F}, {"inf", F}}},
       {{"compress", "--json", "-q", "Porto", "--ratio", "2", "--segment-tokens", "{}", text},
        {{"nan", F}, {"0", F}, {"8", F}, {"100000", F}}},

@@ -56,7 +56,7 @@ TEST_F(EvalCompressCommandTest, JsonContractCasesAndPeer) {
       R"({"id": "q1", "method": "longllmlingua", "ratio": 2, "compressed": "founded in Tartu", "latency_ms": 12.5, "tokens_in": 40, "tokens_out": 5})"
       "\n");
   RunResult r = RunEngram({"eval", "compress", "--squad", squad_, "--nq", nq_, "--ratios", "2,4",
-                           "--no-f1", "--coarse-only", "--dump-cases", cases, "--peer", peer,
+                           "--no-f1", "--methods", "engram,random,first,retrieval-only", "--dump-cases", cases, "--peer", peer,
                            "--threads", "2", "--json"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const nlohmann::json j = ParseJson(r);
@@ -97,7 +97,7 @@ TEST_F(EvalCompressCommandTest, BadInputIsOneClearLine) {
       {{"eval", "compress", "--squad", squad_, "--ratios", "1"}, "--ratios"},
       {{"eval", "compress", "--squad", squad_, "--methods", "magic"}, "magic"},
       {{"eval", "compress", "--squad", (dir_ / "missing.json").string()}, "missing.json"},
-      {{"eval", "compress", "--squad", squad_, "--no-f1", "--coarse-only", "--peer", nq_}, "id"},
+      {{"eval", "compress", "--squad", squad_, "--no-f1", "--methods", "engram", "--peer", nq_}, "id"},
   };
   for (const auto& [args, part] : cases) {
     RunResult r = RunEngram(args);

@@ -5,9 +5,10 @@
 # builds (SQuAD articles, L-Eval NQ pages), scored by engram with the same answer-survival and F1
 # code as its own methods, in one run. Prints engram's JSON result.
 #   Usage: bench/peer_compress.sh [--limit N] [--ratios 2,4,8] [--threads N] [--out DIR]
-#            [--methods llmlingua,longllmlingua] [--no-f1] [--build-dir DIR]
+#            [--methods llmlingua,longllmlingua] [--no-f1] [--split all|even|odd] [--build-dir DIR]
 # Defaults: --limit 20 (questions per dataset), ratios 2,4,8, 2 threads, both peer methods,
-# --out a new directory under /tmp (kept). DIR gets cases.jsonl (the cases), peer.jsonl (the
+# --split all (odd: the documents engram's defaults were not chosen on), --out a new directory
+# under /tmp (kept). DIR gets cases.jsonl (the cases), peer.jsonl (the
 # peer's compressed contexts and latencies) and result.json. --no-f1 skips engram's answering
 # (survival and latency only). The data: $ENGRAM_SHARED_DATA (default ../shared/data).
 # Needs a build ($BUILD/bin/engram), the default generator (scripts/fetch_models.sh) and the
@@ -20,7 +21,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 die() { echo "peer_compress: error: $*" >&2; exit 1; }
 
-limit=20 ratios=2,4,8 threads=2 out="" methods=llmlingua,longllmlingua f1=1 build=build
+limit=20 ratios=2,4,8 threads=2 out="" methods=llmlingua,longllmlingua f1=1 build=build split=all
 while [ $# -gt 0 ]; do
   case "$1" in
     --limit) limit="$2"; shift 2 ;;
@@ -29,6 +30,7 @@ while [ $# -gt 0 ]; do
     --out) out="$2"; shift 2 ;;
     --methods) methods="$2"; shift 2 ;;
     --no-f1) f1=0; shift ;;
+    --split) split="$2"; shift 2 ;;
     --build-dir) build="$2"; shift 2 ;;
     -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "peer_compress: unknown argument '$1' (see --help)" >&2; exit 2 ;;
@@ -61,7 +63,8 @@ py="$venv/bin/python"
 "$py" bench/convert_scorer.py --gguf "$gguf" --out "$scorer" || die "bench/convert_scorer.py failed"
 
 # (c) The cases, as engram builds them (the cheap 'first' method with --no-f1, output dropped).
-data=(--squad "$squad" --nq "$nq" --limit "$limit" --ratios "$ratios" --threads "$threads")
+data=(--squad "$squad" --nq "$nq" --limit "$limit" --ratios "$ratios" --threads "$threads"
+  --split "$split")
 echo "peer_compress: writing the cases to $out/cases.jsonl" >&2
 "$engram" eval compress "${data[@]}" --methods first --no-f1 --dump-cases "$out/cases.jsonl" \
   > /dev/null 2> "$out/cases.err" || { tail -5 "$out/cases.err" >&2; die "engram eval compress --dump-cases failed"; }

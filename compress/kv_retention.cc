@@ -180,12 +180,9 @@ Status ValidateKvRetentionOptions(const KvRetentionOptions& o) {
     return Status::InvalidArgument("KV retention: " + std::string(field) + " " + value +
                                    " is out of range; use " + std::string(range));
   };
-  if (!(o.budget > 0.0 && o.budget <= 1.0)) {
-    return bad("budget", std::to_string(o.budget), "a share of the context in (0, 1], e.g. 0.05");
-  }
-  if (o.sinks < 0 || o.sinks > 65536) return bad("sinks", std::to_string(o.sinks), "0..65536");
-  if (o.window < 1 || o.window > 1 << 20) {
-    return bad("window", std::to_string(o.window), "1..1048576");
+  if (Status s = inference::ValidateKeyBudget("KV retention", o.budget, o.sinks, o.window);
+      !s.ok()) {
+    return s;
   }
   if (o.observation < 1 || o.observation > 64) {
     return bad("observation", std::to_string(o.observation), "1..64 prefill positions");

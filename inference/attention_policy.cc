@@ -3,6 +3,8 @@
 #include <cmath>
 #include <cstdio>
 
+#include "inference/key_selection.h"
+
 namespace engram::inference {
 
 std::string_view AttentionKindName(AttentionKind kind) {
@@ -46,13 +48,7 @@ Status ValidateAttentionOptions(const AttentionOptions& o) {
     return Status::InvalidArgument("attention: " + std::string(field) + " " + value +
                                    " is out of range; use " + std::string(range));
   };
-  if (!(o.budget > 0.0 && o.budget <= 1.0)) {
-    return bad("budget", std::to_string(o.budget), "a share of the context in (0, 1], e.g. 0.05");
-  }
-  if (o.sinks < 0 || o.sinks > 65536) return bad("sinks", std::to_string(o.sinks), "0..65536");
-  if (o.window < 1 || o.window > 1 << 20) {
-    return bad("window", std::to_string(o.window), "1..1048576");
-  }
+  if (Status s = ValidateKeyBudget("attention", o.budget, o.sinks, o.window); !s.ok()) return s;
   if (!(o.candidate_factor >= 1.0 && o.candidate_factor <= 1000.0)) {
     return bad("candidate factor", std::to_string(o.candidate_factor), "1..1000");
   }

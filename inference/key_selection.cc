@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <string>
 
 namespace engram::inference {
 
@@ -31,6 +32,19 @@ void KeepBest(std::vector<int32_t>* positions, std::span<const float> scores, in
     }
   }
   positions->resize(static_cast<size_t>(kept));
+}
+
+Status ValidateKeyBudget(std::string_view who, double budget, int sinks, int window) {
+  auto bad = [&](std::string_view field, const std::string& value, std::string_view range) {
+    return Status::InvalidArgument(std::string(who) + ": " + std::string(field) + " " + value +
+                                   " is out of range; use " + std::string(range));
+  };
+  if (!(budget > 0.0 && budget <= 1.0)) {
+    return bad("budget", std::to_string(budget), "a share of the context in (0, 1], e.g. 0.05");
+  }
+  if (sinks < 0 || sinks > 65536) return bad("sinks", std::to_string(sinks), "0..65536");
+  if (window < 1 || window > 1 << 20) return bad("window", std::to_string(window), "1..1048576");
+  return Status::OK();
 }
 
 }  // namespace engram::inference

@@ -4,7 +4,10 @@
 
 #include <cstdint>
 #include <span>
+#include <string_view>
 #include <vector>
+
+#include "common/status.h"
 
 namespace engram::inference {
 
@@ -16,5 +19,9 @@ int64_t MiddleBudget(double budget, int64_t length);
 // their order; among equal scores at the threshold the earlier entries stay. No-op when
 // positions->size() <= k.
 void KeepBest(std::vector<int32_t>* positions, std::span<const float> scores, int64_t k);
+
+// The fields every policy shares: budget in (0, 1], sinks 0..65536, window 1..2^20.
+// kInvalidArgument "<who>: <field> <value> is out of range; use <range>".
+Status ValidateKeyBudget(std::string_view who, double budget, int sinks, int window);
 
 }  // namespace engram::inference

@@ -13,45 +13,13 @@
 #include <nlohmann/json.hpp>
 
 #include "common/paths.h"
+#include "tests/compress/compress_test_util.h"
 
 namespace engram::compress {
 namespace {
 
-// A crude token count: terms plus punctuation runs (the tests only need it monotone).
-int CountWords(std::string_view s) {
-  int n = 0;
-  bool in_word = false;
-  for (char c : s) {
-    const bool space = c == ' ' || c == '\n' || c == '\t';
-    if (!space && !in_word) ++n;
-    in_word = !space;
-  }
-  return n;
-}
-
-// Checks the SourceMap promise and that spans are disjoint and in output order.
-void ExpectExactMap(const Compressed& c, const std::vector<std::string>& documents) {
-  size_t previous_end = 0;
-  for (const MappedSpan& s : c.map.spans()) {
-    ASSERT_LT(s.document, documents.size());
-    ASSERT_LE(s.end, documents[s.document].size());
-    ASSERT_LE(s.out_end, c.text.size());
-    EXPECT_GE(s.out_begin, previous_end);
-    previous_end = s.out_end;
-    EXPECT_EQ(c.text.substr(s.out_begin, s.out_end - s.out_begin),
-              documents[s.document].substr(s.begin, s.end - s.begin));
-  }
-  // Map() over any window returns exact, clipped spans.
-  for (size_t b = 0; b < c.text.size(); b += 37) {
-    const size_t e = std::min(c.text.size(), b + 91);
-    for (const MappedSpan& s : c.map.Map(b, e)) {
-      EXPECT_GE(s.out_begin, b);
-      EXPECT_LE(s.out_end, e);
-      EXPECT_EQ(c.text.substr(s.out_begin, s.out_end - s.out_begin),
-                documents[s.document].substr(s.begin, s.end - s.begin));
-    }
-  }
-}
+using testing::CountWords;
+using testing::ExpectExactMap;
 
 const std::vector<std::string> kDocuments = {
     "Lisbon is the capital of Portugal. It lies on the Tagus river. Trams climb its hills.",

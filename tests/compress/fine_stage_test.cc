@@ -5,20 +5,13 @@
 #include <gtest/gtest.h>
 
 #include "compress/compressor.h"
+#include "tests/compress/compress_test_util.h"
 
 namespace engram::compress {
 namespace {
 
-int CountWords(std::string_view s) {
-  int n = 0;
-  bool in_word = false;
-  for (char c : s) {
-    const bool space = c == ' ' || c == '\n' || c == '\t';
-    if (!space && !in_word) ++n;
-    in_word = !space;
-  }
-  return n;
-}
+using testing::CountWords;
+using testing::ExpectExactMap;
 
 // One token per word (with the space before it, as byte-level BPE has), scored by `score`.
 std::vector<ScoredToken> WordTokens(std::string_view text,
@@ -34,14 +27,6 @@ std::vector<ScoredToken> WordTokens(std::string_view text,
     tokens.push_back({begin, i, score(text.substr(word, i - word)), 0.0});
   }
   return tokens;
-}
-
-void ExpectExactMap(const Compressed& c, const std::vector<std::string>& documents) {
-  for (const MappedSpan& s : c.map.spans()) {
-    ASSERT_LT(s.document, documents.size());
-    EXPECT_EQ(c.text.substr(s.out_begin, s.out_end - s.out_begin),
-              documents[s.document].substr(s.begin, s.end - s.begin));
-  }
 }
 
 const std::vector<std::string> kDocuments = {

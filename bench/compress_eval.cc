@@ -15,6 +15,7 @@
 #include "bench/stats.h"
 #include "common/build_info.h"
 #include "common/json_read.h"
+#include "common/json_write.h"
 #include "common/machine_info.h"
 #include "compress/token_scorer.h"
 #include "inference/bert_embedder.h"
@@ -128,7 +129,7 @@ Status DumpCases(const std::string& path, const std::vector<Case>& cases) {
     const nlohmann::json line = {{"id", c.id},           {"dataset", c.dataset},
                                  {"question", c.question}, {"documents", c.documents},
                                  {"answers", c.answers}};
-    out << line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+    out << JsonText(line) << "\n";
   }
   out.close();
   if (!out) return Status::IOError("eval compress: writing '" + path + "' failed");

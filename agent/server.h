@@ -34,7 +34,7 @@ class AgentRuntime;
 struct ServeLimits {
   int max_tokens = 4096;          // per request (max_tokens above: 400)
   int default_max_tokens = 256;   // when a request names none
-  std::chrono::seconds request_timeout{300};
+  std::chrono::milliseconds request_timeout{300'000};
 };
 
 // What the routes share. Not owned; built and torn down by serve (or a test).

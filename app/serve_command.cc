@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -34,7 +35,7 @@ struct ServeFlags {
   agent::SchedulerOptions scheduler;
   agent::ServeLimits limits;
   std::string api_keys;
-  int64_t request_timeout_s = 300;
+  double request_timeout_s = 300;  // fractions allowed: tests use 0.5
   bool no_compress = false;
 };
 
@@ -87,7 +88,8 @@ Status Build(const ServeFlags& flags, const std::string& data_dir, Server& s) {
                 .metrics = &s.metrics,
                 .limits = flags.limits,
                 .model_id = std::filesystem::path(s.engine->model_path()).stem().string()};
-  s.services.limits.request_timeout = std::chrono::seconds(flags.request_timeout_s);
+  s.services.limits.request_timeout =
+      std::chrono::milliseconds(std::llround(flags.request_timeout_s * 1000));
   agent::AddServerRoutes(s.router, s.services);
   agent::AddOpenAiRoutes(s.router, s.services);
   agent::AddCollectionRoutes(s.router, s.services);
@@ -185,8 +187,8 @@ void RegisterServeCommand(CLI::App& cli, const GlobalFlags& global, CommandTable
       ->check(CLI::Range(1, 1 << 20))
       ->capture_default_str();
   cmd->add_option("--request-timeout", flags->request_timeout_s,
-                  "Seconds a request may take before it is ended with an error")
-      ->check(CLI::Range(1, 86400))
+                  "Seconds a request may take before it is ended with an error (fractions allowed)")
+      ->check(CLI::Range(0.05, 86400.0))
       ->capture_default_str();
   cmd->add_option("--max-body-bytes", flags->http.max_body_bytes, "Largest request body")
       ->check(CLI::Range(1024, 1 << 30))

@@ -223,33 +223,45 @@ def test_memory_delete_and_collection_ingest_survive_sigkill(own_server):
 
 def test_request_timeout(own_server):
     # Past --request-timeout a request ends with a JSON error (the scheduler says 503), a stream
-    # with an error event and [DONE]; a session turn that timed out stores nothing.
-    server = own_server("--request-timeout", "2")
+    # with an error event and [DONE]; a session turn that timed out stores nothing. A fast machine
+    # may finish a reply within the timeout: then it must have come back within it (and a session
+    # turn is stored whole), so each case is checked either way.
+    timeout_s = 0.5
+    server = own_server("--request-timeout", str(timeout_s))
     # Greedy, this prompt runs on for hundreds of tokens (no early end of text).
     story = "Write a long story about a lighthouse keeper."
     body = {"model": "engram", "max_tokens": 2000, "temperature": 0,
             "messages": [{"role": "user", "content": story}]}
-    start = time.monotonic()
-    r = server.curl("POST", "/v1/chat/completions", json_body=body, timeout=30)
-    elapsed = time.monotonic() - start
-    assert elapsed < 10, f"the request ran {elapsed:.1f} s past a 2 s timeout"
+
+    def timed(method, path, json_body):
+        start = time.monotonic()
+        r = server.curl(method, path, json_body=json_body, timeout=30)
+        elapsed = time.monotonic() - start
+        assert elapsed < 8, f"the request ran {elapsed:.1f} s past a {timeout_s} s timeout"
+        return r, elapsed
+
+    r, elapsed = timed("POST", "/v1/chat/completions", body)
     if r.status != 200:
         assert r.status in (503, 504), r
         r.error_message()
-    else:  # only a fast machine writes the story within the 2 s
-        assert elapsed < 2.5, (elapsed, r)
-    r = server.curl("POST", "/v1/chat/completions", json_body={**body, "stream": True},
-                    timeout=30)
+    else:
+        assert elapsed < timeout_s + 0.5, (elapsed, r)
+    r, elapsed = timed("POST", "/v1/chat/completions", {**body, "stream": True})
     assert r.status == 200, r
     events = [line[6:] for line in r.text.split("\n") if line.startswith("data: ")]
     assert events[-1] == "[DONE]", r.text[-500:]
-    assert '"error"' in events[-2], r.text[-500:]
+    if '"error"' not in events[-2]:
+        assert elapsed < timeout_s + 0.5, (elapsed, r.text[-500:])
     sid = create_session(server)
-    r = server.curl("POST", f"/v1/sessions/{sid}/messages", timeout=30,
-                    json_body={"content": story, "max_tokens": 1500, "temperature": 0})
-    assert r.status in (503, 504), r
-    r.error_message()
-    assert session_messages(server, sid) == []
+    r, elapsed = timed("POST", f"/v1/sessions/{sid}/messages",
+                       {"content": story, "max_tokens": 1500, "temperature": 0})
+    if r.status != 200:
+        assert r.status in (503, 504), r
+        r.error_message()
+        assert session_messages(server, sid) == []
+    else:
+        assert elapsed < timeout_s + 0.5, (elapsed, r)
+        assert [m["role"] for m in session_messages(server, sid)] == ["user", "assistant"]
     server.assert_healthy()
 
 

@@ -1,7 +1,9 @@
 // The llama forward pass on CPU. Per batch of tokens: embed; per layer: RMSNorm, q/k/v
 // projections (one parallel loop for the three), RoPE, store k/v, causal attention over the
 // cache, output projection + residual, RMSNorm, gate/up (one loop), SwiGLU, down + residual;
-// final norm and the vocabulary projection. Matrix products go through kernels/matmul.h on the
+// final norm and the vocabulary projection. Gemma 3 adds: embeddings scaled, q/k head norms
+// before RoPE, a norm on each branch's output before its residual, GeGLU, and sliding-window
+// layers that attend only their last `sliding_window` positions with their own RoPE base. Matrix products go through kernels/matmul.h on the
 // weights as stored; each input is prepared (quantized to 8 bits where the weights want it)
 // once and shared by every matrix that reads it.
 #include "inference/llama_context.h"
@@ -12,6 +14,7 @@
 #include <cstring>
 #include <filesystem>
 #include <limits>
+#include <span>
 #include <string>
 
 #include "common/logging.h"
@@ -46,6 +49,7 @@ void RmsNorm(const float* x, const float* weight, int64_t n, float eps, float* o
 // Buffers for one batch of up to n_ubatch tokens, allocated once.
 struct LlamaContext::Scratch {
   std::vector<float> x, norm, q, k, v, attn, gate, up, rope_cos, rope_sin;
+  std::vector<float> rope_cos_local, rope_sin_local;  // sliding-window layers' angles (gemma3)
   // Prepared activations per representation (q8_0, q8_1, f32), valid for `prepared_input`.
   std::vector<uint8_t> acts[3];
   const float* prepared_for[3] = {nullptr, nullptr, nullptr};
@@ -112,6 +116,10 @@ Result<std::unique_ptr<LlamaContext>> LlamaContext::Create(std::shared_ptr<const
   s.up.resize(ub * c.n_ff);
   s.rope_cos.resize(ub * c.rope_dim / 2);
   s.rope_sin.resize(ub * c.rope_dim / 2);
+  if (c.sliding_window > 0) {
+    s.rope_cos_local.resize(ub * c.rope_dim / 2);
+    s.rope_sin_local.resize(ub * c.rope_dim / 2);
+  }
   return ctx;
 }
 
@@ -259,7 +267,7 @@ void LlamaContext::StartRetention(KvRetention& state) {
   const internal::PrefillQueries& kept = queries();
   const KvRetention::Observation observation = state.observation();
   const int group = c.n_head / c.n_kv_head;
-  const float scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
+  const float scale = c.attention_scale;
   // The attention of every (layer, KV head) in parallel, then Start serially (its contract).
   const size_t heads = static_cast<size_t>(c.n_layer) * c.n_kv_head;
   std::vector<std::vector<float>> attention(heads);
@@ -281,7 +289,7 @@ void LlamaContext::StartRetention(KvRetention& state) {
 void LlamaContext::ObserveRetention(KvRetention& state, int layer, int64_t length) {
   const LlamaConfig& c = model_->config();
   const int group = c.n_head / c.n_kv_head;
-  const float scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
+  const float scale = c.attention_scale;
   Scratch& s = *scratch_;
   team_.ParallelFor(0, static_cast<size_t>(c.n_kv_head), 1, [&](size_t lo, size_t hi) {
     thread_local std::vector<int32_t> positions;
@@ -316,6 +324,7 @@ void LlamaContext::PrepareAttention() {
   const int64_t length = position() + 1;
   const internal::PrefillQueries& kept = queries();
   for (int l = 0; l < c.n_layer; ++l) {
+    if (model_->layers()[l].sliding) continue;  // never attended sparsely
     state->BeginLayer(l, length);
     team_.ParallelFor(0, static_cast<size_t>(c.n_kv_head), 1, [&](size_t lo, size_t hi) {
       for (size_t h = lo; h < hi; ++h) {
@@ -458,22 +467,31 @@ void LlamaContext::Attention(int layer, int64_t pos0, int64_t n) {
   const int group = c.n_head / c.n_kv_head;
   const int dim = c.head_dim;
   const int64_t q_dim = static_cast<int64_t>(c.n_head) * dim;
-  const float scale = 1.0f / std::sqrt(static_cast<float>(dim));
+  const float scale = c.attention_scale;
   Scratch& s = *scratch_;
   const int64_t n_keys_last = pos0 + n;
 
   const auto start = Clock::now();
-  const bool sparse_decode = n == 1 && (retention_policy_ != nullptr || sparse() != nullptr);
+  // Sliding-window layers are bounded already: the sparse and retention policies leave them be.
+  const bool local = model_->layers()[layer].sliding;
+  const bool sparse_decode =
+      n == 1 && !local && (retention_policy_ != nullptr || sparse() != nullptr);
   if (sparse_decode || (n == 1 && n_keys_last > kDecodeKeysPerPiece)) {
     const double measuring = comparison_ != nullptr ? comparison_->seconds : 0.0;
     if (sparse_decode) {
       SparseDecodeAttention(layer, n_keys_last);
     } else {
-      FullDecodeAttention(layer, n_keys_last);
-      stats_.keys_attended += static_cast<double>(n_keys_last) * c.n_kv_head;
+      const int64_t begin = FirstKey(layer, n_keys_last);
+      FullDecodeAttention(layer, begin, n_keys_last);
+      stats_.keys_attended += static_cast<double>(n_keys_last - begin) * c.n_kv_head;
     }
     stats_.attention_seconds +=
         SecondsSince(start) - (comparison_ != nullptr ? comparison_->seconds - measuring : 0.0);
+    return;
+  }
+  if (FirstKey(layer, n_keys_last) > 0) {  // some window of the batch starts past key 0
+    WindowedPrefillAttention(layer, pos0, n);
+    if (n == 1) stats_.attention_seconds += SecondsSince(start);
     return;
   }
 
@@ -501,15 +519,45 @@ void LlamaContext::Attention(int layer, int64_t pos0, int64_t n) {
   }
 }
 
-void LlamaContext::FullDecodeAttention(int layer, int64_t length) {
+int64_t LlamaContext::FirstKey(int layer, int64_t length) const {
+  const int64_t window = model_->config().sliding_window;
+  if (!model_->layers()[layer].sliding || window <= 0) return 0;
+  return std::max<int64_t>(0, length - window);
+}
+
+void LlamaContext::WindowedPrefillAttention(int layer, int64_t pos0, int64_t n) {
   const LlamaConfig& c = model_->config();
   const int group = c.n_head / c.n_kv_head;
   const int dim = c.head_dim;
-  const float scale = 1.0f / std::sqrt(static_cast<float>(dim));
+  const int64_t q_dim = static_cast<int64_t>(c.n_head) * dim;
+  Scratch& s = *scratch_;
+  // One task per (token, KV head), each over its own window (at most sliding_window keys).
+  team_.ParallelFor(0, static_cast<size_t>(n * c.n_kv_head), 4, [&](size_t lo, size_t hi) {
+    thread_local std::vector<float> scratch, stats;
+    scratch.resize(static_cast<size_t>(group) * (c.sliding_window + dim));
+    stats.resize(2 * static_cast<size_t>(group));
+    for (size_t task = lo; task < hi; ++task) {
+      const int64_t t = static_cast<int64_t>(task) / c.n_kv_head;
+      const int h = static_cast<int>(task % c.n_kv_head);
+      const int64_t end = pos0 + t + 1;
+      const size_t offset = t * q_dim + h * group * dim;
+      kernels::AttendPartial(s.q.data() + offset, group, dim, c.attention_scale,
+                             cache_->Keys(sequence_, layer, h), cache_->Values(sequence_, layer, h),
+                             FirstKey(layer, end), end, scratch.data(),
+                             {stats.data(), stats.data() + group, s.attn.data() + offset});
+    }
+  });
+}
+
+void LlamaContext::FullDecodeAttention(int layer, int64_t begin_key, int64_t length) {
+  const LlamaConfig& c = model_->config();
+  const int group = c.n_head / c.n_kv_head;
+  const int dim = c.head_dim;
+  const float scale = c.attention_scale;
   Scratch& s = *scratch_;
   const size_t piece_floats = static_cast<size_t>(group) * (2 + dim);
   // One query, a long cache: split the keys so every thread has work, then merge.
-  const int64_t pieces = (length + kDecodeKeysPerPiece - 1) / kDecodeKeysPerPiece;
+  const int64_t pieces = (length - begin_key + kDecodeKeysPerPiece - 1) / kDecodeKeysPerPiece;
   s.decode_pieces.resize(static_cast<size_t>(c.n_kv_head * pieces) * piece_floats);
   team_.ParallelFor(0, static_cast<size_t>(c.n_kv_head * pieces), 1, [&](size_t lo, size_t hi) {
     thread_local std::vector<float> scores;
@@ -518,7 +566,7 @@ void LlamaContext::FullDecodeAttention(int layer, int64_t length) {
       const int h = static_cast<int>(task / pieces);
       const int64_t p = static_cast<int64_t>(task % pieces);
       float* buf = s.decode_pieces.data() + task * piece_floats;
-      const int64_t begin = p * kDecodeKeysPerPiece;
+      const int64_t begin = begin_key + p * kDecodeKeysPerPiece;
       const int64_t end = std::min(length, begin + kDecodeKeysPerPiece);
       kernels::AttendPartial(s.q.data() + h * group * dim, group, dim, scale,
                              cache_->Keys(sequence_, layer, h), cache_->Values(sequence_, layer, h),
@@ -540,7 +588,7 @@ void LlamaContext::SparseDecodeAttention(int layer, int64_t length) {
   const LlamaConfig& c = model_->config();
   const int group = c.n_head / c.n_kv_head;
   const int dim = c.head_dim;
-  const float scale = 1.0f / std::sqrt(static_cast<float>(dim));
+  const float scale = c.attention_scale;
   Scratch& s = *scratch_;
   // Under a retention policy the kept keys are attended, else the attention policy's choice.
   KvRetention* retention = this->retention();
@@ -610,7 +658,7 @@ void LlamaContext::Compare(int layer, int64_t length) {
   const LlamaConfig& c = model_->config();
   const int group = c.n_head / c.n_kv_head;
   const int dim = c.head_dim;
-  const float scale = 1.0f / std::sqrt(static_cast<float>(dim));
+  const float scale = c.attention_scale;
   Scratch& s = *scratch_;
   std::vector<double> mass(static_cast<size_t>(c.n_head)), err(static_cast<size_t>(c.n_head));
   team_.ParallelFor(0, static_cast<size_t>(c.n_kv_head), 1, [&](size_t lo, size_t hi) {
@@ -688,6 +736,28 @@ void LlamaContext::KeepPrefillQueries(int layer, int64_t pos0, int64_t n) {
   }
 }
 
+namespace {
+
+// RoPE angles as GGML computes them: theta_i = pos * base^(-2i/dim), the power built by repeated
+// float multiplication, divided by the llama3 frequency factor (if any), times freq_scale.
+void FillRopeAngles(std::span<const int64_t> positions, int rope_dim, float base, float freq_scale,
+                    const std::vector<float>& factors, float* cos_out, float* sin_out) {
+  const int half = rope_dim / 2;
+  const float theta_scale = std::pow(base, -2.0f / static_cast<float>(rope_dim));
+  for (size_t t = 0; t < positions.size(); ++t) {
+    float theta = static_cast<float>(positions[t]);
+    for (int i = 0; i < half; ++i) {
+      float angle = factors.empty() ? theta : theta / factors[i];
+      angle *= freq_scale;
+      cos_out[t * half + i] = std::cos(angle);
+      sin_out[t * half + i] = std::sin(angle);
+      theta *= theta_scale;
+    }
+  }
+}
+
+}  // namespace
+
 void LlamaContext::EmbedAndPlaceRows(std::span<const int32_t> tokens) {
   const LlamaConfig& c = model_->config();
   Scratch& s = *scratch_;
@@ -695,34 +765,32 @@ void LlamaContext::EmbedAndPlaceRows(std::span<const int32_t> tokens) {
   const int64_t E = c.n_embd;
   const WeightMatrix& embd = model_->token_embedding();
   for (int64_t t = 0; t < n; ++t) {
+    float* row = s.x.data() + t * E;
     kernels::DequantizeRow(embd.type, embd.data + static_cast<size_t>(tokens[t]) * embd.row_bytes,
-                           s.x.data() + t * E, E);
-  }
-  // RoPE angles as GGML computes them: theta_i = pos * base^(-2i/dim), the power built by
-  // repeated float multiplication, divided by the llama3 frequency factor, times freq_scale.
-  const int half = c.rope_dim / 2;
-  const float theta_scale = std::pow(c.rope_freq_base, -2.0f / static_cast<float>(c.rope_dim));
-  const std::vector<float>& factors = model_->rope_freq_factors();
-  for (int64_t t = 0; t < n; ++t) {
-    float theta = static_cast<float>(s.row_pos[t]);
-    for (int i = 0; i < half; ++i) {
-      float angle = factors.empty() ? theta : theta / factors[i];
-      angle *= c.rope_freq_scale;
-      s.rope_cos[t * half + i] = std::cos(angle);
-      s.rope_sin[t * half + i] = std::sin(angle);
-      theta *= theta_scale;
+                           row, E);
+    if (c.embedding_scale != 1.0f) {
+      for (int64_t i = 0; i < E; ++i) row[i] *= c.embedding_scale;
     }
+  }
+  const std::span<const int64_t> positions(s.row_pos.data(), static_cast<size_t>(n));
+  FillRopeAngles(positions, c.rope_dim, c.rope_freq_base, c.rope_freq_scale,
+                 model_->rope_freq_factors(), s.rope_cos.data(), s.rope_sin.data());
+  if (c.sliding_window > 0) {  // local layers: their own base, never scaled
+    FillRopeAngles(positions, c.rope_dim, c.rope_freq_base_local, 1.0f, {},
+                   s.rope_cos_local.data(), s.rope_sin_local.data());
   }
 }
 
-void LlamaContext::Rope(float* v, int64_t stride, int heads, int64_t n) {
+void LlamaContext::Rope(float* v, int64_t stride, int heads, int64_t n, bool local) {
   const LlamaConfig& c = model_->config();
   const Scratch& s = *scratch_;
   const int half = c.rope_dim / 2;
+  const float* cos_table = local ? s.rope_cos_local.data() : s.rope_cos.data();
+  const float* sin_table = local ? s.rope_sin_local.data() : s.rope_sin.data();
   team_.ParallelFor(0, static_cast<size_t>(n), 16, [&](size_t t0, size_t t1) {
     for (size_t t = t0; t < t1; ++t) {
-      const float* cs = s.rope_cos.data() + t * half;
-      const float* sn = s.rope_sin.data() + t * half;
+      const float* cs = cos_table + t * half;
+      const float* sn = sin_table + t * half;
       for (int h = 0; h < heads; ++h) {
         float* x = v + t * stride + static_cast<int64_t>(h) * c.head_dim;
         for (int i = 0; i < half; ++i) {
@@ -748,6 +816,16 @@ void LlamaContext::NormRows(const std::vector<float>& weight, int64_t first, int
   });
 }
 
+void LlamaContext::NormInPlace(const std::vector<float>& weight, float* rows, int64_t count,
+                               int64_t width) {
+  const float eps = model_->config().rms_eps;
+  team_.ParallelFor(0, static_cast<size_t>(count), 16, [&](size_t r0, size_t r1) {
+    for (size_t r = r0; r < r1; ++r) {
+      RmsNorm(rows + r * width, weight.data(), width, eps, rows + r * width);
+    }
+  });
+}
+
 void LlamaContext::EvalLayer(int l, int64_t n, bool batch) {
   const LlamaConfig& c = model_->config();
   Scratch& s = *scratch_;
@@ -760,7 +838,9 @@ void LlamaContext::EvalLayer(int l, int64_t n, bool batch) {
       for (int64_t i = 0; i < dim; ++i) out[t * dim + i] += bias[i];
     }
   };
-  auto add_residual = [&]() {
+  // A branch's output (in s.norm) joins the residual stream, normed first where the model says.
+  auto add_residual = [&](const std::vector<float>& post_norm) {
+    if (!post_norm.empty()) NormInPlace(post_norm, s.norm.data(), n, E);
     for (int64_t i = 0; i < n * E; ++i) s.x[i] += s.norm[i];
   };
   const LlamaLayerWeights& w = model_->layers()[l];
@@ -769,8 +849,10 @@ void LlamaContext::EvalLayer(int l, int64_t n, bool batch) {
   add_bias(s.q, w.bq, q_dim);
   add_bias(s.k, w.bk, kv_dim);
   add_bias(s.v, w.bv, kv_dim);
-  Rope(s.q.data(), q_dim, c.n_head, n);
-  Rope(s.k.data(), kv_dim, c.n_kv_head, n);
+  if (!w.q_norm.empty()) NormInPlace(w.q_norm, s.q.data(), n * c.n_head, c.head_dim);
+  if (!w.k_norm.empty()) NormInPlace(w.k_norm, s.k.data(), n * c.n_kv_head, c.head_dim);
+  Rope(s.q.data(), q_dim, c.n_head, n, w.sliding);
+  Rope(s.k.data(), kv_dim, c.n_kv_head, n, w.sliding);
   for (int64_t t = 0; t < n; ++t) {
     cache_->Store(s.row_seq[t], l, s.row_pos[t], s.k.data() + t * kv_dim,
                   s.v.data() + t * kv_dim);
@@ -782,15 +864,22 @@ void LlamaContext::EvalLayer(int l, int64_t n, bool batch) {
     Attention(l, s.row_pos[0], n);
   }
   Linear({{&w.wo, s.norm.data()}}, s.attn.data(), n);
-  add_residual();
+  add_residual(w.post_attn_norm);
   NormRows(w.ffn_norm, 0, n);
   Linear({{&w.w_gate, s.gate.data()}, {&w.w_up, s.up.data()}}, s.norm.data(), n);
+  const bool gelu = c.ffn_activation == FfnActivation::kGeluTanh;
   team_.ParallelFor(0, static_cast<size_t>(n), 4, [&](size_t t0, size_t t1) {
-    kernels::SwiGlu(s.gate.data() + t0 * c.n_ff, s.up.data() + t0 * c.n_ff,
-                    s.gate.data() + t0 * c.n_ff, static_cast<int64_t>(t1 - t0) * c.n_ff);
+    float* gate = s.gate.data() + t0 * c.n_ff;
+    const float* up = s.up.data() + t0 * c.n_ff;
+    const int64_t count = static_cast<int64_t>(t1 - t0) * c.n_ff;
+    if (gelu) {
+      kernels::GeluTanhGlu(gate, up, gate, count);
+    } else {
+      kernels::SwiGlu(gate, up, gate, count);
+    }
   });
   Linear({{&w.w_down, s.norm.data()}}, s.gate.data(), n);
-  add_residual();
+  add_residual(w.post_ffn_norm);
 }
 
 void LlamaContext::EvalBatch(std::span<const int32_t> tokens, int64_t pos0, float* logits,
@@ -869,7 +958,7 @@ void LlamaContext::BatchDecodeAttention(int layer, int64_t n) {
   const int group = c.n_head / c.n_kv_head;
   const int dim = c.head_dim;
   const int64_t q_dim = static_cast<int64_t>(c.n_head) * dim;
-  const float scale = 1.0f / std::sqrt(static_cast<float>(dim));
+  const float scale = c.attention_scale;
   Scratch& s = *scratch_;
   const auto start = Clock::now();
   // One task per (row, KV head): each row is one query of its own sequence over that
@@ -885,7 +974,7 @@ void LlamaContext::BatchDecodeAttention(int layer, int64_t n) {
       const kernels::KvRows values = cache_->Values(s.row_seq[t], layer, h);
       const int64_t length = s.row_pos[t] + 1;
       const size_t offset = t * q_dim + h * group * dim;
-      if (length <= kDecodeKeysPerPiece) {
+      if (length <= kDecodeKeysPerPiece && FirstKey(layer, length) == 0) {
         scratch.resize(kernels::AttendCausalScratchFloats(1, group, dim, length));
         kernels::AttendCausal(s.q.data() + offset, q_dim, 1, group, dim, scale, keys, values,
                               length - 1, scratch.data(), s.attn.data() + offset, q_dim);
@@ -896,12 +985,13 @@ void LlamaContext::BatchDecodeAttention(int layer, int64_t n) {
       scratch.resize(static_cast<size_t>(group) * (kDecodeKeysPerPiece + dim));
       float* into = pieces.data();
       float* next = pieces.data() + piece_floats;
-      for (int64_t begin = 0; begin < length; begin += kDecodeKeysPerPiece) {
-        float* buf = begin == 0 ? into : next;
+      const int64_t first = FirstKey(layer, length);
+      for (int64_t begin = first; begin < length; begin += kDecodeKeysPerPiece) {
+        float* buf = begin == first ? into : next;
         kernels::AttendPartial(s.q.data() + offset, group, dim, scale, keys, values, begin,
                                std::min(length, begin + kDecodeKeysPerPiece), scratch.data(),
                                {buf, buf + group, buf + 2 * group});
-        if (begin > 0) {
+        if (begin > first) {
           kernels::MergeAttention({into, into + group, into + 2 * group},
                                   {next, next + group, next + 2 * group}, group, dim);
         }
@@ -911,7 +1001,8 @@ void LlamaContext::BatchDecodeAttention(int layer, int64_t n) {
   });
   stats_.attention_seconds += SecondsSince(start);
   for (int64_t t = 0; t < n; ++t) {
-    stats_.keys_attended += static_cast<double>(s.row_pos[t] + 1) * c.n_kv_head;
+    const int64_t length = s.row_pos[t] + 1;
+    stats_.keys_attended += static_cast<double>(length - FirstKey(layer, length)) * c.n_kv_head;
   }
 }
 

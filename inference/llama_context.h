@@ -201,8 +201,17 @@ class LlamaContext {
   void EvalRows(std::span<const int32_t> tokens, float* logits, int64_t first_logit, bool batch);
   void EmbedAndPlaceRows(std::span<const int32_t> tokens);  // embeddings and RoPE angles
   void EvalLayer(int layer, int64_t n, bool batch);
-  void Rope(float* v, int64_t stride, int heads, int64_t n);
+  // Rotates n rows of `heads` heads (row t at v + t * stride) by the rows' angles; `local`:
+  // the sliding-window layers' angles.
+  void Rope(float* v, int64_t stride, int heads, int64_t n, bool local);
   void NormRows(const std::vector<float>& weight, int64_t first, int64_t count);
+  // RMSNorm of `count` rows of `width` floats in place, times `weight`.
+  void NormInPlace(const std::vector<float>& weight, float* rows, int64_t count, int64_t width);
+  // The first key position a query at position length - 1 of `layer` attends: 0, or the start
+  // of a sliding-window layer's window.
+  int64_t FirstKey(int layer, int64_t length) const;
+  // Prefill attention of a sliding-window layer whose windows do not all start at 0.
+  void WindowedPrefillAttention(int layer, int64_t pos0, int64_t n);
   void BatchDecodeAttention(int layer, int64_t n);
   // Prepares `input` (n rows of k floats) for products with `weight_type` weights; reuses the
   // previous preparation of the same input.
@@ -214,7 +223,7 @@ class LlamaContext {
   };
   void Linear(std::initializer_list<Product> products, const float* input, int64_t n);
   void Attention(int layer, int64_t pos0, int64_t n);
-  void FullDecodeAttention(int layer, int64_t length);
+  void FullDecodeAttention(int layer, int64_t begin, int64_t length);  // keys [begin, length)
   void SparseDecodeAttention(int layer, int64_t length);
   void Compare(int layer, int64_t length);
   internal::SparseAttention* sparse();  // the current sequence's state; null for full

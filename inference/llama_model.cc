@@ -1,5 +1,6 @@
 #include "inference/llama_model.h"
 
+#include <cmath>
 #include <optional>
 #include <string_view>
 
@@ -132,33 +133,14 @@ Result<std::shared_ptr<const LlamaModel>> LlamaModel::Load(const std::string& pa
   return FromGguf(std::shared_ptr<const GgufFile>(std::move(*gguf)));
 }
 
-Result<std::shared_ptr<const LlamaModel>> LlamaModel::FromGguf(
-    std::shared_ptr<const GgufFile> gguf_ptr) {
-  const GgufFile& gguf = *gguf_ptr;
-  if (Status s = CheckSupportedModel(gguf); !s.ok()) return s;
-  Result<std::string_view> arch = gguf.Architecture();
-  if (!arch.ok()) return arch.status();
-  if (*arch != "llama" && *arch != "qwen2") {
-    return Status::NotSupported("model: architecture '" + std::string(*arch) +
-                                "' is not a text generator engram runs (llama, qwen2); file '" +
-                                gguf.path() + "'");
-  }
-  std::shared_ptr<LlamaModel> model(new LlamaModel());
-  model->gguf_ = gguf_ptr;
-  LlamaConfig& c = model->config_;
-  c.architecture = std::string(*arch);
-  ConfigReader meta(gguf, c.architecture);
-  ENGRAM_ASSIGN(c.n_layer, meta.Int("block_count"));
-  ENGRAM_ASSIGN(c.n_embd, meta.Int("embedding_length"));
-  ENGRAM_ASSIGN(c.n_ff, meta.Int("feed_forward_length"));
-  ENGRAM_ASSIGN(c.n_head, meta.Int("attention.head_count"));
-  ENGRAM_ASSIGN(c.n_kv_head, meta.Int("attention.head_count_kv", c.n_head));
-  ENGRAM_ASSIGN(c.head_dim, meta.Int("attention.key_length", c.n_embd / c.n_head));
-  ENGRAM_ASSIGN(c.n_ctx_train, meta.Int("context_length", 4096));
-  ENGRAM_ASSIGN(c.rope_dim, meta.Int("rope.dimension_count", c.head_dim));
-  ENGRAM_ASSIGN(c.rms_eps, meta.Float("attention.layer_norm_rms_epsilon", 1e-5f));
-  ENGRAM_ASSIGN(c.rope_freq_base, meta.Float("rope.freq_base", 10000.0f));
-  c.rope_style = c.architecture == "qwen2" ? RopeStyle::kNeox : RopeStyle::kNormal;
+namespace {
+
+// Gemma 3's fixed choices, which its GGUF does not carry (llama.cpp hard-codes them too): five
+// sliding-window layers, then one global; local layers rotate with base 10000, unscaled.
+constexpr int kGemma3LayerPattern = 6;
+constexpr float kGemma3LocalRopeBase = 10000.0f;
+
+Status ReadRopeScaling(ConfigReader& meta, const GgufFile& gguf, LlamaConfig& c) {
   const std::string_view scaling = meta.String("rope.scaling.type");
   float factor = 0.0f;
   ENGRAM_ASSIGN(factor, meta.Float("rope.scaling.factor", 0.0f));
@@ -171,12 +153,87 @@ Result<std::shared_ptr<const LlamaModel>> LlamaModel::FromGguf(
                                 "' is not supported (none, linear, llama3); file '" + gguf.path() +
                                 "'");
   }
+  return Status::OK();
+}
+
+Status ReadConfig(const GgufFile& gguf, std::string_view arch, LlamaConfig& c) {
+  c.architecture = std::string(arch);
+  ConfigReader meta(gguf, c.architecture);
+  ENGRAM_ASSIGN(c.n_layer, meta.Int("block_count"));
+  ENGRAM_ASSIGN(c.n_embd, meta.Int("embedding_length"));
+  ENGRAM_ASSIGN(c.n_ff, meta.Int("feed_forward_length"));
+  ENGRAM_ASSIGN(c.n_head, meta.Int("attention.head_count"));
+  ENGRAM_ASSIGN(c.n_kv_head, meta.Int("attention.head_count_kv", c.n_head));
+  ENGRAM_ASSIGN(c.head_dim, meta.Int("attention.key_length", c.n_embd / c.n_head));
+  ENGRAM_ASSIGN(c.n_ctx_train, meta.Int("context_length", 4096));
+  ENGRAM_ASSIGN(c.rope_dim, meta.Int("rope.dimension_count", c.head_dim));
+  ENGRAM_ASSIGN(c.rms_eps, meta.Float("attention.layer_norm_rms_epsilon", 1e-5f));
+  ENGRAM_ASSIGN(c.rope_freq_base, meta.Float("rope.freq_base", 10000.0f));
+  c.rope_style = c.architecture == "llama" ? RopeStyle::kNormal : RopeStyle::kNeox;
+  if (Status s = ReadRopeScaling(meta, gguf, c); !s.ok()) return s;
   if (c.n_head % c.n_kv_head != 0 || c.rope_dim > c.head_dim || c.rope_dim % 2 != 0) {
     return Status::InvalidArgument("model: inconsistent attention shape (" +
                                    std::to_string(c.n_head) + " heads, " +
                                    std::to_string(c.n_kv_head) + " kv heads, rope dim " +
                                    std::to_string(c.rope_dim) + "); file '" + gguf.path() + "'");
   }
+  c.attention_scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
+  if (c.architecture == "gemma3") {
+    ENGRAM_ASSIGN(c.sliding_window, meta.Int("attention.sliding_window"));
+    c.rope_freq_base_local = kGemma3LocalRopeBase;
+    c.embedding_scale = std::sqrt(static_cast<float>(c.n_embd));
+    c.ffn_activation = FfnActivation::kGeluTanh;
+    // Gemma 3 27B (62 layers) scales queries by 1/sqrt(n_embd / n_head), the others by head_dim.
+    if (c.n_layer == 62) {
+      c.attention_scale = 1.0f / std::sqrt(static_cast<float>(c.n_embd / c.n_head));
+    }
+  }
+  return Status::OK();
+}
+
+Status ReadLayer(const WeightReader& w, const LlamaConfig& c, int i, LlamaLayerWeights& l) {
+  const int64_t q_dim = static_cast<int64_t>(c.n_head) * c.head_dim;
+  const int64_t kv_dim = static_cast<int64_t>(c.n_kv_head) * c.head_dim;
+  const std::string p = "blk." + std::to_string(i) + ".";
+  ENGRAM_ASSIGN(l.attn_norm, w.Vector(p + "attn_norm.weight", c.n_embd));
+  ENGRAM_ASSIGN(l.wq, w.Matrix(p + "attn_q.weight", c.n_embd, q_dim));
+  ENGRAM_ASSIGN(l.wk, w.Matrix(p + "attn_k.weight", c.n_embd, kv_dim));
+  ENGRAM_ASSIGN(l.wv, w.Matrix(p + "attn_v.weight", c.n_embd, kv_dim));
+  ENGRAM_ASSIGN(l.wo, w.Matrix(p + "attn_output.weight", q_dim, c.n_embd));
+  ENGRAM_ASSIGN(l.bq, w.Vector(p + "attn_q.bias", q_dim, true));
+  ENGRAM_ASSIGN(l.bk, w.Vector(p + "attn_k.bias", kv_dim, true));
+  ENGRAM_ASSIGN(l.bv, w.Vector(p + "attn_v.bias", kv_dim, true));
+  ENGRAM_ASSIGN(l.ffn_norm, w.Vector(p + "ffn_norm.weight", c.n_embd));
+  ENGRAM_ASSIGN(l.w_gate, w.Matrix(p + "ffn_gate.weight", c.n_embd, c.n_ff));
+  ENGRAM_ASSIGN(l.w_up, w.Matrix(p + "ffn_up.weight", c.n_embd, c.n_ff));
+  ENGRAM_ASSIGN(l.w_down, w.Matrix(p + "ffn_down.weight", c.n_ff, c.n_embd));
+  if (c.architecture == "gemma3") {
+    ENGRAM_ASSIGN(l.q_norm, w.Vector(p + "attn_q_norm.weight", c.head_dim));
+    ENGRAM_ASSIGN(l.k_norm, w.Vector(p + "attn_k_norm.weight", c.head_dim));
+    ENGRAM_ASSIGN(l.post_attn_norm, w.Vector(p + "post_attention_norm.weight", c.n_embd));
+    ENGRAM_ASSIGN(l.post_ffn_norm, w.Vector(p + "post_ffw_norm.weight", c.n_embd));
+    l.sliding = (i + 1) % kGemma3LayerPattern != 0;
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+Result<std::shared_ptr<const LlamaModel>> LlamaModel::FromGguf(
+    std::shared_ptr<const GgufFile> gguf_ptr) {
+  const GgufFile& gguf = *gguf_ptr;
+  if (Status s = CheckSupportedModel(gguf); !s.ok()) return s;
+  Result<std::string_view> arch = gguf.Architecture();
+  if (!arch.ok()) return arch.status();
+  if (*arch != "llama" && *arch != "qwen2" && *arch != "gemma3") {
+    return Status::NotSupported("model: architecture '" + std::string(*arch) +
+                                "' is not a text generator engram runs (llama, qwen2, gemma3); "
+                                "file '" + gguf.path() + "'");
+  }
+  std::shared_ptr<LlamaModel> model(new LlamaModel());
+  model->gguf_ = gguf_ptr;
+  LlamaConfig& c = model->config_;
+  if (Status s = ReadConfig(gguf, *arch, c); !s.ok()) return s;
 
   WeightReader w(gguf);
   const GgufTensor* embd = w.Find("token_embd.weight");
@@ -194,25 +251,9 @@ Result<std::shared_ptr<const LlamaModel>> LlamaModel::FromGguf(
   ENGRAM_ASSIGN(model->output_norm_, w.Vector("output_norm.weight", c.n_embd));
   ENGRAM_ASSIGN(model->rope_freq_factors_, w.Vector("rope_freqs.weight", c.rope_dim / 2, true));
   c.has_rope_freq_factors = !model->rope_freq_factors_.empty();
-
-  const int64_t q_dim = static_cast<int64_t>(c.n_head) * c.head_dim;
-  const int64_t kv_dim = static_cast<int64_t>(c.n_kv_head) * c.head_dim;
   model->layers_.resize(c.n_layer);
   for (int i = 0; i < c.n_layer; ++i) {
-    const std::string p = "blk." + std::to_string(i) + ".";
-    LlamaLayerWeights& l = model->layers_[i];
-    ENGRAM_ASSIGN(l.attn_norm, w.Vector(p + "attn_norm.weight", c.n_embd));
-    ENGRAM_ASSIGN(l.wq, w.Matrix(p + "attn_q.weight", c.n_embd, q_dim));
-    ENGRAM_ASSIGN(l.wk, w.Matrix(p + "attn_k.weight", c.n_embd, kv_dim));
-    ENGRAM_ASSIGN(l.wv, w.Matrix(p + "attn_v.weight", c.n_embd, kv_dim));
-    ENGRAM_ASSIGN(l.wo, w.Matrix(p + "attn_output.weight", q_dim, c.n_embd));
-    ENGRAM_ASSIGN(l.bq, w.Vector(p + "attn_q.bias", q_dim, true));
-    ENGRAM_ASSIGN(l.bk, w.Vector(p + "attn_k.bias", kv_dim, true));
-    ENGRAM_ASSIGN(l.bv, w.Vector(p + "attn_v.bias", kv_dim, true));
-    ENGRAM_ASSIGN(l.ffn_norm, w.Vector(p + "ffn_norm.weight", c.n_embd));
-    ENGRAM_ASSIGN(l.w_gate, w.Matrix(p + "ffn_gate.weight", c.n_embd, c.n_ff));
-    ENGRAM_ASSIGN(l.w_up, w.Matrix(p + "ffn_up.weight", c.n_embd, c.n_ff));
-    ENGRAM_ASSIGN(l.w_down, w.Matrix(p + "ffn_down.weight", c.n_ff, c.n_embd));
+    if (Status s = ReadLayer(w, c, i, model->layers_[i]); !s.ok()) return s;
   }
   return std::shared_ptr<const LlamaModel>(std::move(model));
 }

@@ -1,5 +1,6 @@
-// A llama-family decoder loaded from GGUF: llama (Llama 2/3, Mistral, SmolLM2, TinyLlama) and
-// qwen2. Weights stay in the memory-mapped file in their GGUF types; nothing is copied except
+// A llama-family decoder loaded from GGUF: llama (Llama 2/3, Mistral, SmolLM2, TinyLlama), qwen2
+// and gemma3 (Gemma 3: interleaved sliding-window and global attention layers, query/key norms,
+// norms after attention and feed-forward, GELU gating, embeddings scaled by sqrt(n_embd)). Weights stay in the memory-mapped file in their GGUF types; nothing is copied except
 // the small norm vectors and biases.
 //
 //   Result<std::shared_ptr<const LlamaModel>> model = LlamaModel::Load("model.gguf");
@@ -26,8 +27,13 @@ enum class RopeStyle {
   kNeox,    // rotate (x[i], x[i + dim/2]): qwen2
 };
 
+enum class FfnActivation {
+  kSilu,      // SwiGLU: silu(gate) * up (llama, qwen2)
+  kGeluTanh,  // GeGLU: gelu_tanh(gate) * up (gemma3)
+};
+
 struct LlamaConfig {
-  std::string architecture;  // "llama" or "qwen2"
+  std::string architecture;  // "llama", "qwen2" or "gemma3"
   int n_layer = 0;
   int n_embd = 0;
   int n_head = 0;
@@ -42,6 +48,13 @@ struct LlamaConfig {
   float rope_freq_base = 10000.0f;
   float rope_freq_scale = 1.0f;  // 1 / linear scaling factor
   bool has_rope_freq_factors = false;  // llama3-style per-frequency factors (rope_freqs.weight)
+  // Gemma 3. Sliding-window layers attend the last `sliding_window` positions (the query's own
+  // included) and rotate with rope_freq_base_local; the others attend everything.
+  int sliding_window = 0;               // 0: every layer is global
+  float rope_freq_base_local = 10000.0f;
+  float embedding_scale = 1.0f;         // token embeddings are multiplied by it (sqrt(n_embd))
+  FfnActivation ffn_activation = FfnActivation::kSilu;
+  float attention_scale = 0.0f;         // scores are q·k times this (1/sqrt(head_dim))
 };
 
 // A weight matrix of `rows` rows of `cols` elements in the file's type.
@@ -60,6 +73,11 @@ struct LlamaLayerWeights {
   std::vector<float> bq, bk, bv;  // empty unless the model has them (qwen2)
   std::vector<float> ffn_norm;
   WeightMatrix w_gate, w_up, w_down;
+  // Gemma 3 only (empty otherwise): RMSNorm of each query / key head before RoPE, and of the
+  // attention and feed-forward outputs before they join the residual.
+  std::vector<float> q_norm, k_norm;
+  std::vector<float> post_attn_norm, post_ffn_norm;
+  bool sliding = false;  // a sliding-window (local) attention layer
 };
 
 class LlamaModel {

@@ -6,7 +6,7 @@
 namespace engram::inference {
 
 std::span<const std::string_view> SupportedArchitectures() {
-  static constexpr std::string_view kArchitectures[] = {"llama", "qwen2", "bert"};
+  static constexpr std::string_view kArchitectures[] = {"llama", "qwen2", "gemma3", "bert"};
   return kArchitectures;
 }
 

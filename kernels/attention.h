@@ -132,6 +132,11 @@ void AttendDenseWith(KernelIsa isa, const float* q, size_t q_stride, const float
 // out[i] = silu(gate[i]) * up[i], silu(x) = x / (1 + e^-x): the SwiGLU of llama's FFN.
 void SwiGlu(const float* gate, const float* up, float* out, int64_t n);
 
+// out[i] = gelu_tanh(gate[i]) * up[i], gelu_tanh(x) = 0.5 x (1 + tanh(√(2/π) (x + 0.044715 x³))):
+// Gemma's GeGLU. As llama.cpp computes it on the CPU: the gate is rounded to f16 and looked up in
+// a table of f16 results (exact above 10, zero below -10), so the logits match it.
+void GeluTanhGlu(const float* gate, const float* up, float* out, int64_t n);
+
 // x[i] = x[i] · Φ(x[i]) = 0.5 x (1 + erf(x / √2)), in place: BERT's exact (erf) GELU. The SIMD
 // path's erf has an absolute error below 2e-7.
 void GeluErf(float* x, int64_t n);

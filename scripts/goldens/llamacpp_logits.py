@@ -10,9 +10,15 @@ Writes tests/data/logits/:
                                        3 prompts, 128 greedy tokens (argmax of llama.cpp's
                                        logits, EOS ignored), the top-2 gap at each step, and
                                        the tokens llama.cpp picks with flash attention on
+  gemma3_q4_k_m.json, gemma3_q4_k_m_greedy.json   (with the argument `gemma3`)
+                                       the same for Gemma 3 270M (BOS first, Gemma's chat
+                                       markup), plus a 1,100-token essay prompt whose logits are
+                                       kept at 64 positions ("at"), most past the 512-token
+                                       sliding window, at n_ctx 2048
 
 Run with .venv-peers/bin/python (scripts/goldens/setup_peers.sh) after scripts/setup.sh made the
-models. ENGRAM_SHARED_DATA (default ../shared/data) supplies the prompt texts.
+models: `llamacpp_logits.py` (SmolLM2) or `llamacpp_logits.py gemma3` (after
+scripts/fetch_models.sh --with gemma3). ENGRAM_SHARED_DATA (default ../shared/data) supplies the prompt texts.
 """
 import hashlib
 import json
@@ -59,14 +65,17 @@ def prompt_texts():
             ("numbers", numbers)]
 
 
+N_CTX = 512  # 2048 for gemma3 (its long prompt)
+
+
 def load(path, logits_all, flash_attn=False):
-    return Llama(str(path), n_ctx=512, n_threads=2, n_batch=512, logits_all=logits_all,
+    return Llama(str(path), n_ctx=N_CTX, n_threads=2, n_batch=512, logits_all=logits_all,
                  flash_attn=flash_attn, verbose=False, seed=0)
 
 
 def settings(llm):
     p = llm.context_params
-    return {"n_ctx": 512, "n_batch": 512, "n_threads": 2,
+    return {"n_ctx": N_CTX, "n_batch": 512, "n_threads": 2,
             "flash_attn": str(getattr(p, "flash_attn_type", getattr(p, "flash_attn", "?"))),
             "type_k": int(getattr(p, "type_k", -1)), "type_v": int(getattr(p, "type_v", -1))}
 
@@ -77,10 +86,13 @@ def logits_golden(model_file, prompts, flash_attn=False):
     out = {"peer": f"llama-cpp-python {llama_cpp_version}", "model": model_file,
            "model_sha256": sha256(path), "settings": settings(llm), "top_n": TOP_N, "prompts": []}
     rows = []
-    for name, tokens in prompts:
+    for prompt in prompts:
+        name, tokens = prompt[0], prompt[1]
+        at = prompt[2] if len(prompt) > 2 else None
         llm.reset()
         llm.eval(tokens)
-        scores = np.array(llm.scores[:len(tokens)], dtype=np.float32)
+        scores = np.array(llm.scores[:len(tokens)] if at is None else llm.scores[at],
+                          dtype=np.float32)
         positions = []
         for row in scores:
             top = np.argsort(-row, kind="stable")[:TOP_N]
@@ -89,7 +101,10 @@ def logits_golden(model_file, prompts, flash_attn=False):
             positions.append({"top_ids": [int(i) for i in top],
                               "top_logits": [round(float(row[i]), 5) for i in top],
                               "logsumexp": lse, "top2_gap": float(row[top[0]] - row[top[1]])})
-        out["prompts"].append({"name": name, "tokens": tokens, "positions": positions})
+        entry = {"name": name, "tokens": tokens, "positions": positions}
+        if at is not None:
+            entry["at"] = at
+        out["prompts"].append(entry)
         rows.append(scores)
     return out, rows
 
@@ -125,7 +140,7 @@ def greedy_golden(model_file, prompts, steps=128, flash_attn=False):
     llm = load(path, True, flash_attn)  # without logits_all, llama-cpp-python leaves scores zero
     out = {"peer": f"llama-cpp-python {llama_cpp_version}", "model": model_file,
            "model_sha256": sha256(path), "settings": settings(llm), "prompts": []}
-    for name, tokens in prompts:
+    for name, tokens, *_ in prompts:
         llm.reset()
         llm.eval(tokens)
         generated, gaps = [], []
@@ -140,7 +155,51 @@ def greedy_golden(model_file, prompts, steps=128, flash_attn=False):
     return out
 
 
+def gemma3_prompts(tok):
+    """Gemma's BOS first; the chat prompt in Gemma's markup; a long essay prompt."""
+    prompts = []
+    for name, text in prompt_texts():
+        if name == "chat":
+            text = text.replace("<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n", "")
+            text = text.replace("<|im_start|>user\n", "<start_of_turn>user\n")
+            text = text.replace("<|im_end|>\n<|im_start|>assistant\n",
+                                "<end_of_turn>\n<start_of_turn>model\n")
+        ids = tok.tokenize(text.encode(), add_bos=True, special=True)
+        prompts.append((name, ids[:POSITIONS]))
+    essays = sorted((SHARED / "haystack" / "pg_essays").glob("*.txt"))
+    long_ids = tok.tokenize("\n\n".join(e.read_text() for e in essays[:3]).encode(),
+                            add_bos=True, special=False)[:1100]
+    at = sorted(set([0, 100, 300, 500, 510, 511, 512, 513, 520] +
+                    list(range(530, 1100, 10))))[:64]
+    prompts.append(("long_essay", long_ids, at))
+    return prompts
+
+
+def main_gemma3():
+    global N_CTX
+    N_CTX = 2048
+    model_file = "gemma-3-270m-q4_k_m.gguf"
+    tok = load(MODELS / model_file, False)
+    prompts = gemma3_prompts(tok)
+    del tok
+    golden, rows = logits_golden(model_file, prompts)
+    _, flash_rows = logits_golden(model_file, prompts, flash_attn=True)
+    golden["llama_cpp_flash_attn_vs_default"] = envelope(golden, rows, flash_rows)
+    (OUT / "gemma3_q4_k_m.json").write_text(json.dumps(golden, separators=(",", ":")) + "\n")
+    gaps = [p["top2_gap"] for pr in golden["prompts"] for p in pr["positions"]]
+    print(f"gemma3_q4_k_m.json: min top-2 gap {min(gaps):.2e}, flash attention vs default: "
+          f"{golden['llama_cpp_flash_attn_vs_default']}")
+    greedy_prompts = [prompts[0], prompts[1], prompts[2]]
+    greedy = greedy_golden(model_file, greedy_prompts, steps=64)
+    flash = greedy_golden(model_file, greedy_prompts, steps=64, flash_attn=True)
+    for p, f in zip(greedy["prompts"], flash["prompts"]):
+        p["generated_flash_attn"] = f["generated"]
+    (OUT / "gemma3_q4_k_m_greedy.json").write_text(json.dumps(greedy, separators=(",", ":")) + "\n")
+
+
 def main():
+    if sys.argv[1:] == ["gemma3"]:
+        return main_gemma3()
     OUT.mkdir(parents=True, exist_ok=True)
     tok = load(MODELS / "SmolLM2-135M-Instruct.Q4_1.gguf", False)
     prompts = []

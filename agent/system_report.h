@@ -39,8 +39,9 @@ struct SystemReport {
   std::filesystem::path shared_data_dir;
   bool shared_data_found = false;
 
-  std::vector<ModelCheck> models;  // one per default model
-  bool models_verified = false;    // every default model present (and matching, if checked)
+  std::vector<ModelCheck> models;  // one per lock model, defaults and optional ones
+  // Every default model present (and matching, if checked); optional models do not count.
+  bool models_verified = false;
 
   std::vector<std::pair<std::string, std::string>> libraries;  // name, version
 };

@@ -19,7 +19,8 @@ namespace engram::agent {
 struct SystemReportOptions {
   // The --data-dir flag; empty when not given. Default: empty.
   std::string data_dir_flag;
-  // Hash every model file against scripts/models.lock (reads ~190 MB for the defaults).
+  // Hash every model file against scripts/models.lock (reads ~190 MB for the defaults, ~240 MB
+  // more when the optional gemma3 is there).
   // Default: true.
   bool verify_model_digests = true;
 };

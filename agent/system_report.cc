@@ -46,8 +46,8 @@ template <typename Row>
 void FormatModel(const ModelCheck& m, const Row& row) {
   const std::string files =
       std::to_string(m.files.size()) + (m.files.size() == 1 ? " file" : " files");
-  row(m.model->role, m.model->name + "  " + FormatBytes(m.size_bytes) + "  " + files +
-                         "  sha256 " + ModelState(m));
+  row(m.model->role, m.model->name + "  " + FormatBytes(m.size_bytes) + "  " + files + "  sha256 " +
+                         ModelState(m));
   row("", m.root.string());
   for (const ModelFileCheck& f : m.files) {
     if (!IsUsable(f.state)) {

@@ -45,7 +45,8 @@ std::vector<DefaultModel> BuildModels() {
 
 // "a generator", "an embedder".
 std::string WithArticle(std::string_view noun) {
-  const bool vowel = !noun.empty() && std::string_view("aeiou").find(noun[0]) != std::string_view::npos;
+  const bool vowel =
+      !noun.empty() && std::string_view("aeiou").find(noun[0]) != std::string_view::npos;
   return std::string(vowel ? "an " : "a ") + std::string(noun);
 }
 

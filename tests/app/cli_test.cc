@@ -153,8 +153,10 @@ TEST_F(CliTest, ModelNameOfAMissingOptionalModelIsOneLine) {
     const RunResult r = RunEngram(args, env);
     EXPECT_EQ(r.exit_code, 2) << args[0] << ": " << r.err;
     EXPECT_EQ(LineCount(r.err), 1) << r.err;
-    EXPECT_NE(r.err.find("model 'gemma3' is not downloaded: run scripts/fetch_models.sh --with gemma3"),
-              std::string::npos) << r.err;
+    EXPECT_NE(
+        r.err.find("model 'gemma3' is not downloaded: run scripts/fetch_models.sh --with gemma3"),
+        std::string::npos)
+        << r.err;
     EXPECT_EQ(r.out, "");
   }
   // A damaged copy (wrong size) is named as such.
@@ -167,7 +169,8 @@ TEST_F(CliTest, ModelNameOfAMissingOptionalModelIsOneLine) {
 
 // A default model's name works wherever a path does.
 TEST_F(CliTest, DefaultModelNamesWorkAsModelArguments) {
-  const RunResult by_name = RunEngram({"tokenize", "--ids", "-m", "smollm2-135m-instruct", "hello"});
+  const RunResult by_name =
+      RunEngram({"tokenize", "--ids", "-m", "smollm2-135m-instruct", "hello"});
   ASSERT_EQ(by_name.exit_code, 0) << by_name.err;
   const RunResult by_default = RunEngram({"tokenize", "--ids", "hello"});
   ASSERT_EQ(by_default.exit_code, 0) << by_default.err;

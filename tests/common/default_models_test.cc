@@ -127,8 +127,10 @@ TEST(ResolveModelArgumentTest, MissingOptionalModelSaysHowToFetchIt) {
   Result<std::string> r = ResolveModelArgument("gemma3", "generator", dir.env());
   ASSERT_EQ(r.status().code(), StatusCode::kNotFound);
   const std::string message(r.status().message());
-  EXPECT_NE(message.find("model 'gemma3' is not downloaded: run scripts/fetch_models.sh --with gemma3"),
-            std::string::npos) << message;
+  EXPECT_NE(
+      message.find("model 'gemma3' is not downloaded: run scripts/fetch_models.sh --with gemma3"),
+      std::string::npos)
+      << message;
   EXPECT_NE(message.find((dir.path() / "gemma-3-270m-q4_k_m.gguf").string()), std::string::npos)
       << message;
   EXPECT_EQ(message.find('\n'), std::string::npos) << message;
@@ -136,7 +138,8 @@ TEST(ResolveModelArgumentTest, MissingOptionalModelSaysHowToFetchIt) {
   // A missing default names the plain command.
   Result<std::string> smol = ResolveModelArgument("smollm2-135m-instruct", "", dir.env());
   EXPECT_NE(std::string(smol.status().message()).find("run scripts/fetch_models.sh ("),
-            std::string::npos) << smol.status().ToString();
+            std::string::npos)
+      << smol.status().ToString();
 }
 
 TEST(ResolveModelArgumentTest, DamagedModelSaysItIsDamaged) {
@@ -147,7 +150,8 @@ TEST(ResolveModelArgumentTest, DamagedModelSaysItIsDamaged) {
   const std::string message(r.status().message());
   EXPECT_NE(message.find("model 'gemma3' is damaged"), std::string::npos) << message;
   EXPECT_NE(message.find("15 bytes, not 253113024"), std::string::npos) << message;
-  EXPECT_NE(message.find("run scripts/fetch_models.sh --with gemma3"), std::string::npos) << message;
+  EXPECT_NE(message.find("run scripts/fetch_models.sh --with gemma3"), std::string::npos)
+      << message;
 }
 
 TEST(ResolveModelArgumentTest, NamesResolveUnderTheModelsDir) {
@@ -169,7 +173,8 @@ TEST(ResolveModelArgumentTest, AModelOfTheWrongRoleIsRefused) {
   Result<std::string> r = ResolveModelArgument("all-minilm-l6-v2", "generator", dir.env());
   ASSERT_EQ(r.status().code(), StatusCode::kInvalidArgument);
   EXPECT_NE(std::string(r.status().message()).find("is an embedder, not a generator"),
-            std::string::npos) << r.status().ToString();
+            std::string::npos)
+      << r.status().ToString();
   EXPECT_EQ(ResolveModelArgument("gemma3", "embedder", dir.env()).status().code(),
             StatusCode::kInvalidArgument);
 }

@@ -41,6 +41,21 @@ std::string ModelState(const ModelCheck& check) {
                                                             : check.files.front().state));
 }
 
+// One model's rows of the table: role, name, size, state; its path; each unusable file.
+template <typename Row>
+void FormatModel(const ModelCheck& m, const Row& row) {
+  const std::string files =
+      std::to_string(m.files.size()) + (m.files.size() == 1 ? " file" : " files");
+  row(m.model->role, m.model->name + "  " + FormatBytes(m.size_bytes) + "  " + files + "  sha256 " +
+                         ModelState(m));
+  row("", m.root.string());
+  for (const ModelFileCheck& f : m.files) {
+    if (!IsUsable(f.state)) {
+      row("", "  " + std::string(ModelFileStateName(f.state)) + ": " + f.path.string());
+    }
+  }
+}
+
 }  // namespace
 
 SystemReport CollectSystemReport(const SystemReportOptions& options) {
@@ -66,7 +81,8 @@ SystemReport CollectSystemReport(const SystemReportOptions& options) {
   for (const DefaultModel& model : DefaultModels()) {
     if (r.models_dir.empty()) break;
     r.models.push_back(CheckModel(r.models_dir, model, options.verify_model_digests));
-    r.models_verified = r.models_verified && r.models.back().ready();
+    // An optional model is reported, never required: missing, it does not make info fail.
+    if (!model.optional) r.models_verified = r.models_verified && r.models.back().ready();
   }
   r.libraries = LinkedLibraries();
   return r;
@@ -101,6 +117,8 @@ nlohmann::json SystemReportToJson(const SystemReport& r) {
                       {"path", m.root.string()},
                       {"state", ModelState(m)},
                       {"ready", m.ready()},
+                      {"optional", m.model->optional},
+                      {"fetch_command", FetchCommand(*m.model)},
                       {"size_bytes", m.size_bytes},
                       {"files", std::move(files)}});
   }
@@ -176,18 +194,17 @@ std::string FormatSystemReport(const SystemReport& r) {
 
   out << "models\n";
   for (const ModelCheck& m : r.models) {
-    const std::string files =
-        std::to_string(m.files.size()) + (m.files.size() == 1 ? " file" : " files");
-    row(m.model->role, m.model->name + "  " + FormatBytes(m.size_bytes) + "  " + files +
-                           "  sha256 " + ModelState(m));
-    row("", m.root.string());
-    for (const ModelFileCheck& f : m.files) {
-      if (!IsUsable(f.state)) {
-        row("", "  " + std::string(ModelFileStateName(f.state)) + ": " + f.path.string());
-      }
-    }
+    if (!m.model->optional) FormatModel(m, row);
   }
   if (!r.models_verified) row("", "run scripts/fetch_models.sh to download and verify them");
+  bool optional_header = false;
+  for (const ModelCheck& m : r.models) {
+    if (!m.model->optional) continue;
+    if (!optional_header) out << "optional models\n";
+    optional_header = true;
+    FormatModel(m, row);
+    if (!m.ready()) row("", "run " + FetchCommand(*m.model) + " to download and verify it");
+  }
 
   out << "libraries\n";
   std::string libs;

@@ -19,7 +19,8 @@ namespace engram::agent {
 struct SystemReportOptions {
   // The --data-dir flag; empty when not given. Default: empty.
   std::string data_dir_flag;
-  // Hash every model file against scripts/models.lock (reads ~190 MB for the defaults).
+  // Hash every model file against scripts/models.lock (reads ~190 MB for the defaults, ~240 MB
+  // more when the optional gemma3 is there).
   // Default: true.
   bool verify_model_digests = true;
 };
@@ -39,8 +40,9 @@ struct SystemReport {
   std::filesystem::path shared_data_dir;
   bool shared_data_found = false;
 
-  std::vector<ModelCheck> models;  // one per default model
-  bool models_verified = false;    // every default model present (and matching, if checked)
+  std::vector<ModelCheck> models;  // one per lock model, defaults and optional ones
+  // Every default model present (and matching, if checked); optional models do not count.
+  bool models_verified = false;
 
   std::vector<std::pair<std::string, std::string>> libraries;  // name, version
 };

@@ -199,7 +199,8 @@ void AddAttentionBench(CLI::App* bench, CommandTable& commands) {
   bench::AttentionBenchOptions& o = flags->options;
   CLI::App* cmd = bench->add_subcommand(
       "attention", "Decode ms/token per attention policy against context length (synthetic cache)");
-  cmd->add_option("-m,--model", o.model, "A .gguf model (default: the default generator)");
+  cmd->add_option("-m,--model", o.model,
+                  "A .gguf model, or a model name such as gemma3 (default: the default generator)");
   cmd->add_option("--ctx", o.contexts, "Context lengths, comma-separated")
       ->delimiter(',')
       ->default_str("1024,2048,4096,8192,16384,32768,65536,131072");
@@ -235,7 +236,8 @@ void AddGenerateBench(CLI::App* bench, CommandTable& commands, const char* name,
                       const char* description, bool decode) {
   auto flags = std::make_shared<GenerateBenchFlags>();
   CLI::App* cmd = bench->add_subcommand(name, description);
-  cmd->add_option("-m,--model", flags->options.model, "A .gguf model (default: the default generator)");
+  cmd->add_option("-m,--model", flags->options.model,
+                  "A .gguf model, or a model name such as gemma3 (default: the default generator)");
   cmd->add_option("--ctx", flags->options.contexts, "Context lengths, comma-separated")
       ->delimiter(',')
       ->default_str("512,2048,8192")

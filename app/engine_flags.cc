@@ -19,7 +19,8 @@ Result<inference::EngineOptions> EngineFlags::Resolve() const {
 
 void AddModelFlags(CLI::App* cmd, EngineFlags* flags) {
   inference::EngineOptions& o = flags->options;
-  cmd->add_option("-m,--model", o.model, "A .gguf model (default: the default generator)");
+  cmd->add_option("-m,--model", o.model,
+                  "A .gguf model, or a model name such as gemma3 (default: the default generator)");
   cmd->add_option("--ctx", o.context.n_ctx, "Context length (0: the model's training context)")
       ->capture_default_str()
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 22));

@@ -86,7 +86,8 @@ void AddAttentionEval(CLI::App* eval, CommandTable& commands) {
   CLI::App* cmd = eval->add_subcommand(
       "attention",
       "Sparse decode attention and KV retention policies against full attention on long real text");
-  cmd->add_option("-m,--model", o.model, "A .gguf model (default: the default generator)");
+  cmd->add_option("-m,--model", o.model,
+                  "A .gguf model, or a model name such as gemma3 (default: the default generator)");
   cmd->add_option("--ctx", o.contexts, "Context lengths, comma-separated")
       ->delimiter(',')
       ->default_str("2048,4096,8192")
@@ -159,7 +160,9 @@ void AddQaEval(CLI::App* eval, CommandTable& commands) {
       ->default_val("all")
       ->check(CLI::IsMember({"all", "even", "odd"}));
   cmd->add_option("--k", o.k, "Chunks retrieved per question")->default_val(8);
-  cmd->add_option("-m,--model", o.model, "A .gguf generator (default: the default generator)");
+  cmd->add_option(
+      "-m,--model", o.model,
+      "A .gguf generator, or a model name such as gemma3 (default: the default generator)");
   cmd->add_option("--ctx", o.ctx, "Context length (0: the model's training context)")
       ->default_val(8192)
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 22));
@@ -252,7 +255,9 @@ void AddCompressEval(CLI::App* eval, CommandTable& commands) {
       ->check(FiniteIn(0, 100));
   cmd->add_option("--dump-cases", o.dump_cases, "Write the cases as JSONL (for bench/peer_llmlingua.py)");
   cmd->add_option("--peer", o.peer_file, "A peer's compressed contexts (JSONL) to score beside engram's");
-  cmd->add_option("-m,--model", o.model, "A .gguf generator and scorer (default: the default generator)");
+  cmd->add_option("-m,--model", o.model,
+                  "A .gguf generator and scorer, or a model name such as gemma3 (default: the "
+                  "default generator)");
   cmd->add_option("--ctx", o.ctx, "Context of the answering model")
       ->default_val(o.ctx)
       ->check(CLI::Range(int64_t{256}, int64_t{1} << 22));

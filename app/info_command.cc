@@ -20,7 +20,8 @@ struct InfoFlags {
 void RegisterInfoCommand(CLI::App& app, const GlobalFlags& flags, CommandTable& commands) {
   auto info = std::make_shared<InfoFlags>();
   CLI::App* cmd = app.add_subcommand(
-      "info", "Show build options, CUDA and GPU, paths, and the default models (verified)");
+      "info",
+      "Show build options, CUDA and GPU, paths, and the default and optional models (verified)");
   cmd->add_flag("--json", info->json, "Print one JSON object instead of a table");
   cmd->add_flag("--no-verify", info->no_verify,
                 "Skip hashing the model files (only check they exist)");

@@ -68,8 +68,8 @@ void RegisterTokenizeCommand(CLI::App& app, const GlobalFlags&, CommandTable& co
   auto flags = std::make_shared<TokenizeFlags>();
   CLI::App* cmd = app.add_subcommand("tokenize", "Show the token ids and pieces of a text");
   cmd->add_option("-m,--model", flags->model,
-                  "A .gguf file, a SentencePiece .model, a vocab.txt or a BERT model directory "
-                  "(default: the default generator)");
+                  "A .gguf file, a SentencePiece .model, a vocab.txt, a BERT model directory or a "
+                  "model name such as gemma3 (default: the default generator)");
   cmd->add_option("text", flags->texts, "The text (several arguments are joined by spaces)");
   cmd->add_option("-f,--file", flags->file, "Read the text from a file ('-' for stdin)");
   cmd->add_flag("--json", flags->json, "Print {\"model\", \"ids\", \"pieces\"} as JSON");
@@ -90,6 +90,11 @@ void RegisterTokenizeCommand(CLI::App& app, const GlobalFlags&, CommandTable& co
       Result<std::filesystem::path> path = DefaultModelPath("generator");
       if (!path.ok()) return path.status();
       model = path->string();
+    } else {
+      // Any lock model by name (-m gemma3, -m all-minilm-l6-v2): tokenize takes every kind.
+      Result<std::string> path = ResolveModelArgument(model);
+      if (!path.ok()) return path.status();
+      model = *path;
     }
     Result<std::string> text = ReadInput(*flags);
     if (!text.ok()) return text.status();

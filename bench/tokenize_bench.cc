@@ -69,6 +69,10 @@ Result<nlohmann::ordered_json> RunTokenizeBench(const TokenizeBenchOptions& opti
     Result<fs::path> path = DefaultModelPath("generator");
     if (!path.ok()) return path.status();
     model = path->string();
+  } else {
+    Result<std::string> path = ResolveModelArgument(model);  // -m gemma3: a lock model by name
+    if (!path.ok()) return path.status();
+    model = *path;
   }
   std::vector<std::string> files = options.files;
   if (files.empty()) {

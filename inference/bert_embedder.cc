@@ -423,7 +423,12 @@ Result<std::unique_ptr<BertEmbedder>> BertEmbedder::Open(const std::string& path
 
 Result<std::unique_ptr<BertEmbedder>> BertEmbedder::OpenOrDefault(
     const std::string& dir, const BertEmbedderOptions& options) {
-  if (!dir.empty()) return Open(dir, options);
+  if (!dir.empty()) {
+    // A lock model's name (--model all-minilm-l6-v2) becomes its folder.
+    Result<std::string> resolved = ResolveModelArgument(dir, "embedder");
+    if (!resolved.ok()) return resolved.status();
+    return Open(*resolved, options);
+  }
   Result<fs::path> path = DefaultModelPath("embedder");
   if (!path.ok()) return path.status();
   return Open(fs::is_directory(*path) ? path->string() : path->parent_path().string(), options);

@@ -38,6 +38,9 @@ Result<std::unique_ptr<Engine>> Engine::Load(const EngineOptions& options) {
   if (engine->model_path_.empty()) {
     ENGRAM_TRY_ASSIGN(std::filesystem::path path, DefaultModelPath("generator"));
     engine->model_path_ = path.string();
+  } else {
+    // A lock model's name (-m gemma3) becomes its file, or one line saying how to fetch it.
+    ENGRAM_TRY_ASSIGN(engine->model_path_, ResolveModelArgument(engine->model_path_, "generator"));
   }
   ENGRAM_TRY_ASSIGN(engine->model_, LlamaModel::Load(engine->model_path_));
   ENGRAM_TRY_ASSIGN(engine->tokenizer_, Tokenizer::FromGguf(engine->model_->gguf()));

@@ -25,9 +25,17 @@ using testing::ParseJson;
 using testing::RunEngram;
 using testing::RunResult;
 
+// The default (not optional) model of `role` in `engram info --json`.
 const nlohmann::json* FindModel(const nlohmann::json& info, const std::string& role) {
   for (const nlohmann::json& m : info["models"]) {
-    if (m["role"] == role) return &m;
+    if (m["role"] == role && m["optional"] == false) return &m;
+  }
+  return nullptr;
+}
+
+const nlohmann::json* FindModelByName(const nlohmann::json& info, const std::string& name) {
+  for (const nlohmann::json& m : info["models"]) {
+    if (m["name"] == name) return &m;
   }
   return nullptr;
 }
@@ -64,8 +72,10 @@ TEST_F(CliTest, InfoJsonListsBothDefaultModelsVerified) {
   EXPECT_TRUE(info["libraries"].contains("faiss"));
   EXPECT_TRUE(info["libraries"].contains("rocksdb"));
 
-  ASSERT_EQ(info["models"].size(), 2u);
+  ASSERT_EQ(info["models"].size(), 3u);  // the two defaults and gemma3, optional
   for (const nlohmann::json& m : info["models"]) {
+    if (m["optional"] == true) continue;  // fetched only on request; not in CI
+    EXPECT_EQ(m["fetch_command"], "scripts/fetch_models.sh");
     EXPECT_EQ(m["state"], "verified") << m.dump(2) << "\nrun scripts/fetch_models.sh";
     EXPECT_GT(m["size_bytes"].get<uint64_t>(), 50u << 20) << m["name"];
     for (const nlohmann::json& f : m["files"]) {
@@ -99,6 +109,72 @@ TEST_F(CliTest, InfoReportsMissingModelsAndHowToFetchThem) {
   EXPECT_EQ(info["models_verified"], false);
   EXPECT_EQ(info["paths"]["models_dir"], tmp_.string());
   for (const nlohmann::json& m : info["models"]) EXPECT_EQ(m["state"], "missing");
+}
+
+// The optional generator is listed with the command that fetches it, but its absence is no
+// failure: the defaults alone make a ready install.
+TEST_F(CliTest, InfoListsTheOptionalModelWithoutRequiringIt) {
+  Result<std::filesystem::path> real = ResolveModelsDir();
+  ASSERT_TRUE(real.ok());
+  std::filesystem::create_directory_symlink(*real / "all-MiniLM-L6-v2", tmp_ / "all-MiniLM-L6-v2");
+  std::filesystem::create_symlink(*real / "SmolLM2-135M-Instruct.Q4_1.gguf",
+                                  tmp_ / "SmolLM2-135M-Instruct.Q4_1.gguf");
+  const std::map<std::string, std::string> env = {{"ENGRAM_MODELS_DIR", tmp_.string()}};
+
+  const RunResult r = RunEngram({"info", "--json"}, env);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const nlohmann::json info = ParseJson(r);
+  EXPECT_EQ(info["models_verified"], true) << info["models"].dump(2);
+  const nlohmann::json* gemma = FindModelByName(info, "gemma3");
+  ASSERT_NE(gemma, nullptr) << info["models"].dump(2);
+  EXPECT_EQ((*gemma)["optional"], true);
+  EXPECT_EQ((*gemma)["role"], "generator");
+  EXPECT_EQ((*gemma)["state"], "missing");
+  EXPECT_EQ((*gemma)["ready"], false);
+  EXPECT_EQ((*gemma)["fetch_command"], "scripts/fetch_models.sh --with gemma3");
+  EXPECT_EQ((*gemma)["path"], (tmp_ / "gemma-3-270m-q4_k_m.gguf").string());
+
+  const RunResult table = RunEngram({"info"}, env);
+  ASSERT_EQ(table.exit_code, 0) << table.err;
+  EXPECT_NE(table.out.find("optional models"), std::string::npos) << table.out;
+  EXPECT_NE(table.out.find("gemma3"), std::string::npos) << table.out;
+  EXPECT_NE(table.out.find("run scripts/fetch_models.sh --with gemma3"), std::string::npos)
+      << table.out;
+  // The defaults' line only appears when a default is missing.
+  EXPECT_EQ(table.out.find("run scripts/fetch_models.sh to"), std::string::npos) << table.out;
+}
+
+// `-m gemma3` before the download: one line naming the fetch command, bad-input exit code.
+TEST_F(CliTest, ModelNameOfAMissingOptionalModelIsOneLine) {
+  const std::map<std::string, std::string> env = {{"ENGRAM_MODELS_DIR", tmp_.string()}};
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"generate", "-m", "gemma3", "-n", "4", "-p", "hello"},
+        std::vector<std::string>{"tokenize", "-m", "gemma3", "hello"}}) {
+    const RunResult r = RunEngram(args, env);
+    EXPECT_EQ(r.exit_code, 2) << args[0] << ": " << r.err;
+    EXPECT_EQ(LineCount(r.err), 1) << r.err;
+    EXPECT_NE(
+        r.err.find("model 'gemma3' is not downloaded: run scripts/fetch_models.sh --with gemma3"),
+        std::string::npos)
+        << r.err;
+    EXPECT_EQ(r.out, "");
+  }
+  // A damaged copy (wrong size) is named as such.
+  { std::ofstream(tmp_ / "gemma-3-270m-q4_k_m.gguf") << "GGUF"; }
+  const RunResult damaged = RunEngram({"tokenize", "-m", "gemma3", "hello"}, env);
+  EXPECT_EQ(damaged.exit_code, 2) << damaged.err;
+  EXPECT_EQ(LineCount(damaged.err), 1) << damaged.err;
+  EXPECT_NE(damaged.err.find("is damaged"), std::string::npos) << damaged.err;
+}
+
+// A default model's name works wherever a path does.
+TEST_F(CliTest, DefaultModelNamesWorkAsModelArguments) {
+  const RunResult by_name =
+      RunEngram({"tokenize", "--ids", "-m", "smollm2-135m-instruct", "hello"});
+  ASSERT_EQ(by_name.exit_code, 0) << by_name.err;
+  const RunResult by_default = RunEngram({"tokenize", "--ids", "hello"});
+  ASSERT_EQ(by_default.exit_code, 0) << by_default.err;
+  EXPECT_EQ(by_name.out, by_default.out);
 }
 
 // A damaged download (right name, wrong bytes) is caught by the digest, not just by presence.
@@ -138,7 +214,9 @@ TEST_F(CliTest, DataDirFlagWorksBeforeAndAfterTheSubcommand) {
 TEST_F(CliTest, NoVerifyReportsPresenceOnly) {
   const RunResult r = RunEngram({"info", "--json", "--no-verify"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  for (const nlohmann::json& m : ParseJson(r)["models"]) EXPECT_EQ(m["state"], "present");
+  for (const nlohmann::json& m : ParseJson(r)["models"]) {
+    if (m["optional"] == false) EXPECT_EQ(m["state"], "present") << m["name"];
+  }
 }
 
 // Bad input: one clear line on stderr, exit code 2, nothing on stdout.

@@ -206,7 +206,8 @@ GreedyFigures CompareGreedy(const std::string& golden_file) {
   const auto model = LoadModel(golden["model"]);
   EXPECT_NE(model, nullptr);
   if (!model) return figures;
-  auto ctx = LlamaContext::Create(model, {.n_ctx = 512, .n_threads = 2});
+  const int64_t n_ctx = golden["settings"].value("n_ctx", 512);
+  auto ctx = LlamaContext::Create(model, {.n_ctx = n_ctx, .n_threads = 2});
   EXPECT_TRUE(ctx.ok());
   size_t ours_total = 0, flash_total = 0;
   float flash_split_gap = 0.0f;  // the clearest llama.cpp winner its flash-attention run missed
@@ -259,6 +260,13 @@ TEST(LlamaGoldenTest, F16GreedyContinuationsMatchLlamaCpp) {
   const GreedyFigures f = CompareGreedy("smollm2_f16_greedy.json");
   EXPECT_EQ(f.prompts, 3u);
   EXPECT_GE(f.ours, f.flash);
+}
+
+TEST(LlamaGoldenTest, Gemma3GreedyContinuationsMatchLlamaCpp) {
+  if (Result<fs::path> path = ModelPath("gemma-3-270m-q4_k_m.gguf"); !path.ok()) {
+    GTEST_SKIP() << path.status().ToString();
+  }
+  EXPECT_EQ(CompareGreedy("gemma3_q4_k_m_greedy.json").prompts, 3u);
 }
 
 }  // namespace

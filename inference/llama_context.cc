@@ -102,6 +102,9 @@ Result<std::unique_ptr<LlamaContext>> LlamaContext::Create(std::shared_ptr<const
   std::unique_ptr<LlamaContext> ctx(new LlamaContext(std::move(model), options));
   ctx->cache_ = std::move(*cache);
   ctx->sequence_ = *seq;
+  for (int l = 0; l < c.n_layer; ++l) {
+    if (ctx->model_->layers()[l].sliding) ctx->local_layers_.push_back(l);
+  }
   Scratch& s = *ctx->scratch_;
   const size_t ub = static_cast<size_t>(options.n_ubatch);
   const size_t q_dim = static_cast<size_t>(c.n_head) * c.head_dim;
@@ -152,6 +155,7 @@ Status LlamaContext::Eval(std::span<const int32_t> tokens, LogitsMode mode) {
   const size_t ub = static_cast<size_t>(options_.n_ubatch);
   for (size_t done = 0; done < tokens.size(); done += ub) {
     const size_t n = std::min(ub, tokens.size() - done);
+    if (tokens.size() > 1) DiscardOutOfWindowRows(start + static_cast<int64_t>(done));
     const bool last = done + n == tokens.size();
     float* out = nullptr;
     if (mode == LogitsMode::kAll) out = logits_.data() + done * c.n_vocab;
@@ -168,8 +172,24 @@ Status LlamaContext::Eval(std::span<const int32_t> tokens, LogitsMode mode) {
   return Status::OK();
 }
 
+int64_t LlamaContext::rewind_floor() const {
+  const int64_t discarded = cache_->DiscardedPositions(sequence_);
+  return discarded == 0 ? 0 : discarded + model_->config().sliding_window;
+}
+
+void LlamaContext::DiscardOutOfWindowRows(int64_t next_position) {
+  const int64_t window = model_->config().sliding_window;
+  if (local_layers_.empty() || next_position - window <= 0) return;
+  cache_->DiscardRowsBefore(sequence_, local_layers_, next_position - window);
+}
+
 void LlamaContext::Rewind(int64_t position) {
   if (position >= this->position()) return;
+  if (position > 0 && position < rewind_floor()) {
+    spdlog::warn("context: cannot rewind to position {}: the sliding-window layers let go of "
+                 "rows before {}; starting over from position 0", position, rewind_floor());
+    position = 0;
+  }
   cache_->Truncate(sequence_, position);
   auto it = sparse_.find(sequence_);
   if (it != sparse_.end() && !it->second->ValidFor(position)) {
@@ -340,6 +360,9 @@ DecodeStats LlamaContext::decode_stats() const {
   const size_t head_position_bytes =
       cache_->bytes_per_position() / (static_cast<size_t>(c.n_layer) * c.n_kv_head);
   out.kv_bytes = cache_->bytes_per_position() * static_cast<size_t>(position());
+  // Rows the sliding-window layers let go of are not held any more.
+  out.kv_bytes -= head_position_bytes * c.n_kv_head * local_layers_.size() *
+                  static_cast<size_t>(cache_->DiscardedPositions(sequence_));
   out.kv_bytes_kept = out.kv_bytes;
   if (const KvRetention* kept = retention_state(); kept != nullptr) {
     for (int l = 0; l < c.n_layer; ++l) {
@@ -394,6 +417,8 @@ Status LlamaContext::LoadCache(const std::string& path) {
   retention_.erase(sequence_);
   queries_.erase(sequence_);
   sequence_ = *loaded;
+  // A cache saved after a long prefill holds no sliding-window rows before its last window.
+  DiscardOutOfWindowRows(position());
   index_restored_ = false;
   index_load_seconds_ = 0.0;
   if (options_.attention.kind == AttentionKind::kRetrieval) {

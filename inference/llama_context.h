@@ -62,7 +62,8 @@ struct DecodeStats {
   size_t index_bytes = 0;            // key indexes of the current sequence
   // K and V bytes of the current sequence's positions (every layer and KV head), and those a
   // retention policy keeps (the rest it evicted; without one, all). Evicted rows stay
-  // allocated: kv_bytes_kept is what a compacting cache would hold.
+  // allocated: kv_bytes_kept is what a compacting cache would hold. Rows sliding-window layers
+  // let go of (their memory returned) count in neither.
   size_t kv_bytes = 0;
   size_t kv_bytes_kept = 0;
 };
@@ -118,7 +119,14 @@ class LlamaContext {
 
   int64_t position() const { return cache_->length(sequence_); }
   int64_t n_ctx() const { return options_.n_ctx; }
+  // Forgets positions >= `position`. On a model with sliding-window layers a long prefill lets go
+  // of those layers' rows that fall out of every later window (their memory returns to the OS:
+  // at 32k Gemma 3 keeps 1/6 of the rows), so the positions a sequence can be rewound to are 0
+  // and those >= rewind_floor(), which is never past the start of the last multi-token Eval's
+  // last n_ubatch piece (decode steps never discard). Rewinding below it forgets everything
+  // (position() becomes 0) with a warning.
   void Rewind(int64_t position);
+  int64_t rewind_floor() const;
 
   const LlamaModel& model() const { return *model_; }
   const PagedKvCache& kv_cache() const { return *cache_; }
@@ -200,6 +208,8 @@ class LlamaContext {
   // decode token each.
   void EvalRows(std::span<const int32_t> tokens, float* logits, int64_t first_logit, bool batch);
   void EmbedAndPlaceRows(std::span<const int32_t> tokens);  // embeddings and RoPE angles
+  // Lets go of sliding-window layers' rows no query at or after `next_position` attends.
+  void DiscardOutOfWindowRows(int64_t next_position);
   void EvalLayer(int layer, int64_t n, bool batch);
   // Rotates n rows of `heads` heads (row t at v + t * stride) by the rows' angles; `local`:
   // the sliding-window layers' angles.
@@ -241,6 +251,7 @@ class LlamaContext {
   ComputeTeam team_;
   std::unique_ptr<PagedKvCache> cache_;
   SequenceId sequence_ = 0;
+  std::vector<int> local_layers_;  // sliding-window layers (gemma3)
   std::map<SequenceId, std::unique_ptr<internal::SparseAttention>> sparse_;
   std::unique_ptr<KvRetention> retention_policy_;  // fresh; copied for each sequence
   std::map<SequenceId, std::unique_ptr<KvRetention>> retention_;

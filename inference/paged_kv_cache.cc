@@ -182,7 +182,10 @@ Result<std::unique_ptr<PagedKvCache>> PagedKvCache::Create(const KvCacheShape& s
   // the block is taken from the free list, its rows are written before they are read.
   const size_t bounds_floats =
       static_cast<size_t>(block_bounds / sizeof(float)) * static_cast<size_t>(total_blocks);
-  cache->storage_.reset(new (std::nothrow) uint8_t[static_cast<size_t>(block_data * total_blocks)]);
+  constexpr size_t kPage = 4096;
+  const size_t storage_bytes =
+      (static_cast<size_t>(block_data * total_blocks) + kPage - 1) / kPage * kPage;
+  cache->storage_.reset(static_cast<uint8_t*>(std::aligned_alloc(kPage, storage_bytes)));
   cache->bounds_.reset(new (std::nothrow) float[bounds_floats]);
   AdviseHugePages(cache->storage_.get(), static_cast<size_t>(block_data * total_blocks));
   AdviseHugePages(cache->bounds_.get(), bounds_floats * sizeof(float));
@@ -328,6 +331,7 @@ Result<SequenceId> PagedKvCache::Fork(SequenceId parent, int64_t length) {
   for (int32_t physical : c.blocks) ++ref_counts_[physical];
   c.length = length;
   c.reserved = length;  // its first Reserve copies the shared block it writes into
+  c.discarded_blocks = std::min<int64_t>(p.discarded_blocks, shared);
   // The parent may have reserved positions in its last, partly committed block, which is now
   // shared: storing there would change what the child sees (its key bounds). Withdraw them, so
   // that the parent's next Reserve copies that block first.
@@ -449,6 +453,7 @@ void PagedKvCache::Truncate(SequenceId seq, int64_t length) {
     s.blocks.pop_back();
   }
   s.reserved = std::min<int64_t>(s.reserved, keep << block_shift_);
+  s.discarded_blocks = std::min(s.discarded_blocks, keep);
   if (keep == 0) return;
   const int64_t rows = length - ((keep - 1) << block_shift_);  // rows left in the last block
   if (rows == block_size_) return;
@@ -462,6 +467,32 @@ void PagedKvCache::Truncate(SequenceId seq, int64_t length) {
     // recomputes exact bounds).
     s.reserved = length;
   }
+}
+
+int64_t PagedKvCache::DiscardRowsBefore(SequenceId seq, std::span<const int> layers,
+                                        int64_t position) {
+  if (!Has(seq)) return 0;
+  Sequence& s = sequences_[seq];
+  const int64_t end = std::min<int64_t>(position >> block_shift_,
+                                        static_cast<int64_t>(s.blocks.size()));
+  const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  for (int64_t b = s.discarded_blocks; b < end; ++b) {
+    const int32_t physical = s.blocks[b];
+    if (ref_counts_[physical] != 1) continue;  // another sequence may still read it
+    for (int layer : layers) {
+      // The page-aligned interior of the layer's part of the block.
+      const auto begin = reinterpret_cast<uintptr_t>(LayerBlock(physical, layer));
+      const uintptr_t first = (begin + page - 1) & ~(page - 1);
+      const uintptr_t last = (begin + layer_block_bytes()) & ~(page - 1);
+      if (last > first) madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
+    }
+  }
+  s.discarded_blocks = std::max(s.discarded_blocks, end);
+  return s.discarded_blocks << block_shift_;
+}
+
+int64_t PagedKvCache::DiscardedPositions(SequenceId seq) const {
+  return Has(seq) ? sequences_[seq].discarded_blocks << block_shift_ : 0;
 }
 
 kernels::KvRows PagedKvCache::Rows(SequenceId seq, int layer, int kv_head, int which) const {

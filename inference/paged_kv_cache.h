@@ -33,7 +33,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -102,6 +104,15 @@ class PagedKvCache {
   // the block holding the new end are recomputed from the rows that remain.
   void Truncate(SequenceId seq, int64_t length);
 
+  // Returns to the OS the memory of `layers`' rows in the sequence's whole blocks before
+  // `position` (sliding-window layers never read them again). Blocks shared with another
+  // sequence are skipped. The rows read as garbage (zeros) afterwards; the positions stay in the
+  // sequence (other layers keep theirs). Returns the positions discarded so far (a multiple of
+  // the block size).
+  int64_t DiscardRowsBefore(SequenceId seq, std::span<const int> layers, int64_t position);
+  // Positions whose rows DiscardRowsBefore went over (0 when none).
+  int64_t DiscardedPositions(SequenceId seq) const;
+
   kernels::KvRows Keys(SequenceId seq, int layer, int kv_head) const;
   kernels::KvRows Values(SequenceId seq, int layer, int kv_head) const;
   // Per-channel key bounds (head_dim floats each) of logical block `block` of the sequence.
@@ -128,6 +139,10 @@ class PagedKvCache {
     int64_t length = 0;
     int64_t reserved = 0;
     std::vector<int32_t> blocks;  // logical block -> physical block
+    int64_t discarded_blocks = 0;  // leading blocks DiscardRowsBefore went over
+  };
+  struct FreeDeleter {
+    void operator()(uint8_t* p) const { std::free(p); }
   };
   PagedKvCache() = default;
   size_t row_bytes() const;
@@ -151,7 +166,8 @@ class PagedKvCache {
   int block_shift_ = 4;
   int64_t total_blocks_ = 0;
   size_t block_bytes_ = 0;
-  std::unique_ptr<uint8_t[]> storage_;   // total_blocks_ * block_bytes_
+  // total_blocks_ * block_bytes_, page-aligned so that a layer's part of a block can be discarded
+  std::unique_ptr<uint8_t[], FreeDeleter> storage_;
   std::unique_ptr<float[]> bounds_;      // [layer][block][kv_head][min | max][head_dim]
   std::vector<int32_t> ref_counts_;      // per physical block
   std::vector<int32_t> free_list_;

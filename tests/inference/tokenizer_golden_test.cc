@@ -20,6 +20,7 @@
 #include "common/default_models.h"
 #include "common/paths.h"
 #include "common/sha256.h"
+#include "inference/chat_template.h"
 #include "inference/gguf.h"
 #include "inference/internal/unicode.h"
 #include "inference/tokenizer.h"
@@ -417,6 +418,23 @@ TEST(TokenizerGoldenTest, Gemma3SpmMatchesLlamaCpp) {
               Show(ParseIds(e["llama_cpp"])))
         << text;
   }
+  // The prompt the gemma chat format renders for the file (it has no tokenizer.chat_template)
+  // is the second extra case; generation stops at <end_of_turn> as well as at <eos>.
+  auto gguf = GgufFile::Open(path.string());
+  ASSERT_TRUE(gguf.ok()) << gguf.status().ToString();
+  Result<ChatTemplate> chat = ChatTemplateForModel(**gguf, "");
+  ASSERT_TRUE(chat.ok()) << chat.status().ToString();
+  EXPECT_EQ(chat->format, ChatFormat::kGemma);
+  const std::vector<ChatMessage> hi = {{"user", "Hi"}};
+  EXPECT_EQ(ApplyChatTemplate(*chat, hi), meta["extra_special"][1]["text"].get<std::string>());
+  EXPECT_EQ((*tok)->Find("<end_of_turn>"), 106);
+  EXPECT_EQ((*tok)->eot(), 106);
+  EXPECT_TRUE((*tok)->IsEndOfGeneration(106));
+  EXPECT_TRUE((*tok)->IsEndOfGeneration(1));
+  EXPECT_FALSE((*tok)->IsEndOfGeneration(105));
+  EXPECT_EQ((*tok)->Decode(ParseIds(meta["extra_special"][2]["llama_cpp"]),
+                           {.render_special = true}),
+            meta["extra_special"][2]["text"].get<std::string>());
   std::printf("[ figures  ] Gemma 3 SentencePiece: identical to llama.cpp %d/%d; decode "
               "round-trips %d/%d\n",
               identical, compared, roundtrips, roundtrip_total);

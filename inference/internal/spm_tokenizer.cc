@@ -254,14 +254,17 @@ class SpmTokenizer final : public Tokenizer {
     }
   }
 
-  // llama.cpp's detokenizer: each token's bytes in order (byte tokens stay raw bytes, so any
-  // input round-trips), less the space that add_space_prefix put in front of the first one.
+  // llama.cpp's detokenizer: each token's bytes in order (byte tokens stay raw bytes), less the
+  // space that add_space_prefix put in front of the first piece of text. Unlike llama.cpp, a
+  // leading BOS that prints nothing does not use up that removal, so that
+  // Decode(Encode(text, {.add_special = true})) is text, as it was through the library.
   std::string DecodeConcatenated(std::span<const int32_t> ids, const DecodeOptions& options) const {
     std::string text;
     bool first = true;
     for (int32_t id : ids) {
       std::string piece = TokenToPiece(id, options.render_special);
-      if (first && add_space_prefix_ && !piece.empty() && piece[0] == ' ') piece.erase(0, 1);
+      if (piece.empty()) continue;
+      if (first && add_space_prefix_ && piece[0] == ' ') piece.erase(0, 1);
       first = false;
       text += piece;
     }

@@ -359,8 +359,7 @@ TEST(TokenizerGoldenTest, Llama2VocabularyThroughGgufMatchesSentencepiece) {
 // whitespace runs and HTML tags, byte fallback) read from its GGUF, against llama.cpp on the same
 // file. Not a default model, so the test skips when the file is absent.
 constexpr char kGemma3File[] = "gemma-3-270m-q4_k_m.gguf";
-constexpr char kGemma3Sha256[] =
-    "a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818";
+constexpr char kGemma3Sha256[] = "a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818";
 
 TEST(TokenizerGoldenTest, Gemma3SpmMatchesLlamaCpp) {
   Result<fs::path> models = ResolveModelsDir();
@@ -396,8 +395,9 @@ TEST(TokenizerGoldenTest, Gemma3SpmMatchesLlamaCpp) {
     if (ours == llama) {
       ++identical;
     } else {
-      ADD_FAILURE() << "case " << c.id << " (" << c.kind << ") differs from llama.cpp\n  ours:  "
-                    << Show(ours) << "\n  llama: " << Show(llama);
+      ADD_FAILURE() << "case " << c.id << " (" << c.kind
+                    << ") differs from llama.cpp\n  ours:  " << Show(ours)
+                    << "\n  llama: " << Show(llama);
     }
     // Not for ill-formed UTF-8: llama.cpp escapes spaces before it falls back to bytes, so
     // "\xE9 au" comes back as "\xE9\xE2\x96\x81au" from it and from us alike.
@@ -414,8 +414,7 @@ TEST(TokenizerGoldenTest, Gemma3SpmMatchesLlamaCpp) {
   const json meta = json::parse(ReadFile(kGoldenDir / "gemma3_spm.meta.json"));
   for (const json& e : meta["extra_special"]) {
     const std::string text = e["text"];
-    EXPECT_EQ(Show((*tok)->Encode(text, {.parse_special = true})),
-              Show(ParseIds(e["llama_cpp"])))
+    EXPECT_EQ(Show((*tok)->Encode(text, {.parse_special = true})), Show(ParseIds(e["llama_cpp"])))
         << text;
   }
   // The prompt the gemma chat format renders for the file (it has no tokenizer.chat_template)
@@ -432,12 +431,13 @@ TEST(TokenizerGoldenTest, Gemma3SpmMatchesLlamaCpp) {
   EXPECT_TRUE((*tok)->IsEndOfGeneration(106));
   EXPECT_TRUE((*tok)->IsEndOfGeneration(1));
   EXPECT_FALSE((*tok)->IsEndOfGeneration(105));
-  EXPECT_EQ((*tok)->Decode(ParseIds(meta["extra_special"][2]["llama_cpp"]),
-                           {.render_special = true}),
-            meta["extra_special"][2]["text"].get<std::string>());
-  std::printf("[ figures  ] Gemma 3 SentencePiece: identical to llama.cpp %d/%d; decode "
-              "round-trips %d/%d\n",
-              identical, compared, roundtrips, roundtrip_total);
+  EXPECT_EQ(
+      (*tok)->Decode(ParseIds(meta["extra_special"][2]["llama_cpp"]), {.render_special = true}),
+      meta["extra_special"][2]["text"].get<std::string>());
+  std::printf(
+      "[ figures  ] Gemma 3 SentencePiece: identical to llama.cpp %d/%d; decode "
+      "round-trips %d/%d\n",
+      identical, compared, roundtrips, roundtrip_total);
   EXPECT_EQ(compared, static_cast<int>(cases.size()));
   EXPECT_EQ(identical, compared);
   EXPECT_EQ(roundtrips, roundtrip_total);

@@ -109,8 +109,8 @@ TEST(TokenizerTest, Llama2SentencePieceAddsBosAndDecodes) {
 // A small SentencePiece vocabulary in GGUF, shaped like Gemma 3's: <unk> typed control,
 // a user-defined whitespace run, byte fallback. add_space_prefix as given.
 std::unique_ptr<Tokenizer> TinySpmGguf(bool add_space_prefix) {
-  std::vector<std::string> tokens = {"<unk>", "<s>", "</s>", "  ", "\xE2\x96\x81", "a", "b",
-                                     "\xE2\x96\x81" "a", "ab"};
+  const std::string sp = "\xE2\x96\x81";  // U+2581, SentencePiece's space
+  std::vector<std::string> tokens = {"<unk>", "<s>", "</s>", "  ", sp, "a", "b", sp + "a", "ab"};
   std::vector<int32_t> types = {3, 3, 3, 4, 1, 1, 1, 1, 1};
   std::vector<float> scores = {0, 0, 0, 0, -5, -6, -7, -1, -2};
   for (int b = 0; b < 256; ++b) {

@@ -28,7 +28,7 @@ void AddModelFlags(CLI::App* cmd, EngineFlags* flags) {
   cmd->add_option("--kv-type", flags->kv_type, "KV cache entries: f16 or f32")
       ->capture_default_str();
   cmd->add_option("--chat-template", o.chat_template,
-                  "chatml, llama2, llama3 or mistral instead of the model's");
+                  "chatml, llama2, llama3, mistral or gemma instead of the model's");
 }
 
 void AddAttentionFlags(CLI::App* cmd, EngineFlags* flags) {

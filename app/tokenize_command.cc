@@ -80,9 +80,10 @@ void RegisterTokenizeCommand(CLI::App& app, const GlobalFlags&, CommandTable& co
                 "Do not add the model's BOS/EOS ([CLS]/[SEP]) tokens");
   cmd->add_flag("--chat", flags->chat,
                 "Treat the text as a user message and tokenize the model's chat prompt for it");
-  cmd->add_option("--chat-template", flags->chat_template,
-                  "With --chat: chatml, llama2, llama3 or mistral instead of the template the "
-                  "model names");
+  cmd->add_option(
+      "--chat-template", flags->chat_template,
+      "With --chat: chatml, llama2, llama3, mistral or gemma instead of the template the "
+      "model names");
 
   commands.Add(cmd, [flags]() -> Status {
     std::string model = flags->model;

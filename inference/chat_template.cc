@@ -77,6 +77,33 @@ std::string RenderInst(std::span<const ChatMessage> messages, bool llama2) {
   return out;
 }
 
+// Gemma (Google's template and llama.cpp's gemma format): no system role, so system text (trimmed)
+// opens the next user turn followed by a blank line; "assistant" is called "model". A system
+// message with no user turn after it becomes a user turn of its own rather than vanishing,
+// so that every message is rendered (Engine::EncodeChatSegments relies on that).
+std::string RenderGemma(std::span<const ChatMessage> messages) {
+  std::string out = "<bos>";
+  std::string system;
+  bool has_system = false;
+  for (const ChatMessage& m : messages) {
+    if (m.role == "system") {
+      system += Trim(m.content);
+      has_system = true;
+      continue;
+    }
+    const std::string role = m.role == "assistant" ? "model" : m.role;
+    out += "<start_of_turn>" + role + "\n";
+    if (has_system && role != "model") {
+      out += system + "\n\n";
+      system.clear();
+      has_system = false;
+    }
+    out += Trim(m.content) + "<end_of_turn>\n";
+  }
+  if (has_system) out += "<start_of_turn>user\n" + system + "\n\n<end_of_turn>\n";
+  return out;
+}
+
 }  // namespace
 
 std::string_view ChatFormatName(ChatFormat format) {
@@ -85,17 +112,18 @@ std::string_view ChatFormatName(ChatFormat format) {
     case ChatFormat::kLlama2: return "llama2";
     case ChatFormat::kLlama3: return "llama3";
     case ChatFormat::kMistral: return "mistral";
+    case ChatFormat::kGemma: return "gemma";
   }
   return "?";
 }
 
 Result<ChatFormat> ParseChatFormat(std::string_view name) {
   for (ChatFormat f : {ChatFormat::kChatML, ChatFormat::kLlama2, ChatFormat::kLlama3,
-                       ChatFormat::kMistral}) {
+                       ChatFormat::kMistral, ChatFormat::kGemma}) {
     if (name == ChatFormatName(f)) return f;
   }
   return Status::InvalidArgument("unknown chat template '" + std::string(name) +
-                                 "'; use one of chatml, llama2, llama3, mistral");
+                                 "'; use one of chatml, llama2, llama3, mistral, gemma");
 }
 
 std::optional<ChatTemplate> RecognizeChatTemplate(std::string_view jinja) {
@@ -107,6 +135,10 @@ std::optional<ChatTemplate> RecognizeChatTemplate(std::string_view jinja) {
   }
   if (Contains(jinja, "<|start_header_id|>") && Contains(jinja, "<|end_header_id|>")) {
     t.format = ChatFormat::kLlama3;
+    return t;
+  }
+  if (Contains(jinja, "<start_of_turn>")) {
+    t.format = ChatFormat::kGemma;
     return t;
   }
   if (Contains(jinja, "[INST]")) {
@@ -131,7 +163,14 @@ Result<ChatTemplate> ChatTemplateForModel(const GgufFile& gguf, std::string_view
     if (recognized && recognized->format == *format) t.default_system = recognized->default_system;
     return t;
   }
-  return recognized.value_or(ChatTemplate{});
+  if (recognized) return *recognized;
+  // Gemma GGUFs are often converted without tokenizer.chat_template (gemma-3-270m's is); the
+  // architecture names the format then.
+  if (const GgufValue* v = gguf.Find("general.architecture")) {
+    Result<std::string_view> arch = v->AsString();
+    if (arch.ok() && arch->substr(0, 5) == "gemma") return ChatTemplate{ChatFormat::kGemma, ""};
+  }
+  return ChatTemplate{};
 }
 
 std::string ApplyChatTemplate(const ChatTemplate& chat_template,
@@ -148,6 +187,8 @@ std::string ApplyChatTemplate(const ChatTemplate& chat_template,
       return RenderInst(messages, true);
     case ChatFormat::kMistral:
       return RenderInst(messages, false);
+    case ChatFormat::kGemma:
+      return RenderGemma(messages) + (add_generation_prompt ? "<start_of_turn>model\n" : "");
   }
   return {};
 }

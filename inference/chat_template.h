@@ -8,10 +8,12 @@
 //   llama2   <s>[INST] <<SYS>>\nsys\n<</SYS>>\n\nuser [/INST] answer </s>
 //   llama3   <|start_header_id|>role<|end_header_id|>\n\ncontent<|eot_id|>
 //   mistral  <s>[INST] user [/INST] answer</s>
+//   gemma    <bos><start_of_turn>user\ncontent<end_of_turn>\n<start_of_turn>model\n …
+//            (Gemma 2/3; "assistant" is "model", system text opens the next user turn)
 //
 // The rendered text contains special-token strings: encode it with
-// EncodeOptions{.parse_special = true} and without adding BOS (llama2, llama3 and mistral
-// prompts already start with it).
+// EncodeOptions{.parse_special = true} and without adding BOS (llama2, llama3, mistral and
+// gemma prompts already start with it).
 #pragma once
 
 #include <optional>
@@ -25,7 +27,7 @@ namespace engram::inference {
 
 class GgufFile;
 
-enum class ChatFormat { kChatML, kLlama2, kLlama3, kMistral };
+enum class ChatFormat { kChatML, kLlama2, kLlama3, kMistral, kGemma };
 
 struct ChatMessage {
   std::string role;  // "system", "user" or "assistant"
@@ -40,14 +42,16 @@ struct ChatTemplate {
 };
 
 std::string_view ChatFormatName(ChatFormat format);
-// "chatml", "llama2", "llama3", "mistral"; kInvalidArgument listing them otherwise.
+// "chatml", "llama2", "llama3", "mistral", "gemma"; kInvalidArgument listing them otherwise.
 Result<ChatFormat> ParseChatFormat(std::string_view name);
 
 // Recognises a Jinja chat template; nullopt when it matches none of the formats.
 std::optional<ChatTemplate> RecognizeChatTemplate(std::string_view jinja);
 
 // The template for a model: `override_name` when not empty, else recognised from the file's
-// tokenizer.chat_template, else ChatML (what the default model uses).
+// tokenizer.chat_template, else by general.architecture (gemma* files converted without a
+// template key get gemma, as llama.cpp's fallback does), else ChatML (what the default model
+// uses).
 Result<ChatTemplate> ChatTemplateForModel(const GgufFile& gguf, std::string_view override_name);
 
 // Renders the conversation; with `add_generation_prompt` it ends with the opening of an

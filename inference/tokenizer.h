@@ -10,7 +10,9 @@
 //   bpe        byte-level BPE (GPT-2 style; tokenizer.ggml.model "gpt2"): a pre-tokenizer
 //              splits words by the model's regex (tokenizer.ggml.pre), merges apply by rank.
 //   spm        SentencePiece (tokenizer.ggml.model "llama", or a standalone .model file),
-//              run by the SentencePiece library on a model built from the GGUF vocabulary.
+//              run by the SentencePiece library on a model built from the GGUF vocabulary;
+//              around it, llama.cpp's rules for GGUF files (user-defined tokens split out
+//              first, the prefix space, ill-formed UTF-8 to byte tokens).
 //   wordpiece  BERT (vocab.txt, or tokenizer.ggml.model "bert"): lowercasing, accent
 //              stripping, punctuation and CJK splitting, greedy longest-match "##" pieces.
 //

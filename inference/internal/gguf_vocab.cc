@@ -116,7 +116,11 @@ Result<GgufVocabulary> ReadGgufVocabulary(const GgufFile& gguf,
   for (int32_t i = 0; i < n; ++i) {
     if (std::find(std::begin(kEndOfGenerationTexts), std::end(kEndOfGenerationTexts), texts[i]) !=
         std::end(kEndOfGenerationTexts)) {
-      if (kinds[i] == TokenKind::kNormal) kinds[i] = TokenKind::kControl;
+      // llama.cpp adds the control attribute also to user-defined ones (Gemma 3's "</s>"),
+      // and control wins: the text is then only matched when parsing special tokens.
+      if (kinds[i] == TokenKind::kNormal || kinds[i] == TokenKind::kUserDefined) {
+        kinds[i] = TokenKind::kControl;
+      }
       vocab.end_of_generation.push_back(i);
     }
   }

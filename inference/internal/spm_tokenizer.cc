@@ -2,11 +2,14 @@
 
 #include <sentencepiece_processor.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 
 #include "common/input_file.h"
 #include "inference/internal/gguf_vocab.h"
+#include "inference/internal/unicode.h"
 
 namespace engram::inference::internal {
 namespace {
@@ -102,8 +105,16 @@ class SpmTokenizer final : public Tokenizer {
     return Status::OK();
   }
 
-  // The GGUF file's own special ids and rules, which the SentencePiece model cannot carry.
-  void AdoptSpecials(const GgufVocabulary& vocab) {
+  // The GGUF file's own token kinds, special ids and rules, which the SentencePiece model cannot
+  // carry, and llama.cpp's rules for the text around the library (see EncodeRaw, Decode).
+  void AdoptGguf(const GgufVocabulary& vocab, bool add_space_prefix) {
+    llama_cpp_rules_ = true;
+    add_space_prefix_ = add_space_prefix;
+    // The file's kinds, not the library's: user-defined tokens (Gemma's whitespace runs, "<b>")
+    // must be split out before the library runs, as llama.cpp does; the file may type <unk> as
+    // a control token.
+    SetVocabulary(vocab.texts, vocab.kinds);
+    unk_ = vocab.unk;
     bos_ = vocab.bos;
     eos_ = vocab.eos;
     eot_ = vocab.eot;
@@ -116,22 +127,23 @@ class SpmTokenizer final : public Tokenizer {
   std::vector<int32_t> Encode(std::string_view text, const EncodeOptions& options) const override {
     std::vector<int32_t> out;
     if (options.add_special && add_bos_ && bos_ != kNoToken) out.push_back(bos_);
-    std::vector<int> ids;
     for (const Fragment& f : SplitSpecial(text, options.parse_special)) {
       if (f.id != kNoToken) {
         out.push_back(f.id);
         continue;
       }
-      ids.clear();
-      // The library only fails on an unloaded model, which Init rules out.
-      processor_->Encode(f.text, &ids).IgnoreError();
-      out.insert(out.end(), ids.begin(), ids.end());
+      if (llama_cpp_rules_) {
+        EncodeRaw(f.text, out);
+      } else {
+        EncodeLibrary(f.text, out);
+      }
     }
     if (options.add_special && add_eos_ && eos_ != kNoToken) out.push_back(eos_);
     return out;
   }
 
   std::string Decode(std::span<const int32_t> ids, const DecodeOptions& options) const override {
+    if (llama_cpp_rules_) return DecodeConcatenated(ids, options);
     std::string text;
     std::vector<int> run;
     auto flush = [&] {
@@ -177,7 +189,91 @@ class SpmTokenizer final : public Tokenizer {
   std::string_view Family() const override { return "spm"; }
 
  private:
+  void EncodeLibrary(std::string_view text, std::vector<int32_t>& out) const {
+    std::vector<int> ids;
+    // The library only fails on an unloaded model, which Init rules out.
+    processor_->Encode(text, &ids).IgnoreError();
+    out.insert(out.end(), ids.begin(), ids.end());
+  }
+
+  // A raw fragment as llama.cpp's SentencePiece session tokenizes it: a space in front when
+  // add_space_prefix (the library model is built without a dummy prefix, so this happens once
+  // per fragment, not once per piece handed to the library), spaces escaped to U+2581, then
+  // "characters" cut by UTF-8 lead-byte length alone and merged by score. No vocabulary entry
+  // is ill-formed UTF-8, so no merge crosses an ill-formed character: the well-formed runs
+  // between them go to the library (the same merges), and each ill-formed character becomes
+  // its byte tokens, llama.cpp's fallback for a symbol outside the vocabulary. (The library
+  // alone would first turn ill-formed bytes into U+FFFD.) llama.cpp cuts characters AFTER
+  // escaping, so "\xE9 au" is "\xE9\xE2\x96" + "\x81" + "au": four byte tokens and "au".
+  void EncodeRaw(std::string_view fragment, std::vector<int32_t>& out) const {
+    if (!add_space_prefix_ && IsWellFormedUtf8(fragment)) return EncodeLibrary(fragment, out);
+    std::string text = add_space_prefix_ ? "\xE2\x96\x81" : "";
+    text.reserve(fragment.size() + 3);
+    for (char c : fragment) {
+      if (c == ' ') {
+        text += "\xE2\x96\x81";
+      } else {
+        text.push_back(c);
+      }
+    }
+    // A literal U+2581 reaches the library as it is; it escapes spaces to the same symbol.
+    if (IsWellFormedUtf8(text)) return EncodeLibrary(text, out);
+    const std::string_view escaped = text;
+    size_t run = 0;  // start of the current well-formed run
+    for (size_t at = 0; at < escaped.size();) {
+      const size_t n = std::min(internal::Utf8SequenceLength(escaped[at]), escaped.size() - at);
+      const std::string_view ch = escaped.substr(at, n);
+      if (static_cast<unsigned char>(ch[0]) >= 0x80 && !IsWellFormedUtf8(ch)) {
+        if (at > run) EncodeLibrary(escaped.substr(run, at - run), out);
+        AppendByteTokens(ch, out);
+        run = at + n;
+      }
+      at += n;
+    }
+    if (run < escaped.size()) EncodeLibrary(escaped.substr(run), out);
+  }
+
+  static bool IsWellFormedUtf8(std::string_view text) {
+    for (char c : text) {
+      if (static_cast<unsigned char>(c) >= 0x80) {
+        return internal::EncodeUtf8(internal::DecodeUtf8Replace(text)) == text;
+      }
+    }
+    return true;
+  }
+
+  // llama.cpp's byte_to_token: "<0xAB>", else the one-byte token, else <unk>.
+  void AppendByteTokens(std::string_view bytes, std::vector<int32_t>& out) const {
+    for (char c : bytes) {
+      char name[8];
+      std::snprintf(name, sizeof(name), "<0x%02X>", static_cast<unsigned char>(c));
+      int32_t id = Find(name);
+      if (id == kNoToken) id = Find(std::string_view(&c, 1));
+      if (id == kNoToken) id = unk_;
+      if (id != kNoToken) out.push_back(id);
+    }
+  }
+
+  // llama.cpp's detokenizer: each token's bytes in order (byte tokens stay raw bytes), less the
+  // space that add_space_prefix put in front of the first piece of text. Unlike llama.cpp, a
+  // leading BOS that prints nothing does not use up that removal, so that
+  // Decode(Encode(text, {.add_special = true})) is text, as it was through the library.
+  std::string DecodeConcatenated(std::span<const int32_t> ids, const DecodeOptions& options) const {
+    std::string text;
+    bool first = true;
+    for (int32_t id : ids) {
+      std::string piece = TokenToPiece(id, options.render_special);
+      if (piece.empty()) continue;
+      if (first && add_space_prefix_ && piece[0] == ' ') piece.erase(0, 1);
+      first = false;
+      text += piece;
+    }
+    return text;
+  }
+
   std::unique_ptr<sentencepiece::SentencePieceProcessor> processor_;
+  bool llama_cpp_rules_ = false;   // built from a GGUF vocabulary; llama.cpp is the reference
+  bool add_space_prefix_ = false;  // tokenizer.ggml.add_space_prefix (llama_cpp_rules_ only)
 };
 
 }  // namespace
@@ -262,19 +358,28 @@ Result<std::unique_ptr<Tokenizer>> MakeSpmTokenizerFromGguf(const GgufFile& gguf
   spec.bos = vocab->bos;
   spec.eos = vocab->eos;
   spec.pad = vocab->pad;
-  for (auto [key, flag] :
-       {std::pair<std::string_view, bool*>{"tokenizer.ggml.add_space_prefix",
-                                           &spec.add_dummy_prefix},
-        {"tokenizer.ggml.remove_extra_whitespaces", &spec.remove_extra_whitespaces}}) {
-    if (const GgufValue* v = gguf.Find(key)) {
-      Result<bool> b = v->AsBool();
-      if (!b.ok()) return b.status().WithContext("tokenizer: " + std::string(key));
-      *flag = *b;
-    }
+  // The library needs exactly one piece typed unknown, at unk; some files (Gemma 3) type
+  // <unk> as a control token. The tokenizer itself keeps the file's kinds.
+  for (TokenKind& kind : spec.kinds) {
+    if (kind == TokenKind::kUnknown) kind = TokenKind::kControl;
   }
+  if (spec.unk >= 0 && spec.unk < static_cast<int32_t>(spec.kinds.size())) {
+    spec.kinds[spec.unk] = TokenKind::kUnknown;
+  }
+  // llama.cpp adds the prefix space itself (SpmTokenizer::EncodeRaw) and ignores
+  // tokenizer.ggml.remove_extra_whitespaces for SentencePiece vocabularies, so the library
+  // model gets neither.
+  bool add_space_prefix = true;  // llama.cpp's default
+  if (const GgufValue* v = gguf.Find("tokenizer.ggml.add_space_prefix")) {
+    Result<bool> b = v->AsBool();
+    if (!b.ok()) return b.status().WithContext("tokenizer: tokenizer.ggml.add_space_prefix");
+    add_space_prefix = *b;
+  }
+  spec.add_dummy_prefix = false;
+  spec.remove_extra_whitespaces = false;
   Result<std::unique_ptr<Tokenizer>> tokenizer = MakeSpmTokenizerFromSpec(spec, gguf.path());
   if (!tokenizer.ok()) return tokenizer.status();
-  static_cast<SpmTokenizer&>(**tokenizer).AdoptSpecials(*vocab);
+  static_cast<SpmTokenizer&>(**tokenizer).AdoptGguf(*vocab, add_space_prefix);
   return tokenizer;
 }
 

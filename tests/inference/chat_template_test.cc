@@ -4,6 +4,7 @@
 
 #include "common/default_models.h"
 #include "inference/gguf.h"
+#include "tests/inference/gguf_builder.h"
 
 namespace engram::inference {
 namespace {
@@ -64,7 +65,7 @@ TEST(ChatTemplateTest, OverrideByNameAndErrors) {
   EXPECT_EQ(*ParseChatFormat("llama3"), ChatFormat::kLlama3);
   Result<ChatFormat> bad = ParseChatFormat("vicuna");
   ASSERT_FALSE(bad.ok());
-  EXPECT_NE(bad.status().message().find("chatml, llama2, llama3, mistral"),
+  EXPECT_NE(bad.status().message().find("chatml, llama2, llama3, mistral, gemma"),
             std::string_view::npos);
   Result<std::filesystem::path> path = DefaultModelPath("generator");
   ASSERT_TRUE(path.ok());
@@ -72,6 +73,57 @@ TEST(ChatTemplateTest, OverrideByNameAndErrors) {
   ASSERT_TRUE(gguf.ok());
   EXPECT_EQ(ChatTemplateForModel(**gguf, "mistral")->format, ChatFormat::kMistral);
   EXPECT_FALSE(ChatTemplateForModel(**gguf, "nope").ok());
+}
+
+// Gemma's official template (and llama.cpp's gemma format): "assistant" is "model", the
+// system text opens the first user turn followed by a blank line, contents are trimmed.
+TEST(ChatTemplateTest, RendersGemma) {
+  const ChatTemplate gemma{ChatFormat::kGemma, ""};
+  EXPECT_EQ(*ParseChatFormat("gemma"), ChatFormat::kGemma);
+  EXPECT_EQ(ChatFormatName(ChatFormat::kGemma), "gemma");
+  EXPECT_EQ(ApplyChatTemplate(gemma, kConversation),
+            "<bos><start_of_turn>user\nBe brief.\n\nHi<end_of_turn>\n"
+            "<start_of_turn>model\nHello!<end_of_turn>\n"
+            "<start_of_turn>user\n2+2?<end_of_turn>\n"
+            "<start_of_turn>model\n");
+  const std::vector<ChatMessage> plain = {{"user", "  Hi\n"}};
+  EXPECT_EQ(ApplyChatTemplate(gemma, plain),
+            "<bos><start_of_turn>user\nHi<end_of_turn>\n<start_of_turn>model\n");
+  EXPECT_EQ(ApplyChatTemplate(gemma, plain, false), "<bos><start_of_turn>user\nHi<end_of_turn>\n");
+  // A system message with nothing after it still reaches the model, as a user turn.
+  const std::vector<ChatMessage> system_only = {{"system", "Be brief."}};
+  EXPECT_EQ(ApplyChatTemplate(gemma, system_only, false),
+            "<bos><start_of_turn>user\nBe brief.\n\n<end_of_turn>\n");
+  EXPECT_EQ(RecognizeChatTemplate("{{ '<start_of_turn>' + role + '\n' }}")->format,
+            ChatFormat::kGemma);
+}
+
+// A GGUF with `architecture` and, when not empty, a tokenizer.chat_template.
+std::unique_ptr<GgufFile> TemplateOnlyGguf(const std::string& architecture,
+                                           const std::string& jinja) {
+  testing::GgufBuilder b;
+  b.Header(0, jinja.empty() ? 1 : 2);
+  b.KvStr("general.architecture", architecture);
+  if (!jinja.empty()) b.KvStr("tokenizer.chat_template", jinja);
+  Result<std::unique_ptr<GgufFile>> gguf = GgufFile::Parse(b.bytes, architecture + ".gguf");
+  EXPECT_TRUE(gguf.ok()) << gguf.status().ToString();
+  return gguf.ok() ? std::move(*gguf) : nullptr;
+}
+
+// gemma-3-270m's GGUF has no tokenizer.chat_template: the architecture picks gemma.
+TEST(ChatTemplateTest, GemmaArchitectureWithoutTemplateKeyIsGemma) {
+  auto gemma3 = TemplateOnlyGguf("gemma3", "");
+  ASSERT_NE(gemma3, nullptr);
+  EXPECT_EQ(ChatTemplateForModel(*gemma3, "")->format, ChatFormat::kGemma);
+  EXPECT_EQ(ChatTemplateForModel(*gemma3, "chatml")->format, ChatFormat::kChatML);
+  auto llama = TemplateOnlyGguf("llama", "");
+  ASSERT_NE(llama, nullptr);
+  EXPECT_EQ(ChatTemplateForModel(*llama, "")->format, ChatFormat::kChatML);
+  EXPECT_EQ(ChatTemplateForModel(*llama, "gemma")->format, ChatFormat::kGemma);
+  // A template the file does ship wins over the architecture.
+  auto gemma3_chatml = TemplateOnlyGguf("gemma3", "{{'<|im_start|>' + message['role']}}");
+  ASSERT_NE(gemma3_chatml, nullptr);
+  EXPECT_EQ(ChatTemplateForModel(*gemma3_chatml, "")->format, ChatFormat::kChatML);
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 //   Llama 2 SentencePiece   vs the sentencepiece Python package (from the .model file, and
 //                           through a GGUF vocabulary built from it)
 //   all-MiniLM-L6-v2        vs Hugging Face tokenizers (WordPiece)
+//   Gemma 3 SentencePiece   vs llama.cpp (llama-cpp-python) on the GGUF (skips when absent)
 // Goldens come from scripts/goldens/tokenize_*.py.
 #include <gtest/gtest.h>
 #include <sentencepiece_processor.h>
@@ -19,6 +20,7 @@
 #include "common/default_models.h"
 #include "common/paths.h"
 #include "common/sha256.h"
+#include "inference/chat_template.h"
 #include "inference/gguf.h"
 #include "inference/internal/unicode.h"
 #include "inference/tokenizer.h"
@@ -351,6 +353,94 @@ TEST(TokenizerGoldenTest, Llama2VocabularyThroughGgufMatchesSentencepiece) {
   EXPECT_TRUE((*tok)->add_bos());
   EXPECT_EQ((*tok)->Encode("Hi", {.add_special = true}).front(), 1);
   ExpectLlama2Spm(**tok, "through GGUF");
+}
+
+// Gemma 3's SentencePiece vocabulary (262,144 tokens, add_space_prefix false, user-defined
+// whitespace runs and HTML tags, byte fallback) read from its GGUF, against llama.cpp on the same
+// file. Not a default model, so the test skips when the file is absent.
+constexpr char kGemma3File[] = "gemma-3-270m-q4_k_m.gguf";
+constexpr char kGemma3Sha256[] = "a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818";
+
+TEST(TokenizerGoldenTest, Gemma3SpmMatchesLlamaCpp) {
+  Result<fs::path> models = ResolveModelsDir();
+  const fs::path path = models.ok() ? *models / kGemma3File : fs::path(kGemma3File);
+  if (!fs::exists(path)) {
+    GTEST_SKIP() << "'" << path.string() << "' is missing: Gemma 3 is not a default model; put "
+                 << kGemma3File << " (sha256 " << kGemma3Sha256 << ") in the models directory";
+  }
+  Result<std::string> digest = Sha256File(path);
+  ASSERT_TRUE(digest.ok()) << digest.status().ToString();
+  ASSERT_EQ(*digest, kGemma3Sha256) << path << " is not the file the goldens were made from";
+  Result<std::unique_ptr<Tokenizer>> tok = Tokenizer::Load(path.string());
+  ASSERT_TRUE(tok.ok()) << tok.status().ToString();
+  EXPECT_EQ((*tok)->Family(), "spm");
+  EXPECT_EQ((*tok)->VocabSize(), 262144);
+  EXPECT_EQ((*tok)->bos(), 2);
+  EXPECT_EQ((*tok)->eos(), 1);
+  EXPECT_TRUE((*tok)->add_bos());
+
+  const auto& cases = Corpus::Get();
+  const std::vector<json> golden = ReadJsonLines(kGoldenDir / "gemma3_spm.jsonl");
+  ASSERT_EQ(golden.size(), cases.size());
+  int compared = 0, identical = 0, roundtrips = 0, roundtrip_total = 0;
+  for (size_t i = 0; i < cases.size(); ++i) {
+    const Case& c = cases[i];
+    const json& g = golden[i];
+    ASSERT_EQ(g["id"], c.id);
+    if (g["llama_cpp"].is_null()) continue;  // llama.cpp aborted on these bytes
+    const bool parse_special = c.kind == "special";
+    const std::vector<int32_t> ours = (*tok)->Encode(c.text, {.parse_special = parse_special});
+    const std::vector<int32_t> llama = ParseIds(g["llama_cpp"]);
+    ++compared;
+    if (ours == llama) {
+      ++identical;
+    } else {
+      ADD_FAILURE() << "case " << c.id << " (" << c.kind
+                    << ") differs from llama.cpp\n  ours:  " << Show(ours)
+                    << "\n  llama: " << Show(llama);
+    }
+    // Not for ill-formed UTF-8: llama.cpp escapes spaces before it falls back to bytes, so
+    // "\xE9 au" comes back as "\xE9\xE2\x96\x81au" from it and from us alike.
+    if (!parse_special && !c.raw_bytes) {
+      ++roundtrip_total;
+      const std::string back = (*tok)->Decode(ours);
+      if (back == c.text) {
+        ++roundtrips;
+      } else {
+        ADD_FAILURE() << "case " << c.id << " (" << c.kind << ") does not decode to its text";
+      }
+    }
+  }
+  const json meta = json::parse(ReadFile(kGoldenDir / "gemma3_spm.meta.json"));
+  for (const json& e : meta["extra_special"]) {
+    const std::string text = e["text"];
+    EXPECT_EQ(Show((*tok)->Encode(text, {.parse_special = true})), Show(ParseIds(e["llama_cpp"])))
+        << text;
+  }
+  // The prompt the gemma chat format renders for the file (it has no tokenizer.chat_template)
+  // is the second extra case; generation stops at <end_of_turn> as well as at <eos>.
+  auto gguf = GgufFile::Open(path.string());
+  ASSERT_TRUE(gguf.ok()) << gguf.status().ToString();
+  Result<ChatTemplate> chat = ChatTemplateForModel(**gguf, "");
+  ASSERT_TRUE(chat.ok()) << chat.status().ToString();
+  EXPECT_EQ(chat->format, ChatFormat::kGemma);
+  const std::vector<ChatMessage> hi = {{"user", "Hi"}};
+  EXPECT_EQ(ApplyChatTemplate(*chat, hi), meta["extra_special"][1]["text"].get<std::string>());
+  EXPECT_EQ((*tok)->Find("<end_of_turn>"), 106);
+  EXPECT_EQ((*tok)->eot(), 106);
+  EXPECT_TRUE((*tok)->IsEndOfGeneration(106));
+  EXPECT_TRUE((*tok)->IsEndOfGeneration(1));
+  EXPECT_FALSE((*tok)->IsEndOfGeneration(105));
+  EXPECT_EQ(
+      (*tok)->Decode(ParseIds(meta["extra_special"][2]["llama_cpp"]), {.render_special = true}),
+      meta["extra_special"][2]["text"].get<std::string>());
+  std::printf(
+      "[ figures  ] Gemma 3 SentencePiece: identical to llama.cpp %d/%d; decode "
+      "round-trips %d/%d\n",
+      identical, compared, roundtrips, roundtrip_total);
+  EXPECT_EQ(compared, static_cast<int>(cases.size()));
+  EXPECT_EQ(identical, compared);
+  EXPECT_EQ(roundtrips, roundtrip_total);
 }
 
 TEST(TokenizerGoldenTest, MiniLmWordPieceMatchesHuggingFace) {

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <random>
 
 #include "common/default_models.h"
@@ -103,6 +104,65 @@ TEST(TokenizerTest, Llama2SentencePieceAddsBosAndDecodes) {
   const std::vector<int32_t> emoji = (*tok)->Encode("🦙");
   EXPECT_EQ((*tok)->Kind(emoji.back()), TokenKind::kByte);
   EXPECT_EQ((*tok)->Decode(emoji), "🦙");
+}
+
+// A small SentencePiece vocabulary in GGUF, shaped like Gemma 3's: <unk> typed control,
+// a user-defined whitespace run, byte fallback. add_space_prefix as given.
+std::unique_ptr<Tokenizer> TinySpmGguf(bool add_space_prefix) {
+  const std::string sp = "\xE2\x96\x81";  // U+2581, SentencePiece's space
+  std::vector<std::string> tokens = {"<unk>", "<s>", "</s>", "  ", sp, "a", "b", sp + "a", "ab"};
+  std::vector<int32_t> types = {3, 3, 3, 4, 1, 1, 1, 1, 1};
+  std::vector<float> scores = {0, 0, 0, 0, -5, -6, -7, -1, -2};
+  for (int b = 0; b < 256; ++b) {
+    char name[8];
+    std::snprintf(name, sizeof(name), "<0x%02X>", b);
+    tokens.push_back(name);
+    types.push_back(6);
+    scores.push_back(0);
+  }
+  testing::GgufBuilder g;
+  g.Header(0, 9);
+  g.KvStr("general.architecture", "llama");
+  g.KvStr("tokenizer.ggml.model", "llama");
+  g.KvStrArray("tokenizer.ggml.tokens", tokens);
+  g.KvF32Array("tokenizer.ggml.scores", scores);
+  g.KvI32Array("tokenizer.ggml.token_type", types);
+  g.KvU32("tokenizer.ggml.bos_token_id", 1);
+  g.KvU32("tokenizer.ggml.eos_token_id", 2);
+  g.KvU32("tokenizer.ggml.unknown_token_id", 0);
+  g.KvBool("tokenizer.ggml.add_space_prefix", add_space_prefix);
+  auto gguf = GgufFile::Parse(g.bytes, "tiny-spm.gguf");
+  EXPECT_TRUE(gguf.ok()) << gguf.status().ToString();
+  if (!gguf.ok()) return nullptr;
+  auto tok = Tokenizer::FromGguf(**gguf);
+  EXPECT_TRUE(tok.ok()) << tok.status().ToString();
+  return tok.ok() ? std::move(*tok) : nullptr;
+}
+
+// llama.cpp's rules around the SentencePiece library for GGUF vocabularies. The expected ids are
+// what llama-cpp-python 0.3.36 gives for the same vocabulary written by gguf-py.
+TEST(TokenizerTest, GgufSentencePieceFollowsLlamaCpp) {
+  std::unique_ptr<Tokenizer> tok = TinySpmGguf(false);
+  ASSERT_NE(tok, nullptr);
+  EXPECT_EQ(tok->Kind(0), TokenKind::kControl);  // as the file types it
+  EXPECT_EQ(tok->Kind(3), TokenKind::kUserDefined);
+  const auto byte = [](int b) { return 9 + b; };
+  // No prefix space; the user-defined run is cut out before the library runs.
+  EXPECT_EQ(tok->Encode("ab  a"), (std::vector<int32_t>{8, 3, 5}));
+  EXPECT_EQ(tok->Encode("ab a"), (std::vector<int32_t>{8, 7}));
+  // Ill-formed UTF-8: characters are cut after spaces become U+2581, so 0xE9 takes the first two
+  // bytes of the escaped space with it.
+  EXPECT_EQ(tok->Encode("a\xE9 b"),
+            (std::vector<int32_t>{5, byte(0xE9), byte(0xE2), byte(0x96), byte(0x81), 6}));
+  EXPECT_EQ(tok->Decode(tok->Encode("ab  a")), "ab  a");
+
+  std::unique_ptr<Tokenizer> prefixed = TinySpmGguf(true);
+  ASSERT_NE(prefixed, nullptr);
+  const std::vector<int32_t> ids = prefixed->Encode("a b", {.add_special = true});
+  EXPECT_EQ(ids, (std::vector<int32_t>{1, 7, 4, 6}));
+  EXPECT_EQ(prefixed->Decode(ids), "a b");  // the prefix space is dropped again
+  // A printed BOS is the first piece, so the space stays (as llama.cpp prints it).
+  EXPECT_EQ(prefixed->Decode(ids, {.render_special = true}), "<s> a b");
 }
 
 TEST(TokenizerTest, WordPieceSpecialsAndUnknownWords) {

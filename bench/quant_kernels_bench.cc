@@ -126,6 +126,8 @@ int RegisterAll() {
   for (TensorType type : {TensorType::kQ4_0, TensorType::kQ8_0, TensorType::kQ5_0,
                           TensorType::kQ4_K, TensorType::kQ6_K}) {
     for (auto [k, rows] : {std::pair<int64_t, int64_t>{640, 2048}, {2048, 640}}) {
+      // K-quant rows are whole 256-element super-blocks: no k=640 for those.
+      if (k % FindTensorType(static_cast<uint32_t>(type))->block_elems != 0) continue;
       for (int64_t n : {1, 64}) {
         const std::string name = "matmul/" + std::string(TensorTypeName(type)) + "/k" +
                                  std::to_string(k) + "_rows" + std::to_string(rows) + "/n" +

@@ -56,6 +56,30 @@ struct Q4_0 {
   }
 };
 
+// 32 bits -> 32 bytes, 0x10 where bit j of qh is set (q5_0's fifth bit of element j): byte j
+// takes byte j/8 of the word, keeps bit j%8 and compares it with itself.
+[[gnu::always_inline]] inline __m256i FifthBits(const uint8_t* qh) {
+  uint32_t bits;
+  std::memcpy(&bits, qh, sizeof(bits));
+  const __m256i spread = _mm256_shuffle_epi8(
+      _mm256_set1_epi32(static_cast<int>(bits)),
+      _mm256_setr_epi64x(0, 0x0101010101010101, 0x0202020202020202, 0x0303030303030303));
+  const __m256i select = _mm256_set1_epi64x(static_cast<int64_t>(0x8040201008040201));
+  const __m256i set = _mm256_cmpeq_epi8(_mm256_and_si256(spread, select), select);
+  return _mm256_and_si256(set, _mm256_set1_epi8(0x10));
+}
+
+struct Q5_0 {
+  using W = BlockQ5_0;
+  static constexpr bool kSigned = true;
+  static constexpr bool kHasMin = false;
+  [[gnu::always_inline]] static Unpacked Load(const W& w) {
+    const __m256i u = _mm256_or_si256(UnpackNibbles(w.qs), FifthBits(w.qh));
+    const __m256i q = _mm256_sub_epi8(u, _mm256_set1_epi8(16));
+    return {_mm256_sign_epi8(q, q), q, _mm256_set1_ps(LoadHalf(w.d))};
+  }
+};
+
 struct Q8_0 {
   using W = BlockQ8_0;
   static constexpr bool kSigned = true;
@@ -180,6 +204,187 @@ void Run(const IntMatMulArgs& args) {
 
 }  // namespace
 
+// K-quants × q8_K. A super-block is 8 chunks of 32 elements with one integer scale per chunk
+// (q4_K) or per 16 elements (q6_K). Each chunk's products go to 8 int32 lanes (maddubs, then
+// madd with the scales: lane l holds elements 4l..4l+3), the super-block's lanes are added with
+// one FMA of d_w·d_a, and the row ends with HorizontalSum (+ q4_K's minimums): the operations
+// and order of GGML's AVX2 vec_dot, so decode gives llama.cpp's bits; prefill tiles keep the
+// same order per token.
+namespace {
+
+[[gnu::always_inline]] inline const BlockQ8K* ActK(const IntMatMulArgs& args, int64_t t) {
+  return reinterpret_cast<const BlockQ8K*>(args.a + t * args.a_row_bytes);
+}
+
+// q4_K: per super-block the 8 six-bit scales as int16 broadcasts are built on demand from
+// `sc`; chunk j is the low (even j) or high (odd j) nibbles of qs[32(j/2) ..].
+struct Q4K {
+  using W = BlockQ4_K;
+  static constexpr bool kOffset32 = false;
+  struct Scales {
+    uint8_t sc[8];
+  };
+  [[gnu::always_inline]] static Scales Prepare(const W& w) {
+    Scales s;
+    for (int j = 0; j < 4; ++j) s.sc[j] = w.scales[j] & 63;
+    for (int j = 4; j < 8; ++j) {
+      s.sc[j] = static_cast<uint8_t>((w.scales[j + 4] & 0x0f) | ((w.scales[j - 4] >> 6) << 4));
+    }
+    return s;
+  }
+  [[gnu::always_inline]] static __m256i Chunk(const W& w, int j) {
+    const __m256i bits = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w.qs + 32 * (j / 2)));
+    const __m256i nib = (j & 1) ? _mm256_srli_epi16(bits, 4) : bits;
+    return _mm256_and_si256(nib, _mm256_set1_epi8(0x0f));
+  }
+  [[gnu::always_inline]] static __m256i Scale(const Scales& s, int j) {
+    return _mm256_set1_epi16(s.sc[j]);
+  }
+};
+
+// q6_K: chunk c is quarter c % 4 of half c / 4 (see BlockQ6_K), values 0..63 with the -32
+// applied by subtracting 32·a; its two 16-element halves have their own int8 scales.
+struct Q6K {
+  using W = BlockQ6_K;
+  static constexpr bool kOffset32 = true;
+  struct Scales {
+    __m128i sc;
+  };
+  [[gnu::always_inline]] static Scales Prepare(const W& w) {
+    return {_mm_loadu_si128(reinterpret_cast<const __m128i*>(w.scales))};
+  }
+  [[gnu::always_inline]] static __m256i Chunk(const W& w, int c) {
+    const int half = c / 4, quarter = c % 4;
+    const __m256i ql =
+        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w.ql + 64 * half + 32 * (quarter % 2)));
+    const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w.qh + 32 * half));
+    const __m256i lo = _mm256_and_si256(quarter >= 2 ? _mm256_srli_epi16(ql, 4) : ql,
+                                        _mm256_set1_epi8(0x0f));
+    const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(qh, 2 * quarter), _mm256_set1_epi8(3));
+    return _mm256_or_si256(lo, _mm256_slli_epi16(hi, 4));
+  }
+  // int16 lanes 0-7 = scales[2c], 8-15 = scales[2c + 1].
+  [[gnu::always_inline]] static __m256i Scale(const Scales& s, int c) {
+    const __m128i pick = _mm_set_epi64x(0x0101010101010101LL * (2 * c + 1),
+                                        0x0101010101010101LL * (2 * c));
+    return _mm256_cvtepi8_epi16(_mm_shuffle_epi8(s.sc, pick));
+  }
+};
+
+// One chunk of 32 weights (unsigned q) × 32 activations, times its scales, as 8 int32 lanes.
+template <typename F>
+[[gnu::always_inline]] inline __m256i ChunkDot(__m256i q, __m256i scale, const int8_t* a) {
+  const __m256i av = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a));
+  __m256i p = _mm256_maddubs_epi16(q, av);
+  if constexpr (F::kOffset32) p = _mm256_sub_epi16(p, _mm256_maddubs_epi16(_mm256_set1_epi8(32), av));
+  return _mm256_madd_epi16(scale, p);
+}
+
+// q4_K's Σ_b -d_a·dmin_w·Σ_j min_j·(a's sum over sub-block j), as GGML's 4-lane acc_m. A separate
+// pass over the row: in the main loop its registers would spill in the 4-token tiles.
+float MinTermQ4K(const BlockQ4_K* w, const BlockQ8K* a, int64_t nb) {
+  __m128 acc = _mm_setzero_ps();
+  for (int64_t b = 0; b < nb; ++b) {
+    uint8_t m[8];
+    for (int j = 0; j < 4; ++j) m[j] = w[b].scales[j + 4] & 63;
+    for (int j = 4; j < 8; ++j) {
+      m[j] = static_cast<uint8_t>((w[b].scales[j + 4] >> 4) | ((w[b].scales[j] >> 6) << 4));
+    }
+    uint64_t m64;
+    std::memcpy(&m64, m, sizeof(m64));
+    const __m128i mins = _mm_cvtepu8_epi16(_mm_cvtsi64_si128(static_cast<int64_t>(m64)));
+    const __m128i s0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(a[b].bsums));
+    const __m128i s1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(a[b].bsums + 8));
+    const __m128i prod = _mm_madd_epi16(mins, _mm_hadd_epi16(s0, s1));
+    const float dmin = -a[b].d * LoadHalf(w[b].dmin);
+    acc = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(prod), acc);
+  }
+  acc = _mm_add_ps(acc, _mm_movehl_ps(acc, acc));
+  acc = _mm_add_ss(acc, _mm_movehdup_ps(acc));
+  return _mm_cvtss_f32(acc);
+}
+
+template <typename F>
+float MinTerm(const typename F::W* w, const BlockQ8K* a, int64_t nb) {
+  if constexpr (F::kOffset32) {
+    return 0.0f;
+  } else {
+    return MinTermQ4K(w, a, nb);
+  }
+}
+
+// Adds the row's minimum term, unless there is none (q6_K: GGML returns the lane sum as is).
+template <typename F>
+[[gnu::always_inline]] inline float Finish(__m256 acc, const typename F::W* w, const BlockQ8K* a,
+                                           int64_t nb) {
+  if constexpr (F::kOffset32) {
+    return HorizontalSum(acc);
+  } else {
+    return HorizontalSum(acc) + MinTerm<F>(w, a, nb);
+  }
+}
+
+// One weight row × one activation row (decode).
+template <typename F>
+void RowK1(const IntMatMulArgs& args, int64_t r, int64_t t) {
+  const auto* w = reinterpret_cast<const typename F::W*>(args.w + r * args.w_row_bytes);
+  const BlockQ8K* a = ActK(args, t);
+  __m256 acc = _mm256_setzero_ps();
+  for (int64_t b = 0; b < args.nb; ++b) {
+    _mm_prefetch(reinterpret_cast<const char*>(w + b) + 2048, _MM_HINT_T0);
+    const typename F::Scales s = F::Prepare(w[b]);
+    __m256i sum = _mm256_setzero_si256();
+    for (int j = 0; j < 8; ++j) {
+      sum = _mm256_add_epi32(sum, ChunkDot<F>(F::Chunk(w[b], j), F::Scale(s, j), a[b].qs + 32 * j));
+    }
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(a[b].d * LoadHalf(w[b].d)), _mm256_cvtepi32_ps(sum), acc);
+  }
+  args.y[t * args.y_stride + r] = Finish<F>(acc, w, a, args.nb);
+}
+
+// One weight row × four activation rows: each chunk is unpacked once for the four tokens.
+template <typename F>
+void RowK4(const IntMatMulArgs& args, int64_t r, int64_t t) {
+  const auto* w = reinterpret_cast<const typename F::W*>(args.w + r * args.w_row_bytes);
+  const BlockQ8K *a0 = ActK(args, t), *a1 = ActK(args, t + 1);
+  const BlockQ8K *a2 = ActK(args, t + 2), *a3 = ActK(args, t + 3);
+  __m256 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0;
+  for (int64_t b = 0; b < args.nb; ++b) {
+    const typename F::Scales s = F::Prepare(w[b]);
+    __m256i s0 = _mm256_setzero_si256(), s1 = s0, s2 = s0, s3 = s0;
+    for (int j = 0; j < 8; ++j) {
+      const __m256i q = F::Chunk(w[b], j), scale = F::Scale(s, j);
+      s0 = _mm256_add_epi32(s0, ChunkDot<F>(q, scale, a0[b].qs + 32 * j));
+      s1 = _mm256_add_epi32(s1, ChunkDot<F>(q, scale, a1[b].qs + 32 * j));
+      s2 = _mm256_add_epi32(s2, ChunkDot<F>(q, scale, a2[b].qs + 32 * j));
+      s3 = _mm256_add_epi32(s3, ChunkDot<F>(q, scale, a3[b].qs + 32 * j));
+    }
+    const float dw = LoadHalf(w[b].d);
+    c0 = _mm256_fmadd_ps(_mm256_set1_ps(a0[b].d * dw), _mm256_cvtepi32_ps(s0), c0);
+    c1 = _mm256_fmadd_ps(_mm256_set1_ps(a1[b].d * dw), _mm256_cvtepi32_ps(s1), c1);
+    c2 = _mm256_fmadd_ps(_mm256_set1_ps(a2[b].d * dw), _mm256_cvtepi32_ps(s2), c2);
+    c3 = _mm256_fmadd_ps(_mm256_set1_ps(a3[b].d * dw), _mm256_cvtepi32_ps(s3), c3);
+  }
+  float* y = args.y + t * args.y_stride + r;
+  y[0] = Finish<F>(c0, w, a0, args.nb);
+  y[args.y_stride] = Finish<F>(c1, w, a1, args.nb);
+  y[2 * args.y_stride] = Finish<F>(c2, w, a2, args.nb);
+  y[3 * args.y_stride] = Finish<F>(c3, w, a3, args.nb);
+}
+
+template <typename F>
+void RunK(const IntMatMulArgs& args) {
+  int64_t t = 0;
+  for (; t + 4 <= args.n; t += 4) {
+    for (int64_t r = args.r0; r < args.r1; ++r) RowK4<F>(args, r, t);
+  }
+  for (; t < args.n; ++t) {
+    for (int64_t r = args.r0; r < args.r1; ++r) RowK1<F>(args, r, t);
+  }
+}
+
+}  // namespace
+
 namespace {
 
 // 8 weights of an f32 or f16 row as floats.
@@ -262,7 +467,10 @@ bool IntMatMulAvx2(TensorType weight_type, const IntMatMulArgs& args) {
   switch (weight_type) {
     case TensorType::kQ4_0: Run<Q4_0>(args); return true;
     case TensorType::kQ4_1: Run<Q4_1>(args); return true;
+    case TensorType::kQ5_0: Run<Q5_0>(args); return true;
     case TensorType::kQ8_0: Run<Q8_0>(args); return true;
+    case TensorType::kQ4_K: RunK<Q4K>(args); return true;
+    case TensorType::kQ6_K: RunK<Q6K>(args); return true;
     default: return false;
   }
 }

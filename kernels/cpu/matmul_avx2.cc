@@ -216,21 +216,34 @@ namespace {
   return reinterpret_cast<const BlockQ8K*>(args.a + t * args.a_row_bytes);
 }
 
-// q4_K: per super-block the 8 six-bit scales as int16 broadcasts are built on demand from
-// `sc`; chunk j is the low (even j) or high (odd j) nibbles of qs[32(j/2) ..].
+// The int16 pair (2j, 2j + 1) of a 128-bit lane, in every 32-bit slot: a pshufb mask that
+// broadcasts int16 element j.
+[[gnu::always_inline]] inline __m256i PickWord(int j) {
+  return _mm256_set1_epi16(static_cast<int16_t>((2 * j) | ((2 * j + 1) << 8)));
+}
+
+// q4_K: the 6-bit scales and mins of the 8 sub-blocks, unpacked from the 12 bytes four at a time
+// (bytes 0-3: scales 0-3 and, in their top bits, the high bits of scales 4-7; bytes 4-7 the same
+// for the mins; bytes 8-11: the low nibbles of scales 4-7 and mins 4-7). Chunk j is the low (even
+// j) or high (odd j) nibbles of qs[32(j/2) ..].
 struct Q4K {
   using W = BlockQ4_K;
   static constexpr bool kOffset32 = false;
   struct Scales {
-    uint8_t sc[8];
+    __m256i sc;    // int16 scales 0-7, in both 128-bit lanes
+    __m128i mins;  // int16 mins 0-7
   };
   [[gnu::always_inline]] static Scales Prepare(const W& w) {
-    Scales s;
-    for (int j = 0; j < 4; ++j) s.sc[j] = w.scales[j] & 63;
-    for (int j = 4; j < 8; ++j) {
-      s.sc[j] = static_cast<uint8_t>((w.scales[j + 4] & 0x0f) | ((w.scales[j - 4] >> 6) << 4));
-    }
-    return s;
+    uint32_t b[3];
+    std::memcpy(b, w.scales, sizeof(b));
+    const uint32_t low6 = 0x3f3f3f3f, low4 = 0x0f0f0f0f, low2 = 0x03030303;
+    const uint32_t sc_lo = b[0] & low6, m_lo = b[1] & low6;
+    const uint32_t sc_hi = (b[2] & low4) | (((b[0] >> 6) & low2) << 4);
+    const uint32_t m_hi = ((b[2] >> 4) & low4) | (((b[1] >> 6) & low2) << 4);
+    const __m128i bytes = _mm_setr_epi32(static_cast<int>(sc_lo), static_cast<int>(sc_hi),
+                                         static_cast<int>(m_lo), static_cast<int>(m_hi));
+    const __m128i sc = _mm_cvtepu8_epi16(bytes);
+    return {_mm256_broadcastsi128_si256(sc), _mm_cvtepu8_epi16(_mm_unpackhi_epi64(bytes, bytes))};
   }
   [[gnu::always_inline]] static __m256i Chunk(const W& w, int j) {
     const __m256i bits = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w.qs + 32 * (j / 2)));
@@ -238,7 +251,7 @@ struct Q4K {
     return _mm256_and_si256(nib, _mm256_set1_epi8(0x0f));
   }
   [[gnu::always_inline]] static __m256i Scale(const Scales& s, int j) {
-    return _mm256_set1_epi16(s.sc[j]);
+    return _mm256_shuffle_epi8(s.sc, PickWord(j));
   }
 };
 
@@ -280,96 +293,95 @@ template <typename F>
   return _mm256_madd_epi16(scale, p);
 }
 
-// q4_K's Σ_b -d_a·dmin_w·Σ_j min_j·(a's sum over sub-block j), as GGML's 4-lane acc_m. A separate
-// pass over the row: in the main loop its registers would spill in the 4-token tiles.
-float MinTermQ4K(const BlockQ4_K* w, const BlockQ8K* a, int64_t nb) {
-  __m128 acc = _mm_setzero_ps();
-  for (int64_t b = 0; b < nb; ++b) {
-    uint8_t m[8];
-    for (int j = 0; j < 4; ++j) m[j] = w[b].scales[j + 4] & 63;
-    for (int j = 4; j < 8; ++j) {
-      m[j] = static_cast<uint8_t>((w[b].scales[j + 4] >> 4) | ((w[b].scales[j] >> 6) << 4));
-    }
-    uint64_t m64;
-    std::memcpy(&m64, m, sizeof(m64));
-    const __m128i mins = _mm_cvtepu8_epi16(_mm_cvtsi64_si128(static_cast<int64_t>(m64)));
-    const __m128i s0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(a[b].bsums));
-    const __m128i s1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(a[b].bsums + 8));
-    const __m128i prod = _mm_madd_epi16(mins, _mm_hadd_epi16(s0, s1));
-    const float dmin = -a[b].d * LoadHalf(w[b].dmin);
-    acc = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(prod), acc);
-  }
+// q4_K's minimum term of one super-block for one token, added to GGML's 4-lane acc_m:
+// lane l += -d_a·dmin_w · (min_2l·sum_2l + min_2l+1·sum_2l+1), sum_j = a's sum over sub-block j.
+[[gnu::always_inline]] inline __m128 AddMins(__m128i mins, const BlockQ4_K& w, const BlockQ8K& a,
+                                             __m128 acc) {
+  const __m128i s0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(a.bsums));
+  const __m128i s1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(a.bsums + 8));
+  const __m128i prod = _mm_madd_epi16(mins, _mm_hadd_epi16(s0, s1));
+  const float dmin = -a.d * LoadHalf(w.dmin);
+  return _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(prod), acc);
+}
+
+[[gnu::always_inline]] inline float SumMins(__m128 acc) {
   acc = _mm_add_ps(acc, _mm_movehl_ps(acc, acc));
   acc = _mm_add_ss(acc, _mm_movehdup_ps(acc));
   return _mm_cvtss_f32(acc);
 }
 
-template <typename F>
-float MinTerm(const typename F::W* w, const BlockQ8K* a, int64_t nb) {
-  if constexpr (F::kOffset32) {
-    return 0.0f;
-  } else {
-    return MinTermQ4K(w, a, nb);
+// The minimum terms of one weight row for four tokens, in a pass of their own: in RowK4's loop
+// their accumulators would spill.
+void MinTerms4(const BlockQ4_K* w, const BlockQ8K* const a[4], int64_t nb, float out[4]) {
+  __m128 m0 = _mm_setzero_ps(), m1 = m0, m2 = m0, m3 = m0;
+  for (int64_t b = 0; b < nb; ++b) {
+    const __m128i mins = Q4K::Prepare(w[b]).mins;
+    m0 = AddMins(mins, w[b], a[0][b], m0);
+    m1 = AddMins(mins, w[b], a[1][b], m1);
+    m2 = AddMins(mins, w[b], a[2][b], m2);
+    m3 = AddMins(mins, w[b], a[3][b], m3);
   }
+  out[0] = SumMins(m0);
+  out[1] = SumMins(m1);
+  out[2] = SumMins(m2);
+  out[3] = SumMins(m3);
 }
 
-// Adds the row's minimum term, unless there is none (q6_K: GGML returns the lane sum as is).
-template <typename F>
-[[gnu::always_inline]] inline float Finish(__m256 acc, const typename F::W* w, const BlockQ8K* a,
-                                           int64_t nb) {
-  if constexpr (F::kOffset32) {
-    return HorizontalSum(acc);
-  } else {
-    return HorizontalSum(acc) + MinTerm<F>(w, a, nb);
-  }
-}
-
-// One weight row × one activation row (decode).
+// One weight row × one activation row (decode); q4_K's minimums in the same loop, as GGML.
 template <typename F>
 void RowK1(const IntMatMulArgs& args, int64_t r, int64_t t) {
   const auto* w = reinterpret_cast<const typename F::W*>(args.w + r * args.w_row_bytes);
   const BlockQ8K* a = ActK(args, t);
   __m256 acc = _mm256_setzero_ps();
+  __m128 acc_m = _mm_setzero_ps();
   for (int64_t b = 0; b < args.nb; ++b) {
     _mm_prefetch(reinterpret_cast<const char*>(w + b) + 2048, _MM_HINT_T0);
     const typename F::Scales s = F::Prepare(w[b]);
+    if constexpr (!F::kOffset32) acc_m = AddMins(s.mins, w[b], a[b], acc_m);
     __m256i sum = _mm256_setzero_si256();
+#pragma GCC unroll 8
     for (int j = 0; j < 8; ++j) {
       sum = _mm256_add_epi32(sum, ChunkDot<F>(F::Chunk(w[b], j), F::Scale(s, j), a[b].qs + 32 * j));
     }
     acc = _mm256_fmadd_ps(_mm256_set1_ps(a[b].d * LoadHalf(w[b].d)), _mm256_cvtepi32_ps(sum), acc);
   }
-  args.y[t * args.y_stride + r] = Finish<F>(acc, w, a, args.nb);
+  float y = HorizontalSum(acc);
+  if constexpr (!F::kOffset32) y += SumMins(acc_m);
+  args.y[t * args.y_stride + r] = y;
 }
 
 // One weight row × four activation rows: each chunk is unpacked once for the four tokens.
 template <typename F>
 void RowK4(const IntMatMulArgs& args, int64_t r, int64_t t) {
   const auto* w = reinterpret_cast<const typename F::W*>(args.w + r * args.w_row_bytes);
-  const BlockQ8K *a0 = ActK(args, t), *a1 = ActK(args, t + 1);
-  const BlockQ8K *a2 = ActK(args, t + 2), *a3 = ActK(args, t + 3);
+  const BlockQ8K* const a[4] = {ActK(args, t), ActK(args, t + 1), ActK(args, t + 2),
+                                ActK(args, t + 3)};
   __m256 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0;
   for (int64_t b = 0; b < args.nb; ++b) {
     const typename F::Scales s = F::Prepare(w[b]);
     __m256i s0 = _mm256_setzero_si256(), s1 = s0, s2 = s0, s3 = s0;
+#pragma GCC unroll 8
     for (int j = 0; j < 8; ++j) {
       const __m256i q = F::Chunk(w[b], j), scale = F::Scale(s, j);
-      s0 = _mm256_add_epi32(s0, ChunkDot<F>(q, scale, a0[b].qs + 32 * j));
-      s1 = _mm256_add_epi32(s1, ChunkDot<F>(q, scale, a1[b].qs + 32 * j));
-      s2 = _mm256_add_epi32(s2, ChunkDot<F>(q, scale, a2[b].qs + 32 * j));
-      s3 = _mm256_add_epi32(s3, ChunkDot<F>(q, scale, a3[b].qs + 32 * j));
+      s0 = _mm256_add_epi32(s0, ChunkDot<F>(q, scale, a[0][b].qs + 32 * j));
+      s1 = _mm256_add_epi32(s1, ChunkDot<F>(q, scale, a[1][b].qs + 32 * j));
+      s2 = _mm256_add_epi32(s2, ChunkDot<F>(q, scale, a[2][b].qs + 32 * j));
+      s3 = _mm256_add_epi32(s3, ChunkDot<F>(q, scale, a[3][b].qs + 32 * j));
     }
     const float dw = LoadHalf(w[b].d);
-    c0 = _mm256_fmadd_ps(_mm256_set1_ps(a0[b].d * dw), _mm256_cvtepi32_ps(s0), c0);
-    c1 = _mm256_fmadd_ps(_mm256_set1_ps(a1[b].d * dw), _mm256_cvtepi32_ps(s1), c1);
-    c2 = _mm256_fmadd_ps(_mm256_set1_ps(a2[b].d * dw), _mm256_cvtepi32_ps(s2), c2);
-    c3 = _mm256_fmadd_ps(_mm256_set1_ps(a3[b].d * dw), _mm256_cvtepi32_ps(s3), c3);
+    c0 = _mm256_fmadd_ps(_mm256_set1_ps(a[0][b].d * dw), _mm256_cvtepi32_ps(s0), c0);
+    c1 = _mm256_fmadd_ps(_mm256_set1_ps(a[1][b].d * dw), _mm256_cvtepi32_ps(s1), c1);
+    c2 = _mm256_fmadd_ps(_mm256_set1_ps(a[2][b].d * dw), _mm256_cvtepi32_ps(s2), c2);
+    c3 = _mm256_fmadd_ps(_mm256_set1_ps(a[3][b].d * dw), _mm256_cvtepi32_ps(s3), c3);
   }
+  float mins[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+  if constexpr (!F::kOffset32) MinTerms4(w, a, args.nb, mins);
   float* y = args.y + t * args.y_stride + r;
-  y[0] = Finish<F>(c0, w, a0, args.nb);
-  y[args.y_stride] = Finish<F>(c1, w, a1, args.nb);
-  y[2 * args.y_stride] = Finish<F>(c2, w, a2, args.nb);
-  y[3 * args.y_stride] = Finish<F>(c3, w, a3, args.nb);
+  const float sums[4] = {HorizontalSum(c0), HorizontalSum(c1), HorizontalSum(c2),
+                         HorizontalSum(c3)};
+  for (int i = 0; i < 4; ++i) {
+    y[i * args.y_stride] = F::kOffset32 ? sums[i] : sums[i] + mins[i];
+  }
 }
 
 template <typename F>

@@ -56,9 +56,10 @@ struct Q4_0 {
   }
 };
 
-// 32 bits -> 32 bytes, 0x10 where bit j of qh is set (q5_0's fifth bit of element j): byte j
-// takes byte j/8 of the word, keeps bit j%8 and compares it with itself.
-[[gnu::always_inline]] inline __m256i FifthBits(const uint8_t* qh) {
+// q5_0's 32 signed values q - 16 from the nibbles and the fifth bits qh: byte j takes byte j/8
+// of qh and tests bit j%8; where that bit is clear, 0xF0 ORed onto the nibble gives
+// nibble - 16 as an int8 (where it is set, the value is the nibble itself).
+[[gnu::always_inline]] inline __m256i Q5Values(const uint8_t* qs, const uint8_t* qh) {
   uint32_t bits;
   std::memcpy(&bits, qh, sizeof(bits));
   const __m256i spread = _mm256_shuffle_epi8(
@@ -66,7 +67,8 @@ struct Q4_0 {
       _mm256_setr_epi64x(0, 0x0101010101010101, 0x0202020202020202, 0x0303030303030303));
   const __m256i select = _mm256_set1_epi64x(static_cast<int64_t>(0x8040201008040201));
   const __m256i set = _mm256_cmpeq_epi8(_mm256_and_si256(spread, select), select);
-  return _mm256_and_si256(set, _mm256_set1_epi8(0x10));
+  return _mm256_or_si256(UnpackNibbles(qs),
+                         _mm256_andnot_si256(set, _mm256_set1_epi8(static_cast<char>(0xF0))));
 }
 
 struct Q5_0 {
@@ -74,8 +76,7 @@ struct Q5_0 {
   static constexpr bool kSigned = true;
   static constexpr bool kHasMin = false;
   [[gnu::always_inline]] static Unpacked Load(const W& w) {
-    const __m256i u = _mm256_or_si256(UnpackNibbles(w.qs), FifthBits(w.qh));
-    const __m256i q = _mm256_sub_epi8(u, _mm256_set1_epi8(16));
+    const __m256i q = Q5Values(w.qs, w.qh);
     return {_mm256_sign_epi8(q, q), q, _mm256_set1_ps(LoadHalf(w.d))};
   }
 };

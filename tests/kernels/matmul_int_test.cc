@@ -1,13 +1,18 @@
 // Integer matrix products of q5_0 (× q8_0), q4_K and q6_K (× q8_K) on weights made by quantizing
 // random floats: the SIMD path against the scalar reference (the same bits for the K-quants,
 // which both compute in GGML's AVX2 order), and both against DotRow of the float activations
-// within the error that 8-bit activations allow. Also q8_K's rounding (quantize_row_q8_K_ref).
+// within the error that 8-bit activations allow; the same on real blocks quantized by llama.cpp
+// (tests/data/quant goldens). Also q8_K's rounding (quantize_row_q8_K_ref).
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <fstream>
+#include <nlohmann/json.hpp>
 #include <random>
+#include <sstream>
+#include <string>
 #include <vector>
 
 #include "kernels/half.h"
@@ -218,6 +223,66 @@ INSTANTIATE_TEST_SUITE_P(Types, MatMulIntTest,
                            return std::string(TensorTypeName(info.param.type)) + "_k" +
                                   std::to_string(info.param.k);
                          });
+
+// Real blocks (scripts/goldens/quant_blocks.py: a row piece of a llama.cpp-quantized model) as
+// a one-row matrix × random activations: every path within the 8-bit activation bound of DotRow,
+// and the SIMD K-quant path bit for bit equal to the scalar one.
+class MatMulIntGoldenTest : public ::testing::TestWithParam<TensorType> {};
+
+TEST_P(MatMulIntGoldenTest, RealBlocks) {
+  const TensorType type = GetParam();
+  const std::string path =
+      std::string(ENGRAM_TEST_DATA_DIR) + "/quant/" + std::string(TensorTypeName(type)) + ".json";
+  std::ifstream in(path);
+  ASSERT_TRUE(in) << "missing golden " << path << " (scripts/goldens/quant_blocks.py)";
+  std::stringstream text;
+  text << in.rdbuf();
+  const nlohmann::json golden = nlohmann::json::parse(text.str());
+  const int64_t k = golden.at("n").get<int64_t>();
+  const std::string hex = golden.at("raw_hex").get<std::string>();
+  std::vector<uint8_t> w(hex.size() / 2);
+  for (size_t i = 0; i < w.size(); ++i) {
+    w[i] = static_cast<uint8_t>(std::stoi(hex.substr(2 * i, 2), nullptr, 16));
+  }
+  ASSERT_EQ(static_cast<int64_t>(w.size()), *TensorRowBytes(type, k));
+  std::vector<float> deq(k);
+  DequantizeRow(type, w.data(), deq.data(), k);
+  std::mt19937 rng(11);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  const int64_t n = 5;
+  std::vector<float> x(n * k);
+  for (float& v : x) v = normal(rng);
+  std::vector<uint8_t> acts(n * ActivationRowBytes(type, k));
+  PrepareActivations(type, x.data(), n, k, k, acts.data());
+  const int block = type == TensorType::kQ5_0 ? 32 : 256;
+  for (KernelIsa isa : {KernelIsa::kScalar, KernelIsa::kAvx2}) {
+    if (!KernelIsaAvailable(isa)) continue;
+    std::vector<float> y(n), y_scalar(n);
+    MatMulRowsWith(isa, type, w.data(), w.size(), k, acts.data(), n, 0, 1, y.data(), 1);
+    MatMulRowsWith(KernelIsa::kScalar, type, w.data(), w.size(), k, acts.data(), n, 0, 1,
+                   y_scalar.data(), 1);
+    for (int64_t t = 0; t < n; ++t) {
+      double bound = 0.0, magnitude = 0.0;
+      for (int64_t i = 0; i < k; ++i) {
+        float amax = 0.0f;
+        const int64_t b0 = i / block * block;
+        for (int j = 0; j < block; ++j) amax = std::max(amax, std::fabs(x[t * k + b0 + j]));
+        bound += std::fabs(deq[i]) * amax * (1.0 / 254 + 1.0 / 2048);
+        magnitude += std::fabs(deq[i] * x[t * k + i]);
+      }
+      EXPECT_NEAR(y[t], DotRow(type, w.data(), x.data() + t * k, k), bound + 1e-5 * magnitude)
+          << TensorTypeName(type) << " " << KernelIsaName(isa) << " token " << t;
+      if (type != TensorType::kQ5_0) {
+        EXPECT_EQ(y[t], y_scalar[t]) << KernelIsaName(isa);
+      }
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Types, MatMulIntGoldenTest,
+                         ::testing::Values(TensorType::kQ5_0, TensorType::kQ4_K,
+                                           TensorType::kQ6_K),
+                         [](const auto& info) { return std::string(TensorTypeName(info.param)); });
 
 struct Q8KBlock {
   float d;

@@ -256,8 +256,8 @@ struct Q4K {
   }
 };
 
-// q6_K: chunk c is quarter c % 4 of half c / 4 (see BlockQ6_K), values 0..63 with the -32
-// applied by subtracting 32·a; its two 16-element halves have their own int8 scales.
+// q6_K: chunk c is quarter c % 4 of half c / 4 (see BlockQ6_K), values q in 0..63 (the weights
+// are q - 32); its two 16-element halves have their own int8 scales.
 struct Q6K {
   using W = BlockQ6_K;
   static constexpr bool kOffset32 = true;
@@ -285,12 +285,22 @@ struct Q6K {
   }
 };
 
-// One chunk of 32 weights (unsigned q) × 32 activations, times its scales, as 8 int32 lanes.
-template <typename F>
+// One chunk of 32 weights × 32 activations, times its scales, as 8 int32 lanes. q6_K's offset:
+// one token at a time as GGML, q·a - 32·a; in the 4-token tiles (kTile) q arrives as the signed
+// q - 32 and takes the sign trick, |q - 32| × (a with its sign), whose |·| is shared by the four
+// tokens: the same int16 pair sums (|q - 32| <= 32, nothing saturates), one multiply less each.
+template <typename F, bool kTile>
 [[gnu::always_inline]] inline __m256i ChunkDot(__m256i q, __m256i scale, const int8_t* a) {
   const __m256i av = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a));
-  __m256i p = _mm256_maddubs_epi16(q, av);
-  if constexpr (F::kOffset32) p = _mm256_sub_epi16(p, _mm256_maddubs_epi16(_mm256_set1_epi8(32), av));
+  __m256i p;
+  if constexpr (F::kOffset32 && kTile) {
+    p = _mm256_maddubs_epi16(_mm256_abs_epi8(q), _mm256_sign_epi8(av, q));
+  } else if constexpr (F::kOffset32) {
+    p = _mm256_sub_epi16(_mm256_maddubs_epi16(q, av),
+                         _mm256_maddubs_epi16(_mm256_set1_epi8(32), av));
+  } else {
+    p = _mm256_maddubs_epi16(q, av);
+  }
   return _mm256_madd_epi16(scale, p);
 }
 
@@ -342,7 +352,7 @@ void RowK1(const IntMatMulArgs& args, int64_t r, int64_t t) {
     __m256i sum = _mm256_setzero_si256();
 #pragma GCC unroll 8
     for (int j = 0; j < 8; ++j) {
-      sum = _mm256_add_epi32(sum, ChunkDot<F>(F::Chunk(w[b], j), F::Scale(s, j), a[b].qs + 32 * j));
+      sum = _mm256_add_epi32(sum, ChunkDot<F, false>(F::Chunk(w[b], j), F::Scale(s, j), a[b].qs + 32 * j));
     }
     acc = _mm256_fmadd_ps(_mm256_set1_ps(a[b].d * LoadHalf(w[b].d)), _mm256_cvtepi32_ps(sum), acc);
   }
@@ -363,11 +373,13 @@ void RowK4(const IntMatMulArgs& args, int64_t r, int64_t t) {
     __m256i s0 = _mm256_setzero_si256(), s1 = s0, s2 = s0, s3 = s0;
 #pragma GCC unroll 8
     for (int j = 0; j < 8; ++j) {
-      const __m256i q = F::Chunk(w[b], j), scale = F::Scale(s, j);
-      s0 = _mm256_add_epi32(s0, ChunkDot<F>(q, scale, a[0][b].qs + 32 * j));
-      s1 = _mm256_add_epi32(s1, ChunkDot<F>(q, scale, a[1][b].qs + 32 * j));
-      s2 = _mm256_add_epi32(s2, ChunkDot<F>(q, scale, a[2][b].qs + 32 * j));
-      s3 = _mm256_add_epi32(s3, ChunkDot<F>(q, scale, a[3][b].qs + 32 * j));
+      __m256i q = F::Chunk(w[b], j);
+      if constexpr (F::kOffset32) q = _mm256_sub_epi8(q, _mm256_set1_epi8(32));
+      const __m256i scale = F::Scale(s, j);
+      s0 = _mm256_add_epi32(s0, ChunkDot<F, true>(q, scale, a[0][b].qs + 32 * j));
+      s1 = _mm256_add_epi32(s1, ChunkDot<F, true>(q, scale, a[1][b].qs + 32 * j));
+      s2 = _mm256_add_epi32(s2, ChunkDot<F, true>(q, scale, a[2][b].qs + 32 * j));
+      s3 = _mm256_add_epi32(s3, ChunkDot<F, true>(q, scale, a[3][b].qs + 32 * j));
     }
     const float dw = LoadHalf(w[b].d);
     c0 = _mm256_fmadd_ps(_mm256_set1_ps(a[0][b].d * dw), _mm256_cvtepi32_ps(s0), c0);

@@ -1,15 +1,21 @@
 // Scalar vs AVX2 speed of the quantized row kernels (kernels/quant.h), per tensor type:
 // DotRow (a 4096-element row against an f32 vector, 16 rows so the data stays in L2) and
-// DequantizeRow. Google Benchmark; run with --benchmark_repetitions=5 and read the medians.
+// DequantizeRow; and MatMulRows (kernels/matmul.h, the dispatched path) on the layer shapes of a
+// small model (k=640 rows=2048 and k=2048 rows=640, n=1 decode and n=64 prefill), reported as
+// GFLOP/s (2·k·rows·n per iteration, activation preparation included).
+// Google Benchmark; run with --benchmark_repetitions=5 and read the medians.
 //   build/bin/engram_quant_kernels_bench --benchmark_repetitions=5
 //                                        --benchmark_report_aggregates_only=true
 #include <benchmark/benchmark.h>
 
 #include <cstring>
 #include <random>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "kernels/half.h"
+#include "kernels/matmul.h"
 #include "kernels/quant.h"
 #include "kernels/tensor_type.h"
 
@@ -26,9 +32,10 @@ constexpr TensorType kTypes[] = {TensorType::kF32,  TensorType::kF16,  TensorTyp
 
 // Random bytes, with every f16 scale field made a small finite value: a valid row for any
 // type (the kernels' speed does not depend on the values).
-std::vector<uint8_t> RandomRows(TensorType type, std::mt19937& rng) {
-  const int64_t row_bytes = *TensorRowBytes(type, kRowElems);
-  std::vector<uint8_t> bytes(static_cast<size_t>(row_bytes * kRows));
+std::vector<uint8_t> RandomRows(TensorType type, std::mt19937& rng, int64_t row_elems = kRowElems,
+                                int64_t rows = kRows) {
+  const int64_t row_bytes = *TensorRowBytes(type, row_elems);
+  std::vector<uint8_t> bytes(static_cast<size_t>(row_bytes * rows));
   for (uint8_t& b : bytes) b = static_cast<uint8_t>(rng());
   if (type == TensorType::kF32) {
     auto* f = reinterpret_cast<float*>(bytes.data());
@@ -96,7 +103,39 @@ void BM_Dequantize(benchmark::State& state, TensorType type, KernelIsa isa) {
   state.SetItemsProcessed(state.iterations() * kRows * kRowElems);
 }
 
+void BM_MatMul(benchmark::State& state, TensorType type, int64_t k, int64_t rows, int64_t n) {
+  std::mt19937 rng(3);
+  const std::vector<uint8_t> w = RandomRows(type, rng, k, rows);
+  const size_t row_bytes = static_cast<size_t>(*TensorRowBytes(type, k));
+  std::vector<float> x(static_cast<size_t>(n * k));
+  for (float& v : x) v = static_cast<float>(rng() % 1000) / 500.f - 1.0f;
+  std::vector<uint8_t> acts(static_cast<size_t>(n) * ActivationRowBytes(type, k));
+  std::vector<float> y(static_cast<size_t>(n * rows));
+  for (auto _ : state) {
+    PrepareActivations(type, x.data(), n, k, static_cast<size_t>(k), acts.data());
+    MatMulRows(type, w.data(), row_bytes, k, acts.data(), n, 0, rows, y.data(),
+               static_cast<size_t>(rows));
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.counters["GFLOP/s"] = benchmark::Counter(
+      static_cast<double>(2 * k * rows * n) * static_cast<double>(state.iterations()) * 1e-9,
+      benchmark::Counter::kIsRate);
+}
+
 int RegisterAll() {
+  for (TensorType type : {TensorType::kQ4_0, TensorType::kQ8_0, TensorType::kQ5_0,
+                          TensorType::kQ4_K, TensorType::kQ6_K}) {
+    for (auto [k, rows] : {std::pair<int64_t, int64_t>{640, 2048}, {2048, 640}}) {
+      // K-quant rows are whole 256-element super-blocks: no k=640 for those.
+      if (k % FindTensorType(static_cast<uint32_t>(type))->block_elems != 0) continue;
+      for (int64_t n : {1, 64}) {
+        const std::string name = "matmul/" + std::string(TensorTypeName(type)) + "/k" +
+                                 std::to_string(k) + "_rows" + std::to_string(rows) + "/n" +
+                                 std::to_string(n);
+        benchmark::RegisterBenchmark(name.c_str(), BM_MatMul, type, k, rows, n);
+      }
+    }
+  }
   for (TensorType type : kTypes) {
     const std::string name(TensorTypeName(type));
     for (KernelIsa isa : {KernelIsa::kScalar, KernelIsa::kAvx2}) {

@@ -50,9 +50,9 @@ void RmsNorm(const float* x, const float* weight, int64_t n, float eps, float* o
 struct LlamaContext::Scratch {
   std::vector<float> x, norm, q, k, v, attn, gate, up, rope_cos, rope_sin;
   std::vector<float> rope_cos_local, rope_sin_local;  // sliding-window layers' angles (gemma3)
-  // Prepared activations per representation (q8_0, q8_1, f32), valid for `prepared_input`.
-  std::vector<uint8_t> acts[3];
-  const float* prepared_for[3] = {nullptr, nullptr, nullptr};
+  // Prepared activations per representation (q8_0, q8_1, f32, q8_K), valid for `prepared_input`.
+  std::vector<uint8_t> acts[4];
+  const float* prepared_for[4] = {nullptr, nullptr, nullptr, nullptr};
   std::vector<float> decode_pieces;  // [kv_head][piece][max | sum | out] for split decode
   std::vector<internal::AttentionPlan> plans;  // per KV head, sparse decode
   // Per row of the batch: its sequence and position (one sequence in Eval; several in
@@ -444,7 +444,10 @@ Status LlamaContext::LoadCache(const std::string& path) {
 const uint8_t* LlamaContext::Prepare(TensorType weight_type, const float* input, int64_t n,
                                      int64_t k) {
   const TensorType act = kernels::ActivationTypeFor(weight_type);
-  const int slot = act == TensorType::kQ8_0 ? 0 : act == TensorType::kQ8_1 ? 1 : 2;
+  const int slot = act == TensorType::kQ8_0   ? 0
+                   : act == TensorType::kQ8_1 ? 1
+                   : act == TensorType::kQ8_K ? 3
+                                              : 2;
   Scratch& s = *scratch_;
   if (s.prepared_for[slot] == input) return s.acts[slot].data();
   const size_t row_bytes = kernels::ActivationRowBytes(weight_type, k);

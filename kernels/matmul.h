@@ -6,10 +6,12 @@
 //   MatMulRows(w_type, w, w_row_bytes, k, acts.data(), n,     // any row range: threads split
 //              row_begin, row_end, y, y_stride);              // the rows between them
 //
-// For q4_0, q4_1 and q8_0 weights the activations are quantized to 8 bits per 32-element block
-// (q8_0, or q8_1 which also stores d·Σq so q4_1's offset costs one multiply per block), and the
-// dot products run on integers, as GGML does: the same rounding llama.cpp applies, and 4-8x less
-// arithmetic than dequantizing. Every other type keeps float activations and uses DotRow.
+// For q4_0, q4_1, q5_0 and q8_0 weights the activations are quantized to 8 bits per 32-element
+// block (q8_0, or q8_1 which also stores d·Σq so q4_1's offset costs one multiply per block); for
+// q4_K and q6_K to q8_K (256-element blocks with a float scale and 16-element sums, which pay for
+// q4_K's minimums). The dot products run on integers, as GGML does: the activation types GGML's
+// vec_dot_type names, the same rounding llama.cpp applies, and 4-8x less arithmetic than
+// dequantizing. Every other type keeps float activations and uses DotRow.
 //
 // Single-threaded; callers parallelise over rows. Rows may start at any byte address.
 #pragma once
@@ -23,12 +25,13 @@
 
 namespace engram::kernels {
 
-// The representation activations take for products with `weight_type` weights: kQ8_0, kQ8_1 or
-// kF32.
+// The representation activations take for products with `weight_type` weights: kQ8_0, kQ8_1,
+// kQ8_K or kF32.
 TensorType ActivationTypeFor(TensorType weight_type);
 
 // Bytes of one prepared activation row of k elements (k must be a multiple of the weight type's
-// block size).
+// block size). Rows of kQ8_K are GGML's block_q8_K (292 bytes per 256 elements, 4-byte aligned
+// fields): keep `out` below 4-byte aligned, as std::vector's storage is.
 size_t ActivationRowBytes(TensorType weight_type, int64_t k);
 
 // Converts n rows of k floats (row i at x + i * x_stride) into the representation above, packed

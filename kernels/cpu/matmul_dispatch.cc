@@ -13,6 +13,7 @@ namespace engram::kernels {
 namespace {
 
 constexpr int kBlock = 32;
+constexpr int kSuperBlock = 256;
 
 float RoundToHalf(float v) { return Fp16ToFp32(Fp32ToFp16(v)); }
 
@@ -39,15 +40,54 @@ void QuantizeRowQ8(const float* x, int64_t k, bool with_sums, uint8_t* out) {
   }
 }
 
+// GGML's quantize_row_q8_K_ref: per 256 elements, the signed value of largest magnitude `max`
+// (the first one on ties) sets iscale = -127 / max; q = round-to-nearest-even(iscale * x),
+// capped at 127; d = 1 / iscale as a float (not rounded to f16). An all-zero block has d = 0.
+void QuantizeRowQ8K(const float* x, int64_t k, uint8_t* out) {
+  auto* blocks = reinterpret_cast<internal::BlockQ8K*>(out);
+  for (int64_t b = 0; b < k / kSuperBlock; ++b) {
+    const float* xb = x + b * kSuperBlock;
+    internal::BlockQ8K& y = blocks[b];
+    float amax = 0.0f, max = 0.0f;
+    for (int i = 0; i < kSuperBlock; ++i) {
+      const float ax = std::fabs(xb[i]);
+      if (ax > amax) {
+        amax = ax;
+        max = xb[i];
+      }
+    }
+    std::memset(y.bsums, 0, sizeof(y.bsums));
+    if (amax == 0.0f) {
+      y.d = 0.0f;
+      std::memset(y.qs, 0, sizeof(y.qs));
+      continue;
+    }
+    const float iscale = -127.0f / max;
+    for (int i = 0; i < kSuperBlock; ++i) {
+      const int v = static_cast<int>(std::nearbyint(iscale * xb[i]));
+      y.qs[i] = static_cast<int8_t>(std::min(127, v));
+      y.bsums[i / 16] = static_cast<int16_t>(y.bsums[i / 16] + y.qs[i]);
+    }
+    y.d = 1.0f / iscale;
+  }
+}
+
+// Elements per block of the activation type `act`.
+int64_t ActBlock(TensorType act) { return act == TensorType::kQ8_K ? kSuperBlock : kBlock; }
+
 }  // namespace
 
 TensorType ActivationTypeFor(TensorType weight_type) {
   switch (weight_type) {
     case TensorType::kQ4_0:
+    case TensorType::kQ5_0:
     case TensorType::kQ8_0:
       return TensorType::kQ8_0;
     case TensorType::kQ4_1:
       return TensorType::kQ8_1;
+    case TensorType::kQ4_K:
+    case TensorType::kQ6_K:
+      return TensorType::kQ8_K;
     default:
       return TensorType::kF32;
   }
@@ -57,6 +97,8 @@ size_t ActivationRowBytes(TensorType weight_type, int64_t k) {
   switch (ActivationTypeFor(weight_type)) {
     case TensorType::kQ8_0: return static_cast<size_t>(k / kBlock) * (kBlock + 4);
     case TensorType::kQ8_1: return static_cast<size_t>(k / kBlock) * (kBlock + 8);
+    case TensorType::kQ8_K:
+      return static_cast<size_t>(k / kSuperBlock) * sizeof(internal::BlockQ8K);
     default: return static_cast<size_t>(k) * sizeof(float);
   }
 }
@@ -70,6 +112,8 @@ void PrepareActivations(TensorType weight_type, const float* x, int64_t n, int64
     const float* src = x + t * x_stride;
     if (act == TensorType::kQ8_0 || act == TensorType::kQ8_1) {
       QuantizeRowQ8(src, k, act == TensorType::kQ8_1, dst);
+    } else if (act == TensorType::kQ8_K) {
+      QuantizeRowQ8K(src, k, dst);
     } else {
       std::memcpy(dst, src, row_bytes);
     }
@@ -85,7 +129,7 @@ void MatMulRowsWith(KernelIsa isa, TensorType weight_type, const void* w, size_t
                                        w_row_bytes,
                                        acts,
                                        ActivationRowBytes(weight_type, k),
-                                       k / kBlock,
+                                       k / ActBlock(act),
                                        row_begin,
                                        row_end,
                                        n,

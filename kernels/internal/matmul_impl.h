@@ -20,13 +20,24 @@ struct ActRow {
   const float* s;
 };
 
+// A prepared activation row for q4_K / q6_K weights is nb of GGML's block_q8_K, 256 elements
+// each: x = d * qs[i], with d a full float and qs in -127..127 (quantize_row_q8_K_ref's
+// rounding: the scale is set by the signed value of largest magnitude, which maps to -127), and
+// bsums[j] = the sum of qs[16j .. 16j+15].
+struct BlockQ8K {
+  float d;
+  int8_t qs[256];
+  int16_t bsums[16];
+};
+static_assert(sizeof(BlockQ8K) == 292);
+
 // One integer kernel: weight rows [r0, r1) × activation rows [0, n) of nb blocks each.
 struct IntMatMulArgs {
   const uint8_t* w;
   size_t w_row_bytes;
   const uint8_t* a;
   size_t a_row_bytes;
-  int64_t nb;
+  int64_t nb;  // blocks per row: 32-element q8_0/q8_1 blocks, or 256-element q8_K blocks
   int64_t r0, r1, n;
   float* y;
   size_t y_stride;

@@ -34,12 +34,18 @@ std::vector<uint8_t> RandomRows(TensorType type, int64_t rows, int64_t k, std::m
   } else if (type == TensorType::kF16) {
     std::normal_distribution<float> n(0.0f, 1.0f);
     for (size_t i = 0; i < w.size() / 2; ++i) put_half(i * 2, n(rng));
-  } else if (type == TensorType::kQ4_0 || type == TensorType::kQ8_0) {
+  } else if (type == TensorType::kQ4_0 || type == TensorType::kQ5_0 ||
+             type == TensorType::kQ8_0) {
     for (size_t at = 0; at < w.size(); at += block_bytes) put_half(at, scale(rng));
   } else if (type == TensorType::kQ4_1) {
     for (size_t at = 0; at < w.size(); at += block_bytes) {
       put_half(at, scale(rng));
       put_half(at + 2, -8 * scale(rng));
+    }
+  } else if (type == TensorType::kQ4_K) {
+    for (size_t at = 0; at < w.size(); at += block_bytes) {
+      put_half(at, scale(rng) / 16);
+      put_half(at + 2, scale(rng) / 16);
     }
   } else if (type == TensorType::kQ6_K) {
     for (size_t at = 0; at < w.size(); at += block_bytes) put_half(at + block_bytes - 2, scale(rng));
@@ -64,7 +70,17 @@ TEST_P(MatMulTest, EveryPathMatchesTheReference) {
     std::vector<uint8_t> acts(n * ActivationRowBytes(type, k));
     PrepareActivations(type, x.data(), n, k, k, acts.data());
     std::vector<float> seen(x);
-    if (ActivationTypeFor(type) != TensorType::kF32) {
+    if (ActivationTypeFor(type) == TensorType::kQ8_K) {  // block_q8_K: d | qs[256] | bsums
+      const size_t arow = ActivationRowBytes(type, k);
+      for (int64_t t = 0; t < n; ++t) {
+        for (int64_t i = 0; i < k; ++i) {
+          const uint8_t* block = acts.data() + t * arow + (i / 256) * 292;
+          float d;
+          std::memcpy(&d, block, 4);
+          seen[t * k + i] = d * static_cast<int8_t>(block[4 + i % 256]);
+        }
+      }
+    } else if (ActivationTypeFor(type) != TensorType::kF32) {
       const size_t arow = ActivationRowBytes(type, k);
       for (int64_t t = 0; t < n; ++t) {
         const auto* q = reinterpret_cast<const int8_t*>(acts.data() + t * arow);
@@ -109,7 +125,8 @@ TEST_P(MatMulTest, EveryPathMatchesTheReference) {
 
 INSTANTIATE_TEST_SUITE_P(Types, MatMulTest,
                          ::testing::Values(TensorType::kF32, TensorType::kF16, TensorType::kQ4_0,
-                                           TensorType::kQ4_1, TensorType::kQ8_0,
+                                           TensorType::kQ4_1, TensorType::kQ5_0,
+                                           TensorType::kQ8_0, TensorType::kQ4_K,
                                            TensorType::kQ6_K),
                          [](const auto& info) { return std::string(TensorTypeName(info.param)); });
 

@@ -187,7 +187,8 @@ void LlamaContext::Rewind(int64_t position) {
   if (position >= this->position()) return;
   if (position > 0 && position < rewind_floor()) {
     spdlog::warn("context: cannot rewind to position {}: the sliding-window layers let go of "
-                 "rows before {}; starting over from position 0", position, rewind_floor());
+                 "the rows it needs (rewind to 0 or to {} and later); starting over from 0",
+                 position, rewind_floor());
     position = 0;
   }
   cache_->Truncate(sequence_, position);

@@ -43,6 +43,16 @@ Result<std::unique_ptr<Engine>> Engine::Load(const EngineOptions& options) {
     ENGRAM_TRY_ASSIGN(engine->model_path_, ResolveModelArgument(engine->model_path_, "generator"));
   }
   ENGRAM_TRY_ASSIGN(engine->model_, LlamaModel::Load(engine->model_path_));
+  // Past its trained context a model's positions are ones it never saw: refuse, rather than
+  // generate quietly degraded text.
+  if (const int64_t trained = engine->model_->config().n_ctx_train;
+      options.context.n_ctx > trained) {
+    return Status::InvalidArgument(
+        "context length " + std::to_string(options.context.n_ctx) + " is beyond the " +
+        std::to_string(trained) + " positions '" + engine->model_path_ +
+        "' was trained for; use --ctx " + std::to_string(trained) +
+        " or less (a longer prompt: --truncate keeps its end)");
+  }
   ENGRAM_TRY_ASSIGN(engine->tokenizer_, Tokenizer::FromGguf(engine->model_->gguf()));
   ENGRAM_TRY_ASSIGN(engine->chat_template_,
                     ChatTemplateForModel(engine->model_->gguf(), options.chat_template));

@@ -64,6 +64,9 @@ TEST(GenerateCommandTest, BadInputGetsOneLineAndExitTwo) {
   ExpectBadInput(RunEngram({"generate", "-p", "hi", "--ctx", "1152921504606846976"}),
                  "--ctx: Value 1152921504606846976 not in range");
   ExpectBadInput(RunEngram({"generate", "-p", "hi", "--ctx", "-5"}), "--ctx: Value -5 not in range");
+  // The default model was trained for 8192 positions.
+  ExpectBadInput(RunEngram({"generate", "-p", "hi", "--ctx", "9000"}),
+                 "beyond the 8192 positions");
   ExpectBadInput(RunEngram({"generate", "-m", "/nonexistent/model.gguf", "-p", "hi"}),
                  "/nonexistent/model.gguf");
 }

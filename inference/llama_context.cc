@@ -518,14 +518,11 @@ void LlamaContext::Attention(int layer, int64_t pos0, int64_t n) {
         SecondsSince(start) - (comparison_ != nullptr ? comparison_->seconds - measuring : 0.0);
     return;
   }
-  if (FirstKey(layer, n_keys_last) > 0) {  // some window of the batch starts past key 0
-    WindowedPrefillAttention(layer, pos0, n);
-    if (n == 1) stats_.attention_seconds += SecondsSince(start);
-    return;
-  }
 
-  // Causal: token t sees positions [0, pos0 + t]. One task per (block of tokens, KV head): the
-  // block's queries share every key and value load.
+  // Causal: token t sees positions [0, pos0 + t] (the last `window` of them on a sliding-window
+  // layer). One task per (block of tokens, KV head): the block's queries share every key and
+  // value load.
+  const int64_t window = local ? c.sliding_window : 0;
   const int block = kernels::AttendCausalBlockTokens(group);
   const int64_t blocks = (n + block - 1) / block;
   team_.ParallelFor(0, static_cast<size_t>(blocks * c.n_kv_head), 1, [&](size_t lo, size_t hi) {
@@ -536,10 +533,10 @@ void LlamaContext::Attention(int layer, int64_t pos0, int64_t n) {
       const int h = static_cast<int>(task % c.n_kv_head);
       const int tokens = static_cast<int>(std::min<int64_t>(block, n - t0));
       const size_t offset = t0 * q_dim + h * group * dim;
-      kernels::AttendCausal(s.q.data() + offset, q_dim, tokens, group, dim, scale,
-                            cache_->Keys(sequence_, layer, h), cache_->Values(sequence_, layer, h),
-                            pos0 + t0,
-                            scratch.data(), s.attn.data() + offset, q_dim);
+      kernels::AttendCausalWindow(s.q.data() + offset, q_dim, tokens, group, dim, scale,
+                                  cache_->Keys(sequence_, layer, h),
+                                  cache_->Values(sequence_, layer, h), pos0 + t0, window,
+                                  scratch.data(), s.attn.data() + offset, q_dim);
     }
   });
   if (n == 1) {  // a decode step on a short cache
@@ -552,30 +549,6 @@ int64_t LlamaContext::FirstKey(int layer, int64_t length) const {
   const int64_t window = model_->config().sliding_window;
   if (!model_->layers()[layer].sliding || window <= 0) return 0;
   return std::max<int64_t>(0, length - window);
-}
-
-void LlamaContext::WindowedPrefillAttention(int layer, int64_t pos0, int64_t n) {
-  const LlamaConfig& c = model_->config();
-  const int group = c.n_head / c.n_kv_head;
-  const int dim = c.head_dim;
-  const int64_t q_dim = static_cast<int64_t>(c.n_head) * dim;
-  Scratch& s = *scratch_;
-  // One task per (token, KV head), each over its own window (at most sliding_window keys).
-  team_.ParallelFor(0, static_cast<size_t>(n * c.n_kv_head), 4, [&](size_t lo, size_t hi) {
-    thread_local std::vector<float> scratch, stats;
-    scratch.resize(static_cast<size_t>(group) * (c.sliding_window + dim));
-    stats.resize(2 * static_cast<size_t>(group));
-    for (size_t task = lo; task < hi; ++task) {
-      const int64_t t = static_cast<int64_t>(task) / c.n_kv_head;
-      const int h = static_cast<int>(task % c.n_kv_head);
-      const int64_t end = pos0 + t + 1;
-      const size_t offset = t * q_dim + h * group * dim;
-      kernels::AttendPartial(s.q.data() + offset, group, dim, c.attention_scale,
-                             cache_->Keys(sequence_, layer, h), cache_->Values(sequence_, layer, h),
-                             FirstKey(layer, end), end, scratch.data(),
-                             {stats.data(), stats.data() + group, s.attn.data() + offset});
-    }
-  });
 }
 
 void LlamaContext::FullDecodeAttention(int layer, int64_t begin_key, int64_t length) {

@@ -220,8 +220,6 @@ class LlamaContext {
   // The first key position a query at position length - 1 of `layer` attends: 0, or the start
   // of a sliding-window layer's window.
   int64_t FirstKey(int layer, int64_t length) const;
-  // Prefill attention of a sliding-window layer whose windows do not all start at 0.
-  void WindowedPrefillAttention(int layer, int64_t pos0, int64_t n);
   void BatchDecodeAttention(int layer, int64_t n);
   // Prepares `input` (n rows of k floats) for products with `weight_type` weights; reuses the
   // previous preparation of the same input.

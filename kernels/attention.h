@@ -108,6 +108,15 @@ void AttendCausal(const float* q, size_t q_stride, int tokens, int group, int he
 void AttendCausalWith(KernelIsa isa, const float* q, size_t q_stride, int tokens, int group,
                       int head_dim, float scale, KvRows keys, KvRows values, int64_t pos0,
                       float* scratch, float* out, size_t out_stride);
+// As AttendCausal for a sliding-window layer: token t attends rows
+// [max(0, pos0 + t + 1 - window), pos0 + t + 1); window 0: no limit (AttendCausal). Same scratch.
+void AttendCausalWindow(const float* q, size_t q_stride, int tokens, int group, int head_dim,
+                        float scale, KvRows keys, KvRows values, int64_t pos0, int64_t window,
+                        float* scratch, float* out, size_t out_stride);
+void AttendCausalWindowWith(KernelIsa isa, const float* q, size_t q_stride, int tokens,
+                            int group, int head_dim, float scale, KvRows keys, KvRows values,
+                            int64_t pos0, int64_t window, float* scratch, float* out,
+                            size_t out_stride);
 // The number of query tokens a block should hold for the AVX2 kernel to keep its 12 query rows
 // in registers (at least 1).
 int AttendCausalBlockTokens(int group);

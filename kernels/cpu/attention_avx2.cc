@@ -330,11 +330,11 @@ template <int kChunks>
 // scores[j * kLanes + i] = scale * q_i · key_j for the padded query rows, all keys.
 template <int kChunks, bool kPaged>
 void BlockScores(const float* q, int quads, int head_dim, float scale, const KvRows& keys_in,
-                 int64_t n, float* scores) {
+                 int64_t first, int64_t n, float* scores) {
   const KvRows keys = Layout<kPaged>(keys_in);
   const __m128 s = _mm_set1_ps(scale);
   for (int64_t j = 0; j < n; ++j) {
-    const uint8_t* row = keys.Row(j);
+    const uint8_t* row = keys.Row(first + j);
     __m256 k[kChunks];
     for (int c = 0; c < kChunks; ++c) k[c] = Load8(keys, row, c * 8);
     for (int quad = 0; quad < quads; ++quad) {
@@ -344,15 +344,43 @@ void BlockScores(const float* q, int quads, int head_dim, float scale, const KvR
   }
 }
 
+// As BlockScores for head dims too wide to keep a key in registers (any multiple of 8): each
+// quad of queries streams the key row from L1, one 8-lane accumulator per query.
+template <bool kPaged>
+void BlockScoresWide(const float* q, int quads, int head_dim, float scale, const KvRows& keys_in,
+                     int64_t first, int64_t n, float* scores) {
+  const KvRows keys = Layout<kPaged>(keys_in);
+  const __m128 s = _mm_set1_ps(scale);
+  for (int64_t j = 0; j < n; ++j) {
+    const uint8_t* row = keys.Row(first + j);
+    for (int quad = 0; quad < quads; ++quad) {
+      const float* qq = q + quad * 4 * head_dim;
+      __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+      for (int d = 0; d < head_dim; d += 8) {
+        const __m256 k = Load8(keys, row, d);
+        a0 = _mm256_fmadd_ps(_mm256_loadu_ps(qq + d), k, a0);
+        a1 = _mm256_fmadd_ps(_mm256_loadu_ps(qq + head_dim + d), k, a1);
+        a2 = _mm256_fmadd_ps(_mm256_loadu_ps(qq + 2 * head_dim + d), k, a2);
+        a3 = _mm256_fmadd_ps(_mm256_loadu_ps(qq + 3 * head_dim + d), k, a3);
+      }
+      const __m256 t = _mm256_hadd_ps(_mm256_hadd_ps(a0, a1), _mm256_hadd_ps(a2, a3));
+      _mm_storeu_ps(scores + j * kLanes + quad * 4,
+                    _mm_mul_ps(_mm_add_ps(_mm256_castps256_ps128(t), _mm256_extractf128_ps(t, 1)),
+                               s));
+    }
+  }
+}
+
 // out_i = sum_j p[j][i] * value_j for kQ query rows, 8 dimensions at a time (kQ accumulators).
 template <int kQ, bool kPaged>
-void BlockValues(const float* p, int head_dim, const KvRows& values_in, int64_t n, float* out) {
+void BlockValues(const float* p, int head_dim, const KvRows& values_in, int64_t first, int64_t n,
+                 float* out) {
   const KvRows values = Layout<kPaged>(values_in);
   for (int d = 0; d < head_dim; d += 8) {
     __m256 acc[kQ];
     for (int i = 0; i < kQ; ++i) acc[i] = _mm256_setzero_ps();
     for (int64_t j = 0; j < n; ++j) {
-      const __m256 v = Load8(values, values.Row(j), d);
+      const __m256 v = Load8(values, values.Row(first + j), d);
       const float* pj = p + j * kLanes;
       for (int i = 0; i < kQ; ++i) acc[i] = _mm256_fmadd_ps(_mm256_broadcast_ss(pj + i), v, acc[i]);
     }
@@ -360,7 +388,7 @@ void BlockValues(const float* p, int head_dim, const KvRows& values_in, int64_t 
   }
 }
 
-using BlockValuesFn = void (*)(const float*, int, const KvRows&, int64_t, float*);
+using BlockValuesFn = void (*)(const float*, int, const KvRows&, int64_t, int64_t, float*);
 template <bool kPaged>
 constexpr BlockValuesFn kBlockValues[] = {
     nullptr,                 BlockValues<1, kPaged>,  BlockValues<2, kPaged>,
@@ -372,11 +400,14 @@ constexpr BlockValuesFn kBlockValues[] = {
 }  // namespace
 
 bool AttendCausalAvx2(const float* q, size_t q_stride, int tokens, int group, int head_dim,
-                      float scale, KvRows keys, KvRows values, int64_t pos0, float* scratch,
-                      float* out, size_t out_stride) {
+                      float scale, KvRows keys, KvRows values, int64_t pos0, int64_t window,
+                      float* scratch, float* out, size_t out_stride) {
   const int queries = tokens * group;
-  if (queries > 12 || (head_dim != 64 && head_dim != 32)) return false;
-  const int64_t n = pos0 + tokens;
+  if (queries > 12 || head_dim % 8 != 0 || head_dim > kMaxHeadDim) return false;
+  const int64_t end = pos0 + tokens;
+  // Keys [first, end): the first token's window start (later tokens' windows start later).
+  const int64_t first = window > 0 ? std::max<int64_t>(0, pos0 + 1 - window) : 0;
+  const int64_t n = end - first;
   // Query rows, padded to 16 and rounded to the keys' type as in AttendPartial.
   float* qbuf = scratch;
   float* scores = scratch + kLanes * head_dim;
@@ -393,25 +424,38 @@ bool AttendCausalAvx2(const float* q, size_t q_stride, int tokens, int group, in
   const int quads = (queries + 3) / 4;
   const bool paged = keys.blocks != nullptr || values.blocks != nullptr;
   if (head_dim == 64) {
-    (paged ? BlockScores<8, true> : BlockScores<8, false>)(qbuf, quads, head_dim, scale, keys, n,
-                                                          scores);
+    (paged ? BlockScores<8, true> : BlockScores<8, false>)(qbuf, quads, head_dim, scale, keys,
+                                                          first, n, scores);
+  } else if (head_dim == 32) {
+    (paged ? BlockScores<4, true> : BlockScores<4, false>)(qbuf, quads, head_dim, scale, keys,
+                                                          first, n, scores);
   } else {
-    (paged ? BlockScores<4, true> : BlockScores<4, false>)(qbuf, quads, head_dim, scale, keys, n,
-                                                          scores);
+    (paged ? BlockScoresWide<true> : BlockScoresWide<false>)(qbuf, quads, head_dim, scale, keys,
+                                                            first, n, scores);
   }
-  // Query row i belongs to token i / group, which sees keys j <= pos0 + i / group.
+  // Query row i belongs to token i / group, which sees keys j <= pos0 + i / group and, in a
+  // window, j > pos0 + i / group - window.
   alignas(32) int32_t token_of[kLanes];
   for (int i = 0; i < kLanes; ++i) token_of[i] = i < queries ? i / group : tokens;
   const __m256i tok0 = _mm256_load_si256(reinterpret_cast<const __m256i*>(token_of));
   const __m256i tok1 = _mm256_load_si256(reinterpret_cast<const __m256i*>(token_of + 8));
   const __m256 neg_inf = _mm256_set1_ps(-std::numeric_limits<float>::infinity());
-  // Masked: lane i of key j > pos0 + token(i). Only the last `tokens - 1` keys have any.
+  // Masked: lane i of key j past its token, or (window) before its token's window. Only the
+  // last `tokens - 1` keys, and in a window the first `tokens - 1`, have any.
+  const int64_t window_edge = window > 0 ? pos0 + 1 - window : std::numeric_limits<int32_t>::min();
   auto masked = [&](int64_t j, __m256i tok) {
-    const __m256i rel = _mm256_set1_epi32(static_cast<int32_t>(j - pos0));
-    return _mm256_castsi256_ps(_mm256_cmpgt_epi32(rel, tok));
+    const __m256i late = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int32_t>(j - pos0)), tok);
+    if (window <= 0 || j - window_edge >= tokens) return _mm256_castsi256_ps(late);
+    const __m256i early =
+        _mm256_cmpgt_epi32(tok, _mm256_set1_epi32(static_cast<int32_t>(j - window_edge)));
+    return _mm256_castsi256_ps(_mm256_or_si256(late, early));
   };
-  for (int64_t j = pos0 + 1; j < n; ++j) {
-    float* sj = scores + j * kLanes;
+  auto maybe_masked = [&](int64_t j) {
+    return j > pos0 || (window > 0 && j - window_edge < tokens);
+  };
+  for (int64_t j = first; j < end; ++j) {
+    if (!maybe_masked(j)) continue;
+    float* sj = scores + (j - first) * kLanes;
     _mm256_storeu_ps(sj, _mm256_blendv_ps(_mm256_loadu_ps(sj), neg_inf, masked(j, tok0)));
     _mm256_storeu_ps(sj + 8, _mm256_blendv_ps(_mm256_loadu_ps(sj + 8), neg_inf, masked(j, tok1)));
   }
@@ -427,9 +471,9 @@ bool AttendCausalAvx2(const float* q, size_t q_stride, int tokens, int group, in
     float* sj = scores + j * kLanes;
     __m256 p0 = ExpAvx2(_mm256_sub_ps(_mm256_loadu_ps(sj), m0));
     __m256 p1 = ExpAvx2(_mm256_sub_ps(_mm256_loadu_ps(sj + 8), m1));
-    if (j > pos0) {
-      p0 = _mm256_andnot_ps(masked(j, tok0), p0);
-      p1 = _mm256_andnot_ps(masked(j, tok1), p1);
+    if (maybe_masked(first + j)) {
+      p0 = _mm256_andnot_ps(masked(first + j, tok0), p0);
+      p1 = _mm256_andnot_ps(masked(first + j, tok1), p1);
     }
     _mm256_storeu_ps(sj, p0);
     _mm256_storeu_ps(sj + 8, p1);
@@ -450,7 +494,8 @@ bool AttendCausalAvx2(const float* q, size_t q_stride, int tokens, int group, in
     _mm256_storeu_ps(sj + 8, p1);
   }
   // Outputs into qbuf's rows (free now), then to their tokens.
-  (paged ? kBlockValues<true> : kBlockValues<false>)[queries](scores, head_dim, values, n, qbuf);
+  (paged ? kBlockValues<true> : kBlockValues<false>)[queries](scores, head_dim, values, first, n,
+                                                             qbuf);
   for (int t = 0; t < tokens; ++t) {
     std::memcpy(out + t * out_stride, qbuf + t * group * head_dim,
                 sizeof(float) * group * head_dim);
@@ -632,7 +677,7 @@ bool AttendPartialAvx2(const float*, int, int, float, KvRows, KvRows, int64_t, i
                        AttentionPiece) {
   return false;
 }
-bool AttendCausalAvx2(const float*, size_t, int, int, int, float, KvRows, KvRows, int64_t,
+bool AttendCausalAvx2(const float*, size_t, int, int, int, float, KvRows, KvRows, int64_t, int64_t,
                       float*, float*, size_t) {
   return false;
 }

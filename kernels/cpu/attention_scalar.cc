@@ -208,21 +208,38 @@ size_t AttendCausalScratchFloats(int tokens, int group, int head_dim, int64_t n_
                   16 * static_cast<size_t>(n_keys) + 16 * static_cast<size_t>(head_dim) + 64);
 }
 
-void AttendCausalWith(KernelIsa isa, const float* q, size_t q_stride, int tokens, int group,
-                      int head_dim, float scale, KvRows keys, KvRows values, int64_t pos0,
-                      float* scratch, float* out, size_t out_stride) {
+void AttendCausalWindowWith(KernelIsa isa, const float* q, size_t q_stride, int tokens,
+                            int group, int head_dim, float scale, KvRows keys, KvRows values,
+                            int64_t pos0, int64_t window, float* scratch, float* out,
+                            size_t out_stride) {
   if (isa == KernelIsa::kAvx2 &&
       internal::AttendCausalAvx2(q, q_stride, tokens, group, head_dim, scale, keys, values, pos0,
-                                 scratch, out, out_stride)) {
+                                 window, scratch, out, out_stride)) {
     return;
   }
   // Token by token: the reference.
   float* stats = scratch;
   float* rest = scratch + 2 * group;
   for (int t = 0; t < tokens; ++t) {
-    AttendPartialWith(isa, q + t * q_stride, group, head_dim, scale, keys, values, 0,
-                      pos0 + t + 1, rest, {stats, stats + group, out + t * out_stride});
+    const int64_t end = pos0 + t + 1;
+    const int64_t begin = window > 0 ? std::max<int64_t>(0, end - window) : 0;
+    AttendPartialWith(isa, q + t * q_stride, group, head_dim, scale, keys, values, begin, end,
+                      rest, {stats, stats + group, out + t * out_stride});
   }
+}
+
+void AttendCausalWindow(const float* q, size_t q_stride, int tokens, int group, int head_dim,
+                        float scale, KvRows keys, KvRows values, int64_t pos0, int64_t window,
+                        float* scratch, float* out, size_t out_stride) {
+  AttendCausalWindowWith(ActiveKernelIsa(), q, q_stride, tokens, group, head_dim, scale, keys,
+                         values, pos0, window, scratch, out, out_stride);
+}
+
+void AttendCausalWith(KernelIsa isa, const float* q, size_t q_stride, int tokens, int group,
+                      int head_dim, float scale, KvRows keys, KvRows values, int64_t pos0,
+                      float* scratch, float* out, size_t out_stride) {
+  AttendCausalWindowWith(isa, q, q_stride, tokens, group, head_dim, scale, keys, values, pos0, 0,
+                         scratch, out, out_stride);
 }
 
 void AttendCausal(const float* q, size_t q_stride, int tokens, int group, int head_dim,

@@ -31,8 +31,8 @@ bool GroupKeyScoresAvx2(const float* q, int group, int head_dim, KvRows keys,
                         float* out);
 // Returns false when the AVX2 path cannot take these arguments.
 bool AttendCausalAvx2(const float* q, size_t q_stride, int tokens, int group, int head_dim,
-                      float scale, KvRows keys, KvRows values, int64_t pos0, float* scratch,
-                      float* out, size_t out_stride);
+                      float scale, KvRows keys, KvRows values, int64_t pos0, int64_t window,
+                      float* scratch, float* out, size_t out_stride);
 void SwiGluScalar(const float* gate, const float* up, float* out, int64_t n);
 bool SwiGluAvx2(const float* gate, const float* up, float* out, int64_t n);
 void GeluErfScalar(float* x, int64_t n);

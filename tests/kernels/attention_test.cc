@@ -174,6 +174,49 @@ TEST(AttentionTest, CausalBlocksMatchTokenByToken) {
   }
 }
 
+// Sliding windows (Gemma 3's local layers) and wide heads (256): the block kernel gives what
+// attending each token's own window gives.
+TEST(AttentionTest, CausalWindowBlocksMatchTokenByToken) {
+  std::mt19937 rng(6);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  for (TensorType type : {TensorType::kF32, TensorType::kF16}) {
+    for (int dim : {64, 256}) {
+      for (int group : {1, 4}) {
+        const int tokens = AttendCausalBlockTokens(group);
+        for (int64_t window : {0, 1, 5, 40}) {
+          for (int64_t pos0 : {0, 3, 37, 130}) {
+            const int64_t n = pos0 + tokens;
+            const Cache c = MakeCache(type, n, dim, rng);
+            const size_t stride = static_cast<size_t>(group * dim + 8);
+            std::vector<float> q(tokens * stride);
+            for (float& v : q) v = normal(rng);
+            const float scale = 1.0f / std::sqrt(static_cast<float>(dim));
+            std::vector<float> scratch(AttendCausalScratchFloats(tokens, group, dim, n));
+            std::vector<float> out(tokens * stride, NAN);
+            AttendCausalWindow(q.data(), stride, tokens, group, dim, scale, c.Keys(type, dim),
+                               c.Values(type, dim), pos0, window, scratch.data(), out.data(),
+                               stride);
+            for (int t = 0; t < tokens; ++t) {
+              const int64_t end = pos0 + t + 1;
+              const int64_t begin = window > 0 ? std::max<int64_t>(0, end - window) : 0;
+              std::vector<float> one(group * (end + dim)), m(group), l(group),
+                  expected(group * dim);
+              AttendPartialWith(KernelIsa::kScalar, q.data() + t * stride, group, dim, scale,
+                                c.Keys(type, dim), c.Values(type, dim), begin, end, one.data(),
+                                {m.data(), l.data(), expected.data()});
+              for (int i = 0; i < group * dim; ++i) {
+                ASSERT_NEAR(out[t * stride + i], expected[i], type == TensorType::kF16 ? 2e-3 : 2e-5)
+                    << "dim " << dim << " group " << group << " window " << window << " pos0 "
+                    << pos0 << " token " << t;
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
 TEST(AttentionTest, SwiGluMatchesTheFormula) {
   std::vector<float> g, u, out(1001);
   for (int i = 0; i < 1001; ++i) {

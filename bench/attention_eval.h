@@ -3,7 +3,7 @@
 // attention on the default generator and long real text; and `engram bench attention`: decode
 // speed per policy against context length, on a synthetic cache up to 128k positions.
 //
-// Eval, per text (the essays concatenated; the first L-Eval Natural Questions page) and context
+// Eval, per text (the essays concatenated; the longest L-Eval Natural Questions page) and context
 // C: prefill the first C - T tokens once, then for each policy and budget fork the cache
 // (prefix sharing) and feed tokens C - T .. C - 1 one at a time (teacher forcing, T = --steps):
 //   top1_agreement  share of steps whose argmax equals full attention's

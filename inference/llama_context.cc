@@ -492,6 +492,16 @@ void LlamaContext::Linear(std::initializer_list<Product> products, const float* 
 }
 
 void LlamaContext::Attention(int layer, int64_t pos0, int64_t n) {
+  const double seconds_before = stats_.attention_seconds;
+  const double keys_before = stats_.keys_attended;
+  AttendLayer(layer, pos0, n);
+  if (!model_->layers()[layer].sliding) {  // a layer the decode policies govern
+    stats_.policy_attention_seconds += stats_.attention_seconds - seconds_before;
+    stats_.policy_keys_attended += stats_.keys_attended - keys_before;
+  }
+}
+
+void LlamaContext::AttendLayer(int layer, int64_t pos0, int64_t n) {
   const LlamaConfig& c = model_->config();
   const int group = c.n_head / c.n_kv_head;
   const int dim = c.head_dim;

@@ -58,6 +58,10 @@ struct DecodeStats {
   double seconds = 0.0;            // whole steps
   double attention_seconds = 0.0;  // attention, key selection and index upkeep included
   double keys_attended = 0.0;      // summed over steps, layers and KV heads
+  // The same two for the layers the attention policy governs: every layer but sliding-window
+  // ones (Gemma 3's local layers attend their window under every policy).
+  double policy_attention_seconds = 0.0;
+  double policy_keys_attended = 0.0;
   double index_build_seconds = 0.0;  // key indexes of the current sequence, summed over heads
   size_t index_bytes = 0;            // key indexes of the current sequence
   // K and V bytes of the current sequence's positions (every layer and KV head), and those a
@@ -230,7 +234,10 @@ class LlamaContext {
     float* out;
   };
   void Linear(std::initializer_list<Product> products, const float* input, int64_t n);
+  // Attention of one layer (AttendLayer), its time and keys also counted as the policy's when
+  // the layer is not a sliding-window one.
   void Attention(int layer, int64_t pos0, int64_t n);
+  void AttendLayer(int layer, int64_t pos0, int64_t n);
   void FullDecodeAttention(int layer, int64_t begin, int64_t length);  // keys [begin, length)
   void SparseDecodeAttention(int layer, int64_t length);
   void Compare(int layer, int64_t length);

@@ -621,6 +621,15 @@ void LlamaContext::SparseDecodeAttention(int layer, int64_t length) {
     float* buf = s.decode_pieces.data() + (static_cast<size_t>(h) * 3 + which) * piece_floats;
     return kernels::AttentionPiece{buf, buf + group, buf + 2 * group};
   };
+  // Fewer KV heads than threads (Gemma 3: one): a head's selection would leave threads idle,
+  // so each head selects first with the whole team, then the tasks only attend.
+  const bool select_ahead = state != nullptr && c.n_kv_head < n_threads();
+  if (select_ahead) {
+    for (int h = 0; h < c.n_kv_head; ++h) {
+      state->Select(layer, h, s.q.data() + h * group * dim, *cache_, sequence_, kept, &s.plans[h],
+                    &team_);
+    }
+  }
   team_.ParallelFor(0, static_cast<size_t>(c.n_kv_head) * 2, 1, [&](size_t lo, size_t hi) {
     thread_local std::vector<float> scratch;
     for (size_t task = lo; task < hi; ++task) {
@@ -630,7 +639,9 @@ void LlamaContext::SparseDecodeAttention(int layer, int64_t length) {
       const kernels::KvRows values = cache_->Values(sequence_, layer, h);
       if (task % 2 == 1) {
         internal::AttentionPlan& plan = s.plans[h];
-        if (state != nullptr) {
+        if (select_ahead) {
+          // chosen above
+        } else if (state != nullptr) {
           state->Select(layer, h, q, *cache_, sequence_, kept, &plan);
         } else {
           plan.sink_end = sink_end;

@@ -20,9 +20,18 @@ int64_t RoundDown(int64_t x, int64_t m) { return x / m * m; }
 // Quest's bound for one page and one query: sum_d max(q_d * min_d, q_d * max_d), the largest
 // score any key inside the per-channel bounds could reach. Cloned per ISA (GCC picks at load).
 __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-float PageBound(const float* q, const float* lo, const float* hi, int dim) {
+// Eight partial sums, so the compiler may vectorise (a single float sum has a fixed order it
+// must keep): a page bound is a ranking key, its last bits do not matter.
+[[gnu::always_inline]] inline float PageBoundLanes(const float* q, const float* lo,
+                                                   const float* hi, int dim) {
+  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int d = 0;
+  for (; d + 8 <= dim; d += 8) {
+    for (int l = 0; l < 8; ++l) acc[l] += std::max(q[d + l] * lo[d + l], q[d + l] * hi[d + l]);
+  }
   float s = 0.0f;
-  for (int d = 0; d < dim; ++d) s += std::max(q[d] * lo[d], q[d] * hi[d]);
+  for (; d < dim; ++d) s += std::max(q[d] * lo[d], q[d] * hi[d]);
+  for (float a : acc) s += a;
   return s;
 }
 
@@ -31,12 +40,17 @@ float PageBound(const float* q, const float* lo, const float* hi, int dim) {
 __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 void GroupPageBounds(const float* q, int group, const float* lo, const float* hi, int dim,
                      float* out) {
-  for (int g = 0; g < group; ++g) {
-    const float* qg = q + g * dim;
-    float s = 0.0f;
-    for (int d = 0; d < dim; ++d) s += std::max(qg[d] * lo[d], qg[d] * hi[d]);
-    out[g] = s;
+  for (int g = 0; g < group; ++g) out[g] = PageBoundLanes(q + g * dim, lo, hi, dim);
+}
+
+// fn(lo, hi) over [0, n): split over the team when there is one and enough work, else inline.
+void ForRange(ComputeTeam* team, size_t n, size_t grain,
+              const std::function<void(size_t, size_t)>& fn) {
+  if (team == nullptr || team->size() < 2 || n < 2 * grain) {
+    fn(0, n);
+    return;
   }
+  team->ParallelFor(0, n, grain, fn);
 }
 
 }  // namespace
@@ -103,20 +117,22 @@ void SparseAttention::BeginLayer(int layer, int64_t length) {
 
 void SparseAttention::Select(int layer, int kv_head, const float* q, const PagedKvCache& cache,
                              SequenceId seq, const PrefillQueries& queries,
-                             AttentionPlan* plan) {
+                             AttentionPlan* plan, ComputeTeam* team) {
   const LayerState& st = layers_[layer];
   plan->sink_end = st.sink_end;
   plan->recent_begin = st.recent_begin;
   plan->selected.clear();
-  if (options_.kind == AttentionKind::kQuest) SelectQuest(layer, kv_head, q, cache, seq, plan);
+  if (options_.kind == AttentionKind::kQuest) {
+    SelectQuest(layer, kv_head, q, cache, seq, plan, team);
+  }
   if (options_.kind == AttentionKind::kRetrieval) {
-    SelectRetrieval(layer, kv_head, q, cache, seq, queries, plan);
+    SelectRetrieval(layer, kv_head, q, cache, seq, queries, plan, team);
   }
 }
 
 void SparseAttention::SelectQuest(int layer, int kv_head, const float* q,
                                   const PagedKvCache& cache, SequenceId seq,
-                                  AttentionPlan* plan) const {
+                                  AttentionPlan* plan, ComputeTeam* team) const {
   const LayerState& st = layers_[layer];
   const int dim = shape_.head_dim;
   const int64_t first = st.sink_end / block_size_;
@@ -125,16 +141,20 @@ void SparseAttention::SelectQuest(int layer, int kv_head, const float* q,
   // Pages ranked by their bound relative to the best page, max over the group's heads (as
   // retrieval ranks keys).
   std::vector<int32_t> pages(static_cast<size_t>(last - first));
-  std::vector<float> bound(pages.size(), -INFINITY), head_bound(pages.size());
-  for (int g = 0; g < group_; ++g) {
-    const float* qg = q + g * dim;
-    float best = -INFINITY;
-    for (int64_t p = first; p < last; ++p) {
-      head_bound[p - first] =
-          PageBound(qg, cache.KeyMin(seq, layer, kv_head, p), cache.KeyMax(seq, layer, kv_head, p), dim);
-      best = std::max(best, head_bound[p - first]);
+  std::vector<float> bound(pages.size(), -INFINITY), head_bound(pages.size() * group_);
+  ForRange(team, pages.size(), 64, [&](size_t lo, size_t hi) {
+    for (size_t i = lo; i < hi; ++i) {
+      const int64_t p = first + static_cast<int64_t>(i);
+      GroupPageBounds(q, group_, cache.KeyMin(seq, layer, kv_head, p),
+                      cache.KeyMax(seq, layer, kv_head, p), dim, head_bound.data() + i * group_);
     }
-    for (size_t i = 0; i < pages.size(); ++i) bound[i] = std::max(bound[i], head_bound[i] - best);
+  });
+  for (int g = 0; g < group_; ++g) {
+    float best = -INFINITY;
+    for (size_t i = 0; i < pages.size(); ++i) best = std::max(best, head_bound[i * group_ + g]);
+    for (size_t i = 0; i < pages.size(); ++i) {
+      bound[i] = std::max(bound[i], head_bound[i * group_ + g] - best);
+    }
   }
   for (int64_t p = first; p < last; ++p) pages[p - first] = static_cast<int32_t>(p);
   const int64_t want = (Budget(st.length) + block_size_ - 1) / block_size_;
@@ -210,7 +230,8 @@ void SparseAttention::UpdateIndex(int layer, int kv_head, const PagedKvCache& ca
 
 void SparseAttention::SelectRetrieval(int layer, int kv_head, const float* q,
                                       const PagedKvCache& cache, SequenceId seq,
-                                      const PrefillQueries& queries, AttentionPlan* plan) {
+                                      const PrefillQueries& queries, AttentionPlan* plan,
+                                      ComputeTeam* team) {
   UpdateIndex(layer, kv_head, cache, seq, queries);
   const LayerState& st = layers_[layer];
   const int dim = shape_.head_dim;
@@ -249,11 +270,18 @@ void SparseAttention::SelectRetrieval(int layer, int kv_head, const float* q,
     bound.resize(n_pages);
     head_bound.resize(n_pages * group_);
     best.assign(static_cast<size_t>(group_), -INFINITY);
+    // (thread_local buffers are named through references: a lambda run on another thread
+    // would otherwise reach that thread's own copies)
+    std::vector<float>& bounds_out = head_bound;
+    ForRange(team, n_pages, 64, [&](size_t lo, size_t hi) {
+      for (size_t i = lo; i < hi; ++i) {
+        const int64_t p = first_page + static_cast<int64_t>(i);
+        GroupPageBounds(q, group_, cache.KeyMin(seq, layer, kv_head, p),
+                        cache.KeyMax(seq, layer, kv_head, p), dim, bounds_out.data() + i * group_);
+      }
+    });
     for (size_t i = 0; i < n_pages; ++i) {
-      const int64_t p = first_page + static_cast<int64_t>(i);
-      pages[i] = static_cast<int32_t>(p);
-      GroupPageBounds(q, group_, cache.KeyMin(seq, layer, kv_head, p),
-                      cache.KeyMax(seq, layer, kv_head, p), dim, head_bound.data() + i * group_);
+      pages[i] = static_cast<int32_t>(first_page + static_cast<int64_t>(i));
       for (int g = 0; g < group_; ++g) best[g] = std::max(best[g], head_bound[i * group_ + g]);
     }
     // Relative to each head's best page, max over the group (as keys are ranked below).
@@ -291,7 +319,17 @@ void SparseAttention::SelectRetrieval(int layer, int kv_head, const float* q,
   if (n <= want) return;
   thread_local std::vector<float> head_scores, scores;
   head_scores.resize(static_cast<size_t>(n) * group_);
-  kernels::KeyScoresPerQuery(q, group_, dim, keys, out.data(), 0, n, head_scores.data());
+  std::vector<float>& scores_out = head_scores;
+  ForRange(team, static_cast<size_t>(n), 256, [&](size_t lo, size_t hi) {
+    // Scores of candidates [lo, hi) for each query g, into row g of head_scores.
+    std::vector<float> part((hi - lo) * group_);
+    const auto count = static_cast<int64_t>(hi - lo);
+    kernels::KeyScoresPerQuery(q, group_, dim, keys, out.data() + lo, 0, count, part.data());
+    for (int g = 0; g < group_; ++g) {
+      std::copy(part.begin() + g * count, part.begin() + (g + 1) * count,
+                scores_out.begin() + static_cast<int64_t>(g) * n + static_cast<int64_t>(lo));
+    }
+  });
   scores.assign(static_cast<size_t>(n), -INFINITY);
   for (int g = 0; g < group_; ++g) {
     const float* s = head_scores.data() + static_cast<size_t>(g) * n;

@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/compute_team.h"
 #include "common/result.h"
 #include "inference/attention_policy.h"
 #include "inference/paged_kv_cache.h"
@@ -66,9 +67,11 @@ class SparseAttention {
     return {layers_[layer].sink_end, layers_[layer].recent_begin};
   }
   // The plan of (layer, kv_head) for the group's queries (group * head_dim floats). Runs
-  // concurrently for the KV heads of one layer.
+  // concurrently for the KV heads of one layer. With a `team` (when there are fewer KV heads
+  // than threads; the caller does not run it inside the team's own loop) the page bounds and
+  // the candidates' scores are computed by the whole team.
   void Select(int layer, int kv_head, const float* q, const PagedKvCache& cache, SequenceId seq,
-              const PrefillQueries& queries, AttentionPlan* plan);
+              const PrefillQueries& queries, AttentionPlan* plan, ComputeTeam* team = nullptr);
 
   // Builds the (layer, kv_head) index, or adds the keys that left the window, for the step
   // BeginLayer fixed (retrieval; Select does it too). Runs concurrently for the KV heads of one
@@ -104,9 +107,10 @@ class SparseAttention {
     int64_t add_end = 0;
   };
   void SelectQuest(int layer, int kv_head, const float* q, const PagedKvCache& cache,
-                   SequenceId seq, AttentionPlan* plan) const;
+                   SequenceId seq, AttentionPlan* plan, ComputeTeam* team) const;
   void SelectRetrieval(int layer, int kv_head, const float* q, const PagedKvCache& cache,
-                       SequenceId seq, const PrefillQueries& queries, AttentionPlan* plan);
+                       SequenceId seq, const PrefillQueries& queries, AttentionPlan* plan,
+                       ComputeTeam* team);
   int64_t Budget(int64_t length) const;
 
   AttentionOptions options_;

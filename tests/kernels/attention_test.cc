@@ -230,6 +230,28 @@ TEST(AttentionTest, SwiGluMatchesTheFormula) {
   }
 }
 
+// Gemma's GeGLU: the tanh GELU of the gate (through llama.cpp's f16 table: within f16 rounding
+// of the formula) times up; exact past ±10.
+TEST(AttentionTest, GeluTanhGluMatchesTheFormula) {
+  std::vector<float> g, u, out(1201);
+  for (int i = 0; i < 1201; ++i) {
+    g.push_back((i - 600) * 0.02f);  // -12 .. 12
+    u.push_back(0.5f + i * 0.001f);
+  }
+  GeluTanhGlu(g.data(), u.data(), out.data(), 1201);
+  for (int i = 0; i < 1201; ++i) {
+    const double x = g[i];
+    const double gelu = 0.5 * x * (1.0 + std::tanh(0.7978845608028654 * (x + 0.044715 * x * x * x)));
+    const double expected = gelu * u[i];
+    if (std::fabs(x) >= 10.0) {
+      EXPECT_NEAR(out[i], x <= -10.0 ? 0.0 : x * u[i], 1e-6) << "x " << x;
+    } else {
+      // Input and output rounded to f16 (11 significant bits): relative error below ~2^-10
+      // of the input's scale.
+      EXPECT_NEAR(out[i], expected, 2e-3 * (std::fabs(x) + 0.01) * u[i] + 1e-6) << "x " << x;
+    }
+  }
+}
 
 // The rows of a contiguous buffer (n rows of row_bytes) copied into a paged layout, as a paged KV
 // cache holds them: blocks of 2^shift rows, padded rows, physical blocks in shuffled order with

@@ -155,7 +155,7 @@ Status LlamaContext::Eval(std::span<const int32_t> tokens, LogitsMode mode) {
   const size_t ub = static_cast<size_t>(options_.n_ubatch);
   for (size_t done = 0; done < tokens.size(); done += ub) {
     const size_t n = std::min(ub, tokens.size() - done);
-    if (tokens.size() > 1) DiscardOutOfWindowRows(start + static_cast<int64_t>(done));
+    if (tokens.size() > 1) DiscardOutOfWindowRows(start, start + static_cast<int64_t>(done));
     const bool last = done + n == tokens.size();
     float* out = nullptr;
     if (mode == LogitsMode::kAll) out = logits_.data() + done * c.n_vocab;
@@ -172,23 +172,26 @@ Status LlamaContext::Eval(std::span<const int32_t> tokens, LogitsMode mode) {
   return Status::OK();
 }
 
-int64_t LlamaContext::rewind_floor() const {
-  const int64_t discarded = cache_->DiscardedPositions(sequence_);
-  return discarded == 0 ? 0 : discarded + model_->config().sliding_window;
+bool LlamaContext::CanRewind(int64_t position) const {
+  const int64_t window = model_->config().sliding_window;
+  return position <= 0 || local_layers_.empty() ||
+         cache_->RowsIntact(sequence_, position - window, position);
 }
 
-void LlamaContext::DiscardOutOfWindowRows(int64_t next_position) {
-  const int64_t window = model_->config().sliding_window;
-  if (local_layers_.empty() || next_position - window <= 0) return;
-  cache_->DiscardRowsBefore(sequence_, local_layers_, next_position - window);
+void LlamaContext::DiscardOutOfWindowRows(int64_t eval_start, int64_t next_position) {
+  if (local_layers_.empty()) return;
+  // Only rows this Eval wrote: rows of earlier Evals stay, so rewinding to where any earlier
+  // Eval ended (a document prefix, a question) stays possible.
+  cache_->DiscardRows(sequence_, local_layers_, eval_start,
+                      next_position - model_->config().sliding_window);
 }
 
 void LlamaContext::Rewind(int64_t position) {
   if (position >= this->position()) return;
-  if (position > 0 && position < rewind_floor()) {
+  if (!CanRewind(position)) {
     spdlog::warn("context: cannot rewind to position {}: the sliding-window layers let go of "
-                 "the rows it needs (rewind to 0 or to {} and later); starting over from 0",
-                 position, rewind_floor());
+                 "the rows it needs (they were all written by one long Eval); starting over "
+                 "from 0", position);
     position = 0;
   }
   cache_->Truncate(sequence_, position);
@@ -419,7 +422,7 @@ Status LlamaContext::LoadCache(const std::string& path) {
   queries_.erase(sequence_);
   sequence_ = *loaded;
   // A cache saved after a long prefill holds no sliding-window rows before its last window.
-  DiscardOutOfWindowRows(position());
+  DiscardOutOfWindowRows(0, position());
   index_restored_ = false;
   index_load_seconds_ = 0.0;
   if (options_.attention.kind == AttentionKind::kRetrieval) {

@@ -123,14 +123,15 @@ class LlamaContext {
 
   int64_t position() const { return cache_->length(sequence_); }
   int64_t n_ctx() const { return options_.n_ctx; }
-  // Forgets positions >= `position`. On a model with sliding-window layers a long prefill lets go
-  // of those layers' rows that fall out of every later window (their memory returns to the OS:
-  // at 32k Gemma 3 keeps 1/6 of the rows), so the positions a sequence can be rewound to are 0
-  // and those >= rewind_floor(), which is never past the start of the last multi-token Eval's
-  // last n_ubatch piece (decode steps never discard). Rewinding below it forgets everything
-  // (position() becomes 0) with a warning.
+  // Forgets positions >= `position`. On a model with sliding-window layers an Eval of many
+  // tokens lets go of those layers' rows that it wrote itself and that fall out of every later
+  // window (their memory returns to the OS: at 32k Gemma 3 keeps about 1/6 of the rows), so a
+  // position inside such an Eval's range, more than a window before its end, can no longer be
+  // rewound to: CanRewind says. Positions where an Eval began or ended, 0, and everything
+  // after the last long Eval always can (decode steps never let go of rows). Rewinding where it
+  // cannot forgets everything (position() becomes 0) with a warning.
   void Rewind(int64_t position);
-  int64_t rewind_floor() const;
+  bool CanRewind(int64_t position) const;
 
   const LlamaModel& model() const { return *model_; }
   const PagedKvCache& kv_cache() const { return *cache_; }
@@ -212,8 +213,9 @@ class LlamaContext {
   // decode token each.
   void EvalRows(std::span<const int32_t> tokens, float* logits, int64_t first_logit, bool batch);
   void EmbedAndPlaceRows(std::span<const int32_t> tokens);  // embeddings and RoPE angles
-  // Lets go of sliding-window layers' rows no query at or after `next_position` attends.
-  void DiscardOutOfWindowRows(int64_t next_position);
+  // Lets go of sliding-window layers' rows from `eval_start` on that no query at or after
+  // `next_position` attends.
+  void DiscardOutOfWindowRows(int64_t eval_start, int64_t next_position);
   void EvalLayer(int layer, int64_t n, bool batch);
   // Rotates n rows of `heads` heads (row t at v + t * stride) by the rows' angles; `local`:
   // the sliding-window layers' angles.

@@ -331,7 +331,8 @@ Result<SequenceId> PagedKvCache::Fork(SequenceId parent, int64_t length) {
   for (int32_t physical : c.blocks) ++ref_counts_[physical];
   c.length = length;
   c.reserved = length;  // its first Reserve copies the shared block it writes into
-  c.discarded_blocks = std::min<int64_t>(p.discarded_blocks, shared);
+  c.discarded.assign(p.discarded.begin(),
+                     p.discarded.begin() + std::min<int64_t>(shared, p.discarded.size()));
   // The parent may have reserved positions in its last, partly committed block, which is now
   // shared: storing there would change what the child sees (its key bounds). Withdraw them, so
   // that the parent's next Reserve copies that block first.
@@ -453,7 +454,7 @@ void PagedKvCache::Truncate(SequenceId seq, int64_t length) {
     s.blocks.pop_back();
   }
   s.reserved = std::min<int64_t>(s.reserved, keep << block_shift_);
-  s.discarded_blocks = std::min(s.discarded_blocks, keep);
+  if (static_cast<int64_t>(s.discarded.size()) > keep) s.discarded.resize(keep);
   if (keep == 0) return;
   const int64_t rows = length - ((keep - 1) << block_shift_);  // rows left in the last block
   if (rows == block_size_) return;
@@ -469,30 +470,46 @@ void PagedKvCache::Truncate(SequenceId seq, int64_t length) {
   }
 }
 
-int64_t PagedKvCache::DiscardRowsBefore(SequenceId seq, std::span<const int> layers,
-                                        int64_t position) {
-  if (!Has(seq)) return 0;
+void PagedKvCache::DiscardRows(SequenceId seq, std::span<const int> layers, int64_t begin,
+                               int64_t end) {
+  if (!Has(seq)) return;
   Sequence& s = sequences_[seq];
-  const int64_t end = std::min<int64_t>(position >> block_shift_,
-                                        static_cast<int64_t>(s.blocks.size()));
+  const int64_t first = CeilDiv(std::max<int64_t>(begin, 0), block_size_);  // whole blocks only
+  const int64_t last = std::min<int64_t>(end >> block_shift_,
+                                         static_cast<int64_t>(s.blocks.size()));
+  if (first >= last) return;
+  if (static_cast<int64_t>(s.discarded.size()) < last) s.discarded.resize(last, 0);
   const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
-  for (int64_t b = s.discarded_blocks; b < end; ++b) {
+  for (int64_t b = first; b < last; ++b) {
     const int32_t physical = s.blocks[b];
-    if (ref_counts_[physical] != 1) continue;  // another sequence may still read it
+    if (s.discarded[b] || ref_counts_[physical] != 1) continue;  // shared: others read it
     for (int layer : layers) {
       // The page-aligned interior of the layer's part of the block.
-      const auto begin = reinterpret_cast<uintptr_t>(LayerBlock(physical, layer));
-      const uintptr_t first = (begin + page - 1) & ~(page - 1);
-      const uintptr_t last = (begin + layer_block_bytes()) & ~(page - 1);
-      if (last > first) madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
+      const auto start = reinterpret_cast<uintptr_t>(LayerBlock(physical, layer));
+      const uintptr_t lo = (start + page - 1) & ~(page - 1);
+      const uintptr_t hi = (start + layer_block_bytes()) & ~(page - 1);
+      if (hi > lo) madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_DONTNEED);
     }
+    s.discarded[b] = 1;
   }
-  s.discarded_blocks = std::max(s.discarded_blocks, end);
-  return s.discarded_blocks << block_shift_;
+}
+
+bool PagedKvCache::RowsIntact(SequenceId seq, int64_t begin, int64_t end) const {
+  if (!Has(seq) || end <= begin) return true;
+  const Sequence& s = sequences_[seq];
+  const int64_t first = std::max<int64_t>(begin, 0) >> block_shift_;
+  const int64_t last = std::min<int64_t>(CeilDiv(end, block_size_),
+                                         static_cast<int64_t>(s.discarded.size()));
+  for (int64_t b = first; b < last; ++b) {
+    if (s.discarded[b]) return false;
+  }
+  return true;
 }
 
 int64_t PagedKvCache::DiscardedPositions(SequenceId seq) const {
-  return Has(seq) ? sequences_[seq].discarded_blocks << block_shift_ : 0;
+  if (!Has(seq)) return 0;
+  const std::vector<uint8_t>& d = sequences_[seq].discarded;
+  return static_cast<int64_t>(std::count(d.begin(), d.end(), uint8_t{1})) << block_shift_;
 }
 
 kernels::KvRows PagedKvCache::Rows(SequenceId seq, int layer, int kv_head, int which) const {

@@ -104,13 +104,14 @@ class PagedKvCache {
   // the block holding the new end are recomputed from the rows that remain.
   void Truncate(SequenceId seq, int64_t length);
 
-  // Returns to the OS the memory of `layers`' rows in the sequence's whole blocks before
-  // `position` (sliding-window layers never read them again). Blocks shared with another
-  // sequence are skipped. The rows read as garbage (zeros) afterwards; the positions stay in the
-  // sequence (other layers keep theirs). Returns the positions discarded so far (a multiple of
-  // the block size).
-  int64_t DiscardRowsBefore(SequenceId seq, std::span<const int> layers, int64_t position);
-  // Positions whose rows DiscardRowsBefore went over (0 when none).
+  // Returns to the OS the memory of `layers`' rows in the sequence's whole blocks inside
+  // positions [begin, end) (sliding-window layers that never read them again). Blocks shared
+  // with another sequence are skipped. The rows read as garbage (zeros) afterwards; the positions
+  // stay in the sequence (other layers keep theirs).
+  void DiscardRows(SequenceId seq, std::span<const int> layers, int64_t begin, int64_t end);
+  // Whether no row of positions [begin, end) was discarded.
+  bool RowsIntact(SequenceId seq, int64_t begin, int64_t end) const;
+  // Positions whose rows were discarded (a multiple of the block size).
   int64_t DiscardedPositions(SequenceId seq) const;
 
   kernels::KvRows Keys(SequenceId seq, int layer, int kv_head) const;
@@ -139,7 +140,7 @@ class PagedKvCache {
     int64_t length = 0;
     int64_t reserved = 0;
     std::vector<int32_t> blocks;  // logical block -> physical block
-    int64_t discarded_blocks = 0;  // leading blocks DiscardRowsBefore went over
+    std::vector<uint8_t> discarded;  // per logical block: rows discarded (missing: no)
   };
   struct FreeDeleter {
     void operator()(uint8_t* p) const { std::free(p); }

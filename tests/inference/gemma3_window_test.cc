@@ -1,6 +1,6 @@
 // Gemma 3's sliding-window layers on the real model (skipped when it is not fetched): a long
 // prefill lets go of the local layers' rows out of every later window, and that changes nothing
-// the model computes; rewinding is possible down to rewind_floor() and at 0.
+// the model computes; rewinding stays possible wherever an Eval began or ended, and at 0.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -38,8 +38,10 @@ TEST(Gemma3WindowTest, DiscardingOutOfWindowRowsChangesNoLogits) {
   ASSERT_TRUE(whole.ok() && pieces.ok());
   ASSERT_TRUE((*whole)->Eval(tokens).ok());
   ASSERT_TRUE((*pieces)->Eval(tokens).ok());
-  EXPECT_EQ((*whole)->rewind_floor(), 0);
-  EXPECT_EQ((*pieces)->rewind_floor(), 512 + window);
+  EXPECT_TRUE((*whole)->CanRewind(700));
+  EXPECT_FALSE((*pieces)->CanRewind(700));  // rows [0, 512) went when the third piece began
+  EXPECT_TRUE((*pieces)->CanRewind(1024));
+  EXPECT_TRUE((*pieces)->CanRewind(1500));
   EXPECT_LT((*pieces)->decode_stats().kv_bytes, (*whole)->decode_stats().kv_bytes);
   for (int step = 0; step < 8; ++step) {  // decode steps: the same logits, nothing more let go
     const std::span<const float> a = (*whole)->logits(), b = (*pieces)->logits();
@@ -49,7 +51,7 @@ TEST(Gemma3WindowTest, DiscardingOutOfWindowRowsChangesNoLogits) {
     ASSERT_TRUE((*whole)->Eval({&next, 1}).ok());
     ASSERT_TRUE((*pieces)->Eval({&next, 1}).ok());
   }
-  EXPECT_EQ((*pieces)->rewind_floor(), 512 + window);
+  EXPECT_TRUE((*pieces)->CanRewind(1024));  // decode steps let nothing go
   // Back to the end of the prompt and on: the same as the context that kept every row.
   (*whole)->Rewind(1500);
   (*pieces)->Rewind(1500);
@@ -58,10 +60,21 @@ TEST(Gemma3WindowTest, DiscardingOutOfWindowRowsChangesNoLogits) {
   ASSERT_TRUE((*pieces)->Eval(more).ok());
   EXPECT_EQ(std::vector<float>((*whole)->logits().begin(), (*whole)->logits().end()),
             std::vector<float>((*pieces)->logits().begin(), (*pieces)->logits().end()));
-  // Below the floor the rows are gone: the context starts over rather than read them.
+  // A question after a document, then options scored one after another (as ask does): later
+  // Evals never take rows an earlier Eval wrote, so the document's end stays reachable.
+  const std::vector<int32_t> question(40, 5000);
+  const int32_t option[] = {4000, 4001, 4002, 4003};
+  ASSERT_TRUE((*pieces)->Eval(question).ok());
+  ASSERT_TRUE((*pieces)->Eval(option).ok());
+  (*pieces)->Rewind(1540);
+  ASSERT_TRUE((*pieces)->Eval(option).ok());
+  EXPECT_TRUE((*pieces)->CanRewind(1500));
+  (*pieces)->Rewind(1500);
+  EXPECT_EQ((*pieces)->position(), 1500);
+  // Inside the long Eval the rows are gone: the context starts over rather than read them.
   (*pieces)->Rewind(700);
   EXPECT_EQ((*pieces)->position(), 0);
-  EXPECT_EQ((*pieces)->rewind_floor(), 0);
+  EXPECT_TRUE((*pieces)->CanRewind(700));
 }
 
 }  // namespace

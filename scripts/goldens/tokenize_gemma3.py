@@ -19,7 +19,7 @@ they are listed in the meta file under "extra_special" with their ids.
 One line per corpus case, in corpus order (kept small: no text, ids only):
   {"id": N, "llama_cpp": "<ids space-separated>" | null [, "llama_cpp_error": "..."]}
 
-Usage: /work/main/.venv-bench-llamacpp/bin/python scripts/goldens/tokenize_gemma3.py
+Usage: .venv-peers/bin/python scripts/goldens/tokenize_gemma3.py   (scripts/goldens/setup_peers.sh)
        (any venv with llama-cpp-python 0.3.36; ENGRAM_SHARED_DATA must point at the shared data)
 """
 import hashlib

@@ -33,8 +33,13 @@ TEST(Gemma3WindowTest, DiscardingOutOfWindowRowsChangesNoLogits) {
   ASSERT_EQ(window, 512);
   const std::vector<int32_t> tokens = Tokens(1500);
   // One piece of 2048: nothing is discarded. Pieces of 512: rows before 1024 - 512 go.
-  auto whole = LlamaContext::Create(model, {.n_ctx = 2048, .n_threads = 2, .n_ubatch = 2048});
-  auto pieces = LlamaContext::Create(model, {.n_ctx = 2048, .n_threads = 2, .n_ubatch = 512});
+  ContextOptions options;
+  options.n_ctx = 2048;
+  options.n_threads = 2;
+  options.n_ubatch = 2048;
+  auto whole = LlamaContext::Create(model, options);
+  options.n_ubatch = 512;
+  auto pieces = LlamaContext::Create(model, options);
   ASSERT_TRUE(whole.ok() && pieces.ok());
   ASSERT_TRUE((*whole)->Eval(tokens).ok());
   ASSERT_TRUE((*pieces)->Eval(tokens).ok());

@@ -9,11 +9,14 @@
 //   engram bench vectors [--data random|lowrank|synthetic|real] [--n N] [--dim D] [--queries Q]
 //                        [--index hnsw|ivfpq] [--ef 32,64,...] [--model DIR] [--json]
 //   engram bench prefill|decode [-m MODEL] [--ctx 512,2048,8192] [--tokens T] [--threads N]
-//                               [--text FILE] [--repeat R] [--kv-type f16|f32] [--json]
+//                               [--text FILE] [--repeat R] [--kv-type f16|f32]
+//                               [--device cpu|cuda|auto] [--gpu N] [--json]
+//                               decode also: [--batch B] [--synthetic] [--work-dir DIR]
 #include <cstdio>
 #include <memory>
 
 #include "app/cli.h"
+#include "app/engine_flags.h"
 #include "bench/attention_eval.h"
 #include "bench/embed_bench.h"
 #include "bench/generate_bench.h"
@@ -257,6 +260,19 @@ void AddGenerateBench(CLI::App* bench, CommandTable& commands, const char* name,
       ->check(CLI::Range(0, 1000));
   cmd->add_option("--kv-type", flags->options.kv_type, "KV cache entries: f16 or f32")
       ->capture_default_str();
+  AddDeviceFlags(cmd, &flags->options.device, &flags->options.gpu);
+  if (decode) {
+    cmd->add_option("--batch", flags->options.batch,
+                    "Sequences decoded together (forks of one prompt); above 1 the single-"
+                    "sequence rate is measured too")
+        ->default_val(1)
+        ->check(CLI::Range(1, 4096));
+    cmd->add_flag("--synthetic", flags->options.synthetic,
+                  "Decode after a synthetic cache instead of a prefill (speed only; contexts "
+                  "beyond the model's window)");
+    cmd->add_option("--work-dir", flags->options.work_dir,
+                    "Where the synthetic cache file goes (default: the temporary directory)");
+  }
   cmd->add_flag("--json", flags->json, "Print one JSON object");
   commands.Add(cmd, [flags, decode]() -> Status {
     Result<nlohmann::ordered_json> result =

@@ -9,6 +9,9 @@ Result<inference::EngineOptions> EngineFlags::Resolve() const {
   Result<TensorType> kv = inference::ParseKvType(kv_type);
   if (!kv.ok()) return kv.status().WithContext("--kv-type");
   out.context.kv_type = *kv;
+  Result<inference::Device> where = inference::ParseDevice(device);
+  if (!where.ok()) return where.status().WithContext("--device");
+  out.context.device = *where;
   Result<inference::AttentionOptions> policy =
       inference::ParseAttentionPolicy(attention, options.context.attention);
   if (!policy.ok()) return policy.status().WithContext("--attention");
@@ -27,8 +30,18 @@ void AddModelFlags(CLI::App* cmd, EngineFlags* flags) {
   AddThreadsOption(cmd, &o.context.n_threads);
   cmd->add_option("--kv-type", flags->kv_type, "KV cache entries: f16 or f32")
       ->capture_default_str();
+  AddDeviceFlags(cmd, &flags->device, &o.context.gpu);
   cmd->add_option("--chat-template", o.chat_template,
                   "chatml, llama2, llama3, mistral or gemma instead of the model's");
+}
+
+void AddDeviceFlags(CLI::App* cmd, std::string* device, int* gpu) {
+  cmd->add_option("--device", *device,
+                  "Where the model runs: cpu, cuda, or auto (the GPU when one can, else the CPU)")
+      ->capture_default_str();
+  cmd->add_option("--gpu", *gpu, "Which GPU (CUDA device index) for --device cuda|auto")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 64));
 }
 
 void AddAttentionFlags(CLI::App* cmd, EngineFlags* flags) {

@@ -3,7 +3,8 @@
 // in one place.
 //
 //   auto flags = std::make_shared<EngineFlags>();
-//   AddModelFlags(cmd, flags.get());       // -m, --ctx, --threads, --kv-type, --chat-template
+//   AddModelFlags(cmd, flags.get());       // -m, --ctx, --threads, --kv-type, --device, --gpu,
+//                                          // --chat-template
 //   AddAttentionFlags(cmd, flags.get());   // --attention, --budget, --sinks, --window
 //   AddSamplerFlags(cmd, flags.get());     // --temp, --top-k, …, --seed
 //   ...
@@ -22,6 +23,7 @@ namespace engram::app {
 struct EngineFlags {
   inference::EngineOptions options;
   std::string kv_type = "f16";
+  std::string device = "cpu";      // inference::ParseDevice
   std::string attention = "full";  // a policy spec: inference::ParseAttentionPolicy
   int64_t seed = -1;               // -1: random
 
@@ -32,5 +34,7 @@ struct EngineFlags {
 void AddModelFlags(CLI::App* cmd, EngineFlags* flags);
 void AddAttentionFlags(CLI::App* cmd, EngineFlags* flags);
 void AddSamplerFlags(CLI::App* cmd, EngineFlags* flags);
+// --device cpu|cuda|auto and --gpu N, into `device` and `gpu` (commands without EngineFlags).
+void AddDeviceFlags(CLI::App* cmd, std::string* device, int* gpu);
 
 }  // namespace engram::app

@@ -22,6 +22,7 @@
 #include <memory>
 
 #include "app/cli.h"
+#include "app/engine_flags.h"
 #include "common/json_write.h"
 #include "bench/attention_eval.h"
 #include "bench/compress_eval.h"
@@ -167,6 +168,7 @@ void AddQaEval(CLI::App* eval, CommandTable& commands) {
       ->default_val(8192)
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 22));
   AddThreadsOption(cmd, &o.threads);
+  AddDeviceFlags(cmd, &o.device, &o.gpu);
   cmd->add_option("--attention", o.attention,
                   "Decode attention of long and auto: full, window, quest, retrieval[:exact|ivf|aware]")
       ->default_val("retrieval");

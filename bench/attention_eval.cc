@@ -1,5 +1,6 @@
 #include "bench/eval_data.h"
 #include "bench/attention_eval.h"
+#include "bench/synthetic_kv.h"
 
 #include <algorithm>
 #include <chrono>
@@ -566,39 +567,6 @@ std::string FormatAttentionEval(const nlohmann::ordered_json& r) {
 }  // namespace engram::bench
 
 namespace engram::bench {
-namespace {
-
-// A cache file of `length` positions of synthetic keys and values for the model: keys share a
-// few directions (as real keys do) plus noise, values are noise. Speed only.
-Status WriteSyntheticCache(const LlamaContext& ctx, int64_t length, const std::string& path) {
-  const auto& c = ctx.model().config();
-  Result<std::unique_ptr<inference::PagedKvCache>> cache = inference::PagedKvCache::Create(
-      {c.n_layer, c.n_kv_head, c.head_dim}, {.block_size = 16, .max_positions = length});
-  if (!cache.ok()) return cache.status();
-  Result<SequenceId> seq = (*cache)->NewSequence();
-  if (!seq.ok()) return seq.status();
-  if (Status s = (*cache)->Reserve(*seq, length); !s.ok()) return s;
-  const size_t width = static_cast<size_t>(c.n_kv_head) * c.head_dim;
-  std::mt19937 rng(7);
-  std::normal_distribution<float> normal(0.0f, 1.0f);
-  std::vector<float> directions(4 * width);
-  for (float& d : directions) d = normal(rng);
-  std::vector<float> k(width), v(width);
-  for (int layer = 0; layer < c.n_layer; ++layer) {
-    for (int64_t pos = 0; pos < length; ++pos) {
-      const float* dir = directions.data() + (pos % 4) * width;
-      for (size_t i = 0; i < width; ++i) {
-        k[i] = 2.0f * dir[i] + normal(rng);
-        v[i] = normal(rng);
-      }
-      (*cache)->Store(*seq, layer, pos, k.data(), v.data());
-    }
-  }
-  (*cache)->Commit(*seq, length);
-  return (*cache)->Save(*seq, path, ctx.ModelFingerprint());
-}
-
-}  // namespace
 
 Result<nlohmann::ordered_json> RunAttentionBench(const AttentionBenchOptions& o) {
   if (o.contexts.empty() || o.policies.empty() || o.steps <= 0) {

@@ -21,6 +21,7 @@
 #include "common/progress.h"
 #include "inference/attention_policy.h"
 #include "inference/bert_embedder.h"
+#include "inference/device_plan.h"
 #include "inference/engine.h"
 #include "retrieval/collection.h"
 
@@ -313,6 +314,8 @@ Result<json> RunQaEval(const QaEvalOptions& o) {
     eo.model = o.model;
     eo.context.n_ctx = o.ctx;
     eo.context.n_threads = o.threads;
+    ENGRAM_TRY_ASSIGN(eo.context.device, inference::ParseDevice(o.device));
+    eo.context.gpu = o.gpu;
     ENGRAM_TRY_ASSIGN(eo.context.attention, inference::ParseAttentionPolicy(m.attention));
     eo.generation.max_tokens = o.max_answer_tokens;
     eo.generation.sampler.temperature = 0.0f;  // greedy: answers are reproducible

@@ -45,6 +45,8 @@ struct QaEvalOptions {
   std::string model;             // generator .gguf; empty: the default
   int64_t ctx = 8192;            // context positions
   int threads = 0;               // 0: one per hardware thread
+  std::string device = "cpu";    // cpu, cuda or auto; sparse policies run on the CPU (auto)
+  int gpu = 0;
   std::string attention = "retrieval";  // decode policy of "long" and "auto"
   int k = 8;                     // chunks retrieved (AskOptions::k)
   int max_answer_tokens = 64;    // generated tokens per answer at most (SQuAD, NQ)

@@ -9,6 +9,7 @@
 #include "inference/llama_context.h"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstring>
@@ -19,7 +20,9 @@
 
 #include "common/logging.h"
 #include "inference/internal/attention_index_file.h"
+#include "inference/internal/cuda_forward.h"
 #include "inference/internal/retention_attention.h"
+#include "inference/internal/rope_angles.h"
 #include "inference/internal/sparse_attention.h"
 #include "kernels/attention.h"
 #include "kernels/matmul.h"
@@ -105,6 +108,7 @@ Result<std::unique_ptr<LlamaContext>> LlamaContext::Create(std::shared_ptr<const
   for (int l = 0; l < c.n_layer; ++l) {
     if (ctx->model_->layers()[l].sliding) ctx->local_layers_.push_back(l);
   }
+  if (Status s = ctx->ChooseDevice(); !s.ok()) return s;
   Scratch& s = *ctx->scratch_;
   const size_t ub = static_cast<size_t>(options.n_ubatch);
   const size_t q_dim = static_cast<size_t>(c.n_head) * c.head_dim;
@@ -146,8 +150,8 @@ Status LlamaContext::Eval(std::span<const int32_t> tokens, LogitsMode mode) {
     return Status::OK();
   }
   logits_.resize(static_cast<size_t>(mode == LogitsMode::kAll ? tokens.size() : 1) * c.n_vocab);
-  if (Status s = cache_->Reserve(sequence_, start + static_cast<int64_t>(tokens.size()));
-      !s.ok()) {
+  if (Status s = CheckGpuFeatures(); !s.ok()) return s;
+  if (Status s = Reserve(sequence_, start + static_cast<int64_t>(tokens.size())); !s.ok()) {
     return s;
   }
   const auto step_start = Clock::now();
@@ -160,8 +164,11 @@ Status LlamaContext::Eval(std::span<const int32_t> tokens, LogitsMode mode) {
     float* out = nullptr;
     if (mode == LogitsMode::kAll) out = logits_.data() + done * c.n_vocab;
     if (mode == LogitsMode::kLast && last) out = logits_.data();
-    EvalBatch(tokens.subspan(done, n), start + static_cast<int64_t>(done), out,
-              mode == LogitsMode::kAll);
+    if (Status s = EvalBatch(tokens.subspan(done, n), start + static_cast<int64_t>(done), out,
+                             mode == LogitsMode::kAll);
+        !s.ok()) {
+      return s;
+    }
     cache_->Commit(sequence_, start + static_cast<int64_t>(done + n));
   }
   if (tokens.size() == 1) {
@@ -179,7 +186,8 @@ bool LlamaContext::CanRewind(int64_t position) const {
 }
 
 void LlamaContext::DiscardOutOfWindowRows(int64_t eval_start, int64_t next_position) {
-  if (local_layers_.empty()) return;
+  // On the GPU the host rows are never written; the device keeps every row.
+  if (local_layers_.empty() || cuda_ != nullptr) return;
   // Only rows this Eval wrote: rows of earlier Evals stay, so rewinding to where any earlier
   // Eval ended (a document prefix, a question) stays possible.
   cache_->DiscardRows(sequence_, local_layers_, eval_start,
@@ -248,6 +256,11 @@ Status LlamaContext::Free(SequenceId seq) {
 
 Status LlamaContext::SetAttention(const AttentionOptions& attention) {
   if (Status s = ValidateAttentionOptions(attention); !s.ok()) return s;
+  if (cuda_ != nullptr && attention.kind != AttentionKind::kFull) {
+    return Status::Unavailable("context: attention policy '" + DescribeAttention(attention) +
+                               "' runs on the CPU only; this context runs on " +
+                               device_name() + " (use --device cpu)");
+  }
   AttentionOptions same_but_budget = attention;
   same_but_budget.budget = options_.attention.budget;
   const AttentionOptions& old = options_.attention;
@@ -392,6 +405,9 @@ std::string LlamaContext::ModelFingerprint() const {
 }
 
 Status LlamaContext::SaveCache(const std::string& path) {
+  if (cuda_ != nullptr) {
+    if (Status s = cuda_->Download(*cache_, sequence_); !s.ok()) return s;
+  }
   Sha256::Digest digest{};
   if (Status s = cache_->Save(sequence_, path, ModelFingerprint(), &digest); !s.ok()) return s;
   const std::string sidecar = internal::IndexSidecarPath(path);
@@ -421,6 +437,9 @@ Status LlamaContext::LoadCache(const std::string& path) {
   retention_.erase(sequence_);
   queries_.erase(sequence_);
   sequence_ = *loaded;
+  if (cuda_ != nullptr) {
+    if (Status s = cuda_->Upload(*cache_, sequence_); !s.ok()) return s;
+  }
   // A cache saved after a long prefill holds no sliding-window rows before its last window.
   DiscardOutOfWindowRows(0, position());
   index_restored_ = false;
@@ -762,28 +781,6 @@ void LlamaContext::KeepPrefillQueries(int layer, int64_t pos0, int64_t n) {
   }
 }
 
-namespace {
-
-// RoPE angles as GGML computes them: theta_i = pos * base^(-2i/dim), the power built by repeated
-// float multiplication, divided by the llama3 frequency factor (if any), times freq_scale.
-void FillRopeAngles(std::span<const int64_t> positions, int rope_dim, float base, float freq_scale,
-                    const std::vector<float>& factors, float* cos_out, float* sin_out) {
-  const int half = rope_dim / 2;
-  const float theta_scale = std::pow(base, -2.0f / static_cast<float>(rope_dim));
-  for (size_t t = 0; t < positions.size(); ++t) {
-    float theta = static_cast<float>(positions[t]);
-    for (int i = 0; i < half; ++i) {
-      float angle = factors.empty() ? theta : theta / factors[i];
-      angle *= freq_scale;
-      cos_out[t * half + i] = std::cos(angle);
-      sin_out[t * half + i] = std::sin(angle);
-      theta *= theta_scale;
-    }
-  }
-}
-
-}  // namespace
-
 void LlamaContext::EmbedAndPlaceRows(std::span<const int32_t> tokens) {
   const LlamaConfig& c = model_->config();
   Scratch& s = *scratch_;
@@ -799,10 +796,10 @@ void LlamaContext::EmbedAndPlaceRows(std::span<const int32_t> tokens) {
     }
   }
   const std::span<const int64_t> positions(s.row_pos.data(), static_cast<size_t>(n));
-  FillRopeAngles(positions, c.rope_dim, c.rope_freq_base, c.rope_freq_scale,
+  internal::FillRopeAngles(positions, c.rope_dim, c.rope_freq_base, c.rope_freq_scale,
                  model_->rope_freq_factors(), s.rope_cos.data(), s.rope_sin.data());
   if (c.sliding_window > 0) {  // local layers: their own base, never scaled
-    FillRopeAngles(positions, c.rope_dim, c.rope_freq_base_local, 1.0f, {},
+    internal::FillRopeAngles(positions, c.rope_dim, c.rope_freq_base_local, 1.0f, {},
                    s.rope_cos_local.data(), s.rope_sin_local.data());
   }
 }
@@ -908,25 +905,81 @@ void LlamaContext::EvalLayer(int l, int64_t n, bool batch) {
   add_residual(w.post_ffn_norm);
 }
 
-void LlamaContext::EvalBatch(std::span<const int32_t> tokens, int64_t pos0, float* logits,
-                             bool all_logits) {
+Status LlamaContext::EvalBatch(std::span<const int32_t> tokens, int64_t pos0, float* logits,
+                               bool all_logits) {
   Scratch& s = *scratch_;
   const int64_t n = static_cast<int64_t>(tokens.size());
   s.row_seq.assign(static_cast<size_t>(n), sequence_);
   s.row_pos.resize(static_cast<size_t>(n));
   for (int64_t t = 0; t < n; ++t) s.row_pos[t] = pos0 + t;
-  EvalRows(tokens, logits, all_logits ? 0 : n - 1, /*batch=*/false);
+  return EvalRows(tokens, logits, all_logits ? 0 : n - 1, /*batch=*/false);
 }
 
-void LlamaContext::EvalRows(std::span<const int32_t> tokens, float* logits, int64_t first_logit,
-                            bool batch) {
+Status LlamaContext::EvalRows(std::span<const int32_t> tokens, float* logits,
+                              int64_t first_logit, bool batch) {
   const int64_t n = static_cast<int64_t>(tokens.size());
+  if (cuda_ != nullptr) {
+    const Scratch& s = *scratch_;
+    const internal::ForwardRows rows{tokens, {s.row_seq.data(), tokens.size()},
+                                     {s.row_pos.data(), tokens.size()}, batch};
+    return cuda_->Eval(*cache_, rows, logits, first_logit);
+  }
   EmbedAndPlaceRows(tokens);
   for (int l = 0; l < model_->config().n_layer; ++l) EvalLayer(l, n, batch);
-  if (logits == nullptr) return;
+  if (logits == nullptr) return Status::OK();
   const int64_t count = n - first_logit;
   NormRows(model_->output_norm(), first_logit, count);
   Linear({{&model_->output(), logits}}, scratch_->norm.data(), count);
+  return Status::OK();
+}
+
+Status LlamaContext::Reserve(SequenceId seq, int64_t positions) {
+  if (cuda_ == nullptr) return cache_->Reserve(seq, positions);
+  std::vector<PagedKvCache::BlockCopy> copies;
+  if (Status s = cache_->Reserve(seq, positions, &copies); !s.ok()) return s;
+  return cuda_->CopyBlocks(copies);
+}
+
+Status LlamaContext::ChooseDevice() {
+  if (options_.device == Device::kCpu) return Status::OK();
+  Result<std::unique_ptr<internal::CudaForward>> gpu =
+      internal::CreateCudaForward(model_, options_, *cache_);
+  if (gpu.ok()) {
+    cuda_ = std::move(*gpu);
+    options_.device = Device::kCuda;
+    return Status::OK();
+  }
+  if (options_.device == Device::kCuda) {
+    return Status(gpu.status().code(), "--device cuda: " + std::string(gpu.status().message()) +
+                                           "; --device cpu or auto runs on the CPU");
+  }
+  // auto: the CPU, said once per process (a server makes many contexts).
+  static std::atomic<bool> said{false};
+  if (!said.exchange(true)) {
+    spdlog::warn("device auto: running on the CPU because {}", gpu.status().message());
+  }
+  options_.device = Device::kCpu;
+  return Status::OK();
+}
+
+Status LlamaContext::CheckGpuFeatures() const {
+  if (cuda_ == nullptr) return Status::OK();
+  if (retention_policy_ != nullptr || comparison_ != nullptr) {
+    return Status::Unavailable(std::string("context: ") +
+                               (retention_policy_ != nullptr ? "KV retention policies"
+                                                             : "attention comparison") +
+                               " run on the CPU only; this context runs on " + device_name() +
+                               " (use --device cpu)");
+  }
+  return Status::OK();
+}
+
+std::string LlamaContext::device_name() const {
+  return cuda_ != nullptr ? cuda_->device_name() : std::string();
+}
+
+double LlamaContext::device_peak_bandwidth() const {
+  return cuda_ != nullptr ? cuda_->peak_bandwidth() : 0.0;
 }
 
 Status LlamaContext::DecodeBatch(std::span<const BatchEntry> entries) {
@@ -953,8 +1006,9 @@ Status LlamaContext::DecodeBatch(std::span<const BatchEntry> entries) {
                                 " is full (" + std::to_string(n_ctx()) + " positions)");
     }
   }
+  if (Status s = CheckGpuFeatures(); !s.ok()) return s;
   for (const BatchEntry& e : entries) {
-    if (Status s = cache_->Reserve(e.seq, cache_->length(e.seq) + 1); !s.ok()) return s;
+    if (Status s = Reserve(e.seq, cache_->length(e.seq) + 1); !s.ok()) return s;
   }
   if (entries.empty()) {
     logits_.clear();
@@ -972,7 +1026,7 @@ Status LlamaContext::DecodeBatch(std::span<const BatchEntry> entries) {
     s.row_pos[i] = cache_->length(entries[i].seq);
   }
   logits_.resize(n * static_cast<size_t>(c.n_vocab));
-  EvalRows(tokens, logits_.data(), 0, /*batch=*/true);
+  if (Status st = EvalRows(tokens, logits_.data(), 0, /*batch=*/true); !st.ok()) return st;
   for (size_t i = 0; i < n; ++i) cache_->Commit(s.row_seq[i], s.row_pos[i] + 1);
   stats_.steps += 1;
   stats_.seconds += SecondsSince(step_start);

@@ -36,6 +36,7 @@
 #include "common/compute_team.h"
 #include "common/result.h"
 #include "inference/attention_policy.h"
+#include "inference/device_plan.h"
 #include "inference/kv_retention.h"
 #include "inference/paged_kv_cache.h"
 #include "inference/llama_model.h"
@@ -50,6 +51,11 @@ struct ContextOptions {
   int kv_block_size = 16;                 // positions per cache block (a power of two)
   int64_t kv_pool_positions = 0;          // cache pool over all sequences; 0: 2 * n_ctx
   AttentionOptions attention;             // the decode attention policy
+  // Where the forward pass runs (inference/device_plan.h). On the GPU the cache rows live in
+  // device memory and decode attends the whole cache: sparse attention policies, retention
+  // policies and CompareAttention run on the CPU only (kUnavailable there; auto picks the CPU).
+  Device device = Device::kCpu;
+  int gpu = 0;  // which GPU (CUDA device index)
 };
 
 // Time spent in decode steps (Evals of one token) since the last ResetDecodeStats.
@@ -83,6 +89,7 @@ struct AttentionComparison {
 };
 
 namespace internal {
+class CudaForward;
 class SparseAttention;
 struct PrefillQueries;
 }  // namespace internal
@@ -138,6 +145,11 @@ class LlamaContext {
   // Tests only: to overwrite rows (of a sequence whose blocks are not shared).
   PagedKvCache& TEST_kv_cache() { return *cache_; }
   int n_threads() const { return static_cast<int>(team_.size()); }
+  // kCpu or kCuda: where this context runs (auto resolved at Create).
+  Device device() const { return options_.device; }
+  // The GPU's name and peak memory bandwidth (bytes/s); empty and 0 on the CPU.
+  std::string device_name() const;
+  double device_peak_bandwidth() const;
 
   // Sequences. Fork: a new sequence holding the current one's tokens (sharing their cache
   // blocks) and a copy of its built key indexes, if any; the current sequence stays current. Switch: make `seq` current. Free: drop a
@@ -207,11 +219,17 @@ class LlamaContext {
   LlamaContext(std::shared_ptr<const LlamaModel> model, const ContextOptions& options);
   // Runs the network over one batch at positions [pos0, pos0 + n). Writes logits to `logits`
   // (null: none) for every token (all_logits) or the last one.
-  void EvalBatch(std::span<const int32_t> tokens, int64_t pos0, float* logits, bool all_logits);
+  Status EvalBatch(std::span<const int32_t> tokens, int64_t pos0, float* logits, bool all_logits);
   // The network over rows placed in scratch (row_seq, row_pos): logits for rows
   // [first_logit, n) into `logits` (null: none). `batch`: rows of different sequences, one
   // decode token each.
-  void EvalRows(std::span<const int32_t> tokens, float* logits, int64_t first_logit, bool batch);
+  Status EvalRows(std::span<const int32_t> tokens, float* logits, int64_t first_logit, bool batch);
+  // Reserves positions [0, positions) of `seq`, mirroring copy-on-write copies on the GPU.
+  Status Reserve(SequenceId seq, int64_t positions);
+  // Picks the GPU for options_.device cuda or auto (auto: the CPU when the GPU cannot).
+  Status ChooseDevice();
+  // kUnavailable when the GPU runs this context and a CPU-only feature is on.
+  Status CheckGpuFeatures() const;
   void EmbedAndPlaceRows(std::span<const int32_t> tokens);  // embeddings and RoPE angles
   // Lets go of sliding-window layers' rows from `eval_start` on that no query at or after
   // `next_position` attends.
@@ -265,6 +283,7 @@ class LlamaContext {
   // Per sequence: prefill queries kept for attention-aware key indexes.
   std::map<SequenceId, std::unique_ptr<internal::PrefillQueries>> queries_;
   std::unique_ptr<Scratch> scratch_;
+  std::unique_ptr<internal::CudaForward> cuda_;  // set when the forward pass runs on a GPU
   std::vector<float> logits_;
   DecodeStats stats_;
   AttentionComparison* comparison_ = nullptr;

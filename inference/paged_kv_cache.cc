@@ -350,7 +350,7 @@ void PagedKvCache::Free(SequenceId seq) {
   sequences_[seq] = Sequence{};
 }
 
-Status PagedKvCache::Reserve(SequenceId seq, int64_t positions) {
+Status PagedKvCache::Reserve(SequenceId seq, int64_t positions, std::vector<BlockCopy>* copies) {
   if (!Has(seq)) {
     return Status::InvalidArgument("kv cache: cannot reserve positions for unknown sequence " +
                                    std::to_string(seq));
@@ -363,11 +363,11 @@ Status PagedKvCache::Reserve(SequenceId seq, int64_t positions) {
   const int64_t needed = CeilDiv(positions, block_size_);
   const int64_t held = static_cast<int64_t>(s.blocks.size());
   const int64_t first_written = s.length >> block_shift_;
-  int64_t copies = 0;
+  int64_t shared = 0;
   for (int64_t b = first_written; b < std::min(needed, held); ++b) {
-    if (ref_counts_[s.blocks[b]] > 1) ++copies;
+    if (ref_counts_[s.blocks[b]] > 1) ++shared;
   }
-  const int64_t more = std::max<int64_t>(needed - held, 0) + copies;
+  const int64_t more = std::max<int64_t>(needed - held, 0) + shared;
   if (more > free_blocks()) {
     return Status::ResourceExhausted("kv cache: " + std::to_string(more) + " more blocks of " +
                                      std::to_string(block_size_) + " positions needed for " +
@@ -387,10 +387,25 @@ Status PagedKvCache::Reserve(SequenceId seq, int64_t positions) {
     RecomputeBounds(copy, std::clamp<int64_t>(s.length - (b << block_shift_), 0, block_size_));
     Release(old);
     s.blocks[b] = copy;
+    if (copies != nullptr) copies->push_back({old, copy});
   }
   while (static_cast<int64_t>(s.blocks.size()) < needed) s.blocks.push_back(*TakeBlock());
   s.reserved = positions;
   return Status::OK();
+}
+
+std::span<const int32_t> PagedKvCache::BlockTable(SequenceId seq) const {
+  assert(Has(seq));
+  return sequences_[seq].blocks;
+}
+
+void PagedKvCache::RefreshBounds(SequenceId seq) {
+  assert(Has(seq));
+  const Sequence& s = sequences_[seq];
+  for (size_t b = 0; b < s.blocks.size(); ++b) {
+    const int64_t rows = s.length - (static_cast<int64_t>(b) << block_shift_);
+    RecomputeBounds(s.blocks[b], std::clamp<int64_t>(rows, 0, block_size_));
+  }
 }
 
 void PagedKvCache::Store(SequenceId seq, int layer, int64_t pos, const float* k, const float* v) {

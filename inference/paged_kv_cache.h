@@ -93,8 +93,27 @@ class PagedKvCache {
   int64_t length(SequenceId seq) const;
   // Makes positions [0, positions) writable: allocates blocks, and copies the blocks holding
   // positions >= length() that are shared (copy-on-write). kResourceExhausted when the pool has
-  // too few free blocks (nothing changes then).
-  Status Reserve(SequenceId seq, int64_t positions);
+  // too few free blocks (nothing changes then). `copies` (optional) receives each copy as
+  // (from, to) physical blocks, for a mirror of the pool elsewhere (a GPU's).
+  struct BlockCopy {
+    int32_t from = 0;
+    int32_t to = 0;
+  };
+  Status Reserve(SequenceId seq, int64_t positions, std::vector<BlockCopy>* copies = nullptr);
+  // The sequence's block table: logical block i lives in physical block BlockTable(seq)[i].
+  std::span<const int32_t> BlockTable(SequenceId seq) const;
+
+  // Raw access for a mirror of the pool (a GPU's, which uses the same physical block numbers):
+  // `layer`'s part of physical block `physical`, layer_block_bytes() bytes laid out
+  // [k|v][kv_head][position][head_dim]. After writing rows through MutableLayerBlock, call
+  // RefreshBounds for the sequences that hold them.
+  size_t layer_block_bytes() const;
+  const uint8_t* LayerBlockData(int32_t physical, int layer) const {
+    return LayerBlock(physical, layer);
+  }
+  uint8_t* MutableLayerBlock(int32_t physical, int layer) { return LayerBlock(physical, layer); }
+  // Recomputes the key bounds of the sequence's blocks from its committed rows.
+  void RefreshBounds(SequenceId seq);
   // Writes one position of one layer: n_kv_head * head_dim floats each, head after head, and
   // widens the block's key bounds. pos < reserved positions.
   void Store(SequenceId seq, int layer, int64_t pos, const float* k, const float* v);
@@ -147,8 +166,7 @@ class PagedKvCache {
   };
   PagedKvCache() = default;
   size_t row_bytes() const;
-  // Bytes of one layer's part of a block, and the byte offset of the rows of (k|v, head) in it.
-  size_t layer_block_bytes() const;
+  // The byte offset of the rows of (k|v, head) in a layer's part of a block.
   size_t head_offset(int which, int kv_head) const;
   // The pool keeps each layer's blocks together ([layer][block][k|v][head][position][dim]), so
   // the rows one (layer, head) reads in a decode step lie within one layer's region.

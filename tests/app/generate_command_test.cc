@@ -71,6 +71,23 @@ TEST(GenerateCommandTest, BadInputGetsOneLineAndExitTwo) {
                  "/nonexistent/model.gguf");
 }
 
+// Without a GPU (CI's machines): cuda is refused in one line naming the way out, auto runs on
+// the CPU and says why once.
+TEST(GenerateCommandTest, DeviceFlag) {
+  ExpectBadInput(RunEngram({"generate", "-p", "hi", "--device", "tpu"}), "cpu, cuda, auto");
+  const RunResult cuda = RunEngram({"generate", "-p", "hi", "-n", "2", "--device", "cuda"});
+  if (cuda.exit_code == 0) GTEST_SKIP() << "this machine runs --device cuda";
+  EXPECT_EQ(LineCount(cuda.err), 1) << cuda.err;
+  EXPECT_NE(cuda.err.find("--device cuda"), std::string::npos) << cuda.err;
+  EXPECT_NE(cuda.err.find("--device cpu or auto"), std::string::npos) << cuda.err;
+  const RunResult automatic = RunEngram({"generate", "-p", "The capital of France is", "-n",
+                                         "4", "--temp", "0", "--device", "auto"});
+  ASSERT_EQ(automatic.exit_code, 0) << automatic.err;
+  EXPECT_NE(automatic.out.find("Paris"), std::string::npos) << automatic.out;
+  EXPECT_NE(automatic.err.find("device auto: running on the CPU"), std::string::npos)
+      << automatic.err;
+}
+
 TEST(GenerateCommandTest, PromptLongerThanTheContextNeedsTruncate) {
   std::string prompt;
   for (int i = 0; i < 40; ++i) prompt += "The quick brown fox jumps over the lazy dog. ";

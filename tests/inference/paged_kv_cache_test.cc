@@ -240,6 +240,50 @@ TEST(PagedKvCacheTest, StoresRowsAndExactKeyBoundsPerBlock) {
   }
 }
 
+// What a GPU mirror of the pool relies on: the block table, copy-on-write copies reported as
+// (from, to), and rows written through the raw block view reading back (bounds refreshed).
+TEST(PagedKvCacheTest, MirrorApiReportsCopiesAndTakesRawRows) {
+  auto cache = MakeCache(16, 300, TensorType::kF16);
+  ASSERT_NE(cache, nullptr);
+  PagedKvCache& c = *cache;
+  Result<SequenceId> parent = c.NewSequence();
+  ASSERT_TRUE(parent.ok());
+  Append(c, *parent, 40, 1);  // blocks 0..2, the last partly filled
+  ASSERT_EQ(c.BlockTable(*parent).size(), 3u);
+  Result<SequenceId> child = c.Fork(*parent, 40);
+  ASSERT_TRUE(child.ok());
+  EXPECT_TRUE(std::equal(c.BlockTable(*child).begin(), c.BlockTable(*child).end(),
+                         c.BlockTable(*parent).begin()));
+  const int32_t shared_tail = c.BlockTable(*child)[2];
+  std::vector<PagedKvCache::BlockCopy> copies;
+  ASSERT_TRUE(c.Reserve(*child, 41, &copies).ok());  // writes into the shared tail: a copy
+  ASSERT_EQ(copies.size(), 1u);
+  EXPECT_EQ(copies[0].from, shared_tail);
+  EXPECT_EQ(copies[0].to, c.BlockTable(*child)[2]);
+  EXPECT_NE(copies[0].to, shared_tail);
+  copies.clear();
+  ASSERT_TRUE(c.Reserve(*child, 60, &copies).ok());  // private now, plus a new block
+  EXPECT_TRUE(copies.empty());
+
+  // Raw rows: the parent's blocks copied into a second cache, whose bounds are then refreshed.
+  auto mirror = MakeCache(16, 300, TensorType::kF16);
+  ASSERT_NE(mirror, nullptr);
+  Result<SequenceId> seq = mirror->NewSequence();
+  ASSERT_TRUE(seq.ok());
+  ASSERT_TRUE(mirror->Reserve(*seq, 40).ok());
+  mirror->Commit(*seq, 40);
+  ASSERT_EQ(mirror->layer_block_bytes(), c.layer_block_bytes());
+  for (size_t b = 0; b < 3; ++b) {
+    for (int layer = 0; layer < kShape.n_layer; ++layer) {
+      std::memcpy(mirror->MutableLayerBlock(mirror->BlockTable(*seq)[b], layer),
+                  c.LayerBlockData(c.BlockTable(*parent)[b], layer), c.layer_block_bytes());
+    }
+  }
+  mirror->RefreshBounds(*seq);
+  ExpectRows(*mirror, *seq, Origins(40, 1));
+  ExpectExactBounds(*mirror, *seq, Origins(40, 1));
+}
+
 TEST(PagedKvCacheTest, EmptyBlockBoundsAreInfinite) {
   auto cache = MakeCache(16, 64);
   ASSERT_NE(cache, nullptr);

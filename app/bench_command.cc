@@ -207,7 +207,9 @@ void AddAttentionBench(CLI::App* bench, CommandTable& commands) {
   cmd->add_option("--ctx", o.contexts, "Context lengths, comma-separated")
       ->delimiter(',')
       ->default_str("1024,2048,4096,8192,16384,32768,65536,131072");
-  cmd->add_option("--policies", o.policies, "Policies, comma-separated")
+  cmd->add_option("--policies", o.policies,
+                  "Policies, comma-separated; retrieval+offload: the cache in host memory, the "
+                  "GPU attending sinks and window (--device cuda)")
       ->delimiter(',')
       ->default_str("full,quest,retrieval");
   cmd->add_option("--budget", o.budget, "Share of the context attended")->default_val(0.05)
@@ -219,6 +221,7 @@ void AddAttentionBench(CLI::App* bench, CommandTable& commands) {
   cmd->add_option("--window", o.window, "Recent positions always attended")->default_val(240)
       ->check(CLI::Range(0, 1 << 22));
   AddThreadsOption(cmd, &o.threads);
+  AddDeviceFlags(cmd, &o.device, &o.gpu);
   cmd->add_option("--work-dir", o.work_dir,
                   "Where the synthetic cache file goes (default: the temporary directory)");
   cmd->add_flag("--json", flags->json, "Print one JSON object");

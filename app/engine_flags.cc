@@ -59,6 +59,9 @@ void AddAttentionFlags(CLI::App* cmd, EngineFlags* flags) {
   cmd->add_option("--window", a.window, "Sparse attention: recent positions always attended")
       ->capture_default_str()
       ->check(CLI::Range(0, 1 << 22));
+  cmd->add_flag("--kv-offload", flags->options.context.kv_offload,
+                "With --device cuda and --attention retrieval: keep the cache and its key indexes "
+                "in host memory, the sinks and window on the GPU (contexts beyond GPU memory)");
 }
 
 void AddSamplerFlags(CLI::App* cmd, EngineFlags* flags) {

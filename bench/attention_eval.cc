@@ -20,6 +20,7 @@
 #include "common/machine_info.h"
 #include "common/paths.h"
 #include "compress/kv_retention.h"
+#include "inference/device_plan.h"
 #include "inference/engine.h"
 #include "inference/llama_context.h"
 #include "inference/tokenizer.h"
@@ -568,17 +569,73 @@ std::string FormatAttentionEval(const nlohmann::ordered_json& r) {
 
 namespace engram::bench {
 
+namespace {
+
+constexpr std::string_view kOffload = "+offload";
+
+// One policy's decode steps on a context holding the synthetic cache `file`.
+Result<nlohmann::ordered_json> BenchPolicy(const AttentionBenchOptions& o, const Setup& setup,
+                                           const EvalPolicy& a, bool offload, int64_t ctx_len,
+                                           const std::string& file, int* threads,
+                                           std::string* device) {
+  inference::ContextOptions options;
+  options.n_ctx = ctx_len;
+  options.n_threads = o.threads;
+  ENGRAM_TRY_ASSIGN(options.device, inference::ParseDevice(o.device));
+  options.gpu = o.gpu;
+  options.attention = a.attention;
+  options.kv_offload = offload;
+  Result<std::unique_ptr<LlamaContext>> made = LlamaContext::Create(setup.model, options);
+  if (!made.ok()) return made.status();
+  LlamaContext& ctx = **made;
+  *threads = ctx.n_threads();
+  *device = ctx.device() == inference::Device::kCuda ? ctx.device_name() : "cpu";
+  if (Status s = ctx.LoadCache(file); !s.ok()) return s;
+  if (Status s = Apply(ctx, a); !s.ok()) return s;
+  const int32_t token = setup.tokenizer->Encode(" the").front();
+  const auto build_start = Clock::now();
+  ctx.PrepareAttention();
+  const double build_ms = Seconds(build_start) * 1000.0;
+  ctx.ResetDecodeStats();
+  for (int i = 0; i < o.steps; ++i) {
+    if (Status s = ctx.Eval({&token, 1}); !s.ok()) return s;
+  }
+  const inference::DecodeStats stats = ctx.decode_stats();
+  const auto& c = ctx.model().config();
+  nlohmann::ordered_json row = {
+      {"policy", PolicyName(a) + (offload ? std::string(kOffload) : "")},
+      {"index", IndexName(a)},
+      {"ctx", ctx_len},
+      {"budget", a.budget()},
+      {"decode_ms_per_token", stats.seconds * 1000.0 / o.steps},
+      {"attention_ms_per_token", stats.attention_seconds * 1000.0 / o.steps},
+      {"policy_layers_attention_ms_per_token", stats.policy_attention_seconds * 1000.0 / o.steps},
+      {"keys_attended",
+       stats.keys_attended / (static_cast<double>(o.steps) * c.n_layer * c.n_kv_head)},
+      {"index_build_ms", build_ms},
+      {"index_bytes", stats.index_bytes}};
+  if (offload && stats.seconds > 0) {
+    row["offload_cpu_share"] = stats.offload_cpu_seconds / stats.seconds;
+    row["offload_wait_share"] = stats.offload_wait_seconds / stats.seconds;
+  }
+  return row;
+}
+
+}  // namespace
+
 Result<nlohmann::ordered_json> RunAttentionBench(const AttentionBenchOptions& o) {
   if (o.contexts.empty() || o.policies.empty() || o.steps <= 0) {
     return Status::InvalidArgument("bench attention: give --ctx, --policies and --steps > 0");
   }
-  std::vector<EvalPolicy> policies;
-  for (const std::string& spec : o.policies) {
+  std::vector<std::pair<EvalPolicy, bool>> policies;  // and whether offloaded
+  for (std::string spec : o.policies) {
+    const bool offload = spec.ends_with(kOffload);
+    if (offload) spec.resize(spec.size() - kOffload.size());
     Result<EvalPolicy> a = ParsePolicy(spec, o.sinks, o.window);
     if (!a.ok()) return a.status();
     a->set_budget(o.budget);
     if (Status s = ValidatePolicy(*a); !s.ok()) return s;
-    policies.push_back(*a);
+    policies.emplace_back(*a, offload);
   }
   Result<Setup> setup = LoadModel(o.model);
   if (!setup.ok()) return setup.status();
@@ -593,57 +650,33 @@ Result<nlohmann::ordered_json> RunAttentionBench(const AttentionBenchOptions& o)
   } remove{file};
   nlohmann::ordered_json results = nlohmann::json::array();
   int threads = 0;
-  const int32_t token = setup->tokenizer->Encode(" the").front();
+  std::string device = "cpu";
   for (int64_t ctx_len : o.contexts) {
     if (ctx_len <= o.steps) {
       return Status::InvalidArgument("bench attention: context " + std::to_string(ctx_len) +
                                      " must exceed --steps");
     }
-    Result<std::unique_ptr<LlamaContext>> made = LlamaContext::Create(
-        setup->model, {.n_ctx = ctx_len, .n_threads = o.threads});
-    if (!made.ok()) return made.status();
-    LlamaContext& ctx = **made;
-    threads = ctx.n_threads();
     std::fprintf(stderr, "bench attention: writing a synthetic cache of %lld positions\n",
                  static_cast<long long>(ctx_len - o.steps));
-    if (Status s = WriteSyntheticCache(ctx, ctx_len - o.steps, file.string()); !s.ok()) return s;
-    if (Status s = ctx.LoadCache(file.string()); !s.ok()) return s;
-    const SequenceId base = ctx.sequence();
-    for (const EvalPolicy& a : policies) {
-      std::fprintf(stderr, "bench attention: ctx %lld, %s\n", static_cast<long long>(ctx_len),
-                   Describe(a).c_str());
-      Result<SequenceId> fork = ctx.Fork();
-      if (!fork.ok()) return fork.status();
-      if (Status s = ctx.Switch(*fork); !s.ok()) return s;
-      if (Status s = Apply(ctx, a); !s.ok()) return s;
-      const auto build_start = Clock::now();
-      ctx.PrepareAttention();
-      const double build_ms = Seconds(build_start) * 1000.0;
-      ctx.ResetDecodeStats();
-      for (int i = 0; i < o.steps; ++i) {
-        if (Status s = ctx.Eval({&token, 1}); !s.ok()) return s;
-      }
-      const inference::DecodeStats stats = ctx.decode_stats();
-      const auto& c = ctx.model().config();
-      results.push_back({{"policy", PolicyName(a)},
-                         {"index", IndexName(a)},
-                         {"ctx", ctx_len},
-                         {"budget", a.budget()},
-                         {"decode_ms_per_token", stats.seconds * 1000.0 / o.steps},
-                         {"attention_ms_per_token", stats.attention_seconds * 1000.0 / o.steps},
-                         {"policy_layers_attention_ms_per_token",
-                          stats.policy_attention_seconds * 1000.0 / o.steps},
-                         {"keys_attended", stats.keys_attended /
-                                               (static_cast<double>(o.steps) * c.n_layer * c.n_kv_head)},
-                         {"index_build_ms", build_ms},
-                         {"index_bytes", stats.index_bytes}});
-      if (Status s = ctx.Switch(base); !s.ok()) return s;
-      if (Status s = ctx.Free(*fork); !s.ok()) return s;
+    Result<std::unique_ptr<LlamaContext>> probe =
+        LlamaContext::Create(setup->model, {.n_ctx = 16, .n_threads = 1});
+    if (!probe.ok()) return probe.status();
+    if (Status s = WriteSyntheticCache(**probe, ctx_len - o.steps, file.string()); !s.ok()) {
+      return s;
+    }
+    for (const auto& [a, offload] : policies) {
+      std::fprintf(stderr, "bench attention: ctx %lld, %s%s\n", static_cast<long long>(ctx_len),
+                   Describe(a).c_str(), offload ? " (offloaded)" : "");
+      Result<nlohmann::ordered_json> row =
+          BenchPolicy(o, *setup, a, offload, ctx_len, file.string(), &threads, &device);
+      if (!row.ok()) return row.status();
+      results.push_back(*row);
     }
   }
   nlohmann::ordered_json out;
   out["bench"] = "attention";
   out["model"] = setup->model_path;
+  out["device"] = device;
   out["threads"] = threads;
   out["steps"] = o.steps;
   out["cache"] = "synthetic keys and values (speed only)";

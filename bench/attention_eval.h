@@ -66,13 +66,19 @@ struct AttentionBenchOptions {
   int window = 240;
   int threads = 0;
   std::string work_dir;  // where the synthetic cache file goes (default: the temp directory)
+  std::string device = "cpu";  // cpu, cuda or auto
+  int gpu = 0;
 };
 
 // Decode ms/token and attention ms/token per (policy, ctx) with the cache filled by synthetic
 // keys and values (loaded from a cache file made for the model), so long contexts cost no
-// prefill. Speed only: the keys are not the model's.
-// {"bench": "attention", ..., "results": [{"policy", "ctx", "budget", "decode_ms_per_token",
-//  "attention_ms_per_token", "keys_attended", "index_build_ms", "index_bytes"}]}
+// prefill. Speed only: the keys are not the model's. A policy "retrieval+offload" is retrieval
+// with the cache in host memory and the GPU attending the sinks and window (--kv-offload; with
+// --device cuda): its rows add "offload_cpu_share" and "offload_wait_share" of the step time.
+// On the GPU the attention columns are 0 (not timed separately there).
+// {"bench": "attention", "device", ..., "results": [{"policy", "ctx", "budget",
+//  "decode_ms_per_token", "attention_ms_per_token", "keys_attended", "index_build_ms",
+//  "index_bytes"}]}
 Result<nlohmann::ordered_json> RunAttentionBench(const AttentionBenchOptions& options);
 std::string FormatAttentionBench(const nlohmann::ordered_json& result);
 

@@ -2,7 +2,12 @@
 //   - MatVec (n = 1) on a 4096×4096 weight in each GGUF type: GB/s of weight bytes read;
 //   - MatMulTensorCores (q4_0, f16; n = 32 and 512): TFLOP/s;
 //   - AttendDecode (one query row; 32/8 heads of 128 and the default model's 9/3 heads of 64):
-//     GB/s of keys and values read, at 8K to 128K positions;
+//     GB/s of keys and values read, at 8K to 1M positions (a 1M-token layer of 32/8/128 is
+//     4 GiB: one layer is allocated);
+//   - sparse decode (kernels/cuda/sparse_ops.h, one query row, budgets 2% and 5% at 128K and
+//     1M positions): the per-layer pipeline (sink and window pieces, SelectPages over 3 × budget
+//     of the context in pages, SelectTopKeys of budget × context keys among them, the gathered
+//     pieces, the merge) timed whole and per stage, with its speedup over dense AttendDecode;
 //   - AttendPrefill (512 rows at the end of an 8192-position context, causal): time, TFLOP/s.
 // Each figure is the median of 20 timed launches after 3 warm-ups, timed with CUDA events
 // around the single launch. Before each launch the L2 cache is flushed (a memset of twice its
@@ -19,15 +24,16 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <functional>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <string>
 #include <utility>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "kernels/cuda/ops.h"
 #include "kernels/cuda/runtime.h"
+#include "kernels/cuda/sparse_ops.h"
 #include "kernels/device.h"
 #include "kernels/half.h"
 #include "kernels/tensor_type.h"
@@ -65,8 +71,8 @@ class Timer {
     if (!stream.ok()) return stream.status();
     t.stream_ = std::move(*stream);
     int l2_bytes = 0;
-    if (Status s = Check(cudaDeviceGetAttribute(&l2_bytes, cudaDevAttrL2CacheSize, info.index),
-                         "L2 size");
+    if (Status s =
+            Check(cudaDeviceGetAttribute(&l2_bytes, cudaDevAttrL2CacheSize, info.index), "L2 size");
         !s.ok()) {
       return s;
     }
@@ -210,9 +216,8 @@ Json BenchMatVec(Timer& timer, TensorType type, double peak, std::mt19937& rng) 
   Result<DeviceBuffer> y = DeviceBuffer::Allocate(sizeof(float) * kMatDim);
   if (!x.ok() || !y.ok()) return Failed(entry, x.ok() ? y.status() : x.status());
   const DeviceMatrix& m = w->matrix;
-  Result<double> t = timer.Median([&](Stream s) {
-    MatVec(m, x->as<float>(), kMatDim, 1, y->as<float>(), kMatDim, s);
-  });
+  Result<double> t = timer.Median(
+      [&](Stream s) { MatVec(m, x->as<float>(), kMatDim, 1, y->as<float>(), kMatDim, s); });
   if (!t.ok()) return Failed(entry, t.status());
   const double bytes = static_cast<double>(m.row_bytes) * static_cast<double>(m.rows);
   entry["weight_bytes"] = bytes;
@@ -256,6 +261,30 @@ struct AttentionShape {
 
 constexpr int kBlockShift = 4;  // 16 positions per block, the engine's default
 
+// `count` random f16 values in [-1, 1) on the device: a pattern of an odd number of values
+// (so rows and blocks do not repeat in step) uploaded once and doubled on the device
+// (generating 4 GiB on the host is slow).
+Result<DeviceBuffer> RandomHalves(size_t count, std::mt19937& rng) {
+  std::vector<uint16_t> pattern(std::min<size_t>(count, 1000003));
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  for (uint16_t& h : pattern) h = Fp32ToFp16(dist(rng));
+  Result<DeviceBuffer> buffer = DeviceBuffer::Allocate(2 * count);
+  if (!buffer.ok()) return buffer;
+  if (Status s = CopyToDevice(buffer->data(), pattern.data(), 2 * pattern.size()); !s.ok()) {
+    return s;
+  }
+  uint16_t* base = buffer->as<uint16_t>();
+  for (size_t filled = pattern.size(); filled < count; filled *= 2) {
+    const size_t n = std::min(filled, count - filled);
+    if (Status s =
+            Check(cudaMemcpy(base + filled, base, 2 * n, cudaMemcpyDeviceToDevice), "fill cache");
+        !s.ok()) {
+      return s;
+    }
+  }
+  return buffer;
+}
+
 // The cache, its block table (identity: one sequence allocated in order) and the per-row arrays
 // for `rows` query rows ending at the last position (causal).
 struct AttentionSetup {
@@ -266,19 +295,13 @@ struct AttentionSetup {
   double key_visits = 0;  // Σ over rows of keys attended
 };
 
-Result<AttentionSetup> MakeAttention(const AttentionShape& shape, int64_t rows,
-                                     std::mt19937& rng) {
+Result<AttentionSetup> MakeAttention(const AttentionShape& shape, int64_t rows, std::mt19937& rng) {
   AttentionSetup a;
   a.layer = {nullptr, shape.n_kv_head, shape.head_dim, kBlockShift};
   const int64_t blocks = shape.context >> kBlockShift;
-  // Random f16 values in [-1, 1): a 64K pattern repeated (generating 512 MiB is slow).
-  std::vector<uint16_t> pattern(1 << 16);
-  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-  for (uint16_t& h : pattern) h = Fp32ToFp16(dist(rng));
-  std::vector<uint16_t> cache(static_cast<size_t>(blocks * a.layer.BlockElems()));
-  for (size_t i = 0; i < cache.size(); i += pattern.size()) {
-    std::memcpy(&cache[i], pattern.data(), 2 * std::min(pattern.size(), cache.size() - i));
-  }
+  Result<DeviceBuffer> cache =
+      RandomHalves(static_cast<size_t>(blocks * a.layer.BlockElems()), rng);
+  if (!cache.ok()) return cache.status();
   std::vector<int32_t> table(static_cast<size_t>(blocks));
   for (int64_t b = 0; b < blocks; ++b) table[b] = static_cast<int32_t>(b);
   std::vector<int32_t> begin(static_cast<size_t>(rows), 0), end(static_cast<size_t>(rows));
@@ -288,8 +311,12 @@ Result<AttentionSetup> MakeAttention(const AttentionShape& shape, int64_t rows,
   }
   const int64_t q_width = int64_t{shape.n_head} * shape.head_dim;
   Result<DeviceBuffer> parts[] = {
-      Upload(cache), Upload(table), Upload(std::vector<int32_t>(static_cast<size_t>(rows), 0)),
-      Upload(begin), Upload(end),   Upload(RandomFloats(static_cast<size_t>(rows * q_width), rng)),
+      std::move(cache),
+      Upload(table),
+      Upload(std::vector<int32_t>(static_cast<size_t>(rows), 0)),
+      Upload(begin),
+      Upload(end),
+      Upload(RandomFloats(static_cast<size_t>(rows * q_width), rng)),
       DeviceBuffer::Allocate(sizeof(float) * static_cast<size_t>(rows * q_width))};
   for (Result<DeviceBuffer>& p : parts) {
     if (!p.ok()) return p.status();
@@ -302,9 +329,15 @@ Result<AttentionSetup> MakeAttention(const AttentionShape& shape, int64_t rows,
   a.q = std::move(*parts[5]);
   a.out = std::move(*parts[6]);
   a.layer.base = a.cache.as<uint16_t>();
-  a.rows = {a.q.as<float>(),          q_width,   a.out.as<float>(),
-            q_width,                  rows,      a.table_of_row.as<int32_t>(),
-            a.table.as<int32_t>(),    blocks,    a.key_begin.as<int32_t>(),
+  a.rows = {a.q.as<float>(),
+            q_width,
+            a.out.as<float>(),
+            q_width,
+            rows,
+            a.table_of_row.as<int32_t>(),
+            a.table.as<int32_t>(),
+            blocks,
+            a.key_begin.as<int32_t>(),
             a.key_end.as<int32_t>()};
   a.kv_bytes = 2.0 * 2.0 * static_cast<double>(shape.n_kv_head) * shape.head_dim * shape.context;
   return a;
@@ -320,9 +353,10 @@ int DecodeSplits(int multiprocessors, const AttentionShape& shape) {
 }
 
 // One decode row of `shape` at the chosen split count and at half and twice that (the slope
-// shows whether the choice is near the best); the cache is built once for all three.
-void BenchDecode(Timer& timer, const AttentionShape& shape, int multiprocessors, double peak,
-                 std::mt19937& rng, Json& results) {
+// shows whether the choice is near the best) over the setup `a` (one row). Returns the seconds
+// at the chosen count (0 when it failed).
+double BenchDecode(Timer& timer, const AttentionShape& shape, const AttentionSetup& a,
+                   int multiprocessors, double peak, Json& results) {
   const int chosen = DecodeSplits(multiprocessors, shape);
   std::vector<int> split_counts = {std::max(1, chosen / 2), chosen, std::min(256, 2 * chosen)};
   split_counts.erase(std::unique(split_counts.begin(), split_counts.end()), split_counts.end());
@@ -330,11 +364,7 @@ void BenchDecode(Timer& timer, const AttentionShape& shape, int multiprocessors,
                            {"n_kv_head", shape.n_kv_head},
                            {"head_dim", shape.head_dim},
                            {"context", shape.context}};
-  Result<AttentionSetup> a = MakeAttention(shape, 1, rng);
-  if (!a.ok()) {
-    results.push_back(Failed(shape_json, a.status()));
-    return;
-  }
+  double chosen_seconds = 0;
   const int group = shape.n_head / shape.n_kv_head;
   const float scale = 1.0f / std::sqrt(static_cast<float>(shape.head_dim));
   for (const int splits : split_counts) {
@@ -348,29 +378,167 @@ void BenchDecode(Timer& timer, const AttentionShape& shape, int multiprocessors,
       continue;
     }
     Result<double> t = timer.Median([&](Stream s) {
-      AttendDecode(a->layer, a->rows, group, scale, partials->as<float>(), splits, s);
+      AttendDecode(a.layer, a.rows, group, scale, partials->as<float>(), splits, s);
     });
     if (!t.ok()) {
       results.push_back(Failed(entry, t.status()));
       continue;
     }
-    const double gb_s = a->kv_bytes / *t * 1e-9;
-    entry["kv_bytes"] = a->kv_bytes;
+    if (splits == chosen) chosen_seconds = *t;
+    const double gb_s = a.kv_bytes / *t * 1e-9;
+    entry["kv_bytes"] = a.kv_bytes;
     entry["median_us"] = *t * 1e6;
     entry["gb_s"] = gb_s;
-    entry["fraction_of_peak"] = a->kv_bytes / *t / peak;
-    std::fprintf(stderr, "  decode %2d/%d x%-3d ctx %6lld splits %3d%s %8.1f us  %7.1f GB/s  "
+    entry["fraction_of_peak"] = a.kv_bytes / *t / peak;
+    std::fprintf(stderr,
+                 "  decode %2d/%d x%-3d ctx %6lld splits %3d%s %8.1f us  %7.1f GB/s  "
                  "%5.1f%% of peak\n",
                  shape.n_head, shape.n_kv_head, shape.head_dim,
                  static_cast<long long>(shape.context), splits, splits == chosen ? "*" : " ",
-                 *t * 1e6, gb_s, 100.0 * a->kv_bytes / *t / peak);
+                 *t * 1e6, gb_s, 100.0 * a.kv_bytes / *t / peak);
     results.push_back(std::move(entry));
   }
+  return chosen_seconds;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sparse decode (kernels/cuda/sparse_ops.h) over the same one-row setup.
+
+constexpr int kSinks = 4;
+constexpr int kWindow = 240;
+
+// Device arrays of the sparse pipeline for one row.
+struct SparseSetup {
+  DeviceBuffer bounds, sinks_begin, sinks_end, window_begin, page_begin, page_end, candidates,
+      candidate_counts, selected, selected_counts, pieces;
+  AttentionRows sinks, window;
+};
+
+Result<SparseSetup> MakeSparse(const AttentionShape& shape, const AttentionSetup& a,
+                               int candidate_pages, int k, int n_pieces, Stream stream) {
+  const int32_t length = static_cast<int32_t>(shape.context);
+  const int64_t blocks = shape.context >> kBlockShift;
+  const size_t heads = static_cast<size_t>(shape.n_kv_head);
+  std::vector<int32_t> all_blocks(static_cast<size_t>(blocks));
+  for (int64_t b = 0; b < blocks; ++b) all_blocks[b] = static_cast<int32_t>(b);
+  Result<DeviceBuffer> parts[] = {
+      DeviceBuffer::Allocate(sizeof(float) *
+                             PageBoundsFloats(blocks, shape.n_kv_head, shape.head_dim)),
+      Upload(std::vector<int32_t>{0}),
+      Upload(std::vector<int32_t>{kSinks}),
+      Upload(std::vector<int32_t>{length - kWindow}),
+      Upload(std::vector<int32_t>{1}),  // pages after the sinks' page, before the window's
+      Upload(std::vector<int32_t>{(length - kWindow) >> kBlockShift}),
+      DeviceBuffer::Allocate(sizeof(int32_t) * heads * (size_t{1} << kBlockShift) *
+                             static_cast<size_t>(candidate_pages)),
+      DeviceBuffer::Allocate(sizeof(int32_t) * heads),
+      DeviceBuffer::Allocate(sizeof(int32_t) * heads * static_cast<size_t>(k)),
+      DeviceBuffer::Allocate(sizeof(int32_t) * heads),
+      DeviceBuffer::Allocate(sizeof(float) *
+                             PieceFloats(1, shape.n_head, shape.head_dim, n_pieces)),
+      Upload(all_blocks),
+      Upload(std::vector<int32_t>(static_cast<size_t>(blocks), 1 << kBlockShift))};
+  for (Result<DeviceBuffer>& p : parts) {
+    if (!p.ok()) return p.status();
+  }
+  SparseSetup sp;
+  DeviceBuffer* fields[] = {
+      &sp.bounds,     &sp.sinks_begin,     &sp.sinks_end,  &sp.window_begin,
+      &sp.page_begin, &sp.page_end,        &sp.candidates, &sp.candidate_counts,
+      &sp.selected,   &sp.selected_counts, &sp.pieces};
+  for (size_t i = 0; i < std::size(fields); ++i) *fields[i] = std::move(*parts[i]);
+  // The whole cache's page bounds, as the engine keeps them.
+  RefreshPageBounds(a.layer, parts[11]->as<int32_t>(), parts[12]->as<int32_t>(), blocks,
+                    sp.bounds.as<float>(), stream);
+  if (Status s = LastError(); !s.ok()) return s;
+  if (Status s = Check(cudaStreamSynchronize(stream), "page bounds"); !s.ok()) return s;
+  sp.sinks = a.rows;
+  sp.sinks.key_begin = sp.sinks_begin.as<int32_t>();
+  sp.sinks.key_end = sp.sinks_end.as<int32_t>();
+  sp.window = a.rows;
+  sp.window.key_begin = sp.window_begin.as<int32_t>();
+  return sp;
+}
+
+// The per-layer sparse pipeline for one row at `budget` of the context, timed whole and per
+// stage (each stage alone, after the whole pipeline has filled its inputs).
+Json BenchSparse(Timer& timer, const AttentionShape& shape, const AttentionSetup& a, double budget,
+                 double dense_seconds, int multiprocessors) {
+  const int k = static_cast<int>(budget * static_cast<double>(shape.context));
+  const int candidate_pages =
+      static_cast<int>(3.0 * budget * static_cast<double>(shape.context)) >> kBlockShift;
+  const int max_count = candidate_pages << kBlockShift;
+  const int64_t by_sms = 4 * int64_t{multiprocessors} / shape.n_kv_head;
+  const int splits =
+      static_cast<int>(std::max<int64_t>(1, std::min<int64_t>({256, by_sms, k / 128})));
+  const int n_pieces = 2 + splits;  // sinks, window, the gathered splits
+  Json entry = {{"n_head", shape.n_head},     {"n_kv_head", shape.n_kv_head},
+                {"head_dim", shape.head_dim}, {"context", shape.context},
+                {"budget", budget},           {"sinks", kSinks},
+                {"window", kWindow},          {"candidate_pages", candidate_pages},
+                {"selected_keys", k},         {"gathered_splits", splits}};
+  Result<SparseSetup> sp = MakeSparse(shape, a, candidate_pages, k, n_pieces, timer.stream());
+  if (!sp.ok()) return Failed(entry, sp.status());
+  const int group = shape.n_head / shape.n_kv_head;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(shape.head_dim));
+  float* pieces = sp->pieces.as<float>();
+  const std::pair<const char*, std::function<void(Stream)>> stages[] = {
+      {"range_pieces",
+       [&](Stream s) {
+         AttendRangePieces(a.layer, sp->sinks, group, scale, pieces, n_pieces, 0, 1, s);
+         AttendRangePieces(a.layer, sp->window, group, scale, pieces, n_pieces, 1, 1, s);
+       }},
+      {"select_pages",
+       [&](Stream s) {
+         SelectPages(a.layer, sp->bounds.as<float>(), a.rows, sp->page_begin.as<int32_t>(),
+                     sp->page_end.as<int32_t>(), group, candidate_pages,
+                     sp->candidates.as<int32_t>(), sp->candidate_counts.as<int32_t>(), max_count,
+                     s);
+       }},
+      {"select_top_keys",
+       [&](Stream s) {
+         SelectTopKeys(a.layer, a.rows, sp->candidates.as<int32_t>(),
+                       sp->candidate_counts.as<int32_t>(), max_count, group, k,
+                       sp->selected.as<int32_t>(), sp->selected_counts.as<int32_t>(), k, s);
+       }},
+      {"gathered_pieces",
+       [&](Stream s) {
+         AttendGatheredPieces(a.layer, a.rows, sp->selected.as<int32_t>(),
+                              sp->selected_counts.as<int32_t>(), k, group, scale, pieces, n_pieces,
+                              2, splits, s);
+       }},
+      {"merge", [&](Stream s) {
+         MergePieces(pieces, 1, shape.n_head, shape.head_dim, n_pieces, a.rows.out,
+                     a.rows.out_stride, s);
+       }}};
+  Result<double> total = timer.Median([&](Stream s) {
+    for (const auto& stage : stages) stage.second(s);
+  });
+  if (!total.ok()) return Failed(entry, total.status());
+  entry["median_us"] = *total * 1e6;
+  Json per_stage = Json::object();
+  for (const auto& stage : stages) {
+    Result<double> t = timer.Median(stage.second);
+    if (!t.ok()) return Failed(entry, t.status());
+    per_stage[stage.first] = *t * 1e6;
+  }
+  entry["stages_us"] = per_stage;
+  entry["dense_us"] = dense_seconds * 1e6;
+  entry["speedup_vs_dense"] = dense_seconds > 0 ? dense_seconds / *total : 0.0;
+  std::fprintf(stderr,
+               "  sparse %2d/%d x%-3d ctx %7lld budget %.2f  %8.1f us (dense %8.1f us, x%.2f): "
+               "%s\n",
+               shape.n_head, shape.n_kv_head, shape.head_dim, static_cast<long long>(shape.context),
+               budget, *total * 1e6, dense_seconds * 1e6,
+               dense_seconds > 0 ? dense_seconds / *total : 0.0, per_stage.dump().c_str());
+  return entry;
 }
 
 Json BenchPrefill(Timer& timer, const AttentionShape& shape, int64_t rows, std::mt19937& rng) {
-  Json entry = {{"n_head", shape.n_head},   {"n_kv_head", shape.n_kv_head},
-                {"head_dim", shape.head_dim}, {"context", shape.context},
+  Json entry = {{"n_head", shape.n_head},
+                {"n_kv_head", shape.n_kv_head},
+                {"head_dim", shape.head_dim},
+                {"context", shape.context},
                 {"rows", rows}};
   Result<AttentionSetup> a = MakeAttention(shape, rows, rng);
   if (!a.ok()) return Failed(entry, a.status());
@@ -384,9 +552,8 @@ Json BenchPrefill(Timer& timer, const AttentionShape& shape, int64_t rows, std::
   entry["median_us"] = *t * 1e6;
   entry["tflop_s"] = flops / *t * 1e-12;
   std::fprintf(stderr, "  prefill %d/%d x%d ctx %lld rows %lld  %8.1f us  %6.2f TFLOP/s\n",
-               shape.n_head, shape.n_kv_head, shape.head_dim,
-               static_cast<long long>(shape.context), static_cast<long long>(rows), *t * 1e6,
-               flops / *t * 1e-12);
+               shape.n_head, shape.n_kv_head, shape.head_dim, static_cast<long long>(shape.context),
+               static_cast<long long>(rows), *t * 1e6, flops / *t * 1e-12);
   return entry;
 }
 
@@ -408,9 +575,9 @@ int Run() {
   std::mt19937 rng(1);
 
   Json matvec = Json::array();
-  for (TensorType type : {TensorType::kQ4_0, TensorType::kQ4_1, TensorType::kQ8_0,
-                          TensorType::kQ4_K, TensorType::kQ6_K, TensorType::kF16,
-                          TensorType::kBF16, TensorType::kF32}) {
+  for (TensorType type :
+       {TensorType::kQ4_0, TensorType::kQ4_1, TensorType::kQ8_0, TensorType::kQ4_K,
+        TensorType::kQ6_K, TensorType::kF16, TensorType::kBF16, TensorType::kF32}) {
     matvec.push_back(BenchMatVec(*timer, type, peak, rng));
   }
   Json tensor_cores = Json::array();
@@ -419,11 +586,23 @@ int Run() {
       tensor_cores.push_back(BenchTensorCores(*timer, type, n, rng));
     }
   }
-  Json decode = Json::array();
+  Json decode = Json::array(), sparse = Json::array();
   for (const AttentionShape& shape :
        {AttentionShape{32, 8, 128, 8192}, AttentionShape{32, 8, 128, 32768},
-        AttentionShape{32, 8, 128, 131072}, AttentionShape{9, 3, 64, 32768}}) {
-    BenchDecode(*timer, shape, info->multiprocessors, peak, rng, decode);
+        AttentionShape{32, 8, 128, 131072}, AttentionShape{32, 8, 128, 1048576},
+        AttentionShape{9, 3, 64, 32768}, AttentionShape{9, 3, 64, 131072},
+        AttentionShape{9, 3, 64, 1048576}}) {
+    Result<AttentionSetup> a = MakeAttention(shape, 1, rng);  // one row; freed after the shape
+    if (!a.ok()) {
+      decode.push_back(
+          Failed(Json{{"n_head", shape.n_head}, {"context", shape.context}}, a.status()));
+      continue;
+    }
+    const double dense = BenchDecode(*timer, shape, *a, info->multiprocessors, peak, decode);
+    if (shape.context < 131072) continue;
+    for (double budget : {0.02, 0.05}) {
+      sparse.push_back(BenchSparse(*timer, shape, *a, budget, dense, info->multiprocessors));
+    }
   }
   Json prefill = Json::array();
   prefill.push_back(BenchPrefill(*timer, AttentionShape{32, 8, 128, 8192}, 512, rng));
@@ -436,6 +615,7 @@ int Run() {
               {"matvec", std::move(matvec)},
               {"matmul_tensor_cores", std::move(tensor_cores)},
               {"attend_decode", std::move(decode)},
+              {"sparse_decode", std::move(sparse)},
               {"attend_prefill", std::move(prefill)}};
   std::printf("%s\n", out.dump(2).c_str());
   return 0;

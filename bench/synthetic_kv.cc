@@ -19,20 +19,23 @@ Status WriteSyntheticCache(const inference::LlamaContext& ctx, int64_t length,
   Result<inference::SequenceId> seq = (*cache)->NewSequence();
   if (!seq.ok()) return seq.status();
   if (Status s = (*cache)->Reserve(*seq, length); !s.ok()) return s;
+  // Noise drawn once and reused at co-prime strides: long caches (a million positions) are
+  // written in seconds, and neighbouring positions still differ.
   const size_t width = static_cast<size_t>(c.n_kv_head) * c.head_dim;
+  constexpr size_t kNoiseRows = 1021;  // prime
   std::mt19937 rng(7);
   std::normal_distribution<float> normal(0.0f, 1.0f);
-  std::vector<float> directions(4 * width);
+  std::vector<float> directions(4 * width), noise(kNoiseRows * width);
   for (float& d : directions) d = normal(rng);
-  std::vector<float> k(width), v(width);
+  for (float& n : noise) n = normal(rng);
+  std::vector<float> k(width);
   for (int layer = 0; layer < c.n_layer; ++layer) {
     for (int64_t pos = 0; pos < length; ++pos) {
       const float* dir = directions.data() + (pos % 4) * width;
-      for (size_t i = 0; i < width; ++i) {
-        k[i] = 2.0f * dir[i] + normal(rng);
-        v[i] = normal(rng);
-      }
-      (*cache)->Store(*seq, layer, pos, k.data(), v.data());
+      const float* key_noise = noise.data() + ((pos * 7 + layer) % kNoiseRows) * width;
+      const float* value = noise.data() + ((pos * 13 + layer + 1) % kNoiseRows) * width;
+      for (size_t i = 0; i < width; ++i) k[i] = 2.0f * dir[i] + key_noise[i];
+      (*cache)->Store(*seq, layer, pos, k.data(), value);
     }
   }
   (*cache)->Commit(*seq, length);

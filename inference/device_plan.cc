@@ -62,8 +62,10 @@ DeviceMemoryPlan PlanDeviceMemory(const LlamaModel& model, const ContextOptions&
   const int64_t pool = options.kv_pool_positions > 0 ? options.kv_pool_positions : 2 * n_ctx;
   const int64_t block = std::max(1, options.kv_block_size);
   const int64_t pool_positions = (pool + block - 1) / block * block;
-  plan.kv_cache = static_cast<uint64_t>(pool_positions) * c.n_layer * c.n_kv_head * c.head_dim *
-                  2 /* k and v */ * 2 /* f16 */;
+  const int64_t device_positions =
+      options.kv_offload ? OffloadResidentBlocks(model, options) * block : pool_positions;
+  plan.kv_cache = static_cast<uint64_t>(device_positions) * c.n_layer * c.n_kv_head *
+                  c.head_dim * 2 /* k and v */ * 2 /* f16 */;
 
   // Activations (x, norm, q, k, v, attention output, gate, up) for n_ubatch rows, logits for a
   // chunk of rows, step inputs (tokens, slots, angles, key ranges, block tables), and the
@@ -78,6 +80,14 @@ DeviceMemoryPlan PlanDeviceMemory(const LlamaModel& model, const ContextOptions&
   const uint64_t partials = rows * c.n_head * (c.head_dim + 2ull) * 64;
   plan.scratch = sizeof(float) * (rows * row_floats + logit_rows * c.n_vocab + inputs + partials);
   return plan;
+}
+
+int64_t OffloadResidentBlocks(const LlamaModel& model, const ContextOptions& options) {
+  const AttentionOptions& a = options.attention;
+  const int64_t block = std::max(1, options.kv_block_size);
+  const int64_t recent =
+      std::max<int64_t>(a.window + a.index_batch, model.config().sliding_window) + block;
+  return (a.sinks + block - 1) / block + (recent + block - 1) / block + 2;
 }
 
 std::string DescribeShortfall(const DeviceMemoryPlan& plan, int64_t kv_positions,

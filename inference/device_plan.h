@@ -39,6 +39,11 @@ struct DeviceMemoryPlan {
 };
 DeviceMemoryPlan PlanDeviceMemory(const LlamaModel& model, const ContextOptions& options);
 
+// Cache blocks an offloaded context (ContextOptions::kv_offload) keeps on the GPU per sequence:
+// the sinks' and the recent window's (with room for keys waiting to be indexed, and for a
+// sliding-window layer's window), each rounded out to whole blocks.
+int64_t OffloadResidentBlocks(const LlamaModel& model, const ContextOptions& options);
+
 // "the context needs 1.2 GiB of GPU memory (weights 0.1, KV cache 1.0 for 65536 positions,
 // scratch 0.1) but NVIDIA H200 has 0.5 GiB free": the first half of an out-of-memory error.
 std::string DescribeShortfall(const DeviceMemoryPlan& plan, int64_t kv_positions,

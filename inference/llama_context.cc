@@ -64,6 +64,28 @@ struct LlamaContext::Scratch {
   std::vector<int64_t> row_pos;
 };
 
+// The CPU's side of an offloaded decode step: the key indexes and retrieved keys of the host
+// cache, and the step's rows stored into it.
+class LlamaContext::OffloadAdapter final : public internal::OffloadHost {
+ public:
+  explicit OffloadAdapter(LlamaContext& ctx) : ctx_(ctx) {}
+  std::pair<int64_t, int64_t> BeginLayer(int layer, int64_t length) override {
+    internal::SparseAttention* state = ctx_.sparse();
+    state->BeginLayer(layer, length);
+    return state->ExactRanges(layer);
+  }
+  void AttendRetrieved(int layer, const float* q, float* pieces) override {
+    ctx_.AttendRetrieved(layer, q, pieces);
+  }
+  void StoreRow(int layer, const float* k, const float* v) override {
+    const Scratch& s = *ctx_.scratch_;
+    ctx_.cache_->Store(s.row_seq[0], layer, s.row_pos[0], k, v);
+  }
+
+ private:
+  LlamaContext& ctx_;
+};
+
 LlamaContext::LlamaContext(std::shared_ptr<const LlamaModel> model, const ContextOptions& options)
     : model_(std::move(model)),
       options_(options),
@@ -87,6 +109,10 @@ Result<std::unique_ptr<LlamaContext>> LlamaContext::Create(std::shared_ptr<const
                                    " must be >= 0 (0 = one per hardware thread)");
   }
   if (Status s = ValidateAttentionOptions(options.attention); !s.ok()) return s;
+  if (options.kv_offload && options.device == Device::kCpu) {
+    return Status::InvalidArgument("context: --kv-offload keeps the cache in host memory for a "
+                                   "GPU; it needs --device cuda or auto");
+  }
   if (options.kv_pool_positions == 0) options.kv_pool_positions = 2 * options.n_ctx;
   if (options.kv_pool_positions < options.n_ctx) {
     return Status::InvalidArgument("context: kv pool of " +
@@ -186,8 +212,8 @@ bool LlamaContext::CanRewind(int64_t position) const {
 }
 
 void LlamaContext::DiscardOutOfWindowRows(int64_t eval_start, int64_t next_position) {
-  // On the GPU the host rows are never written; the device keeps every row.
-  if (local_layers_.empty() || cuda_ != nullptr) return;
+  // On the GPU the host rows are never written (the device keeps every row), unless offloaded.
+  if (local_layers_.empty() || (cuda_ != nullptr && !offloaded())) return;
   // Only rows this Eval wrote: rows of earlier Evals stay, so rewinding to where any earlier
   // Eval ended (a document prefix, a question) stays possible.
   cache_->DiscardRows(sequence_, local_layers_, eval_start,
@@ -256,10 +282,8 @@ Status LlamaContext::Free(SequenceId seq) {
 
 Status LlamaContext::SetAttention(const AttentionOptions& attention) {
   if (Status s = ValidateAttentionOptions(attention); !s.ok()) return s;
-  if (cuda_ != nullptr && attention.kind != AttentionKind::kFull) {
-    return Status::Unavailable("context: attention policy '" + DescribeAttention(attention) +
-                               "' runs on the CPU only; this context runs on " +
-                               device_name() + " (use --device cpu)");
+  if (cuda_ != nullptr) {
+    if (Status s = cuda_->SetAttention(attention); !s.ok()) return s;
   }
   AttentionOptions same_but_budget = attention;
   same_but_budget.budget = options_.attention.budget;
@@ -387,6 +411,11 @@ DecodeStats LlamaContext::decode_stats() const {
         out.kv_bytes_kept -= head_position_bytes * static_cast<size_t>(kept->evicted(l, h));
       }
     }
+  }
+  if (offloaded()) {
+    const internal::OffloadStats o = cuda_->offload_stats();
+    out.offload_cpu_seconds = o.cpu_seconds;
+    out.offload_wait_seconds = o.wait_seconds;
   }
   auto it = sparse_.find(sequence_);
   if (it != sparse_.end()) {
@@ -698,6 +727,38 @@ void LlamaContext::SparseDecodeAttention(int layer, int64_t length) {
   if (comparison_ != nullptr) Compare(layer, length);
 }
 
+void LlamaContext::AttendRetrieved(int layer, const float* q, float* pieces) {
+  const LlamaConfig& c = model_->config();
+  const int group = c.n_head / c.n_kv_head;
+  const int dim = c.head_dim;
+  internal::SparseAttention* state = sparse();
+  const internal::PrefillQueries& kept = queries();
+  Scratch& s = *scratch_;
+  s.plans.resize(static_cast<size_t>(c.n_kv_head));
+  team_.ParallelFor(0, static_cast<size_t>(c.n_kv_head), 1, [&](size_t lo, size_t hi) {
+    thread_local std::vector<float> scratch, piece;
+    for (size_t h = lo; h < hi; ++h) {
+      const float* head_q = q + h * group * dim;
+      internal::AttentionPlan& plan = s.plans[h];
+      state->Select(layer, static_cast<int>(h), head_q, *cache_, sequence_, kept, &plan);
+      const auto count = static_cast<int64_t>(plan.selected.size());
+      scratch.resize(static_cast<size_t>(group) * (count + dim));
+      piece.resize(static_cast<size_t>(group) * (2 + dim));
+      const kernels::AttentionPiece p{piece.data(), piece.data() + group, piece.data() + 2 * group};
+      kernels::AttendGathered(head_q, group, dim, c.attention_scale,
+                              cache_->Keys(sequence_, layer, static_cast<int>(h)),
+                              cache_->Values(sequence_, layer, static_cast<int>(h)),
+                              plan.selected.data(), count, scratch.data(), p);
+      for (int g = 0; g < group; ++g) {  // the GPU's layout: per query head [max, sum, out]
+        float* dst = pieces + (h * group + g) * (dim + 2);
+        dst[0] = p.max[g];
+        dst[1] = p.sum[g];
+        std::memcpy(dst + 2, p.out + g * dim, sizeof(float) * dim);
+      }
+    }
+  });
+}
+
 void LlamaContext::Compare(int layer, int64_t length) {
   const auto start = Clock::now();
   const LlamaConfig& c = model_->config();
@@ -918,12 +979,22 @@ Status LlamaContext::EvalBatch(std::span<const int32_t> tokens, int64_t pos0, fl
 Status LlamaContext::EvalRows(std::span<const int32_t> tokens, float* logits,
                               int64_t first_logit, bool batch) {
   const int64_t n = static_cast<int64_t>(tokens.size());
-  if (cuda_ != nullptr) {
+  // Offloaded, only single decode steps run on the GPU; the rest writes the host cache here.
+  const bool on_gpu = cuda_ != nullptr && (!offloaded() || (n == 1 && !batch));
+  if (on_gpu) {
     const Scratch& s = *scratch_;
-    const internal::ForwardRows rows{tokens, {s.row_seq.data(), tokens.size()},
-                                     {s.row_pos.data(), tokens.size()}, batch};
+    internal::ForwardRows rows{tokens, {s.row_seq.data(), tokens.size()},
+                               {s.row_pos.data(), tokens.size()}, batch};
+    if (offloaded()) {
+      rows.offload = offload_.get();
+      if (offload_stale_) {
+        if (Status st = cuda_->Upload(*cache_, sequence_); !st.ok()) return st;
+        offload_stale_ = false;
+      }
+    }
     return cuda_->Eval(*cache_, rows, logits, first_logit);
   }
+  offload_stale_ = offloaded();
   EmbedAndPlaceRows(tokens);
   for (int l = 0; l < model_->config().n_layer; ++l) EvalLayer(l, n, batch);
   if (logits == nullptr) return Status::OK();
@@ -947,6 +1018,7 @@ Status LlamaContext::ChooseDevice() {
   if (gpu.ok()) {
     cuda_ = std::move(*gpu);
     options_.device = Device::kCuda;
+    if (options_.kv_offload) offload_ = std::make_unique<OffloadAdapter>(*this);
     return Status::OK();
   }
   if (options_.device == Device::kCuda) {

@@ -52,10 +52,16 @@ struct ContextOptions {
   int64_t kv_pool_positions = 0;          // cache pool over all sequences; 0: 2 * n_ctx
   AttentionOptions attention;             // the decode attention policy
   // Where the forward pass runs (inference/device_plan.h). On the GPU the cache rows live in
-  // device memory and decode attends the whole cache: sparse attention policies, retention
-  // policies and CompareAttention run on the CPU only (kUnavailable there; auto picks the CPU).
+  // device memory and the decode policies run there too (inference/internal/cuda_sparse.h);
+  // KV retention policies, CompareAttention and an f32 cache run on the CPU only (kUnavailable
+  // on the GPU; auto picks the CPU for an f32 cache).
   Device device = Device::kCpu;
   int gpu = 0;  // which GPU (CUDA device index)
+  // GPU with the retrieval policy: the cache and its key indexes stay in host memory, only the
+  // sinks and the recent window are resident on the GPU, and each decode step's attention runs
+  // on both (RetrievalAttention's co-execution), so contexts larger than device memory decode.
+  // Prefill (Evals of several tokens) and batched decode then run on the CPU.
+  bool kv_offload = false;
 };
 
 // Time spent in decode steps (Evals of one token) since the last ResetDecodeStats.
@@ -69,6 +75,9 @@ struct DecodeStats {
   double policy_attention_seconds = 0.0;
   double policy_keys_attended = 0.0;
   double index_build_seconds = 0.0;  // key indexes of the current sequence, summed over heads
+  // --kv-offload: time in the CPU's share of attention and waiting for the GPU.
+  double offload_cpu_seconds = 0.0;
+  double offload_wait_seconds = 0.0;
   size_t index_bytes = 0;            // key indexes of the current sequence
   // K and V bytes of the current sequence's positions (every layer and KV head), and those a
   // retention policy keeps (the rest it evicted; without one, all). Evicted rows stay
@@ -216,6 +225,7 @@ class LlamaContext {
 
  private:
   struct Scratch;
+  class OffloadAdapter;
   LlamaContext(std::shared_ptr<const LlamaModel> model, const ContextOptions& options);
   // Runs the network over one batch at positions [pos0, pos0 + n). Writes logits to `logits`
   // (null: none) for every token (all_logits) or the last one.
@@ -230,6 +240,10 @@ class LlamaContext {
   Status ChooseDevice();
   // kUnavailable when the GPU runs this context and a CPU-only feature is on.
   Status CheckGpuFeatures() const;
+  // --kv-offload: the retrieved keys' attention of one decode step and layer on the CPU, for
+  // the GPU to merge (internal::OffloadHost::AttendRetrieved).
+  void AttendRetrieved(int layer, const float* q, float* pieces);
+  bool offloaded() const { return cuda_ != nullptr && options_.kv_offload; }
   void EmbedAndPlaceRows(std::span<const int32_t> tokens);  // embeddings and RoPE angles
   // Lets go of sliding-window layers' rows from `eval_start` on that no query at or after
   // `next_position` attends.
@@ -284,6 +298,8 @@ class LlamaContext {
   std::map<SequenceId, std::unique_ptr<internal::PrefillQueries>> queries_;
   std::unique_ptr<Scratch> scratch_;
   std::unique_ptr<internal::CudaForward> cuda_;  // set when the forward pass runs on a GPU
+  std::unique_ptr<OffloadAdapter> offload_;      // --kv-offload: the CPU's side of a step
+  bool offload_stale_ = false;  // the host rows changed since the GPU's resident copy
   std::vector<float> logits_;
   DecodeStats stats_;
   AttentionComparison* comparison_ = nullptr;

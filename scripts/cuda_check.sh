@@ -89,6 +89,9 @@ run() {
       --json >"$out/decode_batch32.json" || status=1
     timeout 60 "$bin/engram" bench prefill --device cuda --ctx 512,2048,8192 --json \
       >"$out/prefill.json" || status=1
+    # Sparse decode on the device and offloaded (the cache in host memory), synthetic caches.
+    timeout 150 "$bin/engram" bench attention --device cuda --ctx 8192,32768,131072 --steps 16 \
+      --policies full,quest,retrieval,retrieval+offload --json >"$out/attention.json" || status=1
   fi
   summary "$out"
   return "$status"
@@ -126,6 +129,16 @@ if k:
     for row in k.get("attend_prefill", []):
         print(f"attend_prefill {row.get('rows')} rows at ctx {row.get('context')}: "
               f"{row.get('median_us', 0):.0f} us, {row.get('tflop_s', 0):.1f} TFLOP/s {row.get('error', '')}")
+for row in k.get("sparse_decode", []) if k else []:
+    print(f"sparse_decode {row.get('n_head')}/{row.get('n_kv_head')}x{row.get('head_dim')} "
+          f"ctx {row.get('context')} budget {row.get('budget')}: {row.get('median_us', 0):.0f} us, "
+          f"{row.get('speedup_vs_dense', 0):.1f}x dense {row.get('error', '')}")
+a = load("attention.json")
+for row in a["results"] if a else []:
+    extra = ""
+    if "offload_cpu_share" in row:
+        extra = f", CPU {row['offload_cpu_share']:.0%} / waiting for GPU {row['offload_wait_share']:.0%}"
+    print(f"attention.json: ctx {row['ctx']} {row['policy']}: {row['decode_ms_per_token']:.2f} ms/token{extra}")
 for name in ("decode.json", "decode_32k.json", "decode_batch32.json", "prefill.json"):
     r = load(name)
     if not r:

@@ -1,133 +1,26 @@
 // The forward pass on the GPU: LlamaContext::EvalLayer's sequence of operations as kernels of
 // kernels/cuda/ops.h on one stream, over device buffers allocated once per context.
 #include "inference/internal/cuda_forward.h"
+#include "inference/internal/cuda_forward_impl.h"
 
 #include <algorithm>
 #include <cstring>
 #include <utility>
+#include <vector>
 
 #include "common/logging.h"
-#include "inference/internal/cuda_weights.h"
 #include "inference/internal/rope_angles.h"
-#include "kernels/cuda/ops.h"
-#include "kernels/cuda/runtime.h"
 
 namespace engram::inference::internal {
 namespace {
-
-namespace cuda = kernels::cuda;
-
-constexpr int64_t kLogitRows = 32;  // logits computed this many rows at a time
-constexpr int kMaxDecodeSplits = 64;
-
-// The per-step inputs of `rows` rows and `tables` block tables, laid out identically in pinned
-// host memory and in device memory so one copy moves them; block tables come last, so a copy
-// stops after the tables in use.
-class StepInputs {
- public:
-  static Result<StepInputs> Create(int64_t rows, int64_t tables, int64_t table_stride, int half) {
-    StepInputs in;
-    in.rows_ = rows;
-    in.table_stride_ = table_stride;
-    in.half_ = half;
-    // int32 arrays: tokens, slots, table_of_row, begin/end global, begin/end local; then four
-    // float angle arrays of rows × half; then the tables.
-    in.tables_offset_ = sizeof(int32_t) * 7 * rows + sizeof(float) * 4 * rows * half;
-    const size_t bytes = in.tables_offset_ + sizeof(int32_t) * tables * table_stride;
-    Result<cuda::PinnedBuffer> host = cuda::PinnedBuffer::Allocate(bytes);
-    if (!host.ok()) return host.status();
-    Result<cuda::DeviceBuffer> device = cuda::DeviceBuffer::Allocate(bytes);
-    if (!device.ok()) return device.status();
-    in.host_ = std::move(*host);
-    in.device_ = std::move(*device);
-    return in;
-  }
-
-  // Array `which` (0..6: int32 arrays) of the host or device copy.
-  int32_t* Ints(int which, bool device) const {
-    return Base(device) + static_cast<size_t>(which) * rows_;
-  }
-  // Angle array `which` (0 cos, 1 sin, 2 local cos, 3 local sin).
-  float* Angles(int which, bool device) const {
-    auto* first = reinterpret_cast<float*>(Base(device) + 7 * rows_);
-    return first + static_cast<size_t>(which) * rows_ * half_;
-  }
-  int32_t* Tables(bool device) const {
-    return reinterpret_cast<int32_t*>(reinterpret_cast<uint8_t*>(Base(device)) + tables_offset_);
-  }
-  int64_t table_stride() const { return table_stride_; }
-  // Host -> device, through the end of the first `tables` tables.
-  Status Send(int64_t tables, cuda::Stream stream) const {
-    return cuda::CopyToDevice(device_.data(), host_.data(),
-                              tables_offset_ + sizeof(int32_t) * tables * table_stride_, stream);
-  }
-
- private:
-  int32_t* Base(bool device) const {
-    return static_cast<int32_t*>(device ? device_.data() : host_.data());
-  }
-  int64_t rows_ = 0;
-  int64_t table_stride_ = 0;
-  int half_ = 0;
-  size_t tables_offset_ = 0;
-  cuda::PinnedBuffer host_;
-  cuda::DeviceBuffer device_;
-};
-
-enum Input { kTokens, kSlots, kTableOfRow, kBeginGlobal, kEndGlobal, kBeginLocal, kEndLocal };
-
-class CudaForwardImpl final : public CudaForward {
- public:
-  CudaForwardImpl(std::shared_ptr<const LlamaModel> model, const ContextOptions& options)
-      : model_(std::move(model)), options_(options) {}
-
-  Status Init(const PagedKvCache& cache);
-
-  Status Eval(const PagedKvCache& cache, const ForwardRows& rows, float* logits,
-              int64_t first_logit) override;
-  Status CopyBlocks(std::span<const PagedKvCache::BlockCopy> copies) override;
-  Status Upload(const PagedKvCache& cache, SequenceId seq) override;
-  Status Download(PagedKvCache& cache, SequenceId seq) override;
-  const std::string& device_name() const override { return info_.name; }
-  double peak_bandwidth() const override { return info_.peak_bandwidth_bytes_per_s; }
-  const DeviceMemoryPlan& plan() const override { return plan_; }
-
- private:
-  Status Allocate(cuda::DeviceBuffer* buffer, size_t bytes);
-  // Fills `in` on the host for `rows` (slots, angles, key ranges, block tables); returns the
-  // number of tables used.
-  int64_t FillInputs(const PagedKvCache& cache, const ForwardRows& rows, const StepInputs& in);
-  void EnqueueLayer(int layer, int64_t n, const StepInputs& in, bool decode, int splits);
-  void EnqueueLogits(int64_t first_row, int64_t count);
-  void EnqueueForward(int64_t n, const StepInputs& in, bool decode, int splits);
-  Status DecodeStep(float* logits);
-  Status RunRows(int64_t n, int64_t first_logit, bool decode, float* logits);
-  cuda::PagedLayer Layer(int layer) const;
-  int DecodeSplits(int64_t rows) const;
-
-  std::shared_ptr<const LlamaModel> model_;
-  ContextOptions options_;
-  cuda::DeviceInfo info_;
-  DeviceMemoryPlan plan_;
-  std::shared_ptr<const DeviceWeights> weights_;
-  cuda::StreamHandle stream_;
-  cuda::DeviceBuffer pool_;  // [layer][block] of PagedLayer::BlockElems f16
-  int64_t pool_blocks_ = 0;
-  int block_shift_ = 0;
-  cuda::DeviceBuffer x_, norm_, q_, k_, v_, attn_, gate_, up_, logits_, partials_;
-  cuda::PinnedBuffer host_logits_;
-  StepInputs batch_inputs_;   // up to n_ubatch rows (prefill, batched decode)
-  StepInputs decode_inputs_;  // one row: the captured decode step's
-  cuda::Graph decode_graph_;
-  bool graphs_ = true;  // false after a capture failed: launch step by step
-  int eager_steps_ = 0;  // decode steps launched without the graph
-};
 
 int CeilLog2(int64_t v) {
   int shift = 0;
   while ((int64_t{1} << shift) < v) ++shift;
   return shift;
 }
+
+}  // namespace
 
 cuda::PagedLayer CudaForwardImpl::Layer(int layer) const {
   const LlamaConfig& c = model_->config();
@@ -137,6 +30,12 @@ cuda::PagedLayer CudaForwardImpl::Layer(int layer) const {
   view.block_shift = block_shift_;
   view.base = pool_.as<uint16_t>() + static_cast<size_t>(layer) * pool_blocks_ * view.BlockElems();
   return view;
+}
+
+int32_t CudaForwardImpl::DeviceBlock(int32_t host) const {
+  if (!options_.kv_offload) return host;
+  const auto it = resident_.find(host);
+  return it == resident_.end() ? 0 : it->second;  // never read: outside the GPU's ranges
 }
 
 int CudaForwardImpl::DecodeSplits(int64_t rows) const {
@@ -171,7 +70,8 @@ Status CudaForwardImpl::Init(const PagedKvCache& cache) {
   if (!stream.ok()) return stream.status();
   stream_ = std::move(*stream);
 
-  pool_blocks_ = cache.total_blocks();
+  // Offloaded, the device holds each step's resident blocks only (cuda_offload.cc).
+  pool_blocks_ = options_.kv_offload ? OffloadResidentBlocks(*model_, options_) : cache.total_blocks();
   block_shift_ = CeilLog2(cache.block_size());
   const size_t pool_bytes = sizeof(uint16_t) * static_cast<size_t>(Layer(0).BlockElems()) *
                             pool_blocks_ * c.n_layer;
@@ -202,7 +102,9 @@ Status CudaForwardImpl::Init(const PagedKvCache& cache) {
   Result<StepInputs> decode = StepInputs::Create(1, 1, table_stride, half);
   if (!decode.ok()) return decode.status();
   decode_inputs_ = std::move(*decode);
-  return cuda::FillZero(pool_.data(), pool_bytes);
+  if (Status s = cuda::FillZero(pool_.data(), pool_bytes); !s.ok()) return s;
+  if (options_.kv_offload) return InitOffload();  // retrieval runs on the CPU's indexes
+  return SetAttention(options_.attention);  // a sparse policy's bounds, from the zeroed pool
 }
 
 int64_t CudaForwardImpl::FillInputs(const PagedKvCache& cache, const ForwardRows& rows,
@@ -215,7 +117,8 @@ int64_t CudaForwardImpl::FillInputs(const PagedKvCache& cache, const ForwardRows
   for (int64_t t = 0; t < tables; ++t) {
     const std::span<const int32_t> table = cache.BlockTable(rows.seq[t]);
     const size_t count = std::min<size_t>(table.size(), static_cast<size_t>(in.table_stride()));
-    std::memcpy(in.Tables(false) + t * in.table_stride(), table.data(), sizeof(int32_t) * count);
+    int32_t* dst = in.Tables(false) + t * in.table_stride();
+    for (size_t b = 0; b < count; ++b) dst[b] = DeviceBlock(table[b]);
   }
   const int64_t window = c.sliding_window;
   for (int64_t t = 0; t < n; ++t) {
@@ -223,7 +126,7 @@ int64_t CudaForwardImpl::FillInputs(const PagedKvCache& cache, const ForwardRows
     const std::span<const int32_t> table = cache.BlockTable(rows.seq[t]);
     in.Ints(kTokens, false)[t] = rows.tokens[t];
     in.Ints(kSlots, false)[t] =
-        static_cast<int32_t>((int64_t{table[pos >> block_shift_]} << block_shift_) |
+        static_cast<int32_t>((int64_t{DeviceBlock(table[pos >> block_shift_])} << block_shift_) |
                              (pos & block_mask));
     in.Ints(kTableOfRow, false)[t] = static_cast<int32_t>(rows.decode ? t : 0);
     in.Ints(kBeginGlobal, false)[t] = 0;
@@ -231,6 +134,20 @@ int64_t CudaForwardImpl::FillInputs(const PagedKvCache& cache, const ForwardRows
     in.Ints(kBeginLocal, false)[t] =
         static_cast<int32_t>(window > 0 ? std::max<int64_t>(0, pos + 1 - window) : 0);
     in.Ints(kEndLocal, false)[t] = static_cast<int32_t>(pos + 1);
+  }
+  // The blocks written, each with its rows filled up to the last one written (rows of one
+  // block are consecutive in a prefill; decode rows write distinct blocks).
+  touched_ = 0;
+  for (int64_t t = 0; t < n; ++t) {
+    const int32_t block = in.Ints(kSlots, false)[t] >> block_shift_;
+    const int32_t filled = static_cast<int32_t>((rows.pos[t] & block_mask) + 1);
+    if (touched_ > 0 && in.Ints(kTouchedBlocks, false)[touched_ - 1] == block) {
+      in.Ints(kTouchedRows, false)[touched_ - 1] = filled;
+      continue;
+    }
+    in.Ints(kTouchedBlocks, false)[touched_] = block;
+    in.Ints(kTouchedRows, false)[touched_] = filled;
+    ++touched_;
   }
   FillRopeAngles(rows.pos, c.rope_dim, c.rope_freq_base, c.rope_freq_scale,
                  model_->rope_freq_factors(), in.Angles(0, false), in.Angles(1, false));
@@ -243,27 +160,25 @@ int64_t CudaForwardImpl::FillInputs(const PagedKvCache& cache, const ForwardRows
 
 void CudaForwardImpl::EnqueueLayer(int l, int64_t n, const StepInputs& in, bool decode,
                                    int splits) {
+  EnqueueQkv(l, n, in);
+  EnqueueAttention(l, n, in, decode, splits);
+  EnqueueFfn(l, n);
+}
+
+// Norm, q/k/v projections (biases, Gemma's head norms), RoPE; the keys and values go to the
+// cache (and the pages they touch get new bounds).
+void CudaForwardImpl::EnqueueQkv(int l, int64_t n, const StepInputs& in) {
   const LlamaConfig& c = model_->config();
   const DeviceLayerWeights& w = weights_->layers[l];
   const cuda::Stream s = stream_.get();
-  const int64_t E = c.n_embd, hd = c.head_dim, ff = c.n_ff;
+  const int64_t E = c.n_embd, hd = c.head_dim;
   const int64_t q_dim = c.n_head * hd, kv_dim = c.n_kv_head * hd;
   const float eps = c.rms_eps;
-  auto* x = x_.as<float>();
   auto* norm = norm_.as<float>();
   auto* q = q_.as<float>();
   auto* k = k_.as<float>();
   auto* v = v_.as<float>();
-  auto* attn = attn_.as<float>();
-  auto* gate = gate_.as<float>();
-  auto* up = up_.as<float>();
-  // A branch's output (in norm) joins the residual stream, normed first where the model says.
-  auto add_residual = [&](const float* post_norm) {
-    if (post_norm != nullptr) cuda::RmsNorm(norm, E, post_norm, n, E, eps, norm, E, s);
-    cuda::Add(x, norm, n * E, s);
-  };
-
-  cuda::RmsNorm(x, E, w.attn_norm, n, E, eps, norm, E, s);
+  cuda::RmsNorm(x_.as<float>(), E, w.attn_norm, n, E, eps, norm, E, s);
   cuda::MatMul(w.wq, norm, E, n, q, q_dim, s);
   cuda::MatMul(w.wk, norm, E, n, k, kv_dim, s);
   cuda::MatMul(w.wv, norm, E, n, v, kv_dim, s);
@@ -279,27 +194,66 @@ void CudaForwardImpl::EnqueueLayer(int l, int64_t n, const StepInputs& in, bool 
   cuda::Rope(k, n, kv_dim, c.n_kv_head, c.head_dim, c.rope_dim, neox, cos, sin, s);
   const cuda::PagedLayer kv = Layer(l);
   cuda::StoreKv(kv, k, v, kv_dim, n, in.Ints(kSlots, true), s);
+  if (sparse_ != nullptr) {
+    sparse_->RefreshBounds(kv, l, in.Ints(kTouchedBlocks, true), in.Ints(kTouchedRows, true),
+                           touched_, s);
+  }
+}
 
+// The rows' queries over the cache, into attn_.
+cuda::AttentionRows CudaForwardImpl::Rows(int l, int64_t n, const StepInputs& in) const {
+  const LlamaConfig& c = model_->config();
+  const bool sliding = weights_->layers[l].sliding;
+  const int64_t q_dim = static_cast<int64_t>(c.n_head) * c.head_dim;
   cuda::AttentionRows rows;
-  rows.q = q;
+  rows.q = q_.as<float>();
   rows.q_stride = q_dim;
-  rows.out = attn;
+  rows.out = attn_.as<float>();
   rows.out_stride = q_dim;
   rows.rows = n;
   rows.table_of_row = in.Ints(kTableOfRow, true);
   rows.tables = in.Tables(true);
   rows.table_stride = in.table_stride();
-  rows.key_begin = in.Ints(w.sliding ? kBeginLocal : kBeginGlobal, true);
-  rows.key_end = in.Ints(w.sliding ? kEndLocal : kEndGlobal, true);
+  rows.key_begin = in.Ints(sliding ? kBeginLocal : kBeginGlobal, true);
+  rows.key_end = in.Ints(sliding ? kEndLocal : kEndGlobal, true);
+  return rows;
+}
+
+void CudaForwardImpl::EnqueueAttention(int l, int64_t n, const StepInputs& in, bool decode,
+                                       int splits) {
+  const LlamaConfig& c = model_->config();
+  const cuda::Stream s = stream_.get();
+  const cuda::PagedLayer kv = Layer(l);
+  const cuda::AttentionRows rows = Rows(l, n, in);
   const int group = c.n_head / c.n_kv_head;
-  if (decode) {
+  if (decode && sparse_step_ && !weights_->layers[l].sliding) {  // local layers: their window
+    sparse_->Attend(kv, l, rows, group, c.attention_scale, s);
+  } else if (decode) {
     cuda::AttendDecode(kv, rows, group, c.attention_scale, partials_.as<float>(), splits, s);
   } else {
     cuda::AttendPrefill(kv, rows, group, c.attention_scale, s);
   }
-  cuda::MatMul(w.wo, attn, q_dim, n, norm, E, s);
-  add_residual(w.post_attn_norm);
+}
 
+// Output projection and residual, then the feed-forward block and its residual.
+void CudaForwardImpl::EnqueueFfn(int l, int64_t n) {
+  const LlamaConfig& c = model_->config();
+  const DeviceLayerWeights& w = weights_->layers[l];
+  const cuda::Stream s = stream_.get();
+  const int64_t E = c.n_embd, ff = c.n_ff;
+  const int64_t q_dim = static_cast<int64_t>(c.n_head) * c.head_dim;
+  const float eps = c.rms_eps;
+  auto* x = x_.as<float>();
+  auto* norm = norm_.as<float>();
+  auto* gate = gate_.as<float>();
+  auto* up = up_.as<float>();
+  // A branch's output (in norm) joins the residual stream, normed first where the model says.
+  auto add_residual = [&](const float* post_norm) {
+    if (post_norm != nullptr) cuda::RmsNorm(norm, E, post_norm, n, E, eps, norm, E, s);
+    cuda::Add(x, norm, n * E, s);
+  };
+  cuda::MatMul(w.wo, attn_.as<float>(), q_dim, n, norm, E, s);
+  add_residual(w.post_attn_norm);
   cuda::RmsNorm(x, E, w.ffn_norm, n, E, eps, norm, E, s);
   cuda::MatMul(w.w_gate, norm, E, n, gate, ff, s);
   cuda::MatMul(w.w_up, norm, E, n, up, ff, s);
@@ -327,12 +281,18 @@ void CudaForwardImpl::EnqueueForward(int64_t n, const StepInputs& in, bool decod
 // One token of one sequence: a graph of the whole step, captured on first use. The inputs live
 // in decode_inputs_, copied before each launch; the key count is read on the device, so the
 // graph stays valid as the sequence grows.
-Status CudaForwardImpl::DecodeStep(float* logits) {
+Status CudaForwardImpl::DecodeStep(int64_t length, float* logits) {
   const cuda::Stream s = stream_.get();
   const int splits = DecodeSplits(1);
+  sparse_step_ = false;
+  if (sparse_ != nullptr) {
+    Result<bool> sparse = sparse_->BeginStep(length, s);
+    if (!sparse.ok()) return sparse.status();
+    sparse_step_ = *sparse;
+  }
   // The first step runs eagerly (any one-time kernel setup happens outside a capture); the
   // second captures.
-  if (graphs_ && !decode_graph_.ready() && eager_steps_++ > 0) {
+  if (graphs_ && !sparse_step_ && !decode_graph_.ready() && eager_steps_++ > 0) {
     Status capture = decode_graph_.BeginCapture(s);
     if (capture.ok()) {
       EnqueueForward(1, decode_inputs_, /*decode=*/true, splits);
@@ -346,7 +306,7 @@ Status CudaForwardImpl::DecodeStep(float* logits) {
       decode_graph_.Reset();
     }
   }
-  if (decode_graph_.ready()) {
+  if (decode_graph_.ready() && !sparse_step_) {
     if (Status st = decode_graph_.Launch(s); !st.ok()) return st;
   } else {
     EnqueueForward(1, decode_inputs_, /*decode=*/true, splits);
@@ -365,6 +325,7 @@ Status CudaForwardImpl::DecodeStep(float* logits) {
 Status CudaForwardImpl::RunRows(int64_t n, int64_t first_logit, bool decode, float* logits) {
   const LlamaConfig& c = model_->config();
   const cuda::Stream s = stream_.get();
+  sparse_step_ = false;  // batched decode attends whole sequences, as on the CPU
   EnqueueForward(n, batch_inputs_, decode, DecodeSplits(n));
   if (logits != nullptr) {
     for (int64_t row = first_logit; row < n; row += kLogitRows) {
@@ -391,6 +352,12 @@ Status CudaForwardImpl::Eval(const PagedKvCache& cache, const ForwardRows& rows,
     return Status::InvalidArgument("cuda: " + std::to_string(n) + " rows is more than n_ubatch " +
                                    std::to_string(options_.n_ubatch));
   }
+  if (options_.kv_offload) {
+    if (n != 1 || rows.offload == nullptr) {
+      return Status::Internal("cuda: an offloaded context runs decode steps only on the GPU");
+    }
+    return OffloadStep(cache, rows, logits);
+  }
   const bool single_decode = n == 1;  // a one-token Eval is a decode step too
   const StepInputs& in = single_decode ? decode_inputs_ : batch_inputs_;
   ForwardRows filled = rows;
@@ -398,7 +365,7 @@ Status CudaForwardImpl::Eval(const PagedKvCache& cache, const ForwardRows& rows,
   const int64_t tables = FillInputs(cache, filled, in);
   if (Status s = in.Send(tables, stream_.get()); !s.ok()) return s;
   if (single_decode) {
-    Status s = DecodeStep(logits);
+    Status s = DecodeStep(rows.pos[0] + 1, logits);
     if (s.ok() && logits == nullptr) s = stream_.Synchronize();
     return s;
   }
@@ -406,6 +373,7 @@ Status CudaForwardImpl::Eval(const PagedKvCache& cache, const ForwardRows& rows,
 }
 
 Status CudaForwardImpl::CopyBlocks(std::span<const PagedKvCache::BlockCopy> copies) {
+  if (options_.kv_offload) return Status::OK();  // copies are new host blocks: uploaded when needed
   const int n_layer = model_->config().n_layer;
   const size_t block_bytes = sizeof(uint16_t) * static_cast<size_t>(Layer(0).BlockElems());
   for (const PagedKvCache::BlockCopy& copy : copies) {
@@ -418,11 +386,19 @@ Status CudaForwardImpl::CopyBlocks(std::span<const PagedKvCache::BlockCopy> copi
         return s;
       }
     }
+    if (sparse_ != nullptr) {
+      if (Status s = sparse_->CopyBounds(copy.from, copy.to, stream_.get()); !s.ok()) return s;
+    }
   }
   return stream_.Synchronize();
 }
 
 Status CudaForwardImpl::Upload(const PagedKvCache& cache, SequenceId seq) {
+  if (options_.kv_offload) {  // the host rows changed: upload the resident ones again when needed
+    for (const auto& [host, device] : resident_) free_blocks_.push_back(device);
+    resident_.clear();
+    return Status::OK();
+  }
   const int n_layer = model_->config().n_layer;
   const size_t bytes = cache.layer_block_bytes();
   for (int32_t physical : cache.BlockTable(seq)) {
@@ -433,10 +409,76 @@ Status CudaForwardImpl::Upload(const PagedKvCache& cache, SequenceId seq) {
       }
     }
   }
-  return Status::OK();
+  return RefreshAllBounds(cache, seq);
+}
+
+// Page bounds of every block of the sequence, from the rows now on the device.
+Status CudaForwardImpl::RefreshAllBounds(const PagedKvCache& cache, SequenceId seq) {
+  if (sparse_ == nullptr) return Status::OK();
+  const std::span<const int32_t> table = cache.BlockTable(seq);
+  std::vector<int32_t> rows(table.size());
+  for (size_t b = 0; b < table.size(); ++b) {
+    rows[b] = static_cast<int32_t>(std::clamp<int64_t>(
+        cache.length(seq) - static_cast<int64_t>(b) * cache.block_size(), 0, cache.block_size()));
+  }
+  return RefreshBounds({table.begin(), table.end()}, rows);
+}
+
+Status CudaForwardImpl::RefreshBounds(const std::vector<int32_t>& blocks,
+                                      const std::vector<int32_t>& rows) {
+  std::vector<int32_t> lists(blocks);
+  lists.insert(lists.end(), rows.begin(), rows.end());
+  Result<cuda::DeviceBuffer> device = cuda::DeviceBuffer::Allocate(sizeof(int32_t) * lists.size());
+  if (!device.ok()) return device.status();
+  if (Status s = cuda::CopyToDevice(device->data(), lists.data(), sizeof(int32_t) * lists.size());
+      !s.ok()) {
+    return s;
+  }
+  const int32_t* on_device = device->as<int32_t>();
+  for (int l = 0; l < model_->config().n_layer; ++l) {
+    sparse_->RefreshBounds(Layer(l), l, on_device, on_device + blocks.size(),
+                           static_cast<int64_t>(blocks.size()), stream_.get());
+  }
+  if (Status s = stream_.Synchronize(); !s.ok()) return s;
+  return cuda::LastError();
+}
+
+Status CudaForwardImpl::SetAttention(const AttentionOptions& attention) {
+  if (options_.kv_offload) {
+    if (attention.kind != AttentionKind::kRetrieval) {
+      return Status::Unavailable("cuda: an offloaded context (--kv-offload) decodes with the "
+                                 "retrieval policy only");
+    }
+    options_.attention = attention;
+    return Status::OK();
+  }
+  if (attention.kind == AttentionKind::kFull) {
+    sparse_.reset();
+    options_.attention = attention;
+    return Status::OK();
+  }
+  if (sparse_ != nullptr) {  // another sparse policy or budget: the same bounds serve
+    options_.attention = attention;
+    sparse_->SetOptions(attention);
+    return Status::OK();
+  }
+  const LlamaConfig& c = model_->config();
+  Result<std::unique_ptr<CudaSparseDecode>> made = CudaSparseDecode::Create(
+      attention, c.n_layer, c.n_head, c.n_kv_head, c.head_dim, pool_blocks_, block_shift_,
+      options_.n_ctx);
+  if (!made.ok()) return made.status();
+  sparse_ = std::move(*made);
+  options_.attention = attention;
+  // Blocks written before: their bounds over whole blocks (rows past a sequence's end only
+  // widen them, which keeps them bounds).
+  std::vector<int32_t> blocks(static_cast<size_t>(pool_blocks_));
+  std::vector<int32_t> rows(blocks.size(), int32_t{1} << block_shift_);
+  for (size_t b = 0; b < blocks.size(); ++b) blocks[b] = static_cast<int32_t>(b);
+  return RefreshBounds(blocks, rows);
 }
 
 Status CudaForwardImpl::Download(PagedKvCache& cache, SequenceId seq) {
+  if (options_.kv_offload) return Status::OK();  // the host cache is the whole cache
   const int n_layer = model_->config().n_layer;
   const size_t bytes = cache.layer_block_bytes();
   for (int32_t physical : cache.BlockTable(seq)) {
@@ -452,13 +494,14 @@ Status CudaForwardImpl::Download(PagedKvCache& cache, SequenceId seq) {
   return Status::OK();
 }
 
+namespace {
+
 // The options the GPU path does not run, as the reason; empty when it runs them.
 std::string UnsupportedOptions(const LlamaModel& model, const ContextOptions& options) {
-  if (options.attention.kind != AttentionKind::kFull) {
-    return "attention policy '" + DescribeAttention(options.attention) +
-           "' runs on the CPU only (the GPU attends the whole cache)";
-  }
   if (options.kv_type != TensorType::kF16) return "the GPU keeps its KV cache in f16";
+  if (options.kv_offload && options.attention.kind != AttentionKind::kRetrieval) {
+    return "--kv-offload needs --attention retrieval (the CPU's key indexes pick what it attends)";
+  }
   if (std::string bad = UnsupportedWeight(model); !bad.empty()) {
     return "no GPU kernel multiplies " + bad + " yet";
   }

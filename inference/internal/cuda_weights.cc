@@ -96,7 +96,7 @@ Result<std::shared_ptr<DeviceWeights>> Upload(const std::shared_ptr<const LlamaM
 
 std::string UnsupportedWeight(const LlamaModel& model) {
   auto check = [](const WeightMatrix& w) -> std::string {
-    if (cuda::MatMulSupported(w.type)) return "";
+    if (cuda::MatMulSupported(w.type) && w.cols % 32 == 0) return "";
     return w.name + " (" + std::string(TensorTypeName(w.type)) + ")";
   };
   for (const WeightMatrix* w : {&model.token_embedding(), &model.output()}) {

@@ -1,5 +1,7 @@
-// The paged f16 KV cache on the GPU: StoreKv, flash-decoding (AttendDecode) and tiled prefill
-// attention (AttendPrefill). Declared in kernels/cuda/ops.h; CPU reference kernels/attention.h.
+// The paged f16 KV cache on the GPU: StoreKv, tiled prefill attention (AttendPrefill) and
+// flash-decoding (AttendDecode: AttendRangePieces then MergePieces, whose kernels live in
+// kernels/cuda/sparse_attention.cu). Declared in kernels/cuda/ops.h; CPU reference
+// kernels/attention.h.
 //
 // Supported head_dim: 32, 64, 128, 256 (every kernel is compiled for each); group 1..8. Other
 // shapes are programming errors: the launchers print a message and abort.
@@ -12,93 +14,14 @@
 //           and normalises by the sum of the rounded weights at the end.
 // Either way a weight differs from the CPU's by at most about 2^-11 of itself, so an output differs
 // by at most about 2^-11 · max|v| plus f32 noise.
-#include <cuda_fp16.h>
-#include <cuda_runtime.h>
 #include <mma.h>
 
-#include <climits>
-#include <cstdio>
-#include <cstdlib>
-
+#include "kernels/cuda/attention_common.cuh"
 #include "kernels/cuda/ops.h"
+#include "kernels/cuda/sparse_ops.h"
 
 namespace engram::kernels::cuda {
 namespace {
-
-constexpr float kNegInf = -__builtin_huge_valf();
-
-// Everything the attention kernels read, by value.
-struct AttendArgs {
-  const uint16_t* base;  // the layer's blocks
-  int n_kv_head;
-  int block_shift;
-  int64_t block_elems;
-  const float* q;
-  int64_t q_stride;
-  float* out;
-  int64_t out_stride;
-  int rows;
-  const int32_t* table_of_row;
-  const int32_t* tables;
-  int64_t table_stride;
-  const int32_t* key_begin;
-  const int32_t* key_end;
-  int group;
-  float scale;
-};
-
-AttendArgs MakeArgs(const PagedLayer& kv, const AttentionRows& rows, int group, float scale) {
-  AttendArgs a;
-  a.base = kv.base;
-  a.n_kv_head = kv.n_kv_head;
-  a.block_shift = kv.block_shift;
-  a.block_elems = kv.BlockElems();
-  a.q = rows.q;
-  a.q_stride = rows.q_stride;
-  a.out = rows.out;
-  a.out_stride = rows.out_stride;
-  a.rows = static_cast<int>(rows.rows);
-  a.table_of_row = rows.table_of_row;
-  a.tables = rows.tables;
-  a.table_stride = rows.table_stride;
-  a.key_begin = rows.key_begin;
-  a.key_end = rows.key_end;
-  a.group = group;
-  a.scale = scale;
-  return a;
-}
-
-[[noreturn]] void Fail(const char* what, long long value) {
-  std::fprintf(stderr, "engram cuda attention: unsupported %s %lld\n", what, value);
-  std::abort();
-}
-
-// Element offset of the key row of `pos` in KV head h (the value row is a further
-// n_kv_head << block_shift rows on), paged through `table`.
-__device__ __forceinline__ int64_t KeyRowOffset(const AttendArgs& a, const int32_t* table, int h,
-                                                int pos, int head_dim) {
-  const int64_t physical = table[pos >> a.block_shift];
-  const int in_block = pos & ((1 << a.block_shift) - 1);
-  return physical * a.block_elems +
-         ((static_cast<int64_t>(h) << a.block_shift) + in_block) * head_dim;
-}
-
-__device__ __forceinline__ int64_t ValueShift(const AttendArgs& a, int head_dim) {
-  return (static_cast<int64_t>(a.n_kv_head) << a.block_shift) * head_dim;
-}
-
-__device__ __forceinline__ float RoundToHalf(float x) { return __half2float(__float2half_rn(x)); }
-
-// Eight f16 (one 16-byte load) to floats.
-__device__ __forceinline__ void Unpack8(const uint4& raw, float* f) {
-  const __half2* h = reinterpret_cast<const __half2*>(&raw);
-#pragma unroll
-  for (int i = 0; i < 4; ++i) {
-    const float2 two = __half22float2(h[i]);
-    f[2 * i] = two.x;
-    f[2 * i + 1] = two.y;
-  }
-}
 
 // ---- StoreKv -------------------------------------------------------------------------------
 
@@ -121,231 +44,6 @@ __global__ void StoreKvKernel(uint16_t* __restrict__ base, int n_kv_head, int he
     keys[dst] = __half_as_ushort(__float2half_rn(k[r * kv_stride + i]));
     values[dst] = __half_as_ushort(__float2half_rn(v[r * kv_stride + i]));
   }
-}
-
-// ---- AttendDecode --------------------------------------------------------------------------
-//
-// Partials: for row r, query head j (= kv_head · group + g) and split s, the head_dim + 2 floats
-// at partials + ((r · n_head + j) · splits + s) · (head_dim + 2) hold
-//   [0] max score, [1] Σ exp(score - max), [2 ..] the output normalised (a weighted mean),
-// i.e. a kernels::AttentionPiece. An empty split holds (-inf, 0, zeros).
-
-constexpr int kDecodeWarps = 4;
-
-// Lane layout of the split kernel: a key row (head_dim f16) is read by kLanes lanes with one
-// 16-byte load each, so a warp reads 32 / kLanes consecutive rows (512 contiguous bytes inside
-// a cache block); each such group of lanes (a "sub") keeps its own online-softmax state for the
-// queries of the GQA group, merged by shuffles and then across warps in shared memory.
-template <int kHeadDim, int kGroup>
-struct DecodeShape {
-  static constexpr int kLanes = kHeadDim / 8;
-  static constexpr int kSubsPerWarp = 32 / kLanes;
-  static constexpr int kSubs = kDecodeWarps * kSubsPerWarp;
-  static constexpr int kUnroll = kGroup <= 4 ? 4 : 2;  // keys per sub per step (loads in flight)
-};
-
-// Running softmax state of one sub for kGroup queries, over the 8 dims this lane holds.
-template <int kGroup>
-struct DecodeState {
-  float m[kGroup];
-  float l[kGroup];
-  float acc[kGroup][8];
-};
-
-// Folds the state of the lane `offset` away (another sub, same dims) into `s`.
-template <int kGroup>
-__device__ __forceinline__ void MergeWithLane(DecodeState<kGroup>& s, int offset) {
-#pragma unroll
-  for (int g = 0; g < kGroup; ++g) {
-    const float mo = __shfl_xor_sync(0xffffffffu, s.m[g], offset);
-    const float lo = __shfl_xor_sync(0xffffffffu, s.l[g], offset);
-    float ao[8];
-#pragma unroll
-    for (int i = 0; i < 8; ++i) ao[i] = __shfl_xor_sync(0xffffffffu, s.acc[g][i], offset);
-    const float mx = fmaxf(s.m[g], mo);
-    if (mx == kNegInf) continue;  // both empty
-    const float a = __expf(s.m[g] - mx), b = __expf(mo - mx);
-    s.l[g] = s.l[g] * a + lo * b;
-#pragma unroll
-    for (int i = 0; i < 8; ++i) s.acc[g][i] = s.acc[g][i] * a + ao[i] * b;
-    s.m[g] = mx;
-  }
-}
-
-// One step of a sub: kUnroll keys at pos0, pos0 + stride, ... (those >= end are masked).
-template <int kHeadDim, int kGroup>
-__device__ __forceinline__ void DecodeStep(const AttendArgs& a, const int32_t* table, int h,
-                                           int pos0, int stride, int end, int part,
-                                           const float (&q)[kGroup][8], DecodeState<kGroup>& s) {
-  using Shape = DecodeShape<kHeadDim, kGroup>;
-  constexpr int kUnroll = Shape::kUnroll;
-  uint4 kraw[kUnroll], vraw[kUnroll];
-#pragma unroll
-  for (int u = 0; u < kUnroll; ++u) {
-    const int pos = pos0 + u * stride;
-    kraw[u] = vraw[u] = make_uint4(0, 0, 0, 0);
-    if (pos < end) {
-      const uint16_t* row = a.base + KeyRowOffset(a, table, h, pos, kHeadDim) + part * 8;
-      kraw[u] = *reinterpret_cast<const uint4*>(row);
-      vraw[u] = *reinterpret_cast<const uint4*>(row + ValueShift(a, kHeadDim));
-    }
-  }
-  float score[kUnroll][kGroup];
-#pragma unroll
-  for (int u = 0; u < kUnroll; ++u) {
-    float k[8];
-    Unpack8(kraw[u], k);
-#pragma unroll
-    for (int g = 0; g < kGroup; ++g) {
-      float dot = 0.0f;
-#pragma unroll
-      for (int i = 0; i < 8; ++i) dot = fmaf(q[g][i], k[i], dot);
-#pragma unroll
-      for (int off = Shape::kLanes / 2; off > 0; off >>= 1) {
-        dot += __shfl_xor_sync(0xffffffffu, dot, off);
-      }
-      score[u][g] = pos0 + u * stride < end ? dot * a.scale : kNegInf;
-    }
-  }
-#pragma unroll
-  for (int g = 0; g < kGroup; ++g) {
-    float mx = s.m[g];
-#pragma unroll
-    for (int u = 0; u < kUnroll; ++u) mx = fmaxf(mx, score[u][g]);
-    if (mx == kNegInf) continue;  // no key yet
-    const float c = __expf(s.m[g] - mx);
-    s.l[g] *= c;
-#pragma unroll
-    for (int i = 0; i < 8; ++i) s.acc[g][i] *= c;
-#pragma unroll
-    for (int u = 0; u < kUnroll; ++u) {
-      const float p = __expf(score[u][g] - mx);
-      float v[8];
-      Unpack8(vraw[u], v);
-      s.l[g] += p;
-#pragma unroll
-      for (int i = 0; i < 8; ++i) s.acc[g][i] = fmaf(p, v[i], s.acc[g][i]);
-    }
-    s.m[g] = mx;
-  }
-}
-
-// Grid (splits, n_kv_head, rows), kDecodeWarps warps. Queries beyond `group` (up to kGroup) are
-// zero and their results dropped. The launch bounds ask for 4 blocks per SM (2 for kGroup 8,
-// whose state needs ~200 registers); without them ptxas spilled <128, 2> on sm_90.
-template <int kHeadDim, int kGroup>
-__global__ void __launch_bounds__(kDecodeWarps * 32, kGroup <= 4 ? 4 : 2)
-    AttendDecodeSplitKernel(AttendArgs a, float* __restrict__ partials) {
-  using Shape = DecodeShape<kHeadDim, kGroup>;
-  const int split = blockIdx.x, splits = gridDim.x, h = blockIdx.y, r = blockIdx.z;
-  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  const int part = lane % Shape::kLanes;  // this lane's dims: [part * 8, part * 8 + 8)
-  const int sub = warp * Shape::kSubsPerWarp + lane / Shape::kLanes;
-
-  // This split's keys: `splits` equal contiguous ranges of the row's keys.
-  const int begin = a.key_begin[r];
-  const int len = max(a.key_end[r] - begin, 0);
-  const int chunk = (len + splits - 1) / splits;
-  const int s_begin = begin + min(split * chunk, len);
-  const int s_end = begin + min((split + 1) * chunk, len);
-
-  float q[kGroup][8];
-  const float* q_row = a.q + r * a.q_stride + static_cast<int64_t>(h) * a.group * kHeadDim;
-#pragma unroll
-  for (int g = 0; g < kGroup; ++g) {
-#pragma unroll
-    for (int i = 0; i < 8; ++i) {
-      q[g][i] = g < a.group ? RoundToHalf(q_row[g * kHeadDim + part * 8 + i]) : 0.0f;
-    }
-  }
-  DecodeState<kGroup> s;
-#pragma unroll
-  for (int g = 0; g < kGroup; ++g) {
-    s.m[g] = kNegInf;
-    s.l[g] = 0.0f;
-#pragma unroll
-    for (int i = 0; i < 8; ++i) s.acc[g][i] = 0.0f;
-  }
-
-  const int32_t* table = a.tables + a.table_of_row[r] * a.table_stride;
-  // Every lane runs the same number of steps (the shuffles need the whole warp).
-  for (int base = s_begin; base < s_end; base += Shape::kSubs * Shape::kUnroll) {
-    DecodeStep<kHeadDim, kGroup>(a, table, h, base + sub, Shape::kSubs, s_end, part, q, s);
-  }
-#pragma unroll
-  for (int off = Shape::kLanes; off < 32; off <<= 1) MergeWithLane(s, off);
-
-  __shared__ float sm_m[kDecodeWarps][kGroup], sm_l[kDecodeWarps][kGroup];
-  __shared__ float sm_acc[kDecodeWarps][kGroup][kHeadDim];
-  if (lane < Shape::kLanes) {
-#pragma unroll
-    for (int g = 0; g < kGroup; ++g) {
-      if (lane == 0) {
-        sm_m[warp][g] = s.m[g];
-        sm_l[warp][g] = s.l[g];
-      }
-#pragma unroll
-      for (int i = 0; i < 8; ++i) sm_acc[warp][g][part * 8 + i] = s.acc[g][i];
-    }
-  }
-  __syncthreads();
-
-  const int n_head = a.n_kv_head * a.group;
-  for (int t = threadIdx.x; t < a.group * kHeadDim; t += blockDim.x) {
-    const int g = t / kHeadDim, d = t % kHeadDim;
-    float mx = kNegInf;
-    for (int w = 0; w < kDecodeWarps; ++w) mx = fmaxf(mx, sm_m[w][g]);
-    float sum = 0.0f, o = 0.0f;
-    if (mx != kNegInf) {
-      for (int w = 0; w < kDecodeWarps; ++w) {
-        const float c = __expf(sm_m[w][g] - mx);
-        sum += sm_l[w][g] * c;
-        o += sm_acc[w][g][d] * c;
-      }
-    }
-    const int64_t head = static_cast<int64_t>(r) * n_head + h * a.group + g;
-    float* piece = partials + (head * splits + split) * (kHeadDim + 2);
-    piece[2 + d] = sum > 0.0f ? o / sum : 0.0f;
-    if (d == 0) {
-      piece[0] = mx;
-      piece[1] = sum;
-    }
-  }
-}
-
-// Grid (n_head, rows), head_dim threads: merges a (row, query head)'s splits by log-sum-exp.
-__global__ void AttendDecodeMergeKernel(const float* __restrict__ partials, int splits,
-                                        int head_dim, float* __restrict__ out, int64_t out_stride) {
-  const int head = blockIdx.x, r = blockIdx.y, d = threadIdx.x;
-  const int64_t piece_floats = head_dim + 2;
-  const float* p = partials + (static_cast<int64_t>(r) * gridDim.x + head) * splits * piece_floats;
-  float mx = kNegInf;
-  for (int s = 0; s < splits; ++s) {
-    if (p[s * piece_floats + 1] > 0.0f) mx = fmaxf(mx, p[s * piece_floats]);
-  }
-  float sum = 0.0f, o = 0.0f;
-  for (int s = 0; s < splits && mx != kNegInf; ++s) {
-    const float* piece = p + s * piece_floats;
-    if (piece[1] <= 0.0f) continue;
-    const float w = piece[1] * __expf(piece[0] - mx);  // the piece's share of the mass
-    sum += w;
-    o += w * piece[2 + d];
-  }
-  out[r * out_stride + static_cast<int64_t>(head) * head_dim + d] = sum > 0.0f ? o / sum : 0.0f;
-}
-
-template <int kHeadDim, int kGroup>
-void LaunchDecodeSplits(const AttendArgs& a, float* partials, int splits, Stream stream) {
-  const dim3 grid(splits, a.n_kv_head, a.rows);
-  AttendDecodeSplitKernel<kHeadDim, kGroup><<<grid, kDecodeWarps * 32, 0, stream>>>(a, partials);
-}
-
-template <int kHeadDim>
-void LaunchDecodeSplitsForGroup(const AttendArgs& a, float* partials, int splits, Stream stream) {
-  if (a.group <= 1) return LaunchDecodeSplits<kHeadDim, 1>(a, partials, splits, stream);
-  if (a.group <= 2) return LaunchDecodeSplits<kHeadDim, 2>(a, partials, splits, stream);
-  if (a.group <= 4) return LaunchDecodeSplits<kHeadDim, 4>(a, partials, splits, stream);
-  LaunchDecodeSplits<kHeadDim, 8>(a, partials, splits, stream);
 }
 
 // ---- AttendPrefill -------------------------------------------------------------------------
@@ -632,14 +330,6 @@ void LaunchPrefill(const AttendArgs& a, Stream stream) {
   AttendPrefillKernel<kHeadDim><<<grid, kPrefillWarps * 32, Shape::kBytes, stream>>>(a);
 }
 
-void CheckShape(const PagedLayer& kv, const AttentionRows& rows, int group) {
-  const int d = kv.head_dim;
-  if (d != 32 && d != 64 && d != 128 && d != 256) Fail("head_dim", d);
-  if (group < 1 || group > 8) Fail("group (query heads per KV head)", group);
-  if (kv.n_kv_head < 1 || kv.n_kv_head > 65535) Fail("n_kv_head", kv.n_kv_head);
-  if (rows.rows < 0 || rows.rows > INT_MAX) Fail("rows", static_cast<long long>(rows.rows));
-}
-
 }  // namespace
 
 void StoreKv(const PagedLayer& layer, const float* k, const float* v, int64_t kv_stride,
@@ -657,30 +347,12 @@ size_t AttendDecodePartialFloats(int64_t rows, int n_head, int head_dim, int spl
   return static_cast<size_t>(rows) * n_head * splits * (head_dim + 2);
 }
 
+// Flash-decoding is AttendRangePieces with the pieces as the split partials, then their merge.
 void AttendDecode(const PagedLayer& kv, const AttentionRows& rows, int group, float scale,
                   float* partials, int splits, Stream stream) {
-  CheckShape(kv, rows, group);
-  if (splits < 1 || splits > 65535) Fail("splits", splits);
-  if (rows.rows > 65535) Fail("decode rows", static_cast<long long>(rows.rows));
-  if (rows.rows == 0) return;
-  const AttendArgs a = MakeArgs(kv, rows, group, scale);
-  switch (kv.head_dim) {
-    case 32:
-      LaunchDecodeSplitsForGroup<32>(a, partials, splits, stream);
-      break;
-    case 64:
-      LaunchDecodeSplitsForGroup<64>(a, partials, splits, stream);
-      break;
-    case 128:
-      LaunchDecodeSplitsForGroup<128>(a, partials, splits, stream);
-      break;
-    default:
-      LaunchDecodeSplitsForGroup<256>(a, partials, splits, stream);
-      break;
-  }
-  const dim3 grid(kv.n_kv_head * group, static_cast<unsigned>(rows.rows));
-  AttendDecodeMergeKernel<<<grid, kv.head_dim, 0, stream>>>(partials, splits, kv.head_dim, rows.out,
-                                                            rows.out_stride);
+  AttendRangePieces(kv, rows, group, scale, partials, splits, 0, splits, stream);
+  MergePieces(partials, rows.rows, kv.n_kv_head * group, kv.head_dim, splits, rows.out,
+              rows.out_stride, stream);
 }
 
 void AttendPrefill(const PagedLayer& kv, const AttentionRows& rows, int group, float scale,

@@ -135,10 +135,10 @@ struct AttentionRows {
 // ranges, each attended by one thread block into a partial result (max, sum, output), then a
 // second kernel merges the partials by log-sum-exp. The key count is read on the device, so a
 // captured graph stays valid as the sequence grows. `partials` holds
-// AttendDecodePartialFloats(rows, n_head, head_dim, splits) floats. Roundings as
-// kernels::AttendPartial's for each split (the query rounded to f16 before the dot products, a
-// split's normalised weights rounded to f16 before they weight the values); the CPU splits at
-// other boundaries, so results agree within f16 tolerance, not bit for bit.
+// AttendDecodePartialFloats(rows, n_head, head_dim, splits) floats. The query is rounded to f16
+// before the dot products, as kernels::AttendPartial does; the softmax weights stay in f32
+// (the CPU rounds each piece's normalised weights to f16), so results agree within f16
+// tolerance, not bit for bit.
 size_t AttendDecodePartialFloats(int64_t rows, int n_head, int head_dim, int splits);
 void AttendDecode(const PagedLayer& kv, const AttentionRows& rows, int group, float scale,
                   float* partials, int splits, Stream stream);

@@ -107,6 +107,34 @@ Status StreamHandle::Synchronize() const {
   return ENGRAM_CUDA_CHECK(cudaStreamSynchronize(stream_));
 }
 
+Result<Event> Event::Create() {
+  Event event;
+  if (Status s = ENGRAM_CUDA_CHECK(cudaEventCreateWithFlags(&event.event_,
+                                                            cudaEventDisableTiming));
+      !s.ok()) {
+    return s;
+  }
+  return event;
+}
+
+Event::Event(Event&& other) noexcept : event_(std::exchange(other.event_, nullptr)) {}
+
+Event& Event::operator=(Event&& other) noexcept {
+  if (this != &other) {
+    if (event_ != nullptr) cudaEventDestroy(event_);
+    event_ = std::exchange(other.event_, nullptr);
+  }
+  return *this;
+}
+
+Event::~Event() {
+  if (event_ != nullptr) cudaEventDestroy(event_);
+}
+
+Status Event::Record(Stream stream) { return ENGRAM_CUDA_CHECK(cudaEventRecord(event_, stream)); }
+
+Status Event::Synchronize() const { return ENGRAM_CUDA_CHECK(cudaEventSynchronize(event_)); }
+
 Graph::Graph(Graph&& other) noexcept : exec_(std::exchange(other.exec_, nullptr)) {}
 
 Graph& Graph::operator=(Graph&& other) noexcept {
@@ -126,7 +154,7 @@ void Graph::Reset() {
 
 Status Graph::BeginCapture(Stream stream) {
   Reset();
-  // Relaxed: the host may still call cudaMalloc-free runtime functions on other threads.
+  // Thread-local: only this thread's unsafe calls (a synchronous copy, say) break the capture.
   return ENGRAM_CUDA_CHECK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
 }
 
@@ -174,6 +202,13 @@ Status FillZero(void* device_dst, size_t bytes, Stream stream) {
   if (bytes == 0) return Status::OK();
   if (stream == nullptr) return ENGRAM_CUDA_CHECK(cudaMemset(device_dst, 0, bytes));
   return ENGRAM_CUDA_CHECK(cudaMemsetAsync(device_dst, 0, bytes, stream));
+}
+
+Status CopyRowsToDevice(void* device_dst, size_t dst_pitch, const void* host_src,
+                        size_t src_pitch, size_t row_bytes, size_t rows, Stream stream) {
+  if (rows == 0 || row_bytes == 0) return Status::OK();
+  return ENGRAM_CUDA_CHECK(cudaMemcpy2DAsync(device_dst, dst_pitch, host_src, src_pitch,
+                                             row_bytes, rows, cudaMemcpyHostToDevice, stream));
 }
 
 Status LastError() { return ENGRAM_CUDA_CHECK(cudaGetLastError()); }

@@ -19,6 +19,7 @@
 #include "kernels/cuda/ops.h"
 
 struct CUgraphExec_st;
+struct CUevent_st;
 
 namespace engram::kernels::cuda {
 
@@ -89,6 +90,24 @@ class StreamHandle {
   Stream stream_ = nullptr;
 };
 
+// A point in a stream's work the host can wait for (without waiting for what comes after).
+class Event {
+ public:
+  static Result<Event> Create();
+  Event() = default;
+  Event(Event&& other) noexcept;
+  Event& operator=(Event&& other) noexcept;
+  Event(const Event&) = delete;
+  Event& operator=(const Event&) = delete;
+  ~Event();
+
+  Status Record(Stream stream);
+  Status Synchronize() const;  // waits until the work before Record is done
+
+ private:
+  CUevent_st* event_ = nullptr;
+};
+
 // A captured sequence of launches replayed with one call (a decode step: a 135M model is
 // launch-bound otherwise). Capture records what is enqueued on `stream` between BeginCapture
 // and EndCapture instead of running it; Launch replays it on a stream. Kernel arguments are
@@ -118,6 +137,9 @@ Status CopyToDevice(void* device_dst, const void* host_src, size_t bytes, Stream
 Status CopyToHost(void* host_dst, const void* device_src, size_t bytes, Stream stream = nullptr);
 Status CopyOnDevice(void* dst, const void* src, size_t bytes, Stream stream = nullptr);
 Status FillZero(void* device_dst, size_t bytes, Stream stream = nullptr);
+// `rows` rows of row_bytes each, from host_src + i · src_pitch to device_dst + i · dst_pitch.
+Status CopyRowsToDevice(void* device_dst, size_t dst_pitch, const void* host_src,
+                        size_t src_pitch, size_t row_bytes, size_t rows, Stream stream);
 
 // The error of the last launch on this thread (and clears it): OK, or the CUDA error.
 Status LastError();

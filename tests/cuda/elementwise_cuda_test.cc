@@ -76,6 +76,27 @@ TEST_F(ElementwiseCudaTest, RmsNormMatchesCpu) {
   }
 }
 
+// The q/k-norm shape of cuda_forward.cc: in place, one row per head (width = head_dim, below one
+// block of threads), and more rows than one grid (65535 blocks) covers, so blocks loop.
+TEST_F(ElementwiseCudaTest, RmsNormManyShortRowsInPlace) {
+  constexpr float kEps = 1e-6f;
+  constexpr int64_t kWidth = 64, kRows = 65535 + 2;
+  const std::vector<float> x = Uniform(static_cast<size_t>(kRows * kWidth), -2.0f, 2.0f, 12);
+  const std::vector<float> weight = Uniform(static_cast<size_t>(kWidth), 0.5f, 1.5f, 13);
+  std::vector<float> expected(x.size());
+  for (int64_t r = 0; r < kRows; ++r) {
+    RmsNormReference(x.data() + r * kWidth, weight.data(), kWidth, kEps,
+                     expected.data() + r * kWidth);
+  }
+  DeviceVector<float> dx(x), dweight(weight);
+  RmsNorm(dx.get(), kWidth, dweight.get(), kRows, kWidth, kEps, dx.get(), kWidth, stream());
+  ASSERT_NO_FATAL_FAILURE(Sync());
+  const std::vector<float> got = dx.Download();
+  for (size_t i = 0; i < got.size(); ++i) {
+    ASSERT_NEAR(got[i], expected[i], 2e-6f * std::fabs(expected[i])) << "at " << i;
+  }
+}
+
 // llama_context.cc's Rope loop for one row of `heads` heads.
 void RopeReference(float* row, int heads, int head_dim, int rope_dim, bool neox, const float* cs,
                    const float* sn) {

@@ -158,6 +158,97 @@ TEST_F(ForwardCudaTest, CacheFilesCrossDevices) {
   fs::remove(file);
 }
 
+std::unique_ptr<LlamaContext> MakeSparseContext(std::shared_ptr<const LlamaModel> model,
+                                                Device device, AttentionKind kind,
+                                                bool offload = false) {
+  ContextOptions options;
+  options.n_ctx = 1024;
+  options.n_threads = 2;
+  options.device = device;
+  options.kv_offload = offload;
+  options.attention.kind = kind;
+  options.attention.budget = 0.1;
+  options.attention.sinks = 4;
+  options.attention.window = 32;
+  auto ctx = LlamaContext::Create(std::move(model), options);
+  EXPECT_TRUE(ctx.ok()) << ctx.status().ToString();
+  return ctx.ok() ? std::move(*ctx) : nullptr;
+}
+
+// Window chooses the same keys on both devices, so the logits agree as decode steps do. Quest
+// on the GPU ranks pages by the raw bound (the CPU by the bound relative to each query head's
+// best page) and retrieval scores candidate pages exactly instead of probing the CPU's index:
+// both are held to full attention's top-1 instead.
+TEST_F(ForwardCudaTest, SparseDecodePoliciesOnTheGpu) {
+  testing::TinyLlamaSpec spec;
+  spec.n_embd = 256;
+  const testing::LoadedTinyLlama l = testing::LoadTinyLlama(spec);
+  ASSERT_NE(l.model, nullptr);
+  const int vocab = l.model->config().n_vocab;
+  std::vector<int32_t> prompt(600);
+  for (size_t i = 0; i < prompt.size(); ++i) prompt[i] = static_cast<int32_t>((i * 11 + 5) % vocab);
+  for (AttentionKind kind : {AttentionKind::kWindow}) {
+    auto gpu = MakeSparseContext(l.model, Device::kCuda, kind);
+    auto cpu = MakeSparseContext(l.model, Device::kCpu, kind);
+    ASSERT_TRUE(gpu && cpu);
+    ASSERT_TRUE(gpu->Eval(prompt).ok());
+    ASSERT_TRUE(cpu->Eval(prompt).ok());
+    for (int step = 0; step < 6; ++step) {
+      const int32_t token = (step * 3 + 2) % vocab;
+      ASSERT_TRUE(gpu->Eval({&token, 1}).ok());
+      ASSERT_TRUE(cpu->Eval({&token, 1}).ok());
+      ExpectClose(gpu->logits(), cpu->logits(), vocab, kDecodeTol,
+                  std::string(AttentionKindName(kind)) + " step " + std::to_string(step));
+    }
+  }
+  for (AttentionKind kind : {AttentionKind::kQuest, AttentionKind::kRetrieval}) {
+    auto sparse = MakeSparseContext(l.model, Device::kCuda, kind);
+    auto full = MakeContext(l.model, Device::kCpu, 1024);
+    ASSERT_TRUE(sparse && full);
+    ASSERT_TRUE(sparse->Eval(prompt).ok());
+    ASSERT_TRUE(full->Eval(prompt).ok());
+    int same = 0;
+    for (int step = 0; step < 10; ++step) {
+      const int32_t token = (step * 3 + 2) % vocab;
+      ASSERT_TRUE(sparse->Eval({&token, 1}).ok());
+      ASSERT_TRUE(full->Eval({&token, 1}).ok());
+      const auto a = sparse->logits(), b = full->logits();
+      same += std::max_element(a.begin(), a.end()) - a.begin() ==
+              std::max_element(b.begin(), b.end()) - b.begin();
+    }
+    EXPECT_GE(same, 8) << AttentionKindName(kind) << " on the GPU against full attention";
+  }
+}
+
+// Offloaded: the cache in host memory, the GPU attending sinks and window, the CPU the keys its
+// index retrieves. The CPU's retrieval path makes the same choice, so the logits agree.
+TEST_F(ForwardCudaTest, OffloadedRetrievalMatchesTheCpu) {
+  testing::TinyLlamaSpec spec;
+  spec.n_embd = 256;
+  const testing::LoadedTinyLlama l = testing::LoadTinyLlama(spec);
+  ASSERT_NE(l.model, nullptr);
+  const int vocab = l.model->config().n_vocab;
+  auto gpu = MakeSparseContext(l.model, Device::kCuda, AttentionKind::kRetrieval, true);
+  auto cpu = MakeSparseContext(l.model, Device::kCpu, AttentionKind::kRetrieval);
+  ASSERT_TRUE(gpu && cpu);
+  std::vector<int32_t> prompt(700);
+  for (size_t i = 0; i < prompt.size(); ++i) prompt[i] = static_cast<int32_t>((i * 5 + 1) % vocab);
+  ASSERT_TRUE(gpu->Eval(prompt).ok());  // prefill on the CPU
+  ASSERT_TRUE(cpu->Eval(prompt).ok());
+  for (int step = 0; step < 40; ++step) {  // past a block boundary and an index batch
+    const int32_t token = (step * 7 + 3) % vocab;
+    ASSERT_TRUE(gpu->Eval({&token, 1}).ok());
+    ASSERT_TRUE(cpu->Eval({&token, 1}).ok());
+    ExpectClose(gpu->logits(), cpu->logits(), vocab, kDecodeTol, "offload step " + std::to_string(step));
+  }
+  const DecodeStats stats = gpu->decode_stats();
+  EXPECT_GT(stats.offload_cpu_seconds, 0.0);
+  std::printf("offloaded decode: %.2f ms/step, CPU attention %.0f%%, waiting for the GPU %.0f%%\n",
+              1000.0 * stats.seconds / std::max<int64_t>(1, stats.steps),
+              100.0 * stats.offload_cpu_seconds / stats.seconds,
+              100.0 * stats.offload_wait_seconds / stats.seconds);
+}
+
 // The default model on the GPU against llama.cpp's goldens (scripts/goldens/llamacpp_logits.py)
 // and against the CPU path: top-1 at every recorded position, max |Δlogit| printed.
 TEST_F(ForwardCudaTest, DefaultModelMatchesLlamaCppGoldens) {

@@ -75,17 +75,17 @@ TEST(DevicePlanTest, CudaWithoutAGpuIsRefusedWithTheReason) {
   }
 }
 
-TEST(DevicePlanTest, SparsePoliciesAreCpuOnlyOnTheGpuPath) {
+TEST(DevicePlanTest, AnF32CacheIsCpuOnly) {
   if (!kernels::CudaCompiled()) GTEST_SKIP() << "built without CUDA";
   const testing::LoadedTinyLlama l = testing::LoadTinyLlama({});
   ASSERT_NE(l.model, nullptr);
   ContextOptions options;
   options.n_ctx = 64;
   options.device = Device::kCuda;
-  options.attention.kind = AttentionKind::kRetrieval;
+  options.kv_type = TensorType::kF32;
   const auto ctx = LlamaContext::Create(l.model, options);
   ASSERT_FALSE(ctx.ok());
-  EXPECT_NE(ctx.status().ToString().find("runs on the CPU only"), std::string::npos)
+  EXPECT_NE(ctx.status().ToString().find("KV cache in f16"), std::string::npos)
       << ctx.status().ToString();
 }
 

@@ -23,90 +23,21 @@
 #include "kernels/cuda/ops.h"
 #include "kernels/half.h"
 #include "tests/cuda/cuda_test_util.h"
+#include "tests/cuda/host_paged_cache.h"
 
 namespace engram::kernels::cuda {
 namespace {
 
 using testing::CudaKernelTest;
 using testing::DeviceVector;
-
-struct Shape {
-  int head_dim;
-  int group;
-  int n_kv_head;
-  int n_head() const { return group * n_kv_head; }
-};
-
-std::string Name(const Shape& s) {
-  return "head_dim " + std::to_string(s.head_dim) + " group " + std::to_string(s.group) +
-         " kv heads " + std::to_string(s.n_kv_head);
-}
+using testing::HostCache;
+using testing::MakeCache;
+using testing::Shape;
 
 // SmolLM2, Llama-3-8B, Gemma 3 (as the brief lists them).
 const Shape kModelShapes[] = {{64, 3, 3}, {128, 4, 8}, {256, 4, 1}};
 // Plus the other kernel instantiations: head_dim 32, groups 1, 2 and 5..8 (padded to 8).
 const Shape kMoreShapes[] = {{32, 1, 2}, {64, 2, 2}, {128, 6, 2}, {64, 8, 1}};
-
-// One layer of a paged cache on the host, laid out as PagedKvCache's: physical block b at
-// pool + b · BlockElems(), inside it keys then values, each [kv_head][position][head_dim] f16.
-// Sequence s's logical block i is physical block tables[s · table_stride + i]; blocks are
-// scattered by a random permutation.
-struct HostCache {
-  Shape shape;
-  int block_shift = 4;
-  std::vector<uint16_t> pool;
-  std::vector<int32_t> tables;
-  int64_t table_stride = 1;
-  float max_abs_value = 0.0f;
-
-  int64_t BlockElems() const {
-    return int64_t{2} * shape.n_kv_head * (int64_t{1} << block_shift) * shape.head_dim;
-  }
-  // As PagedKvCache::Rows: which 0 keys, 1 values.
-  KvRows Rows(int seq, int kv_head, int which) const {
-    const size_t row_bytes = static_cast<size_t>(shape.head_dim) * 2;
-    KvRows rows;
-    rows.data = reinterpret_cast<const uint8_t*>(pool.data()) +
-                static_cast<size_t>(which * shape.n_kv_head + kv_head) *
-                    (size_t{1} << block_shift) * row_bytes;
-    rows.row_stride = row_bytes;
-    rows.type = TensorType::kF16;
-    rows.blocks = tables.data() + seq * table_stride;
-    rows.block_stride = static_cast<size_t>(BlockElems()) * 2;
-    rows.block_shift = block_shift;
-    return rows;
-  }
-};
-
-HostCache MakeCache(const Shape& shape, int block_shift, const std::vector<int>& lengths,
-                    std::mt19937& rng) {
-  HostCache c;
-  c.shape = shape;
-  c.block_shift = block_shift;
-  const int block_size = 1 << block_shift;
-  std::vector<int> blocks_of(lengths.size());
-  int total = 2;  // two spare blocks nobody owns
-  for (size_t s = 0; s < lengths.size(); ++s) {
-    blocks_of[s] = (lengths[s] + block_size - 1) / block_size;
-    total += blocks_of[s];
-    c.table_stride = std::max<int64_t>(c.table_stride, blocks_of[s]);
-  }
-  std::vector<int32_t> physical(total);
-  std::iota(physical.begin(), physical.end(), 0);
-  std::shuffle(physical.begin(), physical.end(), rng);
-  c.tables.assign(lengths.size() * c.table_stride, 0);
-  int next = 0;
-  for (size_t s = 0; s < lengths.size(); ++s) {
-    for (int i = 0; i < blocks_of[s]; ++i) c.tables[s * c.table_stride + i] = physical[next++];
-  }
-  std::uniform_real_distribution<float> value(-1.0f, 1.0f);
-  c.pool.resize(static_cast<size_t>(total) * c.BlockElems());
-  for (uint16_t& h : c.pool) {
-    h = Fp32ToFp16(value(rng));
-    c.max_abs_value = std::max(c.max_abs_value, std::fabs(Fp16ToFp32(h)));
-  }
-  return c;
-}
 
 // Query rows: row r attends keys [begin, end) of sequence seq.
 struct RowSpec {

@@ -27,24 +27,15 @@
 #include "kernels/cuda/sparse_ops.h"
 #include "kernels/half.h"
 #include "tests/cuda/cuda_test_util.h"
+#include "tests/cuda/host_paged_cache.h"
 
 namespace engram::kernels::cuda {
 namespace {
 
 using testing::CudaKernelTest;
 using testing::DeviceVector;
-
-struct Shape {
-  int head_dim;
-  int group;
-  int n_kv_head;
-  int n_head() const { return group * n_kv_head; }
-};
-
-std::string Name(const Shape& s) {
-  return "head_dim " + std::to_string(s.head_dim) + " group " + std::to_string(s.group) +
-         " kv heads " + std::to_string(s.n_kv_head);
-}
+using testing::HostCache;
+using testing::Shape;
 
 // SmolLM2 and Llama-3-8B.
 const Shape kShapes[] = {{64, 3, 3}, {128, 4, 8}};
@@ -53,66 +44,6 @@ constexpr int kBlockShift = 4;
 constexpr int kBlockSize = 1 << kBlockShift;
 constexpr float kUnwritten = 777.0f;
 constexpr float kScoreTolerance = 1e-3f;
-
-// One layer of a paged cache on the host, laid out as PagedKvCache's (see
-// tests/cuda/attention_cuda_test.cc): sequence s's logical block i is physical block
-// tables[s · table_stride + i], blocks scattered by a random permutation.
-struct HostCache {
-  Shape shape;
-  std::vector<uint16_t> pool;
-  std::vector<int32_t> tables;
-  int64_t table_stride = 1;
-  int64_t blocks = 0;
-  float max_abs_value = 0.0f;
-
-  int64_t BlockElems() const { return int64_t{2} * shape.n_kv_head * kBlockSize * shape.head_dim; }
-  // which 0 keys, 1 values.
-  KvRows Rows(int seq, int kv_head, int which) const {
-    const size_t row_bytes = static_cast<size_t>(shape.head_dim) * 2;
-    KvRows rows;
-    rows.data = reinterpret_cast<const uint8_t*>(pool.data()) +
-                static_cast<size_t>(which * shape.n_kv_head + kv_head) * kBlockSize * row_bytes;
-    rows.row_stride = row_bytes;
-    rows.type = TensorType::kF16;
-    rows.blocks = tables.data() + seq * table_stride;
-    rows.block_stride = static_cast<size_t>(BlockElems()) * 2;
-    rows.block_shift = kBlockShift;
-    return rows;
-  }
-  // Key d of (physical block b, KV head h, row) as f32.
-  float Key(int64_t b, int h, int row, int d) const {
-    return Fp16ToFp32(
-        pool[b * BlockElems() + (int64_t{h} * kBlockSize + row) * shape.head_dim + d]);
-  }
-};
-
-HostCache MakeCache(const Shape& shape, const std::vector<int>& lengths, std::mt19937& rng) {
-  HostCache c;
-  c.shape = shape;
-  std::vector<int> blocks_of(lengths.size());
-  int total = 2;  // two spare blocks nobody owns
-  for (size_t s = 0; s < lengths.size(); ++s) {
-    blocks_of[s] = (lengths[s] + kBlockSize - 1) / kBlockSize;
-    total += blocks_of[s];
-    c.table_stride = std::max<int64_t>(c.table_stride, blocks_of[s]);
-  }
-  c.blocks = total;
-  std::vector<int32_t> physical(total);
-  std::iota(physical.begin(), physical.end(), 0);
-  std::shuffle(physical.begin(), physical.end(), rng);
-  c.tables.assign(lengths.size() * c.table_stride, 0);
-  int next = 0;
-  for (size_t s = 0; s < lengths.size(); ++s) {
-    for (int i = 0; i < blocks_of[s]; ++i) c.tables[s * c.table_stride + i] = physical[next++];
-  }
-  std::uniform_real_distribution<float> value(-1.0f, 1.0f);
-  c.pool.resize(static_cast<size_t>(total) * c.BlockElems());
-  for (uint16_t& h : c.pool) {
-    h = Fp32ToFp16(value(rng));
-    c.max_abs_value = std::max(c.max_abs_value, std::fabs(Fp16ToFp32(h)));
-  }
-  return c;
-}
 
 // Random queries (scores of a few units after scaling), rows padded to catch stride mix-ups.
 struct Queries {
@@ -263,7 +194,7 @@ class SparseAttentionCudaTest : public CudaKernelTest {
 TEST_F(SparseAttentionCudaTest, RangePiecesMatchAttendPartial) {
   for (const Shape& s : kShapes) {
     std::mt19937 rng(11);
-    const HostCache cache = MakeCache(s, {700, 1000}, rng);
+    const HostCache cache = testing::MakeCache(s, kBlockShift, {700, 1000}, rng);
     const std::vector<int32_t> seqs = {0, 1, 0}, begins = {5, 0, 30}, ends = {700, 1000, 30};
     const Queries q = MakeQueries(s, seqs.size(), rng);
     DeviceSetup dev(cache, q, seqs, begins, ends);
@@ -303,7 +234,7 @@ TEST_F(SparseAttentionCudaTest, RangePiecesMatchAttendPartial) {
 TEST_F(SparseAttentionCudaTest, GatheredPiecesMatchAttendGathered) {
   for (const Shape& s : kShapes) {
     std::mt19937 rng(12);
-    const HostCache cache = MakeCache(s, {900, 500}, rng);
+    const HostCache cache = testing::MakeCache(s, kBlockShift, {900, 500}, rng);
     const std::vector<int32_t> seqs = {0, 1}, begins = {0, 0}, ends = {900, 433};
     const Queries q = MakeQueries(s, seqs.size(), rng);
     DeviceSetup dev(cache, q, seqs, begins, ends);
@@ -354,7 +285,7 @@ TEST_F(SparseAttentionCudaTest, GatheredPiecesMatchAttendGathered) {
 TEST_F(SparseAttentionCudaTest, MergePiecesMatchesMergeAttentionWithAHostPiece) {
   for (const Shape& s : kShapes) {
     std::mt19937 rng(13);
-    const HostCache cache = MakeCache(s, {1000}, rng);
+    const HostCache cache = testing::MakeCache(s, kBlockShift, {1000}, rng);
     const std::vector<int32_t> seqs = {0, 0}, begins = {0, 0}, ends = {600, 600};
     const Queries q = MakeQueries(s, seqs.size(), rng);
     DeviceSetup dev(cache, q, seqs, begins, ends);
@@ -412,7 +343,7 @@ TEST_F(SparseAttentionCudaTest, MergePiecesMatchesMergeAttentionWithAHostPiece) 
 TEST_F(SparseAttentionCudaTest, RefreshPageBoundsMatchesTheCacheExactly) {
   for (const Shape& s : kShapes) {
     std::mt19937 rng(14);
-    const HostCache cache = MakeCache(s, {100}, rng);  // 7 + 2 blocks
+    const HostCache cache = testing::MakeCache(s, kBlockShift, {100}, rng);  // 7 + 2 blocks
     const std::vector<int32_t> blocks = {3, 0, 8, 5}, rows_in_block = {16, 5, 0, 1};
     const size_t floats = PageBoundsFloats(cache.blocks, s.n_kv_head, s.head_dim);
     std::vector<float> want(floats, kUnwritten);
@@ -571,7 +502,7 @@ TEST_F(SparseAttentionCudaTest, SelectPagesOverManyPages) {
 void SparseAttentionCudaTest::CheckSelectTopKeys(const Shape& s, const std::vector<int>& lengths,
                                                  const std::vector<int>& candidate_counts, int k,
                                                  std::mt19937& rng) {
-  const HostCache cache = MakeCache(s, lengths, rng);
+  const HostCache cache = testing::MakeCache(s, kBlockShift, lengths, rng);
   const size_t rows = lengths.size();
   std::vector<int32_t> seqs(rows);
   std::iota(seqs.begin(), seqs.end(), 0);

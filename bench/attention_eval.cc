@@ -656,13 +656,15 @@ Result<nlohmann::ordered_json> RunAttentionBench(const AttentionBenchOptions& o)
       return Status::InvalidArgument("bench attention: context " + std::to_string(ctx_len) +
                                      " must exceed --steps");
     }
-    std::fprintf(stderr, "bench attention: writing a synthetic cache of %lld positions\n",
-                 static_cast<long long>(ctx_len - o.steps));
-    Result<std::unique_ptr<LlamaContext>> probe =
-        LlamaContext::Create(setup->model, {.n_ctx = 16, .n_threads = 1});
-    if (!probe.ok()) return probe.status();
-    if (Status s = WriteSyntheticCache(**probe, ctx_len - o.steps, file.string()); !s.ok()) {
-      return s;
+    {  // a context of this length must be possible before anything is written
+      Result<std::unique_ptr<LlamaContext>> probe =
+          LlamaContext::Create(setup->model, {.n_ctx = ctx_len, .n_threads = 1});
+      if (!probe.ok()) return probe.status();
+      std::fprintf(stderr, "bench attention: writing a synthetic cache of %lld positions\n",
+                   static_cast<long long>(ctx_len - o.steps));
+      if (Status s = WriteSyntheticCache(**probe, ctx_len - o.steps, file.string()); !s.ok()) {
+        return s;
+      }
     }
     for (const auto& [a, offload] : policies) {
       std::fprintf(stderr, "bench attention: ctx %lld, %s%s\n", static_cast<long long>(ctx_len),

@@ -26,6 +26,8 @@
 #include <cstring>
 #include <functional>
 #include <nlohmann/json.hpp>
+
+#include "common/json_write.h"
 #include <random>
 #include <string>
 #include <utility>
@@ -183,7 +185,7 @@ std::string TypeName(TensorType type) {
 
 // One entry of the output: the figures, or the error that stopped the measurement.
 Json Failed(Json entry, const Status& s) {
-  std::fprintf(stderr, "  %s: %s\n", entry.dump().c_str(), s.ToString().c_str());
+  std::fprintf(stderr, "  %s: %s\n", JsonText(entry).c_str(), s.ToString().c_str());
   entry["error"] = s.ToString();
   return entry;
 }
@@ -530,7 +532,7 @@ Json BenchSparse(Timer& timer, const AttentionShape& shape, const AttentionSetup
                "%s\n",
                shape.n_head, shape.n_kv_head, shape.head_dim, static_cast<long long>(shape.context),
                budget, *total * 1e6, dense_seconds * 1e6,
-               dense_seconds > 0 ? dense_seconds / *total : 0.0, per_stage.dump().c_str());
+               dense_seconds > 0 ? dense_seconds / *total : 0.0, JsonText(per_stage).c_str());
   return entry;
 }
 
@@ -617,7 +619,7 @@ int Run() {
               {"attend_decode", std::move(decode)},
               {"sparse_decode", std::move(sparse)},
               {"attend_prefill", std::move(prefill)}};
-  std::printf("%s\n", out.dump(2).c_str());
+  std::printf("%s\n", JsonText(out, 2).c_str());
   return 0;
 }
 

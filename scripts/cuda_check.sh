@@ -22,7 +22,7 @@ set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 stage="$root/.cuda-check"
-model_dir=/var/tmp/engram-models
+model_dir="$stage/models"  # kept between calls on a warm machine (ignored by git)
 model_name=SmolLM2-135M-Instruct.Q4_1.gguf
 
 prepare() {
@@ -30,8 +30,9 @@ prepare() {
   cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DENGRAM_CUDA=ON \
     -DCMAKE_CUDA_ARCHITECTURES=90 ${CMAKE_CXX_COMPILER_LAUNCHER:+-DCMAKE_CXX_COMPILER_LAUNCHER=ccache}
   cmake --build "$build" -j"$(nproc)" --target engram engram_cuda_tests engram_cuda_kernels_bench
-  rm -rf "$stage"
+  rm -rf "$stage/bin" "$stage/model-1" "$stage/model-2"
   mkdir -p "$stage/bin/lib" "$stage/model-1" "$stage/model-2"
+  echo "$root" >"$stage/bin/source_root"
   for exe in engram engram_cuda_tests engram_cuda_kernels_bench; do
     strip -o "$stage/bin/$exe" "$build/bin/$exe"
   done
@@ -70,8 +71,10 @@ run() {
   local out="${OUT:-$root/cuda-check-out}" bin="$stage/bin"
   mkdir -p "$out"
   export LD_LIBRARY_PATH="$bin/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-  # The tests find tests/data where they were built.
-  [[ -e /work/main ]] || { mkdir -p /work && ln -s "$root" /work/main; }
+  # The tests find tests/data under the checkout they were built in (recorded by prepare).
+  local built_in
+  built_in="$(cat "$bin/source_root")"
+  [[ -e "$built_in" ]] || { mkdir -p "$(dirname "$built_in")" && ln -s "$root" "$built_in"; }
   [[ -f "$model_dir/$model_name" ]] && export ENGRAM_MODELS_DIR="$model_dir"
   nvidia-smi --query-gpu=name,memory.total,clocks.max.memory --format=csv,noheader | tee "$out/gpu.txt"
   local status=0

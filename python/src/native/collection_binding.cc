@@ -1,5 +1,11 @@
 // engram._engram._Collection: retrieval::Collection for the Python layer (engram/collection.py),
 // run with the GIL released; results become dicts.
+#include <nanobind/nanobind.h>
+#include <nanobind/stl/optional.h>
+#include <nanobind/stl/string.h>
+#include <nanobind/stl/vector.h>
+
+#include <atomic>
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -7,11 +13,6 @@
 #include <span>
 #include <string>
 #include <vector>
-
-#include <nanobind/nanobind.h>
-#include <nanobind/stl/optional.h>
-#include <nanobind/stl/string.h>
-#include <nanobind/stl/vector.h>
 
 #include "bindings.h"
 #include "errors.h"
@@ -55,8 +56,12 @@ class Collection {
   template <class F>
   auto Run(F&& f) {
     nb::gil_scoped_release release;
-    std::shared_lock lock(mu_);
-    if (!collection_) Throw(Status::FailedPrecondition("collection '" + path_ + "' is closed"));
+    // Checked before locking: glibc's rwlock prefers readers, so a steady stream of calls
+    // would otherwise keep Close waiting.
+    std::shared_lock lock(mu_, std::defer_lock);
+    if (!closing_.load()) lock.lock();
+    if (!lock.owns_lock() || !collection_)
+      Throw(Status::FailedPrecondition("collection '" + path_ + "' is closed"));
     return f(*collection_);
   }
 
@@ -75,8 +80,10 @@ class Collection {
 
   nb::dict Ingest(std::string text, std::string source, std::string title,
                   std::vector<std::string> tags, std::string format) {
-    retrieval::DocumentInput doc{.text = std::move(text), .title = std::move(title),
-                                 .source = std::move(source), .tags = std::move(tags),
+    retrieval::DocumentInput doc{.text = std::move(text),
+                                 .title = std::move(title),
+                                 .source = std::move(source),
+                                 .tags = std::move(tags),
                                  .format = std::move(format)};
     const retrieval::IngestResult r =
         Run([&](retrieval::Collection& c) { return Unwrap(c.Ingest(doc)); });
@@ -119,8 +126,7 @@ class Collection {
   }
 
   nb::object Get(uint64_t id) {
-    Result<retrieval::DocumentInfo> d =
-        Run([&](retrieval::Collection& c) { return c.Get(id); });
+    Result<retrieval::DocumentInfo> d = Run([&](retrieval::Collection& c) { return c.Get(id); });
     if (!d.ok() && d.status().code() == StatusCode::kNotFound) return nb::none();
     return DocumentDict(Unwrap(std::move(d)));
   }
@@ -130,8 +136,7 @@ class Collection {
   }
 
   nb::dict Stats() {
-    const retrieval::CollectionStats st =
-        Run([&](retrieval::Collection& c) { return c.Stats(); });
+    const retrieval::CollectionStats st = Run([&](retrieval::Collection& c) { return c.Stats(); });
     nb::dict d;
     d["documents"] = st.documents;
     d["chunks"] = st.chunks;
@@ -146,6 +151,7 @@ class Collection {
 
   void Close() {
     nb::gil_scoped_release release;
+    closing_.store(true);
     std::unique_lock lock(mu_);
     collection_.reset();
     embedder_.reset();
@@ -159,7 +165,8 @@ class Collection {
 
  private:
   std::string path_;
-  mutable std::shared_mutex mu_;  // shared by calls, exclusive for Close
+  std::atomic<bool> closing_{false};                   // set by Close: new calls fail at once
+  mutable std::shared_mutex mu_;                       // shared by calls, exclusive for Close
   std::unique_ptr<inference::BertEmbedder> embedder_;  // declared first: outlives collection_
   std::unique_ptr<retrieval::Collection> collection_;
 };

@@ -3,11 +3,11 @@
 // registered for its code (engram/errors.py), with the Status message as its text.
 #pragma once
 
+#include <nanobind/nanobind.h>
+
 #include <exception>
 #include <string>
 #include <utility>
-
-#include <nanobind/nanobind.h>
 
 #include "common/result.h"
 #include "common/status.h"
@@ -16,8 +16,7 @@ namespace engram::python {
 
 class StatusError : public std::exception {
  public:
-  explicit StatusError(Status status)
-      : status_(std::move(status)), what_(status_.ToString()) {}
+  explicit StatusError(Status status) : status_(std::move(status)), what_(status_.ToString()) {}
   const Status& status() const { return status_; }
   const char* what() const noexcept override { return what_.c_str(); }
 

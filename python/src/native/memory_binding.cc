@@ -2,8 +2,15 @@
 // checks and shapes arguments; this file converts them, runs the store with the GIL released and
 // turns results into dicts.
 #include <Python.h>
+#include <nanobind/nanobind.h>
+#include <nanobind/stl/map.h>
+#include <nanobind/stl/optional.h>
+#include <nanobind/stl/string.h>
+#include <nanobind/stl/tuple.h>
+#include <nanobind/stl/vector.h>
 
 #include <algorithm>
+#include <atomic>
 #include <exception>
 #include <map>
 #include <memory>
@@ -12,13 +19,6 @@
 #include <string>
 #include <tuple>
 #include <vector>
-
-#include <nanobind/nanobind.h>
-#include <nanobind/stl/map.h>
-#include <nanobind/stl/optional.h>
-#include <nanobind/stl/string.h>
-#include <nanobind/stl/tuple.h>
-#include <nanobind/stl/vector.h>
 
 #include "bindings.h"
 #include "errors.h"
@@ -33,8 +33,8 @@ namespace {
 
 using Metadata = std::map<std::string, std::string>;
 // One episode to append: session, role, text, metadata, importance, timestamp_ms, expires_ms.
-using EpisodeIn = std::tuple<std::string, std::string, std::string, Metadata, double, int64_t,
-                             int64_t>;
+using EpisodeIn =
+    std::tuple<std::string, std::string, std::string, Metadata, double, int64_t, int64_t>;
 
 memory::Episode ToEpisode(EpisodeIn&& in) {
   memory::Episode e;
@@ -51,10 +51,11 @@ memory::Episode ToEpisode(EpisodeIn&& in) {
 
 // Recall weights by their Python names; an unknown name is refused, not ignored.
 void ApplyWeights(const std::map<std::string, double>& weights, memory::RecallOptions& o) {
-  const std::map<std::string, double*> fields = {
-      {"relevance", &o.relevance_weight}, {"bm25", &o.bm25_weight},
-      {"recency", &o.recency_weight},     {"importance", &o.importance_weight},
-      {"half_life_hours", &o.half_life_hours}};
+  const std::map<std::string, double*> fields = {{"relevance", &o.relevance_weight},
+                                                 {"bm25", &o.bm25_weight},
+                                                 {"recency", &o.recency_weight},
+                                                 {"importance", &o.importance_weight},
+                                                 {"half_life_hours", &o.half_life_hours}};
   for (const auto& [name, value] : weights) {
     const auto it = fields.find(name);
     if (it == fields.end()) {
@@ -97,9 +98,9 @@ memory::Summarizer PythonSummarizer(nb::callable summarize, std::exception_ptr& 
       for (const memory::Episode& e : episodes) batch.append(EpisodeDict(e));
       nb::object text = summarize(batch);
       if (!nb::isinstance<nb::str>(text)) {
-        throw nb::type_error(("summarize must return str, not " +
-                              std::string(nb::type_name(text.type()).c_str()))
-                                 .c_str());
+        throw nb::type_error(
+            ("summarize must return str, not " + std::string(nb::type_name(text.type()).c_str()))
+                .c_str());
       }
       Py_ssize_t size = 0;
       const char* utf8 = PyUnicode_AsUTF8AndSize(text.ptr(), &size);
@@ -122,8 +123,12 @@ class Store {
   template <class F>
   auto Run(F&& f) {
     nb::gil_scoped_release release;
-    std::shared_lock lock(mu_);
-    if (!store_) Throw(Status::FailedPrecondition("memory store '" + path_ + "' is closed"));
+    // Checked before locking: glibc's rwlock prefers readers, so a steady stream of calls
+    // would otherwise keep Close waiting.
+    std::shared_lock lock(mu_, std::defer_lock);
+    if (!closing_.load()) lock.lock();
+    if (!lock.owns_lock() || !store_)
+      Throw(Status::FailedPrecondition("memory store '" + path_ + "' is closed"));
     return f(*store_);
   }
 
@@ -273,6 +278,7 @@ class Store {
   // Waits for calls in flight, then closes the database (saving the vector indexes).
   void Close() {
     nb::gil_scoped_release release;
+    closing_.store(true);
     std::unique_lock lock(mu_);
     store_.reset();
     embedder_.reset();
@@ -289,8 +295,9 @@ class Store {
  private:
   std::string path_;
   int dim_ = 0;
-  std::string embedder_name_;  // empty without an embedder
-  mutable std::shared_mutex mu_;  // shared by calls, exclusive for Close
+  std::string embedder_name_;                          // empty without an embedder
+  std::atomic<bool> closing_{false};                   // set by Close: new calls fail at once
+  mutable std::shared_mutex mu_;                       // shared by calls, exclusive for Close
   std::unique_ptr<inference::BertEmbedder> embedder_;  // declared first: outlives store_
   std::unique_ptr<memory::EpisodicStore> store_;
 };
@@ -327,8 +334,8 @@ void BindMemory(nb::module_& m) {
            "Removes a session's episodes; returns how many.")
       .def("purge", &Store::Purge, arg("namespace"),
            "Removes a whole namespace; returns how many episodes it held.")
-      .def("consolidate", &Store::Consolidate, arg("namespace"), arg("session"),
-           arg("summarize"), arg("keep_recent"), arg("min_span"),
+      .def("consolidate", &Store::Consolidate, arg("namespace"), arg("session"), arg("summarize"),
+           arg("keep_recent"), arg("min_span"),
            "Replaces old episodes of a session by summarize(episodes); returns the summary's id "
            "or 0.")
       .def("namespaces", &Store::Namespaces, "The namespaces that hold episodes, sorted.")

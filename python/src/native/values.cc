@@ -1,13 +1,13 @@
 #include "values.h"
 
-#include <chrono>
-#include <cstdio>
-#include <cstring>
-
 #include <nanobind/ndarray.h>
 #include <nanobind/stl/map.h>
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/vector.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
 
 #include "errors.h"
 
@@ -21,12 +21,23 @@ using AnyArray = nb::ndarray<nb::ro, nb::device::cpu>;
 std::string DtypeName(nb::dlpack::dtype t) {
   const char* kind = "dtype";
   switch (static_cast<nb::dlpack::dtype_code>(t.code)) {
-    case nb::dlpack::dtype_code::Int: kind = "int"; break;
-    case nb::dlpack::dtype_code::UInt: kind = "uint"; break;
-    case nb::dlpack::dtype_code::Float: kind = "float"; break;
-    case nb::dlpack::dtype_code::Bfloat: kind = "bfloat"; break;
-    case nb::dlpack::dtype_code::Complex: kind = "complex"; break;
-    case nb::dlpack::dtype_code::Bool: return "bool";
+    case nb::dlpack::dtype_code::Int:
+      kind = "int";
+      break;
+    case nb::dlpack::dtype_code::UInt:
+      kind = "uint";
+      break;
+    case nb::dlpack::dtype_code::Float:
+      kind = "float";
+      break;
+    case nb::dlpack::dtype_code::Bfloat:
+      kind = "bfloat";
+      break;
+    case nb::dlpack::dtype_code::Complex:
+      kind = "complex";
+      break;
+    case nb::dlpack::dtype_code::Bool:
+      return "bool";
   }
   return kind + std::to_string(t.bits);
 }
@@ -60,27 +71,24 @@ AnyArray CheckedArray(nb::handle obj, const char* what) {
                              .c_str());
   }
   if (!CContiguous(a)) {
-    throw nb::type_error((std::string(what) +
-                          " must be C-contiguous (use numpy.ascontiguousarray)")
-                             .c_str());
+    throw nb::type_error(
+        (std::string(what) + " must be C-contiguous (use numpy.ascontiguousarray)").c_str());
   }
   return a;
 }
 
 }  // namespace
 
-std::vector<std::vector<float>> ReadRows(nb::handle array, size_t rows, int dim,
-                                         const char* what) {
+std::vector<std::vector<float>> ReadRows(nb::handle array, size_t rows, int dim, const char* what) {
   const AnyArray a = CheckedArray(array, what);
   const bool one_row = a.ndim() == 1 && rows == 1 && a.shape(0) == static_cast<size_t>(dim);
   const bool matrix = a.ndim() == 2 && a.shape(0) == rows && a.shape(1) == static_cast<size_t>(dim);
   if (!one_row && !matrix) {
-    const std::string want = rows == 1 ? "(" + std::to_string(dim) + ",) or (1, " +
-                                             std::to_string(dim) + ")"
-                                       : "(" + std::to_string(rows) + ", " +
-                                             std::to_string(dim) + ")";
-    Throw(Status::InvalidArgument(std::string(what) + " has shape " + ShapeText(a) +
-                                  "; expected " + want + " (" + std::to_string(rows) +
+    const std::string want =
+        rows == 1 ? "(" + std::to_string(dim) + ",) or (1, " + std::to_string(dim) + ")"
+                  : "(" + std::to_string(rows) + ", " + std::to_string(dim) + ")";
+    Throw(Status::InvalidArgument(std::string(what) + " has shape " + ShapeText(a) + "; expected " +
+                                  want + " (" + std::to_string(rows) +
                                   (rows == 1 ? " text" : " texts") + ", dimension " +
                                   std::to_string(dim) + ")"));
   }

@@ -3,12 +3,12 @@
 // documents as the dicts the Python API returns. Call with the GIL held.
 #pragma once
 
+#include <nanobind/nanobind.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
-
-#include <nanobind/nanobind.h>
 
 #include "memory/episodic_store.h"
 #include "retrieval/collection.h"

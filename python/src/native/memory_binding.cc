@@ -90,7 +90,9 @@ nb::list EpisodeList(const std::vector<memory::Episode>& episodes) {
 // A Python callable as a memory::Summarizer. It runs on the store's calling thread with the GIL
 // taken back; an exception it raises is kept in `raised` (rethrown by the caller once the store
 // returns) and stops consolidation with kCancelled.
-memory::Summarizer PythonSummarizer(nb::callable summarize, std::exception_ptr& raised) {
+// `summarize` is borrowed (the caller's argument keeps it alive): copies of the Summarizer made
+// without the GIL must not touch reference counts.
+memory::Summarizer PythonSummarizer(nb::handle summarize, std::exception_ptr& raised) {
   return [summarize, &raised](std::span<const memory::Episode> episodes) -> Result<std::string> {
     nb::gil_scoped_acquire acquire;
     try {
@@ -239,7 +241,7 @@ class Store {
   uint64_t Consolidate(const std::string& ns, const std::string& session, nb::callable summarize,
                        size_t keep_recent, size_t min_span) {
     std::exception_ptr raised;
-    const memory::Summarizer summarizer = PythonSummarizer(std::move(summarize), raised);
+    const memory::Summarizer summarizer = PythonSummarizer(summarize, raised);
     Result<uint64_t> id = Run([&](memory::EpisodicStore& s) {
       return s.Consolidate(ns, session, summarizer,
                            {.keep_recent = keep_recent, .min_span = min_span});

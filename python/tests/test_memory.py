@@ -133,6 +133,7 @@ def test_stats_namespaces_and_mem0_aliases(mem):
     assert mem.get("1", namespace="alice")["memory"] == "hello"  # Mem0 passes ids as str
     assert mem.search("hello", user_id="alice")[0]["memory"] == "hello"
     assert len(mem.get_all(user_id="alice", run_id="r1")) == 1
+    assert len(mem.search("hello", user_id="alice", limit=1)) == 1
     with pytest.raises(ValueError, match="not both"):
         mem.add("x", namespace="a", user_id="b")
 
@@ -157,3 +158,13 @@ def test_checkpoint_opens_as_a_store(mem, tmp_path):
     mem.checkpoint(tmp_path / "copy")
     with engram.Memory(tmp_path / "copy") as copy:
         assert copy.get(1)["memory"] == "copied"
+
+
+def test_an_explicit_model_path_opens_the_default_models_store(tmp_path):
+    import os
+    models = os.environ.get("ENGRAM_MODELS_DIR", os.path.expanduser("~/.cache/engram/models"))
+    with engram.Memory(tmp_path / "m") as m:
+        m.add("made with the default embedder")
+    with engram.Memory(tmp_path / "m", os.path.join(models, "all-MiniLM-L6-v2")) as m:
+        assert m.get(1)["memory"] == "made with the default embedder"
+        assert m.dim == 384

@@ -80,7 +80,7 @@ class Memory:
         ``{"role": ..., "content": ...}`` dicts (role defaults to "user"). A list is written
         in one atomic batch: all of it or (on error or crash) none. Texts are stored as given
         (Mem0's ``infer=False``). ``metadata`` and ``importance`` (0 to 1) apply to every
-        episode; ``timestamp_ms`` (Unix epoch milliseconds; None: now) too.
+        episode; ``timestamp_ms`` (Unix epoch milliseconds; None or 0: now) too.
 
         ``vectors``: the embeddings to store instead of embedding the texts: a float32,
         C-contiguous numpy array of shape (dim,) for one text or (n, dim) for n messages. It is
@@ -194,6 +194,7 @@ class Memory:
         to_ms: Optional[int] = None,
         user_id: Optional[str] = None,
         run_id: Optional[str] = None,
+        limit: Optional[int] = None,
     ) -> list[Episode]:
         """The ``k`` episodes of ``namespace`` that best match ``query``, best first.
 
@@ -204,11 +205,13 @@ class Memory:
         ``from_ms`` / ``to_ms``: a time range (inclusive). ``vector``: the query's embedding
         (float32, shape (dim,)), required for a store opened with ``dim=``. ``weights``
         overrides the score's weights (keys relevance, bm25, recency, importance,
-        half_life_hours). An unknown namespace gives [].
+        half_life_hours). An unknown namespace gives []. ``limit`` is Mem0's name for ``k``.
         """
         ns = check.choose(namespace, user_id, "namespace", "user_id", "default")
         if run_id is not None:
             session = check.text(run_id, "run_id")
+        if limit is not None:
+            k = limit
         if vector is None and not self._store.embedder_name:
             raise InvalidArgument(
                 f"this store has no embedder (dim={self._store.dim}): pass vector=")

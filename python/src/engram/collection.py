@@ -93,7 +93,7 @@ class Collection:
     def list(self) -> list[dict[str, Any]]:
         """Every document: ``id``, ``title``, ``source``, ``format``, ``sha256``, ``tags``,
         ``created_at``, ``updated_at``, ``bytes``, ``chunks``."""
-        return self._c.list()
+        return self._c.list_documents()
 
     def get(self, document_id: int) -> Optional[dict[str, Any]]:
         """A document's description (as in ``list``), or None when there is no such id."""

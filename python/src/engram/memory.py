@@ -245,7 +245,7 @@ class Memory:
         ns = check.choose(namespace, user_id, "namespace", "user_id", "default")
         if run_id is not None:
             session = check.text(run_id, "run_id")
-        return self._store.list(
+        return self._store.list_episodes(
             ns, check.optional_text(session, "session"),
             check.integer(limit, "limit", 1, 2**31 - 1))
 

@@ -26,8 +26,8 @@ namespace nb = nanobind;
 namespace engram::python {
 namespace {
 
-nb::dict IngestDict(const retrieval::IngestResult& r, const std::string& source) {
-  nb::dict d;
+PyDict IngestDict(const retrieval::IngestResult& r, const std::string& source) {
+  PyDict d;
   d["id"] = r.id;
   d["outcome"] = std::string(retrieval::IngestOutcomeName(r.outcome));
   d["chunks"] = r.chunks;
@@ -78,8 +78,8 @@ class Collection {
     collection_ = Unwrap(retrieval::Collection::Open(path, embedder_.get(), options));
   }
 
-  nb::dict Ingest(std::string text, std::string source, std::string title,
-                  std::vector<std::string> tags, std::string format) {
+  PyDict Ingest(std::string text, std::string source, std::string title,
+                std::vector<std::string> tags, std::string format) {
     retrieval::DocumentInput doc{.text = std::move(text),
                                  .title = std::move(title),
                                  .source = std::move(source),
@@ -90,7 +90,7 @@ class Collection {
     return IngestDict(r, doc.source);
   }
 
-  nb::dict IngestFile(const std::string& path, const std::vector<std::string>& tags) {
+  PyDict IngestFile(const std::string& path, const std::vector<std::string>& tags) {
     retrieval::DocumentInput doc;
     const retrieval::IngestResult r = Run([&](retrieval::Collection& c) {
       doc = ReadDocumentFile(path, tags);
@@ -99,8 +99,8 @@ class Collection {
     return IngestDict(r, doc.source);
   }
 
-  nb::list Search(const std::string& query, int k, const std::string& mode,
-                  const std::vector<std::string>& tags, const std::string& source_prefix) {
+  PyDictList Search(const std::string& query, int k, const std::string& mode,
+                    const std::vector<std::string>& tags, const std::string& source_prefix) {
     retrieval::SearchOptions o;
     o.mode = Unwrap(retrieval::ParseSearchMode(mode));
     o.k = k;
@@ -108,7 +108,7 @@ class Collection {
     o.source_prefix = source_prefix;
     const std::vector<retrieval::SearchHit> hits =
         Run([&](retrieval::Collection& c) { return Unwrap(c.Search(query, o)); });
-    nb::list out;
+    PyDictList out;
     for (const retrieval::SearchHit& h : hits) out.append(HitDict(h));
     return out;
   }
@@ -117,27 +117,29 @@ class Collection {
     Run([&](retrieval::Collection& c) { Check(c.Delete(std::span<const uint64_t>(ids))); });
   }
 
-  nb::list List() {
+  PyDictList List() {
     const std::vector<retrieval::DocumentInfo> docs =
         Run([&](retrieval::Collection& c) { return Unwrap(c.List()); });
-    nb::list out;
+    PyDictList out;
     for (const retrieval::DocumentInfo& d : docs) out.append(DocumentDict(d));
     return out;
   }
 
-  nb::object Get(uint64_t id) {
+  PyOptionalDict Get(uint64_t id) {
     Result<retrieval::DocumentInfo> d = Run([&](retrieval::Collection& c) { return c.Get(id); });
-    if (!d.ok() && d.status().code() == StatusCode::kNotFound) return nb::none();
-    return DocumentDict(Unwrap(std::move(d)));
+    if (!d.ok() && d.status().code() == StatusCode::kNotFound) {
+      return nb::borrow<PyOptionalDict>(nb::none());
+    }
+    return nb::borrow<PyOptionalDict>(DocumentDict(Unwrap(std::move(d))));
   }
 
   std::string Text(uint64_t id) {
     return Run([&](retrieval::Collection& c) { return Unwrap(c.DocumentText(id)); });
   }
 
-  nb::dict Stats() {
+  PyDict Stats() {
     const retrieval::CollectionStats st = Run([&](retrieval::Collection& c) { return c.Stats(); });
-    nb::dict d;
+    PyDict d;
     d["documents"] = st.documents;
     d["chunks"] = st.chunks;
     d["index_kind"] = std::string(retrieval::IndexKindName(st.index_kind));
@@ -188,7 +190,7 @@ void BindCollection(nb::module_& m) {
            arg("source_prefix"), "The best k chunks for `query` as dicts, best first.")
       .def("delete", &Collection::Delete, arg("ids"),
            "Deletes documents in one atomic write (all, or none when one is missing).")
-      .def("list", &Collection::List, "Every document's description.")
+      .def("list_documents", &Collection::List, "Every document's description.")
       .def("get", &Collection::Get, arg("id"), "A document's description, or None.")
       .def("text", &Collection::Text, arg("id"), "A document's text as its chunks hold it.")
       .def("stats", &Collection::Stats, "Document and chunk counts, index kind and size.")

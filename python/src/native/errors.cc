@@ -23,7 +23,7 @@ PyObject* ClassFor(StatusCode code) {
   return PyExc_RuntimeError;  // only before engram/errors.py registered its classes
 }
 
-void SetErrorClasses(nb::dict classes) {
+void SetErrorClasses(nb::typed<nb::dict, int, nb::type_object> classes) {
   for (auto [code, cls] : classes) {
     if (!PyLong_Check(code.ptr()) || !PyType_Check(cls.ptr()) ||
         !PyType_IsSubtype(reinterpret_cast<PyTypeObject*>(cls.ptr()),

@@ -81,8 +81,8 @@ std::vector<memory::Episode> ListUpTo(const memory::EpisodicStore& s, const std:
   return out;
 }
 
-nb::list EpisodeList(const std::vector<memory::Episode>& episodes) {
-  nb::list out;
+PyDictList EpisodeList(const std::vector<memory::Episode>& episodes) {
+  PyDictList out;
   for (const memory::Episode& e : episodes) out.append(EpisodeDict(e));
   return out;
 }
@@ -163,10 +163,10 @@ class Store {
     return Run([&](memory::EpisodicStore& s) { return Unwrap(s.AppendBatch(ns, episodes)); });
   }
 
-  nb::list Search(const std::string& ns, const std::string& query, int k,
-                  const std::optional<std::string>& session, const Metadata& filters,
-                  nb::handle vector, const std::map<std::string, double>& weights,
-                  std::optional<int64_t> from_ms, std::optional<int64_t> to_ms) {
+  PyDictList Search(const std::string& ns, const std::string& query, int k,
+                    const std::optional<std::string>& session, const Metadata& filters,
+                    nb::handle vector, const std::map<std::string, double>& weights,
+                    std::optional<int64_t> from_ms, std::optional<int64_t> to_ms) {
     memory::RecallOptions o;
     o.k = k;
     o.session = session.value_or("");
@@ -177,19 +177,21 @@ class Store {
     if (!vector.is_none()) o.query_embedding = std::move(ReadRows(vector, 1, dim_, "vector")[0]);
     const std::vector<memory::RecalledEpisode> hits =
         Run([&](memory::EpisodicStore& s) { return Unwrap(s.Recall(ns, query, o)); });
-    nb::list out;
+    PyDictList out;
     for (const memory::RecalledEpisode& h : hits) out.append(RecalledDict(h));
     return out;
   }
 
-  nb::object Get(const std::string& ns, uint64_t id) {
+  PyOptionalDict Get(const std::string& ns, uint64_t id) {
     Result<memory::Episode> e = Run([&](memory::EpisodicStore& s) { return s.Get(ns, id); });
-    if (!e.ok() && e.status().code() == StatusCode::kNotFound) return nb::none();
-    return EpisodeDict(Unwrap(std::move(e)));
+    if (!e.ok() && e.status().code() == StatusCode::kNotFound) {
+      return nb::borrow<PyOptionalDict>(nb::none());
+    }
+    return nb::borrow<PyOptionalDict>(EpisodeDict(Unwrap(std::move(e))));
   }
 
   // Live episodes oldest first: one session's, or every session's merged by time.
-  nb::list List(const std::string& ns, const std::optional<std::string>& session, size_t limit) {
+  PyDictList List(const std::string& ns, const std::optional<std::string>& session, size_t limit) {
     const std::vector<memory::Episode> episodes = Run([&](memory::EpisodicStore& s) {
       if (session) return ListUpTo(s, ns, *session, limit);
       std::vector<memory::Episode> all;
@@ -217,7 +219,7 @@ class Store {
     return Run([&](memory::EpisodicStore& s) { return Unwrap(s.Update(ns, id, changes)); });
   }
 
-  nb::list History(const std::string& ns, uint64_t id) {
+  PyDictList History(const std::string& ns, uint64_t id) {
     return EpisodeList(Run([&](memory::EpisodicStore& s) { return Unwrap(s.History(ns, id)); }));
   }
 
@@ -238,8 +240,9 @@ class Store {
     });
   }
 
-  uint64_t Consolidate(const std::string& ns, const std::string& session, nb::callable summarize,
-                       size_t keep_recent, size_t min_span) {
+  uint64_t Consolidate(const std::string& ns, const std::string& session,
+                       nb::typed<nb::callable, nb::str(PyDictList)> summarize, size_t keep_recent,
+                       size_t min_span) {
     std::exception_ptr raised;
     const memory::Summarizer summarizer = PythonSummarizer(summarize, raised);
     Result<uint64_t> id = Run([&](memory::EpisodicStore& s) {
@@ -258,10 +261,10 @@ class Store {
     return Run([&](memory::EpisodicStore& s) { return Unwrap(s.Sessions(ns)); });
   }
 
-  nb::dict Stats(const std::optional<std::string>& ns) {
+  nb::typed<nb::dict, nb::str, int> Stats(const std::optional<std::string>& ns) {
     const memory::StoreStats st =
         Run([&](memory::EpisodicStore& s) { return Unwrap(s.Stats(ns.value_or(""))); });
-    nb::dict d;
+    nb::typed<nb::dict, nb::str, int> d;
     d["namespaces"] = st.namespaces;
     d["episodes"] = st.episodes;
     d["index_vectors"] = st.index_vectors;
@@ -323,7 +326,7 @@ void BindMemory(nb::module_& m) {
            "The best k episodes for `query` as dicts, best first.")
       .def("get", &Store::Get, arg("namespace"), arg("id"),
            "The episode `id` as a dict, or None when it is not a live episode of `namespace`.")
-      .def("list", &Store::List, arg("namespace"), arg("session").none(), arg("limit"),
+      .def("list_episodes", &Store::List, arg("namespace"), arg("session").none(), arg("limit"),
            "At most `limit` live episodes, oldest first.")
       .def("update", &Store::Update, arg("namespace"), arg("id"), arg("text").none(),
            arg("role").none(), arg("metadata").none(), arg("importance").none(),

@@ -4,9 +4,11 @@
 #pragma once
 
 #include <nanobind/nanobind.h>
+#include <nanobind/stl/optional.h>
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -14,6 +16,11 @@
 #include "retrieval/collection.h"
 
 namespace engram::python {
+
+// What the stubs show for the dicts and lists the API returns.
+using PyDict = nanobind::typed<nanobind::dict, nanobind::str, nanobind::any>;
+using PyDictList = nanobind::typed<nanobind::list, PyDict>;
+using PyOptionalDict = nanobind::typed<nanobind::object, std::optional<PyDict>>;
 
 // `array` as `rows` embeddings of `dim` floats. It must be a CPU array (numpy, or anything
 // with the buffer protocol or DLPack) of dtype float32, C-contiguous, shaped (rows, dim) or,

@@ -61,6 +61,9 @@ def test_bad_values_are_invalid_argument(mem):
         with pytest.raises(ValueError):
             call()
     assert count(mem) == 0 and mem.namespaces() == []
+    with pytest.raises(engram.InvalidArgument) as e:
+        mem.add("x", namespace="has space")
+    assert e.value.code == "invalid argument" and "has space" in e.value.message
 
 
 def test_invalid_utf8_is_refused(mem):

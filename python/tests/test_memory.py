@@ -97,6 +97,7 @@ def test_consolidate_replaces_old_turns_by_a_summary(mem):
 
     def summarize(episodes):
         seen.extend(e["memory"] for e in episodes)
+        assert mem.get(episodes[0]["id"], namespace="default")["memory"] == "turn 0"  # re-entry
         return "summary of " + ", ".join(e["memory"] for e in episodes)
 
     id = mem.consolidate("s", summarize, keep_recent=4, min_span=2)

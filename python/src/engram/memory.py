@@ -168,7 +168,8 @@ class Memory:
         episode (role "summary") whose text is ``summarize(episodes)`` (oldest first, the dicts
         ``get`` returns). Does nothing unless at least ``min_span`` would be replaced. Returns
         the summary's id, or 0. An exception from ``summarize`` propagates; nothing changes.
-        ``summarize`` runs while the store holds its write lock: it must not call this store."""
+        ``summarize`` runs on the calling thread outside the store's locks, so it may read the
+        store (e.g. ``search`` for context)."""
         if not callable(summarize):
             raise TypeError(f"summarize must be callable, not {check.type_name(summarize)}")
         return self._store.consolidate(

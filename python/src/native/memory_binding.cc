@@ -89,9 +89,9 @@ PyDictList EpisodeList(const std::vector<memory::Episode>& episodes) {
 
 // A Python callable as a memory::Summarizer. It runs on the store's calling thread with the GIL
 // taken back; an exception it raises is kept in `raised` (rethrown by the caller once the store
-// returns) and stops consolidation with kCancelled.
-// `summarize` is borrowed (the caller's argument keeps it alive): copies of the Summarizer made
-// without the GIL must not touch reference counts.
+// returns) and stops consolidation with kCancelled. `summarize` is borrowed (the caller's
+// argument keeps it alive), so copies of the Summarizer made without the GIL touch no reference
+// counts.
 memory::Summarizer PythonSummarizer(nb::handle summarize, std::exception_ptr& raised) {
   return [summarize, &raised](std::span<const memory::Episode> episodes) -> Result<std::string> {
     nb::gil_scoped_acquire acquire;

@@ -3,6 +3,13 @@ find_package(Threads REQUIRED)
 find_package(OpenMP REQUIRED)            # before faiss: its CMake config links OpenMP::OpenMP_CXX
 find_package(faiss CONFIG REQUIRED)      # Debian 1.7.3, CPU only
 find_package(RocksDB CONFIG REQUIRED)
+# RocksDB's shared library where there is one: Debian's static archive is not position-independent
+# code, so it cannot go into a shared object (the Python module, a user's plugin).
+if(TARGET RocksDB::rocksdb-shared)
+  set(ENGRAM_ROCKSDB RocksDB::rocksdb-shared)
+else()
+  set(ENGRAM_ROCKSDB RocksDB::rocksdb)
+endif()
 find_package(nlohmann_json CONFIG REQUIRED)
 find_package(spdlog CONFIG REQUIRED)
 find_package(CLI11 CONFIG REQUIRED)

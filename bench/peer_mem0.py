@@ -15,7 +15,7 @@ so that memory use is attributable; the parent runs the children in alternation 
 Mem0, engram, ...) for --rounds rounds and prints a Markdown table (or, with --json, one JSON
 object) of the medians. Run it through bench/peer_mem0.sh, which builds the venv; on its own:
   .venv-bench-mem0/bin/python bench/peer_mem0.py [--locomo FILE] [--conversations N]
-      [--rounds R] [--work-dir DIR] [--json]
+      [--rounds R] [--work-dir DIR] [--json] [--save FILE]
 """
 import argparse
 import calendar
@@ -134,7 +134,7 @@ class Mem0Store:
 
 
 class EngramStore:
-    """engram.Memory with its defaults (default embedder: the same model; combined score)."""
+    """engram.Memory with its defaults (combined score), given the same model directory."""
 
     @staticmethod
     def load_library():
@@ -143,7 +143,7 @@ class EngramStore:
     def __init__(self, model_dir, store_dir):
         import engram
         self.path = os.path.join(store_dir, "engram")
-        self.memory = engram.Memory(self.path)
+        self.memory = engram.Memory(self.path, embedder=model_dir)
 
     def add_turn(self, namespace, session, turn):
         return list(self.memory.add(turn["text"], namespace=namespace, session=session["key"],
@@ -208,7 +208,8 @@ def add_calls(store, namespace, session, mode):
 
 
 def add_all(store, conversations, mode):
-    """Adds every turn; returns ({memory id: dia_id}, seconds in all, each call's ms)."""
+    """Adds every turn; returns ({(namespace, memory id): dia_id}, seconds in all, each call's
+    ms). engram's ids count from 1 in each namespace, so an id alone is not unique."""
     dia_of, call_ms = {}, []
     start = time.perf_counter()
     for c in conversations:
@@ -219,7 +220,7 @@ def add_all(store, conversations, mode):
                 call_ms.append((time.perf_counter() - t0) * 1000)
                 if len(ids) != len(turns):
                     raise RuntimeError(f"add returned {len(ids)} ids for {len(turns)} turns")
-                dia_of.update(zip(ids, (t["dia_id"] for t in turns)))
+                dia_of.update(((c["id"], i), t["dia_id"]) for i, t in zip(ids, turns))
     return dia_of, time.perf_counter() - start, call_ms
 
 
@@ -235,7 +236,7 @@ def recall_tally(conversations, store, dia_of):
             cat = by_category.setdefault(q["category"], {"questions": 0, **{k: 0.0 for k in KS}})
             cat["questions"] += 1
             for k in KS:
-                found = {dia_of.get(h) for h in hits[:k]}
+                found = {dia_of.get((c["id"], h)) for h in hits[:k]}
                 recall = sum(e in found for e in q["evidence"]) / len(q["evidence"])
                 sums[k] += recall
                 cat[k] += recall
@@ -326,7 +327,12 @@ def run_children(args):
                 if done.returncode != 0:
                     sys.stderr.write(done.stderr[-4000:])
                     sys.exit(f"peer_mem0: the {system} child ({mode}) failed")
-                runs.append({"round": r + 1, **json.loads(done.stdout.strip().splitlines()[-1])})
+                run = json.loads(done.stdout.strip().splitlines()[-1])
+                runs.append({"round": r + 1, **run})
+                print(f"peer_mem0:   {run['add_turns_per_s']:.1f} turns/s"
+                      + (f", recall@10 {run['recall']['recall@10']:.3f}, search p50/p99 "
+                         f"{run['search_ms_p50']:.1f}/{run['search_ms_p99']:.1f} ms"
+                         if "recall" in run else ""), file=sys.stderr, flush=True)
     return runs
 
 
@@ -384,38 +390,46 @@ def targets(mem0, engram):
     }
 
 
-def ratio(a, b):
-    return f"{a / b:.2f}x" if b else "-"
+def compare(mem0, engram, better):
+    """engram against Mem0 in words: "engram 12.3x faster" (better: "higher" or "lower")."""
+    if not mem0 or not engram:
+        return "-"
+    ahead = engram >= mem0 if better == "higher" else engram <= mem0
+    factor = max(engram, mem0) / min(engram, mem0)
+    words = {("higher", True): "higher", ("higher", False): "lower",
+             ("lower", True): "less", ("lower", False): "more"}
+    return f"engram {factor:.2f}x {words[(better, ahead)]}"
 
 
 def table_rows(m, e):
     """(what, Mem0, engram, engram against Mem0) rows of the table."""
-    rows = [(f"evidence recall@{k}", f"{m['recall'][f'recall@{k}']:.3f}",
-             f"{e['recall'][f'recall@{k}']:.3f}",
-             ratio(e["recall"][f"recall@{k}"], m["recall"][f"recall@{k}"])) for k in KS]
+    rows = []
+    for k in KS:
+        a, b = m["recall"][f"recall@{k}"], e["recall"][f"recall@{k}"]
+        rows.append((f"evidence recall@{k}", f"{a:.3f}", f"{b:.3f}", f"{b - a:+.3f}"))
     for cat, cm in m["recall"]["by_category"].items():
-        ce = e["recall"]["by_category"][cat]
-        rows.append((f"recall@10, category {cat} ({cm['questions']} q.)",
-                     f"{cm['recall@10']:.3f}", f"{ce['recall@10']:.3f}",
-                     ratio(ce["recall@10"], cm["recall@10"])))
+        a, b = cm["recall@10"], e["recall"]["by_category"][cat]["recall@10"]
+        rows.append((f"recall@10, category {cat} ({cm['questions']} questions)", f"{a:.3f}",
+                     f"{b:.3f}", f"{b - a:+.3f}"))
     for mode in ADD_MODES:
-        key = f"add_turns_per_s_per_{mode}"
-        rows.append((f"add, one call per {mode} (turns/s)", f"{m[key]:.1f}", f"{e[key]:.1f}",
-                     ratio(e[key], m[key])))
-        key = f"add_call_ms_p50_per_{mode}"
-        rows.append((f"add, one call per {mode}: call p50 (ms)", f"{m[key]:.2f}",
-                     f"{e[key]:.2f}", ratio(m[key], e[key]) + " less"))
+        a, b = m[f"add_turns_per_s_per_{mode}"], e[f"add_turns_per_s_per_{mode}"]
+        rows.append((f"add, one call per {mode} (turns/s)", f"{a:.1f}", f"{b:.1f}",
+                     compare(a, b, "higher")))
+        a, b = m[f"add_call_ms_p50_per_{mode}"], e[f"add_call_ms_p50_per_{mode}"]
+        rows.append((f"add, one call per {mode}: p50 of a call (ms)", f"{a:.2f}", f"{b:.2f}",
+                     compare(a, b, "lower")))
     for q in ("p50", "p99"):
-        key = f"search_ms_{q}"
-        rows.append((f"search k={SEARCH_K} {q} (ms, query embedding included)", f"{m[key]:.2f}",
-                     f"{e[key]:.2f}", ratio(m[key], e[key]) + " less"))
-    rows.append(("disk after the run (MB)", f"{m['disk_bytes'] / 1e6:.2f}",
-                 f"{e['disk_bytes'] / 1e6:.2f}", ratio(m["disk_bytes"], e["disk_bytes"]) + " less"))
+        a, b = m[f"search_ms_{q}"], e[f"search_ms_{q}"]
+        rows.append((f"search k={SEARCH_K} {q} (ms, query embedding included)", f"{a:.2f}",
+                     f"{b:.2f}", compare(a, b, "lower")))
+    a, b = m["disk_bytes"], e["disk_bytes"]
+    rows.append(("disk after the per-turn run (MB)", f"{a / 1e6:.2f}", f"{b / 1e6:.2f}",
+                 compare(a, b, "lower")))
     for key, label in (("after_import", "RSS after importing the library"),
                        ("after_open", "RSS after opening the store (model loaded)"),
                        ("peak", "peak RSS")):
-        rows.append((f"{label} (MB)", f"{m['rss_mb'][key]:.0f}", f"{e['rss_mb'][key]:.0f}",
-                     ratio(m["rss_mb"][key], e["rss_mb"][key]) + " less"))
+        a, b = m["rss_mb"][key], e["rss_mb"][key]
+        rows.append((f"{label} (MB)", f"{a:.0f}", f"{b:.0f}", compare(a, b, "lower")))
     return rows
 
 
@@ -459,6 +473,9 @@ def run_parent(args):
         "targets": targets(mem0, engram),
         "runs": runs,
     }
+    if args.save:
+        with open(args.save, "w", encoding="utf-8") as f:
+            json.dump(result, f, indent=2)
     print(json.dumps(result, indent=2) if args.json else markdown(result))
 
 
@@ -482,6 +499,7 @@ def parse_args():
     ap.add_argument("--model", default=default_model(),
                     help="all-MiniLM-L6-v2 folder (default $ENGRAM_MODELS_DIR/all-MiniLM-L6-v2)")
     ap.add_argument("--json", action="store_true", help="one JSON object instead of the table")
+    ap.add_argument("--save", metavar="FILE", help="also write the JSON object to FILE")
     ap.add_argument("--system", choices=SYSTEMS, help=argparse.SUPPRESS)
     ap.add_argument("--add-mode", choices=ADD_MODES, help=argparse.SUPPRESS)
     args = ap.parse_args()

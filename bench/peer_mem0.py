@@ -8,7 +8,16 @@ timestamp); every question with evidence is a search in its conversation's names
 evidence recall@k is the share of the question's evidence dia_ids among the top k hits,
 averaged over questions, overall and per LoCoMo category. Both systems embed with
 all-MiniLM-L6-v2 from the same local directory; neither calls an LLM (Mem0 adds with
-infer=False).
+infer=False: each message is embedded and inserted as given, one at a time, list or not).
+Recall is scored through the ids each add returns (engram's count from 1 per namespace, so the
+key is (namespace, id)); the per-turn adds also carry the dia_id as metadata.
+
+What each system ranks by: engram, its default combined score (cosine, BM25, recency,
+importance; the Python API measures recency from the wall clock, where `eval memory` measures
+it from the conversation's last session). Mem0 2.x adds BM25 (fastembed's "Qdrant/bm25") and
+entity boosts (spaCy's en_core_web_sm) only with `mem0ai[nlp,extras]`, whose models download
+at run time; offline, with `pip install mem0ai`, it ranks by cosine alone (threshold 0.1, its
+default) and says so in its log.
 
 Each measurement runs in its own child process (`--system mem0|engram --add-mode turn|session`)
 so that memory use is attributable; the parent runs the children in alternation (Mem0, engram,
@@ -90,7 +99,9 @@ def read_locomo(path, limit):
 # ---------------------------------------------------------------- the two systems
 
 class Mem0Store:
-    """Mem0 as its docs set it up locally: Qdrant in embedded (path) mode, SQLite history."""
+    """Mem0 with its default vector store, Qdrant, in embedded (path) mode (qdrant-client's
+    in-process store: exact search in numpy, points kept in a SQLite file), and its SQLite
+    history database; the huggingface embedder on the local model directory."""
 
     @staticmethod
     def load_library():

@@ -24,7 +24,7 @@ so that memory use is attributable; the parent runs the children in alternation 
 Mem0, engram, ...) for --rounds rounds and prints a Markdown table (or, with --json, one JSON
 object) of the medians. Run it through bench/peer_mem0.sh, which builds the venv; on its own:
   .venv-bench-mem0/bin/python bench/peer_mem0.py [--locomo FILE] [--conversations N]
-      [--rounds R] [--work-dir DIR] [--json] [--save FILE]
+      [--rounds R] [--work-dir DIR] [--torch-threads N] [--json] [--save FILE]
 """
 import argparse
 import calendar
@@ -107,8 +107,11 @@ class Mem0Store:
     def load_library():
         import mem0  # noqa: F401
 
-    def __init__(self, model_dir, store_dir):
+    def __init__(self, model_dir, store_dir, torch_threads):
         from mem0 import Memory
+        if torch_threads:
+            import torch
+            torch.set_num_threads(torch_threads)
         self.vector_dir = os.path.join(store_dir, "qdrant")
         self.history_db = os.path.join(store_dir, "history.db")
         self.memory = Memory.from_config({
@@ -151,7 +154,7 @@ class EngramStore:
     def load_library():
         import engram  # noqa: F401
 
-    def __init__(self, model_dir, store_dir):
+    def __init__(self, model_dir, store_dir, torch_threads):
         import engram
         self.path = os.path.join(store_dir, "engram")
         self.memory = engram.Memory(self.path, embedder=model_dir)
@@ -273,7 +276,7 @@ def run_child(args):
         STORES[args.system].load_library()
         rss_import = rss_mb()
         t0 = time.perf_counter()
-        store = STORES[args.system](args.model, store_dir)
+        store = STORES[args.system](args.model, store_dir, args.torch_threads)
         open_s = time.perf_counter() - t0
         rss_open = rss_mb()
         dia_of, add_s, call_ms = add_all(store, conversations, args.add_mode)
@@ -321,6 +324,8 @@ def child_command(args, system, mode):
         cmd += ["--conversations", str(args.conversations)]
     if args.work_dir:
         cmd += ["--work-dir", args.work_dir]
+    if args.torch_threads:
+        cmd += ["--torch-threads", str(args.torch_threads)]
     return cmd
 
 
@@ -477,6 +482,7 @@ def run_parent(args):
             "model": os.path.basename(args.model), "episode_text": "<speaker>: <text>",
             "mem0": "qdrant embedded (path), SQLite history, huggingface embedder, "
                     "add(infer=False), search(top_k, filters={user_id}) with its defaults",
+            "mem0_torch_threads": args.torch_threads or "torch's default",
             "engram": "engram.Memory defaults (combined score; recency from the wall clock)",
             "search": f"one search per question at k={SEARCH_K}: its latency, and recall@k "
                       "from its first k hits"},
@@ -509,6 +515,9 @@ def parse_args():
     ap.add_argument("--work-dir", help="where the stores go (default: the temp folder)")
     ap.add_argument("--model", default=default_model(),
                     help="all-MiniLM-L6-v2 folder (default $ENGRAM_MODELS_DIR/all-MiniLM-L6-v2)")
+    ap.add_argument("--torch-threads", type=int,
+                    help="Mem0's torch threads (default: torch's, one per core); 1 helps on a "
+                         "loaded machine, where two spinning threads slow torch several fold")
     ap.add_argument("--json", action="store_true", help="one JSON object instead of the table")
     ap.add_argument("--save", metavar="FILE", help="also write the JSON object to FILE")
     ap.add_argument("--system", choices=SYSTEMS, help=argparse.SUPPRESS)
@@ -520,6 +529,8 @@ def parse_args():
         ap.error(f"no LoCoMo file at '{args.locomo}'")
     if not os.path.isdir(args.model):
         ap.error(f"no embedder at '{args.model}'; run scripts/fetch_models.sh")
+    if args.torch_threads is not None and args.torch_threads < 1:
+        ap.error("--torch-threads needs a positive count")
     if args.rounds < 1:
         ap.error("--rounds needs a positive count")
     if args.conversations is not None and args.conversations < 1:

@@ -2,7 +2,7 @@
 # engram's memory store against Mem0 (mem0ai) on LoCoMo, offline, the same embedder for both
 # (bench/peer_mem0.py says what is measured and how).
 #   Usage: bench/peer_mem0.sh [--conversations N] [--rounds R] [--locomo FILE]
-#                             [--work-dir DIR] [--json] [--save FILE]
+#                             [--work-dir DIR] [--torch-threads N] [--json] [--save FILE]
 # Builds .venv-bench-mem0 the first time: the pinned Mem0 set below (torch from PyPI, with its
 # CUDA wheels, ~3 GB) and the engram package from ./python. With no installed engram C++ package
 # that builds the libraries too (many minutes; its build folder, build-bench-mem0/, is kept so a

@@ -461,8 +461,8 @@ def markdown(result):
              f"{' '.join(mach['load_average_at_end'])}; {result['date']}; "
              f"engram commit {result['commit']}",
              f"Mem0 {mv['mem0ai']} (qdrant-client {mv['qdrant-client']}, sentence-transformers "
-             f"{mv['sentence-transformers']}, torch {mv['torch']}, {mv['torch_threads']} "
-             f"threads) | engram {ev['engram']}", "",
+             f"{mv['sentence-transformers']}, torch {mv['torch']}, torch threads "
+             f"{mv['torch_threads']}) | engram {ev['engram']}", "",
              "| | Mem0 | engram | engram vs Mem0 |", "|---|---|---|---|"]
     lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in table_rows(m, e)]
     lines.append("")

@@ -28,7 +28,7 @@ sys.exit(any(m.version(name) != v for name, v in pins.items()))" "${PINS[@]}" 2>
 
 install_engram() {
   [ -f python/pyproject.toml ] || die "no ./python/pyproject.toml (the engram package)"
-  local args=(--no-build-isolation -C build-dir=build-bench-mem0/python)
+  local args=(--no-build-isolation -C "build-dir=$PWD/build-bench-mem0/python")
   [ -n "${ENGRAM_PREFIX:-}" ] && args+=(-C "cmake.define.CMAKE_PREFIX_PATH=$ENGRAM_PREFIX")
   echo "peer_mem0: installing the engram package from ./python into $venv" >&2
   nice "$venv/bin/pip" install --quiet --disable-pip-version-check "${args[@]}" ./python \

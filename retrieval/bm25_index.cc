@@ -193,6 +193,9 @@ struct Bm25Index::Scratch {
   std::vector<uint32_t> stamp;
   uint32_t generation = 0;
   std::vector<uint64_t> touched;
+  // Marks for merging id lists without repeats: mark[id] == mark_generation.
+  std::vector<uint32_t> mark;
+  uint32_t mark_generation = 0;
 
   void Begin() {
     touched.clear();
@@ -202,11 +205,12 @@ struct Bm25Index::Scratch {
     }
   }
   bool Has(uint64_t id) const { return id < stamp.size() && stamp[id] == generation; }
-  void Add(uint64_t id, double v) {
+  double Add(uint64_t id, double v) {
     if (id >= score.size()) {
       const size_t n = std::max<size_t>(id + 1, score.size() + score.size() / 2 + 1024);
       score.resize(n);
       stamp.resize(n, 0);
+      mark.resize(n, 0);
     }
     if (stamp[id] != generation) {
       stamp[id] = generation;
@@ -215,6 +219,32 @@ struct Bm25Index::Scratch {
     } else {
       score[id] += v;
     }
+    return score[id];
+  }
+  // The n-th best score among `best` and `hot` (-infinity when fewer); `best` becomes the n
+  // ids that have it or better. Partial scores only grow, so this stays a lower bound of the
+  // n-th best final score; it costs O(|hot| + n), not O(|touched|).
+  double UpdateThreshold(std::span<const uint64_t> hot, std::vector<uint64_t>& best, size_t n) {
+    if (++mark_generation == 0) {
+      std::fill(mark.begin(), mark.end(), 0);
+      mark_generation = 1;
+    }
+    for (uint64_t id : hot) mark[id] = mark_generation;
+    std::vector<uint64_t> merged(hot.begin(), hot.end());
+    for (uint64_t id : best) {
+      if (mark[id] != mark_generation) merged.push_back(id);
+    }
+    if (merged.size() < n) {
+      best = std::move(merged);
+      return -std::numeric_limits<double>::infinity();
+    }
+    const auto nth = merged.begin() + static_cast<std::ptrdiff_t>(n - 1);
+    std::nth_element(merged.begin(), nth, merged.end(),
+                     [&](uint64_t a, uint64_t b) { return score[a] > score[b]; });
+    const double threshold = score[*nth];
+    merged.resize(n);
+    best = std::move(merged);
+    return threshold;
   }
   // The n-th best score among `ids` (-infinity when fewer).
   double NthBest(std::span<const uint64_t> ids, size_t n) const {
@@ -388,9 +418,11 @@ double Bm25Index::Bound(const Bm25Query::Term& t, uint32_t max_tf, uint32_t min_
          kBoundSlack;
 }
 
-// Adds term t's contribution to every allowed document that holds it.
+// Adds term t's contribution to every allowed document that holds it; the ids whose score
+// reaches `threshold` go to `hot` (when given).
 Status Bm25Index::ScanTerm(const Bm25Query& query, size_t t,
-                           const std::function<bool(uint64_t)>* allowed, Scratch& scratch) const {
+                           const std::function<bool(uint64_t)>* allowed, double threshold,
+                           std::vector<uint64_t>* hot, Scratch& scratch) const {
   const Bm25Query::Term& term = query.terms[t];
   Cursor cursor(*this, term.term);
   bool valid = false;
@@ -401,8 +433,10 @@ Status Bm25Index::ScanTerm(const Bm25Query& query, size_t t,
     for (size_t i = 0; i < seg.count; ++i) {
       const uint64_t id = seg.Id(i);
       if (allowed != nullptr && !(*allowed)(id)) continue;
-      scratch.Add(id, term.repeats * Bm25TermScore(term.idf, seg.Tf(i), seg.Length(i),
-                                                   query.stats.average_length, params_));
+      const double score =
+          scratch.Add(id, term.repeats * Bm25TermScore(term.idf, seg.Tf(i), seg.Length(i),
+                                                       query.stats.average_length, params_));
+      if (hot != nullptr && score >= threshold) hot->push_back(id);
     }
   }
 }
@@ -411,8 +445,8 @@ Status Bm25Index::ScanTerm(const Bm25Query& query, size_t t,
 // a candidate that cannot reach the n-th best partial score any more is dropped (block-max:
 // judged with the bound of the segment that would hold it).
 Status Bm25Index::ScoreCandidates(const Bm25Query& query, size_t first_term, size_t n,
-                                  std::vector<uint64_t>& candidates, Scratch& scratch,
-                                  uint64_t* dropped) const {
+                                  double threshold, std::vector<uint64_t>& candidates,
+                                  Scratch& scratch, uint64_t* dropped) const {
   const size_t m = query.terms.size();
   const double avg = query.stats.average_length;
   std::vector<double> rest(m + 1, 0.0);  // what terms t.. can add to any document, at most
@@ -420,7 +454,7 @@ Status Bm25Index::ScoreCandidates(const Bm25Query& query, size_t first_term, siz
     rest[t] = rest[t + 1] + query.terms[t].repeats * std::max(query.terms[t].idf, 0.0) *
                                 (params_.k1 + 1.0) * kBoundSlack;
   }
-  double threshold = scratch.NthBest(candidates, n);
+  threshold = std::max(threshold, scratch.NthBest(candidates, n));
   for (size_t t = first_term; t < m; ++t) {
     const Bm25Query::Term& term = query.terms[t];
     Cursor cursor(*this, term.term);
@@ -459,26 +493,39 @@ Result<std::vector<RankedItem>> Bm25Index::TopN(const Bm25Query& query, size_t n
   // A negative idf (epsilon floor of a negative mean) breaks the bounds: score every posting.
   const bool exhaustive = std::any_of(query.terms.begin(), query.terms.end(),
                                       [](const Bm25Query::Term& t) { return t.idf < 0.0; });
-  double rest = 0.0;  // what the terms not scanned yet can add to a document, at most
-  for (const Bm25Query::Term& t : query.terms) {
-    rest += t.repeats * std::max(t.idf, 0.0) * (params_.k1 + 1.0) * kBoundSlack;
+  // rest[t]: what terms t.. can add to any document, at most (rest[m] is exactly 0).
+  std::vector<double> rest(m + 1, 0.0);
+  for (size_t u = m; u-- > 0;) {
+    rest[u] = rest[u + 1] + query.terms[u].repeats * std::max(query.terms[u].idf, 0.0) *
+                                (params_.k1 + 1.0) * kBoundSlack;
   }
+  // A lower bound of the n-th best final score, from the n best partial scores so far.
+  double threshold = -std::numeric_limits<double>::infinity();
+  std::vector<uint64_t> hot, best;
   size_t t = 0;
   for (; t < m; ++t) {
     // Once n documents score more than every unscanned term together could give, a document
     // seen by none of the scanned terms cannot enter the top n.
-    if (!exhaustive && scratch.touched.size() >= n && scratch.NthBest(scratch.touched, n) > rest) {
-      break;
+    if (!exhaustive && threshold > rest[t]) break;
+    hot.clear();
+    if (Status s = ScanTerm(query, t, allowed, threshold, exhaustive ? nullptr : &hot, scratch);
+        !s.ok()) {
+      return s;
     }
-    if (Status s = ScanTerm(query, t, allowed, scratch); !s.ok()) return s;
-    rest -= query.terms[t].repeats * std::max(query.terms[t].idf, 0.0) * (params_.k1 + 1.0) *
-            kBoundSlack;
+    if (!exhaustive) threshold = std::max(threshold, scratch.UpdateThreshold(hot, best, n));
   }
-  std::vector<uint64_t> candidates = scratch.touched;
-  uint64_t dropped = 0;
+  // Only documents that can still reach the threshold stay candidates.
+  std::vector<uint64_t> candidates;
+  for (uint64_t id : scratch.touched) {
+    if (exhaustive || scratch.score[id] + rest[t] >= threshold) candidates.push_back(id);
+  }
+  uint64_t dropped = scratch.touched.size() - candidates.size();
   if (t < m) {
     std::sort(candidates.begin(), candidates.end());
-    if (Status s = ScoreCandidates(query, t, n, candidates, scratch, &dropped); !s.ok()) return s;
+    if (Status s = ScoreCandidates(query, t, n, threshold, candidates, scratch, &dropped);
+        !s.ok()) {
+      return s;
+    }
   }
   if (stats != nullptr) *stats = {t, dropped};
   out.reserve(candidates.size());

@@ -145,8 +145,8 @@ class Bm25Index {
   double Bound(const Bm25Query::Term& t, uint32_t max_tf, uint32_t min_length,
                double average_length) const;
   Status ScanTerm(const Bm25Query& query, size_t t, const std::function<bool(uint64_t)>* allowed,
-                  Scratch& scratch) const;
-  Status ScoreCandidates(const Bm25Query& query, size_t first_term, size_t n,
+                  double threshold, std::vector<uint64_t>* hot, Scratch& scratch) const;
+  Status ScoreCandidates(const Bm25Query& query, size_t first_term, size_t n, double threshold,
                          std::vector<uint64_t>& candidates, Scratch& scratch,
                          uint64_t* dropped) const;
 

@@ -8,6 +8,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <map>
 #include <random>
@@ -302,6 +306,103 @@ TEST_F(Bm25IndexTest, RemovingAPostingThatIsNotStoredIsCorruption) {
   bad.Remove(6, std::vector<std::string>{"x"});
   rocksdb::WriteBatch batch;
   EXPECT_EQ(index.Apply(bad, batch).code(), StatusCode::kCorruption);
+}
+
+}  // namespace
+}  // namespace engram::retrieval
+
+namespace engram::retrieval {
+namespace {
+
+double Percentile(std::vector<double> v, double p) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0.0 : v[std::min(v.size() - 1, static_cast<size_t>(p * v.size()))];
+}
+
+// Not a test: the BM25 side of a recall at scale (the memory store's 1M-episode case). Docs of
+// 8-30 words over 30,000 with a Zipf background (ENGRAM_BM25_BENCH_DOCS, default 1,000,000),
+// written 1,000 per Apply; queries of a document's words; top 50 pruned, the same with pruning
+// off (n above the matches), and exact scores of 50 random ids (the vector side's candidates).
+//   build/bin/engram_retrieval_tests --gtest_also_run_disabled_tests \
+//     --gtest_filter='*DISABLED_ScaleBench*'
+TEST_F(Bm25IndexTest, DISABLED_ScaleBench) {
+  const char* env = std::getenv("ENGRAM_BM25_BENCH_DOCS");
+  const uint64_t docs = env != nullptr ? std::strtoull(env, nullptr, 10) : 1000000;
+  std::vector<double> weights;
+  for (int i = 0; i < 30000; ++i) weights.push_back(1.0 / std::pow(i + 1.0, 1.07));
+  std::discrete_distribution<int> pick(weights.begin(), weights.end());
+  std::mt19937_64 rng(11);
+  // ENGRAM_BM25_BENCH_TOPICS (default 1000; 0: pure Zipf): like `engram bench memory`'s
+  // corpus, each document has a topic and draws 80% of its words from the topic's 60.
+  const char* topics_env = std::getenv("ENGRAM_BM25_BENCH_TOPICS");
+  const uint64_t topics = topics_env != nullptr ? std::strtoull(topics_env, nullptr, 10) : 1000;
+  std::vector<std::vector<int>> topic_words(topics);
+  for (std::vector<int>& words : topic_words) {
+    for (int w = 0; w < 60; ++w) words.push_back(static_cast<int>(rng() % 30000));
+  }
+  auto word = [&](std::mt19937_64& r, uint64_t id) {
+    if (topics > 0 && r() % 5 != 0) return topic_words[id % topics][r() % 60];
+    return pick(r);
+  };
+  auto doc = [&](uint64_t id) {
+    std::mt19937_64 r(id);
+    std::vector<std::string> terms(8 + r() % 23);
+    for (std::string& t : terms) t = "t" + std::to_string(word(r, id));
+    return terms;
+  };
+  auto query_of = [&](uint64_t id) {
+    std::mt19937_64 r(id * 7919 + 1);
+    std::vector<std::string> terms(topics > 0 ? 6 : 4);
+    for (std::string& t : terms) t = "t" + std::to_string(word(r, id));
+    return terms;
+  };
+  const Bm25Index index = Index();
+  uint64_t total = 0;
+  const auto build = std::chrono::steady_clock::now();
+  for (uint64_t first = 1; first <= docs; first += 1000) {
+    Bm25Changes c;
+    for (uint64_t id = first; id < first + 1000 && id <= docs; ++id) {
+      const std::vector<std::string> terms = doc(id);
+      total += terms.size();
+      c.Add(id, terms);
+    }
+    Write(index, c);
+  }
+  const double build_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - build).count();
+  Bm25Stats stats{static_cast<int64_t>(docs), static_cast<double>(total) / docs, 0.0};
+  stats.mean_idf = *index.MeanIdf(stats.documents);
+  std::vector<double> pruned_ms, full_ms, score_ms;
+  size_t longest = 0;
+  for (int q = 0; q < 200; ++q) {
+    const std::vector<std::string> words = query_of(1 + rng() % docs);
+    const auto t0 = std::chrono::steady_clock::now();
+    Result<Bm25Query> query = index.Prepare(Text(words), stats);
+    ASSERT_TRUE(query.ok());
+    Result<std::vector<RankedItem>> top = index.TopN(*query, 50);
+    const auto t1 = std::chrono::steady_clock::now();
+    std::vector<uint64_t> ids;
+    for (int i = 0; i < 50; ++i) ids.push_back(1 + rng() % docs);
+    Result<std::vector<double>> scores = index.Score(*query, ids);
+    const auto t2 = std::chrono::steady_clock::now();
+    Result<std::vector<RankedItem>> full = index.TopN(*query, SIZE_MAX);
+    const auto t3 = std::chrono::steady_clock::now();
+    ASSERT_TRUE(top.ok() && scores.ok() && full.ok());
+    longest = std::max(longest, full->size());
+    for (size_t i = 0; i < top->size(); ++i) ASSERT_EQ((*top)[i].id, (*full)[i].id);
+    pruned_ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
+    score_ms.push_back(std::chrono::duration<double, std::milli>(t2 - t1).count());
+    full_ms.push_back(std::chrono::duration<double, std::milli>(t3 - t2).count());
+  }
+  std::printf("docs %llu, topics %llu (build %.1f s), most matches %zu\n"
+              "top-50 pruned   p50 %.2f ms  p99 %.2f ms\n"
+              "top-50 full     p50 %.2f ms  p99 %.2f ms\n"
+              "score 50 ids    p50 %.2f ms  p99 %.2f ms\n",
+              static_cast<unsigned long long>(docs), static_cast<unsigned long long>(topics),
+              build_s, longest,
+              Percentile(pruned_ms, 0.5), Percentile(pruned_ms, 0.99),
+              Percentile(full_ms, 0.5), Percentile(full_ms, 0.99), Percentile(score_ms, 0.5),
+              Percentile(score_ms, 0.99));
 }
 
 }  // namespace

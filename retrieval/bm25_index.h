@@ -30,11 +30,12 @@
 // bit-equal scores whichever path computed them; ties rank by ascending id.
 //
 // Ids should be dense (counters from 1): a query accumulates into a per-thread array indexed by
-// id (12 bytes per id up to the largest, kept for the thread's next query).
+// id (16 bytes per id up to the largest, kept for the thread's next query).
 //
 // Thread safety: const methods may run concurrently with each other and with writes to the
-// database (a query sees each key as RocksDB returns it at that moment; pass
-// ReadOptions with a snapshot to see one point in time).
+// database; a query reads each key as it is at that moment (no snapshot), so one racing a
+// write may see part of it. Apply must not run concurrently with another Apply on the same
+// prefix (the caller serialises its writers).
 #pragma once
 
 #include <rocksdb/db.h>

@@ -149,6 +149,15 @@ std::optional<DocumentInfo> DocumentFromJson(std::string_view s) {
   return d;
 }
 
+// A document of an ingest batch that needs writing.
+struct PendingDocument {
+  size_t input;  // its position in the batch
+  std::string sha;
+  DocumentInput meta;  // Normalised: everything but the text
+  std::optional<DocumentInfo> replaces;
+  std::vector<TextChunk> chunks;
+};
+
 std::string DocKey(uint64_t id) { return "d" + BigEndian64(id); }
 // "h<sha256>" -> id: written by builds before documents were identified by source alone; only
 // removed now.
@@ -206,6 +215,9 @@ struct Collection::State : RocksDatabase {
   mutable std::mutex idf_mu;
   mutable std::optional<double> mean_idf;
 
+  Result<std::vector<PendingDocument>> PlanIngest(std::span<const DocumentInput> documents,
+                                                 std::vector<IngestResult>& results,
+                                                 std::vector<std::string>& chunk_texts) const;
   // Open's steps (defined next to Open).
   Status OpenDatabase(bool create);
   Status Initialise(const json& embedder_identity);
@@ -699,36 +711,27 @@ bool SameDocument(const DocumentInfo& stored, const DocumentInput& n, const std:
 
 }  // namespace
 
-Result<std::vector<IngestResult>> Collection::IngestBatch(std::span<const DocumentInput> documents) {
-  State& s = *s_;
-  if (Status st = s.RefuseIfReadOnly("ingest into"); !st.ok()) return st;
-  std::lock_guard lock(s.write_mu);
-  std::vector<IngestResult> results(documents.size());
-  // Chunk every document that needs writing, then embed all chunks together.
-  struct Pending {
-    size_t input;
-    std::string sha;
-    DocumentInput meta;  // Normalised: everything but the text
-    std::optional<DocumentInfo> replaces;
-    std::vector<TextChunk> chunks;
-  };
-  std::vector<Pending> pending;
-  std::vector<std::string> chunk_texts;
+// Which documents of a batch need writing (a source already there with the same content is
+// kUnchanged in `results`), with their chunks; `chunk_texts` gets every chunk's text in order.
+Result<std::vector<PendingDocument>> Collection::State::PlanIngest(
+    std::span<const DocumentInput> documents, std::vector<IngestResult>& results,
+    std::vector<std::string>& chunk_texts) const {
+  std::vector<PendingDocument> pending;
   std::unordered_map<std::string, size_t> batch_sources;
-  auto count = [&](std::string_view t) { return s.embedder->CountTokens(t); };
+  auto count = [&](std::string_view t) { return embedder->CountTokens(t); };
   for (size_t i = 0; i < documents.size(); ++i) {
     const DocumentInput& d = documents[i];
-    Pending p{i, Sha256Hex(d.text), {}, std::nullopt, {}};
+    PendingDocument p{i, Sha256Hex(d.text), {}, std::nullopt, {}};
     p.meta = Normalised(d, p.sha);
     if (auto [at, fresh] = batch_sources.emplace(p.meta.source, i); !fresh) {
       return Status::InvalidArgument("ingest: documents " + std::to_string(at->second) + " and " +
                                      std::to_string(i) + " of one batch have the same source '" +
                                      p.meta.source + "'; a source names one document");
     }
-    Result<std::optional<uint64_t>> old = s.LookupId(SourceKey(p.meta.source));
+    Result<std::optional<uint64_t>> old = LookupId(SourceKey(p.meta.source));
     if (!old.ok()) return old.status();
     if (*old) {
-      Result<std::optional<DocumentInfo>> info = s.GetDocument(**old);
+      Result<std::optional<DocumentInfo>> info = GetDocument(**old);
       if (!info.ok()) return info.status();
       if (*info && SameDocument(**info, p.meta, p.sha)) {
         results[i] = {(*info)->id, IngestOutcome::kUnchanged, (*info)->chunks};
@@ -736,12 +739,24 @@ Result<std::vector<IngestResult>> Collection::IngestBatch(std::span<const Docume
       }
       p.replaces = *info;  // nullopt: a key left by an older build; overwritten below
     }
-    Result<std::vector<TextChunk>> chunks = ChunkText(d.text, s.options.chunking, count);
+    Result<std::vector<TextChunk>> chunks = ChunkText(d.text, options.chunking, count);
     if (!chunks.ok()) return chunks.status();
     p.chunks = std::move(*chunks);
     for (const TextChunk& c : p.chunks) chunk_texts.push_back(d.text.substr(c.begin, c.end - c.begin));
     pending.push_back(std::move(p));
   }
+  return pending;
+}
+
+Result<std::vector<IngestResult>> Collection::IngestBatch(std::span<const DocumentInput> documents) {
+  State& s = *s_;
+  if (Status st = s.RefuseIfReadOnly("ingest into"); !st.ok()) return st;
+  std::lock_guard lock(s.write_mu);
+  std::vector<IngestResult> results(documents.size());
+  // Chunk every document that needs writing, then embed all chunks together.
+  std::vector<std::string> chunk_texts;
+  ENGRAM_TRY_ASSIGN(std::vector<PendingDocument> pending,
+                    s.PlanIngest(documents, results, chunk_texts));
   std::vector<float> vectors;
   for (size_t start = 0; start < chunk_texts.size(); start += 64) {
     const size_t n = std::min<size_t>(64, chunk_texts.size() - start);
@@ -757,7 +772,7 @@ Result<std::vector<IngestResult>> Collection::IngestBatch(std::span<const Docume
   std::vector<std::pair<uint64_t, uint64_t>> add_chunks;  // chunk, document
   size_t next_vector = 0;
   const int64_t now = WallClockMs();
-  for (Pending& p : pending) {
+  for (PendingDocument& p : pending) {
     const DocumentInput& d = documents[p.input];
     IngestResult& result = results[p.input];
     DocumentInfo info;
@@ -976,18 +991,16 @@ Status ValidateSearch(std::string_view query, const SearchOptions& o) {
   return Status::OK();
 }
 
-Result<std::vector<SearchHit>> Collection::Search(std::string_view query,
-                                                  const SearchOptions& options) const {
-  const State& s = *s_;
-  if (Status st = ValidateSearch(query, options); !st.ok()) return st;
-  const int candidates = options.candidates > 0 ? options.candidates : std::max(4 * options.k, 50);
+namespace {
 
-  // Filters resolve to the set of allowed documents (null: everything).
+// The documents a search's filters admit; nullopt: every one.
+Result<std::optional<std::unordered_set<uint64_t>>> AllowedDocuments(const Collection& c,
+                                                                     const SearchOptions& options) {
   std::optional<std::unordered_set<uint64_t>> allowed_docs;
   if (options.document && options.tags.empty() && options.source_prefix.empty()) {
     allowed_docs.emplace({*options.document});
   } else if (!options.tags.empty() || !options.source_prefix.empty() || options.document) {
-    Result<std::vector<DocumentInfo>> docs = List();
+    Result<std::vector<DocumentInfo>> docs = c.List();
     if (!docs.ok()) return docs.status();
     allowed_docs.emplace();
     // Stored sources and tags are repaired UTF-8 (Normalised); filters match them so. A prefix
@@ -1004,6 +1017,19 @@ Result<std::vector<SearchHit>> Collection::Search(std::string_view query,
       if (ok) allowed_docs->insert(d.id);
     }
   }
+  return allowed_docs;
+}
+
+}  // namespace
+
+Result<std::vector<SearchHit>> Collection::Search(std::string_view query,
+                                                  const SearchOptions& options) const {
+  const State& s = *s_;
+  if (Status st = ValidateSearch(query, options); !st.ok()) return st;
+  const int candidates = options.candidates > 0 ? options.candidates : std::max(4 * options.k, 50);
+
+  ENGRAM_TRY_ASSIGN(const std::optional<std::unordered_set<uint64_t>> allowed_docs,
+                    AllowedDocuments(*this, options));
   auto doc_allowed = [&](uint64_t doc) { return !allowed_docs || allowed_docs->count(doc) > 0; };
 
   std::vector<RankedItem> bm25, dense;

@@ -321,6 +321,11 @@ Result<std::unique_ptr<EpisodicStore>> EpisodicStore::Open(const std::string& pa
   }
   bool existing = false;
   if (Status st = InspectDirectory(path, &existing); !st.ok()) return st;
+  if (existing) {
+    // A process killed while creating the store leaves a database without its records.
+    ENGRAM_TRY_ASSIGN(const bool unfinished, UnfinishedCreation(path, fs::path(path) / "db"));
+    existing = !unfinished;
+  }
   if (!existing && !options.create_if_missing) {
     return Status::NotFound("memory: no store in '" + path + "'");
   }

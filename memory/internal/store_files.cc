@@ -2,10 +2,15 @@
 
 #include <rocksdb/db.h>
 
+#include <algorithm>
+#include <iterator>
+#include <memory>
 #include <optional>
+#include <vector>
 
 #include "common/input_file.h"
 #include "common/random_id.h"
+#include "memory/internal/layout.h"
 #include "retrieval/rocks_store.h"
 
 namespace engram::memory::internal {
@@ -73,6 +78,29 @@ Result<std::string> ReadFormat(const std::string& path, const fs::path& db_path)
   const rocksdb::Status s = retrieval::ReadFormatMarker(db_path.string(), &format);
   if (!s.ok()) return Damaged(path, "RocksDB cannot read it: " + s.ToString());
   return format.value_or(std::string());
+}
+
+Result<bool> UnfinishedCreation(const std::string& path, const fs::path& db_path) {
+  std::vector<std::string> families;
+  rocksdb::Status s =
+      rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), db_path.string(), &families);
+  if (!s.ok()) return Damaged(path, "RocksDB cannot read it: " + s.ToString());
+  // Exactly the store's families (opening a new store creates them all, before any write).
+  std::sort(families.begin(), families.end());
+  std::vector<std::string> ours(std::begin(kCfNames), std::end(kCfNames));
+  std::sort(ours.begin(), ours.end());
+  if (families != ours) return false;
+  rocksdb::DBOptions options;
+  options.info_log = retrieval::NullRocksLogger();
+  retrieval::RocksDatabase ro;
+  const char* const kDefault[] = {rocksdb::kDefaultColumnFamilyName.c_str()};
+  s = ro.Open(db_path.string(), kDefault, options, rocksdb::ColumnFamilyOptions(),
+              /*read_only=*/true);
+  if (!s.ok()) return Damaged(path, "RocksDB cannot read it: " + s.ToString());
+  std::unique_ptr<rocksdb::Iterator> it(ro.db->NewIterator({}, ro.cf[0]));
+  it->SeekToFirst();
+  if (!it->status().ok()) return Damaged(path, "RocksDB cannot read it: " + it->status().ToString());
+  return !it->Valid();
 }
 
 Status CheckFormat(const std::string& path, std::string_view format) {

@@ -42,6 +42,12 @@ Status InspectDirectory(const std::string& path, bool* existing);
 // none); a database RocksDB cannot open is Damaged.
 Result<std::string> ReadFormat(const std::string& path, const std::filesystem::path& db_path);
 
+// Whether the database of an existing store directory is what a creation killed before its
+// first write leaves: nothing in the default column family (every write of the store puts
+// records there) and exactly the store's column families. Such a store is created again; anything
+// else is judged by its format marker. Read-only; a database RocksDB cannot read is Damaged.
+Result<bool> UnfinishedCreation(const std::string& path, const std::filesystem::path& db_path);
+
 // "" is not a store (kInvalidArgument); kFormat passes; anything else is kNotSupported "memory
 // store '<path>' has format '<found>'; this engram reads 'engram-memory 3': export it with the
 // older engram or start a new store".

@@ -166,6 +166,35 @@ TEST_F(EpisodicStoreHardeningTest, AnOlderFormatIsRefusedWithWhatToDo) {
   EXPECT_EQ(Snapshot(dir_), before);
 }
 
+// A process killed while creating a store leaves RocksDB's files and column families but none of
+// the store's records: the next Open creates the store there. A database with only RocksDB's
+// default family and nothing in it is still not a store.
+TEST_F(EpisodicStoreHardeningTest, AnInterruptedCreationIsFinishedByTheNextOpen) {
+  auto make_db = [&](std::vector<const char*> families) {
+    fs::remove_all(dir_);
+    fs::create_directories(dir_ / "db");
+    rocksdb::DBOptions o;
+    o.create_if_missing = true;
+    o.create_missing_column_families = true;
+    std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
+    for (const char* name : families) cfs.emplace_back(name, rocksdb::ColumnFamilyOptions());
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::DB* raw = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(o, (dir_ / "db").string(), cfs, &handles, &raw).ok());
+    for (auto* h : handles) raw->DestroyColumnFamilyHandle(h);
+    delete raw;
+  };
+  make_db({"default", "episodes", "sessions", "embeddings", "versions", "postings", "terms"});
+  {
+    auto store = Open();
+    ASSERT_NE(store, nullptr);
+    EXPECT_EQ(Add(*store, "x", "x 0"), 1u);
+  }
+  make_db({"default"});
+  auto refused = TryOpen(dir_);
+  EXPECT_EQ(refused.status().code(), StatusCode::kInvalidArgument);
+}
+
 TEST_F(EpisodicStoreHardeningTest, AnUnknownFormatIsRefusedAndNotWritten) {
   { ASSERT_NE(Open(), nullptr); }
   {

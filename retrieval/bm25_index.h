@@ -24,8 +24,9 @@
 //
 // Queries are exact: TopN returns what scoring every posting would, found with MaxScore (rare
 // terms first; once the N-th best partial score beats what the remaining terms could add, no new
-// document is admitted) and block-max (a segment whose max tf and min length bound every
-// contribution below what a candidate needs is not decoded). A document's score is the sum over
+// document is admitted; the remaining terms only complete candidates that can still make it)
+// and block-max (a candidate whose segment's max tf and min length bound its contribution below
+// what it still needs is dropped without looking it up). A document's score is the sum over
 // query terms in Bm25Query::terms order (idf descending, then term), so equal inputs give
 // bit-equal scores whichever path computed them; ties rank by ascending id.
 //
@@ -34,8 +35,8 @@
 //
 // Thread safety: const methods may run concurrently with each other and with writes to the
 // database; a query reads each key as it is at that moment (no snapshot), so one racing a
-// write may see part of it. Apply must not run concurrently with another Apply on the same
-// prefix (the caller serialises its writers).
+// write may see part of it. Apply reads the segments it edits from the database, so a batch
+// must be written before the next Apply on the same prefix (the caller serialises its writers).
 #pragma once
 
 #include <rocksdb/db.h>

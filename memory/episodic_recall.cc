@@ -23,8 +23,8 @@ namespace {
 using namespace internal;
 
 // The weighted score of every candidate, with its recency.
-void ScoreCandidates(const NsState& n, const RecallOptions& options, int64_t now,
-                     double best_bm25, std::vector<RecalledEpisode>& out) {
+void ScoreCandidates(const NsState& n, const RecallOptions& options, int64_t now, double best_bm25,
+                     std::vector<RecalledEpisode>& out) {
   const double half_life_ms = options.half_life_hours * 3600e3;
   for (RecalledEpisode& r : out) {
     const EpisodeInfo& i = n.info.at(r.episode.id);
@@ -155,9 +155,9 @@ Result<std::vector<RecalledEpisode>> EpisodicStore::Recall(std::string_view ns,
   if (found == nullptr || found->info.empty()) return std::vector<RecalledEpisode>();
   const NsState& n = *found;
   const int64_t now = options.now_ms != 0 ? options.now_ms : retrieval::WallClockMs();
-  const size_t candidates =
-      options.candidates > 0 ? static_cast<size_t>(options.candidates)
-                             : std::max<size_t>(4 * static_cast<size_t>(options.k), 50);
+  const size_t candidates = options.candidates > 0
+                                ? static_cast<size_t>(options.candidates)
+                                : std::max<size_t>(4 * static_cast<size_t>(options.k), 50);
 
   std::optional<uint32_t> session;
   if (!options.session.empty()) {
@@ -182,9 +182,9 @@ Result<std::vector<RecalledEpisode>> EpisodicStore::Recall(std::string_view ns,
     }
     return true;
   };
-  ENGRAM_TRY_ASSIGN(std::vector<RecalledEpisode> out,
-                    s.RecallCandidates(ns, n, query, query_vector, options, candidates, allowed,
-                                       filtered));
+  ENGRAM_TRY_ASSIGN(
+      std::vector<RecalledEpisode> out,
+      s.RecallCandidates(ns, n, query, query_vector, options, candidates, allowed, filtered));
   double best_bm25 = 0.0;
   for (const RecalledEpisode& r : out) best_bm25 = std::max(best_bm25, r.bm25);
   ScoreCandidates(n, options, now, best_bm25, out);

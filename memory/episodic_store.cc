@@ -6,6 +6,7 @@
 #include <rocksdb/options.h>
 #include <rocksdb/utilities/checkpoint.h>
 #include <rocksdb/write_batch.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <chrono>
@@ -15,8 +16,6 @@
 #include <nlohmann/json.hpp>
 #include <shared_mutex>
 #include <thread>
-
-#include <spdlog/spdlog.h>
 
 #include "common/json_write.h"
 #include "common/key_encoding.h"
@@ -71,8 +70,8 @@ void NsState::InvalidateIdf() {
 
 }  // namespace internal
 
-Result<std::vector<float>> EpisodicStore::State::EmbeddingFor(const std::string& text,
-                                                          const std::vector<float>& given) const {
+Result<std::vector<float>> EpisodicStore::State::EmbeddingFor(
+    const std::string& text, const std::vector<float>& given) const {
   std::vector<float> v;
   if (!given.empty()) {
     if (static_cast<int>(given.size()) != dim) {
@@ -142,10 +141,11 @@ Status EpisodicStore::State::LoadNamespace(const std::string& ns, uint64_t gener
     // rebuilt from the stored embeddings (an index that is behind may hold vectors of
     // episodes updated since, so it is not reused either).
     if (loaded.ok() || loaded.status().code() == StatusCode::kFailedPrecondition) {
-      spdlog::warn("memory: the index '{}' does not match namespace '{}' of this store ({}); "
-                   "rebuilding it from the stored embeddings",
-                   IndexPath(ns), ns,
-                   sealed ? "wrong size" : "another store's, another namespace's or stale");
+      spdlog::warn(
+          "memory: the index '{}' does not match namespace '{}' of this store ({}); "
+          "rebuilding it from the stored embeddings",
+          IndexPath(ns), ns,
+          sealed ? "wrong size" : "another store's, another namespace's or stale");
     }
     Result<std::unique_ptr<retrieval::VectorIndex>> created =
         retrieval::VectorIndex::Create(dim, options.index);
@@ -231,11 +231,11 @@ Status EpisodicStore::State::CheckEmbedder(std::string_view embedder_name) const
   if (!s.ok() || stored.is_discarded() || !stored.is_object()) {
     return Damaged(path, "its embedder record is missing or unreadable");
   }
-  const std::string stored_name =
-      stored.contains("name") && stored["name"].is_string() ? stored["name"].get<std::string>() : "";
-  const int stored_dim = stored.contains("dim") && stored["dim"].is_number_integer()
-                             ? stored["dim"].get<int>()
-                             : 0;
+  const std::string stored_name = stored.contains("name") && stored["name"].is_string()
+                                      ? stored["name"].get<std::string>()
+                                      : "";
+  const int stored_dim =
+      stored.contains("dim") && stored["dim"].is_number_integer() ? stored["dim"].get<int>() : 0;
   if (stored_dim != dim ||
       (!embedder_name.empty() && !stored_name.empty() && stored_name != embedder_name)) {
     return Status::FailedPrecondition("memory: '" + path + "' was built with embedder '" +
@@ -288,7 +288,8 @@ void EpisodicStore::State::WaitForCompactions() {
     const bool running = db->GetIntProperty("rocksdb.num-running-compactions", &value) && value > 0;
     bool pending = false;
     for (rocksdb::ColumnFamilyHandle* h : cf) {
-      pending = pending || (db->GetIntProperty(h, "rocksdb.compaction-pending", &value) && value > 0);
+      pending =
+          pending || (db->GetIntProperty(h, "rocksdb.compaction-pending", &value) && value > 0);
     }
     if (running) last_busy = now;
     if (!running && (!pending || now - last_busy > kQuiet)) return;
@@ -444,7 +445,9 @@ Result<std::vector<Episode>> EpisodicStore::History(std::string_view ns, uint64_
   std::unique_ptr<rocksdb::Iterator> it(s.db->NewIterator({}, s.cf[kVersions]));
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
     std::optional<Episode> e = DecodeEpisode(id, it->value().ToStringView());
-    if (!e) return Status::Corruption("memory: a version of episode " + std::to_string(id) + " is unreadable");
+    if (!e)
+      return Status::Corruption("memory: a version of episode " + std::to_string(id) +
+                                " is unreadable");
     versions.push_back(std::move(*e));
   }
   if (!it->status().ok()) return FromRocks(it->status(), "reading history");
@@ -476,7 +479,8 @@ Status EpisodicStore::Checkpoint(const std::string& dir) {
   fs::create_directories(dir, ec);
   if (ec) return Status::IOError("memory: cannot create '" + dir + "': " + ec.message());
   rocksdb::Checkpoint* raw = nullptr;
-  if (Status st = FromRocks(rocksdb::Checkpoint::Create(s.db.get(), &raw), "checkpoint"); !st.ok()) {
+  if (Status st = FromRocks(rocksdb::Checkpoint::Create(s.db.get(), &raw), "checkpoint");
+      !st.ok()) {
     return st;
   }
   std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw);
@@ -487,7 +491,8 @@ Status EpisodicStore::Checkpoint(const std::string& dir) {
   }
   // The indexes reflect the same generations as the checkpointed database (writers are held).
   fs::copy(fs::path(s.path) / "index", fs::path(dir) / "index", fs::copy_options::recursive, ec);
-  if (ec) return Status::IOError("memory: cannot copy the indexes to '" + dir + "': " + ec.message());
+  if (ec)
+    return Status::IOError("memory: cannot copy the indexes to '" + dir + "': " + ec.message());
   return Status::OK();
 }
 

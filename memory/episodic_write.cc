@@ -29,10 +29,8 @@ using retrieval::WallClockMs;
 }  // namespace
 
 void EpisodicStore::State::PutNsMeta(rocksdb::WriteBatch& batch, std::string_view ns,
-                                     uint64_t episodes, uint64_t total_terms,
-                                     uint64_t generation) {
-  const json j = {{"episodes", episodes}, {"total_terms", total_terms},
-                  {"generation", generation}};
+                                     uint64_t episodes, uint64_t total_terms, uint64_t generation) {
+  const json j = {{"episodes", episodes}, {"total_terms", total_terms}, {"generation", generation}};
   batch.Put(cf[kMeta], NsMetaKey(ns), JsonText(j));
 }
 
@@ -53,8 +51,7 @@ uint64_t EpisodicStore::State::RemoveEpisode(rocksdb::WriteBatch& batch, std::st
   return terms.size();
 }
 
-Result<std::vector<float>> EpisodicStore::State::EmbedAll(
-    std::span<const Episode> episodes) const {
+Result<std::vector<float>> EpisodicStore::State::EmbedAll(std::span<const Episode> episodes) const {
   std::vector<float> embeddings;
   embeddings.reserve(episodes.size() * static_cast<size_t>(dim));
   for (size_t i = 0; i < episodes.size(); ++i) {
@@ -115,9 +112,10 @@ Result<std::vector<uint64_t>> EpisodicStore::AppendBatch(std::string_view ns,
     changes.Add(e.id, episode_terms);
     terms += episode_terms.size();
     batch.Put(s.cf[kEpisodes], IdKey(ns, e.id), EncodeEpisode(e));
-    batch.Put(s.cf[kEmbeddings], IdKey(ns, e.id),
-              EncodeFloats(std::span(embeddings).subspan(i * static_cast<size_t>(s.dim),
-                                                         static_cast<size_t>(s.dim))));
+    batch.Put(
+        s.cf[kEmbeddings], IdKey(ns, e.id),
+        EncodeFloats(std::span(embeddings)
+                         .subspan(i * static_cast<size_t>(s.dim), static_cast<size_t>(s.dim))));
     batch.Put(s.cf[kSessions], SessionKey(ns, e.session, e.timestamp_ms, e.id), "");
     ids.push_back(static_cast<int64_t>(e.id));
     stored.push_back(std::move(e));
@@ -125,8 +123,7 @@ Result<std::vector<uint64_t>> EpisodicStore::AppendBatch(std::string_view ns,
   if (Status st = s.Bm25(ns).Apply(changes, batch); !st.ok()) return st;
   const uint64_t next_id = first_id + episodes.size();
   batch.Put(s.cf[kMeta], NextIdKey(ns), BigEndian64(next_id));
-  s.PutNsMeta(batch, ns, n.info.size() + episodes.size(), n.total_terms + terms,
-              n.generation + 1);
+  s.PutNsMeta(batch, ns, n.info.size() + episodes.size(), n.total_terms + terms, n.generation + 1);
   if (Status st = FromRocks(s.db->Write(s.WriteOpts(), &batch), "appending"); !st.ok()) return st;
   s.next_ids[std::string(ns)] = next_id;
   std::unique_lock lock(s.mu);
@@ -280,7 +277,8 @@ Status EpisodicStore::PurgeNamespace(std::string_view ns) {
   }
   std::error_code ec;
   fs::remove(s.IndexPath(ns), ec);
-  if (ec) return Status::IOError("memory: cannot remove '" + s.IndexPath(ns) + "': " + ec.message());
+  if (ec)
+    return Status::IOError("memory: cannot remove '" + s.IndexPath(ns) + "': " + ec.message());
   // Free the deleted ranges' space now rather than at some later compaction.
   for (int c = kEpisodes; c < kCfCount; ++c) {
     const rocksdb::Slice b(begin), e(end);

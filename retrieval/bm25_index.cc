@@ -288,8 +288,8 @@ Status Bm25Index::ApplyTerm(const std::string& term, const Bm25Changes::TermChan
   const std::string prefix = SegmentPrefix(term);
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator({}, postings_));
   std::map<uint64_t, std::vector<Posting>> segments;  // by first id; new ones too
-  std::vector<uint64_t> stored;                        // keys read from the database
-  std::vector<Posting> head;                           // ids before every stored segment
+  std::vector<uint64_t> stored;                       // keys read from the database
+  std::vector<Posting> head;                          // ids before every stored segment
   // The stored segment range the last lookup found: ids in [low, high) belong to the stored
   // segment keyed `low` (or to none when low is 0), so ascending ids seek once per segment.
   uint64_t low = 0, high = 0;
@@ -328,7 +328,7 @@ Status Bm25Index::ApplyTerm(const std::string& term, const Bm25Changes::TermChan
   std::vector<uint64_t> removed = change.removed;
   std::sort(removed.begin(), removed.end());
   for (uint64_t id : removed) {
-    ENGRAM_TRY_ASSIGN(std::vector<Posting>* s, segment_for(id));
+    ENGRAM_TRY_ASSIGN(std::vector<Posting> * s, segment_for(id));
     auto at = std::lower_bound(s->begin(), s->end(), id, by_id);
     if (at == s->end() || at->id != id) {
       return Status::Corruption("bm25 index: term '" + term + "' has no posting for " +
@@ -339,7 +339,7 @@ Status Bm25Index::ApplyTerm(const std::string& term, const Bm25Changes::TermChan
   std::vector<Bm25Changes::Posting> added = change.added;
   std::sort(added.begin(), added.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
   for (const Bm25Changes::Posting& p : added) {
-    ENGRAM_TRY_ASSIGN(std::vector<Posting>* s, segment_for(p.id));
+    ENGRAM_TRY_ASSIGN(std::vector<Posting> * s, segment_for(p.id));
     if (s != &head && !s->empty() && p.id > s->back().id && s->size() >= kBm25SegmentPostings) {
       segments[p.id].push_back({p.id, p.tf, p.length});  // a full last segment: start the next
       continue;

@@ -68,8 +68,7 @@ rocksdb::DBOptions BaseDatabaseOptions(bool create) {
   return o;
 }
 
-rocksdb::Status RocksDatabase::Open(const std::string& db_path,
-                                    std::span<const char* const> names,
+rocksdb::Status RocksDatabase::Open(const std::string& db_path, std::span<const char* const> names,
                                     const rocksdb::DBOptions& options,
                                     const rocksdb::ColumnFamilyOptions& cf_options,
                                     bool read_only) {

@@ -16,10 +16,14 @@ using json = nlohmann::json;
 constexpr size_t kMaxNamespaceBytes = 128;
 
 json EpisodeJson(const Episode& e) {
-  return {{"session", e.session},       {"role", e.role},
-          {"text", e.text},             {"timestamp_ms", e.timestamp_ms},
-          {"importance", e.importance}, {"metadata", e.metadata},
-          {"expires_ms", e.expires_ms}, {"version", e.version},
+  return {{"session", e.session},
+          {"role", e.role},
+          {"text", e.text},
+          {"timestamp_ms", e.timestamp_ms},
+          {"importance", e.importance},
+          {"metadata", e.metadata},
+          {"expires_ms", e.expires_ms},
+          {"version", e.version},
           {"sources", e.sources}};
 }
 
@@ -36,7 +40,6 @@ Status ValidateNamespace(std::string_view ns) {
   }
   return Status::OK();
 }
-
 
 // Keys: every key of a namespace starts with "<ns>\0".
 std::string NsPrefix(std::string_view ns) {

@@ -26,13 +26,13 @@ Status ValidateNamespace(std::string_view ns);
 // Every key of a namespace starts with "<ns>\0" (NsPrefix); NsEnd is the range's exclusive end.
 std::string NsPrefix(std::string_view ns);
 std::string NsEnd(std::string_view ns);
-std::string IdKey(std::string_view ns, uint64_t id);  // <ns>\0<id>
+std::string IdKey(std::string_view ns, uint64_t id);                       // <ns>\0<id>
 std::string SessionPrefix(std::string_view ns, std::string_view session);  // <ns>\0<session>\0
 std::string SessionKey(std::string_view ns, std::string_view session, int64_t time, uint64_t id);
 std::string VersionKey(std::string_view ns, uint64_t id, uint32_t version);
 // Default column family records of a namespace.
-std::string NsMetaKey(std::string_view ns);   // "ns/<ns>"
-std::string NextIdKey(std::string_view ns);   // "next_id/<ns>"
+std::string NsMetaKey(std::string_view ns);  // "ns/<ns>"
+std::string NextIdKey(std::string_view ns);  // "next_id/<ns>"
 
 // Embeddings: float32 × dim, host (little-endian) order.
 std::string EncodeFloats(std::span<const float> v);

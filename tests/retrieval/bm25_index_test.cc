@@ -26,9 +26,9 @@ using namespace std::string_literals;
 class Bm25IndexTest : public testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("engram-bm25-index-" + std::to_string(::getpid()) + "-" +
-            testing::UnitTest::GetInstance()->current_test_info()->name());
+    dir_ =
+        fs::temp_directory_path() / ("engram-bm25-index-" + std::to_string(::getpid()) + "-" +
+                                     testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(dir_);
     rocksdb::DBOptions o;
     o.create_if_missing = true;
@@ -90,9 +90,9 @@ std::vector<RankedItem> Exhaustive(const Model& docs, const Bm25Query& q, size_t
       const auto tf = std::count(terms.begin(), terms.end(), t.term);
       if (tf == 0) continue;
       holds = true;
-      score += t.repeats * Bm25TermScore(t.idf, static_cast<double>(tf),
-                                         static_cast<double>(terms.size()),
-                                         q.stats.average_length, {});
+      score +=
+          t.repeats * Bm25TermScore(t.idf, static_cast<double>(tf),
+                                    static_cast<double>(terms.size()), q.stats.average_length, {});
     }
     if (holds) out.push_back({id, score});
   }
@@ -142,7 +142,8 @@ size_t ExpectSameAsModel(const Bm25Index& index, const Model& docs, std::mt19937
     EXPECT_TRUE(q.ok());
     if (!q.ok()) return pruned;
     for (size_t n : {size_t{1}, size_t{3}, size_t{10}, size_t{50}, size_t{100000}}) {
-      for (const std::function<bool(uint64_t)>* allowed : {static_cast<const std::function<bool(uint64_t)>*>(nullptr), &odd}) {
+      for (const std::function<bool(uint64_t)>* allowed :
+           {static_cast<const std::function<bool(uint64_t)>*>(nullptr), &odd}) {
         Bm25PruneStats prune;
         Result<std::vector<RankedItem>> got = index.TopN(*q, n, allowed, &prune);
         EXPECT_TRUE(got.ok()) << got.status().ToString();
@@ -219,7 +220,8 @@ TEST_F(Bm25IndexTest, RandomWritesMatchAModelAndPrunedTopNMatchesAFullScan) {
       std::vector<Bm25Index::Posting> want;
       for (const auto& [id, terms] : docs) {
         const auto tf = std::count(terms.begin(), terms.end(), term);
-        if (tf > 0) want.push_back({id, static_cast<uint32_t>(tf), static_cast<uint32_t>(terms.size())});
+        if (tf > 0)
+          want.push_back({id, static_cast<uint32_t>(tf), static_cast<uint32_t>(terms.size())});
       }
       ASSERT_EQ(got->size(), want.size()) << term;
       for (size_t i = 0; i < want.size(); ++i) {
@@ -394,15 +396,14 @@ TEST_F(Bm25IndexTest, DISABLED_ScaleBench) {
     score_ms.push_back(std::chrono::duration<double, std::milli>(t2 - t1).count());
     full_ms.push_back(std::chrono::duration<double, std::milli>(t3 - t2).count());
   }
-  std::printf("docs %llu, topics %llu (build %.1f s), most matches %zu\n"
-              "top-50 pruned   p50 %.2f ms  p99 %.2f ms\n"
-              "top-50 full     p50 %.2f ms  p99 %.2f ms\n"
-              "score 50 ids    p50 %.2f ms  p99 %.2f ms\n",
-              static_cast<unsigned long long>(docs), static_cast<unsigned long long>(topics),
-              build_s, longest,
-              Percentile(pruned_ms, 0.5), Percentile(pruned_ms, 0.99),
-              Percentile(full_ms, 0.5), Percentile(full_ms, 0.99), Percentile(score_ms, 0.5),
-              Percentile(score_ms, 0.99));
+  std::printf(
+      "docs %llu, topics %llu (build %.1f s), most matches %zu\n"
+      "top-50 pruned   p50 %.2f ms  p99 %.2f ms\n"
+      "top-50 full     p50 %.2f ms  p99 %.2f ms\n"
+      "score 50 ids    p50 %.2f ms  p99 %.2f ms\n",
+      static_cast<unsigned long long>(docs), static_cast<unsigned long long>(topics), build_s,
+      longest, Percentile(pruned_ms, 0.5), Percentile(pruned_ms, 0.99), Percentile(full_ms, 0.5),
+      Percentile(full_ms, 0.99), Percentile(score_ms, 0.5), Percentile(score_ms, 0.99));
 }
 
 }  // namespace

@@ -148,8 +148,10 @@ class Bm25Index::Cursor {
       *out = &segment_;
       return Status::OK();
     }
+    // A few steps forward are cheaper than a seek when the id is likely within a few segments
+    // (judged by the id span of this one); a sparse id set seeks at once.
     bool valid = positioned_;
-    // A few steps forward are cheaper than a seek when the ids are dense in the list.
+    if (valid) valid = id - segment_.last() <= 4 * (segment_.last() - first_ + 1);
     for (int step = 0; valid && step < 4; ++step) {
       if (Status s = Next(&valid); !s.ok()) return s;
       if (!valid) {

@@ -45,19 +45,19 @@
 // writers; writes are serialised internally.
 //
 // Storage (RocksDB column families; keys start with "<namespace>\0"):
-//   default     "format" ("engram-memory 2"), "embedder", "store_id" (32 random hex digits),
+//   default     "format" ("engram-memory 3"), "embedder", "store_id" (32 random hex digits),
 //               "next_id/<ns>" (the namespace's id counter, big-endian u64),
 //               "ns/<ns>" (per-namespace statistics and write generation, JSON)
 //   episodes    <ns>\0<id>                      -> the episode (JSON, without its embedding)
 //   sessions    <ns>\0<session>\0<time><id>     -> "" (session/time index)
 //   embeddings  <ns>\0<id>                      -> float32 × dim
 //   versions    <ns>\0<id><version>             -> an earlier version (JSON)
-//   postings    <ns>\0<term>\0<id>              -> term frequency, episode length (BM25)
+//   postings    <ns>\0<term>\0<first id>        -> a segment of up to 128 postings (BM25)
 //   terms       <ns>\0<term>                    -> document frequency
-// and index/<ns>.vindex (retrieval/vector_index.h; its sequence is the seal described above).
-// Format 1 stores (one id counter for the whole store) are migrated to format 2 on their first
-// Open, in one atomic write: each namespace's counter starts at the old shared counter, so no id
-// is ever reused. docs/formats/episodic_store.md has the details.
+// (postings and terms are one retrieval::Bm25Index per namespace) and index/<ns>.vindex
+// (retrieval/vector_index.h; its sequence is the seal described above). A store of another
+// format version is refused (kNotSupported, naming both versions); nothing migrates it.
+// docs/formats/episodic_store.md has the details.
 #pragma once
 
 #include <cstdint>

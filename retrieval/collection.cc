@@ -23,11 +23,14 @@
 #include "common/input_file.h"
 #include "common/json_read.h"
 #include "common/json_write.h"
+#include "common/key_encoding.h"
 #include "common/paths.h"
 #include "common/random_id.h"
 #include "common/sha256.h"
+#include "retrieval/bm25_index.h"
 #include "retrieval/document_parser.h"
 #include "retrieval/fusion.h"
+#include "retrieval/rocks_store.h"
 
 namespace engram::retrieval {
 namespace {
@@ -35,25 +38,14 @@ namespace {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 
-// 2: postings in per-batch segments (1 had one key per posting).
-constexpr std::string_view kFormat = "engram-collection 2";
+// 3: postings in the shared BM25 index's bounded segments (retrieval/bm25_index.h); 2 had
+// per-batch segments without bounds, 1 a key per posting. Older collections are refused.
+constexpr std::string_view kFormat = "engram-collection 3";
 constexpr const char* kIndexFile = "vectors.faiss";
 // Column families, in the order the handles are kept.
 enum Cf { kMeta = 0, kDocuments, kChunks, kPostings, kTerms, kCfCount };
 const char* const kCfNames[kCfCount] = {"default", "documents",
                                         "chunks", "postings", "terms"};
-
-std::string BigEndian(uint64_t v) {
-  std::string out(8, '\0');
-  for (int i = 7; i >= 0; --i, v >>= 8) out[i] = static_cast<char>(v & 0xff);
-  return out;
-}
-
-uint64_t ReadBigEndian(std::string_view s) {
-  uint64_t v = 0;
-  for (size_t i = 0; i < 8 && i < s.size(); ++i) v = (v << 8) | static_cast<unsigned char>(s[i]);
-  return v;
-}
 
 template <typename T>
 void Append(std::string& out, T v) {
@@ -73,18 +65,8 @@ int64_t MicrosSince(std::chrono::steady_clock::time_point start) {
       .count();
 }
 
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 Status FromRocks(const rocksdb::Status& s, std::string_view what) {
-  if (s.ok()) return Status::OK();
-  const StatusCode code = s.IsNotFound()     ? StatusCode::kNotFound
-                          : s.IsCorruption() ? StatusCode::kCorruption
-                                             : StatusCode::kIOError;
-  return Status(code, "collection: " + std::string(what) + ": " + s.ToString());
+  return retrieval::FromRocks(s, "collection", what);
 }
 
 // A chunk as stored: [u64 document][u64 begin][u64 end][u32 tokens][u32 terms][u32 dim]
@@ -123,40 +105,6 @@ struct ChunkRecord {
     r.text = std::string(s.substr(kHeader + size_t{dim} * 4));
     return r;
   }
-};
-
-// Postings are stored in segments: key <term>\0<first chunk, big-endian>, value the postings of
-// that term for the chunks of one ingest batch, ascending by chunk, 24 bytes each:
-// [u64 chunk][u32 tf][u32 chunk terms][u64 document]. Chunk ids only grow, so the segments of a
-// term, in key order, list its postings in chunk order; one key per (term, batch) rather than per
-// (term, chunk) makes writes and scans several times cheaper. Removing a chunk rewrites the
-// segments that hold it.
-struct Posting {
-  uint64_t chunk = 0;
-  uint32_t tf = 0, terms = 0;
-  uint64_t document = 0;
-};
-constexpr size_t kPostingBytes = 24;
-
-void AppendPosting(std::string& out, const Posting& p) {
-  Append(out, p.chunk);
-  Append(out, p.tf);
-  Append(out, p.terms);
-  Append(out, p.document);
-}
-
-Posting ReadPosting(std::string_view segment, size_t i) {
-  const size_t at = i * kPostingBytes;
-  return {Read<uint64_t>(segment, at), Read<uint32_t>(segment, at + 8),
-          Read<uint32_t>(segment, at + 12), Read<uint64_t>(segment, at + 16)};
-}
-
-// What one write does to the term statistics and postings; applied to its WriteBatch at the end
-// (ApplyTermChanges), so several documents' changes to one segment compose.
-struct TermChanges {
-  std::map<std::string, int64_t> df_delta;
-  std::map<std::string, std::vector<Posting>> added;  // term -> new postings, ascending chunk
-  std::map<std::string, std::string> edited;          // segment key -> value after removals
 };
 
 json DocumentJson(const DocumentInfo& d) {
@@ -201,18 +149,20 @@ std::optional<DocumentInfo> DocumentFromJson(std::string_view s) {
   return d;
 }
 
-std::string DocKey(uint64_t id) { return "d" + BigEndian(id); }
+// A document of an ingest batch that needs writing.
+struct PendingDocument {
+  size_t input;  // its position in the batch
+  std::string sha;
+  DocumentInput meta;  // Normalised: everything but the text
+  std::optional<DocumentInfo> replaces;
+  std::vector<TextChunk> chunks;
+};
+
+std::string DocKey(uint64_t id) { return "d" + BigEndian64(id); }
 // "h<sha256>" -> id: written by builds before documents were identified by source alone; only
 // removed now.
 std::string HashKey(std::string_view sha) { return "h" + std::string(sha); }
 std::string SourceKey(std::string_view source) { return "s" + std::string(source); }
-std::string SegmentKey(std::string_view term, uint64_t chunk) {
-  std::string k(term);
-  k += '\0';
-  k += BigEndian(chunk);
-  return k;
-}
-
 }  // namespace
 
 std::string_view IngestOutcomeName(IngestOutcome o) {
@@ -243,12 +193,12 @@ std::string SearchHit::Citation() const {
   return std::to_string(document_id) + ":" + std::to_string(begin) + "-" + std::to_string(end);
 }
 
-struct Collection::State {
+// The open database (RocksDatabase: db, cf) and what the collection keeps in memory.
+struct Collection::State : RocksDatabase {
   std::string dir;
   Embedder* embedder = nullptr;
   CollectionOptions options;
-  std::unique_ptr<rocksdb::DB> db;
-  std::vector<rocksdb::ColumnFamilyHandle*> cf;
+  std::unique_ptr<Bm25Index> bm25;  // over cf[kPostings] and cf[kTerms], prefix ""
   std::unique_ptr<VectorIndex> index;
   bool read_only = false;
   std::string instance;  // the identity that owns vectors.faiss; empty: none (read-only, old)
@@ -265,6 +215,9 @@ struct Collection::State {
   mutable std::mutex idf_mu;
   mutable std::optional<double> mean_idf;
 
+  Result<std::vector<PendingDocument>> PlanIngest(std::span<const DocumentInput> documents,
+                                                 std::vector<IngestResult>& results,
+                                                 std::vector<std::string>& chunk_texts) const;
   // Open's steps (defined next to Open).
   Status OpenDatabase(bool create);
   Status Initialise(const json& embedder_identity);
@@ -277,12 +230,6 @@ struct Collection::State {
     if (!read_only) return Status::OK();
     return Status::FailedPrecondition("collection: cannot " + std::string(what) + " '" + dir +
                                       "': it was opened read-only");
-  }
-
-  ~State() {
-    for (auto* h : cf) {
-      if (h != nullptr && db != nullptr) db->DestroyColumnFamilyHandle(h);
-    }
   }
 
   rocksdb::WriteOptions WriteOpts() const {
@@ -312,13 +259,13 @@ struct Collection::State {
     const rocksdb::Status s = db->Get({}, cf[kDocuments], key, &value);
     if (s.IsNotFound()) return std::optional<uint64_t>();
     if (!s.ok()) return FromRocks(s, "reading the document index");
-    return std::optional<uint64_t>(ReadBigEndian(value));
+    return std::optional<uint64_t>(ReadBigEndian64(value));
   }
 
-  // Adds to `batch` everything that removes document `d`; `df_delta` collects term changes.
+  // Adds to `batch` everything that removes document `d`; `changes` collects its postings.
   // Returns the chunk ids removed.
   Result<std::vector<uint64_t>> RemoveDocument(const DocumentInfo& d, rocksdb::WriteBatch& batch,
-                                               TermChanges& changes) {
+                                               Bm25Changes& changes) {
     std::vector<uint64_t> chunks;
     {
       std::shared_lock lock(state_mu);
@@ -326,20 +273,14 @@ struct Collection::State {
         if (doc == d.id) chunks.push_back(chunk);
       }
     }
-    std::unique_ptr<rocksdb::Iterator> postings(db->NewIterator({}, cf[kPostings]));
     for (uint64_t chunk : chunks) {
       std::string value;
-      rocksdb::Status s = db->Get({}, cf[kChunks], BigEndian(chunk), &value);
+      rocksdb::Status s = db->Get({}, cf[kChunks], BigEndian64(chunk), &value);
       if (!s.ok()) return FromRocks(s, "reading chunk " + std::to_string(chunk));
       std::optional<ChunkRecord> r = ChunkRecord::Decode(value);
       if (!r) return Status::Corruption("collection: chunk " + std::to_string(chunk) + " is unreadable");
-      std::map<std::string, uint32_t> tf;
-      for (std::string& t : Bm25Terms(r->text)) ++tf[t];
-      for (const auto& [t, n] : tf) {
-        if (Status st = RemovePosting(t, chunk, *postings, changes); !st.ok()) return st;
-        --changes.df_delta[t];
-      }
-      batch.Delete(cf[kChunks], BigEndian(chunk));
+      changes.Remove(chunk, Bm25Terms(r->text));
+      batch.Delete(cf[kChunks], BigEndian64(chunk));
       total_terms -= r->terms;
       --chunk_count;
     }
@@ -349,63 +290,7 @@ struct Collection::State {
     return chunks;
   }
 
-  // Drops `chunk` from the segment of `term` that holds it (in `changes.edited`).
-  Status RemovePosting(const std::string& term, uint64_t chunk, rocksdb::Iterator& postings,
-                       TermChanges& changes) const {
-    const std::string target = SegmentKey(term, chunk);
-    const std::string_view prefix(target.data(), term.size() + 1);
-    postings.SeekForPrev(target);
-    if (!postings.status().ok()) return FromRocks(postings.status(), "reading postings");
-    if (!postings.Valid() || !postings.key().starts_with(prefix)) {
-      return Status::Corruption("collection: no postings of '" + term + "' for chunk " +
-                                std::to_string(chunk) + " in '" + dir + "'");
-    }
-    auto [edited, inserted] = changes.edited.try_emplace(postings.key().ToString());
-    if (inserted) edited->second = postings.value().ToString();
-    std::string& segment = edited->second;
-    for (size_t i = 0; i < segment.size() / kPostingBytes; ++i) {
-      if (ReadPosting(segment, i).chunk == chunk) {
-        segment.erase(i * kPostingBytes, kPostingBytes);
-        return Status::OK();
-      }
-    }
-    return Status::Corruption("collection: the postings of '" + term + "' lack chunk " +
-                              std::to_string(chunk) + " in '" + dir + "'");
-  }
-
-  Status ApplyTermChanges(rocksdb::WriteBatch& batch, const TermChanges& changes) {
-    for (const auto& [key, segment] : changes.edited) {
-      const rocksdb::Status s =
-          segment.empty() ? batch.Delete(cf[kPostings], key) : batch.Put(cf[kPostings], key, segment);
-      if (!s.ok()) return FromRocks(s, "batch");
-    }
-    for (const auto& [term, postings] : changes.added) {
-      std::string segment;
-      segment.reserve(postings.size() * kPostingBytes);
-      for (const Posting& p : postings) AppendPosting(segment, p);
-      const rocksdb::Status s = batch.Put(cf[kPostings], SegmentKey(term, postings.front().chunk), segment);
-      if (!s.ok()) return FromRocks(s, "batch");
-    }
-    return ApplyDf(batch, changes.df_delta);
-  }
-
-  Status ApplyDf(rocksdb::WriteBatch& batch, const std::map<std::string, int64_t>& df_delta) {
-    for (const auto& [term, delta] : df_delta) {
-      if (delta == 0) continue;
-      std::string value;
-      const rocksdb::Status s = db->Get({}, cf[kTerms], term, &value);
-      if (!s.ok() && !s.IsNotFound()) return FromRocks(s, "reading term statistics");
-      const int64_t df = (s.ok() ? static_cast<int64_t>(ReadBigEndian(value)) : 0) + delta;
-      if (df <= 0) {
-        batch.Delete(cf[kTerms], term);
-      } else {
-        batch.Put(cf[kTerms], term, BigEndian(static_cast<uint64_t>(df)));
-      }
-    }
-    return Status::OK();
-  }
-
-  double MeanIdf() const {
+  Result<double> MeanIdf() const {
     std::lock_guard lock(idf_mu);
     if (mean_idf) return *mean_idf;
     uint64_t chunks = 0;
@@ -413,16 +298,36 @@ struct Collection::State {
       std::shared_lock state_lock(state_mu);
       chunks = chunk_count;
     }
-    double sum = 0.0;
-    uint64_t terms = 0;
-    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator({}, cf[kTerms]));
-    for (it->SeekToFirst(); it->Valid(); it->Next()) {
-      sum += Bm25RawIdf(static_cast<int64_t>(chunks),
-                        static_cast<int64_t>(ReadBigEndian(it->value().ToStringView())));
-      ++terms;
+    ENGRAM_TRY_ASSIGN(const double mean, bm25->MeanIdf(static_cast<int64_t>(chunks)));
+    mean_idf = mean;
+    return mean;
+  }
+
+  // The best `n` chunks by BM25 among those of `docs` (all when null).
+  Result<std::vector<RankedItem>> Bm25Top(std::string_view query, size_t n,
+                                          const std::unordered_set<uint64_t>* docs) const {
+    Bm25Stats stats;
+    std::vector<uint8_t> allowed;  // by chunk id, when filtered
+    {
+      std::shared_lock lock(state_mu);
+      stats.documents = static_cast<int64_t>(chunk_count);
+      stats.average_length = chunk_count > 0 ? static_cast<double>(total_terms) /
+                                                   static_cast<double>(chunk_count)
+                                             : 0.0;
+      if (docs != nullptr) {
+        allowed.assign(next_chunk, 0);
+        for (const auto& [chunk, doc] : chunk_document) {
+          if (chunk < allowed.size() && docs->count(doc)) allowed[chunk] = 1;
+        }
+      }
     }
-    mean_idf = terms > 0 ? sum / static_cast<double>(terms) : 0.0;
-    return *mean_idf;
+    ENGRAM_TRY_ASSIGN(stats.mean_idf, MeanIdf());
+    ENGRAM_TRY_ASSIGN(const Bm25Query q, bm25->Prepare(query, stats));
+    // A chunk ingested after the filter was built is not in it.
+    const std::function<bool(uint64_t)> allow = [&](uint64_t chunk) {
+      return chunk < allowed.size() && allowed[chunk] != 0;
+    };
+    return bm25->TopN(q, n, docs != nullptr ? &allow : nullptr);
   }
 
   // Brings the vector index in line with the chunks in the database: adds the missing, removes
@@ -433,7 +338,7 @@ struct Collection::State {
     std::vector<float> add_vectors;
     std::unique_ptr<rocksdb::Iterator> it(db->NewIterator({}, cf[kChunks]));
     for (it->SeekToFirst(); it->Valid(); it->Next()) {
-      const uint64_t id = ReadBigEndian(it->key().ToStringView());
+      const uint64_t id = ReadBigEndian64(it->key().ToStringView());
       live.insert(id);
       if (index->Contains(static_cast<int64_t>(id))) continue;
       std::optional<ChunkRecord> r = ChunkRecord::Decode(it->value().ToStringView());
@@ -502,14 +407,6 @@ std::vector<std::string> ListCollections(const std::string& data_dir) {
 
 namespace {
 
-// RocksDB writes its LOG (renaming the previous one) on every open unless given a logger; a
-// probe must leave the directory as it found it.
-class NullLogger : public rocksdb::Logger {
- public:
-  using rocksdb::Logger::Logv;
-  void Logv(const char*, va_list) override {}
-};
-
 // The files RocksDB cannot open without: db/CURRENT and the MANIFEST it names. Empty when
 // they are there.
 std::string MissingDatabaseFiles(const fs::path& db_path) {
@@ -527,30 +424,24 @@ std::string MissingDatabaseFiles(const fs::path& db_path) {
   return {};
 }
 
-// The marker key read through a read-only open without a log file: sound, damaged or foreign.
+// The marker key read through a read-only open without a log file: sound, damaged, foreign, or
+// a collection of another format version (foreign too, with `format` set).
 CollectionProbe ProbeDatabase(const fs::path& db_path) {
-  rocksdb::DBOptions options;
-  options.info_log = std::make_shared<NullLogger>();
-  std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {
-      {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions()}};
-  std::vector<rocksdb::ColumnFamilyHandle*> handles;
-  rocksdb::DB* ro = nullptr;
-  rocksdb::Status s =
-      rocksdb::DB::OpenForReadOnly(options, db_path.string(), cfs, &handles, &ro);
-  if (!s.ok()) return {CollectionHealth::kDamaged, "the database cannot be opened: " + s.ToString()};
-  std::string format;
-  s = ro->Get({}, handles[0], "format", &format);
-  for (auto* h : handles) ro->DestroyColumnFamilyHandle(h);
-  delete ro;
-  if (s.IsNotFound() || (s.ok() && !format.starts_with("engram-collection"))) {
-    return {CollectionHealth::kForeign, "it holds a database that is not an engram collection"};
+  std::optional<std::string> format;
+  const rocksdb::Status s = ReadFormatMarker(db_path.string(), &format);
+  if (!s.ok()) {
+    return {CollectionHealth::kDamaged, "the database cannot be opened: " + s.ToString(), {}};
   }
-  if (!s.ok()) return {CollectionHealth::kDamaged, "the format marker is unreadable: " + s.ToString()};
-  if (format != kFormat) {
-    return {CollectionHealth::kForeign, "its format is '" + format + "', this build reads '" +
-                                            std::string(kFormat) + "'"};
+  if (!format || !format->starts_with("engram-collection")) {
+    return {CollectionHealth::kForeign, "it holds a database that is not an engram collection", {}};
   }
-  return {CollectionHealth::kSound, {}};
+  if (*format != kFormat) {
+    return {CollectionHealth::kForeign,
+            "it is an engram collection of format '" + *format + "'; this engram reads '" +
+                std::string(kFormat) + "': re-ingest its documents into a new collection",
+            *format};
+  }
+  return {CollectionHealth::kSound, {}, {}};
 }
 
 std::string CollectionName(const std::string& dir) {
@@ -593,17 +484,17 @@ Status ValidateCollectionOptions(const CollectionOptions& o, const Embedder& emb
 
 CollectionProbe ProbeCollection(const std::string& dir) {
   std::error_code ec;
-  if (!fs::exists(dir, ec)) return {CollectionHealth::kMissing, {}};
-  if (!fs::is_directory(dir, ec)) return {CollectionHealth::kForeign, "it is a file"};
-  if (fs::is_empty(dir, ec)) return {CollectionHealth::kMissing, {}};
+  if (!fs::exists(dir, ec)) return {CollectionHealth::kMissing, {}, {}};
+  if (!fs::is_directory(dir, ec)) return {CollectionHealth::kForeign, "it is a file", {}};
+  if (fs::is_empty(dir, ec)) return {CollectionHealth::kMissing, {}, {}};
   const fs::path db_path = fs::path(dir) / "db";
   // An engram collection is a db/ directory, and a vectors.faiss beside it once flushed; a
   // directory with neither is someone else's.
   if (!fs::exists(db_path, ec) && !fs::exists(fs::path(dir) / kIndexFile, ec)) {
-    return {CollectionHealth::kForeign, "it holds files that are not an engram collection"};
+    return {CollectionHealth::kForeign, "it holds files that are not an engram collection", {}};
   }
   if (std::string missing = MissingDatabaseFiles(db_path); !missing.empty()) {
-    return {CollectionHealth::kDamaged, missing};
+    return {CollectionHealth::kDamaged, missing, {}};
   }
   return ProbeDatabase(db_path);
 }
@@ -616,6 +507,11 @@ Status CheckCollection(const std::string& dir, OpenMode mode) {
       return Status::NotFound("collection '" + CollectionName(dir) + "' does not exist at '" +
                               dir + "'");
     case CollectionHealth::kForeign:
+      if (!probe.format.empty()) {
+        return RefuseFormat("collection", dir, probe.format, kFormat,
+                            "re-ingest its documents into a new collection (delete this one "
+                            "with 'rm -r " + dir + "'), or read it with the engram that made it");
+      }
       return Status::InvalidArgument("collection: '" + dir + "' is not an engram collection (" +
                                      probe.problem + "); pick another name or --data-dir");
     case CollectionHealth::kDamaged:
@@ -628,24 +524,15 @@ Status CheckCollection(const std::string& dir, OpenMode mode) {
 
 Status Collection::State::OpenDatabase(bool create) {
   const fs::path db_path = fs::path(dir) / "db";
-  std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
-  for (int i = 0; i < kCfCount; ++i) cfs.emplace_back(kCfNames[i], rocksdb::ColumnFamilyOptions());
-  rocksdb::DBOptions db_options;
-  db_options.create_if_missing = create;
-  db_options.create_missing_column_families = create;
-  rocksdb::DB* raw = nullptr;
-  rocksdb::Status s;
-  if (read_only) {
-    db_options.info_log = std::make_shared<NullLogger>();
-    s = rocksdb::DB::OpenForReadOnly(db_options, db_path.string(), cfs, &cf, &raw);
-  } else {
-    s = rocksdb::DB::Open(db_options, db_path.string(), cfs, &cf, &raw);
-  }
+  rocksdb::DBOptions db_options = BaseDatabaseOptions(create);
+  if (read_only) db_options.info_log = NullRocksLogger();
+  const rocksdb::Status s = Open(db_path.string(), kCfNames, db_options,
+                                 rocksdb::ColumnFamilyOptions(), read_only);
   if (s.ok()) {
-    db.reset(raw);
+    bm25 = std::make_unique<Bm25Index>(db.get(), cf[kPostings], cf[kTerms], "", options.bm25);
     return Status::OK();
   }
-  if (s.IsIOError() && s.ToString().find("lock") != std::string::npos) {
+  if (IsLockError(s)) {
     return Status::Unavailable("collection '" + CollectionName(dir) + "' at '" + dir +
                                "' is open in another process (an ingest?); retry when it ends, "
                                "or read it with a read-only command");
@@ -749,7 +636,7 @@ Status Collection::State::OpenIndex() {
 Status Collection::State::LoadChunkMap() {
   std::unique_ptr<rocksdb::Iterator> it(db->NewIterator({}, cf[kChunks]));
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
-    chunk_document[ReadBigEndian(it->key().ToStringView())] =
+    chunk_document[ReadBigEndian64(it->key().ToStringView())] =
         Read<uint64_t>(it->value().ToStringView(), 0);
   }
   return FromRocks(it->status(), "scanning chunks");
@@ -824,36 +711,27 @@ bool SameDocument(const DocumentInfo& stored, const DocumentInput& n, const std:
 
 }  // namespace
 
-Result<std::vector<IngestResult>> Collection::IngestBatch(std::span<const DocumentInput> documents) {
-  State& s = *s_;
-  if (Status st = s.RefuseIfReadOnly("ingest into"); !st.ok()) return st;
-  std::lock_guard lock(s.write_mu);
-  std::vector<IngestResult> results(documents.size());
-  // Chunk every document that needs writing, then embed all chunks together.
-  struct Pending {
-    size_t input;
-    std::string sha;
-    DocumentInput meta;  // Normalised: everything but the text
-    std::optional<DocumentInfo> replaces;
-    std::vector<TextChunk> chunks;
-  };
-  std::vector<Pending> pending;
-  std::vector<std::string> chunk_texts;
+// Which documents of a batch need writing (a source already there with the same content is
+// kUnchanged in `results`), with their chunks; `chunk_texts` gets every chunk's text in order.
+Result<std::vector<PendingDocument>> Collection::State::PlanIngest(
+    std::span<const DocumentInput> documents, std::vector<IngestResult>& results,
+    std::vector<std::string>& chunk_texts) const {
+  std::vector<PendingDocument> pending;
   std::unordered_map<std::string, size_t> batch_sources;
-  auto count = [&](std::string_view t) { return s.embedder->CountTokens(t); };
+  auto count = [&](std::string_view t) { return embedder->CountTokens(t); };
   for (size_t i = 0; i < documents.size(); ++i) {
     const DocumentInput& d = documents[i];
-    Pending p{i, Sha256Hex(d.text), {}, std::nullopt, {}};
+    PendingDocument p{i, Sha256Hex(d.text), {}, std::nullopt, {}};
     p.meta = Normalised(d, p.sha);
     if (auto [at, fresh] = batch_sources.emplace(p.meta.source, i); !fresh) {
       return Status::InvalidArgument("ingest: documents " + std::to_string(at->second) + " and " +
                                      std::to_string(i) + " of one batch have the same source '" +
                                      p.meta.source + "'; a source names one document");
     }
-    Result<std::optional<uint64_t>> old = s.LookupId(SourceKey(p.meta.source));
+    Result<std::optional<uint64_t>> old = LookupId(SourceKey(p.meta.source));
     if (!old.ok()) return old.status();
     if (*old) {
-      Result<std::optional<DocumentInfo>> info = s.GetDocument(**old);
+      Result<std::optional<DocumentInfo>> info = GetDocument(**old);
       if (!info.ok()) return info.status();
       if (*info && SameDocument(**info, p.meta, p.sha)) {
         results[i] = {(*info)->id, IngestOutcome::kUnchanged, (*info)->chunks};
@@ -861,12 +739,24 @@ Result<std::vector<IngestResult>> Collection::IngestBatch(std::span<const Docume
       }
       p.replaces = *info;  // nullopt: a key left by an older build; overwritten below
     }
-    Result<std::vector<TextChunk>> chunks = ChunkText(d.text, s.options.chunking, count);
+    Result<std::vector<TextChunk>> chunks = ChunkText(d.text, options.chunking, count);
     if (!chunks.ok()) return chunks.status();
     p.chunks = std::move(*chunks);
     for (const TextChunk& c : p.chunks) chunk_texts.push_back(d.text.substr(c.begin, c.end - c.begin));
     pending.push_back(std::move(p));
   }
+  return pending;
+}
+
+Result<std::vector<IngestResult>> Collection::IngestBatch(std::span<const DocumentInput> documents) {
+  State& s = *s_;
+  if (Status st = s.RefuseIfReadOnly("ingest into"); !st.ok()) return st;
+  std::lock_guard lock(s.write_mu);
+  std::vector<IngestResult> results(documents.size());
+  // Chunk every document that needs writing, then embed all chunks together.
+  std::vector<std::string> chunk_texts;
+  ENGRAM_TRY_ASSIGN(std::vector<PendingDocument> pending,
+                    s.PlanIngest(documents, results, chunk_texts));
   std::vector<float> vectors;
   for (size_t start = 0; start < chunk_texts.size(); start += 64) {
     const size_t n = std::min<size_t>(64, chunk_texts.size() - start);
@@ -877,12 +767,12 @@ Result<std::vector<IngestResult>> Collection::IngestBatch(std::span<const Docume
   const size_t dim = static_cast<size_t>(s.embedder->Dim());
 
   rocksdb::WriteBatch batch;
-  TermChanges changes;
+  Bm25Changes changes;
   std::vector<int64_t> add_ids, remove_ids;
   std::vector<std::pair<uint64_t, uint64_t>> add_chunks;  // chunk, document
   size_t next_vector = 0;
-  const int64_t now = NowMs();
-  for (Pending& p : pending) {
+  const int64_t now = WallClockMs();
+  for (PendingDocument& p : pending) {
     const DocumentInput& d = documents[p.input];
     IngestResult& result = results[p.input];
     DocumentInfo info;
@@ -915,25 +805,20 @@ Result<std::vector<IngestResult>> Collection::IngestBatch(std::span<const Docume
       r.embedding.assign(vectors.begin() + next_vector * dim, vectors.begin() + (next_vector + 1) * dim);
       ++next_vector;
       const uint64_t chunk = s.next_chunk++;
-      std::map<std::string, uint32_t> tf;
-      for (const std::string& t : terms) ++tf[t];
-      for (const auto& [t, n] : tf) {
-        changes.added[t].push_back({chunk, n, r.terms, info.id});
-        ++changes.df_delta[t];
-      }
-      batch.Put(s.cf[kChunks], BigEndian(chunk), r.Encode());
+      changes.Add(chunk, terms);
+      batch.Put(s.cf[kChunks], BigEndian64(chunk), r.Encode());
       s.chunk_count += 1;
       s.total_terms += r.terms;
       add_ids.push_back(static_cast<int64_t>(chunk));
       add_chunks.emplace_back(chunk, info.id);
     }
     batch.Put(s.cf[kDocuments], DocKey(info.id), JsonText(DocumentJson(info)));
-    batch.Put(s.cf[kDocuments], SourceKey(info.source), BigEndian(info.id));
+    batch.Put(s.cf[kDocuments], SourceKey(info.source), BigEndian64(info.id));
     result.id = info.id;
     result.chunks = info.chunks;
   }
   if (pending.empty()) return results;
-  if (Status st = s.ApplyTermChanges(batch, changes); !st.ok()) return st;
+  if (Status st = s.bm25->Apply(changes, batch); !st.ok()) return st;
   if (Status st = s.PutCounters(batch); !st.ok()) return st;
   if (Status st = FromRocks(s.db->Write(s.WriteOpts(), &batch), "writing documents"); !st.ok()) {
     return st;
@@ -987,14 +872,14 @@ Status Collection::Delete(std::span<const uint64_t> document_ids) {
                             "'; nothing was deleted");
   }
   rocksdb::WriteBatch batch;
-  TermChanges changes;
+  Bm25Changes changes;
   std::vector<uint64_t> removed;
   for (const DocumentInfo& d : documents) {
     Result<std::vector<uint64_t>> chunks = s.RemoveDocument(d, batch, changes);
     if (!chunks.ok()) return chunks.status();
     removed.insert(removed.end(), chunks->begin(), chunks->end());
   }
-  if (Status st = s.ApplyTermChanges(batch, changes); !st.ok()) return st;
+  if (Status st = s.bm25->Apply(changes, batch); !st.ok()) return st;
   if (Status st = s.PutCounters(batch); !st.ok()) return st;
   if (Status st = FromRocks(s.db->Write(s.WriteOpts(), &batch), "deleting"); !st.ok()) return st;
   std::vector<int64_t> ids;
@@ -1032,7 +917,7 @@ Result<std::string> Collection::DocumentText(uint64_t document_id) const {
   std::string text(info.bytes, ' ');
   for (uint64_t chunk : chunks) {
     std::string value;
-    const rocksdb::Status st = s_->db->Get({}, s_->cf[kChunks], BigEndian(chunk), &value);
+    const rocksdb::Status st = s_->db->Get({}, s_->cf[kChunks], BigEndian64(chunk), &value);
     if (!st.ok()) return FromRocks(st, "reading chunk " + std::to_string(chunk));
     std::optional<ChunkRecord> r = ChunkRecord::Decode(value);
     if (!r || r->end > text.size() || r->begin > r->end || r->text.size() != r->end - r->begin) {
@@ -1106,18 +991,16 @@ Status ValidateSearch(std::string_view query, const SearchOptions& o) {
   return Status::OK();
 }
 
-Result<std::vector<SearchHit>> Collection::Search(std::string_view query,
-                                                  const SearchOptions& options) const {
-  const State& s = *s_;
-  if (Status st = ValidateSearch(query, options); !st.ok()) return st;
-  const int candidates = options.candidates > 0 ? options.candidates : std::max(4 * options.k, 50);
+namespace {
 
-  // Filters resolve to the set of allowed documents (null: everything).
+// The documents a search's filters admit; nullopt: every one.
+Result<std::optional<std::unordered_set<uint64_t>>> AllowedDocuments(const Collection& c,
+                                                                     const SearchOptions& options) {
   std::optional<std::unordered_set<uint64_t>> allowed_docs;
   if (options.document && options.tags.empty() && options.source_prefix.empty()) {
     allowed_docs.emplace({*options.document});
   } else if (!options.tags.empty() || !options.source_prefix.empty() || options.document) {
-    Result<std::vector<DocumentInfo>> docs = List();
+    Result<std::vector<DocumentInfo>> docs = c.List();
     if (!docs.ok()) return docs.status();
     allowed_docs.emplace();
     // Stored sources and tags are repaired UTF-8 (Normalised); filters match them so. A prefix
@@ -1134,62 +1017,27 @@ Result<std::vector<SearchHit>> Collection::Search(std::string_view query,
       if (ok) allowed_docs->insert(d.id);
     }
   }
+  return allowed_docs;
+}
+
+}  // namespace
+
+Result<std::vector<SearchHit>> Collection::Search(std::string_view query,
+                                                  const SearchOptions& options) const {
+  const State& s = *s_;
+  if (Status st = ValidateSearch(query, options); !st.ok()) return st;
+  const int candidates = options.candidates > 0 ? options.candidates : std::max(4 * options.k, 50);
+
+  ENGRAM_TRY_ASSIGN(const std::optional<std::unordered_set<uint64_t>> allowed_docs,
+                    AllowedDocuments(*this, options));
   auto doc_allowed = [&](uint64_t doc) { return !allowed_docs || allowed_docs->count(doc) > 0; };
 
   std::vector<RankedItem> bm25, dense;
   if (options.mode != SearchMode::kDense) {
-    Bm25Stats stats;
-    {
-      std::shared_lock lock(s.state_mu);
-      stats.documents = static_cast<int64_t>(s.chunk_count);
-      stats.average_length = s.chunk_count > 0 ? static_cast<double>(s.total_terms) /
-                                                     static_cast<double>(s.chunk_count)
-                                               : 0.0;
-    }
-    stats.mean_idf = s.MeanIdf();
-    std::map<std::string, int> query_terms;  // a repeated term counts again, as in rank-bm25
-    for (std::string& t : Bm25Terms(query)) ++query_terms[t];
-    // Scores by chunk id in a dense array (common terms touch a large share of the chunks);
-    // `touched` lists the chunks that have one.
-    std::vector<double> scores;
-    std::vector<uint8_t> scored;
-    std::vector<uint64_t> touched;
-    {
-      std::shared_lock lock(s.state_mu);
-      scores.assign(s.next_chunk, 0.0);
-      scored.assign(s.next_chunk, 0);
-    }
-    for (const auto& [term, repeats] : query_terms) {
-      std::string df_value;
-      rocksdb::Status st = s.db->Get({}, s.cf[kTerms], term, &df_value);
-      if (st.IsNotFound()) continue;
-      if (!st.ok()) return FromRocks(st, "reading term statistics");
-      const double idf = Bm25Idf(stats, static_cast<int64_t>(ReadBigEndian(df_value)), s.options.bm25);
-      std::string prefix = term;
-      prefix += '\0';
-      std::unique_ptr<rocksdb::Iterator> it(s.db->NewIterator({}, s.cf[kPostings]));
-      for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
-        const std::string_view segment = it->value().ToStringView();
-        for (size_t i = 0; i < segment.size() / kPostingBytes; ++i) {
-          const Posting p = ReadPosting(segment, i);
-          if (!doc_allowed(p.document)) continue;
-          if (p.chunk >= scores.size()) {  // ingested after this search began
-            scores.resize(p.chunk + 1, 0.0);
-            scored.resize(p.chunk + 1, 0);
-          }
-          if (!scored[p.chunk]) {
-            scored[p.chunk] = 1;
-            touched.push_back(p.chunk);
-          }
-          scores[p.chunk] += repeats * Bm25TermScore(idf, p.tf, p.terms, stats.average_length,
-                                                     s.options.bm25);
-        }
-      }
-      if (!it->status().ok()) return FromRocks(it->status(), "reading postings");
-    }
-    bm25.reserve(touched.size());
-    for (uint64_t chunk : touched) bm25.push_back({chunk, scores[chunk]});
-    TopK(bm25, static_cast<size_t>(candidates));
+    Result<std::vector<RankedItem>> top = s.Bm25Top(query, static_cast<size_t>(candidates),
+                                                    allowed_docs ? &*allowed_docs : nullptr);
+    if (!top.ok()) return top.status();
+    bm25 = std::move(*top);
   }
   std::vector<float> query_vector;
   if (options.mode != SearchMode::kBm25) {
@@ -1229,7 +1077,7 @@ Result<std::vector<SearchHit>> Collection::Search(std::string_view query,
   std::vector<RankedItem> kept;
   for (size_t i = 0; i < wanted; ++i) {
     std::string value;
-    rocksdb::Status st = s.db->Get({}, s.cf[kChunks], BigEndian(fused[i].id), &value);
+    rocksdb::Status st = s.db->Get({}, s.cf[kChunks], BigEndian64(fused[i].id), &value);
     if (st.IsNotFound()) continue;  // deleted while we searched
     if (!st.ok()) return FromRocks(st, "reading a chunk");
     std::optional<ChunkRecord> r = ChunkRecord::Decode(value);

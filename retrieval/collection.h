@@ -5,9 +5,11 @@
 //   auto hits = (*c)->Search("what limits decode speed?", {.mode = SearchMode::kHybrid, .k = 5});
 //   // (*hits)[0].Citation() == "3:1042-1876": document 3, bytes 1042..1876 of its text
 //
-// Storage: one RocksDB database per collection (column families: meta, documents, chunks,
-// postings, terms). A document, its chunks (text, span, embedding), its BM25 postings and the
-// corpus statistics are written in one WriteBatch, so a crash (even SIGKILL) leaves each
+// Storage (format "engram-collection 3", docs/architecture.md): one RocksDB database per
+// collection (column families: meta, documents, chunks, postings, terms; the last two hold a
+// retrieval::Bm25Index over chunk ids). A collection of another format version is refused
+// (kNotSupported: re-ingest it). A document, its chunks (text, span, embedding), its BM25
+// postings and the corpus statistics are written in one WriteBatch, so a crash (even SIGKILL) leaves each
 // document fully present or absent. The FAISS index (retrieval/vector_index.h) lives beside the
 // database in `vectors.faiss`, saved atomically with the RocksDB sequence number it reflects; on
 // Open a stale or missing index is caught up from the chunks (ids added or removed since),
@@ -168,6 +170,9 @@ enum class CollectionHealth {
 struct CollectionProbe {
   CollectionHealth health = CollectionHealth::kMissing;
   std::string problem;  // for kDamaged / kForeign: "db/CURRENT is missing"
+  // kForeign for an engram collection of another format version: the marker it has
+  // ("engram-collection 2"); Open refuses it with kNotSupported saying what to do.
+  std::string format;
 };
 // Looks at `dir` without writing anything (RocksDB is opened read-only, without its log).
 CollectionProbe ProbeCollection(const std::string& dir);

@@ -2,10 +2,16 @@
 
 #include <rocksdb/db.h>
 
-#include <random>
+#include <algorithm>
+#include <iterator>
+#include <memory>
+#include <optional>
+#include <vector>
 
 #include "common/input_file.h"
 #include "common/random_id.h"
+#include "memory/internal/layout.h"
+#include "retrieval/rocks_store.h"
 
 namespace engram::memory::internal {
 
@@ -68,20 +74,33 @@ Status InspectDirectory(const std::string& path, bool* existing) {
 
 // The format marker of an existing store, read without writing ("" when there is none).
 Result<std::string> ReadFormat(const std::string& path, const fs::path& db_path) {
-  rocksdb::DB* ro = nullptr;
-  std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {
-      {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions()}};
-  std::vector<rocksdb::ColumnFamilyHandle*> handles;
-  rocksdb::Status s =
-      rocksdb::DB::OpenForReadOnly(rocksdb::DBOptions(), db_path.string(), cfs, &handles, &ro);
+  std::optional<std::string> format;
+  const rocksdb::Status s = retrieval::ReadFormatMarker(db_path.string(), &format);
   if (!s.ok()) return Damaged(path, "RocksDB cannot read it: " + s.ToString());
-  std::string format;
-  s = ro->Get({}, handles[0], "format", &format);
-  for (auto* h : handles) ro->DestroyColumnFamilyHandle(h);
-  delete ro;
-  if (s.IsNotFound()) return std::string();
-  if (!s.ok()) return Damaged(path, "its format record is unreadable: " + s.ToString());
-  return format;
+  return format.value_or(std::string());
+}
+
+Result<bool> UnfinishedCreation(const std::string& path, const fs::path& db_path) {
+  std::vector<std::string> families;
+  rocksdb::Status s =
+      rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), db_path.string(), &families);
+  if (!s.ok()) return Damaged(path, "RocksDB cannot read it: " + s.ToString());
+  // Exactly the store's families (opening a new store creates them all, before any write).
+  std::sort(families.begin(), families.end());
+  std::vector<std::string> ours(std::begin(kCfNames), std::end(kCfNames));
+  std::sort(ours.begin(), ours.end());
+  if (families != ours) return false;
+  rocksdb::DBOptions options;
+  options.info_log = retrieval::NullRocksLogger();
+  retrieval::RocksDatabase ro;
+  const char* const kDefault[] = {rocksdb::kDefaultColumnFamilyName.c_str()};
+  s = ro.Open(db_path.string(), kDefault, options, rocksdb::ColumnFamilyOptions(),
+              /*read_only=*/true);
+  if (!s.ok()) return Damaged(path, "RocksDB cannot read it: " + s.ToString());
+  std::unique_ptr<rocksdb::Iterator> it(ro.db->NewIterator({}, ro.cf[0]));
+  it->SeekToFirst();
+  if (!it->status().ok()) return Damaged(path, "RocksDB cannot read it: " + it->status().ToString());
+  return !it->Valid();
 }
 
 Status CheckFormat(const std::string& path, std::string_view format) {
@@ -90,21 +109,15 @@ Status CheckFormat(const std::string& path, std::string_view format) {
                                    "' holds a database that is not an engram memory store; use "
                                    "an empty or new directory");
   }
-  if (format != kFormat && format != kFormatV1) {
-    return Status::NotSupported("memory: '" + path + "' is a '" + std::string(format) +
-                                "' store; this engram reads '" + std::string(kFormat) +
-                                "' (and migrates '" + std::string(kFormatV1) +
-                                "'); open it with the engram that made it");
+  if (format != kFormat) {
+    return retrieval::RefuseFormat("memory store", path, format, kFormat,
+                                   "export it with the older engram or start a new store");
   }
   return Status::OK();
 }
 
 rocksdb::DBOptions DatabaseOptions() {
-  rocksdb::DBOptions o;
-  o.create_if_missing = true;
-  o.create_missing_column_families = true;
-  // Each process that opens the store starts a new info LOG; keep a few, not 1,000.
-  o.keep_log_file_num = 3;
+  rocksdb::DBOptions o = retrieval::BaseDatabaseOptions(/*create=*/true);
   // One flush job (one MANIFEST write) for every column family at close, not one each.
   o.atomic_flush = true;
   return o;

@@ -16,8 +16,9 @@
 
 namespace engram::memory::internal {
 
-inline constexpr std::string_view kFormat = "engram-memory 2";
-inline constexpr std::string_view kFormatV1 = "engram-memory 1";  // one id counter for all
+// 3: BM25 postings in retrieval::Bm25Index segments (2 had a key per posting, 1 one id counter
+// for every namespace). Other versions are refused, not migrated.
+inline constexpr std::string_view kFormat = "engram-memory 3";
 
 // kCorruption "memory store '<path>' is damaged (<what>); restore it from a checkpoint or
 // backup": the one message for a store whose files are damaged (never "not a store").
@@ -41,7 +42,15 @@ Status InspectDirectory(const std::string& path, bool* existing);
 // none); a database RocksDB cannot open is Damaged.
 Result<std::string> ReadFormat(const std::string& path, const std::filesystem::path& db_path);
 
-// "" is not a store (kInvalidArgument); kFormat and kFormatV1 pass; anything else kNotSupported.
+// Whether the database of an existing store directory is what a creation killed before its
+// first write leaves: nothing in the default column family (every write of the store puts
+// records there) and exactly the store's column families. Such a store is created again; anything
+// else is judged by its format marker. Read-only; a database RocksDB cannot read is Damaged.
+Result<bool> UnfinishedCreation(const std::string& path, const std::filesystem::path& db_path);
+
+// "" is not a store (kInvalidArgument); kFormat passes; anything else is kNotSupported "memory
+// store '<path>' has format '<found>'; this engram reads 'engram-memory 3': export it with the
+// older engram or start a new store".
 Status CheckFormat(const std::string& path, std::string_view format);
 
 rocksdb::DBOptions DatabaseOptions();

@@ -104,8 +104,11 @@ TEST(EpisodicStoreCrash, AcknowledgedAppendsSurviveSigkill) {
       acknowledged.emplace_back(std::stoull(line.substr(0, space)), text);
     }
 
-    auto store = OpenStore(dir.string());
-    ASSERT_NE(store, nullptr) << "round " << round;
+    StoreOptions options;
+    options.dim = kTestDim;
+    auto opened = EpisodicStore::Open(dir.string(), options);
+    ASSERT_TRUE(opened.ok()) << "round " << round << ": " << opened.status().ToString();
+    std::unique_ptr<EpisodicStore> store = std::move(*opened);
     for (const auto& [id, text] : acknowledged) {
       const int turn = std::stoi(text.substr(text.rfind(' ') + 1));
       const std::string ns = turn % 2 ? "odd" : "even";

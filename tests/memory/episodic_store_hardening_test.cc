@@ -14,7 +14,6 @@
 #include <string>
 #include <vector>
 
-#include "common/key_encoding.h"
 #include "memory/episodic_store.h"
 #include "tests/memory/test_vectors.h"
 
@@ -41,15 +40,15 @@ Episode Make(const std::string& session, const std::string& text, int64_t time_m
 
 using testing::TextEmbedder;
 
-// Opens the raw RocksDB database of a store (every column family), to play format 1 or damage.
-// `leveled`: with RocksDB's default (leveled) compaction, as format 1 stores were written.
+// Opens the raw RocksDB database of a store (every column family), to change its format marker
+// or damage it.
 struct RawDb {
-  explicit RawDb(const std::filesystem::path& db_path, bool leveled = false) {
+  explicit RawDb(const std::filesystem::path& db_path) {
     std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
     for (const char* name :
          {"default", "episodes", "sessions", "embeddings", "versions", "postings", "terms"}) {
       rocksdb::ColumnFamilyOptions o;
-      if (!leveled) o.compaction_style = rocksdb::kCompactionStyleUniversal;  // as the store
+      o.compaction_style = rocksdb::kCompactionStyleUniversal;  // as the store
       cfs.emplace_back(name, o);
     }
     rocksdb::DB* raw = nullptr;
@@ -142,43 +141,58 @@ TEST_F(EpisodicStoreHardeningTest, IdsOfANamespaceDoNotRevealAnotherNamespacesWr
   EXPECT_EQ(Add(*store, "c", "c after purge"), 9u);
 }
 
-// A format 1 store (one counter for every namespace) is migrated: no id is ever reused.
-TEST_F(EpisodicStoreHardeningTest, FormatOneStoreIsMigratedWithoutReusingIds) {
+// A store of an older format (here 2: a key per BM25 posting) is refused with what to do, and
+// left as it was.
+TEST_F(EpisodicStoreHardeningTest, AnOlderFormatIsRefusedWithWhatToDo) {
   {
     auto store = Open();
     ASSERT_NE(store, nullptr);
-    for (int i = 0; i < 3; ++i) Add(*store, "x", "x " + std::to_string(i));
-    Add(*store, "y", "y 0");
+    Add(*store, "x", "x 0");
   }
-  {  // Rewrite the meta records as format 1 had them: one next_id for the store (here 42), and
-     // the table files laid out by leveled compaction, as format 1 stores have them.
-    RawDb raw(dir_ / "db", /*leveled=*/true);
+  {
+    RawDb raw(dir_ / "db");
     ASSERT_TRUE(raw.status.ok()) << raw.status.ToString();
-    const std::vector<rocksdb::ColumnFamilyHandle*>& handles = raw.handles;
-    for (auto* h : handles) {
-      ASSERT_TRUE(raw.db->CompactRange({}, h, nullptr, nullptr).ok());
-    }
-    rocksdb::WriteBatch batch;
-    batch.Put(handles[0], "format", "engram-memory 1");
-    batch.Put(handles[0], "next_id", BigEndian64(42));
-    batch.Delete(handles[0], "store_id");
-    batch.Delete(handles[0], "next_id/x");
-    batch.Delete(handles[0], "next_id/y");
-    ASSERT_TRUE(raw.db->Write({}, &batch).ok());
+    ASSERT_TRUE(raw.db->Put({}, raw.handles[0], "format", "engram-memory 2").ok());
   }
-  auto store = Open();
-  ASSERT_NE(store, nullptr);
-  EXPECT_EQ(store->Stats("x")->episodes, 3u);
-  EXPECT_EQ(Add(*store, "x", "x after migration"), 42u);
-  EXPECT_EQ(Add(*store, "y", "y after migration"), 42u);
-  EXPECT_EQ(Add(*store, "z", "a new namespace"), 1u);
-  RecallOptions o;
-  o.k = 1;
-  o.query_embedding = VectorFor("x 1");
-  auto hits = store->Recall("x", "", o);
-  ASSERT_TRUE(hits.ok());
-  ASSERT_EQ(hits->size(), 1u);
-  EXPECT_EQ((*hits)[0].episode.text, "x 1");
+  const auto before = Snapshot(dir_);
+  auto refused = TryOpen(dir_);
+  EXPECT_EQ(refused.status().code(), StatusCode::kNotSupported);
+  const std::string message(refused.status().message());
+  EXPECT_NE(message.find("has format 'engram-memory 2'"), std::string::npos) << message;
+  EXPECT_NE(message.find("reads 'engram-memory 3'"), std::string::npos) << message;
+  EXPECT_NE(message.find("export it with the older engram or start a new store"),
+            std::string::npos)
+      << message;
+  EXPECT_EQ(Snapshot(dir_), before);
+}
+
+// A process killed while creating a store leaves RocksDB's files and column families but none of
+// the store's records: the next Open creates the store there. A database with only RocksDB's
+// default family and nothing in it is still not a store.
+TEST_F(EpisodicStoreHardeningTest, AnInterruptedCreationIsFinishedByTheNextOpen) {
+  auto make_db = [&](std::vector<const char*> families) {
+    fs::remove_all(dir_);
+    fs::create_directories(dir_ / "db");
+    rocksdb::DBOptions o;
+    o.create_if_missing = true;
+    o.create_missing_column_families = true;
+    std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
+    for (const char* name : families) cfs.emplace_back(name, rocksdb::ColumnFamilyOptions());
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::DB* raw = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(o, (dir_ / "db").string(), cfs, &handles, &raw).ok());
+    for (auto* h : handles) raw->DestroyColumnFamilyHandle(h);
+    delete raw;
+  };
+  make_db({"default", "episodes", "sessions", "embeddings", "versions", "postings", "terms"});
+  {
+    auto store = Open();
+    ASSERT_NE(store, nullptr);
+    EXPECT_EQ(Add(*store, "x", "x 0"), 1u);
+  }
+  make_db({"default"});
+  auto refused = TryOpen(dir_);
+  EXPECT_EQ(refused.status().code(), StatusCode::kInvalidArgument);
 }
 
 TEST_F(EpisodicStoreHardeningTest, AnUnknownFormatIsRefusedAndNotWritten) {

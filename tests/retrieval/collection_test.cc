@@ -8,6 +8,7 @@
 #include "retrieval/collection.h"
 
 #include <gtest/gtest.h>
+#include <rocksdb/db.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -371,6 +372,40 @@ TEST_F(CollectionTest, RefusesForeignDirectoriesAndOtherEmbedders) {
   ASSERT_FALSE(mismatch.ok());
   EXPECT_EQ(mismatch.status().code(), StatusCode::kFailedPrecondition);
   EXPECT_FALSE(CollectionPath("/tmp", "../etc").ok());
+}
+
+// A collection of an older format (2: unbounded per-batch segments) is refused with what to do,
+// by the probe and by Open in both modes.
+TEST_F(CollectionTest, AnOlderFormatIsRefusedWithWhatToDo) {
+  { auto c = Open(); ASSERT_NE(c, nullptr); }
+  {
+    std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
+    for (const char* name : {"default", "documents", "chunks", "postings", "terms"}) {
+      cfs.emplace_back(name, rocksdb::ColumnFamilyOptions());
+    }
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::DB* raw = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open({}, (dir_ / "db").string(), cfs, &handles, &raw).ok());
+    ASSERT_TRUE(raw->Put({}, handles[0], "format", "engram-collection 2").ok());
+    for (auto* h : handles) raw->DestroyColumnFamilyHandle(h);
+    delete raw;
+  }
+  const CollectionProbe probe = ProbeCollection(dir_.string());
+  EXPECT_EQ(probe.health, CollectionHealth::kForeign);
+  EXPECT_EQ(probe.format, "engram-collection 2");
+  for (OpenMode mode : {OpenMode::kReadOnly, OpenMode::kReadWrite}) {
+    CollectionOptions o;
+    o.mode = mode;
+    auto refused = Collection::Open(dir_.string(), &embedder_, o);
+    ASSERT_FALSE(refused.ok());
+    EXPECT_EQ(refused.status().code(), StatusCode::kNotSupported);
+    const std::string message(refused.status().message());
+    EXPECT_NE(message.find("has format 'engram-collection 2'; this engram reads "
+                           "'engram-collection 3'"),
+              std::string::npos)
+        << message;
+    EXPECT_NE(message.find("re-ingest its documents"), std::string::npos) << message;
+  }
 }
 
 // A document is its source. Every way of naming one is checked: the same source replaces (or,

@@ -1,0 +1,195 @@
+// Recall: a namespace's episodes ranked by relevance, BM25, recency and importance (the file
+// comment of memory/episodic_store.h), over the union of the vector index's and the BM25
+// index's candidates; every candidate gets every component exactly.
+#include <rocksdb/db.h>
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <limits>
+#include <mutex>
+#include <shared_mutex>
+#include <unordered_map>
+
+#include "memory/episodic_store.h"
+#include "memory/internal/checks.h"
+#include "memory/internal/episodic_state.h"
+#include "memory/internal/layout.h"
+#include "retrieval/fusion.h"
+
+namespace engram::memory {
+namespace {
+
+using namespace internal;
+
+// The weighted score of every candidate, with its recency.
+void ScoreCandidates(const NsState& n, const RecallOptions& options, int64_t now, double best_bm25,
+                     std::vector<RecalledEpisode>& out) {
+  const double half_life_ms = options.half_life_hours * 3600e3;
+  for (RecalledEpisode& r : out) {
+    const EpisodeInfo& i = n.info.at(r.episode.id);
+    const double age = std::max<double>(0.0, static_cast<double>(now - i.timestamp_ms));
+    r.recency = std::pow(0.5, age / half_life_ms);
+    r.score = options.relevance_weight * r.relevance +
+              (best_bm25 > 0.0 ? options.bm25_weight * r.bm25 / best_bm25 : 0.0) +
+              options.recency_weight * r.recency + options.importance_weight * i.importance;
+  }
+}
+
+}  // namespace
+
+Result<double> EpisodicStore::State::MeanIdf(std::string_view ns, const NsState& n) const {
+  std::lock_guard lock(n.idf_mu);
+  if (n.mean_idf) return *n.mean_idf;
+  ENGRAM_TRY_ASSIGN(const double mean, Bm25(ns).MeanIdf(static_cast<int64_t>(n.info.size())));
+  n.mean_idf = mean;
+  return mean;
+}
+
+Result<std::vector<double>> EpisodicStore::State::Cosines(std::string_view ns,
+                                                          std::span<const uint64_t> ids,
+                                                          std::span<const float> query) const {
+  std::vector<double> out;
+  out.reserve(ids.size());
+  std::string value;
+  for (uint64_t id : ids) {
+    const rocksdb::Status st = db->Get({}, cf[kEmbeddings], IdKey(ns, id), &value);
+    if (!st.ok()) return FromRocks(st, "reading the embedding of episode " + std::to_string(id));
+    const std::vector<float> v = DecodeFloats(value);
+    double dot = 0.0;
+    for (size_t d = 0; d < v.size() && d < query.size(); ++d) dot += v[d] * query[d];
+    out.push_back(dot);
+  }
+  return out;
+}
+
+Status EpisodicStore::State::KeepBest(std::string_view ns, size_t k,
+                                      std::vector<RecalledEpisode>& out) const {
+  std::sort(out.begin(), out.end(), [](const RecalledEpisode& a, const RecalledEpisode& b) {
+    return a.score != b.score ? a.score > b.score : a.episode.id < b.episode.id;
+  });
+  if (out.size() > k) out.resize(k);
+  for (RecalledEpisode& r : out) {
+    Result<std::optional<Episode>> e = ReadEpisode(ns, r.episode.id);
+    if (!e.ok()) return e.status();
+    if (*e) r.episode = std::move(**e);
+  }
+  return Status::OK();
+}
+
+Result<std::vector<RecalledEpisode>> EpisodicStore::State::RecallCandidates(
+    std::string_view ns, const NsState& n, std::string_view query,
+    std::span<const float> query_vector, const RecallOptions& options, size_t candidates,
+    const std::function<bool(uint64_t)>& allowed, bool filtered) const {
+  std::unordered_map<uint64_t, double> relevance, bm25;
+  if (options.relevance_weight != 0.0) {
+    const std::function<bool(int64_t)> allow = [&](int64_t id) {
+      return allowed(static_cast<uint64_t>(id));
+    };
+    Result<std::vector<retrieval::VectorHit>> hits =
+        n.index->Search(query_vector, static_cast<int>(candidates), filtered ? &allow : nullptr);
+    if (!hits.ok()) return hits.status();
+    for (const retrieval::VectorHit& h : *hits) relevance[static_cast<uint64_t>(h.id)] = h.score;
+  }
+  // BM25 over the namespace's episodes (rank-bm25's Okapi, as the collections use).
+  const retrieval::Bm25Index index = Bm25(ns);
+  retrieval::Bm25Query q;
+  if (options.bm25_weight != 0.0) {
+    retrieval::Bm25Stats stats;
+    stats.documents = static_cast<int64_t>(n.info.size());
+    stats.average_length = static_cast<double>(n.total_terms) / static_cast<double>(n.info.size());
+    ENGRAM_TRY_ASSIGN(stats.mean_idf, MeanIdf(ns, n));
+    ENGRAM_TRY_ASSIGN(q, index.Prepare(query, stats));
+    ENGRAM_TRY_ASSIGN(const std::vector<retrieval::RankedItem> top,
+                      index.TopN(q, candidates, filtered ? &allowed : nullptr));
+    for (const retrieval::RankedItem& r : top) bm25[r.id] = r.score;
+  }
+  std::vector<uint64_t> ids;
+  for (const auto& [id, v] : relevance) ids.push_back(id);
+  for (const auto& [id, v] : bm25) ids.push_back(id);
+  if (options.relevance_weight == 0.0 && options.bm25_weight == 0.0) {
+    for (const auto& [id, info] : n.info) {  // recency / importance only: every allowed episode
+      if (allowed(id)) ids.push_back(id);
+    }
+  }
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  std::erase_if(ids, [&](uint64_t id) { return !n.info.count(id); });
+  // Every candidate gets every component: the ones a side did not propose are computed.
+  std::vector<uint64_t> need_cosine, need_bm25;
+  for (uint64_t id : ids) {
+    if (options.relevance_weight != 0.0 && !relevance.count(id)) need_cosine.push_back(id);
+    if (options.bm25_weight != 0.0 && !bm25.count(id)) need_bm25.push_back(id);
+  }
+  ENGRAM_TRY_ASSIGN(const std::vector<double> cosines, Cosines(ns, need_cosine, query_vector));
+  for (size_t i = 0; i < need_cosine.size(); ++i) relevance[need_cosine[i]] = cosines[i];
+  ENGRAM_TRY_ASSIGN(const std::vector<double> scores, index.Score(q, need_bm25));
+  for (size_t i = 0; i < need_bm25.size(); ++i) bm25[need_bm25[i]] = scores[i];
+  std::vector<RecalledEpisode> out;
+  out.reserve(ids.size());
+  for (uint64_t id : ids) {
+    RecalledEpisode r;
+    r.episode.id = id;
+    if (auto it = relevance.find(id); it != relevance.end()) r.relevance = it->second;
+    if (auto it = bm25.find(id); it != bm25.end()) r.bm25 = it->second;
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+Result<std::vector<RecalledEpisode>> EpisodicStore::Recall(std::string_view ns,
+                                                           std::string_view query,
+                                                           const RecallOptions& options) const {
+  const State& s = *s_;
+  if (Status st = ValidateNamespace(ns); !st.ok()) return st;
+  if (Status st = internal::CheckRecallOptions(options); !st.ok()) return st;
+  // Embed before taking the lock (the embedder is the slow part).
+  std::vector<float> query_vector;
+  if (options.relevance_weight != 0.0) {
+    Result<std::vector<float>> q = s.EmbeddingFor(std::string(query), options.query_embedding);
+    if (!q.ok()) return q.status();
+    query_vector = std::move(*q);
+  }
+  std::shared_lock lock(s.mu);
+  const NsState* found = s.Find(ns);
+  if (found == nullptr || found->info.empty()) return std::vector<RecalledEpisode>();
+  const NsState& n = *found;
+  const int64_t now = options.now_ms != 0 ? options.now_ms : retrieval::WallClockMs();
+  const size_t candidates = options.candidates > 0
+                                ? static_cast<size_t>(options.candidates)
+                                : std::max<size_t>(4 * static_cast<size_t>(options.k), 50);
+
+  std::optional<uint32_t> session;
+  if (!options.session.empty()) {
+    auto it = n.session_index.find(options.session);
+    if (it == n.session_index.end()) return std::vector<RecalledEpisode>();
+    session = it->second;
+  }
+  const bool filtered = session || options.from_ms != std::numeric_limits<int64_t>::min() ||
+                        options.to_ms != std::numeric_limits<int64_t>::max() ||
+                        !options.metadata.empty() || n.with_ttl > 0;
+  const std::function<bool(uint64_t)> allowed = [&](uint64_t id) {
+    auto it = n.info.find(id);
+    if (it == n.info.end()) return false;
+    const EpisodeInfo& i = it->second;
+    if (Expired(i, now) || (session && i.session != *session) || i.timestamp_ms < options.from_ms ||
+        i.timestamp_ms > options.to_ms) {
+      return false;
+    }
+    for (const auto& [key, value] : options.metadata) {
+      auto m = i.metadata.find(key);
+      if (m == i.metadata.end() || m->second != value) return false;
+    }
+    return true;
+  };
+  ENGRAM_TRY_ASSIGN(
+      std::vector<RecalledEpisode> out,
+      s.RecallCandidates(ns, n, query, query_vector, options, candidates, allowed, filtered));
+  double best_bm25 = 0.0;
+  for (const RecalledEpisode& r : out) best_bm25 = std::max(best_bm25, r.bm25);
+  ScoreCandidates(n, options, now, best_bm25, out);
+  if (Status st = s.KeepBest(ns, static_cast<size_t>(options.k), out); !st.ok()) return st;
+  return out;
+}
+
+}  // namespace engram::memory

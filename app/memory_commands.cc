@@ -32,6 +32,7 @@
 #include "common/input_file.h"
 #include "common/json_write.h"
 #include "common/paths.h"
+#include "common/utc_time.h"
 #include "inference/bert_embedder.h"
 #include "memory/episodic_store.h"
 #include "nlohmann/json.hpp"
@@ -134,26 +135,6 @@ Status WithFlagNames(const Status& st, std::string_view command) {
   }
   if (message.starts_with("memory: ")) message.replace(0, 8, std::string(command) + ": ");
   return Status(st.code(), message);
-}
-
-// "2023-05-08T13:56:00Z", with ".mmm" when the time has milliseconds.
-std::string FormatTime(int64_t ms) {
-  using namespace std::chrono;
-  const sys_time<milliseconds> t{milliseconds(ms)};
-  const sys_days d = floor<days>(t);
-  const year_month_day date{d};
-  const hh_mm_ss<milliseconds> hms{t - d};
-  char buf[48];
-  std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02d", static_cast<int>(date.year()),
-                static_cast<unsigned>(date.month()), static_cast<unsigned>(date.day()),
-                static_cast<int>(hms.hours().count()), static_cast<int>(hms.minutes().count()),
-                static_cast<int>(hms.seconds().count()));
-  std::string out = buf;
-  if (hms.subseconds().count() != 0) {
-    std::snprintf(buf, sizeof buf, ".%03d", static_cast<int>(hms.subseconds().count()));
-    out += buf;
-  }
-  return out + "Z";
 }
 
 int64_t NowMs() {
@@ -380,7 +361,7 @@ Status RunRecall(const GlobalFlags& global, const RecallFlags& f) {
     const memory::RecalledEpisode& h = (*hits)[i];
     std::printf("%zu. %.4f  [%llu] %s  %s/%s: %s\n", i + 1, h.score,
                 static_cast<unsigned long long>(h.episode.id),
-                FormatTime(h.episode.timestamp_ms).c_str(), h.episode.session.c_str(),
+                FormatUtcTime(h.episode.timestamp_ms).c_str(), h.episode.session.c_str(),
                 h.episode.role.c_str(), Preview(h.episode.text).c_str());
   }
   return Status::OK();
@@ -397,7 +378,7 @@ struct ListFlags : MemoryFlags {
 
 void PrintEpisodeLine(const memory::Episode& e) {
   std::printf("[%llu] %s  %s: %s\n", static_cast<unsigned long long>(e.id),
-              FormatTime(e.timestamp_ms).c_str(), e.role.c_str(), Preview(e.text).c_str());
+              FormatUtcTime(e.timestamp_ms).c_str(), e.role.c_str(), Preview(e.text).c_str());
 }
 
 Status RunList(const GlobalFlags& global, const ListFlags& f) {
@@ -445,7 +426,7 @@ Status RunHistory(const GlobalFlags& global, const HistoryFlags& f) {
     return Status::OK();
   }
   for (const memory::Episode& e : *versions) {
-    std::printf("v%u  %s  %s: %s\n", e.version, FormatTime(e.timestamp_ms).c_str(), e.role.c_str(),
+    std::printf("v%u  %s  %s: %s\n", e.version, FormatUtcTime(e.timestamp_ms).c_str(), e.role.c_str(),
                 Preview(e.text).c_str());
   }
   return Status::OK();

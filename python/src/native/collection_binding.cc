@@ -5,16 +5,15 @@
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/vector.h>
 
-#include <atomic>
 #include <filesystem>
 #include <memory>
 #include <optional>
-#include <shared_mutex>
 #include <span>
 #include <string>
 #include <vector>
 
 #include "bindings.h"
+#include "closable.h"
 #include "errors.h"
 #include "inference/bert_embedder.h"
 #include "retrieval/collection.h"
@@ -51,31 +50,18 @@ retrieval::DocumentInput ReadDocumentFile(const std::string& path,
 }
 
 class Collection {
- private:
-  // f(collection) with the GIL released, holding off Close until it returns.
-  template <class F>
-  auto Run(F&& f) {
-    nb::gil_scoped_release release;
-    // Checked before locking: glibc's rwlock prefers readers, so a steady stream of calls
-    // would otherwise keep Close waiting.
-    std::shared_lock lock(mu_, std::defer_lock);
-    if (!closing_.load()) lock.lock();
-    if (!lock.owns_lock() || !collection_)
-      Throw(Status::FailedPrecondition("collection '" + path_ + "' is closed"));
-    return f(*collection_);
-  }
-
  public:
   Collection(const std::string& path, const std::optional<std::string>& embedder, bool create,
              bool sync)
-      : path_(path) {
+      : path_(path), collection_("collection '" + path + "'") {
     nb::gil_scoped_release release;
     retrieval::CollectionOptions options;
     options.mode = create ? retrieval::OpenMode::kCreate : retrieval::OpenMode::kReadWrite;
     options.sync = sync;
     Check(retrieval::CheckCollection(path, options.mode));  // before loading the model
-    embedder_ = Unwrap(inference::BertEmbedder::OpenOrDefault(embedder.value_or(""), {}));
-    collection_ = Unwrap(retrieval::Collection::Open(path, embedder_.get(), options));
+    auto model = Unwrap(inference::BertEmbedder::OpenOrDefault(embedder.value_or(""), {}));
+    auto collection = Unwrap(retrieval::Collection::Open(path, model.get(), options));
+    collection_.Hold(std::move(model), std::move(collection));
   }
 
   PyDict Ingest(std::string text, std::string source, std::string title,
@@ -86,13 +72,13 @@ class Collection {
                                  .tags = std::move(tags),
                                  .format = std::move(format)};
     const retrieval::IngestResult r =
-        Run([&](retrieval::Collection& c) { return Unwrap(c.Ingest(doc)); });
+        collection_.Run([&](retrieval::Collection& c) { return Unwrap(c.Ingest(doc)); });
     return IngestDict(r, doc.source);
   }
 
   PyDict IngestFile(const std::string& path, const std::vector<std::string>& tags) {
     retrieval::DocumentInput doc;
-    const retrieval::IngestResult r = Run([&](retrieval::Collection& c) {
+    const retrieval::IngestResult r = collection_.Run([&](retrieval::Collection& c) {
       doc = ReadDocumentFile(path, tags);
       return Unwrap(c.Ingest(doc));
     });
@@ -107,26 +93,26 @@ class Collection {
     o.tags = tags;
     o.source_prefix = source_prefix;
     const std::vector<retrieval::SearchHit> hits =
-        Run([&](retrieval::Collection& c) { return Unwrap(c.Search(query, o)); });
+        collection_.Run([&](retrieval::Collection& c) { return Unwrap(c.Search(query, o)); });
     PyDictList out;
     for (const retrieval::SearchHit& h : hits) out.append(HitDict(h));
     return out;
   }
 
   void Delete(const std::vector<uint64_t>& ids) {
-    Run([&](retrieval::Collection& c) { Check(c.Delete(std::span<const uint64_t>(ids))); });
+    collection_.Run([&](retrieval::Collection& c) { Check(c.Delete(std::span<const uint64_t>(ids))); });
   }
 
   PyDictList List() {
     const std::vector<retrieval::DocumentInfo> docs =
-        Run([&](retrieval::Collection& c) { return Unwrap(c.List()); });
+        collection_.Run([&](retrieval::Collection& c) { return Unwrap(c.List()); });
     PyDictList out;
     for (const retrieval::DocumentInfo& d : docs) out.append(DocumentDict(d));
     return out;
   }
 
   PyOptionalDict Get(uint64_t id) {
-    Result<retrieval::DocumentInfo> d = Run([&](retrieval::Collection& c) { return c.Get(id); });
+    Result<retrieval::DocumentInfo> d = collection_.Run([&](retrieval::Collection& c) { return c.Get(id); });
     if (!d.ok() && d.status().code() == StatusCode::kNotFound) {
       return nb::borrow<PyOptionalDict>(nb::none());
     }
@@ -134,11 +120,11 @@ class Collection {
   }
 
   std::string Text(uint64_t id) {
-    return Run([&](retrieval::Collection& c) { return Unwrap(c.DocumentText(id)); });
+    return collection_.Run([&](retrieval::Collection& c) { return Unwrap(c.DocumentText(id)); });
   }
 
   PyDict Stats() {
-    const retrieval::CollectionStats st = Run([&](retrieval::Collection& c) { return c.Stats(); });
+    const retrieval::CollectionStats st = collection_.Run([&](retrieval::Collection& c) { return c.Stats(); });
     PyDict d;
     d["documents"] = st.documents;
     d["chunks"] = st.chunks;
@@ -148,29 +134,16 @@ class Collection {
   }
 
   void Flush() {
-    Run([&](retrieval::Collection& c) { Check(c.Flush()); });
+    collection_.Run([&](retrieval::Collection& c) { Check(c.Flush()); });
   }
 
-  void Close() {
-    nb::gil_scoped_release release;
-    closing_.store(true);
-    std::unique_lock lock(mu_);
-    collection_.reset();
-    embedder_.reset();
-  }
-
-  bool closed() const {
-    std::shared_lock lock(mu_);
-    return collection_ == nullptr;
-  }
+  void Close() { collection_.Close(); }
+  bool closed() const { return collection_.closed(); }
   const std::string& path() const { return path_; }
 
  private:
   std::string path_;
-  std::atomic<bool> closing_{false};                   // set by Close: new calls fail at once
-  mutable std::shared_mutex mu_;                       // shared by calls, exclusive for Close
-  std::unique_ptr<inference::BertEmbedder> embedder_;  // declared first: outlives collection_
-  std::unique_ptr<retrieval::Collection> collection_;
+  Closable<retrieval::Collection> collection_;
 };
 
 }  // namespace

@@ -10,17 +10,16 @@
 #include <nanobind/stl/vector.h>
 
 #include <algorithm>
-#include <atomic>
 #include <exception>
 #include <map>
 #include <memory>
 #include <optional>
-#include <shared_mutex>
 #include <string>
 #include <tuple>
 #include <vector>
 
 #include "bindings.h"
+#include "closable.h"
 #include "errors.h"
 #include "inference/bert_embedder.h"
 #include "memory/episodic_store.h"
@@ -119,36 +118,23 @@ memory::Summarizer PythonSummarizer(nb::handle summarize, std::exception_ptr& ra
 }
 
 class Store {
- private:
-  // Runs f(store) with the GIL released, holding off Close until it returns (locks are taken
-  // without the GIL, so a summarizer taking the GIL back cannot deadlock against Close).
-  template <class F>
-  auto Run(F&& f) {
-    nb::gil_scoped_release release;
-    // Checked before locking: glibc's rwlock prefers readers, so a steady stream of calls
-    // would otherwise keep Close waiting.
-    std::shared_lock lock(mu_, std::defer_lock);
-    if (!closing_.load()) lock.lock();
-    if (!lock.owns_lock() || !store_)
-      Throw(Status::FailedPrecondition("memory store '" + path_ + "' is closed"));
-    return f(*store_);
-  }
-
  public:
   Store(const std::string& path, const std::optional<std::string>& embedder, int dim, bool sync)
-      : path_(path) {
+      : path_(path), store_("memory store '" + path + "'") {
     nb::gil_scoped_release release;
     memory::StoreOptions options;
     options.sync = sync;
+    std::unique_ptr<inference::BertEmbedder> model;
     if (dim > 0) {
       options.dim = dim;
     } else {
-      embedder_ = Unwrap(inference::BertEmbedder::OpenOrDefault(embedder.value_or(""), {}));
-      options.embedder = embedder_.get();
+      model = Unwrap(inference::BertEmbedder::OpenOrDefault(embedder.value_or(""), {}));
+      options.embedder = model.get();
     }
-    store_ = Unwrap(memory::EpisodicStore::Open(path, options));
-    dim_ = dim > 0 ? dim : embedder_->Dim();
-    if (embedder_) embedder_name_ = std::string(embedder_->Name());
+    std::unique_ptr<memory::EpisodicStore> store = Unwrap(memory::EpisodicStore::Open(path, options));
+    dim_ = dim > 0 ? dim : model->Dim();
+    if (model) embedder_name_ = std::string(model->Name());
+    store_.Hold(std::move(model), std::move(store));
   }
 
   std::vector<uint64_t> Append(const std::string& ns, std::vector<EpisodeIn> items,
@@ -160,7 +146,7 @@ class Store {
       std::vector<std::vector<float>> rows = ReadRows(vectors, episodes.size(), dim_, "vectors");
       for (size_t i = 0; i < rows.size(); ++i) episodes[i].embedding = std::move(rows[i]);
     }
-    return Run([&](memory::EpisodicStore& s) { return Unwrap(s.AppendBatch(ns, episodes)); });
+    return store_.Run([&](memory::EpisodicStore& s) { return Unwrap(s.AppendBatch(ns, episodes)); });
   }
 
   PyDictList Search(const std::string& ns, const std::string& query, int k,
@@ -176,14 +162,14 @@ class Store {
     if (to_ms) o.to_ms = *to_ms;
     if (!vector.is_none()) o.query_embedding = std::move(ReadRows(vector, 1, dim_, "vector")[0]);
     const std::vector<memory::RecalledEpisode> hits =
-        Run([&](memory::EpisodicStore& s) { return Unwrap(s.Recall(ns, query, o)); });
+        store_.Run([&](memory::EpisodicStore& s) { return Unwrap(s.Recall(ns, query, o)); });
     PyDictList out;
     for (const memory::RecalledEpisode& h : hits) out.append(RecalledDict(h));
     return out;
   }
 
   PyOptionalDict Get(const std::string& ns, uint64_t id) {
-    Result<memory::Episode> e = Run([&](memory::EpisodicStore& s) { return s.Get(ns, id); });
+    Result<memory::Episode> e = store_.Run([&](memory::EpisodicStore& s) { return s.Get(ns, id); });
     if (!e.ok() && e.status().code() == StatusCode::kNotFound) {
       return nb::borrow<PyOptionalDict>(nb::none());
     }
@@ -192,7 +178,7 @@ class Store {
 
   // Live episodes oldest first: one session's, or every session's merged by time.
   PyDictList List(const std::string& ns, const std::optional<std::string>& session, size_t limit) {
-    const std::vector<memory::Episode> episodes = Run([&](memory::EpisodicStore& s) {
+    const std::vector<memory::Episode> episodes = store_.Run([&](memory::EpisodicStore& s) {
       if (session) return ListUpTo(s, ns, *session, limit);
       std::vector<memory::Episode> all;
       for (const std::string& name : Unwrap(s.Sessions(ns))) {
@@ -216,24 +202,24 @@ class Store {
     changes.metadata = std::move(metadata);
     changes.importance = importance;
     if (!vector.is_none()) changes.embedding = std::move(ReadRows(vector, 1, dim_, "vector")[0]);
-    return Run([&](memory::EpisodicStore& s) { return Unwrap(s.Update(ns, id, changes)); });
+    return store_.Run([&](memory::EpisodicStore& s) { return Unwrap(s.Update(ns, id, changes)); });
   }
 
   PyDictList History(const std::string& ns, uint64_t id) {
-    return EpisodeList(Run([&](memory::EpisodicStore& s) { return Unwrap(s.History(ns, id)); }));
+    return EpisodeList(store_.Run([&](memory::EpisodicStore& s) { return Unwrap(s.History(ns, id)); }));
   }
 
   void Forget(const std::string& ns, const std::vector<uint64_t>& ids) {
-    Run([&](memory::EpisodicStore& s) { Check(s.Forget(ns, std::span<const uint64_t>(ids))); });
+    store_.Run([&](memory::EpisodicStore& s) { Check(s.Forget(ns, std::span<const uint64_t>(ids))); });
   }
 
   uint64_t ForgetSession(const std::string& ns, const std::string& session) {
-    return Run([&](memory::EpisodicStore& s) { return Unwrap(s.ForgetSession(ns, session)); });
+    return store_.Run([&](memory::EpisodicStore& s) { return Unwrap(s.ForgetSession(ns, session)); });
   }
 
   // Removes the whole namespace; returns how many live episodes it held.
   uint64_t Purge(const std::string& ns) {
-    return Run([&](memory::EpisodicStore& s) {
+    return store_.Run([&](memory::EpisodicStore& s) {
       Result<memory::StoreStats> stats = s.Stats(ns);
       Check(s.PurgeNamespace(ns));
       return stats.ok() ? stats->episodes : 0;
@@ -245,7 +231,7 @@ class Store {
                        size_t min_span) {
     std::exception_ptr raised;
     const memory::Summarizer summarizer = PythonSummarizer(summarize, raised);
-    Result<uint64_t> id = Run([&](memory::EpisodicStore& s) {
+    Result<uint64_t> id = store_.Run([&](memory::EpisodicStore& s) {
       return s.Consolidate(ns, session, summarizer,
                            {.keep_recent = keep_recent, .min_span = min_span});
     });
@@ -254,16 +240,16 @@ class Store {
   }
 
   std::vector<std::string> Namespaces() {
-    return Run([&](memory::EpisodicStore& s) { return s.Namespaces(); });
+    return store_.Run([&](memory::EpisodicStore& s) { return s.Namespaces(); });
   }
 
   std::vector<std::string> Sessions(const std::string& ns) {
-    return Run([&](memory::EpisodicStore& s) { return Unwrap(s.Sessions(ns)); });
+    return store_.Run([&](memory::EpisodicStore& s) { return Unwrap(s.Sessions(ns)); });
   }
 
   nb::typed<nb::dict, nb::str, int> Stats(const std::optional<std::string>& ns) {
     const memory::StoreStats st =
-        Run([&](memory::EpisodicStore& s) { return Unwrap(s.Stats(ns.value_or(""))); });
+        store_.Run([&](memory::EpisodicStore& s) { return Unwrap(s.Stats(ns.value_or(""))); });
     nb::typed<nb::dict, nb::str, int> d;
     d["namespaces"] = st.namespaces;
     d["episodes"] = st.episodes;
@@ -273,26 +259,16 @@ class Store {
   }
 
   void Flush() {
-    Run([&](memory::EpisodicStore& s) { Check(s.Flush()); });
+    store_.Run([&](memory::EpisodicStore& s) { Check(s.Flush()); });
   }
 
   void Checkpoint(const std::string& dir) {
-    Run([&](memory::EpisodicStore& s) { Check(s.Checkpoint(dir)); });
+    store_.Run([&](memory::EpisodicStore& s) { Check(s.Checkpoint(dir)); });
   }
 
   // Waits for calls in flight, then closes the database (saving the vector indexes).
-  void Close() {
-    nb::gil_scoped_release release;
-    closing_.store(true);
-    std::unique_lock lock(mu_);
-    store_.reset();
-    embedder_.reset();
-  }
-
-  bool closed() const {
-    std::shared_lock lock(mu_);
-    return store_ == nullptr;
-  }
+  void Close() { store_.Close(); }
+  bool closed() const { return store_.closed(); }
   const std::string& path() const { return path_; }
   int dim() const { return dim_; }
   const std::string& embedder_name() const { return embedder_name_; }
@@ -301,10 +277,7 @@ class Store {
   std::string path_;
   int dim_ = 0;
   std::string embedder_name_;                          // empty without an embedder
-  std::atomic<bool> closing_{false};                   // set by Close: new calls fail at once
-  mutable std::shared_mutex mu_;                       // shared by calls, exclusive for Close
-  std::unique_ptr<inference::BertEmbedder> embedder_;  // declared first: outlives store_
-  std::unique_ptr<memory::EpisodicStore> store_;
+  Closable<memory::EpisodicStore> store_;
 };
 
 }  // namespace

@@ -5,10 +5,10 @@
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/vector.h>
 
-#include <chrono>
 #include <cstdio>
 #include <cstring>
 
+#include "common/utc_time.h"
 #include "errors.h"
 
 namespace nb = nanobind;
@@ -99,25 +99,6 @@ std::vector<std::vector<float>> ReadRows(nb::handle array, size_t rows, int dim,
   return out;
 }
 
-std::string FormatTime(int64_t ms) {
-  using namespace std::chrono;
-  const sys_time<milliseconds> t{milliseconds(ms)};
-  const sys_days d = floor<days>(t);
-  const year_month_day date{d};
-  const hh_mm_ss<milliseconds> hms{t - d};
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02d", static_cast<int>(date.year()),
-                static_cast<unsigned>(date.month()), static_cast<unsigned>(date.day()),
-                static_cast<int>(hms.hours().count()), static_cast<int>(hms.minutes().count()),
-                static_cast<int>(hms.seconds().count()));
-  std::string out = buf;
-  if (hms.subseconds().count() != 0) {
-    std::snprintf(buf, sizeof buf, ".%03d", static_cast<int>(hms.subseconds().count()));
-    out += buf;
-  }
-  return out + "Z";
-}
-
 nb::dict EpisodeDict(const memory::Episode& e) {
   nb::dict d;
   d["id"] = e.id;
@@ -127,7 +108,7 @@ nb::dict EpisodeDict(const memory::Episode& e) {
   d["metadata"] = e.metadata;
   d["importance"] = e.importance;
   d["timestamp_ms"] = e.timestamp_ms;
-  d["created_at"] = FormatTime(e.timestamp_ms);
+  d["created_at"] = FormatUtcTime(e.timestamp_ms);
   d["expires_ms"] = e.expires_ms;
   d["version"] = e.version;
   d["sources"] = e.sources;
@@ -169,8 +150,8 @@ nb::dict DocumentDict(const retrieval::DocumentInfo& info) {
   d["tags"] = info.tags;
   d["created_ms"] = info.created_ms;
   d["updated_ms"] = info.updated_ms;
-  d["created_at"] = FormatTime(info.created_ms);
-  d["updated_at"] = FormatTime(info.updated_ms);
+  d["created_at"] = FormatUtcTime(info.created_ms);
+  d["updated_at"] = FormatUtcTime(info.updated_ms);
   d["bytes"] = info.bytes;
   d["chunks"] = info.chunks;
   return d;

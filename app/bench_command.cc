@@ -57,7 +57,7 @@ void AddEmbedBench(CLI::App* bench, CommandTable& commands) {
   cmd->add_option("--repeat", flags->options.repeat, "Passes per batch size (median reported)")
       ->default_val(3)
       ->check(CLI::Range(1, 1000));
-  cmd->add_option("--precision", flags->options.precision, "Linear layers: auto, f32 or bf16")
+  cmd->add_option("--precision", flags->options.precision, "Linear layers: auto, f32, bf16 or int8")
       ->default_val("auto");
   cmd->add_flag("--json", flags->json, "Print one JSON object");
   commands.Add(cmd, [flags]() -> Status {

@@ -52,7 +52,7 @@ void AddCommonFlags(CLI::App* cmd, CollectionFlags& f, bool needs_collection) {
   }
   cmd->add_option("--model", f.model,
                   "Embedder: a sentence-transformers directory or bert GGUF (default: all-MiniLM-L6-v2)");
-  cmd->add_option("--precision", f.precision, "Embedder precision: auto, f32 or bf16")
+  cmd->add_option("--precision", f.precision, "Embedder precision: auto, f32, bf16 or int8")
       ->default_val("auto");
   AddThreadsOption(cmd, &f.threads);
   cmd->add_flag("--json", f.json, "Print JSON");

@@ -54,7 +54,7 @@ void AddMemoryEval(CLI::App* eval, CommandTable& commands) {
       ->default_str("5,10,25")
       ->check(CLI::Range(1, 1 << 20));
   cmd->add_option("--model", flags->options.model, "Embedder (default: all-MiniLM-L6-v2)");
-  cmd->add_option("--precision", flags->options.precision, "Embedder precision: auto, f32 or bf16")
+  cmd->add_option("--precision", flags->options.precision, "Embedder precision: auto, f32, bf16 or int8")
       ->default_val("auto");
   AddThreadsOption(cmd, &flags->options.threads);
   cmd->add_flag("--no-sync", flags->no_sync, "Append without fsync (default: sync, as served)");
@@ -297,7 +297,7 @@ void RegisterEvalCommand(CLI::App& app, const GlobalFlags&, CommandTable& comman
       ->default_val(0)
       ->check(CLI::Range(0, 1 << 30));
   cmd->add_option("--model", flags->options.model, "Embedder (default: all-MiniLM-L6-v2)");
-  cmd->add_option("--precision", flags->options.precision, "Embedder precision: auto, f32 or bf16")
+  cmd->add_option("--precision", flags->options.precision, "Embedder precision: auto, f32, bf16 or int8")
       ->default_val("auto");
   AddThreadsOption(cmd, &flags->options.threads);
   cmd->add_option("--chunk-tokens", flags->options.chunk_tokens, "Chunk budget in word pieces")

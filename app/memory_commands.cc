@@ -223,7 +223,7 @@ void AddCommonFlags(CLI::App* cmd, MemoryFlags& f) {
   cmd->add_option("--model", f.model,
                   "Embedder: a sentence-transformers directory or bert GGUF (default: "
                   "all-MiniLM-L6-v2); a store keeps the embedder it was made with");
-  cmd->add_option("--precision", f.precision, "Embedder precision: auto, f32 or bf16")
+  cmd->add_option("--precision", f.precision, "Embedder precision: auto, f32, bf16 or int8")
       ->default_val("auto");
   AddThreadsOption(cmd, &f.threads);
   cmd->add_flag("--json", f.json, "Print JSON");

@@ -196,6 +196,14 @@ struct BertConfig {
   int max_tokens = 512;  // truncation (sentence-transformers' max_seq_length)
 };
 
+kernels::GemmPrecision GemmPrecisionFor(EmbedPrecision p) {
+  switch (p) {
+    case EmbedPrecision::kBf16: return kernels::GemmPrecision::kBf16;
+    case EmbedPrecision::kInt8: return kernels::GemmPrecision::kInt8;
+    default: return kernels::GemmPrecision::kF32;
+  }
+}
+
 }  // namespace
 
 struct BertEmbedder::Weights {
@@ -215,6 +223,7 @@ std::string_view EmbedPrecisionName(EmbedPrecision p) {
   switch (p) {
     case EmbedPrecision::kF32: return "f32";
     case EmbedPrecision::kBf16: return "bf16";
+    case EmbedPrecision::kInt8: return "int8";
     default: return "auto";
   }
 }
@@ -223,8 +232,9 @@ Result<EmbedPrecision> ParseEmbedPrecision(std::string_view name) {
   if (name == "auto") return EmbedPrecision::kAuto;
   if (name == "f32") return EmbedPrecision::kF32;
   if (name == "bf16") return EmbedPrecision::kBf16;
+  if (name == "int8") return EmbedPrecision::kInt8;
   return Status::InvalidArgument("embedder: precision '" + std::string(name) +
-                                 "' is not auto, f32 or bf16");
+                                 "' is not auto, f32, bf16 or int8");
 }
 
 BertEmbedder::~BertEmbedder() = default;
@@ -390,9 +400,7 @@ Result<std::unique_ptr<BertEmbedder>> BertEmbedder::Open(const std::string& path
   if (e->precision_ == EmbedPrecision::kAuto) {
     e->precision_ = kernels::FastBf16Gemm() ? EmbedPrecision::kBf16 : EmbedPrecision::kF32;
   }
-  Loader load(lookup, weights_file,
-              e->precision_ == EmbedPrecision::kBf16 ? kernels::GemmPrecision::kBf16
-                                                     : kernels::GemmPrecision::kF32);
+  Loader load(lookup, weights_file, GemmPrecisionFor(e->precision_));
   const int64_t h = w->hidden;
   ENGRAM_TRY_ASSIGN(w->word, load.Get("embeddings.word_embeddings.weight", {config.vocab, h}));
   ENGRAM_TRY_ASSIGN(w->position, load.Get("embeddings.position_embeddings.weight",

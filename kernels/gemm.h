@@ -23,7 +23,11 @@
 // rounded to bfloat16 (round to nearest even; 8 significant bits) and multiplied in pairs with
 // f32 sums (AMX's tdpbf16ps, or AVX512_BF16's vdpbf16ps): relative error per product about
 // 2^-8. With AMX several times the f32 rate; CPUs without either run bf16 matrices on the
-// scalar reference (slow, the same operands).
+// scalar reference (slow, the same operands). kInt8: each weight row and each token is quantized
+// symmetrically to int8 with its own scale (max|v| / 127: relative error per element up to
+// 2^-8 of the row's largest), multiplied in exact int32 sums (AVX512_VNNI's vpdpbusd, 4 products
+// per lane) and rescaled; every path gives the same bits. About 4× the f32 rate's products per
+// instruction; CPUs without VNNI run it on the scalar reference.
 #pragma once
 
 #include <cstddef>
@@ -37,11 +41,13 @@ namespace engram::kernels {
 
 inline constexpr int64_t kGemmPanelRows = 32;
 
-enum class GemmPrecision { kF32, kBf16 };
+enum class GemmPrecision { kF32, kBf16, kInt8 };
 
 // W packed for Gemm. kF32: panel p holds rows [32p, 32p + 32) as cols × 32 floats. kBf16: as
 // kp / 2 × 32 × 2 bf16 (pairs of consecutive columns per row), kp = cols rounded up to a
-// multiple of 32 with zero columns. Rows past `rows` are zero.
+// multiple of 32 with zero columns. kInt8: kq / 4 × 32 × 4 int8 (quads of consecutive columns
+// per row, kq = cols rounded up to a multiple of 4), then the rows' scales and zero-point terms
+// (kernels/internal/gemm_impl.h). Rows past `rows` are zero.
 class PackedMatrix {
  public:
   PackedMatrix() = default;
@@ -83,6 +89,9 @@ bool GemmIsaAvailable(GemmIsa isa);
 GemmIsa ActiveGemmIsa();
 // Whether bf16 matrices run much faster than f32 here (ActiveGemmIsa() is kAmxBf16).
 bool FastBf16Gemm();
+// Whether int8 matrices run on a SIMD kernel here (AVX512_VNNI under an AVX-512 ISA) rather than
+// the scalar reference.
+bool FastInt8Gemm();
 
 // y[t * y_stride + r] = bias[r] + Σ_j x[t * x_stride + j] · W[r][j] for t in [0, n) and r in the
 // rows of panels [panel_begin, panel_end). `bias` may be null (zero).

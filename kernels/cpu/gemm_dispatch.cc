@@ -18,7 +18,16 @@ struct PanelKernel {
   int tile;
 };
 
+bool VnniUsable(GemmIsa isa) {
+  return (isa == GemmIsa::kAvx512 || isa == GemmIsa::kAvx512Bf16 || isa == GemmIsa::kAmxBf16) &&
+         internal::GemmAvx512VnniBuilt() && GetCpuFeatures().avx512vnni;
+}
+
 PanelKernel KernelFor(GemmIsa isa, const PackedMatrix& w) {
+  if (w.precision() == GemmPrecision::kInt8) {
+    return VnniUsable(isa) ? PanelKernel{internal::GemmPanelAvx512Vnni, 12}
+                           : PanelKernel{internal::GemmPanelScalarInt8, 1};
+  }
   if (w.precision() == GemmPrecision::kBf16) {
     if (isa == GemmIsa::kAmxBf16) return {internal::GemmPanelAmxBf16, 32};
     return isa == GemmIsa::kAvx512Bf16 ? PanelKernel{internal::GemmPanelAvx512Bf16, 12}
@@ -33,13 +42,22 @@ PanelKernel KernelFor(GemmIsa isa, const PackedMatrix& w) {
   }
 }
 
-int64_t PaddedCols(const PackedMatrix& w) {
-  return w.precision() == GemmPrecision::kBf16 ? (w.cols() + 31) / 32 * 32 : w.cols();
+int64_t PaddedCols(GemmPrecision precision, int64_t cols) {
+  switch (precision) {
+    case GemmPrecision::kBf16: return (cols + 31) / 32 * 32;
+    case GemmPrecision::kInt8: return (cols + 3) / 4 * 4;
+    default: return cols;
+  }
 }
+int64_t PaddedCols(const PackedMatrix& w) { return PaddedCols(w.precision(), w.cols()); }
 
-// Floats one packed token occupies (bf16: kp / 2).
+// Floats one packed token occupies (bf16: kp / 2; int8: kq / 4 quads and the token's scale).
 int64_t TokenFloats(const PackedMatrix& w) {
-  return w.precision() == GemmPrecision::kBf16 ? PaddedCols(w) / 2 : w.cols();
+  switch (w.precision()) {
+    case GemmPrecision::kBf16: return PaddedCols(w) / 2;
+    case GemmPrecision::kInt8: return PaddedCols(w) / 4 + 1;
+    default: return w.cols();
+  }
 }
 
 }  // namespace
@@ -47,9 +65,12 @@ int64_t TokenFloats(const PackedMatrix& w) {
 void PackedMatrix::Free::operator()(uint8_t* p) const { std::free(p); }
 
 size_t PackedMatrix::panel_bytes() const {
-  return precision_ == GemmPrecision::kBf16
-             ? static_cast<size_t>((cols_ + 31) / 32 * 16 * kGemmPanelRows * 2 * 2)
-             : static_cast<size_t>(cols_ * kGemmPanelRows * 4);
+  const auto padded = static_cast<size_t>(PaddedCols(precision_, cols_));
+  switch (precision_) {
+    case GemmPrecision::kBf16: return padded * kGemmPanelRows * 2;
+    case GemmPrecision::kInt8: return padded * kGemmPanelRows + kGemmPanelRows * 8;
+    default: return padded * kGemmPanelRows * 4;
+  }
 }
 
 PackedMatrix PackMatrix(TensorType type, const void* data, size_t row_bytes, int64_t rows,
@@ -70,7 +91,10 @@ PackedMatrix PackMatrix(TensorType type, const void* data, size_t row_bytes, int
                   row.data(), cols);
     uint8_t* panel = out + (r / kGemmPanelRows) * m.panel_bytes();
     const int64_t j = r % kGemmPanelRows;
-    if (precision == GemmPrecision::kBf16) {
+    if (precision == GemmPrecision::kInt8) {
+      internal::PackPanelRowInt8(row.data(), cols, PaddedCols(precision, cols),
+                                 static_cast<int>(j), panel);
+    } else if (precision == GemmPrecision::kBf16) {
       auto* p = reinterpret_cast<uint16_t*>(panel);
       for (int64_t i = 0; i < cols; ++i) {
         p[((i / 2) * kGemmPanelRows + j) * 2 + i % 2] = internal::Bf16FromFloat(row[i]);
@@ -126,6 +150,8 @@ GemmIsa ActiveGemmIsa() {
 
 bool FastBf16Gemm() { return ActiveGemmIsa() == GemmIsa::kAmxBf16; }
 
+bool FastInt8Gemm() { return VnniUsable(ActiveGemmIsa()); }
+
 int GemmTokenTile(GemmIsa isa, const PackedMatrix& w) { return KernelFor(isa, w).tile; }
 
 size_t GemmTokensFloats(GemmIsa isa, const PackedMatrix& w, int64_t n) {
@@ -137,7 +163,11 @@ void PackGemmTokens(GemmIsa isa, const PackedMatrix& w, const float* x, size_t x
                     int64_t t_begin, int64_t t_end, float* out) {
   const int tile = GemmTokenTile(isa, w);
   float* dst = out + t_begin * TokenFloats(w);
-  if (w.precision() == GemmPrecision::kBf16 && tile == 32) {  // AMX
+  if (w.precision() == GemmPrecision::kInt8) {
+    const auto pack = VnniUsable(isa) ? internal::PackTokensInt8Avx512 : internal::PackTokensInt8;
+    pack(x + t_begin * x_stride, x_stride, t_end - t_begin, w.cols(), PaddedCols(w), tile,
+         reinterpret_cast<uint32_t*>(dst));
+  } else if (w.precision() == GemmPrecision::kBf16 && tile == 32) {  // AMX
     internal::PackTokensBf16RowsAmx(x + t_begin * x_stride, x_stride, t_end - t_begin, w.cols(),
                                     PaddedCols(w), reinterpret_cast<uint16_t*>(dst));
     // Zero the rest of the last tile (rows past n), which the tiles load.

@@ -21,12 +21,22 @@ void PackTokensBf16Rows(const float* x, size_t x_stride, int64_t n, int64_t k, i
                         uint16_t* out);
 void PackTokensBf16RowsAmx(const float* x, size_t x_stride, int64_t n, int64_t k, int64_t kp,
                            uint16_t* out);  // the same, with vcvtneps2bf16
+// int8 matrices pad k to kq, a multiple of 4, with zero columns. Row j of a panel is quantized
+// symmetrically (q = round(w · 127 / max|w|)) into int8 quads: [i4][32][4] int8, then 32 float
+// scales (max|w| / 127) and 32 int32 zero-point terms (128 · Σ q).
+void PackPanelRowInt8(const float* row, int64_t cols, int64_t kq, int j, uint8_t* panel);
+// int8 tokens: each token quantized the same way, stored as q + 128 (uint8). Tile j holds
+// kq / 4 × tile quads of 4 bytes, element [i4][t], then `tile` float scales; padding is 128.
+void PackTokensInt8(const float* x, size_t x_stride, int64_t n, int64_t k, int64_t kq, int tile,
+                    uint32_t* out);
+void PackTokensInt8Avx512(const float* x, size_t x_stride, int64_t n, int64_t k, int64_t kq,
+                          int tile, uint32_t* out);  // the same integers, with AVX-512
 uint16_t Bf16FromFloat(float v);  // round to nearest even
 float FloatFromBf16(uint16_t v);
 
 struct GemmPanelArgs {
-  const void* panel;  // k × 32 floats, or kp / 2 × 32 × 2 bf16
-  int64_t k;          // kp for bf16
+  const void* panel;  // k × 32 floats, kp / 2 × 32 × 2 bf16, or the int8 layout above
+  int64_t k;          // kp for bf16, kq for int8
   const void* x;  // n tokens packed in the kernel's tile and precision
   int64_t n;
   float* y;  // y[t * y_stride + j] for the panel's j in [0, valid)
@@ -41,10 +51,13 @@ void GemmPanelAvx2(const GemmPanelArgs& a);        // f32, tile 6
 void GemmPanelAvx512(const GemmPanelArgs& a);      // f32, tile 12
 void GemmPanelAvx512Bf16(const GemmPanelArgs& a);  // bf16, tile 12
 void GemmPanelAmxBf16(const GemmPanelArgs& a);     // bf16, tile 32 (rows)
+void GemmPanelScalarInt8(const GemmPanelArgs& a);  // int8, tile 1
+void GemmPanelAvx512Vnni(const GemmPanelArgs& a);  // int8, tile 12
 bool GemmAvx2Built();
 bool GemmAvx512Built();
 bool GemmAvx512Bf16Built();
 bool GemmAmxBuilt();
+bool GemmAvx512VnniBuilt();
 bool AmxPermitted();  // asks the kernel for the tile state once
 
 }  // namespace engram::kernels::internal

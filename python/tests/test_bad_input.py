@@ -158,3 +158,15 @@ def test_a_directory_that_is_not_a_store_is_refused(tmp_path):
         engram.Memory(tmp_path / "other", dim=4)
     with pytest.raises(engram.NotFound):
         engram.Memory(tmp_path / "m", tmp_path / "no-such-model")
+
+
+def test_a_bad_precision_is_refused_before_anything_opens(tmp_path):
+    with pytest.raises(TypeError, match="precision must be str"):
+        engram.Memory(tmp_path / "m", precision=8)
+    with pytest.raises(engram.InvalidArgument, match="precision 'fp8' is not one of"):
+        engram.Memory(tmp_path / "m", precision="fp8")
+    with pytest.raises(engram.InvalidArgument, match="with dim there is none"):
+        engram.Memory(tmp_path / "m", dim=4, precision="int8")
+    with pytest.raises(engram.InvalidArgument, match="precision 'f16' is not one of"):
+        engram.Collection(tmp_path / "c", precision="f16")
+    assert not (tmp_path / "m").exists() and not (tmp_path / "c").exists()

@@ -169,3 +169,17 @@ def test_an_explicit_model_path_opens_the_default_models_store(tmp_path):
     with engram.Memory(tmp_path / "m", os.path.join(models, "all-MiniLM-L6-v2")) as m:
         assert m.get(1)["memory"] == "made with the default embedder"
         assert m.dim == 384
+
+
+def test_an_int8_embedder_finds_what_the_f32_one_finds(tmp_path):
+    # The same store opened with either arithmetic: the vectors are comparable.
+    with engram.Memory(tmp_path / "m", precision="int8") as m:
+        m.add(CONVERSATION, session="s1")
+        m.add("The quarterly report is due on Friday.", session="work")
+        int8_hits = m.search("where does Ana live?", k=2)
+    with engram.Memory(tmp_path / "m", precision="f32") as m:
+        f32_hits = m.search("where does Ana live?", k=2)
+        assert m.add("Miso likes tuna.") == [5]
+    assert "Ana" in int8_hits[0]["memory"]
+    assert [h["id"] for h in int8_hits] == [h["id"] for h in f32_hits]
+    assert int8_hits[0]["relevance"] == pytest.approx(f32_hits[0]["relevance"], abs=0.05)

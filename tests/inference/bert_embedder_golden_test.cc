@@ -96,6 +96,9 @@ TEST_P(BertEmbedderGoldenTest, MatchesSentenceTransformers) {
   if (precision == EmbedPrecision::kBf16 && !kernels::FastBf16Gemm()) {
     GTEST_SKIP() << "bf16 runs on the scalar reference on this CPU (no AMX): too slow for 500 texts";
   }
+  if (precision == EmbedPrecision::kInt8 && !kernels::FastInt8Gemm()) {
+    GTEST_SKIP() << "int8 runs on the scalar reference on this CPU (no AVX512_VNNI): too slow";
+  }
   ASSERT_EQ(LoadGoldens().texts.size(), 500u);
   ASSERT_EQ(LoadGoldens().half.size(), 500u * 384);
   auto e = OpenDefault(precision);
@@ -109,7 +112,12 @@ TEST_P(BertEmbedderGoldenTest, MatchesSentenceTransformers) {
               std::string(EmbedPrecisionName(precision)).c_str(), s.compared, s.worst,
               s.worst_at, s.mean, s.truncated);
   EXPECT_EQ(s.compared, 500u);
-  EXPECT_GE(s.worst, precision == EmbedPrecision::kF32 ? 0.999999 : 0.9999)
+  const double min_cosine = precision == EmbedPrecision::kF32    ? 0.999999
+                            : precision == EmbedPrecision::kBf16 ? 0.9999
+                                                                 : 0.98;
+  // int8 (measured: min 0.9825, mean 0.9956) keeps LoCoMo recall@10 within 0.001 of f32.
+  if (precision == EmbedPrecision::kInt8) EXPECT_GE(s.mean, 0.995);
+  EXPECT_GE(s.worst, min_cosine)
       << "text " << s.worst_at << ": " << LoadGoldens().texts[s.worst_at].substr(0, 80);
   EXPECT_GE(s.truncated, 2u);  // the two long edge cases
 }
@@ -139,7 +147,8 @@ TEST(BertEmbedderGgufTest, LlamaCppConversionsMatchSentenceTransformers) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Precisions, BertEmbedderGoldenTest,
-                         ::testing::Values(EmbedPrecision::kF32, EmbedPrecision::kBf16),
+                         ::testing::Values(EmbedPrecision::kF32, EmbedPrecision::kBf16,
+                                           EmbedPrecision::kInt8),
                          [](const auto& info) { return std::string(EmbedPrecisionName(info.param)); });
 
 TEST(BertEmbedderTest, AutoPicksBf16OnlyWhereItIsFast) {
@@ -147,6 +156,7 @@ TEST(BertEmbedderTest, AutoPicksBf16OnlyWhereItIsFast) {
   ASSERT_NE(e, nullptr);
   EXPECT_EQ(e->precision(), kernels::FastBf16Gemm() ? EmbedPrecision::kBf16 : EmbedPrecision::kF32);
   EXPECT_FALSE(ParseEmbedPrecision("fp8").ok());
+  EXPECT_EQ(*ParseEmbedPrecision("int8"), EmbedPrecision::kInt8);
 }
 
 TEST(BertEmbedderTest, BatchingTruncationAndOddInput) {

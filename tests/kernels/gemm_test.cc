@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <random>
@@ -102,6 +103,60 @@ TEST_P(GemmTest, Bf16MatchesReferenceOnRoundedOperands) {
         ASSERT_NEAR(y[t * y_stride + r], ref, 1e-6 * mag + 1e-6)
             << GemmIsaName(isa) << " rows " << s.rows << " k " << s.k << " at t " << t;
         ASSERT_NEAR(y[t * y_stride + r], exact, 1e-2 * mag + 1e-6);  // bf16: ~2^-8 per product
+      }
+      for (size_t r = s.rows; r < y_stride; ++r) ASSERT_EQ(y[t * y_stride + r], -7.0f);
+    }
+  }
+}
+
+// int8 matrices: every path gives the scalar reference's bits (the sums are exact integers),
+// and each output is within the worst case of the two quantizations of the exact product:
+// |Δy| ≤ Σ |x_i| δw + |w_i| δx + δw δx, with δ half of a row's or token's step (max|v| / 127).
+TEST_P(GemmTest, Int8MatchesReferenceBitsAndQuantizationBound) {
+  const GemmIsa isa = GetParam();
+  if (!GemmIsaAvailable(isa)) GTEST_SKIP() << GemmIsaName(isa) << " not available here";
+  std::mt19937 rng(11);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  for (const Shape s : {Shape{1, 1, 1}, Shape{32, 16, 12}, Shape{37, 33, 13}, Shape{64, 384, 29},
+                        Shape{17, 1537, 40}, Shape{96, 6, 300}, Shape{40, 64, 33}}) {
+    std::vector<float> w(s.rows * s.k), bias(s.rows);
+    for (float& v : w) v = normal(rng);
+    for (float& v : bias) v = normal(rng);
+    const size_t x_stride = s.k + 3, y_stride = s.rows + 5;
+    std::vector<float> x(s.n * x_stride);
+    for (float& v : x) v = normal(rng);
+    if (s.n > 1) std::fill_n(x.begin() + x_stride, s.k, 0.0f);  // a zero token
+    const PackedMatrix packed =
+        PackMatrix(TensorType::kF32, w.data(), s.k * 4, s.rows, s.k, GemmPrecision::kInt8);
+    std::vector<float> y(s.n * y_stride, -7.0f), ref(s.n * y_stride, -7.0f);
+    const int64_t mid = packed.panels() / 2;
+    GemmWith(isa, packed, x.data(), s.n, x_stride, 0, mid, y.data(), y_stride, bias.data());
+    GemmWith(isa, packed, x.data(), s.n, x_stride, mid, packed.panels(), y.data(), y_stride,
+             bias.data());
+    GemmWith(GemmIsa::kScalar, packed, x.data(), s.n, x_stride, 0, packed.panels(), ref.data(),
+             y_stride, bias.data());
+    auto max_abs = [](const float* v, int64_t k) {
+      double m = 0;
+      for (int64_t i = 0; i < k; ++i) m = std::max(m, std::fabs(double(v[i])));
+      return m;
+    };
+    for (int64_t t = 0; t < s.n; ++t) {
+      const float* xt = x.data() + t * x_stride;
+      const double dx = max_abs(xt, s.k) / 127 / 2;
+      for (int64_t r = 0; r < s.rows; ++r) {
+        const float* wr = w.data() + r * s.k;
+        const double dw = max_abs(wr, s.k) / 127 / 2;
+        double exact = bias[r], bound = 0, mag = std::fabs(exact);
+        for (int64_t i = 0; i < s.k; ++i) {
+          exact += double(wr[i]) * xt[i];
+          bound += std::fabs(xt[i]) * dw + std::fabs(wr[i]) * dx + dw * dx;
+          mag += std::fabs(double(wr[i]) * xt[i]);
+        }
+        const float got = y[t * y_stride + r];
+        ASSERT_EQ(got, ref[t * y_stride + r])
+            << GemmIsaName(isa) << " rows " << s.rows << " k " << s.k << " at t " << t << " r " << r;
+        ASSERT_NEAR(got, exact, bound * 1.0001 + 1e-5 * mag + 1e-5)
+            << GemmIsaName(isa) << " rows " << s.rows << " k " << s.k << " at t " << t;
       }
       for (size_t r = s.rows; r < y_stride; ++r) ASSERT_EQ(y[t * y_stride + r], -7.0f);
     }

@@ -30,6 +30,18 @@ def text(value: Any, what: str) -> str:
     return value
 
 
+PRECISIONS = ("auto", "f32", "bf16", "int8")
+
+
+def precision(value: Any) -> str:
+    """The embedder's arithmetic: one of PRECISIONS."""
+    if value not in PRECISIONS or not isinstance(value, str):
+        if not isinstance(value, str):
+            raise TypeError(f"precision must be str, not {type_name(value)}")
+        raise InvalidArgument(f"precision '{value}' is not one of {', '.join(PRECISIONS)}")
+    return value
+
+
 def optional_text(value: Any, what: str) -> Optional[str]:
     return None if value is None else text(value, what)
 

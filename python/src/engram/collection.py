@@ -27,6 +27,8 @@ class Collection:
             BERT ``.gguf``; it must be the one the collection was made with.
         create: create the collection when it is missing (else ``engram.NotFound``).
         sync: fsync every ingest and delete.
+        precision: the embedder's arithmetic, as for ``engram.Memory``: "auto", "f32", "bf16"
+            or "int8".
 
     A document is its ``source``: ingesting a source again replaces it (or does nothing when
     nothing changed); each document is written atomically. Searches may run from several
@@ -40,10 +42,12 @@ class Collection:
         *,
         create: bool = True,
         sync: bool = False,
+        precision: str = "auto",
     ) -> None:
         model = None if embedder is None else check.path(embedder, "embedder")
         self._c = _engram._Collection(check.path(path, "path"), model,
-                                      check.flag(create, "create"), check.flag(sync, "sync"))
+                                      check.flag(create, "create"), check.flag(sync, "sync"),
+                                      check.precision(precision))
 
     def ingest(
         self,

@@ -32,6 +32,10 @@ class Memory:
         dim: instead of a model, the embedding dimension: every ``add`` then passes
             ``vectors=`` and every ``search`` passes ``vector=`` (float32 numpy arrays).
         sync: fsync every write (the default), so an acknowledged write survives power loss.
+        precision: the embedder's arithmetic: "auto" (f32, or bf16 on CPUs with AMX), "f32"
+            (equal to sentence-transformers), "bf16", or "int8" (about 2.5x faster adds where
+            the CPU has AVX512_VNNI; cosine to f32 about 0.995, LoCoMo recall unchanged).
+            Vectors of every precision are comparable, so it may change between opens.
 
     Namespaces are walls: nothing one namespace holds is visible from another (use one per user
     or tenant; names are 1-128 of ``A-Z a-z 0-9 . _ : @ -``). Ids count from 1 per namespace.
@@ -47,15 +51,19 @@ class Memory:
         *,
         dim: Optional[int] = None,
         sync: bool = True,
+        precision: str = "auto",
     ) -> None:
         path = check.path(path, "path")
         model = None if embedder is None else check.path(embedder, "embedder")
+        arithmetic = check.precision(precision)
         size = 0
         if dim is not None:
             if model is not None:
                 raise InvalidArgument("give embedder or dim, not both (dim means no model)")
+            if arithmetic != "auto":
+                raise InvalidArgument("precision applies to the embedder; with dim there is none")
             size = check.integer(dim, "dim", 1, 65536)
-        self._store = _engram._Store(path, model, size, check.flag(sync, "sync"))
+        self._store = _engram._Store(path, model, size, check.flag(sync, "sync"), arithmetic)
 
     # ---- writing ----
 

@@ -52,14 +52,15 @@ retrieval::DocumentInput ReadDocumentFile(const std::string& path,
 class Collection {
  public:
   Collection(const std::string& path, const std::optional<std::string>& embedder, bool create,
-             bool sync)
+             bool sync, const std::string& precision)
       : path_(path), collection_("collection '" + path + "'") {
     nb::gil_scoped_release release;
     retrieval::CollectionOptions options;
     options.mode = create ? retrieval::OpenMode::kCreate : retrieval::OpenMode::kReadWrite;
     options.sync = sync;
     Check(retrieval::CheckCollection(path, options.mode));  // before loading the model
-    auto model = Unwrap(inference::BertEmbedder::OpenOrDefault(embedder.value_or(""), {}));
+    auto model = Unwrap(inference::BertEmbedder::OpenOrDefault(
+        embedder.value_or(""), {.precision = Unwrap(inference::ParseEmbedPrecision(precision))}));
     auto collection = Unwrap(retrieval::Collection::Open(path, model.get(), options));
     collection_.Hold(std::move(model), std::move(collection));
   }
@@ -152,8 +153,9 @@ void BindCollection(nb::module_& m) {
   using nb::arg;
   nb::class_<Collection>(m, "_Collection",
                          "The native document collection behind engram.Collection.")
-      .def(nb::init<const std::string&, const std::optional<std::string>&, bool, bool>(),
-           arg("path"), arg("embedder").none(), arg("create"), arg("sync"),
+      .def(nb::init<const std::string&, const std::optional<std::string>&, bool, bool,
+                    const std::string&>(),
+           arg("path"), arg("embedder").none(), arg("create"), arg("sync"), arg("precision"),
            "Opens the collection in directory `path` (created when missing if `create`).")
       .def("ingest", &Collection::Ingest, arg("text"), arg("source"), arg("title"), arg("tags"),
            arg("format"), "Adds or replaces the document `source`; returns what happened.")

@@ -119,7 +119,8 @@ memory::Summarizer PythonSummarizer(nb::handle summarize, std::exception_ptr& ra
 
 class Store {
  public:
-  Store(const std::string& path, const std::optional<std::string>& embedder, int dim, bool sync)
+  Store(const std::string& path, const std::optional<std::string>& embedder, int dim, bool sync,
+        const std::string& precision)
       : path_(path), store_("memory store '" + path + "'") {
     nb::gil_scoped_release release;
     memory::StoreOptions options;
@@ -128,7 +129,8 @@ class Store {
     if (dim > 0) {
       options.dim = dim;
     } else {
-      model = Unwrap(inference::BertEmbedder::OpenOrDefault(embedder.value_or(""), {}));
+      model = Unwrap(inference::BertEmbedder::OpenOrDefault(
+          embedder.value_or(""), {.precision = Unwrap(inference::ParseEmbedPrecision(precision))}));
       options.embedder = model.get();
     }
     std::unique_ptr<memory::EpisodicStore> store = Unwrap(memory::EpisodicStore::Open(path, options));
@@ -286,8 +288,9 @@ void BindMemory(nb::module_& m) {
   using nb::arg;
   nb::class_<Store>(m, "_Store",
                     "The native episodic store behind engram.Memory (arguments checked there).")
-      .def(nb::init<const std::string&, const std::optional<std::string>&, int, bool>(),
-           arg("path"), arg("embedder").none(), arg("dim"), arg("sync"),
+      .def(nb::init<const std::string&, const std::optional<std::string>&, int, bool,
+                    const std::string&>(),
+           arg("path"), arg("embedder").none(), arg("dim"), arg("sync"), arg("precision"),
            "Opens (creating when missing) the store at `path` with the default embedder, the "
            "embedder at `embedder`, or none when `dim` > 0.")
       .def("append", &Store::Append, arg("namespace"), arg("episodes"), arg("vectors").none(),

@@ -24,7 +24,8 @@ so that memory use is attributable; the parent runs the children in alternation 
 Mem0, engram, ...) for --rounds rounds and prints a Markdown table (or, with --json, one JSON
 object) of the medians. Run it through bench/peer_mem0.sh, which builds the venv; on its own:
   .venv-bench-mem0/bin/python bench/peer_mem0.py [--locomo FILE] [--conversations N]
-      [--rounds R] [--work-dir DIR] [--torch-threads N] [--json] [--save FILE]
+      [--rounds R] [--work-dir DIR] [--torch-threads N] [--engram-precision P] [--json]
+      [--save FILE]
 """
 import argparse
 import calendar
@@ -107,11 +108,11 @@ class Mem0Store:
     def load_library():
         import mem0  # noqa: F401
 
-    def __init__(self, model_dir, store_dir, torch_threads):
+    def __init__(self, model_dir, store_dir, args):
         from mem0 import Memory
-        if torch_threads:
+        if args.torch_threads:
             import torch
-            torch.set_num_threads(torch_threads)
+            torch.set_num_threads(args.torch_threads)
         self.vector_dir = os.path.join(store_dir, "qdrant")
         self.history_db = os.path.join(store_dir, "history.db")
         self.memory = Memory.from_config({
@@ -148,16 +149,19 @@ class Mem0Store:
 
 
 class EngramStore:
-    """engram.Memory with its defaults (combined score), given the same model directory."""
+    """engram.Memory with its defaults (combined score), given the same model directory, and
+    the embedder arithmetic of --engram-precision (default "auto": f32 here, as
+    sentence-transformers computes)."""
 
     @staticmethod
     def load_library():
         import engram  # noqa: F401
 
-    def __init__(self, model_dir, store_dir, torch_threads):
+    def __init__(self, model_dir, store_dir, args):
         import engram
         self.path = os.path.join(store_dir, "engram")
-        self.memory = engram.Memory(self.path, embedder=model_dir)
+        self.memory = engram.Memory(self.path, embedder=model_dir,
+                                    precision=args.engram_precision)
 
     def add_turn(self, namespace, session, turn):
         return list(self.memory.add(turn["text"], namespace=namespace, session=session["key"],
@@ -276,7 +280,7 @@ def run_child(args):
         STORES[args.system].load_library()
         rss_import = rss_mb()
         t0 = time.perf_counter()
-        store = STORES[args.system](args.model, store_dir, args.torch_threads)
+        store = STORES[args.system](args.model, store_dir, args)
         open_s = time.perf_counter() - t0
         rss_open = rss_mb()
         dia_of, add_s, call_ms = add_all(store, conversations, args.add_mode)
@@ -326,7 +330,7 @@ def child_command(args, system, mode):
         cmd += ["--work-dir", args.work_dir]
     if args.torch_threads:
         cmd += ["--torch-threads", str(args.torch_threads)]
-    return cmd
+    return cmd + ["--engram-precision", args.engram_precision]
 
 
 def run_children(args):
@@ -462,7 +466,8 @@ def markdown(result):
              f"engram commit {result['commit']}",
              f"Mem0 {mv['mem0ai']} (qdrant-client {mv['qdrant-client']}, sentence-transformers "
              f"{mv['sentence-transformers']}, torch {mv['torch']}, torch threads "
-             f"{mv['torch_threads']}) | engram {ev['engram']}", "",
+             f"{mv['torch_threads']}) | engram {ev['engram']}, embedder precision "
+             f"{result['engram_precision']}", "",
              "| | Mem0 | engram | engram vs Mem0 |", "|---|---|---|---|"]
     lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in table_rows(m, e)]
     lines.append("")
@@ -476,14 +481,15 @@ def run_parent(args):
     result = {
         "bench": "peer_mem0", "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "commit": git_commit(), "machine": machine(), "locomo": args.locomo,
-        "rounds": args.rounds,
+        "rounds": args.rounds, "engram_precision": args.engram_precision,
         "data": {k: runs[0][k] for k in ("conversations", "turns", "questions")},
         "config": {
             "model": os.path.basename(args.model), "episode_text": "<speaker>: <text>",
             "mem0": "qdrant embedded (path), SQLite history, huggingface embedder, "
                     "add(infer=False), search(top_k, filters={user_id}) with its defaults",
             "mem0_torch_threads": args.torch_threads or "torch's default",
-            "engram": "engram.Memory defaults (combined score; recency from the wall clock)",
+            "engram": "engram.Memory defaults (combined score; recency from the wall clock), "
+                      f"embedder precision {args.engram_precision}",
             "search": f"one search per question at k={SEARCH_K}: its latency, and recall@k "
                       "from its first k hits"},
         "systems": {"mem0": mem0, "engram": engram},
@@ -518,6 +524,9 @@ def parse_args():
     ap.add_argument("--torch-threads", type=int,
                     help="Mem0's torch threads (default: torch's, one per core); 1 helps on a "
                          "loaded machine, where two spinning threads slow torch several fold")
+    ap.add_argument("--engram-precision", default="auto", choices=("auto", "f32", "bf16", "int8"),
+                    help="engram's embedder arithmetic (engram.Memory's precision; int8 is the "
+                         "fast one where the CPU has AVX512_VNNI)")
     ap.add_argument("--json", action="store_true", help="one JSON object instead of the table")
     ap.add_argument("--save", metavar="FILE", help="also write the JSON object to FILE")
     ap.add_argument("--system", choices=SYSTEMS, help=argparse.SUPPRESS)

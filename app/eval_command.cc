@@ -1,14 +1,14 @@
 // engram eval <what> [--json]: quality figures on real data (docs/benchmarks.md records them).
 //   engram eval retrieval --squad FILE [--distractors PATH…] [--max-questions N] [--model DIR]
 //                         [--precision auto|f32|bf16] [--threads N] [--chunk-tokens N]
-//                         [--work-dir DIR] [--json]
+//                         [--work-dir DIR] [--fusion-sweep] [--cross-validate] [--json]
 //   engram eval attention [-m MODEL] [--ctx 2048,4096,8192] [--policies full,window,quest,retrieval]
 //                         [--budgets 0.01,0.02,0.05,0.1] [--steps 256] [--depths 10]
 //                         [--texts essays,leval] [--sinks 4] [--window 240] [--threads N] [--json]
 //                         (policies: full, window, quest, retrieval[:exact|ivf|aware], and the KV
 //                         retention policies snapkv and h2o, which evict keys for good)
 //   engram eval memory --locomo FILE [--k 5,10,25] [--model DIR] [--precision P] [--threads N]
-//                      [--no-sync] [--work-dir DIR] [--weight-sweep] [--json]
+//                      [--no-sync] [--work-dir DIR] [--weight-sweep] [--cross-validate] [--json]
 //   engram eval qa [--squad FILE] [--quality FILE] [--nq FILE] [--modes none,rag,long,auto]
 //                  [--limit N] [--documents N] [--split all|even|odd] [--k K] [-m MODEL] [--ctx N] [--threads N]
 //                  [--attention POLICY] [--max-answer-tokens N] [--budget-tokens N] [--compress]
@@ -62,6 +62,8 @@ void AddMemoryEval(CLI::App* eval, CommandTable& commands) {
                   "Where the temporary store goes (default: the temporary directory)");
   cmd->add_flag("--weight-sweep", flags->options.weight_sweep,
                 "Also score a grid of combined weights (to pick defaults)");
+  cmd->add_flag("--cross-validate", flags->options.cross_validate,
+                "Also report recall with weights chosen leaving each conversation out");
   cmd->add_flag("--json", flags->json, "Print one JSON object");
   commands.Add(cmd, [flags]() -> Status {
     flags->options.sync = !flags->no_sync;
@@ -307,6 +309,8 @@ void RegisterEvalCommand(CLI::App& app, const GlobalFlags&, CommandTable& comman
                   "Build the collection here and keep it (default: a temporary directory)");
   cmd->add_flag("--fusion-sweep", flags->options.fusion_sweep,
                 "Also score several hybrid fusions of the same candidates (to pick defaults)");
+  cmd->add_flag("--cross-validate", flags->options.cross_validate,
+                "Also report recall with the fusion chosen leaving each article out");
   cmd->add_flag("--json", flags->json, "Print one JSON object");
   commands.Add(cmd, [flags]() -> Status {
     Result<nlohmann::ordered_json> r = bench::RunRetrievalEval(flags->options);

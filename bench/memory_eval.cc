@@ -5,17 +5,15 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <ctime>
 #include <filesystem>
-#include <fstream>
 #include <map>
-#include <regex>
 #include <set>
 
+#include "bench/cross_validation.h"
+#include "bench/locomo.h"
 #include "bench/scratch_dir.h"
 #include "bench/stats.h"
 #include "common/build_info.h"
-#include "common/json_read.h"
 #include "common/machine_info.h"
 #include "common/progress.h"
 #include "inference/bert_embedder.h"
@@ -32,150 +30,11 @@ double Ms(Clock::time_point since) {
   return std::chrono::duration<double, std::milli>(Clock::now() - since).count();
 }
 
-struct Turn {
-  std::string session, dia_id, text;  // text: "<speaker>: <text>"
-  int64_t time_ms = 0;
-};
-
-struct Question {
-  std::string text, category;
-  std::vector<std::string> evidence;
-};
-
-struct Conversation {
-  std::string id;
-  std::vector<Turn> turns;
-  std::vector<Question> questions;
-  int64_t last_session_ms = 0;
-};
-
-std::string Trim(std::string s) {
-  const size_t b = s.find_first_not_of(" \t");
-  const size_t e = s.find_last_not_of(" \t");
-  return b == std::string::npos ? std::string() : s.substr(b, e - b + 1);
-}
-
-// "D8:6; D9:17" -> {"D8:6", "D9:17"}: a few evidence entries list two ids in one string.
-void AddEvidenceIds(const std::string& ids, std::vector<std::string>* out) {
-  for (size_t start = 0; start <= ids.size();) {
-    const size_t end = std::min(ids.find(';', start), ids.size());
-    const std::string id = Trim(ids.substr(start, end - start));
-    if (!id.empty()) out->push_back(id);
-    start = end + 1;
-  }
-}
-
-Result<Question> ReadQuestion(const JsonValue& qa) {
-  Question q;
-  ENGRAM_TRY_ASSIGN(q.text, qa.StringFieldOr("question", ""));
-  if (qa.Has("category")) {
-    ENGRAM_TRY_ASSIGN(const int64_t category, qa.IntField("category", 0, 1000));
-    q.category = std::to_string(category);
-  } else {
-    q.category = "?";
-  }
-  if (qa.Has("evidence")) {
-    ENGRAM_TRY_ASSIGN(const std::vector<JsonValue> evidence, qa.ArrayField("evidence"));
-    for (const JsonValue& e : evidence) {
-      ENGRAM_TRY_ASSIGN(const std::string ids, e.String());
-      AddEvidenceIds(ids, &q.evidence);
-    }
-  }
-  return q;
-}
-
-// The turns of one session ("session_3"), dated by "session_3_date_time".
-Status ReadSession(const JsonValue& item, const std::string& key, Conversation* c) {
-  ENGRAM_TRY_ASSIGN(const std::string date, item.StringField(key + "_date_time"));
-  Result<int64_t> time = ParseLocomoDateTime(date);
-  if (!time.ok()) return time.status().WithContext(item.Describe());
-  c->last_session_ms = std::max(c->last_session_ms, *time);
-  ENGRAM_TRY_ASSIGN(const std::vector<JsonValue> turns, item.ArrayField(key));
-  for (const JsonValue& turn : turns) {
-    Turn t{.session = key, .time_ms = *time};
-    ENGRAM_TRY_ASSIGN(t.dia_id, turn.StringFieldOr("dia_id", ""));
-    ENGRAM_TRY_ASSIGN(const std::string speaker, turn.StringFieldOr("speaker", ""));
-    ENGRAM_TRY_ASSIGN(const std::string text, turn.StringFieldOr("text", ""));
-    t.text = speaker + ": " + text;
-    c->turns.push_back(std::move(t));
-  }
-  return Status::OK();
-}
-
-Result<Conversation> ReadConversation(const JsonValue& item) {
-  Conversation c;
-  ENGRAM_TRY_ASSIGN(const JsonValue id, item.Field("sample_id"));
-  if (id.raw().is_string()) {
-    ENGRAM_TRY_ASSIGN(c.id, id.String());
-  } else {
-    ENGRAM_TRY_ASSIGN(const int64_t number, id.Int());
-    c.id = std::to_string(number);
-  }
-  // Sessions in numeric order ("session_2" before "session_10").
-  std::map<int, std::string> sessions;
-  const std::regex session_key("session_(\\d{1,6})");
-  ENGRAM_TRY_ASSIGN(const auto members, item.Members());
-  for (const auto& [key, value] : members) {
-    std::smatch m;
-    if (std::regex_match(key, m, session_key) && value.IsArray()) {
-      sessions[std::stoi(m[1])] = key;
-    }
-  }
-  for (const auto& [number, key] : sessions) {
-    if (Status s = ReadSession(item, key, &c); !s.ok()) return s;
-  }
-  ENGRAM_TRY_ASSIGN(const std::vector<JsonValue> qas, item.ArrayField("qa"));
-  for (const JsonValue& qa : qas) {
-    ENGRAM_TRY_ASSIGN(Question q, ReadQuestion(qa));
-    if (!q.evidence.empty() && !q.text.empty()) c.questions.push_back(std::move(q));
-  }
-  return c;
-}
-
-Result<std::vector<Conversation>> ReadLocomo(const std::string& path) {
-  Result<nlohmann::json> data = ReadJsonFile(path, "LoCoMo file");
-  if (!data.ok()) return data.status().WithContext("eval memory");
-  const JsonValue root(*data, "LoCoMo file '" + path + "'");
-  Result<std::vector<JsonValue>> items = root.Items();
-  if (!items.ok()) return items.status().WithContext("eval memory (a list of conversations)");
-  if (items->empty()) {
-    return Status::InvalidArgument("eval memory: LoCoMo file '" + path +
-                                   "' holds no conversations");
-  }
-  std::vector<Conversation> out;
-  for (const JsonValue& item : *items) {
-    Result<Conversation> c = ReadConversation(item);
-    if (!c.ok()) return c.status().WithContext("eval memory");
-    out.push_back(std::move(*c));
-  }
-  return out;
-}
-
+// A ranking configuration: the combined score's weights.
 struct Mode {
   std::string name;
   memory::RecallOptions weights;
 };
-
-struct Tally {
-  std::map<int, double> sum;  // k -> summed recall
-  std::map<std::string, std::map<int, double>> by_category;
-  std::map<std::string, int> category_count;
-  int questions = 0;
-};
-
-json TallyJson(const Tally& t, const std::vector<int>& ks) {
-  json out;
-  for (int k : ks) out["recall@" + std::to_string(k)] = t.sum.at(k) / std::max(t.questions, 1);
-  json by = json::object();
-  for (const auto& [category, sums] : t.by_category) {
-    json c;
-    for (int k : ks) c["recall@" + std::to_string(k)] = sums.at(k) / t.category_count.at(category);
-    c["questions"] = t.category_count.at(category);
-    by[category] = c;
-  }
-  out["by_category"] = by;
-  return out;
-}
 
 memory::RecallOptions Weights(double relevance, double bm25, double recency, double importance) {
   memory::RecallOptions o;
@@ -186,24 +45,228 @@ memory::RecallOptions Weights(double relevance, double bm25, double recency, dou
   return o;
 }
 
-}  // namespace
-
-Result<int64_t> ParseLocomoDateTime(const std::string& text) {
-  std::tm tm{};
-  const char* end = ::strptime(text.c_str(), "%I:%M %p on %d %B, %Y", &tm);
-  if (end == nullptr || *end != '\0') {
-    return Status::InvalidArgument("eval memory: cannot read the date '" + text +
-                                   "' (expected like '1:56 pm on 8 May, 2023')");
-  }
-  return static_cast<int64_t>(::timegm(&tm)) * 1000;
+json WeightsJson(const memory::RecallOptions& w) {
+  return {{"relevance", w.relevance_weight}, {"bm25", w.bm25_weight},
+          {"recency", w.recency_weight}, {"importance", w.importance_weight},
+          {"half_life_hours", w.half_life_hours}};
 }
+
+// The configurations --weight-sweep scores and --cross-validate chooses among; the defaults
+// first, so that a tie keeps them.
+std::vector<Mode> Candidates() {
+  std::vector<Mode> out = {{"default", memory::RecallOptions{}}};
+  for (double bm25 : {0.25, 0.5, 0.75, 1.0, 1.5}) {
+    for (double recency : {0.0, 0.05, 0.1, 0.2}) {
+      char name[64];
+      std::snprintf(name, sizeof name, "sweep bm25 %.2f recency %.2f", bm25, recency);
+      out.push_back({name, Weights(1, bm25, recency, 0.1)});
+    }
+  }
+  return out;
+}
+
+// Every question of every conversation, in order, with its conversation's index.
+struct QuestionRef {
+  const LocomoConversation* conversation;
+  const LocomoQuestion* question;
+  int group;
+};
+
+std::vector<QuestionRef> AllQuestions(const std::vector<LocomoConversation>& conversations) {
+  std::vector<QuestionRef> out;
+  for (size_t c = 0; c < conversations.size(); ++c) {
+    for (const LocomoQuestion& q : conversations[c].questions) {
+      out.push_back({&conversations[c], &q, static_cast<int>(c)});
+    }
+  }
+  return out;
+}
+
+// recall[q][i]: question q's evidence recall at ks[i].
+using RecallTable = std::vector<std::vector<double>>;
+
+// Recall@k averaged over questions, overall and per LoCoMo category.
+json SummaryJson(const RecallTable& recall, const std::vector<QuestionRef>& questions,
+                 const std::vector<int>& ks) {
+  std::vector<double> sum(ks.size(), 0.0);
+  std::map<std::string, std::vector<double>> by_category;
+  std::map<std::string, int> count;
+  for (size_t q = 0; q < questions.size(); ++q) {
+    const std::string& category = questions[q].question->category;
+    auto& c = by_category.try_emplace(category, ks.size(), 0.0).first->second;
+    ++count[category];
+    for (size_t i = 0; i < ks.size(); ++i) sum[i] += recall[q][i], c[i] += recall[q][i];
+  }
+  json out;
+  const double n = static_cast<double>(std::max<size_t>(questions.size(), 1));
+  for (size_t i = 0; i < ks.size(); ++i) out["recall@" + std::to_string(ks[i])] = sum[i] / n;
+  json by = json::object();
+  for (const auto& [category, sums] : by_category) {
+    json c;
+    for (size_t i = 0; i < ks.size(); ++i) {
+      c["recall@" + std::to_string(ks[i])] = sums[i] / count[category];
+    }
+    c["questions"] = count[category];
+    by[category] = c;
+  }
+  out["by_category"] = by;
+  return out;
+}
+
+// The share of the question's evidence among the first k hits, for each k.
+std::vector<double> EvidenceRecall(const std::vector<memory::RecalledEpisode>& hits,
+                                   const LocomoQuestion& q, const std::vector<int>& ks) {
+  std::vector<double> out;
+  for (int k : ks) {
+    std::set<std::string> found;
+    for (size_t i = 0; i < hits.size() && i < static_cast<size_t>(k); ++i) {
+      auto it = hits[i].episode.metadata.find("dia_id");
+      if (it != hits[i].episode.metadata.end()) found.insert(it->second);
+    }
+    int matched = 0;
+    for (const std::string& e : q.evidence) matched += found.count(e) ? 1 : 0;
+    out.push_back(static_cast<double>(matched) / static_cast<double>(q.evidence.size()));
+  }
+  return out;
+}
+
+struct AppendFigures {
+  std::vector<double> append_ms;
+  double embed_s = 0.0;
+  size_t turns = 0;
+};
+
+// Each conversation into its own namespace: its turns embedded first (in batches, timed
+// apart), then appended one by one with their embeddings, so the append latency is the store's.
+Result<AppendFigures> AppendConversations(const std::vector<LocomoConversation>& conversations,
+                                          inference::BertEmbedder& embedder,
+                                          memory::EpisodicStore& store) {
+  AppendFigures f;
+  for (const LocomoConversation& c : conversations) f.turns += c.turns.size();
+  ProgressReporter progress("append", f.turns, {.unit = "turns"});
+  const size_t dim = static_cast<size_t>(embedder.Dim());
+  for (const LocomoConversation& c : conversations) {
+    std::vector<std::string> texts;
+    for (const LocomoTurn& t : c.turns) texts.push_back(t.text);
+    std::vector<float> vectors;
+    const auto embed_start = Clock::now();
+    for (size_t start = 0; start < texts.size(); start += 64) {
+      const size_t n = std::min<size_t>(64, texts.size() - start);
+      Result<retrieval::EmbeddingBatch> batch = embedder.Embed(std::span(texts).subspan(start, n));
+      if (!batch.ok()) return batch.status();
+      vectors.insert(vectors.end(), batch->values.begin(), batch->values.end());
+    }
+    f.embed_s += Ms(embed_start) / 1e3;
+    for (size_t i = 0; i < c.turns.size(); ++i) {
+      const LocomoTurn& t = c.turns[i];
+      memory::Episode e;
+      e.session = t.session;
+      e.role = t.speaker;
+      e.text = t.text;
+      e.timestamp_ms = t.time_ms;
+      e.metadata = {{"dia_id", t.dia_id}};
+      e.embedding.assign(vectors.begin() + i * dim, vectors.begin() + (i + 1) * dim);
+      const auto start = Clock::now();
+      Result<uint64_t> id = store.Append(c.id, e);
+      f.append_ms.push_back(Ms(start));
+      if (!id.ok()) return id.status();
+      progress.Add();
+    }
+  }
+  return f;
+}
+
+// recall[mode][question][k index], and the latency of the first mode's recalls.
+struct ScoredModes {
+  std::vector<RecallTable> recall;
+  std::vector<double> recall_ms;
+};
+
+Result<ScoredModes> ScoreModes(memory::EpisodicStore& store, const std::vector<Mode>& modes,
+                               const std::vector<QuestionRef>& questions,
+                               const std::vector<int>& ks) {
+  const int max_k = *std::max_element(ks.begin(), ks.end());
+  ScoredModes out;
+  out.recall.assign(modes.size(), RecallTable(questions.size()));
+  ProgressReporter progress("recall", questions.size() * modes.size(), {.unit = "queries"});
+  for (size_t q = 0; q < questions.size(); ++q) {
+    const QuestionRef& ref = questions[q];
+    for (size_t m = 0; m < modes.size(); ++m) {
+      memory::RecallOptions o = modes[m].weights;
+      o.k = max_k;
+      o.now_ms = ref.conversation->last_session_ms;
+      const auto start = Clock::now();
+      Result<std::vector<memory::RecalledEpisode>> hits =
+          store.Recall(ref.conversation->id, ref.question->text, o);
+      if (m == 0) out.recall_ms.push_back(Ms(start));
+      if (!hits.ok()) return hits.status();
+      out.recall[m][q] = EvidenceRecall(*hits, *ref.question, ks);
+      progress.Add();
+    }
+  }
+  progress.Finish();
+  return out;
+}
+
+// Leave one conversation out: each conversation's questions are scored with the candidate that
+// has the best recall@10 (or the first k's recall, without 10 in ks) on the other conversations.
+json CrossValidatedJson(const std::vector<Mode>& candidates, const std::vector<RecallTable>& recall,
+                        const std::vector<QuestionRef>& questions,
+                        const std::vector<LocomoConversation>& conversations,
+                        const std::vector<int>& ks) {
+  const size_t selected = static_cast<size_t>(
+      std::find(ks.begin(), ks.end(), 10) != ks.end() ? std::find(ks.begin(), ks.end(), 10) - ks.begin() : 0);
+  std::vector<int> group;
+  for (const QuestionRef& q : questions) group.push_back(q.group);
+  // The per-k figures of each fold use the configuration chosen on the selection k.
+  std::vector<std::vector<double>> score(candidates.size(), std::vector<double>(questions.size()));
+  for (size_t c = 0; c < candidates.size(); ++c) {
+    for (size_t q = 0; q < questions.size(); ++q) score[c][q] = recall[c][q][selected];
+  }
+  const CrossValidation cv =
+      LeaveOneGroupOut(score, group, static_cast<int>(conversations.size()));
+  RecallTable held_out(questions.size());
+  for (size_t q = 0; q < questions.size(); ++q) held_out[q] = recall[cv.chosen[q]][q];
+  json out = SummaryJson(held_out, questions, ks);  // pooled over the held-out questions
+  json mean = json::object(), folds = json::array();
+  for (size_t i = 0; i < ks.size(); ++i) {
+    double sum = 0.0;
+    for (const Fold& f : cv.folds) {
+      double fold_sum = 0.0;
+      for (size_t q = 0; q < questions.size(); ++q) {
+        if (questions[q].group == f.group) fold_sum += held_out[q][i];
+      }
+      sum += fold_sum / static_cast<double>(f.items);
+    }
+    mean["recall@" + std::to_string(ks[i])] = sum / std::max<double>(1.0, cv.folds.size());
+  }
+  for (const Fold& f : cv.folds) {
+    folds.push_back({{"held_out", conversations[f.group].id},
+                     {"questions", f.items},
+                     {"chosen", candidates[f.chosen].name},
+                     {"weights", WeightsJson(candidates[f.chosen].weights)},
+                     {"train_recall@" + std::to_string(ks[selected]), f.train_mean},
+                     {"held_out_recall@" + std::to_string(ks[selected]), f.held_out_mean}});
+  }
+  out["mean_over_folds"] = mean;
+  out["selected_on"] = "recall@" + std::to_string(ks[selected]);
+  out["candidates"] = candidates.size();
+  out["folds"] = folds;
+  return out;
+}
+
+}  // namespace
 
 Result<json> RunMemoryEval(const MemoryEvalOptions& options) {
   if (options.ks.empty() || *std::min_element(options.ks.begin(), options.ks.end()) < 1) {
     return Status::InvalidArgument("eval memory: --k needs positive values");
   }
-  Result<std::vector<Conversation>> conversations = ReadLocomo(options.locomo_file);
+  Result<std::vector<LocomoConversation>> conversations = ReadLocomo(options.locomo_file);
   if (!conversations.ok()) return conversations.status();
+  if (options.cross_validate && conversations->size() < 2) {
+    return Status::InvalidArgument("eval memory: --cross-validate needs at least two "
+                                   "conversations in '" + options.locomo_file + "'");
+  }
   Result<inference::EmbedPrecision> precision = inference::ParseEmbedPrecision(options.precision);
   if (!precision.ok()) return precision.status();
   Result<std::unique_ptr<inference::BertEmbedder>> embedder = inference::BertEmbedder::OpenOrDefault(
@@ -214,136 +277,60 @@ Result<json> RunMemoryEval(const MemoryEvalOptions& options) {
                                                      : fs::path(options.work_dir)) /
                                ("engram-eval-memory-" + std::to_string(::getpid())),
                            /*keep=*/false);
-  const fs::path& dir = scratch.path();
   memory::StoreOptions store_options;
   store_options.embedder = embedder->get();
   store_options.sync = options.sync;
-  Result<std::unique_ptr<memory::EpisodicStore>> opened =
-      memory::EpisodicStore::Open(dir.string(), store_options);
-  if (!opened.ok()) return opened.status();
-  memory::EpisodicStore& store = **opened;
+  Result<std::unique_ptr<memory::EpisodicStore>> store =
+      memory::EpisodicStore::Open(scratch.path().string(), store_options);
+  if (!store.ok()) return store.status();
+  Result<AppendFigures> appended = AppendConversations(*conversations, **embedder, **store);
+  if (!appended.ok()) return appended.status();
 
-  // Embed every turn first (batched), then append with the embeddings: the append latency is
-  // the store's own.
-  size_t turns = 0, questions = 0;
-  for (const Conversation& c : *conversations) {
-    turns += c.turns.size();
-    questions += c.questions.size();
-  }
-  std::vector<double> append_ms;
-  double embed_s = 0.0;
-  {
-    ProgressReporter progress("append", turns, {.unit = "turns"});
-    for (const Conversation& c : *conversations) {
-      std::vector<std::string> texts;
-      for (const Turn& t : c.turns) texts.push_back(t.text);
-      std::vector<float> vectors;
-      const auto embed_start = Clock::now();
-      for (size_t start = 0; start < texts.size(); start += 64) {
-        const size_t n = std::min<size_t>(64, texts.size() - start);
-        Result<retrieval::EmbeddingBatch> batch = (*embedder)->Embed(std::span(texts).subspan(start, n));
-        if (!batch.ok()) return batch.status();
-        vectors.insert(vectors.end(), batch->values.begin(), batch->values.end());
-      }
-      embed_s += Ms(embed_start) / 1e3;
-      const size_t dim = static_cast<size_t>((*embedder)->Dim());
-      for (size_t i = 0; i < c.turns.size(); ++i) {
-        const Turn& t = c.turns[i];
-        memory::Episode e;
-        e.session = t.session;
-        e.role = t.text.substr(0, t.text.find(':'));
-        e.text = t.text;
-        e.timestamp_ms = t.time_ms;
-        e.metadata = {{"dia_id", t.dia_id}};
-        e.embedding.assign(vectors.begin() + i * dim, vectors.begin() + (i + 1) * dim);
-        const auto start = Clock::now();
-        Result<uint64_t> id = store.Append(c.id, e);
-        append_ms.push_back(Ms(start));
-        if (!id.ok()) return id.status();
-        progress.Add();
-      }
-    }
-  }
-
+  // The first three modes are the reported ones; the candidates follow when asked for.
   std::vector<Mode> modes = {{"combined", memory::RecallOptions{}},
                              {"bm25", Weights(0, 1, 0, 0)},
                              {"dense", Weights(1, 0, 0, 0)}};
-  if (options.weight_sweep) {
-    for (double bm25 : {0.25, 0.5, 1.0}) {
-      for (double recency : {0.0, 0.05, 0.1, 0.2}) {
-        char name[64];
-        std::snprintf(name, sizeof name, "sweep bm25 %.2f recency %.2f", bm25, recency);
-        modes.push_back({name, Weights(1, bm25, recency, 0.1)});
-      }
-    }
-  }
-  const int max_k = *std::max_element(options.ks.begin(), options.ks.end());
-  std::vector<Tally> tallies(modes.size());
-  std::vector<double> recall_ms;
-  ProgressReporter progress("recall", questions * modes.size(), {.unit = "queries"});
-  for (const Conversation& c : *conversations) {
-    for (const Question& q : c.questions) {
-      for (size_t m = 0; m < modes.size(); ++m) {
-        memory::RecallOptions o = modes[m].weights;
-        o.k = max_k;
-        o.now_ms = c.last_session_ms;
-        const auto start = Clock::now();
-        Result<std::vector<memory::RecalledEpisode>> hits = store.Recall(c.id, q.text, o);
-        if (m == 0) recall_ms.push_back(Ms(start));
-        if (!hits.ok()) return hits.status();
-        Tally& t = tallies[m];
-        t.questions += 1;
-        t.category_count[q.category] += 1;
-        for (int k : options.ks) {
-          std::set<std::string> found;
-          for (size_t i = 0; i < hits->size() && i < static_cast<size_t>(k); ++i) {
-            auto it = (*hits)[i].episode.metadata.find("dia_id");
-            if (it != (*hits)[i].episode.metadata.end()) found.insert(it->second);
-          }
-          int matched = 0;
-          for (const std::string& e : q.evidence) matched += found.count(e) ? 1 : 0;
-          const double recall = static_cast<double>(matched) / static_cast<double>(q.evidence.size());
-          t.sum[k] += recall;
-          t.by_category[q.category][k] += recall;
-        }
-        progress.Add();
-      }
-    }
-  }
-  progress.Finish();
+  const std::vector<Mode> candidates = Candidates();
+  const bool grid = options.weight_sweep || options.cross_validate;
+  if (grid) modes.insert(modes.end(), candidates.begin() + 1, candidates.end());
+  const std::vector<QuestionRef> questions = AllQuestions(*conversations);
+  Result<ScoredModes> scored = ScoreModes(**store, modes, questions, options.ks);
+  if (!scored.ok()) return scored.status();
 
   json out;
-  for (size_t m = 0; m < 3; ++m) out[modes[m].name] = TallyJson(tallies[m], options.ks);
-  if (options.weight_sweep) {
-    json sweep = json::object();
-    for (size_t m = 3; m < modes.size(); ++m) {
-      json row;
-      for (int k : options.ks) {
-        row["recall@" + std::to_string(k)] = tallies[m].sum[k] / std::max(tallies[m].questions, 1);
+  for (size_t m = 0; m < 3; ++m) out[modes[m].name] = SummaryJson(scored->recall[m], questions, options.ks);
+  if (grid) {
+    // The candidates' tables: the default is mode 0, the rest follow the reported modes.
+    std::vector<RecallTable> tables = {scored->recall[0]};
+    tables.insert(tables.end(), scored->recall.begin() + 3, scored->recall.end());
+    if (options.weight_sweep) {
+      json sweep = json::object();
+      for (size_t c = 1; c < candidates.size(); ++c) {
+        json row = SummaryJson(tables[c], questions, options.ks);
+        row.erase("by_category");
+        sweep[candidates[c].name] = row;
       }
-      sweep[modes[m].name] = row;
+      out["weight_sweep"] = sweep;
     }
-    out["weight_sweep"] = sweep;
+    if (options.cross_validate) {
+      out["cross_validated"] =
+          CrossValidatedJson(candidates, tables, questions, *conversations, options.ks);
+    }
   }
-  out["append_ms_p50"] = Percentile(append_ms, 0.5);
-  out["append_ms_p99"] = Percentile(append_ms, 0.99);
-  out["recall_ms_p50"] = Percentile(recall_ms, 0.5);
-  out["recall_ms_p99"] = Percentile(recall_ms, 0.99);
-  out["embed_s"] = embed_s;
-  out["questions"] = questions;
-  out["episodes"] = turns;
+  out["append_ms_p50"] = Percentile(appended->append_ms, 0.5);
+  out["append_ms_p99"] = Percentile(appended->append_ms, 0.99);
+  out["recall_ms_p50"] = Percentile(scored->recall_ms, 0.5);
+  out["recall_ms_p99"] = Percentile(scored->recall_ms, 0.99);
+  out["embed_s"] = appended->embed_s;
+  out["questions"] = questions.size();
+  out["episodes"] = appended->turns;
   out["namespaces"] = conversations->size();
-  const memory::RecallOptions defaults;
   out["config"] = {
       {"embedder", std::string((*embedder)->Name())},
       {"precision", std::string(inference::EmbedPrecisionName((*embedder)->precision()))},
       {"sync", options.sync},
       {"episode_text", "<speaker>: <text>"},
-      {"combined", {{"relevance", defaults.relevance_weight},
-                    {"bm25", defaults.bm25_weight},
-                    {"recency", defaults.recency_weight},
-                    {"importance", defaults.importance_weight},
-                    {"half_life_hours", defaults.half_life_hours}}},
+      {"combined", WeightsJson(memory::RecallOptions{})},
       {"now", "the conversation's last session time"}};
   out["commit"] = std::string(GetBuildInfo().git_commit);
   out["machine"] = MachineSummary(DescribeMachine());
@@ -374,6 +361,16 @@ std::string FormatMemoryEval(const json& r) {
       out += line;
     }
     out += "\n";
+  }
+  if (r.contains("cross_validated")) {
+    const json& cv = r["cross_validated"];
+    std::snprintf(line, sizeof line, "%-9s", "held-out");
+    out += line;
+    for (const std::string& k : keys) {
+      std::snprintf(line, sizeof line, " %10.3f", cv["mean_over_folds"][k].get<double>());
+      out += line;
+    }
+    out += "   (leave one conversation out, mean over folds)\n";
   }
   std::snprintf(line, sizeof line, "append p50 %.2f ms, recall p50 %.2f ms / p99 %.2f ms\n",
                 r["append_ms_p50"].get<double>(), r["recall_ms_p50"].get<double>(),

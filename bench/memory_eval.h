@@ -7,12 +7,18 @@
 // evidence dialog ids among the top k episodes, averaged over questions, overall and per LoCoMo
 // category; for the combined score and for dense-only and bm25-only recall. Also: append and
 // recall latency (the embedding is computed beforehand, in batches, and timed separately).
+//
+// The combined score's weights were once chosen on these same conversations, so its figure is
+// optimistic. --cross-validate reports the honest one: leave one conversation out, choose the
+// candidate weights with the best recall@10 on the other four, score the fifth with them;
+// "cross_validated" holds the held-out figures (per fold, pooled, and averaged over folds).
 #pragma once
 
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
+#include "bench/locomo.h"  // ParseLocomoDateTime, for callers of this header
 #include "common/result.h"
 
 namespace engram::bench {
@@ -27,16 +33,18 @@ struct MemoryEvalOptions {
   std::string work_dir;  // the store goes to <work_dir>/engram-eval-memory-<pid>, then is removed
   // Also score a grid of combined weights (key "weight_sweep"), to choose the defaults.
   bool weight_sweep = false;
+  // Also choose among that grid (and the defaults) by leaving one conversation out (key
+  // "cross_validated": the held-out recall@k pooled over questions, "mean_over_folds", per
+  // category, and each fold's choice).
+  bool cross_validate = false;
 };
 
 // {"combined"|"bm25"|"dense": {"recall@5", ..., "by_category": {"1": {...}, ...}},
 //  "append_ms_p50", "append_ms_p99", "recall_ms_p50", "recall_ms_p99", "embed_s", "questions",
-//  "episodes", "namespaces", "config", "commit", "machine"}
+//  "episodes", "namespaces", "config", "commit", "machine"}, plus "weight_sweep" and
+//  "cross_validated" when asked for.
 Result<nlohmann::ordered_json> RunMemoryEval(const MemoryEvalOptions& options);
 
 std::string FormatMemoryEval(const nlohmann::ordered_json& result);
-
-// "1:56 pm on 8 May, 2023" (LoCoMo's session dates) -> Unix epoch ms, read as UTC.
-Result<int64_t> ParseLocomoDateTime(const std::string& text);
 
 }  // namespace engram::bench

@@ -19,21 +19,33 @@ struct Shape {
   int64_t rows, k, n;
 };
 
+// Normal weights (rows × k), bias and tokens (n rows with 3 floats of padding); outputs get 5
+// columns of padding, which no path may write.
+struct Problem {
+  std::vector<float> w, bias, x;
+  size_t x_stride, y_stride;
+};
+
+Problem RandomProblem(const Shape& s, std::mt19937& rng) {
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  Problem p{.w = std::vector<float>(s.rows * s.k), .bias = std::vector<float>(s.rows), .x = {},
+            .x_stride = static_cast<size_t>(s.k + 3), .y_stride = static_cast<size_t>(s.rows + 5)};
+  for (float& v : p.w) v = normal(rng);
+  for (float& v : p.bias) v = normal(rng);
+  p.x.resize(s.n * p.x_stride);
+  for (float& v : p.x) v = normal(rng);
+  return p;
+}
+
 class GemmTest : public ::testing::TestWithParam<GemmIsa> {};
 
 TEST_P(GemmTest, MatchesDoubleReference) {
   const GemmIsa isa = GetParam();
   if (!GemmIsaAvailable(isa)) GTEST_SKIP() << GemmIsaName(isa) << " not available here";
   std::mt19937 rng(7);
-  std::normal_distribution<float> normal(0.0f, 1.0f);
   for (const Shape s : {Shape{1, 1, 1}, Shape{32, 16, 12}, Shape{37, 33, 13}, Shape{64, 384, 29},
                         Shape{100, 70, 1}, Shape{17, 1536, 40}, Shape{96, 5, 300}}) {
-    std::vector<float> w(s.rows * s.k), bias(s.rows);
-    for (float& v : w) v = normal(rng);
-    for (float& v : bias) v = normal(rng);
-    const size_t x_stride = s.k + 3, y_stride = s.rows + 5;
-    std::vector<float> x(s.n * x_stride);
-    for (float& v : x) v = normal(rng);
+    auto [w, bias, x, x_stride, y_stride] = RandomProblem(s, rng);
     const PackedMatrix packed = PackMatrix(TensorType::kF32, w.data(), s.k * 4, s.rows, s.k);
     ASSERT_EQ(packed.panels(), (s.rows + 31) / 32);
     for (const bool with_bias : {false, true}) {
@@ -68,7 +80,6 @@ TEST_P(GemmTest, Bf16MatchesReferenceOnRoundedOperands) {
   const GemmIsa isa = GetParam();
   if (!GemmIsaAvailable(isa)) GTEST_SKIP() << GemmIsaName(isa) << " not available here";
   std::mt19937 rng(9);
-  std::normal_distribution<float> normal(0.0f, 1.0f);
   auto round = [](float v) {  // to bf16, nearest even
     uint32_t b;
     std::memcpy(&b, &v, 4);
@@ -78,12 +89,7 @@ TEST_P(GemmTest, Bf16MatchesReferenceOnRoundedOperands) {
   };
   for (const Shape s : {Shape{1, 1, 1}, Shape{32, 16, 12}, Shape{37, 33, 13}, Shape{64, 384, 29},
                         Shape{17, 1537, 40}, Shape{96, 5, 300}, Shape{40, 64, 33}}) {
-    std::vector<float> w(s.rows * s.k), bias(s.rows);
-    for (float& v : w) v = normal(rng);
-    for (float& v : bias) v = normal(rng);
-    const size_t x_stride = s.k + 3, y_stride = s.rows + 5;
-    std::vector<float> x(s.n * x_stride);
-    for (float& v : x) v = normal(rng);
+    auto [w, bias, x, x_stride, y_stride] = RandomProblem(s, rng);
     const PackedMatrix packed =
         PackMatrix(TensorType::kF32, w.data(), s.k * 4, s.rows, s.k, GemmPrecision::kBf16);
     std::vector<float> y(s.n * y_stride, -7.0f);
@@ -116,15 +122,9 @@ TEST_P(GemmTest, Int8MatchesReferenceBitsAndQuantizationBound) {
   const GemmIsa isa = GetParam();
   if (!GemmIsaAvailable(isa)) GTEST_SKIP() << GemmIsaName(isa) << " not available here";
   std::mt19937 rng(11);
-  std::normal_distribution<float> normal(0.0f, 1.0f);
   for (const Shape s : {Shape{1, 1, 1}, Shape{32, 16, 12}, Shape{37, 33, 13}, Shape{64, 384, 29},
                         Shape{17, 1537, 40}, Shape{96, 6, 300}, Shape{40, 64, 33}}) {
-    std::vector<float> w(s.rows * s.k), bias(s.rows);
-    for (float& v : w) v = normal(rng);
-    for (float& v : bias) v = normal(rng);
-    const size_t x_stride = s.k + 3, y_stride = s.rows + 5;
-    std::vector<float> x(s.n * x_stride);
-    for (float& v : x) v = normal(rng);
+    auto [w, bias, x, x_stride, y_stride] = RandomProblem(s, rng);
     if (s.n > 1) std::fill_n(x.begin() + x_stride, s.k, 0.0f);  // a zero token
     const PackedMatrix packed =
         PackMatrix(TensorType::kF32, w.data(), s.k * 4, s.rows, s.k, GemmPrecision::kInt8);

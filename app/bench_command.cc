@@ -1,7 +1,7 @@
 // engram bench <what> [--json]: measured figures (docs/benchmarks.md records them).
 //   engram bench tokenize [-m MODEL] [--file F …] [--repetitions N] [--json]
 //   engram bench embed [--model DIR] [--file F] [--batch 1,32] [--sentences N] [--threads N]
-//                      [--repeat R] [--precision auto|f32|bf16] [--json]
+//                      [--repeat R] [--precision auto|f32|bf16|int8] [--json]
 //   engram bench retrieval [--chunks N] [--dim D] [--queries Q] [--batch B]
 //                          [--index auto|flat|hnsw|ivfpq] [--work-dir DIR] [--keep] [--json]
 //   engram bench memory [--episodes 100000,1000000] [--dim D] [--queries Q] [--batch B]

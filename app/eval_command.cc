@@ -1,6 +1,6 @@
 // engram eval <what> [--json]: quality figures on real data (docs/benchmarks.md records them).
 //   engram eval retrieval --squad FILE [--distractors PATH…] [--max-questions N] [--model DIR]
-//                         [--precision auto|f32|bf16] [--threads N] [--chunk-tokens N]
+//                         [--precision auto|f32|bf16|int8] [--threads N] [--chunk-tokens N]
 //                         [--work-dir DIR] [--fusion-sweep] [--cross-validate] [--json]
 //   engram eval attention [-m MODEL] [--ctx 2048,4096,8192] [--policies full,window,quest,retrieval]
 //                         [--budgets 0.01,0.02,0.05,0.1] [--steps 256] [--depths 10]

@@ -19,7 +19,7 @@ struct EmbedBenchOptions {
   int sentences = 1024;              // texts timed per batch size (at most those available)
   int threads = 0;                   // 0: one per hardware thread
   int repeat = 3;                    // passes per batch size; the median pass is reported
-  std::string precision = "auto";    // auto, f32 or bf16 (inference::EmbedPrecision)
+  std::string precision = "auto";    // auto, f32, bf16 or int8 (inference::EmbedPrecision)
 };
 
 // The benchmark's default texts: the SQuAD dev paragraphs (ENGRAM_SHARED_DATA) cut into

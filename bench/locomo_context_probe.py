@@ -11,6 +11,11 @@ before any becomes a default.
 
   ENGRAM_SHARED_DATA=... python bench/locomo_context_probe.py base date prev prev+date prev2+date
 (with the engram Python package installed, e.g. the venv bench/peer_mem0.sh builds).
+
+With --split, each argument is BM25_VARIANT:EMBEDDED_VARIANT: the store gets the first text (so
+BM25 indexes it) and, as vectors, sentence-transformers' embeddings of the second (the same
+all-MiniLM-L6-v2 directory, f32), which separates what context does for each side:
+  python bench/locomo_context_probe.py --split base:base prev2+date:base prev2+date:date
 """
 import datetime
 import json
@@ -71,9 +76,47 @@ def probe(variant, conversations, work):
     return total / count, {k: sum(v) / len(v) for k, v in sorted(by_category.items())}
 
 
+def probe_split(bm25_variant, embedded_variant, conversations, work):
+    """As probe(), with BM25 on one text and the vectors from another."""
+    import numpy as np
+    from sentence_transformers import SentenceTransformer
+    models = os.environ.get("ENGRAM_MODELS_DIR") or os.path.expanduser("~/.cache/engram/models")
+    model = SentenceTransformer(os.path.join(models, "all-MiniLM-L6-v2"), device="cpu")
+    embed = lambda texts: model.encode(texts, batch_size=64,
+                                       normalize_embeddings=True).astype(np.float32)
+    total, count, by_category = 0.0, 0, {}
+    path = os.path.join(work, f"{bm25_variant}-{embedded_variant}")
+    with engram.Memory(path, dim=384, sync=False) as m:
+        for c in conversations:
+            namespace, dia_of = f"c{c['sample_id']}", {}
+            for key, date, turns in sessions(c):
+                n = range(len(turns))
+                messages = [{"role": "user", "content": text_of(bm25_variant, date, turns, i)}
+                            for i in n]
+                vectors = embed([text_of(embedded_variant, date, turns, i) for i in n])
+                ids = m.add(messages, namespace=namespace, session=key,
+                            timestamp_ms=epoch_ms(date), vectors=vectors)
+                dia_of.update({id: turn["dia_id"] for id, turn in zip(ids, turns)})
+            for qa in c["qa"]:
+                wanted = evidence(qa)
+                if not wanted or not qa.get("question"):
+                    continue
+                hits = m.search(qa["question"], namespace=namespace, k=10,
+                                vector=embed([qa["question"]])[0])
+                recall = sum(e in {dia_of[h["id"]] for h in hits} for e in wanted) / len(wanted)
+                total, count = total + recall, count + 1
+                by_category.setdefault(str(qa.get("category")), []).append(recall)
+    return total / count, {k: sum(v) / len(v) for k, v in sorted(by_category.items())}
+
+
 def main():
-    variants = sys.argv[1:] or ["base", "prev2+date"]
-    unknown = [v for v in variants if v not in VARIANTS]
+    args = sys.argv[1:]
+    split = bool(args) and args[0] == "--split"
+    variants = (args[1:] if split else args) or ["base", "prev2+date"]
+    names = [part for v in variants for part in (v.split(":") if split else [v])]
+    if split and any(v.count(":") != 1 for v in variants):
+        sys.exit("locomo_context_probe: --split takes BM25_VARIANT:EMBEDDED_VARIANT pairs")
+    unknown = [v for v in names if v not in VARIANTS]
     if unknown:
         sys.exit(f"locomo_context_probe: unknown variant(s) {unknown}; choose from {VARIANTS}")
     shared = os.environ.get("ENGRAM_SHARED_DATA")
@@ -84,7 +127,8 @@ def main():
     work = tempfile.mkdtemp(prefix="engram-context-probe-")
     try:
         for v in variants:
-            recall, by_category = probe(v, conversations, work)
+            recall, by_category = (probe_split(*v.split(":"), conversations, work) if split
+                                   else probe(v, conversations, work))
             cats = " ".join(f"{k}:{r:.3f}" for k, r in by_category.items())
             print(f"{v:16s} recall@10 {recall:.4f}   by category {cats}", flush=True)
     finally:

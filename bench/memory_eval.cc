@@ -214,8 +214,8 @@ json CrossValidatedJson(const std::vector<Mode>& candidates, const std::vector<R
                         const std::vector<QuestionRef>& questions,
                         const std::vector<LocomoConversation>& conversations,
                         const std::vector<int>& ks) {
-  const size_t selected = static_cast<size_t>(
-      std::find(ks.begin(), ks.end(), 10) != ks.end() ? std::find(ks.begin(), ks.end(), 10) - ks.begin() : 0);
+  const auto ten = std::find(ks.begin(), ks.end(), 10);
+  const size_t selected = ten != ks.end() ? static_cast<size_t>(ten - ks.begin()) : 0;
   std::vector<int> group;
   for (const QuestionRef& q : questions) group.push_back(q.group);
   // The per-k figures of each fold use the configuration chosen on the selection k.

@@ -18,7 +18,6 @@
 #include <string>
 #include <vector>
 
-#include "bench/locomo.h"  // ParseLocomoDateTime, for callers of this header
 #include "common/result.h"
 
 namespace engram::bench {

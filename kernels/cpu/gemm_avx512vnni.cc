@@ -39,9 +39,9 @@ void Tile(const GemmPanelArgs& a, const uint32_t* xp, int64_t t0, int count) {
     }
   }
   const auto* scales = reinterpret_cast<const float*>(w + k4 * 32);
-  const auto* sums = reinterpret_cast<const int32_t*>(scales + kGemmPanelRows);
+  const auto* zero_terms = reinterpret_cast<const int32_t*>(scales + kGemmPanelRows);
   const __m512 s0 = _mm512_loadu_ps(scales), s1 = _mm512_loadu_ps(scales + 16);
-  const __m512i c0 = _mm512_loadu_si512(sums), c1 = _mm512_loadu_si512(sums + 16);
+  const __m512i c0 = _mm512_loadu_si512(zero_terms), c1 = _mm512_loadu_si512(zero_terms + 16);
   const __m512 b0 = a.bias != nullptr ? _mm512_maskz_loadu_ps(m0, a.bias) : _mm512_setzero_ps();
   const __m512 b1 =
       a.bias != nullptr ? _mm512_maskz_loadu_ps(m1, a.bias + 16) : _mm512_setzero_ps();

@@ -38,9 +38,9 @@ void PackPanelRowInt8(const float* row, int64_t cols, int64_t kq, int j, uint8_t
     sum += q[i];
   }
   auto* scales = reinterpret_cast<float*>(panel + kq * kGemmPanelRows);
-  auto* sums = reinterpret_cast<int32_t*>(scales + kGemmPanelRows);
+  auto* zero_terms = reinterpret_cast<int32_t*>(scales + kGemmPanelRows);  // 128 · Σ q
   scales[j] = scale;
-  sums[j] = sum * kZeroPoint;
+  zero_terms[j] = sum * kZeroPoint;
 }
 
 void PackTokensInt8(const float* x, size_t x_stride, int64_t n, int64_t k, int64_t kq, int tile,
@@ -66,7 +66,7 @@ void PackTokensInt8(const float* x, size_t x_stride, int64_t n, int64_t k, int64
 void GemmPanelScalarInt8(const GemmPanelArgs& a) {
   const auto* w = static_cast<const int8_t*>(a.panel);
   const auto* scales = reinterpret_cast<const float*>(w + a.k * kGemmPanelRows);
-  const auto* sums = reinterpret_cast<const int32_t*>(scales + kGemmPanelRows);
+  const auto* zero_terms = reinterpret_cast<const int32_t*>(scales + kGemmPanelRows);
   const int64_t k4 = a.k / 4;
   for (int64_t t = 0; t < a.n; ++t) {
     const auto* xt = reinterpret_cast<const uint8_t*>(static_cast<const uint32_t*>(a.x) +
@@ -78,7 +78,7 @@ void GemmPanelScalarInt8(const GemmPanelArgs& a) {
       for (int64_t i = 0; i < a.k; ++i) {
         acc += static_cast<int32_t>(xt[i]) * w[((i / 4) * kGemmPanelRows + j) * 4 + i % 4];
       }
-      const float v = static_cast<float>(acc - sums[j]) * scales[j];
+      const float v = static_cast<float>(acc - zero_terms[j]) * scales[j];
       a.y[t * a.y_stride + j] = std::fma(v, token_scale, a.bias != nullptr ? a.bias[j] : 0.0f);
     }
   }

@@ -1,14 +1,16 @@
 // engram eval <what> [--json]: quality figures on real data (docs/benchmarks.md records them).
 //   engram eval retrieval --squad FILE [--distractors PATH…] [--max-questions N] [--model DIR]
 //                         [--precision auto|f32|bf16|int8] [--threads N] [--chunk-tokens N]
-//                         [--work-dir DIR] [--fusion-sweep] [--cross-validate] [--json]
+//                         [--overlap-tokens N] [--work-dir DIR] [--fusion-sweep] [--cross-validate]
+//                         [--rerank N] [--json]
 //   engram eval attention [-m MODEL] [--ctx 2048,4096,8192] [--policies full,window,quest,retrieval]
 //                         [--budgets 0.01,0.02,0.05,0.1] [--steps 256] [--depths 10]
 //                         [--texts essays,leval] [--sinks 4] [--window 240] [--threads N] [--json]
 //                         (policies: full, window, quest, retrieval[:exact|ivf|aware], and the KV
 //                         retention policies snapkv and h2o, which evict keys for good)
 //   engram eval memory --locomo FILE [--k 5,10,25] [--model DIR] [--precision P] [--threads N]
-//                      [--no-sync] [--work-dir DIR] [--weight-sweep] [--cross-validate] [--json]
+//                      [--no-sync] [--work-dir DIR] [--weight-sweep] [--cross-validate]
+//                      [--plain-embeddings] [--rerank N] [--json]
 //   engram eval qa [--squad FILE] [--quality FILE] [--nq FILE] [--modes none,rag,long,auto]
 //                  [--limit N] [--documents N] [--split all|even|odd] [--k K] [-m MODEL] [--ctx N] [--threads N]
 //                  [--attention POLICY] [--max-answer-tokens N] [--budget-tokens N] [--compress]
@@ -64,6 +66,12 @@ void AddMemoryEval(CLI::App* eval, CommandTable& commands) {
                 "Also score a grid of combined weights (to pick defaults)");
   cmd->add_flag("--cross-validate", flags->options.cross_validate,
                 "Also report recall with weights chosen leaving each conversation out");
+  cmd->add_flag("--plain-embeddings", flags->options.plain_embeddings,
+                "Embed each turn without its date (to measure what the date adds)");
+  cmd->add_option("--rerank", flags->options.rerank,
+                  "Also rerank the first N episodes with the language model (slow)")
+      ->default_val(0)
+      ->check(CLI::Range(0, 100));
   cmd->add_flag("--json", flags->json, "Print one JSON object");
   commands.Add(cmd, [flags]() -> Status {
     flags->options.sync = !flags->no_sync;
@@ -305,12 +313,20 @@ void RegisterEvalCommand(CLI::App& app, const GlobalFlags&, CommandTable& comman
   cmd->add_option("--chunk-tokens", flags->options.chunk_tokens, "Chunk budget in word pieces")
       ->default_val(200)
       ->check(CLI::Range(1, 1 << 20));
+  cmd->add_option("--overlap-tokens", flags->options.overlap_tokens,
+                  "Word pieces a chunk repeats from the one before")
+      ->default_val(40)
+      ->check(CLI::Range(0, 1 << 20));
   cmd->add_option("--work-dir", flags->options.work_dir,
                   "Build the collection here and keep it (default: a temporary directory)");
   cmd->add_flag("--fusion-sweep", flags->options.fusion_sweep,
                 "Also score several hybrid fusions of the same candidates (to pick defaults)");
   cmd->add_flag("--cross-validate", flags->options.cross_validate,
                 "Also report recall with the fusion chosen leaving each article out");
+  cmd->add_option("--rerank", flags->options.rerank,
+                  "Also rerank hybrid's first N chunks with the language model (slow)")
+      ->default_val(0)
+      ->check(CLI::Range(0, 50));
   cmd->add_flag("--json", flags->json, "Print one JSON object");
   commands.Add(cmd, [flags]() -> Status {
     Result<nlohmann::ordered_json> r = bench::RunRetrievalEval(flags->options);

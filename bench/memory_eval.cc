@@ -11,12 +11,15 @@
 
 #include "bench/cross_validation.h"
 #include "bench/locomo.h"
+#include "bench/rerank.h"
 #include "bench/scratch_dir.h"
 #include "bench/stats.h"
 #include "common/build_info.h"
 #include "common/machine_info.h"
 #include "common/progress.h"
 #include "inference/bert_embedder.h"
+#include "inference/engine.h"
+#include "inference/lm_reranker.h"
 #include "memory/episodic_store.h"
 
 namespace engram::bench {
@@ -48,18 +51,40 @@ memory::RecallOptions Weights(double relevance, double bm25, double recency, dou
 json WeightsJson(const memory::RecallOptions& w) {
   return {{"relevance", w.relevance_weight}, {"bm25", w.bm25_weight},
           {"recency", w.recency_weight}, {"importance", w.importance_weight},
-          {"half_life_hours", w.half_life_hours}};
+          {"half_life_hours", w.half_life_hours}, {"context", w.context_weight},
+          {"context_turns", w.context_turns}, {"feedback_terms", w.feedback_terms},
+          {"feedback_episodes", w.feedback_episodes}, {"feedback_weight", w.feedback_weight}};
 }
 
-// The configurations --weight-sweep scores and --cross-validate chooses among; the defaults
-// first, so that a tie keeps them.
+// The configurations --weight-sweep scores and --cross-validate chooses among: the combined
+// score's weights, the conversational context and the BM25 feedback (memory/episodic_store.h);
+// the defaults first, so that a tie keeps them.
 std::vector<Mode> Candidates() {
+  struct Context {
+    double weight;
+    int turns;
+  };
+  struct Feedback {
+    int terms;
+    double weight;
+  };
   std::vector<Mode> out = {{"default", memory::RecallOptions{}}};
-  for (double bm25 : {0.25, 0.5, 0.75, 1.0, 1.5}) {
-    for (double recency : {0.0, 0.05, 0.1, 0.2}) {
-      char name[64];
-      std::snprintf(name, sizeof name, "sweep bm25 %.2f recency %.2f", bm25, recency);
-      out.push_back({name, Weights(1, bm25, recency, 0.1)});
+  for (double bm25 : {1.0, 1.5, 2.0}) {
+    for (double recency : {0.0, 0.05}) {
+      for (Context context : {Context{0.0, 0}, {0.5, 2}, {0.5, 3}, {1.0, 3}}) {
+        for (Feedback feedback : {Feedback{0, 0.0}, {25, 0.6}, {25, 1.0}, {50, 1.0}}) {
+          char name[128];
+          std::snprintf(name, sizeof name,
+                        "sweep bm25 %.2f recency %.2f context %.2f x %d feedback %d x %.2f", bm25,
+                        recency, context.weight, context.turns, feedback.terms, feedback.weight);
+          memory::RecallOptions o = Weights(1, bm25, recency, 0.1);
+          o.context_weight = context.weight;
+          o.context_turns = context.turns;
+          o.feedback_terms = feedback.terms;
+          o.feedback_weight = feedback.weight;
+          out.push_back({name, o});
+        }
+      }
     }
   }
   return out;
@@ -140,14 +165,19 @@ struct AppendFigures {
 // apart), then appended one by one with their embeddings, so the append latency is the store's.
 Result<AppendFigures> AppendConversations(const std::vector<LocomoConversation>& conversations,
                                           inference::BertEmbedder& embedder,
-                                          memory::EpisodicStore& store) {
+                                          memory::EpisodicStore& store, bool dated) {
   AppendFigures f;
   for (const LocomoConversation& c : conversations) f.turns += c.turns.size();
   ProgressReporter progress("append", f.turns, {.unit = "turns"});
   const size_t dim = static_cast<size_t>(embedder.Dim());
   for (const LocomoConversation& c : conversations) {
     std::vector<std::string> texts;
-    for (const LocomoTurn& t : c.turns) texts.push_back(t.text);
+    for (const LocomoTurn& t : c.turns) {
+      memory::Episode e;
+      e.text = t.text;
+      e.timestamp_ms = t.time_ms;
+      texts.push_back(memory::EmbeddingText(e, dated));
+    }
     std::vector<float> vectors;
     const auto embed_start = Clock::now();
     for (size_t start = 0; start < texts.size(); start += 64) {
@@ -182,7 +212,10 @@ struct ScoredModes {
   std::vector<double> recall_ms;
 };
 
-Result<ScoredModes> ScoreModes(memory::EpisodicStore& store, const std::vector<Mode>& modes,
+// The first mode's recalls embed the question (their latency is the store's, embedding
+// included); the other modes reuse that embedding.
+Result<ScoredModes> ScoreModes(memory::EpisodicStore& store, retrieval::Embedder& embedder,
+                               const std::vector<Mode>& modes,
                                const std::vector<QuestionRef>& questions,
                                const std::vector<int>& ks) {
   const int max_k = *std::max_element(ks.begin(), ks.end());
@@ -191,10 +224,17 @@ Result<ScoredModes> ScoreModes(memory::EpisodicStore& store, const std::vector<M
   ProgressReporter progress("recall", questions.size() * modes.size(), {.unit = "queries"});
   for (size_t q = 0; q < questions.size(); ++q) {
     const QuestionRef& ref = questions[q];
+    std::vector<float> question_vector;
+    if (modes.size() > 1) {
+      ENGRAM_TRY_ASSIGN(const retrieval::EmbeddingBatch e,
+                        embedder.Embed(std::span(&ref.question->text, 1)));
+      question_vector = e.values;
+    }
     for (size_t m = 0; m < modes.size(); ++m) {
       memory::RecallOptions o = modes[m].weights;
       o.k = max_k;
       o.now_ms = ref.conversation->last_session_ms;
+      if (m > 0) o.query_embedding = question_vector;
       const auto start = Clock::now();
       Result<std::vector<memory::RecalledEpisode>> hits =
           store.Recall(ref.conversation->id, ref.question->text, o);
@@ -210,7 +250,8 @@ Result<ScoredModes> ScoreModes(memory::EpisodicStore& store, const std::vector<M
 
 // Leave one conversation out: each conversation's questions are scored with the candidate that
 // has the best recall@10 (or the first k's recall, without 10 in ks) on the other conversations.
-json CrossValidatedJson(const std::vector<Mode>& candidates, const std::vector<RecallTable>& recall,
+json CrossValidatedJson(const std::vector<std::string>& names, const std::vector<json>& settings,
+                        const std::vector<RecallTable>& recall,
                         const std::vector<QuestionRef>& questions,
                         const std::vector<LocomoConversation>& conversations,
                         const std::vector<int>& ks) {
@@ -219,8 +260,8 @@ json CrossValidatedJson(const std::vector<Mode>& candidates, const std::vector<R
   std::vector<int> group;
   for (const QuestionRef& q : questions) group.push_back(q.group);
   // The per-k figures of each fold use the configuration chosen on the selection k.
-  std::vector<std::vector<double>> score(candidates.size(), std::vector<double>(questions.size()));
-  for (size_t c = 0; c < candidates.size(); ++c) {
+  std::vector<std::vector<double>> score(names.size(), std::vector<double>(questions.size()));
+  for (size_t c = 0; c < names.size(); ++c) {
     for (size_t q = 0; q < questions.size(); ++q) score[c][q] = recall[c][q][selected];
   }
   const CrossValidation cv =
@@ -243,15 +284,71 @@ json CrossValidatedJson(const std::vector<Mode>& candidates, const std::vector<R
   for (const Fold& f : cv.folds) {
     folds.push_back({{"held_out", conversations[f.group].id},
                      {"questions", f.items},
-                     {"chosen", candidates[f.chosen].name},
-                     {"weights", WeightsJson(candidates[f.chosen].weights)},
+                     {"chosen", names[f.chosen]},
+                     {"weights", settings[f.chosen]},
                      {"train_recall@" + std::to_string(ks[selected]), f.train_mean},
                      {"held_out_recall@" + std::to_string(ks[selected]), f.held_out_mean}});
   }
   out["mean_over_folds"] = mean;
   out["selected_on"] = "recall@" + std::to_string(ks[selected]);
-  out["candidates"] = candidates.size();
+  out["candidates"] = names.size();
   out["folds"] = folds;
+  return out;
+}
+
+// --rerank N: the combined score's first N episodes rescored with the language model at each
+// weight of bench/rerank.h, the weight chosen leaving one conversation out.
+Result<json> RerankedJson(memory::EpisodicStore& store, const std::vector<QuestionRef>& questions,
+                          const std::vector<LocomoConversation>& conversations,
+                          const std::vector<int>& ks, int n, int threads) {
+  ENGRAM_TRY_ASSIGN(std::unique_ptr<inference::Engine> engine, inference::Engine::Load({}));
+  ENGRAM_TRY_ASSIGN(std::unique_ptr<inference::LmReranker> reranker,
+                    inference::LmReranker::Create(*engine, {.threads = threads}));
+  const int max_k = std::max(n, *std::max_element(ks.begin(), ks.end()));
+  std::vector<RecallTable> tables(std::size(kRerankWeights), RecallTable(questions.size()));
+  std::vector<double> ms;
+  ProgressReporter progress("rerank", questions.size(), {.unit = "queries"});
+  for (size_t q = 0; q < questions.size(); ++q) {
+    const QuestionRef& ref = questions[q];
+    memory::RecallOptions o;
+    o.k = max_k;
+    o.now_ms = ref.conversation->last_session_ms;
+    ENGRAM_TRY_ASSIGN(const std::vector<memory::RecalledEpisode> hits,
+                      store.Recall(ref.conversation->id, ref.question->text, o));
+    std::vector<double> first;
+    std::vector<std::string> passages;
+    for (const memory::RecalledEpisode& h : hits) {
+      first.push_back(h.score);
+      if (passages.size() < static_cast<size_t>(n)) passages.push_back(h.episode.text);
+    }
+    const auto start = Clock::now();
+    ENGRAM_TRY_ASSIGN(const std::vector<double> lm, reranker->Score(ref.question->text, passages));
+    ms.push_back(Ms(start));
+    const std::vector<std::vector<size_t>> orders = RerankOrders(first, lm);
+    for (size_t w = 0; w < orders.size(); ++w) {
+      std::vector<memory::RecalledEpisode> reordered;
+      for (size_t i : orders[w]) reordered.push_back(hits[i]);
+      tables[w][q] = EvidenceRecall(reordered, *ref.question, ks);
+    }
+    progress.Add();
+  }
+  progress.Finish();
+  std::vector<std::string> names;
+  std::vector<json> settings;
+  json by_weight = json::object();
+  for (size_t w = 0; w < std::size(kRerankWeights); ++w) {
+    names.push_back("rerank weight " + std::to_string(kRerankWeights[w]));
+    settings.push_back({{"rerank_weight", kRerankWeights[w]}});
+    json row = SummaryJson(tables[w], questions, ks);
+    row.erase("by_category");
+    by_weight[names.back()] = row;
+  }
+  json out = CrossValidatedJson(names, settings, tables, questions, conversations, ks);
+  out["by_weight"] = by_weight;
+  out["rerank_candidates"] = n;
+  out["reranker"] = std::string(reranker->Name());
+  out["rerank_ms_p50"] = Percentile(ms, 0.5);
+  out["rerank_ms_p99"] = Percentile(ms, 0.99);
   return out;
 }
 
@@ -280,10 +377,12 @@ Result<json> RunMemoryEval(const MemoryEvalOptions& options) {
   memory::StoreOptions store_options;
   store_options.embedder = embedder->get();
   store_options.sync = options.sync;
+  store_options.embed_date = !options.plain_embeddings;
   Result<std::unique_ptr<memory::EpisodicStore>> store =
       memory::EpisodicStore::Open(scratch.path().string(), store_options);
   if (!store.ok()) return store.status();
-  Result<AppendFigures> appended = AppendConversations(*conversations, **embedder, **store);
+  Result<AppendFigures> appended = AppendConversations(*conversations, **embedder, **store,
+                                                        !options.plain_embeddings);
   if (!appended.ok()) return appended.status();
 
   // The first three modes are the reported ones; the candidates follow when asked for.
@@ -294,7 +393,7 @@ Result<json> RunMemoryEval(const MemoryEvalOptions& options) {
   const bool grid = options.weight_sweep || options.cross_validate;
   if (grid) modes.insert(modes.end(), candidates.begin() + 1, candidates.end());
   const std::vector<QuestionRef> questions = AllQuestions(*conversations);
-  Result<ScoredModes> scored = ScoreModes(**store, modes, questions, options.ks);
+  Result<ScoredModes> scored = ScoreModes(**store, **embedder, modes, questions, options.ks);
   if (!scored.ok()) return scored.status();
 
   json out;
@@ -313,9 +412,21 @@ Result<json> RunMemoryEval(const MemoryEvalOptions& options) {
       out["weight_sweep"] = sweep;
     }
     if (options.cross_validate) {
+      std::vector<std::string> names;
+      std::vector<json> settings;
+      for (const Mode& m : candidates) {
+        names.push_back(m.name);
+        settings.push_back(WeightsJson(m.weights));
+      }
       out["cross_validated"] =
-          CrossValidatedJson(candidates, tables, questions, *conversations, options.ks);
+          CrossValidatedJson(names, settings, tables, questions, *conversations, options.ks);
     }
+  }
+  if (options.rerank > 0) {
+    Result<json> reranked = RerankedJson(**store, questions, *conversations, options.ks,
+                                         options.rerank, options.threads);
+    if (!reranked.ok()) return reranked.status();
+    out["reranked"] = *reranked;
   }
   out["append_ms_p50"] = Percentile(appended->append_ms, 0.5);
   out["append_ms_p99"] = Percentile(appended->append_ms, 0.99);
@@ -330,6 +441,8 @@ Result<json> RunMemoryEval(const MemoryEvalOptions& options) {
       {"precision", std::string(inference::EmbedPrecisionName((*embedder)->precision()))},
       {"sync", options.sync},
       {"episode_text", "<speaker>: <text>"},
+      {"embedded_text", options.plain_embeddings ? "<speaker>: <text>"
+                                                 : "[<session date>] <speaker>: <text>"},
       {"combined", WeightsJson(memory::RecallOptions{})},
       {"now", "the conversation's last session time"}};
   out["commit"] = std::string(GetBuildInfo().git_commit);

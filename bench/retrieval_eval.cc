@@ -15,12 +15,15 @@
 #include <unordered_set>
 
 #include "bench/cross_validation.h"
+#include "bench/rerank.h"
 #include "bench/scratch_dir.h"
 #include "bench/stats.h"
 #include "common/build_info.h"
 #include "common/machine_info.h"
 #include "common/progress.h"
 #include "inference/bert_embedder.h"
+#include "inference/engine.h"
+#include "inference/lm_reranker.h"
 #include "retrieval/collection.h"
 #include "retrieval/fusion.h"
 
@@ -237,7 +240,7 @@ Result<std::vector<std::vector<size_t>>> FusionRanks(retrieval::Collection& c,
 
 // Leave one SQuAD article out: each article's questions are ranked with the fusion that has the
 // best recall@1 on the other articles.
-json CrossValidatedJson(const std::vector<Variant>& variants,
+json CrossValidatedJson(const std::vector<std::string>& variants,
                         const std::vector<std::vector<size_t>>& ranks,
                         const std::vector<Question>& questions, int articles) {
   std::vector<std::vector<double>> score(variants.size());
@@ -261,13 +264,63 @@ json CrossValidatedJson(const std::vector<Variant>& variants,
     }
     const json figures = RankFigures(fold_ranks);
     for (const auto& [key, value] : figures.items()) sums[key] += value.get<double>();
-    ++chosen[variants[f.chosen].name];
+    ++chosen[variants[f.chosen]];
   }
   for (const auto& [key, sum] : sums) mean[key] = sum / std::max<double>(1.0, cv.folds.size());
   out["mean_over_folds"] = mean;
   out["selected_on"] = "recall@1";
   out["folds"] = cv.folds.size();
   out["chosen"] = chosen;  // how many folds chose each fusion
+  return out;
+}
+
+// --rerank N: hybrid's first N chunks rescored with the language model at each weight of
+// bench/rerank.h, the weight chosen leaving one article out.
+Result<json> RerankedJson(retrieval::Collection& c, const std::vector<Question>& questions,
+                          const std::vector<uint64_t>& paragraph_id, int n, int threads) {
+  ENGRAM_TRY_ASSIGN(std::unique_ptr<inference::Engine> engine, inference::Engine::Load({}));
+  ENGRAM_TRY_ASSIGN(std::unique_ptr<inference::LmReranker> reranker,
+                    inference::LmReranker::Create(*engine, {.threads = threads}));
+  std::vector<std::vector<size_t>> ranks(std::size(kRerankWeights));
+  std::vector<double> ms;
+  ProgressReporter progress("eval rerank", questions.size(), {.unit = "questions"});
+  for (const Question& q : questions) {
+    ENGRAM_TRY_ASSIGN(const std::vector<retrieval::SearchHit> hits,
+                      c.Search(q.text, {.mode = retrieval::SearchMode::kHybrid, .k = 50}));
+    std::vector<double> first;
+    std::vector<std::string> passages;
+    for (const retrieval::SearchHit& h : hits) {
+      first.push_back(h.score);
+      if (passages.size() < static_cast<size_t>(n)) passages.push_back(h.text);
+    }
+    const auto t0 = Clock::now();
+    ENGRAM_TRY_ASSIGN(const std::vector<double> lm, reranker->Score(q.text, passages));
+    ms.push_back(Seconds(t0) * 1000.0);
+    const std::vector<std::vector<size_t>> orders = RerankOrders(first, lm);
+    for (size_t w = 0; w < orders.size(); ++w) {
+      std::vector<uint64_t> documents;
+      for (size_t i : orders[w]) documents.push_back(hits[i].document_id);
+      ranks[w].push_back(DocumentRank(documents, [](uint64_t d) { return d; },
+                                      paragraph_id[q.paragraph]));
+    }
+    progress.Add(1);
+  }
+  progress.Finish();
+  int articles = 0;
+  for (const Question& q : questions) articles = std::max(articles, q.article + 1);
+  std::vector<std::string> names;
+  json by_weight = json::object();
+  for (size_t w = 0; w < std::size(kRerankWeights); ++w) {
+    names.push_back("weight " + std::to_string(kRerankWeights[w]));
+    by_weight[names.back()] = RankFigures(ranks[w]);
+  }
+  json out = CrossValidatedJson(names, ranks, questions, articles);
+  out["by_weight"] = by_weight;
+  out["candidates"] = n;
+  out["reranker"] = std::string(reranker->Name());
+  out["model"] = engine->model_path();
+  out["rerank_ms_p50"] = Percentile(ms, 0.5);
+  out["rerank_ms_p99"] = Percentile(ms, 0.99);
   return out;
 }
 
@@ -323,8 +376,16 @@ Result<json> RunRetrievalEval(const RetrievalEvalOptions& options) {
     if (options.cross_validate) {
       int articles = 0;
       for (const Question& q : corpus->questions) articles = std::max(articles, q.article + 1);
-      out["cross_validated"] = CrossValidatedJson(variants, *ranks, corpus->questions, articles);
+      std::vector<std::string> names;
+      for (const Variant& v : variants) names.push_back(v.name);
+      out["cross_validated"] = CrossValidatedJson(names, *ranks, corpus->questions, articles);
     }
+  }
+  if (options.rerank > 0) {
+    Result<json> reranked =
+        RerankedJson(c, corpus->questions, ingested->paragraph_id, options.rerank, options.threads);
+    if (!reranked.ok()) return reranked.status();
+    out["reranked"] = *reranked;
   }
   const retrieval::CollectionStats stats = c.Stats();
   out["ingest_paragraphs_per_s"] =

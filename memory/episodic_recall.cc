@@ -7,6 +7,7 @@
 #include <cmath>
 #include <functional>
 #include <limits>
+#include <map>
 #include <mutex>
 #include <shared_mutex>
 #include <unordered_map>
@@ -36,6 +37,20 @@ void ScoreCandidates(const NsState& n, const RecallOptions& options, int64_t now
   }
 }
 
+// Each candidate's BM25 plus `weight` × the BM25 of the turns before it (`before`, whose own
+// scores `own` holds), summed in a fixed order so equal inputs give equal scores.
+std::unordered_map<uint64_t, double> WithContext(
+    const std::unordered_map<uint64_t, double>& own,
+    const std::unordered_map<uint64_t, std::vector<uint64_t>>& before, double weight) {
+  std::unordered_map<uint64_t, double> out;
+  for (const auto& [id, turns] : before) {
+    double context = 0.0;
+    for (uint64_t t : turns) context += own.at(t);
+    out[id] = own.at(id) + weight * context;
+  }
+  return out;
+}
+
 }  // namespace
 
 Result<double> EpisodicStore::State::MeanIdf(std::string_view ns, const NsState& n) const {
@@ -63,6 +78,60 @@ Result<std::vector<double>> EpisodicStore::State::Cosines(std::string_view ns,
   return out;
 }
 
+Result<retrieval::Bm25Query> EpisodicStore::State::ExpandQuery(
+    std::string_view ns, const retrieval::Bm25Index& index, const retrieval::Bm25Query& q,
+    std::span<const retrieval::RankedItem> top, const RecallOptions& options) const {
+  // The relevance model: P(t | R) = sum over feedback hits d of P(d) * tf(t, d) / |d|, with
+  // P(d) the hit's share of the feedback hits' scores.
+  const size_t hits = std::min(top.size(), static_cast<size_t>(options.feedback_episodes));
+  double total = 0.0;
+  for (size_t i = 0; i < hits; ++i) total += std::max(top[i].score, 0.0);
+  if (total <= 0.0) return q;
+  std::map<std::string, double> model;
+  std::string feedback_text;
+  for (size_t i = 0; i < hits; ++i) {
+    ENGRAM_TRY_ASSIGN(const std::optional<Episode> e, ReadEpisode(ns, top[i].id));
+    if (!e) continue;
+    const std::vector<std::string> terms = retrieval::Bm25Terms(e->text);
+    for (const std::string& t : terms) {
+      model[t] += std::max(top[i].score, 0.0) / total / static_cast<double>(terms.size());
+    }
+    feedback_text += e->text + "\n";
+  }
+  // The feedback terms' idf, as the query's (terms the index lacks drop out).
+  ENGRAM_TRY_ASSIGN(const retrieval::Bm25Query known, index.Prepare(feedback_text, q.stats));
+  std::vector<std::pair<double, const retrieval::Bm25Query::Term*>> ranked;
+  for (const retrieval::Bm25Query::Term& t : known.terms) {
+    if (t.idf > 0.0) ranked.push_back({model[t.term] * t.idf, &t});
+  }
+  const size_t keep = std::min(ranked.size(), static_cast<size_t>(options.feedback_terms));
+  std::partial_sort(ranked.begin(), ranked.begin() + static_cast<std::ptrdiff_t>(keep),
+                    ranked.end(), [](const auto& a, const auto& b) {
+                      return a.first != b.first ? a.first > b.first : a.second->term < b.second->term;
+                    });
+  ranked.resize(keep);
+  double own = 0.0, expansion = 0.0;
+  for (const retrieval::Bm25Query::Term& t : q.terms) own += t.weight;
+  for (const auto& [score, t] : ranked) expansion += score;
+  if (expansion <= 0.0) return q;
+  retrieval::Bm25Query out = q;
+  for (const auto& [score, t] : ranked) {
+    const double weight = options.feedback_weight * std::max(own, 1.0) * score / expansion;
+    auto it = std::find_if(out.terms.begin(), out.terms.end(),
+                           [&](const retrieval::Bm25Query::Term& u) { return u.term == t->term; });
+    if (it != out.terms.end()) {
+      it->weight += weight;
+    } else {
+      out.terms.push_back({t->term, weight, t->idf});
+    }
+  }
+  std::sort(out.terms.begin(), out.terms.end(),
+            [](const retrieval::Bm25Query::Term& a, const retrieval::Bm25Query::Term& b) {
+              return a.idf != b.idf ? a.idf > b.idf : a.term < b.term;
+            });
+  return out;
+}
+
 Status EpisodicStore::State::KeepBest(std::string_view ns, size_t k,
                                       std::vector<RecalledEpisode>& out) const {
   std::sort(out.begin(), out.end(), [](const RecalledEpisode& a, const RecalledEpisode& b) {
@@ -80,8 +149,10 @@ Status EpisodicStore::State::KeepBest(std::string_view ns, size_t k,
 Result<std::vector<RecalledEpisode>> EpisodicStore::State::RecallCandidates(
     std::string_view ns, const NsState& n, std::string_view query,
     std::span<const float> query_vector, const RecallOptions& options, size_t candidates,
-    const std::function<bool(uint64_t)>& allowed, bool filtered) const {
+    int64_t now, const std::function<bool(uint64_t)>& allowed, bool filtered) const {
   std::unordered_map<uint64_t, double> relevance, bm25;
+  const bool context =
+      options.bm25_weight != 0.0 && options.context_weight != 0.0 && options.context_turns > 0;
   if (options.relevance_weight != 0.0) {
     const std::function<bool(int64_t)> allow = [&](int64_t id) {
       return allowed(static_cast<uint64_t>(id));
@@ -100,13 +171,24 @@ Result<std::vector<RecalledEpisode>> EpisodicStore::State::RecallCandidates(
     stats.average_length = static_cast<double>(n.total_terms) / static_cast<double>(n.info.size());
     ENGRAM_TRY_ASSIGN(stats.mean_idf, MeanIdf(ns, n));
     ENGRAM_TRY_ASSIGN(q, index.Prepare(query, stats));
-    ENGRAM_TRY_ASSIGN(const std::vector<retrieval::RankedItem> top,
+    ENGRAM_TRY_ASSIGN(std::vector<retrieval::RankedItem> top,
                       index.TopN(q, candidates, filtered ? &allowed : nullptr));
+    if (options.feedback_terms > 0 && !top.empty()) {
+      ENGRAM_TRY_ASSIGN(q, ExpandQuery(ns, index, q, top, options));
+      ENGRAM_TRY_ASSIGN(top, index.TopN(q, candidates, filtered ? &allowed : nullptr));
+    }
     for (const retrieval::RankedItem& r : top) bm25[r.id] = r.score;
   }
   std::vector<uint64_t> ids;
   for (const auto& [id, v] : relevance) ids.push_back(id);
-  for (const auto& [id, v] : bm25) ids.push_back(id);
+  for (const auto& [id, v] : bm25) {
+    ids.push_back(id);
+    if (!context) continue;
+    // The turns after a BM25 hit hold it as context: they may be the answer it led to.
+    for (uint64_t next : n.Neighbours(id, options.context_turns, /*before=*/false, now)) {
+      if (allowed(next)) ids.push_back(next);
+    }
+  }
   if (options.relevance_weight == 0.0 && options.bm25_weight == 0.0) {
     for (const auto& [id, info] : n.info) {  // recency / importance only: every allowed episode
       if (allowed(id)) ids.push_back(id);
@@ -116,15 +198,27 @@ Result<std::vector<RecalledEpisode>> EpisodicStore::State::RecallCandidates(
   ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
   std::erase_if(ids, [&](uint64_t id) { return !n.info.count(id); });
   // Every candidate gets every component: the ones a side did not propose are computed.
+  // Every candidate gets every component: the ones a side did not propose are computed, and
+  // with context, so are the BM25 scores of the turns before each candidate.
+  std::unordered_map<uint64_t, std::vector<uint64_t>> before;
   std::vector<uint64_t> need_cosine, need_bm25;
   for (uint64_t id : ids) {
     if (options.relevance_weight != 0.0 && !relevance.count(id)) need_cosine.push_back(id);
     if (options.bm25_weight != 0.0 && !bm25.count(id)) need_bm25.push_back(id);
+    if (!context) continue;
+    std::vector<uint64_t>& turns = before[id];
+    turns = n.Neighbours(id, options.context_turns, /*before=*/true, now);
+    for (uint64_t t : turns) {
+      if (!bm25.count(t)) need_bm25.push_back(t);
+    }
   }
+  std::sort(need_bm25.begin(), need_bm25.end());
+  need_bm25.erase(std::unique(need_bm25.begin(), need_bm25.end()), need_bm25.end());
   ENGRAM_TRY_ASSIGN(const std::vector<double> cosines, Cosines(ns, need_cosine, query_vector));
   for (size_t i = 0; i < need_cosine.size(); ++i) relevance[need_cosine[i]] = cosines[i];
   ENGRAM_TRY_ASSIGN(const std::vector<double> scores, index.Score(q, need_bm25));
   for (size_t i = 0; i < need_bm25.size(); ++i) bm25[need_bm25[i]] = scores[i];
+  if (context) bm25 = WithContext(bm25, before, options.context_weight);
   std::vector<RecalledEpisode> out;
   out.reserve(ids.size());
   for (uint64_t id : ids) {
@@ -184,7 +278,7 @@ Result<std::vector<RecalledEpisode>> EpisodicStore::Recall(std::string_view ns,
   };
   ENGRAM_TRY_ASSIGN(
       std::vector<RecalledEpisode> out,
-      s.RecallCandidates(ns, n, query, query_vector, options, candidates, allowed, filtered));
+      s.RecallCandidates(ns, n, query, query_vector, options, candidates, now, allowed, filtered));
   double best_bm25 = 0.0;
   for (const RecalledEpisode& r : out) best_bm25 = std::max(best_bm25, r.bm25);
   ScoreCandidates(n, options, now, best_bm25, out);

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <ctime>
 #include <filesystem>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -41,7 +42,10 @@ namespace internal {
 
 uint32_t NsState::SessionId(const std::string& session) {
   auto [it, inserted] = session_index.try_emplace(session, static_cast<uint32_t>(sessions.size()));
-  if (inserted) sessions.push_back(session);
+  if (inserted) {
+    sessions.push_back(session);
+    session_turns.emplace_back();
+  }
   return it->second;
 }
 
@@ -53,6 +57,10 @@ void NsState::Insert(uint64_t id, const Episode& e) {
   i.importance = e.importance;
   i.metadata = e.metadata;
   if (e.expires_ms != 0) ++with_ttl;
+  if (auto old = info.find(id); old != info.end()) {
+    session_turns[old->second.session].erase({old->second.timestamp_ms, id});
+  }
+  session_turns[i.session].insert({i.timestamp_ms, id});
   info.insert_or_assign(id, std::move(i));
 }
 
@@ -60,7 +68,26 @@ void NsState::Erase(uint64_t id) {
   auto it = info.find(id);
   if (it == info.end()) return;
   if (it->second.expires_ms != 0) --with_ttl;
+  session_turns[it->second.session].erase({it->second.timestamp_ms, id});
   info.erase(it);
+}
+
+std::vector<uint64_t> NsState::Neighbours(uint64_t id, int n, bool before, int64_t now) const {
+  std::vector<uint64_t> out;
+  auto self = info.find(id);
+  if (self == info.end() || n <= 0) return out;
+  const auto& turns = session_turns[self->second.session];
+  auto it = turns.find({self->second.timestamp_ms, id});
+  while (static_cast<int>(out.size()) < n) {
+    if (before) {
+      if (it == turns.begin()) break;
+      --it;
+    } else if (++it == turns.end()) {
+      break;
+    }
+    if (!Expired(info.at(it->second), now)) out.push_back(it->second);
+  }
+  return out;
 }
 
 void NsState::InvalidateIdf() {
@@ -69,6 +96,18 @@ void NsState::InvalidateIdf() {
 }
 
 }  // namespace internal
+
+std::string EmbeddingText(const Episode& e, bool with_date) {
+  if (!with_date) return e.text;
+  static constexpr const char* kMonths[] = {"January", "February", "March",     "April",
+                                            "May",     "June",     "July",      "August",
+                                            "September", "October", "November", "December"};
+  const std::time_t seconds = static_cast<std::time_t>(e.timestamp_ms / 1000);
+  std::tm t{};
+  gmtime_r(&seconds, &t);
+  return "[" + std::to_string(t.tm_mday) + " " + kMonths[t.tm_mon] + " " +
+         std::to_string(t.tm_year + 1900) + "] " + e.text;
+}
 
 Result<std::vector<float>> EpisodicStore::State::EmbeddingFor(
     const std::string& text, const std::vector<float>& given) const {

@@ -90,6 +90,10 @@ inline constexpr int kMaxRecallCandidates = 100000;
 inline constexpr size_t kMaxListLimit = 10000;
 // Recall weights: finite, in [0, kMaxRecallWeight].
 inline constexpr double kMaxRecallWeight = 1e6;
+// RecallOptions::context_turns: at most this many.
+inline constexpr int kMaxContextTurns = 16;
+// RecallOptions::feedback_terms and ::feedback_episodes: at most this many.
+inline constexpr int kMaxFeedbackTerms = 100;
 // RecallOptions::half_life_hours: finite, in (0, kMaxHalfLifeHours] (about 11,400 years).
 inline constexpr double kMaxHalfLifeHours = 1e8;
 
@@ -121,7 +125,16 @@ struct StoreOptions {
   retrieval::VectorIndexOptions index;
   // Open refuses a directory that holds no store unless this is set. Default true.
   bool create_if_missing = true;
+  // The store's embedder embeds an episode as EmbeddingText(episode, embed_date): with its date
+  // first, which helps questions about when things happened (LoCoMo, docs/benchmarks.md).
+  // Queries are embedded as they are. Default true.
+  bool embed_date = true;
 };
+
+// What the store's embedder embeds for episode `e`: "[8 May 2023] <text>" with the UTC date of
+// e.timestamp_ms when `with_date`, else the text alone. Callers that pass embeddings in can
+// embed this text to rank as the store's own embeddings would.
+std::string EmbeddingText(const Episode& e, bool with_date = true);
 
 // The default weights were chosen on LoCoMo (`engram eval memory --weight-sweep`): evidence
 // recall@10 0.647 against 0.634 with recency 0.1 and 0.643 without recency; BM25 alone 0.588,
@@ -143,6 +156,24 @@ struct RecallOptions {
   int64_t to_ms = std::numeric_limits<int64_t>::max();  // inclusive
   std::map<std::string, std::string> metadata;          // each key must have this value
   int candidates = 0;  // per component before scoring; 0: max(4k, 50)
+  // Conversational context for BM25: a turn often answers what the turns before it said ("yes,
+  // it was so inspiring!" after "did you go to the support group?"). With context_weight > 0 a
+  // candidate's BM25 component is its own BM25 plus context_weight × the BM25 of each of the
+  // `context_turns` live turns before it in its session (by time, then id), and the turns
+  // after each BM25 candidate become candidates too. Forgotten and expired turns give no
+  // context. Checked: context_weight finite in [0, kMaxRecallWeight], context_turns in
+  // [0, kMaxContextTurns].
+  double context_weight = 0.0;
+  int context_turns = 2;
+  // Pseudo-relevance feedback for BM25 (RM3): the `feedback_terms` terms that best mark the
+  // best `feedback_episodes` BM25 hits (each term's share of those hits, weighted by their
+  // scores, times its idf) join the query, together weighing feedback_weight × the query's own
+  // terms; BM25 is then the expanded query's. 0 terms: off. Checked: feedback_terms in
+  // [0, kMaxFeedbackTerms], feedback_episodes in [1, kMaxFeedbackTerms], feedback_weight finite
+  // in [0, kMaxRecallWeight].
+  int feedback_terms = 0;
+  int feedback_episodes = 5;
+  double feedback_weight = 0.5;
   // Use this query embedding instead of embedding the query text.
   std::vector<float> query_embedding;
 };
@@ -151,6 +182,7 @@ struct RecalledEpisode {
   Episode episode;
   double score = 0.0;
   double relevance = 0.0, bm25 = 0.0, recency = 0.0;  // components before weighting
+  // (bm25 includes the conversational context, RecallOptions::context_weight)
 };
 
 // Checked by ListSession: limit in [1, kMaxListLimit]; from_ms / to_ms as in RecallOptions.

@@ -51,7 +51,8 @@ uint64_t EpisodicStore::State::RemoveEpisode(rocksdb::WriteBatch& batch, std::st
   return terms.size();
 }
 
-Result<std::vector<float>> EpisodicStore::State::EmbedAll(std::span<const Episode> episodes) const {
+Result<std::vector<float>> EpisodicStore::State::EmbedAll(std::span<const Episode> episodes,
+                                                          int64_t now) const {
   std::vector<float> embeddings;
   embeddings.reserve(episodes.size() * static_cast<size_t>(dim));
   for (size_t i = 0; i < episodes.size(); ++i) {
@@ -61,7 +62,10 @@ Result<std::vector<float>> EpisodicStore::State::EmbedAll(std::span<const Episod
                                                           std::to_string(i) + " of the batch)");
     };
     if (Status st = internal::CheckEpisode(episodes[i]); !st.ok()) return at(st);
-    Result<std::vector<float>> embedding = EmbeddingFor(episodes[i].text, episodes[i].embedding);
+    Episode dated;
+    dated.text = episodes[i].text;
+    dated.timestamp_ms = episodes[i].timestamp_ms != 0 ? episodes[i].timestamp_ms : now;
+    Result<std::vector<float>> embedding = EmbeddingFor(Embedded(dated), episodes[i].embedding);
     if (!embedding.ok()) return at(embedding.status());
     embeddings.insert(embeddings.end(), embedding->begin(), embedding->end());
   }
@@ -78,7 +82,8 @@ Result<std::vector<uint64_t>> EpisodicStore::AppendBatch(std::string_view ns,
                                                          std::span<const Episode> episodes) {
   State& s = *s_;
   if (Status st = ValidateNamespace(ns); !st.ok()) return st;
-  Result<std::vector<float>> embedded = s.EmbedAll(episodes);
+  const int64_t now = WallClockMs();
+  Result<std::vector<float>> embedded = s.EmbedAll(episodes, now);
   if (!embedded.ok()) return embedded.status();
   const std::vector<float>& embeddings = *embedded;
   if (episodes.empty()) return std::vector<uint64_t>();
@@ -100,7 +105,6 @@ Result<std::vector<uint64_t>> EpisodicStore::AppendBatch(std::string_view ns,
   uint64_t terms = 0;
   std::vector<Episode> stored;
   std::vector<int64_t> ids;
-  const int64_t now = WallClockMs();
   const uint64_t first_id = s.NextId(ns);
   for (size_t i = 0; i < episodes.size(); ++i) {
     Episode e = episodes[i];
@@ -149,7 +153,9 @@ Result<uint32_t> EpisodicStore::Update(std::string_view ns, uint64_t id,
   if (!current.ok()) return current.status();
   Episode e = *current;
   if (changes.text || !changes.embedding.empty()) {
-    Result<std::vector<float>> v = s.EmbeddingFor(changes.text.value_or(e.text), changes.embedding);
+    Episode changed = e;
+    changed.text = changes.text.value_or(e.text);
+    Result<std::vector<float>> v = s.EmbeddingFor(s.Embedded(changed), changes.embedding);
     if (!v.ok()) return v.status();
     embedding = std::move(*v);
   }
@@ -340,7 +346,7 @@ Result<uint64_t> EpisodicStore::Consolidate(std::string_view ns, std::string_vie
   if (Status st = internal::CheckEpisode(summary); !st.ok()) {
     return Status(st.code(), std::string(st.message()) + " (the summary)");
   }
-  Result<std::vector<float>> embedding = s.EmbeddingFor(summary.text, {});
+  Result<std::vector<float>> embedding = s.EmbeddingFor(s.Embedded(summary), {});
   if (!embedding.ok()) return embedding.status();
 
   std::lock_guard write_lock(s.write_mu);

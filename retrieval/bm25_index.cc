@@ -406,7 +406,7 @@ Result<Bm25Query> Bm25Index::Prepare(std::string_view text, const Bm25Stats& sta
     if (s.IsNotFound()) continue;
     if (!s.ok()) return FromRocks(s, "reading term statistics");
     q.terms.push_back(
-        {term, n, Bm25Idf(stats, static_cast<int64_t>(ReadBigEndian64(value)), params_)});
+        {term, static_cast<double>(n), Bm25Idf(stats, static_cast<int64_t>(ReadBigEndian64(value)), params_)});
   }
   std::sort(q.terms.begin(), q.terms.end(), [](const Bm25Query::Term& a, const Bm25Query::Term& b) {
     return a.idf != b.idf ? a.idf > b.idf : a.term < b.term;
@@ -416,7 +416,7 @@ Result<Bm25Query> Bm25Index::Prepare(std::string_view text, const Bm25Stats& sta
 
 double Bm25Index::Bound(const Bm25Query::Term& t, uint32_t max_tf, uint32_t min_length,
                         double average_length) const {
-  return t.repeats * Bm25TermScore(t.idf, max_tf, min_length, average_length, params_) *
+  return t.weight * Bm25TermScore(t.idf, max_tf, min_length, average_length, params_) *
          kBoundSlack;
 }
 
@@ -436,7 +436,7 @@ Status Bm25Index::ScanTerm(const Bm25Query& query, size_t t,
       const uint64_t id = seg.Id(i);
       if (allowed != nullptr && !(*allowed)(id)) continue;
       const double score =
-          scratch.Add(id, term.repeats * Bm25TermScore(term.idf, seg.Tf(i), seg.Length(i),
+          scratch.Add(id, term.weight * Bm25TermScore(term.idf, seg.Tf(i), seg.Length(i),
                                                        query.stats.average_length, params_));
       if (hot != nullptr && score >= threshold) hot->push_back(id);
     }
@@ -453,7 +453,7 @@ Status Bm25Index::ScoreCandidates(const Bm25Query& query, size_t first_term, siz
   const double avg = query.stats.average_length;
   std::vector<double> rest(m + 1, 0.0);  // what terms t.. can add to any document, at most
   for (size_t t = m; t-- > 0;) {
-    rest[t] = rest[t + 1] + query.terms[t].repeats * std::max(query.terms[t].idf, 0.0) *
+    rest[t] = rest[t + 1] + query.terms[t].weight * std::max(query.terms[t].idf, 0.0) *
                                 (params_.k1 + 1.0) * kBoundSlack;
   }
   threshold = std::max(threshold, scratch.NthBest(candidates, n));
@@ -471,7 +471,7 @@ Status Bm25Index::ScoreCandidates(const Bm25Query& query, size_t first_term, siz
           continue;  // dropped: even this segment's best posting would not lift it enough
         }
         if (const int64_t i = seg->Find(id); i >= 0) {
-          score += term.repeats * Bm25TermScore(term.idf, seg->Tf(static_cast<size_t>(i)),
+          score += term.weight * Bm25TermScore(term.idf, seg->Tf(static_cast<size_t>(i)),
                                                 seg->Length(static_cast<size_t>(i)), avg, params_);
         }
       }
@@ -498,7 +498,7 @@ Result<std::vector<RankedItem>> Bm25Index::TopN(const Bm25Query& query, size_t n
   // rest[t]: what terms t.. can add to any document, at most (rest[m] is exactly 0).
   std::vector<double> rest(m + 1, 0.0);
   for (size_t u = m; u-- > 0;) {
-    rest[u] = rest[u + 1] + query.terms[u].repeats * std::max(query.terms[u].idf, 0.0) *
+    rest[u] = rest[u + 1] + query.terms[u].weight * std::max(query.terms[u].idf, 0.0) *
                                 (params_.k1 + 1.0) * kBoundSlack;
   }
   // A lower bound of the n-th best final score, from the n best partial scores so far.
@@ -549,7 +549,7 @@ Result<std::vector<double>> Bm25Index::Score(const Bm25Query& query,
       if (Status s = cursor.Find(ids[i], &seg); !s.ok()) return s;
       const int64_t at = seg != nullptr ? seg->Find(ids[i]) : -1;
       if (at < 0) continue;
-      scores[i] += term.repeats * Bm25TermScore(term.idf, seg->Tf(static_cast<size_t>(at)),
+      scores[i] += term.weight * Bm25TermScore(term.idf, seg->Tf(static_cast<size_t>(at)),
                                                 seg->Length(static_cast<size_t>(at)),
                                                 query.stats.average_length, params_);
     }

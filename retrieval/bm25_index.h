@@ -88,7 +88,9 @@ class Bm25Changes {
 struct Bm25Query {
   struct Term {
     std::string term;
-    int repeats = 1;  // a term repeated in the query counts again, as in rank-bm25
+    // A term repeated in the query counts again (weight 2), as in rank-bm25; a caller may
+    // weigh terms otherwise (expansion terms, RecallOptions::feedback_terms), weight >= 0.
+    double weight = 1.0;
     double idf = 0.0;
   };
   std::vector<Term> terms;  // idf descending, then term: the order scores are summed in

@@ -13,6 +13,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <shared_mutex>
 #include <string>
 #include <string_view>
@@ -58,6 +59,9 @@ struct NsState {
   std::unordered_map<uint64_t, EpisodeInfo> info;  // live episodes
   std::vector<std::string> sessions;
   std::unordered_map<std::string, uint32_t> session_index;
+  // Each session's live episodes in order, (time, id), indexed like `sessions`: the turns
+  // around an episode, which recall reads as its conversational context.
+  std::vector<std::set<std::pair<int64_t, uint64_t>>> session_turns;
   uint64_t with_ttl = 0;  // live episodes that have an expiry
   mutable std::mutex idf_mu;
   mutable std::optional<double> mean_idf;  // of the namespace's BM25 terms; reset by writes
@@ -66,6 +70,9 @@ struct NsState {
   void Insert(uint64_t id, const Episode& e);
   void Erase(uint64_t id);
   void InvalidateIdf();
+  // Up to `n` episodes of live episode `id`'s session just before it (nearest first) or just
+  // after it, skipping those expired at `now`.
+  std::vector<uint64_t> Neighbours(uint64_t id, int n, bool before, int64_t now) const;
 };
 
 }  // namespace internal
@@ -107,6 +114,9 @@ struct EpisodicStore::State : retrieval::RocksDatabase {
                                 internal::NsPrefix(ns), bm25);
   }
 
+  // What the embedder embeds for `e` (EmbeddingText with options.embed_date).
+  std::string Embedded(const Episode& e) const { return EmbeddingText(e, options.embed_date); }
+
   // Reading and opening (episodic_store.cc).
   // `given` checked and normalised, or the embedder's embedding of `text`.
   Result<std::vector<float>> EmbeddingFor(const std::string& text,
@@ -130,7 +140,8 @@ struct EpisodicStore::State : retrieval::RocksDatabase {
   // Writing (episodic_write.cc); each needs write_mu.
   // Every episode checked (CheckEpisode) and its embedding (EmbeddingFor), dim floats each; a
   // message names the first bad episode's position in a batch.
-  Result<std::vector<float>> EmbedAll(std::span<const Episode> episodes) const;
+  // An episode of time 0 is embedded as of `now` (Append stores it with that time).
+  Result<std::vector<float>> EmbedAll(std::span<const Episode> episodes, int64_t now) const;
   // The namespace's meta record after this write: episode count, term total, generation.
   void PutNsMeta(rocksdb::WriteBatch& batch, std::string_view ns, uint64_t episodes,
                  uint64_t total_terms, uint64_t generation);
@@ -151,11 +162,19 @@ struct EpisodicStore::State : retrieval::RocksDatabase {
                                       std::span<const float> query) const;
   // The candidates of a recall (the best `candidates` by vector and by BM25 among the episodes
   // `allowed` admits, or every allowed episode when both weights are 0) with their relevance
-  // and BM25 components, by id. `filtered`: whether `allowed` can refuse a live episode.
+  // and BM25 components (BM25 with the turns before each as context, when asked), by id.
+  // `now`: the time expiry is judged at. `filtered`: whether `allowed` can refuse a live
+  // episode.
   Result<std::vector<RecalledEpisode>> RecallCandidates(
       std::string_view ns, const internal::NsState& n, std::string_view query,
       std::span<const float> query_vector, const RecallOptions& options, size_t candidates,
-      const std::function<bool(uint64_t)>& allowed, bool filtered) const;
+      int64_t now, const std::function<bool(uint64_t)>& allowed, bool filtered) const;
+  // `q` expanded with pseudo-relevance feedback from its best BM25 hits `top`
+  // (RecallOptions::feedback_terms).
+  Result<retrieval::Bm25Query> ExpandQuery(std::string_view ns, const retrieval::Bm25Index& index,
+                                           const retrieval::Bm25Query& q,
+                                           std::span<const retrieval::RankedItem> top,
+                                           const RecallOptions& options) const;
   // Sorts scored candidates best first (ties by id), keeps k and reads their episodes.
   Status KeepBest(std::string_view ns, size_t k, std::vector<RecalledEpisode>& out) const;
 };

@@ -91,7 +91,7 @@ std::vector<RankedItem> Exhaustive(const Model& docs, const Bm25Query& q, size_t
       if (tf == 0) continue;
       holds = true;
       score +=
-          t.repeats * Bm25TermScore(t.idf, static_cast<double>(tf),
+          t.weight * Bm25TermScore(t.idf, static_cast<double>(tf),
                                     static_cast<double>(terms.size()), q.stats.average_length, {});
     }
     if (holds) out.push_back({id, score});

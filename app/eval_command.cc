@@ -2,7 +2,7 @@
 //   engram eval retrieval --squad FILE [--distractors PATH…] [--max-questions N] [--model DIR]
 //                         [--precision auto|f32|bf16|int8] [--threads N] [--chunk-tokens N]
 //                         [--overlap-tokens N] [--work-dir DIR] [--fusion-sweep] [--cross-validate]
-//                         [--rerank N] [--json]
+//                         [--rerank N] [--reranker lm|sentence] [--json]
 //   engram eval attention [-m MODEL] [--ctx 2048,4096,8192] [--policies full,window,quest,retrieval]
 //                         [--budgets 0.01,0.02,0.05,0.1] [--steps 256] [--depths 10]
 //                         [--texts essays,leval] [--sinks 4] [--window 240] [--threads N] [--json]
@@ -324,9 +324,14 @@ void RegisterEvalCommand(CLI::App& app, const GlobalFlags&, CommandTable& comman
   cmd->add_flag("--cross-validate", flags->options.cross_validate,
                 "Also report recall with the fusion chosen leaving each article out");
   cmd->add_option("--rerank", flags->options.rerank,
-                  "Also rerank hybrid's first N chunks with the language model (slow)")
+                  "Also rerank hybrid's first N chunks (see --reranker)")
       ->default_val(0)
       ->check(CLI::Range(0, 50));
+  cmd->add_option("--reranker", flags->options.reranker,
+                  "lm: the language model's question likelihood (slow); sentence: the best "
+                  "sentence's cosine")
+      ->default_val("lm")
+      ->check(CLI::IsMember({"lm", "sentence"}));
   cmd->add_flag("--json", flags->json, "Print one JSON object");
   commands.Add(cmd, [flags]() -> Status {
     Result<nlohmann::ordered_json> r = bench::RunRetrievalEval(flags->options);

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <set>
 
@@ -53,7 +54,8 @@ json WeightsJson(const memory::RecallOptions& w) {
           {"recency", w.recency_weight}, {"importance", w.importance_weight},
           {"half_life_hours", w.half_life_hours}, {"context", w.context_weight},
           {"context_turns", w.context_turns}, {"feedback_terms", w.feedback_terms},
-          {"feedback_episodes", w.feedback_episodes}, {"feedback_weight", w.feedback_weight}};
+          {"feedback_episodes", w.feedback_episodes}, {"feedback_weight", w.feedback_weight},
+          {"role", w.role_weight}};
 }
 
 // The configurations --weight-sweep scores and --cross-validate chooses among: the combined
@@ -69,20 +71,25 @@ std::vector<Mode> Candidates() {
     double weight;
   };
   std::vector<Mode> out = {{"default", memory::RecallOptions{}}};
-  for (double bm25 : {1.0, 1.5, 2.0}) {
+  for (double bm25 : {1.0, 1.5}) {
     for (double recency : {0.0, 0.05}) {
-      for (Context context : {Context{0.0, 0}, {0.5, 2}, {0.5, 3}, {1.0, 3}}) {
-        for (Feedback feedback : {Feedback{0, 0.0}, {25, 0.6}, {25, 1.0}, {50, 1.0}}) {
-          char name[128];
-          std::snprintf(name, sizeof name,
-                        "sweep bm25 %.2f recency %.2f context %.2f x %d feedback %d x %.2f", bm25,
-                        recency, context.weight, context.turns, feedback.terms, feedback.weight);
-          memory::RecallOptions o = Weights(1, bm25, recency, 0.1);
-          o.context_weight = context.weight;
-          o.context_turns = context.turns;
-          o.feedback_terms = feedback.terms;
-          o.feedback_weight = feedback.weight;
-          out.push_back({name, o});
+      for (Context context : {Context{0.0, 0}, {0.5, 2}, {1.0, 3}}) {
+        for (Feedback feedback : {Feedback{0, 0.0}, {25, 0.6}, {25, 1.0}}) {
+          for (double role : {0.0, 0.15}) {
+            char name[160];
+            std::snprintf(name, sizeof name,
+                          "sweep bm25 %.2f recency %.2f context %.2f x %d feedback %d x %.2f role "
+                          "%.2f",
+                          bm25, recency, context.weight, context.turns, feedback.terms,
+                          feedback.weight, role);
+            memory::RecallOptions o = Weights(1, bm25, recency, 0.1);
+            o.context_weight = context.weight;
+            o.context_turns = context.turns;
+            o.feedback_terms = feedback.terms;
+            o.feedback_weight = feedback.weight;
+            o.role_weight = role;
+            out.push_back({name, o});
+          }
         }
       }
     }
@@ -296,6 +303,48 @@ json CrossValidatedJson(const std::vector<std::string>& names, const std::vector
   return out;
 }
 
+// Each technique alone and together, honestly: the cross-validated figures when the choice is
+// restricted to the candidates that use only those techniques.
+json AblationJson(const std::vector<Mode>& candidates, const std::vector<RecallTable>& tables,
+                  const std::vector<QuestionRef>& questions,
+                  const std::vector<LocomoConversation>& conversations, const std::vector<int>& ks) {
+  const auto context = [](const memory::RecallOptions& o) {
+    return o.context_weight > 0 && o.context_turns > 0;
+  };
+  const auto feedback = [](const memory::RecallOptions& o) { return o.feedback_terms > 0; };
+  const auto role = [](const memory::RecallOptions& o) { return o.role_weight > 0; };
+  const std::pair<const char*, std::function<bool(const memory::RecallOptions&)>> subsets[] = {
+      {"weights only", [&](const auto& o) { return !context(o) && !feedback(o) && !role(o); }},
+      {"weights + context", [&](const auto& o) { return !feedback(o) && !role(o); }},
+      {"weights + feedback", [&](const auto& o) { return !context(o) && !role(o); }},
+      {"weights + role", [&](const auto& o) { return !context(o) && !feedback(o); }},
+      {"weights + context + feedback", [&](const auto& o) { return !role(o); }},
+      {"all", [](const auto&) { return true; }}};
+  json out = json::object();
+  for (const auto& [name, keep] : subsets) {
+    std::vector<std::string> names;
+    std::vector<json> settings;
+    std::vector<RecallTable> kept;
+    for (size_t c = 0; c < candidates.size(); ++c) {
+      if (!keep(candidates[c].weights)) continue;
+      names.push_back(candidates[c].name);
+      settings.push_back(json::object());
+      kept.push_back(tables[c]);
+    }
+    if (names.empty()) continue;
+    json cv = CrossValidatedJson(names, settings, kept, questions, conversations, ks);
+    json row = {{"mean_over_folds", cv["mean_over_folds"]}, {"candidates", names.size()}};
+    json by = json::object();
+    for (const auto& [category, figures] : cv["by_category"].items()) by[category] = figures;
+    row["by_category"] = by;
+    for (const auto& [key, value] : cv.items()) {
+      if (key.starts_with("recall@")) row[key] = value;
+    }
+    out[name] = row;
+  }
+  return out;
+}
+
 // --rerank N: the combined score's first N episodes rescored with the language model at each
 // weight of bench/rerank.h, the weight chosen leaving one conversation out.
 Result<json> RerankedJson(memory::EpisodicStore& store, const std::vector<QuestionRef>& questions,
@@ -420,6 +469,8 @@ Result<json> RunMemoryEval(const MemoryEvalOptions& options) {
       }
       out["cross_validated"] =
           CrossValidatedJson(names, settings, tables, questions, *conversations, options.ks);
+      out["cross_validated"]["ablation"] =
+          AblationJson(candidates, tables, questions, *conversations, options.ks);
     }
   }
   if (options.rerank > 0) {

@@ -26,6 +26,7 @@
 #include "inference/lm_reranker.h"
 #include "retrieval/collection.h"
 #include "retrieval/fusion.h"
+#include "retrieval/sentence_reranker.h"
 
 namespace engram::bench {
 namespace {
@@ -276,11 +277,9 @@ json CrossValidatedJson(const std::vector<std::string>& variants,
 
 // --rerank N: hybrid's first N chunks rescored with the language model at each weight of
 // bench/rerank.h, the weight chosen leaving one article out.
-Result<json> RerankedJson(retrieval::Collection& c, const std::vector<Question>& questions,
-                          const std::vector<uint64_t>& paragraph_id, int n, int threads) {
-  ENGRAM_TRY_ASSIGN(std::unique_ptr<inference::Engine> engine, inference::Engine::Load({}));
-  ENGRAM_TRY_ASSIGN(std::unique_ptr<inference::LmReranker> reranker,
-                    inference::LmReranker::Create(*engine, {.threads = threads}));
+Result<json> RerankedJson(retrieval::Collection& c, retrieval::Reranker* reranker,
+                          const std::vector<Question>& questions,
+                          const std::vector<uint64_t>& paragraph_id, int n) {
   std::vector<std::vector<size_t>> ranks(std::size(kRerankWeights));
   std::vector<double> ms;
   ProgressReporter progress("eval rerank", questions.size(), {.unit = "questions"});
@@ -318,7 +317,6 @@ Result<json> RerankedJson(retrieval::Collection& c, const std::vector<Question>&
   out["by_weight"] = by_weight;
   out["candidates"] = n;
   out["reranker"] = std::string(reranker->Name());
-  out["model"] = engine->model_path();
   out["rerank_ms_p50"] = Percentile(ms, 0.5);
   out["rerank_ms_p99"] = Percentile(ms, 0.99);
   return out;
@@ -382,8 +380,19 @@ Result<json> RunRetrievalEval(const RetrievalEvalOptions& options) {
     }
   }
   if (options.rerank > 0) {
+    std::unique_ptr<inference::Engine> engine;  // the language model, for the lm reranker
+    std::unique_ptr<retrieval::Reranker> reranker;
+    if (options.reranker == "lm") {
+      ENGRAM_TRY_ASSIGN(engine, inference::Engine::Load({}));
+      ENGRAM_TRY_ASSIGN(reranker, inference::LmReranker::Create(*engine, {.threads = options.threads}));
+    } else if (options.reranker == "sentence") {
+      reranker = std::make_unique<retrieval::SentenceReranker>(**embedder);
+    } else {
+      return Status::InvalidArgument("eval retrieval: --reranker '" + options.reranker +
+                                     "' is unknown; use lm or sentence");
+    }
     Result<json> reranked =
-        RerankedJson(c, corpus->questions, ingested->paragraph_id, options.rerank, options.threads);
+        RerankedJson(c, reranker.get(), corpus->questions, ingested->paragraph_id, options.rerank);
     if (!reranked.ok()) return reranked.status();
     out["reranked"] = *reranked;
   }

@@ -32,10 +32,10 @@ struct RetrievalEvalOptions {
   // "cross_validated": recall@1/5/20 and mrr@10 of the held-out questions, pooled and
   // "mean_over_folds", and how many folds chose each fusion).
   bool cross_validate = false;
-  // > 0: also rerank hybrid's first N chunks with the default language model
-  // (inference/lm_reranker.h), the reranker's weight chosen leaving one article out (key
+  // > 0: also rerank hybrid's first N chunks (with `reranker`), the reranker's weight chosen leaving one article out (key
   // "reranked": held-out figures, per-weight figures, the reranker's cost per query).
   int rerank = 0;
+  std::string reranker = "lm";  // lm (inference/lm_reranker.h) or sentence (retrieval/sentence_reranker.h)
 };
 
 // {"bm25": {...}, "dense": {...}, "hybrid": {...}, "ingest_paragraphs_per_s", "questions",

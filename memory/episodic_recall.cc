@@ -23,17 +23,33 @@ namespace {
 
 using namespace internal;
 
+// Whether every word of each role is among the query's words, by role id.
+std::vector<bool> NamedRoles(const NsState& n, std::string_view query) {
+  std::vector<std::string> words = retrieval::Bm25Terms(query);
+  std::sort(words.begin(), words.end());
+  std::vector<bool> named;
+  for (const std::vector<std::string>& role : n.roles) {
+    named.push_back(!role.empty() && std::all_of(role.begin(), role.end(), [&](const auto& w) {
+      return std::binary_search(words.begin(), words.end(), w);
+    }));
+  }
+  return named;
+}
+
 // The weighted score of every candidate, with its recency.
-void ScoreCandidates(const NsState& n, const RecallOptions& options, int64_t now, double best_bm25,
-                     std::vector<RecalledEpisode>& out) {
+void ScoreCandidates(const NsState& n, const RecallOptions& options, std::string_view query,
+                     int64_t now, double best_bm25, std::vector<RecalledEpisode>& out) {
   const double half_life_ms = options.half_life_hours * 3600e3;
+  const std::vector<bool> named = NamedRoles(n, query);
   for (RecalledEpisode& r : out) {
     const EpisodeInfo& i = n.info.at(r.episode.id);
     const double age = std::max<double>(0.0, static_cast<double>(now - i.timestamp_ms));
     r.recency = std::pow(0.5, age / half_life_ms);
+    r.role_named = named[i.role];
     r.score = options.relevance_weight * r.relevance +
               (best_bm25 > 0.0 ? options.bm25_weight * r.bm25 / best_bm25 : 0.0) +
-              options.recency_weight * r.recency + options.importance_weight * i.importance;
+              options.recency_weight * r.recency + options.importance_weight * i.importance +
+              (r.role_named ? options.role_weight : 0.0);
   }
 }
 
@@ -281,7 +297,7 @@ Result<std::vector<RecalledEpisode>> EpisodicStore::Recall(std::string_view ns,
       s.RecallCandidates(ns, n, query, query_vector, options, candidates, now, allowed, filtered));
   double best_bm25 = 0.0;
   for (const RecalledEpisode& r : out) best_bm25 = std::max(best_bm25, r.bm25);
-  ScoreCandidates(n, options, now, best_bm25, out);
+  ScoreCandidates(n, options, query, now, best_bm25, out);
   if (Status st = s.KeepBest(ns, static_cast<size_t>(options.k), out); !st.ok()) return st;
   return out;
 }

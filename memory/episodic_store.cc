@@ -49,9 +49,16 @@ uint32_t NsState::SessionId(const std::string& session) {
   return it->second;
 }
 
+uint32_t NsState::RoleId(const std::string& role) {
+  auto [it, inserted] = role_index.try_emplace(role, static_cast<uint32_t>(roles.size()));
+  if (inserted) roles.push_back(retrieval::Bm25Terms(role));
+  return it->second;
+}
+
 void NsState::Insert(uint64_t id, const Episode& e) {
   EpisodeInfo i;
   i.session = SessionId(e.session);
+  i.role = RoleId(e.role);
   i.timestamp_ms = e.timestamp_ms;
   i.expires_ms = e.expires_ms;
   i.importance = e.importance;

@@ -19,8 +19,12 @@
 // + bm25_weight       · BM25(query, episode) / the best BM25 among the candidates
 // + recency_weight    · 0.5 ^ (age / half_life)
 // + importance_weight · importance
+// + role_weight       · [the query names the episode's role]
 // over the union of the top candidates by vector similarity and by BM25 (a component whose
-// weight is 0 adds no candidates); every candidate gets every component exactly.
+// weight is 0 adds no candidates); every candidate gets every component exactly. BM25 there is
+// the query's expanded by pseudo-relevance feedback, and each turn's includes part of its
+// previous turns' (conversational context); the embedding is of the episode's dated text
+// (EmbeddingText). RecallOptions documents each.
 //
 // Ids are per namespace: each namespace counts its own ids from 1 (a counter that survives
 // PurgeNamespace, so an id is never reused within a namespace), so the ids one namespace sees
@@ -136,17 +140,19 @@ struct StoreOptions {
 // embed this text to rank as the store's own embeddings would.
 std::string EmbeddingText(const Episode& e, bool with_date = true);
 
-// The default weights were chosen on LoCoMo (`engram eval memory --weight-sweep`): evidence
-// recall@10 0.647 against 0.634 with recency 0.1 and 0.643 without recency; BM25 alone 0.588,
-// dense alone 0.473. Conversations that ask about recent things want more recency.
+// The defaults are what `engram eval memory --cross-validate` chooses on LoCoMo (each of the
+// five leave-one-conversation-out folds chose them too): evidence recall@10 held out 0.726
+// against 0.641 for the earlier defaults (bm25 0.5, recency 0.05, no context or feedback);
+// docs/benchmarks.md has the ablation. LoCoMo asks about old events; conversations that ask
+// about recent things want some recency (recency_weight 0.05-0.1).
 // Checked by Recall: k in [1, kMaxRecallK]; weights finite in [0, kMaxRecallWeight];
 // half_life_hours finite in (0, kMaxHalfLifeHours]; now_ms 0 or a time; from_ms / to_ms their
 // open defaults or times, from_ms <= to_ms; candidates in [0, kMaxRecallCandidates].
 struct RecallOptions {
   int k = 10;
   double relevance_weight = 1.0;
-  double bm25_weight = 0.5;
-  double recency_weight = 0.05;
+  double bm25_weight = 1.0;
+  double recency_weight = 0.0;
   double importance_weight = 0.1;
   double half_life_hours = 24.0 * 30;
   int64_t now_ms = 0;  // the time recency is measured from; 0: the wall clock
@@ -163,7 +169,7 @@ struct RecallOptions {
   // after each BM25 candidate become candidates too. Forgotten and expired turns give no
   // context. Checked: context_weight finite in [0, kMaxRecallWeight], context_turns in
   // [0, kMaxContextTurns].
-  double context_weight = 0.0;
+  double context_weight = 0.5;
   int context_turns = 2;
   // Pseudo-relevance feedback for BM25 (RM3): the `feedback_terms` terms that best mark the
   // best `feedback_episodes` BM25 hits (each term's share of those hits, weighted by their
@@ -171,9 +177,13 @@ struct RecallOptions {
   // terms; BM25 is then the expanded query's. 0 terms: off. Checked: feedback_terms in
   // [0, kMaxFeedbackTerms], feedback_episodes in [1, kMaxFeedbackTerms], feedback_weight finite
   // in [0, kMaxRecallWeight].
-  int feedback_terms = 0;
+  int feedback_terms = 25;
   int feedback_episodes = 5;
-  double feedback_weight = 0.5;
+  double feedback_weight = 1.0;
+  // Added to the score of an episode whose role the query names ("what did Caroline say about
+  // ..." and role "Caroline"; every word of the role among the query's words, case-folded).
+  // Checked: finite in [0, kMaxRecallWeight].
+  double role_weight = 0.0;
   // Use this query embedding instead of embedding the query text.
   std::vector<float> query_embedding;
 };
@@ -182,6 +192,7 @@ struct RecalledEpisode {
   Episode episode;
   double score = 0.0;
   double relevance = 0.0, bm25 = 0.0, recency = 0.0;  // components before weighting
+  bool role_named = false;  // the query names the episode's role (RecallOptions::role_weight)
   // (bm25 includes the conversational context, RecallOptions::context_weight)
 };
 

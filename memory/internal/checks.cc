@@ -156,7 +156,8 @@ Status CheckRecallOptions(const RecallOptions& o) {
                                                     {"recency_weight", o.recency_weight},
                                                     {"importance_weight", o.importance_weight},
                                                     {"context_weight", o.context_weight},
-                                                    {"feedback_weight", o.feedback_weight}};
+                                                    {"feedback_weight", o.feedback_weight},
+                                                    {"role_weight", o.role_weight}};
   for (const auto& [field, value] : weights) {
     if (Status s = CheckNumber(field, value, 0.0, kMaxRecallWeight, false); !s.ok()) return s;
   }

@@ -40,6 +40,7 @@ inline Status FromRocks(const rocksdb::Status& s, std::string_view what) {
 // What recall filters need of an episode, kept in memory per namespace.
 struct EpisodeInfo {
   uint32_t session = 0;  // index into NsState::sessions
+  uint32_t role = 0;     // index into NsState::roles
   int64_t timestamp_ms = 0;
   int64_t expires_ms = 0;
   double importance = 0.5;
@@ -59,6 +60,9 @@ struct NsState {
   std::unordered_map<uint64_t, EpisodeInfo> info;  // live episodes
   std::vector<std::string> sessions;
   std::unordered_map<std::string, uint32_t> session_index;
+  // Each role's BM25 terms (its words as a query names them), indexed by EpisodeInfo::role.
+  std::vector<std::vector<std::string>> roles;
+  std::unordered_map<std::string, uint32_t> role_index;
   // Each session's live episodes in order, (time, id), indexed like `sessions`: the turns
   // around an episode, which recall reads as its conversational context.
   std::vector<std::set<std::pair<int64_t, uint64_t>>> session_turns;
@@ -67,6 +71,7 @@ struct NsState {
   mutable std::optional<double> mean_idf;  // of the namespace's BM25 terms; reset by writes
 
   uint32_t SessionId(const std::string& session);
+  uint32_t RoleId(const std::string& role);
   void Insert(uint64_t id, const Episode& e);
   void Erase(uint64_t id);
   void InvalidateIdf();

@@ -54,12 +54,16 @@ void ApplyWeights(const std::map<std::string, double>& weights, memory::RecallOp
                                                  {"bm25", &o.bm25_weight},
                                                  {"recency", &o.recency_weight},
                                                  {"importance", &o.importance_weight},
-                                                 {"half_life_hours", &o.half_life_hours}};
+                                                 {"half_life_hours", &o.half_life_hours},
+                                                 {"context", &o.context_weight},
+                                                 {"feedback", &o.feedback_weight},
+                                                 {"role", &o.role_weight}};
   for (const auto& [name, value] : weights) {
     const auto it = fields.find(name);
     if (it == fields.end()) {
       Throw(Status::InvalidArgument("weights: unknown key '" + name +
-                                    "' (relevance, bm25, recency, importance, half_life_hours)"));
+                                    "' (relevance, bm25, recency, importance, half_life_hours, "
+                                    "context, feedback, role)"));
     }
     *it->second = value;
   }

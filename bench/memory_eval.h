@@ -8,10 +8,12 @@
 // category; for the combined score and for dense-only and bm25-only recall. Also: append and
 // recall latency (the embedding is computed beforehand, in batches, and timed separately).
 //
-// The combined score's weights were once chosen on these same conversations, so its figure is
+// The defaults were chosen on these same conversations, so their in-sample figure is
 // optimistic. --cross-validate reports the honest one: leave one conversation out, choose the
-// candidate weights with the best recall@10 on the other four, score the fifth with them;
-// "cross_validated" holds the held-out figures (per fold, pooled, and averaged over folds).
+// candidate configuration (weights, conversational context, BM25 feedback, role weight) with the
+// best recall@10 on the other four, score the fifth with it; "cross_validated" holds the
+// held-out figures (per fold, pooled, and averaged over folds) and "ablation", the same with
+// the choice restricted to each subset of those techniques.
 #pragma once
 
 #include <nlohmann/json.hpp>

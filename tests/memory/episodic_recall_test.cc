@@ -21,6 +21,14 @@ using testing::VectorFor;
 constexpr int64_t kDay = 24LL * 3600 * 1000;
 constexpr int64_t kMay8th2023 = 1683504000000;  // 2023-05-08T00:00:00Z
 
+// Recall without conversational context or feedback; each test turns on what it checks.
+RecallOptions Plain() {
+  RecallOptions o;
+  o.context_weight = 0;
+  o.feedback_terms = 0;
+  return o;
+}
+
 class EpisodicRecallTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -58,7 +66,7 @@ class EpisodicRecallTest : public ::testing::Test {
     for (const char* text : filler) Add("filler", text, t += 1000);
   }
   // Recall by BM25 alone (plus context and feedback as set), every component exposed.
-  std::vector<RecalledEpisode> Bm25Recall(const std::string& query, RecallOptions o = {}) {
+  std::vector<RecalledEpisode> Bm25Recall(const std::string& query, RecallOptions o = Plain()) {
     o.relevance_weight = 0;
     o.bm25_weight = 1;
     o.recency_weight = 0;
@@ -92,7 +100,7 @@ TEST_F(EpisodicRecallTest, TheTurnAfterAMatchGetsItsBm25AsContext) {
   EXPECT_EQ(Find(plain, answer), nullptr);  // no query word of its own
   const double asked_bm25 = Find(plain, asked)->bm25;
 
-  RecallOptions o;
+  RecallOptions o = Plain();
   o.context_weight = 0.5;
   o.context_turns = 1;
   const std::vector<RecalledEpisode> one = Bm25Recall("support group", o);
@@ -112,7 +120,7 @@ TEST_F(EpisodicRecallTest, ForgottenAndExpiredTurnsGiveNoContext) {
   AddFiller();
   const uint64_t asked = Add("s1", "did you go to the support group?", kMay8th2023);
   const uint64_t answer = Add("s1", "yes, it was so inspiring", kMay8th2023 + 1000);
-  RecallOptions o;
+  RecallOptions o = Plain();
   o.context_weight = 1.0;
   o.context_turns = 3;
   ASSERT_NE(Find(Bm25Recall("support group", o), answer), nullptr);
@@ -143,7 +151,7 @@ TEST_F(EpisodicRecallTest, ContextFollowsSessionOrderNotIds) {
   // Appended out of order: the question comes last but is dated first.
   const uint64_t answer = Add("s1", "yes, it was so inspiring", kMay8th2023 + 1000);
   const uint64_t asked = Add("s1", "did you go to the support group?", kMay8th2023);
-  RecallOptions o;
+  RecallOptions o = Plain();
   o.context_weight = 0.5;
   o.context_turns = 1;
   const std::vector<RecalledEpisode> hits = Bm25Recall("support group", o);
@@ -158,7 +166,7 @@ TEST_F(EpisodicRecallTest, FeedbackFindsWhatTheBestHitsShareButTheQueryLacks) {
   const uint64_t related = Add("s2", "photos of the glacier from the trip", kMay8th2023 + kDay);
   EXPECT_EQ(Find(Bm25Recall("hiking lake"), related), nullptr);
 
-  RecallOptions o;
+  RecallOptions o = Plain();
   o.feedback_terms = 20;  // every term of the two hits (few documents: idf is low for all)
   o.feedback_episodes = 2;
   o.feedback_weight = 0.5;

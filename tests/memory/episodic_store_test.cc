@@ -36,8 +36,14 @@ Episode Make(const std::string& session, const std::string& text, int64_t time_m
   return e;
 }
 
+// The plain combined score (the earlier defaults: no conversational context, no feedback), which
+// these tests check term by term; tests/memory/episodic_recall_test.cc covers the rest.
 RecallOptions ByVector(const std::string& text, int k = 5) {
   RecallOptions o;
+  o.bm25_weight = 0.5;
+  o.recency_weight = 0.05;
+  o.context_weight = 0;
+  o.feedback_terms = 0;
   o.k = k;
   o.query_embedding = VectorFor(text);
   o.now_ms = 1'000'000'000'000;

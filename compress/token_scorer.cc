@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "inference/log_probability.h"
+
 namespace engram::compress {
 
 struct TokenScorer::State {
@@ -32,15 +34,6 @@ std::vector<ScoredToken> TokenSpans(const inference::Tokenizer& tokenizer,
   return spans;
 }
 
-// log p(token) under one row of logits.
-double LogProbability(std::span<const float> row, int32_t token) {
-  float max = -INFINITY;
-  for (float v : row) max = std::max(max, v);
-  double sum = 0.0;
-  for (float v : row) sum += std::exp(static_cast<double>(v - max));
-  return static_cast<double>(row[static_cast<size_t>(token)] - max) - std::log(sum);
-}
-
 // log p(tokens[i] | prefix, tokens[first, i)) for every token of segments of `segment` tokens,
 // each segment evaluated right after `prefix` (empty prefix: a segment's first token gets NaN).
 Result<std::vector<double>> SegmentLogProbs(inference::LlamaContext& ctx,
@@ -62,9 +55,10 @@ Result<std::vector<double>> SegmentLogProbs(inference::LlamaContext& ctx,
       return s;
     }
     const std::span<const float> logits = ctx.logits();
-    if (!prefix_last.empty()) out[first] = LogProbability(prefix_last, tokens[first]);
+    if (!prefix_last.empty()) out[first] = inference::LogProbability(prefix_last, tokens[first]);
     for (size_t j = 1; j < n; ++j) {
-      out[first + j] = LogProbability(logits.subspan((j - 1) * vocab, vocab), tokens[first + j]);
+      out[first + j] =
+          inference::LogProbability(logits.subspan((j - 1) * vocab, vocab), tokens[first + j]);
     }
   }
   return out;

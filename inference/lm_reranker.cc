@@ -1,19 +1,11 @@
 #include "inference/lm_reranker.h"
 
-#include <algorithm>
-#include <cmath>
+#include <string>
+
+#include "inference/log_probability.h"
 
 namespace engram::inference {
 namespace {
-
-// log p(token) under one row of logits.
-double LogProbability(std::span<const float> row, int32_t token) {
-  float max = -INFINITY;
-  for (float v : row) max = std::max(max, v);
-  double sum = 0.0;
-  for (float v : row) sum += std::exp(static_cast<double>(v - max));
-  return static_cast<double>(row[static_cast<size_t>(token)] - max) - std::log(sum);
-}
 
 Status CheckLimit(const char* field, int value) {
   if (value >= 8 && value <= 4096) return Status::OK();

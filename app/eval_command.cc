@@ -10,7 +10,7 @@
 //                         retention policies snapkv and h2o, which evict keys for good)
 //   engram eval memory --locomo FILE [--k 5,10,25] [--model DIR] [--precision P] [--threads N]
 //                      [--no-sync] [--work-dir DIR] [--weight-sweep] [--cross-validate]
-//                      [--plain-embeddings] [--rerank N] [--json]
+//                      [--dated-embeddings] [--rerank N] [--json]
 //   engram eval qa [--squad FILE] [--quality FILE] [--nq FILE] [--modes none,rag,long,auto]
 //                  [--limit N] [--documents N] [--split all|even|odd] [--k K] [-m MODEL] [--ctx N] [--threads N]
 //                  [--attention POLICY] [--max-answer-tokens N] [--budget-tokens N] [--compress]
@@ -66,8 +66,8 @@ void AddMemoryEval(CLI::App* eval, CommandTable& commands) {
                 "Also score a grid of combined weights (to pick defaults)");
   cmd->add_flag("--cross-validate", flags->options.cross_validate,
                 "Also report recall with weights chosen leaving each conversation out");
-  cmd->add_flag("--plain-embeddings", flags->options.plain_embeddings,
-                "Embed each turn without its date (to measure what the date adds)");
+  cmd->add_flag("--dated-embeddings", flags->options.dated_embeddings,
+                "Embed each turn with its date first (StoreOptions::embed_date)");
   cmd->add_option("--rerank", flags->options.rerank,
                   "Also rerank the first N episodes with the language model (slow)")
       ->default_val(0)

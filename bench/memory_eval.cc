@@ -426,12 +426,12 @@ Result<json> RunMemoryEval(const MemoryEvalOptions& options) {
   memory::StoreOptions store_options;
   store_options.embedder = embedder->get();
   store_options.sync = options.sync;
-  store_options.embed_date = !options.plain_embeddings;
+  store_options.embed_date = options.dated_embeddings;
   Result<std::unique_ptr<memory::EpisodicStore>> store =
       memory::EpisodicStore::Open(scratch.path().string(), store_options);
   if (!store.ok()) return store.status();
   Result<AppendFigures> appended = AppendConversations(*conversations, **embedder, **store,
-                                                        !options.plain_embeddings);
+                                                        options.dated_embeddings);
   if (!appended.ok()) return appended.status();
 
   // The first three modes are the reported ones; the candidates follow when asked for.
@@ -492,8 +492,8 @@ Result<json> RunMemoryEval(const MemoryEvalOptions& options) {
       {"precision", std::string(inference::EmbedPrecisionName((*embedder)->precision()))},
       {"sync", options.sync},
       {"episode_text", "<speaker>: <text>"},
-      {"embedded_text", options.plain_embeddings ? "<speaker>: <text>"
-                                                 : "[<session date>] <speaker>: <text>"},
+      {"embedded_text", options.dated_embeddings ? "[<session date>] <speaker>: <text>"
+                                                 : "<speaker>: <text>"},
       {"combined", WeightsJson(memory::RecallOptions{})},
       {"now", "the conversation's last session time"}};
   out["commit"] = std::string(GetBuildInfo().git_commit);

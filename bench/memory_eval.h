@@ -38,9 +38,9 @@ struct MemoryEvalOptions {
   // "cross_validated": the held-out recall@k pooled over questions, "mean_over_folds", per
   // category, and each fold's choice).
   bool cross_validate = false;
-  // Embed each turn's text alone instead of the store's dated form (memory::EmbeddingText), to
+  // Embed each turn with its date first (memory::EmbeddingText, StoreOptions::embed_date), to
   // measure what the date adds.
-  bool plain_embeddings = false;
+  bool dated_embeddings = false;
   // > 0: also rerank the combined score's first N episodes with the default language model
   // (inference/lm_reranker.h), the reranker's weight chosen leaving one conversation out (key
   // "reranked": held-out figures, per-weight figures, the reranker's cost per query).

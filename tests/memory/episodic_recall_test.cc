@@ -176,21 +176,33 @@ TEST_F(EpisodicRecallTest, FeedbackFindsWhatTheBestHitsShareButTheQueryLacks) {
   EXPECT_NE(expanded[0].episode.id, related);  // the feedback ranks below what was asked
 }
 
-TEST_F(EpisodicRecallTest, TheStoreEmbedsTheDatedText) {
+TEST_F(EpisodicRecallTest, TheStoreEmbedsTheDatedTextWhenAsked) {
   Episode e;
+  e.session = "s1";
   e.text = "my sister Ana lives in Porto";
   e.timestamp_ms = kMay8th2023 + 13 * 3600 * 1000;
   EXPECT_EQ(EmbeddingText(e), "[8 May 2023] my sister Ana lives in Porto");
   EXPECT_EQ(EmbeddingText(e, /*with_date=*/false), e.text);
-  const uint64_t id = Add("s1", e.text, e.timestamp_ms);
-  RecallOptions o;
-  o.k = 1;
-  o.bm25_weight = o.recency_weight = o.importance_weight = 0;
-  o.query_embedding = VectorFor("[8 May 2023] my sister Ana lives in Porto");
-  Result<std::vector<RecalledEpisode>> hits = store_->Recall("ns", "", o);
-  ASSERT_TRUE(hits.ok() && hits->size() == 1);
-  EXPECT_EQ((*hits)[0].episode.id, id);
-  EXPECT_NEAR((*hits)[0].relevance, 1.0, 1e-5);
+  // By default the store embeds the text; with embed_date, the dated text.
+  StoreOptions dated;
+  dated.embedder = &embedder_;
+  dated.embed_date = true;
+  Result<std::unique_ptr<EpisodicStore>> other =
+      EpisodicStore::Open((dir_ / "dated").string(), dated);
+  ASSERT_TRUE(other.ok()) << other.status().ToString();
+  for (auto [store, embedded] : {std::pair{store_.get(), e.text},
+                                 std::pair{other->get(), EmbeddingText(e)}}) {
+    Result<uint64_t> id = store->Append("ns", e);
+    ASSERT_TRUE(id.ok()) << id.status().ToString();
+    RecallOptions o;
+    o.k = 1;
+    o.bm25_weight = o.recency_weight = o.importance_weight = 0;
+    o.query_embedding = VectorFor(embedded);
+    Result<std::vector<RecalledEpisode>> hits = store->Recall("ns", "", o);
+    ASSERT_TRUE(hits.ok() && hits->size() == 1);
+    EXPECT_EQ((*hits)[0].episode.id, *id);
+    EXPECT_NEAR((*hits)[0].relevance, 1.0, 1e-5) << embedded;
+  }
 }
 
 TEST_F(EpisodicRecallTest, BadContextAndFeedbackOptionsAreRefused) {

@@ -394,10 +394,7 @@ Result<json> RerankedJson(memory::EpisodicStore& store, const std::vector<Questi
   }
   json out = CrossValidatedJson(names, settings, tables, questions, conversations, ks);
   out["by_weight"] = by_weight;
-  out["rerank_candidates"] = n;
-  out["reranker"] = std::string(reranker->Name());
-  out["rerank_ms_p50"] = Percentile(ms, 0.5);
-  out["rerank_ms_p99"] = Percentile(ms, 0.99);
+  AddRerankCost(out, reranker->Name(), n, ms);
   return out;
 }
 

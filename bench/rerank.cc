@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <numeric>
+#include <string>
+
+#include "bench/stats.h"
 
 namespace engram::bench {
 
@@ -19,6 +22,14 @@ std::vector<std::vector<size_t>> RerankOrders(std::span<const double> first,
     orders.push_back(std::move(order));
   }
   return orders;
+}
+
+void AddRerankCost(nlohmann::ordered_json& out, std::string_view reranker, int candidates,
+                   const std::vector<double>& ms) {
+  out["reranker"] = std::string(reranker);
+  out["rerank_candidates"] = candidates;
+  out["rerank_ms_p50"] = Percentile(ms, 0.5);
+  out["rerank_ms_p99"] = Percentile(ms, 0.99);
 }
 
 }  // namespace engram::bench

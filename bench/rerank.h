@@ -5,7 +5,9 @@
 #pragma once
 
 #include <cstddef>
+#include <nlohmann/json.hpp>
 #include <span>
+#include <string_view>
 #include <vector>
 
 namespace engram::bench {
@@ -17,5 +19,10 @@ inline constexpr double kRerankWeights[] = {0.0, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 
 // reranked.size() candidates.
 std::vector<std::vector<size_t>> RerankOrders(std::span<const double> first,
                                               std::span<const double> reranked);
+
+// Adds what every --rerank report carries: the reranker, how many candidates it rescored, and
+// its cost per query (ms, p50 / p99), beside the first stage's latency.
+void AddRerankCost(nlohmann::ordered_json& out, std::string_view reranker, int candidates,
+                   const std::vector<double>& ms);
 
 }  // namespace engram::bench

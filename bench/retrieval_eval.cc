@@ -315,10 +315,7 @@ Result<json> RerankedJson(retrieval::Collection& c, retrieval::Reranker* reranke
   }
   json out = CrossValidatedJson(names, ranks, questions, articles);
   out["by_weight"] = by_weight;
-  out["candidates"] = n;
-  out["reranker"] = std::string(reranker->Name());
-  out["rerank_ms_p50"] = Percentile(ms, 0.5);
-  out["rerank_ms_p99"] = Percentile(ms, 0.99);
+  AddRerankCost(out, reranker->Name(), n, ms);
   return out;
 }
 

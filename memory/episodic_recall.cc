@@ -213,7 +213,6 @@ Result<std::vector<RecalledEpisode>> EpisodicStore::State::RecallCandidates(
   std::sort(ids.begin(), ids.end());
   ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
   std::erase_if(ids, [&](uint64_t id) { return !n.info.count(id); });
-  // Every candidate gets every component: the ones a side did not propose are computed.
   // Every candidate gets every component: the ones a side did not propose are computed, and
   // with context, so are the BM25 scores of the turns before each candidate.
   std::unordered_map<uint64_t, std::vector<uint64_t>> before;

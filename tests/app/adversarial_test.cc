@@ -850,6 +850,7 @@ TEST_F(AdversarialTest, Numbers) {
       {Bench(eval_memory, "--rerank"), {{"nan", F}, {"-1", F}, {"101", F}}},
       {Bench(eval_retrieval, "--rerank"), {{"nan", F}, {"-1", F}, {"51", F}}},
       {Bench(eval_retrieval, "--overlap-tokens"), kNonNegativeInt},
+      {Bench(eval_retrieval, "--reranker"), {{"foo", F}, {"", F}, {"LM", F}}},
       // bench: sizes >= 1 and bounded; repeats >= 1 (0 where it means "default").
       {Bench(bench_memory, "--episodes"), kPositiveInt},
       {Bench(bench_memory, "--dim"), kDimension},

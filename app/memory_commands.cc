@@ -125,10 +125,9 @@ Status WithFlagNames(const Status& st, std::string_view command) {
       {"recency_weight", "--recency"},
       {"importance_weight", "--importance"},
       {"half_life_hours", "--half-life-hours"},
-      {"context_weight", "--context"},
-      {"context_turns", "--context-turns"},
       {"feedback_terms", "--feedback-terms"},
       {"feedback_weight", "--feedback"},
+      {"dense_feedback_weight", "--dense-feedback"},
       {"role_weight", "--role"},
       {"list limit", "--limit"},
       {"timestamp_ms", "--time"},
@@ -577,15 +576,13 @@ void RegisterMemoryCommands(CLI::App& app, const GlobalFlags& global, CommandTab
       ->capture_default_str();
   cmd->add_option("--half-life-hours", ro.half_life_hours, "Recency half-life")
       ->capture_default_str();
-  cmd->add_option("--context", ro.context_weight,
-                  "Weight of the previous turns' BM25 in a turn's (conversational context)")
-      ->capture_default_str();
-  cmd->add_option("--context-turns", ro.context_turns, "Previous turns that give context")
-      ->capture_default_str();
   cmd->add_option("--feedback-terms", ro.feedback_terms,
                   "Terms of the best BM25 hits added to the query (0: no feedback)")
       ->capture_default_str();
   cmd->add_option("--feedback", ro.feedback_weight, "Weight of those terms against the query's")
+      ->capture_default_str();
+  cmd->add_option("--dense-feedback", ro.dense_feedback_weight,
+                  "Weight of the best BM25 hits' mean embedding added to the query's")
       ->capture_default_str();
   cmd->add_option("--role", ro.role_weight, "Added when the query names the episode's role")
       ->capture_default_str();

@@ -34,10 +34,38 @@ double Ms(Clock::time_point since) {
   return std::chrono::duration<double, std::milli>(Clock::now() - since).count();
 }
 
-// A ranking configuration: the combined score's weights.
+// How a store indexes its turns for BM25 (StoreOptions::index_context_turns, ::index_date).
+struct IndexVariant {
+  std::string name;
+  int context_turns;
+  bool date;
+};
+
+// The stores a run builds: the defaults first (the reported modes use it), then, for the grid,
+// the other index texts the cross-validation may choose.
+std::vector<IndexVariant> IndexVariants(bool grid) {
+  const memory::StoreOptions d;
+  std::vector<IndexVariant> out = {{"default index", d.index_context_turns, d.index_date}};
+  if (!grid) return out;
+  for (IndexVariant v : {IndexVariant{"", 0, false},
+                         {"", 0, true},
+                         {"", 1, true},
+                         {"", 2, false},
+                         {"", 2, true},
+                         {"", 3, true}}) {
+    if (v.context_turns == d.index_context_turns && v.date == d.index_date) continue;
+    v.name = "index " + std::to_string(v.context_turns) + " turns" + (v.date ? " + date" : "");
+    out.push_back(v);
+  }
+  return out;
+}
+
+// A ranking configuration: the store it reads (an index of IndexVariants) and the combined
+// score's weights.
 struct Mode {
   std::string name;
   memory::RecallOptions weights;
+  size_t store = 0;
 };
 
 memory::RecallOptions Weights(double relevance, double bm25, double recency, double importance) {
@@ -50,45 +78,59 @@ memory::RecallOptions Weights(double relevance, double bm25, double recency, dou
 }
 
 json WeightsJson(const memory::RecallOptions& w) {
-  return {{"relevance", w.relevance_weight}, {"bm25", w.bm25_weight},
-          {"recency", w.recency_weight}, {"importance", w.importance_weight},
-          {"half_life_hours", w.half_life_hours}, {"context", w.context_weight},
-          {"context_turns", w.context_turns}, {"feedback_terms", w.feedback_terms},
-          {"feedback_episodes", w.feedback_episodes}, {"feedback_weight", w.feedback_weight},
+  return {{"relevance", w.relevance_weight},
+          {"bm25", w.bm25_weight},
+          {"recency", w.recency_weight},
+          {"importance", w.importance_weight},
+          {"half_life_hours", w.half_life_hours},
+          {"feedback_terms", w.feedback_terms},
+          {"feedback_episodes", w.feedback_episodes},
+          {"feedback_weight", w.feedback_weight},
+          {"dense_feedback", w.dense_feedback_weight},
           {"role", w.role_weight}};
 }
 
-// The configurations --weight-sweep scores and --cross-validate chooses among: the combined
-// score's weights, the conversational context and the BM25 feedback (memory/episodic_store.h);
-// the defaults first, so that a tie keeps them.
-std::vector<Mode> Candidates() {
-  struct Context {
-    double weight;
-    int turns;
-  };
+// The configurations --weight-sweep scores and --cross-validate chooses among: the index text
+// (one store per IndexVariants entry), the combined score's weights, the BM25 and dense
+// feedback and role matching (memory/episodic_store.h); the defaults first, so that a tie keeps
+// them. The plain index (the techniques before index texts) gets the weights, BM25 feedback and
+// role matching; the default index the weights and both feedbacks; the other index texts the
+// BM25 weight and feedback.
+std::vector<Mode> Candidates(const std::vector<IndexVariant>& variants) {
   struct Feedback {
     int terms;
     double weight;
   };
-  std::vector<Mode> out = {{"default", memory::RecallOptions{}}};
-  for (double bm25 : {1.0, 1.5}) {
-    for (double recency : {0.0, 0.05}) {
-      for (Context context : {Context{0.0, 0}, {0.5, 2}, {1.0, 3}}) {
-        for (Feedback feedback : {Feedback{0, 0.0}, {25, 0.6}, {25, 1.0}}) {
-          for (double role : {0.0, 0.15}) {
-            char name[160];
-            std::snprintf(name, sizeof name,
-                          "sweep bm25 %.2f recency %.2f context %.2f x %d feedback %d x %.2f role "
-                          "%.2f",
-                          bm25, recency, context.weight, context.turns, feedback.terms,
-                          feedback.weight, role);
-            memory::RecallOptions o = Weights(1, bm25, recency, 0.1);
-            o.context_weight = context.weight;
-            o.context_turns = context.turns;
-            o.feedback_terms = feedback.terms;
-            o.feedback_weight = feedback.weight;
-            o.role_weight = role;
-            out.push_back({name, o});
+  std::vector<Mode> out = {{"default", memory::RecallOptions{}, 0}};
+  for (size_t v = 0; v < variants.size(); ++v) {
+    const bool plain = variants[v].context_turns == 0 && !variants[v].date;
+    const bool first = v == 0;
+    using Doubles = std::vector<double>;
+    const Doubles recencies = plain ? Doubles{0.0, 0.05} : Doubles{0.0};
+    const Doubles roles = plain ? Doubles{0.0, 0.15} : Doubles{0.0};
+    const Doubles dense = first ? Doubles{0.0, 0.5, 1.0} : Doubles{0.0};
+    const std::vector<Feedback> feedbacks =
+        plain   ? std::vector<Feedback>{{0, 0.0}, {25, 0.6}, {25, 1.0}}
+        : first ? std::vector<Feedback>{{0, 0.0}, {25, 1.0}, {25, 1.5}, {50, 1.0}}
+                : std::vector<Feedback>{{0, 0.0}, {25, 1.0}};
+    for (double bm25 : {0.5, 1.0, 1.5}) {
+      for (double recency : recencies) {
+        for (Feedback feedback : feedbacks) {
+          for (double dense_feedback : dense) {
+            for (double role : roles) {
+              char name[200];
+              std::snprintf(name, sizeof name,
+                            "%s, bm25 %.2f recency %.2f feedback %d x %.2f dense feedback %.2f "
+                            "role %.2f",
+                            variants[v].name.c_str(), bm25, recency, feedback.terms,
+                            feedback.weight, dense_feedback, role);
+              memory::RecallOptions o = Weights(1, bm25, recency, 0.1);
+              o.feedback_terms = feedback.terms;
+              o.feedback_weight = feedback.weight;
+              o.dense_feedback_weight = dense_feedback;
+              o.role_weight = role;
+              out.push_back({name, o, v});
+            }
           }
         }
       }
@@ -168,15 +210,11 @@ struct AppendFigures {
   size_t turns = 0;
 };
 
-// Each conversation into its own namespace: its turns embedded first (in batches, timed
-// apart), then appended one by one with their embeddings, so the append latency is the store's.
-Result<AppendFigures> AppendConversations(const std::vector<LocomoConversation>& conversations,
-                                          inference::BertEmbedder& embedder,
-                                          memory::EpisodicStore& store, bool dated) {
-  AppendFigures f;
-  for (const LocomoConversation& c : conversations) f.turns += c.turns.size();
-  ProgressReporter progress("append", f.turns, {.unit = "turns"});
-  const size_t dim = static_cast<size_t>(embedder.Dim());
+// Every turn's embedding, conversation by conversation (in batches, timed apart from appends).
+Result<std::vector<std::vector<float>>> EmbedTurns(
+    const std::vector<LocomoConversation>& conversations, inference::BertEmbedder& embedder,
+    bool dated, AppendFigures& f) {
+  std::vector<std::vector<float>> out;
   for (const LocomoConversation& c : conversations) {
     std::vector<std::string> texts;
     for (const LocomoTurn& t : c.turns) {
@@ -185,7 +223,7 @@ Result<AppendFigures> AppendConversations(const std::vector<LocomoConversation>&
       e.timestamp_ms = t.time_ms;
       texts.push_back(memory::EmbeddingText(e, dated));
     }
-    std::vector<float> vectors;
+    std::vector<float>& vectors = out.emplace_back();
     const auto embed_start = Clock::now();
     for (size_t start = 0; start < texts.size(); start += 64) {
       const size_t n = std::min<size_t>(64, texts.size() - start);
@@ -194,6 +232,19 @@ Result<AppendFigures> AppendConversations(const std::vector<LocomoConversation>&
       vectors.insert(vectors.end(), batch->values.begin(), batch->values.end());
     }
     f.embed_s += Ms(embed_start) / 1e3;
+    f.turns += c.turns.size();
+  }
+  return out;
+}
+
+// Each conversation into its own namespace, turn by turn with their embeddings (`vectors`,
+// EmbedTurns), so the append latency (into `append_ms` when given) is the store's.
+Status AppendConversations(const std::vector<LocomoConversation>& conversations,
+                           const std::vector<std::vector<float>>& vectors, size_t dim,
+                           memory::EpisodicStore& store, std::vector<double>* append_ms,
+                           ProgressReporter& progress) {
+  for (size_t ci = 0; ci < conversations.size(); ++ci) {
+    const LocomoConversation& c = conversations[ci];
     for (size_t i = 0; i < c.turns.size(); ++i) {
       const LocomoTurn& t = c.turns[i];
       memory::Episode e;
@@ -202,15 +253,15 @@ Result<AppendFigures> AppendConversations(const std::vector<LocomoConversation>&
       e.text = t.text;
       e.timestamp_ms = t.time_ms;
       e.metadata = {{"dia_id", t.dia_id}};
-      e.embedding.assign(vectors.begin() + i * dim, vectors.begin() + (i + 1) * dim);
+      e.embedding.assign(vectors[ci].begin() + i * dim, vectors[ci].begin() + (i + 1) * dim);
       const auto start = Clock::now();
       Result<uint64_t> id = store.Append(c.id, e);
-      f.append_ms.push_back(Ms(start));
+      if (append_ms != nullptr) append_ms->push_back(Ms(start));
       if (!id.ok()) return id.status();
       progress.Add();
     }
   }
-  return f;
+  return Status::OK();
 }
 
 // recall[mode][question][k index], and the latency of the first mode's recalls.
@@ -221,8 +272,8 @@ struct ScoredModes {
 
 // The first mode's recalls embed the question (their latency is the store's, embedding
 // included); the other modes reuse that embedding.
-Result<ScoredModes> ScoreModes(memory::EpisodicStore& store, retrieval::Embedder& embedder,
-                               const std::vector<Mode>& modes,
+Result<ScoredModes> ScoreModes(const std::vector<std::unique_ptr<memory::EpisodicStore>>& stores,
+                               retrieval::Embedder& embedder, const std::vector<Mode>& modes,
                                const std::vector<QuestionRef>& questions,
                                const std::vector<int>& ks) {
   const int max_k = *std::max_element(ks.begin(), ks.end());
@@ -244,7 +295,7 @@ Result<ScoredModes> ScoreModes(memory::EpisodicStore& store, retrieval::Embedder
       if (m > 0) o.query_embedding = question_vector;
       const auto start = Clock::now();
       Result<std::vector<memory::RecalledEpisode>> hits =
-          store.Recall(ref.conversation->id, ref.question->text, o);
+          stores[modes[m].store]->Recall(ref.conversation->id, ref.question->text, o);
       if (m == 0) out.recall_ms.push_back(Ms(start));
       if (!hits.ok()) return hits.status();
       out.recall[m][q] = EvidenceRecall(*hits, *ref.question, ks);
@@ -305,28 +356,38 @@ json CrossValidatedJson(const std::vector<std::string>& names, const std::vector
 
 // Each technique alone and together, honestly: the cross-validated figures when the choice is
 // restricted to the candidates that use only those techniques.
-json AblationJson(const std::vector<Mode>& candidates, const std::vector<RecallTable>& tables,
-                  const std::vector<QuestionRef>& questions,
-                  const std::vector<LocomoConversation>& conversations, const std::vector<int>& ks) {
-  const auto context = [](const memory::RecallOptions& o) {
-    return o.context_weight > 0 && o.context_turns > 0;
+json AblationJson(const std::vector<Mode>& candidates, const std::vector<IndexVariant>& variants,
+                  const std::vector<RecallTable>& tables, const std::vector<QuestionRef>& questions,
+                  const std::vector<LocomoConversation>& conversations,
+                  const std::vector<int>& ks) {
+  enum : unsigned { kIndexText = 1, kFeedback = 2, kDense = 4, kRole = 8 };
+  const auto techniques = [&](const Mode& m) {
+    const IndexVariant& v = variants[m.store];
+    return (v.context_turns > 0 || v.date ? kIndexText : 0u) |
+           (m.weights.feedback_terms > 0 ? kFeedback : 0u) |
+           (m.weights.dense_feedback_weight > 0 ? kDense : 0u) |
+           (m.weights.role_weight > 0 ? kRole : 0u);
   };
-  const auto feedback = [](const memory::RecallOptions& o) { return o.feedback_terms > 0; };
-  const auto role = [](const memory::RecallOptions& o) { return o.role_weight > 0; };
-  const std::pair<const char*, std::function<bool(const memory::RecallOptions&)>> subsets[] = {
-      {"weights only", [&](const auto& o) { return !context(o) && !feedback(o) && !role(o); }},
-      {"weights + context", [&](const auto& o) { return !feedback(o) && !role(o); }},
-      {"weights + feedback", [&](const auto& o) { return !context(o) && !role(o); }},
-      {"weights + role", [&](const auto& o) { return !context(o) && !feedback(o); }},
-      {"weights + context + feedback", [&](const auto& o) { return !role(o); }},
-      {"all", [](const auto&) { return true; }}};
+  const std::pair<const char*, unsigned> rows[] = {
+      {"weights only", 0u},
+      {"weights + index text", kIndexText},
+      {"weights + feedback", kFeedback},
+      {"weights + role", kRole},
+      {"weights + index text + feedback", kIndexText | kFeedback},
+      {"weights + index text + feedback + dense feedback", kIndexText | kFeedback | kDense},
+      {"all", ~0u}};
+  std::vector<std::pair<const char*, std::function<bool(const Mode&)>>> subsets;
+  for (const auto& [name, allowed] : rows) {
+    subsets.push_back(
+        {name, [&, allowed](const Mode& m) { return (techniques(m) & ~allowed) == 0; }});
+  }
   json out = json::object();
   for (const auto& [name, keep] : subsets) {
     std::vector<std::string> names;
     std::vector<json> settings;
     std::vector<RecallTable> kept;
     for (size_t c = 0; c < candidates.size(); ++c) {
-      if (!keep(candidates[c].weights)) continue;
+      if (!keep(candidates[c])) continue;
       names.push_back(candidates[c].name);
       settings.push_back(json::object());
       kept.push_back(tables[c]);
@@ -345,8 +406,26 @@ json AblationJson(const std::vector<Mode>& candidates, const std::vector<RecallT
   return out;
 }
 
-// --rerank N: the combined score's first N episodes rescored with the language model at each
-// weight of bench/rerank.h, the weight chosen leaving one conversation out.
+// What the language model reads for a recalled turn: the turn with up to two turns before it in
+// its session, as the store's BM25 index text has them (the reply "yes, it was so inspiring"
+// says nothing alone).
+std::string RerankPassage(const LocomoConversation& c, const memory::RecalledEpisode& hit) {
+  auto dia = hit.episode.metadata.find("dia_id");
+  if (dia == hit.episode.metadata.end()) return hit.episode.text;
+  for (size_t i = 0; i < c.turns.size(); ++i) {
+    if (c.turns[i].dia_id != dia->second) continue;
+    std::string passage = c.turns[i].text;
+    for (size_t back = 1; back <= 2 && back <= i && c.turns[i - back].session == c.turns[i].session;
+         ++back) {
+      passage = c.turns[i - back].text + "\n" + passage;
+    }
+    return passage;
+  }
+  return hit.episode.text;
+}
+
+// --rerank N: the combined score's first N episodes (RerankPassage) rescored with the language
+// model at each weight of bench/rerank.h, the weight chosen leaving one conversation out.
 Result<json> RerankedJson(memory::EpisodicStore& store, const std::vector<QuestionRef>& questions,
                           const std::vector<LocomoConversation>& conversations,
                           const std::vector<int>& ks, int n, int threads) {
@@ -368,7 +447,9 @@ Result<json> RerankedJson(memory::EpisodicStore& store, const std::vector<Questi
     std::vector<std::string> passages;
     for (const memory::RecalledEpisode& h : hits) {
       first.push_back(h.score);
-      if (passages.size() < static_cast<size_t>(n)) passages.push_back(h.episode.text);
+      if (passages.size() < static_cast<size_t>(n)) {
+        passages.push_back(RerankPassage(*ref.conversation, h));
+      }
     }
     const auto start = Clock::now();
     ENGRAM_TRY_ASSIGN(const std::vector<double> lm, reranker->Score(ref.question->text, passages));
@@ -420,26 +501,43 @@ Result<json> RunMemoryEval(const MemoryEvalOptions& options) {
                                                      : fs::path(options.work_dir)) /
                                ("engram-eval-memory-" + std::to_string(::getpid())),
                            /*keep=*/false);
-  memory::StoreOptions store_options;
-  store_options.embedder = embedder->get();
-  store_options.sync = options.sync;
-  store_options.embed_date = options.dated_embeddings;
-  Result<std::unique_ptr<memory::EpisodicStore>> store =
-      memory::EpisodicStore::Open(scratch.path().string(), store_options);
-  if (!store.ok()) return store.status();
-  Result<AppendFigures> appended = AppendConversations(*conversations, **embedder, **store,
-                                                        options.dated_embeddings);
-  if (!appended.ok()) return appended.status();
+  const bool grid = options.weight_sweep || options.cross_validate;
+  const std::vector<IndexVariant> variants = IndexVariants(grid);
+  AppendFigures appended;
+  ENGRAM_TRY_ASSIGN(const std::vector<std::vector<float>> vectors,
+                    EmbedTurns(*conversations, **embedder, options.dated_embeddings, appended));
+  // One store per index text, from the same embeddings; the first one's appends are timed.
+  std::vector<std::unique_ptr<memory::EpisodicStore>> stores;
+  ProgressReporter progress("append", appended.turns * variants.size(), {.unit = "turns"});
+  for (const IndexVariant& v : variants) {
+    memory::StoreOptions store_options;
+    store_options.embedder = embedder->get();
+    store_options.sync = options.sync;
+    store_options.embed_date = options.dated_embeddings;
+    store_options.index_context_turns = v.context_turns;
+    store_options.index_date = v.date;
+    ENGRAM_TRY_ASSIGN(
+        std::unique_ptr<memory::EpisodicStore> store,
+        memory::EpisodicStore::Open((scratch.path() / std::to_string(stores.size())).string(),
+                                    store_options));
+    if (Status st =
+            AppendConversations(*conversations, vectors, static_cast<size_t>((*embedder)->Dim()),
+                                *store, stores.empty() ? &appended.append_ms : nullptr, progress);
+        !st.ok()) {
+      return st;
+    }
+    stores.push_back(std::move(store));
+  }
+  progress.Finish();
 
   // The first three modes are the reported ones; the candidates follow when asked for.
-  std::vector<Mode> modes = {{"combined", memory::RecallOptions{}},
-                             {"bm25", Weights(0, 1, 0, 0)},
-                             {"dense", Weights(1, 0, 0, 0)}};
-  const std::vector<Mode> candidates = Candidates();
-  const bool grid = options.weight_sweep || options.cross_validate;
+  std::vector<Mode> modes = {{"combined", memory::RecallOptions{}, 0},
+                             {"bm25", Weights(0, 1, 0, 0), 0},
+                             {"dense", Weights(1, 0, 0, 0), 0}};
+  const std::vector<Mode> candidates = Candidates(variants);
   if (grid) modes.insert(modes.end(), candidates.begin() + 1, candidates.end());
   const std::vector<QuestionRef> questions = AllQuestions(*conversations);
-  Result<ScoredModes> scored = ScoreModes(**store, **embedder, modes, questions, options.ks);
+  Result<ScoredModes> scored = ScoreModes(stores, **embedder, modes, questions, options.ks);
   if (!scored.ok()) return scored.status();
 
   json out;
@@ -462,36 +560,40 @@ Result<json> RunMemoryEval(const MemoryEvalOptions& options) {
       std::vector<json> settings;
       for (const Mode& m : candidates) {
         names.push_back(m.name);
-        settings.push_back(WeightsJson(m.weights));
+        json setting = WeightsJson(m.weights);
+        setting["index_context_turns"] = variants[m.store].context_turns;
+        setting["index_date"] = variants[m.store].date;
+        settings.push_back(setting);
       }
       out["cross_validated"] =
           CrossValidatedJson(names, settings, tables, questions, *conversations, options.ks);
       out["cross_validated"]["ablation"] =
-          AblationJson(candidates, tables, questions, *conversations, options.ks);
+          AblationJson(candidates, variants, tables, questions, *conversations, options.ks);
     }
   }
   if (options.rerank > 0) {
-    Result<json> reranked = RerankedJson(**store, questions, *conversations, options.ks,
+    Result<json> reranked = RerankedJson(*stores[0], questions, *conversations, options.ks,
                                          options.rerank, options.threads);
     if (!reranked.ok()) return reranked.status();
     out["reranked"] = *reranked;
   }
-  out["append_ms_p50"] = Percentile(appended->append_ms, 0.5);
-  out["append_ms_p99"] = Percentile(appended->append_ms, 0.99);
+  out["append_ms_p50"] = Percentile(appended.append_ms, 0.5);
+  out["append_ms_p99"] = Percentile(appended.append_ms, 0.99);
   out["recall_ms_p50"] = Percentile(scored->recall_ms, 0.5);
   out["recall_ms_p99"] = Percentile(scored->recall_ms, 0.99);
-  out["embed_s"] = appended->embed_s;
+  out["embed_s"] = appended.embed_s;
   out["questions"] = questions.size();
-  out["episodes"] = appended->turns;
+  out["episodes"] = appended.turns;
   out["namespaces"] = conversations->size();
   out["config"] = {
       {"embedder", std::string((*embedder)->Name())},
       {"precision", std::string(inference::EmbedPrecisionName((*embedder)->precision()))},
       {"sync", options.sync},
       {"episode_text", "<speaker>: <text>"},
-      {"embedded_text", options.dated_embeddings ? "[<session date>] <speaker>: <text>"
-                                                 : "<speaker>: <text>"},
+      {"embedded_text",
+       options.dated_embeddings ? "[<session date>] <speaker>: <text>" : "<speaker>: <text>"},
       {"combined", WeightsJson(memory::RecallOptions{})},
+      {"index_text", {{"context_turns", variants[0].context_turns}, {"date", variants[0].date}}},
       {"now", "the conversation's last session time"}};
   out["commit"] = std::string(GetBuildInfo().git_commit);
   out["machine"] = MachineSummary(DescribeMachine());

@@ -1,20 +1,22 @@
-#include "bench/eval_data.h"
 #include "bench/retrieval_eval.h"
 
 #include <unistd.h>
 
 #include <algorithm>
-#include <functional>
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iterator>
 #include <map>
+#include <sstream>
 #include <unordered_map>
 #include <unordered_set>
 
 #include "bench/cross_validation.h"
+#include "bench/eval_data.h"
 #include "bench/rerank.h"
 #include "bench/scratch_dir.h"
 #include "bench/stats.h"
@@ -79,6 +81,28 @@ size_t DocumentRank(const Hits& hits, DocumentOf document_of, uint64_t gold) {
   return kMissing;
 }
 
+// A SQuAD question's type: its first wh-word ("how many" and "how much" apart from "how"), or
+// "other".
+std::string QuestionType(std::string_view question) {
+  std::string lower(question);
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  std::istringstream in(lower);
+  std::string word, previous;
+  while (in >> word) {
+    word.erase(
+        std::remove_if(word.begin(), word.end(), [](unsigned char c) { return !std::isalpha(c); }),
+        word.end());
+    if (previous == "how" && (word == "many" || word == "much")) return "how " + word;
+    if (previous == "how") return "how";
+    for (const char* wh : {"what", "who", "whom", "whose", "when", "where", "which", "why"}) {
+      if (word == wh) return word == "whom" || word == "whose" ? "who" : word;
+    }
+    previous = word;
+  }
+  return previous == "how" ? "how" : "other";
+}
+
 json RankFigures(const std::vector<size_t>& ranks) {
   double hits1 = 0, hits5 = 0, hits20 = 0, mrr = 0;
   for (size_t rank : ranks) {
@@ -90,6 +114,21 @@ json RankFigures(const std::vector<size_t>& ranks) {
   const double n = static_cast<double>(std::max<size_t>(ranks.size(), 1));
   return {{"recall@1", hits1 / n}, {"recall@5", hits5 / n}, {"recall@20", hits20 / n},
           {"mrr@10", mrr / n}};
+}
+
+// RankFigures of the questions of each type (QuestionType), with their count.
+json ByQuestionType(const std::vector<size_t>& ranks, const std::vector<Question>& questions) {
+  std::map<std::string, std::vector<size_t>> by_type;
+  for (size_t q = 0; q < questions.size() && q < ranks.size(); ++q) {
+    by_type[QuestionType(questions[q].text)].push_back(ranks[q]);
+  }
+  json out = json::object();
+  for (const auto& [type, type_ranks] : by_type) {
+    json figures = RankFigures(type_ranks);
+    figures["questions"] = type_ranks.size();
+    out[type] = figures;
+  }
+  return out;
 }
 
 struct Corpus {
@@ -178,6 +217,7 @@ Result<json> ModeFigures(retrieval::Collection& c, retrieval::SearchMode mode,
   }
   progress.Finish();
   json out = RankFigures(ranks);
+  out["by_question_type"] = ByQuestionType(ranks, questions);
   out["query_ms_p50"] = Percentile(latency, 0.5);
   out["query_ms_p99"] = Percentile(latency, 0.99);
   return out;
@@ -254,6 +294,7 @@ json CrossValidatedJson(const std::vector<std::string>& variants,
   std::vector<size_t> held_out;
   for (size_t q = 0; q < questions.size(); ++q) held_out.push_back(ranks[cv.chosen[q]][q]);
   json out = RankFigures(held_out);  // pooled over the held-out questions
+  out["by_question_type"] = ByQuestionType(held_out, questions);
   // The mean over folds of each figure (articles weigh the same whatever their size).
   json mean = json::object();
   std::map<std::string, double> sums;

@@ -9,6 +9,7 @@
 #include <limits>
 #include <map>
 #include <mutex>
+#include <set>
 #include <shared_mutex>
 #include <unordered_map>
 
@@ -36,6 +37,15 @@ std::vector<bool> NamedRoles(const NsState& n, std::string_view query) {
   return named;
 }
 
+// Whether pseudo-relevance feedback runs: asked for, and the feedback hits a small part of the
+// namespace (at most a quarter). In a namespace of a few episodes they are all of it, so their
+// "relevance model" is just its vocabulary, and with index texts that overlap, the terms it
+// would add are those of whichever turn has the most words of its own.
+bool FeedbackApplies(const NsState& n, const RecallOptions& options) {
+  return options.feedback_terms > 0 &&
+         n.info.size() >= 4 * static_cast<size_t>(options.feedback_episodes);
+}
+
 // The weighted score of every candidate, with its recency.
 void ScoreCandidates(const NsState& n, const RecallOptions& options, std::string_view query,
                      int64_t now, double best_bm25, std::vector<RecalledEpisode>& out) {
@@ -51,20 +61,6 @@ void ScoreCandidates(const NsState& n, const RecallOptions& options, std::string
               options.recency_weight * r.recency + options.importance_weight * i.importance +
               (r.role_named ? options.role_weight : 0.0);
   }
-}
-
-// Each candidate's BM25 plus `weight` × the BM25 of the turns before it (`before`, whose own
-// scores `own` holds), summed in a fixed order so equal inputs give equal scores.
-std::unordered_map<uint64_t, double> WithContext(
-    const std::unordered_map<uint64_t, double>& own,
-    const std::unordered_map<uint64_t, std::vector<uint64_t>>& before, double weight) {
-  std::unordered_map<uint64_t, double> out;
-  for (const auto& [id, turns] : before) {
-    double context = 0.0;
-    for (uint64_t t : turns) context += own.at(t);
-    out[id] = own.at(id) + weight * context;
-  }
-  return out;
 }
 
 }  // namespace
@@ -94,9 +90,29 @@ Result<std::vector<double>> EpisodicStore::State::Cosines(std::string_view ns,
   return out;
 }
 
+Result<std::vector<std::string>> EpisodicStore::State::IndexTermsOf(std::string_view ns,
+                                                                    const NsState& n,
+                                                                    uint64_t id) const {
+  auto found = n.info.find(id);
+  if (found == n.info.end()) return std::vector<std::string>();  // written after this recall began
+  const EpisodeInfo& info = found->second;
+  const std::set<TurnKey>& turns = n.session_turns[info.session];
+  auto it = turns.find({info.timestamp_ms, id});
+  std::vector<std::string> before;
+  for (int i = 0; i < index_text.context_turns && it != turns.begin(); ++i) {
+    --it;
+    ENGRAM_TRY_ASSIGN(const std::optional<Episode> e, ReadEpisode(ns, it->second));
+    if (e) before.insert(before.begin(), e->text);
+  }
+  ENGRAM_TRY_ASSIGN(const std::optional<Episode> e, ReadEpisode(ns, id));
+  if (!e) return std::vector<std::string>();
+  return IndexTerms(index_text, info.timestamp_ms, before, e->text);
+}
+
 Result<retrieval::Bm25Query> EpisodicStore::State::ExpandQuery(
-    std::string_view ns, const retrieval::Bm25Index& index, const retrieval::Bm25Query& q,
-    std::span<const retrieval::RankedItem> top, const RecallOptions& options) const {
+    std::string_view ns, const NsState& n, const retrieval::Bm25Index& index,
+    const retrieval::Bm25Query& q, std::span<const retrieval::RankedItem> top,
+    const RecallOptions& options) const {
   // The relevance model: P(t | R) = sum over feedback hits d of P(d) * tf(t, d) / |d|, with
   // P(d) the hit's share of the feedback hits' scores.
   const size_t hits = std::min(top.size(), static_cast<size_t>(options.feedback_episodes));
@@ -104,15 +120,13 @@ Result<retrieval::Bm25Query> EpisodicStore::State::ExpandQuery(
   for (size_t i = 0; i < hits; ++i) total += std::max(top[i].score, 0.0);
   if (total <= 0.0) return q;
   std::map<std::string, double> model;
-  std::string feedback_text;
+  std::string feedback_text;  // the hits' terms, which Prepare reads back as they are
   for (size_t i = 0; i < hits; ++i) {
-    ENGRAM_TRY_ASSIGN(const std::optional<Episode> e, ReadEpisode(ns, top[i].id));
-    if (!e) continue;
-    const std::vector<std::string> terms = retrieval::Bm25Terms(e->text);
+    ENGRAM_TRY_ASSIGN(const std::vector<std::string> terms, IndexTermsOf(ns, n, top[i].id));
     for (const std::string& t : terms) {
       model[t] += std::max(top[i].score, 0.0) / total / static_cast<double>(terms.size());
+      feedback_text += t + " ";
     }
-    feedback_text += e->text + "\n";
   }
   // The feedback terms' idf, as the query's (terms the index lacks drop out).
   ENGRAM_TRY_ASSIGN(const retrieval::Bm25Query known, index.Prepare(feedback_text, q.stats));
@@ -148,6 +162,32 @@ Result<retrieval::Bm25Query> EpisodicStore::State::ExpandQuery(
   return out;
 }
 
+Result<std::vector<float>> EpisodicStore::State::FeedbackVector(
+    std::string_view ns, std::span<const float> query, std::span<const retrieval::RankedItem> top,
+    const RecallOptions& options) const {
+  std::vector<double> sum(query.begin(), query.end());
+  const size_t hits = std::min(top.size(), static_cast<size_t>(options.feedback_episodes));
+  std::string value;
+  for (size_t i = 0; i < hits; ++i) {
+    const rocksdb::Status st = db->Get({}, cf[kEmbeddings], IdKey(ns, top[i].id), &value);
+    if (st.IsNotFound()) continue;  // written after this recall began
+    if (!st.ok())
+      return FromRocks(st, "reading the embedding of episode " + std::to_string(top[i].id));
+    const std::vector<float> v = DecodeFloats(value);
+    for (size_t d = 0; d < v.size() && d < sum.size(); ++d) {
+      sum[d] += options.dense_feedback_weight * v[d] / static_cast<double>(hits);
+    }
+  }
+  double norm = 0.0;
+  for (double x : sum) norm += x * x;
+  norm = std::sqrt(norm);
+  std::vector<float> out(query.begin(), query.end());
+  if (norm > 0.0) {
+    for (size_t d = 0; d < out.size(); ++d) out[d] = static_cast<float>(sum[d] / norm);
+  }
+  return out;
+}
+
 Status EpisodicStore::State::KeepBest(std::string_view ns, size_t k,
                                       std::vector<RecalledEpisode>& out) const {
   std::sort(out.begin(), out.end(), [](const RecalledEpisode& a, const RecalledEpisode& b) {
@@ -165,22 +205,13 @@ Status EpisodicStore::State::KeepBest(std::string_view ns, size_t k,
 Result<std::vector<RecalledEpisode>> EpisodicStore::State::RecallCandidates(
     std::string_view ns, const NsState& n, std::string_view query,
     std::span<const float> query_vector, const RecallOptions& options, size_t candidates,
-    int64_t now, const std::function<bool(uint64_t)>& allowed, bool filtered) const {
+    const std::function<bool(uint64_t)>& allowed, bool filtered) const {
   std::unordered_map<uint64_t, double> relevance, bm25;
-  const bool context =
-      options.bm25_weight != 0.0 && options.context_weight != 0.0 && options.context_turns > 0;
-  if (options.relevance_weight != 0.0) {
-    const std::function<bool(int64_t)> allow = [&](int64_t id) {
-      return allowed(static_cast<uint64_t>(id));
-    };
-    Result<std::vector<retrieval::VectorHit>> hits =
-        n.index->Search(query_vector, static_cast<int>(candidates), filtered ? &allow : nullptr);
-    if (!hits.ok()) return hits.status();
-    for (const retrieval::VectorHit& h : *hits) relevance[static_cast<uint64_t>(h.id)] = h.score;
-  }
-  // BM25 over the namespace's episodes (rank-bm25's Okapi, as the collections use).
+  // BM25 over the namespace's episodes (rank-bm25's Okapi, as the collections use), first: its
+  // best hits can steer the dense query (dense_feedback_weight).
   const retrieval::Bm25Index index = Bm25(ns);
   retrieval::Bm25Query q;
+  std::vector<float> dense_query(query_vector.begin(), query_vector.end());
   if (options.bm25_weight != 0.0) {
     retrieval::Bm25Stats stats;
     stats.documents = static_cast<int64_t>(n.info.size());
@@ -189,22 +220,27 @@ Result<std::vector<RecalledEpisode>> EpisodicStore::State::RecallCandidates(
     ENGRAM_TRY_ASSIGN(q, index.Prepare(query, stats));
     ENGRAM_TRY_ASSIGN(std::vector<retrieval::RankedItem> top,
                       index.TopN(q, candidates, filtered ? &allowed : nullptr));
-    if (options.feedback_terms > 0 && !top.empty()) {
-      ENGRAM_TRY_ASSIGN(q, ExpandQuery(ns, index, q, top, options));
+    if (FeedbackApplies(n, options) && !top.empty()) {
+      ENGRAM_TRY_ASSIGN(q, ExpandQuery(ns, n, index, q, top, options));
       ENGRAM_TRY_ASSIGN(top, index.TopN(q, candidates, filtered ? &allowed : nullptr));
     }
     for (const retrieval::RankedItem& r : top) bm25[r.id] = r.score;
+    if (options.relevance_weight != 0.0 && options.dense_feedback_weight > 0.0 && !top.empty()) {
+      ENGRAM_TRY_ASSIGN(dense_query, FeedbackVector(ns, query_vector, top, options));
+    }
+  }
+  if (options.relevance_weight != 0.0) {
+    const std::function<bool(int64_t)> allow = [&](int64_t id) {
+      return allowed(static_cast<uint64_t>(id));
+    };
+    Result<std::vector<retrieval::VectorHit>> hits =
+        n.index->Search(dense_query, static_cast<int>(candidates), filtered ? &allow : nullptr);
+    if (!hits.ok()) return hits.status();
+    for (const retrieval::VectorHit& h : *hits) relevance[static_cast<uint64_t>(h.id)] = h.score;
   }
   std::vector<uint64_t> ids;
   for (const auto& [id, v] : relevance) ids.push_back(id);
-  for (const auto& [id, v] : bm25) {
-    ids.push_back(id);
-    if (!context) continue;
-    // The turns after a BM25 hit hold it as context: they may be the answer it led to.
-    for (uint64_t next : n.Neighbours(id, options.context_turns, /*before=*/false, now)) {
-      if (allowed(next)) ids.push_back(next);
-    }
-  }
+  for (const auto& [id, v] : bm25) ids.push_back(id);
   if (options.relevance_weight == 0.0 && options.bm25_weight == 0.0) {
     for (const auto& [id, info] : n.info) {  // recency / importance only: every allowed episode
       if (allowed(id)) ids.push_back(id);
@@ -213,27 +249,16 @@ Result<std::vector<RecalledEpisode>> EpisodicStore::State::RecallCandidates(
   std::sort(ids.begin(), ids.end());
   ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
   std::erase_if(ids, [&](uint64_t id) { return !n.info.count(id); });
-  // Every candidate gets every component: the ones a side did not propose are computed, and
-  // with context, so are the BM25 scores of the turns before each candidate.
-  std::unordered_map<uint64_t, std::vector<uint64_t>> before;
+  // Every candidate gets every component: the ones a side did not propose are computed.
   std::vector<uint64_t> need_cosine, need_bm25;
   for (uint64_t id : ids) {
     if (options.relevance_weight != 0.0 && !relevance.count(id)) need_cosine.push_back(id);
     if (options.bm25_weight != 0.0 && !bm25.count(id)) need_bm25.push_back(id);
-    if (!context) continue;
-    std::vector<uint64_t>& turns = before[id];
-    turns = n.Neighbours(id, options.context_turns, /*before=*/true, now);
-    for (uint64_t t : turns) {
-      if (!bm25.count(t)) need_bm25.push_back(t);
-    }
   }
-  std::sort(need_bm25.begin(), need_bm25.end());
-  need_bm25.erase(std::unique(need_bm25.begin(), need_bm25.end()), need_bm25.end());
-  ENGRAM_TRY_ASSIGN(const std::vector<double> cosines, Cosines(ns, need_cosine, query_vector));
+  ENGRAM_TRY_ASSIGN(const std::vector<double> cosines, Cosines(ns, need_cosine, dense_query));
   for (size_t i = 0; i < need_cosine.size(); ++i) relevance[need_cosine[i]] = cosines[i];
   ENGRAM_TRY_ASSIGN(const std::vector<double> scores, index.Score(q, need_bm25));
   for (size_t i = 0; i < need_bm25.size(); ++i) bm25[need_bm25[i]] = scores[i];
-  if (context) bm25 = WithContext(bm25, before, options.context_weight);
   std::vector<RecalledEpisode> out;
   out.reserve(ids.size());
   for (uint64_t id : ids) {
@@ -293,7 +318,7 @@ Result<std::vector<RecalledEpisode>> EpisodicStore::Recall(std::string_view ns,
   };
   ENGRAM_TRY_ASSIGN(
       std::vector<RecalledEpisode> out,
-      s.RecallCandidates(ns, n, query, query_vector, options, candidates, now, allowed, filtered));
+      s.RecallCandidates(ns, n, query, query_vector, options, candidates, allowed, filtered));
   double best_bm25 = 0.0;
   for (const RecalledEpisode& r : out) best_bm25 = std::max(best_bm25, r.bm25);
   ScoreCandidates(n, options, query, now, best_bm25, out);

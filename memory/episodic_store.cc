@@ -79,24 +79,6 @@ void NsState::Erase(uint64_t id) {
   info.erase(it);
 }
 
-std::vector<uint64_t> NsState::Neighbours(uint64_t id, int n, bool before, int64_t now) const {
-  std::vector<uint64_t> out;
-  auto self = info.find(id);
-  if (self == info.end() || n <= 0) return out;
-  const auto& turns = session_turns[self->second.session];
-  auto it = turns.find({self->second.timestamp_ms, id});
-  while (static_cast<int>(out.size()) < n) {
-    if (before) {
-      if (it == turns.begin()) break;
-      --it;
-    } else if (++it == turns.end()) {
-      break;
-    }
-    if (!Expired(info.at(it->second), now)) out.push_back(it->second);
-  }
-  return out;
-}
-
 void NsState::InvalidateIdf() {
   std::lock_guard lock(idf_mu);
   mean_idf.reset();
@@ -105,15 +87,7 @@ void NsState::InvalidateIdf() {
 }  // namespace internal
 
 std::string EmbeddingText(const Episode& e, bool with_date) {
-  if (!with_date) return e.text;
-  static constexpr const char* kMonths[] = {"January", "February", "March",     "April",
-                                            "May",     "June",     "July",      "August",
-                                            "September", "October", "November", "December"};
-  const std::time_t seconds = static_cast<std::time_t>(e.timestamp_ms / 1000);
-  std::tm t{};
-  gmtime_r(&seconds, &t);
-  return "[" + std::to_string(t.tm_mday) + " " + kMonths[t.tm_mon] + " " +
-         std::to_string(t.tm_year + 1900) + "] " + e.text;
+  return with_date ? "[" + DateText(e.timestamp_ms) + "] " + e.text : e.text;
 }
 
 Result<std::vector<float>> EpisodicStore::State::EmbeddingFor(
@@ -265,6 +239,7 @@ Status EpisodicStore::State::Initialise(std::string_view embedder_name) {
   batch.Put(cf[kMeta], "embedder",
             JsonText(json{{"name", std::string(embedder_name)}, {"dim", dim}}));
   batch.Put(cf[kMeta], "store_id", store_id);
+  PutIndexText(batch);
   rocksdb::WriteOptions w;
   w.sync = true;
   return FromRocks(db->Write(w, &batch), "initialising '" + path + "'");
@@ -290,6 +265,60 @@ Status EpisodicStore::State::CheckEmbedder(std::string_view embedder_name) const
                                       std::to_string(dim) + ")");
   }
   return Status::OK();
+}
+
+void EpisodicStore::State::PutIndexText(rocksdb::WriteBatch& batch) {
+  batch.Put(cf[kMeta], "index_text",
+            JsonText(json{{"context_turns", index_text.context_turns}, {"date", index_text.date}}));
+}
+
+Status EpisodicStore::State::ReadIndexText() {
+  std::string value;
+  const rocksdb::Status s = db->Get({}, cf[kMeta], "index_text", &value);
+  const json j = s.ok() ? json::parse(value, nullptr, false) : json();
+  if (!j.is_object() || !j.contains("context_turns") || !j["context_turns"].is_number_integer() ||
+      !j.contains("date") || !j["date"].is_boolean() || j["context_turns"].get<int>() < 0 ||
+      j["context_turns"].get<int>() > kMaxContextTurns) {
+    return Damaged(path, "its index_text record is missing or unreadable");
+  }
+  index_text = {.context_turns = j["context_turns"].get<int>(), .date = j["date"].get<bool>()};
+  return Status::OK();
+}
+
+Status EpisodicStore::State::RebuildBm25(std::string_view ns, NsState& n) {
+  {  // First the old postings go, in a write of their own: Apply reads what is stored.
+    rocksdb::WriteBatch batch;
+    batch.DeleteRange(cf[kPostings], NsPrefix(ns), NsEnd(ns));
+    batch.DeleteRange(cf[kTerms], NsPrefix(ns), NsEnd(ns));
+    if (Status st = FromRocks(db->Write(WriteOpts(), &batch), "re-indexing"); !st.ok()) return st;
+  }
+  std::map<std::string, SessionEdit> edits;
+  for (size_t i = 0; i < n.sessions.size(); ++i) {
+    edits[n.sessions[i]].added = n.session_turns[i];
+  }
+  NsState empty;  // the turns are all new to the rebuilt index
+  empty.total_terms = 0;
+  retrieval::Bm25Changes changes;
+  ENGRAM_TRY_ASSIGN(const uint64_t total_terms, ReindexSessions(ns, empty, edits, {}, {}, changes));
+  rocksdb::WriteBatch batch;
+  if (Status st = Bm25(ns).Apply(changes, batch); !st.ok()) return st;
+  PutNsMeta(batch, ns, n.info.size(), total_terms, n.generation);
+  if (Status st = FromRocks(db->Write(WriteOpts(), &batch), "re-indexing"); !st.ok()) return st;
+  n.total_terms = total_terms;
+  n.InvalidateIdf();
+  return Status::OK();
+}
+
+Status EpisodicStore::State::Upgrade() {
+  for (auto& [ns, n] : namespaces) {
+    if (Status st = RebuildBm25(ns, *n); !st.ok()) return st;
+  }
+  rocksdb::WriteBatch batch;
+  PutIndexText(batch);
+  batch.Put(cf[kMeta], "format", std::string(kFormat));  // last: a crash before it redoes it all
+  rocksdb::WriteOptions w;
+  w.sync = true;
+  return FromRocks(db->Write(w, &batch), "upgrading '" + path + "'");
 }
 
 Status EpisodicStore::State::LoadAll() {
@@ -362,6 +391,11 @@ Result<std::unique_ptr<EpisodicStore>> EpisodicStore::Open(const std::string& pa
   if (dim <= 0) {
     return Status::InvalidArgument("memory: StoreOptions needs an embedder or a positive dim");
   }
+  if (options.index_context_turns < 0 || options.index_context_turns > kMaxContextTurns) {
+    return Status::InvalidArgument("memory: StoreOptions::index_context_turns is " +
+                                   std::to_string(options.index_context_turns) +
+                                   "; it must be in [0, " + std::to_string(kMaxContextTurns) + "]");
+  }
   if (options.embedder != nullptr && options.dim != 0 && options.dim != dim) {
     return Status::InvalidArgument("memory: StoreOptions::dim " + std::to_string(options.dim) +
                                    " disagrees with the embedder's " + std::to_string(dim));
@@ -392,6 +426,7 @@ Result<std::unique_ptr<EpisodicStore>> EpisodicStore::Open(const std::string& pa
   state->path = path;
   state->options = options;
   state->dim = dim;
+  state->index_text = {.context_turns = options.index_context_turns, .date = options.index_date};
   if (Status st = state->OpenDatabase(db_path); !st.ok()) return st;
   const std::string embedder_name =
       options.embedder != nullptr ? std::string(options.embedder->Name()) : std::string();
@@ -399,7 +434,16 @@ Result<std::unique_ptr<EpisodicStore>> EpisodicStore::Open(const std::string& pa
     if (Status st = state->Initialise(embedder_name); !st.ok()) return st;
   } else {
     if (Status st = state->CheckEmbedder(embedder_name); !st.ok()) return st;
+    const bool upgrade = format == kUpgradableFormat;
+    if (!upgrade) {
+      if (Status st = state->ReadIndexText(); !st.ok()) return st;
+    }
     if (Status st = state->LoadAll(); !st.ok()) return st;
+    if (upgrade) {
+      spdlog::info("memory: upgrading '{}' from {} to {} (re-indexing BM25)", path, format,
+                   kFormat);
+      if (Status st = state->Upgrade(); !st.ok()) return st;
+    }
   }
   auto store = std::unique_ptr<EpisodicStore>(new EpisodicStore(std::move(state)));
   if (Status st = store->Flush(); !st.ok()) return st;
@@ -572,6 +616,8 @@ Result<StoreStats> EpisodicStore::Stats(std::string_view ns) const {
       }
     }
   }
+  st.index_context_turns = s.index_text.context_turns;
+  st.index_date = s.index_text.date;
   std::error_code ec;
   for (fs::recursive_directory_iterator it(s.path, ec), end; !ec && it != end; it.increment(ec)) {
     if (it->is_regular_file(ec)) st.disk_bytes += it->file_size(ec);

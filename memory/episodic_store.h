@@ -22,8 +22,8 @@
 // + role_weight       · [the query names the episode's role]
 // over the union of the top candidates by vector similarity and by BM25 (a component whose
 // weight is 0 adds no candidates); every candidate gets every component exactly. BM25 there is
-// the query's expanded by pseudo-relevance feedback, and each turn's includes part of its
-// previous turns' (conversational context); the embedding is of the episode's text
+// over each episode's index text (its session date and the turns before it, StoreOptions) for
+// the query expanded by pseudo-relevance feedback; the embedding is of the episode's text
 // (EmbeddingText). RecallOptions documents each.
 //
 // Ids are per namespace: each namespace counts its own ids from 1 (a counter that survives
@@ -49,18 +49,22 @@
 // writers; writes are serialised internally.
 //
 // Storage (RocksDB column families; keys start with "<namespace>\0"):
-//   default     "format" ("engram-memory 3"), "embedder", "store_id" (32 random hex digits),
+//   default     "format" ("engram-memory 4"), "embedder", "store_id" (32 random hex digits),
+//               "index_text" (the index text's context turns and date, JSON),
 //               "next_id/<ns>" (the namespace's id counter, big-endian u64),
 //               "ns/<ns>" (per-namespace statistics and write generation, JSON)
 //   episodes    <ns>\0<id>                      -> the episode (JSON, without its embedding)
 //   sessions    <ns>\0<session>\0<time><id>     -> "" (session/time index)
 //   embeddings  <ns>\0<id>                      -> float32 × dim
 //   versions    <ns>\0<id><version>             -> an earlier version (JSON)
-//   postings    <ns>\0<term>\0<first id>        -> a segment of up to 128 postings (BM25)
+//   postings    <ns>\0<term>\0<first id>        -> a segment of up to 128 postings (BM25 of
+//                                                  each episode's index text, StoreOptions)
 //   terms       <ns>\0<term>                    -> document frequency
 // (postings and terms are one retrieval::Bm25Index per namespace) and index/<ns>.vindex
-// (retrieval/vector_index.h; its sequence is the seal described above). A store of another
-// format version is refused (kNotSupported, naming both versions); nothing migrates it.
+// (retrieval/vector_index.h; its sequence is the seal described above). Open upgrades a store of
+// format "engram-memory 3" (BM25 over each turn's text alone) in place, re-indexing BM25 with
+// the index text StoreOptions gives; another format version is refused (kNotSupported, naming
+// both versions).
 // docs/formats/episodic_store.md has the details.
 #pragma once
 
@@ -94,7 +98,7 @@ inline constexpr int kMaxRecallCandidates = 100000;
 inline constexpr size_t kMaxListLimit = 10000;
 // Recall weights: finite, in [0, kMaxRecallWeight].
 inline constexpr double kMaxRecallWeight = 1e6;
-// RecallOptions::context_turns: at most this many.
+// StoreOptions::index_context_turns: at most this many.
 inline constexpr int kMaxContextTurns = 16;
 // RecallOptions::feedback_terms and ::feedback_episodes: at most this many.
 inline constexpr int kMaxFeedbackTerms = 100;
@@ -134,6 +138,15 @@ struct StoreOptions {
   // held-out gain beside the default recall (0.726 dated against 0.730 plain,
   // docs/benchmarks.md), and without it a store's vectors are the embedder's of the text.
   bool embed_date = false;
+  // What BM25 indexes for an episode: its UTC date ("8 May 2023", when index_date), the texts of
+  // up to `index_context_turns` turns before it in its session (by time, then id) and its own
+  // text, so a reply ("yes, it was so inspiring!") is found by the words of what it answers.
+  // A write re-indexes the turns whose context it changes (forgetting a turn removes its words
+  // from the next turns' index texts). Fixed when a store is created: an existing store keeps
+  // its own (Stats reports them). Defaults: what `engram eval memory --cross-validate` chose on
+  // LoCoMo (docs/benchmarks.md). Checked: index_context_turns in [0, kMaxContextTurns].
+  int index_context_turns = 2;
+  bool index_date = true;
 };
 
 // What the store's embedder embeds for episode `e`: "[8 May 2023] <text>" with the UTC date of
@@ -142,8 +155,9 @@ struct StoreOptions {
 std::string EmbeddingText(const Episode& e, bool with_date = true);
 
 // The defaults are what `engram eval memory --cross-validate` chooses on LoCoMo (each of the
-// five leave-one-conversation-out folds chose them too): evidence recall@10 held out 0.730
-// against 0.641 for the earlier defaults (bm25 0.5, recency 0.05, no context or feedback);
+// five leave-one-conversation-out folds chose them too): evidence recall@10 held out 0.777,
+// with the default index text, against 0.641 for the earlier defaults (bm25 0.5, recency 0.05,
+// no feedback, BM25 over the text alone);
 // docs/benchmarks.md has the ablation. LoCoMo asks about old events; conversations that ask
 // about recent things want some recency (recency_weight 0.05-0.1).
 // Checked by Recall: k in [1, kMaxRecallK]; weights finite in [0, kMaxRecallWeight];
@@ -163,24 +177,21 @@ struct RecallOptions {
   int64_t to_ms = std::numeric_limits<int64_t>::max();  // inclusive
   std::map<std::string, std::string> metadata;          // each key must have this value
   int candidates = 0;  // per component before scoring; 0: max(4k, 50)
-  // Conversational context for BM25: a turn often answers what the turns before it said ("yes,
-  // it was so inspiring!" after "did you go to the support group?"). With context_weight > 0 a
-  // candidate's BM25 component is its own BM25 plus context_weight × the BM25 of each of the
-  // `context_turns` live turns before it in its session (by time, then id), and the turns
-  // after each BM25 candidate become candidates too. Forgotten and expired turns give no
-  // context. Checked: context_weight finite in [0, kMaxRecallWeight], context_turns in
-  // [0, kMaxContextTurns].
-  double context_weight = 0.5;
-  int context_turns = 2;
   // Pseudo-relevance feedback for BM25 (RM3): the `feedback_terms` terms that best mark the
   // best `feedback_episodes` BM25 hits (each term's share of those hits, weighted by their
   // scores, times its idf) join the query, together weighing feedback_weight × the query's own
   // terms; BM25 is then the expanded query's. 0 terms: off. Checked: feedback_terms in
   // [0, kMaxFeedbackTerms], feedback_episodes in [1, kMaxFeedbackTerms], feedback_weight finite
-  // in [0, kMaxRecallWeight].
+  // in [0, kMaxRecallWeight]. It runs only in a namespace of at least 4 × feedback_episodes
+  // live episodes (in fewer, the feedback hits would be most of the namespace).
   int feedback_terms = 25;
   int feedback_episodes = 5;
-  double feedback_weight = 0.6;
+  double feedback_weight = 1.0;
+  // Pseudo-relevance feedback for the embedding (Rocchio): the query vector plus
+  // dense_feedback_weight × the mean embedding of the best `feedback_episodes` BM25 hits,
+  // normalised, is what relevance is the cosine with. 0: off. Checked: finite in
+  // [0, kMaxRecallWeight].
+  double dense_feedback_weight = 0.0;
   // Added to the score of an episode whose role the query names ("what did Caroline say about
   // ..." and role "Caroline"; every word of the role among the query's words, case-folded).
   // Checked: finite in [0, kMaxRecallWeight].
@@ -194,7 +205,6 @@ struct RecalledEpisode {
   double score = 0.0;
   double relevance = 0.0, bm25 = 0.0, recency = 0.0;  // components before weighting
   bool role_named = false;  // the query names the episode's role (RecallOptions::role_weight)
-  // (bm25 includes the conversational context, RecallOptions::context_weight)
 };
 
 // Checked by ListSession: limit in [1, kMaxListLimit]; from_ms / to_ms as in RecallOptions.
@@ -233,6 +243,8 @@ struct StoreStats {
   uint64_t namespaces = 0, episodes = 0;  // Stats(ns): 1 / that namespace's episodes
   uint64_t index_vectors = 0;             // vectors in the vector index(es)
   uint64_t disk_bytes = 0;                // database files and index files (whole store)
+  int index_context_turns = 0;            // the store's index text (StoreOptions)
+  bool index_date = false;
 };
 
 class EpisodicStore {

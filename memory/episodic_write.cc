@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 #include <shared_mutex>
+#include <unordered_map>
 
 #include "common/json_write.h"
 #include "common/key_encoding.h"
@@ -34,11 +35,8 @@ void EpisodicStore::State::PutNsMeta(rocksdb::WriteBatch& batch, std::string_vie
   batch.Put(cf[kMeta], NsMetaKey(ns), JsonText(j));
 }
 
-uint64_t EpisodicStore::State::RemoveEpisode(rocksdb::WriteBatch& batch, std::string_view ns,
-                                             const Episode& e, retrieval::Bm25Changes& changes,
-                                             bool with_history) {
-  const std::vector<std::string> terms = retrieval::Bm25Terms(e.text);
-  changes.Remove(e.id, terms);
+void EpisodicStore::State::RemoveRecords(rocksdb::WriteBatch& batch, std::string_view ns,
+                                         const Episode& e, bool with_history) {
   batch.Delete(cf[kEpisodes], IdKey(ns, e.id));
   batch.Delete(cf[kEmbeddings], IdKey(ns, e.id));
   batch.Delete(cf[kSessions], SessionKey(ns, e.session, e.timestamp_ms, e.id));
@@ -48,7 +46,34 @@ uint64_t EpisodicStore::State::RemoveEpisode(rocksdb::WriteBatch& batch, std::st
     end += '\xff';
     batch.DeleteRange(cf[kVersions], IdKey(ns, e.id), end);
   }
-  return terms.size();
+}
+
+Result<uint64_t> EpisodicStore::State::ReindexSessions(
+    std::string_view ns, const NsState& n, const std::map<std::string, SessionEdit>& edits,
+    const std::unordered_map<uint64_t, std::string>& old_texts,
+    const std::unordered_map<uint64_t, std::string>& new_texts,
+    retrieval::Bm25Changes& changes) const {
+  std::unordered_map<uint64_t, std::string> stored;  // read once
+  const TextOf text = [&](uint64_t id, bool after) -> Result<std::string> {
+    const auto& given = after ? new_texts : old_texts;
+    if (auto it = given.find(id); it != given.end()) return it->second;
+    if (auto it = stored.find(id); it != stored.end()) return it->second;
+    ENGRAM_TRY_ASSIGN(const std::optional<Episode> e, ReadEpisode(ns, id));
+    if (!e)
+      return Status::Corruption("memory: episode " + std::to_string(id) + " of '" +
+                                std::string(ns) + "' is in a session but not stored");
+    return stored[id] = e->text;
+  };
+  int64_t total = static_cast<int64_t>(n.total_terms);
+  static const std::set<TurnKey> kNone;
+  for (const auto& [session, edit] : edits) {
+    auto it = n.session_index.find(session);
+    const std::set<TurnKey>& turns =
+        it == n.session_index.end() ? kNone : n.session_turns[it->second];
+    ENGRAM_TRY_ASSIGN(const int64_t delta, Reindex(index_text, turns, edit, text, changes));
+    total += delta;
+  }
+  return static_cast<uint64_t>(std::max<int64_t>(total, 0));
 }
 
 Result<std::vector<float>> EpisodicStore::State::EmbedAll(std::span<const Episode> episodes,
@@ -101,8 +126,8 @@ Result<std::vector<uint64_t>> EpisodicStore::AppendBatch(std::string_view ns,
   NsState& n = existing != nullptr ? *existing : *created;
 
   rocksdb::WriteBatch batch;
-  retrieval::Bm25Changes changes;
-  uint64_t terms = 0;
+  std::map<std::string, SessionEdit> edits;
+  std::unordered_map<uint64_t, std::string> texts;
   std::vector<Episode> stored;
   std::vector<int64_t> ids;
   const uint64_t first_id = s.NextId(ns);
@@ -112,9 +137,8 @@ Result<std::vector<uint64_t>> EpisodicStore::AppendBatch(std::string_view ns,
     e.version = 1;
     if (e.timestamp_ms == 0) e.timestamp_ms = now;
     e.embedding.clear();
-    const std::vector<std::string> episode_terms = retrieval::Bm25Terms(e.text);
-    changes.Add(e.id, episode_terms);
-    terms += episode_terms.size();
+    edits[e.session].added.insert({e.timestamp_ms, e.id});
+    texts[e.id] = e.text;
     batch.Put(s.cf[kEpisodes], IdKey(ns, e.id), EncodeEpisode(e));
     batch.Put(
         s.cf[kEmbeddings], IdKey(ns, e.id),
@@ -124,16 +148,19 @@ Result<std::vector<uint64_t>> EpisodicStore::AppendBatch(std::string_view ns,
     ids.push_back(static_cast<int64_t>(e.id));
     stored.push_back(std::move(e));
   }
+  retrieval::Bm25Changes changes;
+  ENGRAM_TRY_ASSIGN(const uint64_t total_terms,
+                    s.ReindexSessions(ns, n, edits, {}, texts, changes));
   if (Status st = s.Bm25(ns).Apply(changes, batch); !st.ok()) return st;
   const uint64_t next_id = first_id + episodes.size();
   batch.Put(s.cf[kMeta], NextIdKey(ns), BigEndian64(next_id));
-  s.PutNsMeta(batch, ns, n.info.size() + episodes.size(), n.total_terms + terms, n.generation + 1);
+  s.PutNsMeta(batch, ns, n.info.size() + episodes.size(), total_terms, n.generation + 1);
   if (Status st = FromRocks(s.db->Write(s.WriteOpts(), &batch), "appending"); !st.ok()) return st;
   s.next_ids[std::string(ns)] = next_id;
   std::unique_lock lock(s.mu);
   if (created) s.namespaces[std::string(ns)] = std::move(created);
   NsState& live = *s.Find(ns);
-  live.total_terms += terms;
+  live.total_terms = total_terms;
   live.generation += 1;
   for (const Episode& e : stored) live.Insert(e.id, e);
   live.InvalidateIdf();
@@ -165,12 +192,11 @@ Result<uint32_t> EpisodicStore::Update(std::string_view ns, uint64_t id,
   retrieval::Bm25Changes term_changes;
   uint64_t total_terms = n.total_terms;
   if (changes.text) {
-    const std::vector<std::string> removed = retrieval::Bm25Terms(e.text);
-    const std::vector<std::string> added = retrieval::Bm25Terms(*changes.text);
-    term_changes.Remove(id, removed);
-    term_changes.Add(id, added);
+    std::map<std::string, SessionEdit> edits;
+    edits[e.session].retexted.insert({e.timestamp_ms, id});
+    ENGRAM_TRY_ASSIGN(total_terms, s.ReindexSessions(ns, n, edits, {{id, e.text}},
+                                                     {{id, *changes.text}}, term_changes));
     e.text = *changes.text;
-    total_terms = total_terms - std::min<uint64_t>(total_terms, removed.size()) + added.size();
   }
   if (changes.role) e.role = *changes.role;
   if (changes.importance) e.importance = *changes.importance;
@@ -224,14 +250,17 @@ Result<uint64_t> EpisodicStore::State::RemoveEpisodes(std::string_view ns,
   }
   if (found.empty()) return uint64_t{0};
   rocksdb::WriteBatch batch;
-  retrieval::Bm25Changes changes;
-  uint64_t total_terms = n->total_terms;
+  std::map<std::string, SessionEdit> edits;
+  std::unordered_map<uint64_t, std::string> texts;
   std::vector<int64_t> keys;
   for (const Episode& e : found) {
-    const uint64_t terms = RemoveEpisode(batch, ns, e, changes, /*with_history=*/true);
-    total_terms -= std::min(total_terms, terms);
+    RemoveRecords(batch, ns, e, /*with_history=*/true);
+    edits[e.session].removed.insert({e.timestamp_ms, e.id});
+    texts[e.id] = e.text;
     keys.push_back(static_cast<int64_t>(e.id));
   }
+  retrieval::Bm25Changes changes;
+  ENGRAM_TRY_ASSIGN(const uint64_t total_terms, ReindexSessions(ns, *n, edits, texts, {}, changes));
   if (Status st = Bm25(ns).Apply(changes, batch); !st.ok()) return st;
   PutNsMeta(batch, ns, n->info.size() - found.size(), total_terms, n->generation + 1);
   if (Status st = FromRocks(db->Write(WriteOpts(), &batch), "forgetting"); !st.ok()) return st;
@@ -354,20 +383,23 @@ Result<uint64_t> EpisodicStore::Consolidate(std::string_view ns, std::string_vie
   if (n == nullptr) return uint64_t{0};
   summary.id = s.NextId(ns);
   rocksdb::WriteBatch batch;
-  retrieval::Bm25Changes changes;
-  uint64_t total_terms = n->total_terms;
+  std::map<std::string, SessionEdit> edits;
+  std::unordered_map<uint64_t, std::string> old_texts;
   std::vector<int64_t> removed;
   for (const Episode& e : episodes) {
     if (!n->info.count(e.id)) continue;  // forgotten meanwhile
     // The source's last version joins its history, so History(source) still shows it.
     batch.Put(s.cf[kVersions], VersionKey(ns, e.id, e.version), EncodeEpisode(e));
-    const uint64_t terms = s.RemoveEpisode(batch, ns, e, changes, /*with_history=*/false);
-    total_terms -= std::min(total_terms, terms);
+    s.RemoveRecords(batch, ns, e, /*with_history=*/false);
+    edits[e.session].removed.insert({e.timestamp_ms, e.id});
+    old_texts[e.id] = e.text;
     removed.push_back(static_cast<int64_t>(e.id));
   }
-  const std::vector<std::string> terms = retrieval::Bm25Terms(summary.text);
-  changes.Add(summary.id, terms);
-  total_terms += terms.size();
+  edits[summary.session].added.insert({summary.timestamp_ms, summary.id});
+  retrieval::Bm25Changes changes;
+  ENGRAM_TRY_ASSIGN(
+      const uint64_t total_terms,
+      s.ReindexSessions(ns, *n, edits, old_texts, {{summary.id, summary.text}}, changes));
   if (Status st = s.Bm25(ns).Apply(changes, batch); !st.ok()) return st;
   batch.Put(s.cf[kEpisodes], IdKey(ns, summary.id), EncodeEpisode(summary));
   batch.Put(s.cf[kEmbeddings], IdKey(ns, summary.id), EncodeFloats(*embedding));

@@ -151,13 +151,14 @@ Status CheckChanges(const EpisodeChanges& c) {
 
 Status CheckRecallOptions(const RecallOptions& o) {
   if (Status s = CheckCount("recall k", o.k, 1, kMaxRecallK); !s.ok()) return s;
-  const std::pair<const char*, double> weights[] = {{"relevance_weight", o.relevance_weight},
-                                                    {"bm25_weight", o.bm25_weight},
-                                                    {"recency_weight", o.recency_weight},
-                                                    {"importance_weight", o.importance_weight},
-                                                    {"context_weight", o.context_weight},
-                                                    {"feedback_weight", o.feedback_weight},
-                                                    {"role_weight", o.role_weight}};
+  const std::pair<const char*, double> weights[] = {
+      {"relevance_weight", o.relevance_weight},
+      {"bm25_weight", o.bm25_weight},
+      {"recency_weight", o.recency_weight},
+      {"importance_weight", o.importance_weight},
+      {"feedback_weight", o.feedback_weight},
+      {"dense_feedback_weight", o.dense_feedback_weight},
+      {"role_weight", o.role_weight}};
   for (const auto& [field, value] : weights) {
     if (Status s = CheckNumber(field, value, 0.0, kMaxRecallWeight, false); !s.ok()) return s;
   }
@@ -167,10 +168,6 @@ Status CheckRecallOptions(const RecallOptions& o) {
   }
   if (Status s = CheckTime("now_ms", o.now_ms, /*zero_ok=*/true); !s.ok()) return s;
   if (Status s = CheckRange("recall", o.from_ms, o.to_ms); !s.ok()) return s;
-  if (Status s = CheckCount("recall context_turns", o.context_turns, 0, kMaxContextTurns);
-      !s.ok()) {
-    return s;
-  }
   if (Status s = CheckCount("recall feedback_terms", o.feedback_terms, 0, kMaxFeedbackTerms);
       !s.ok()) {
     return s;

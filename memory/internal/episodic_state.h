@@ -23,6 +23,7 @@
 #include "common/result.h"
 #include "common/status.h"
 #include "memory/episodic_store.h"
+#include "memory/internal/index_text.h"
 #include "memory/internal/layout.h"
 #include "retrieval/bm25.h"
 #include "retrieval/bm25_index.h"
@@ -63,8 +64,8 @@ struct NsState {
   // Each role's BM25 terms (its words as a query names them), indexed by EpisodeInfo::role.
   std::vector<std::vector<std::string>> roles;
   std::unordered_map<std::string, uint32_t> role_index;
-  // Each session's live episodes in order, (time, id), indexed like `sessions`: the turns
-  // around an episode, which recall reads as its conversational context.
+  // Each session's live episodes in order, (time, id), indexed like `sessions`: what an
+  // episode's index text reads the turns before it from (memory/internal/index_text.h).
   std::vector<std::set<std::pair<int64_t, uint64_t>>> session_turns;
   uint64_t with_ttl = 0;  // live episodes that have an expiry
   mutable std::mutex idf_mu;
@@ -75,9 +76,6 @@ struct NsState {
   void Insert(uint64_t id, const Episode& e);
   void Erase(uint64_t id);
   void InvalidateIdf();
-  // Up to `n` episodes of live episode `id`'s session just before it (nearest first) or just
-  // after it, skipping those expired at `now`.
-  std::vector<uint64_t> Neighbours(uint64_t id, int n, bool before, int64_t now) const;
 };
 
 }  // namespace internal
@@ -88,6 +86,7 @@ struct EpisodicStore::State : retrieval::RocksDatabase {
   StoreOptions options;
   int dim = 0;
   retrieval::Bm25Params bm25;
+  internal::IndexTextOptions index_text;  // the "index_text" record
 
   std::mutex write_mu;           // one writer at a time
   mutable std::shared_mutex mu;  // the maps below and every NsState
@@ -131,6 +130,11 @@ struct EpisodicStore::State : retrieval::RocksDatabase {
   Status Initialise(std::string_view embedder_name);
   Status CheckEmbedder(std::string_view embedder_name) const;
   Status LoadAll();
+  // The "index_text" record: written at creation and by the upgrade, read into index_text.
+  void PutIndexText(rocksdb::WriteBatch& batch);
+  Status ReadIndexText();
+  // Format 3 to 4: every namespace's BM25 re-indexed with index_text, then the records.
+  Status Upgrade();
   // Loads a namespace's index, rebuilding it from the stored embeddings when it is missing,
   // damaged or behind the namespace's generation.
   Status LoadNamespace(const std::string& ns, uint64_t generation, uint64_t total_terms);
@@ -150,36 +154,55 @@ struct EpisodicStore::State : retrieval::RocksDatabase {
   // The namespace's meta record after this write: episode count, term total, generation.
   void PutNsMeta(rocksdb::WriteBatch& batch, std::string_view ns, uint64_t episodes,
                  uint64_t total_terms, uint64_t generation);
-  // Everything that removes episode `e` of `ns` (not its history unless `with_history`);
-  // its postings go to `changes`. Returns the episode's term count.
-  uint64_t RemoveEpisode(rocksdb::WriteBatch& batch, std::string_view ns, const Episode& e,
-                         retrieval::Bm25Changes& changes, bool with_history);
+  // The records of episode `e` of `ns` (not its history unless `with_history`) deleted into
+  // `batch`; its BM25 postings are ReindexSessions' to remove.
+  void RemoveRecords(rocksdb::WriteBatch& batch, std::string_view ns, const Episode& e,
+                     bool with_history);
   // Removes `ids` of `ns` with their history in one write. Ids that are not live episodes of
   // `ns`: kNotFound naming all of them and nothing changes, or skipped when `skip_missing`.
   // Returns how many were removed.
   Result<uint64_t> RemoveEpisodes(std::string_view ns, std::span<const uint64_t> ids,
                                   bool skip_missing);
 
+  // The BM25 re-indexing of `edits` (by session name) in namespace `ns` as `n` holds it before
+  // the write, into `changes`; returns the namespace's total term count after it. Texts are
+  // `old_texts` / `new_texts` for the episodes the write removes, rewrites or adds, else read.
+  Result<uint64_t> ReindexSessions(std::string_view ns, const internal::NsState& n,
+                                   const std::map<std::string, internal::SessionEdit>& edits,
+                                   const std::unordered_map<uint64_t, std::string>& old_texts,
+                                   const std::unordered_map<uint64_t, std::string>& new_texts,
+                                   retrieval::Bm25Changes& changes) const;
+  // Drops namespace `ns`'s BM25 index and indexes every episode again with `index_text` (the
+  // upgrade from format 3); writes the new term count into its meta record.
+  Status RebuildBm25(std::string_view ns, internal::NsState& n);
+
   // Recall (episodic_recall.cc).
+  // The BM25 terms episode `id` is indexed with (its index text).
+  Result<std::vector<std::string>> IndexTermsOf(std::string_view ns, const internal::NsState& n,
+                                                uint64_t id) const;
   Result<double> MeanIdf(std::string_view ns, const internal::NsState& n) const;
   // The cosine of each of `ids` with a normalised query.
   Result<std::vector<double>> Cosines(std::string_view ns, std::span<const uint64_t> ids,
                                       std::span<const float> query) const;
   // The candidates of a recall (the best `candidates` by vector and by BM25 among the episodes
   // `allowed` admits, or every allowed episode when both weights are 0) with their relevance
-  // and BM25 components (BM25 with the turns before each as context, when asked), by id.
-  // `now`: the time expiry is judged at. `filtered`: whether `allowed` can refuse a live
-  // episode.
+  // and BM25 components, by id. `filtered`: whether `allowed` can refuse a live episode.
   Result<std::vector<RecalledEpisode>> RecallCandidates(
       std::string_view ns, const internal::NsState& n, std::string_view query,
       std::span<const float> query_vector, const RecallOptions& options, size_t candidates,
-      int64_t now, const std::function<bool(uint64_t)>& allowed, bool filtered) const;
+      const std::function<bool(uint64_t)>& allowed, bool filtered) const;
   // `q` expanded with pseudo-relevance feedback from its best BM25 hits `top`
   // (RecallOptions::feedback_terms).
-  Result<retrieval::Bm25Query> ExpandQuery(std::string_view ns, const retrieval::Bm25Index& index,
+  Result<retrieval::Bm25Query> ExpandQuery(std::string_view ns, const internal::NsState& n,
+                                           const retrieval::Bm25Index& index,
                                            const retrieval::Bm25Query& q,
                                            std::span<const retrieval::RankedItem> top,
                                            const RecallOptions& options) const;
+  // The query vector moved toward the embeddings of the best BM25 hits `top`
+  // (RecallOptions::dense_feedback_weight), normalised.
+  Result<std::vector<float>> FeedbackVector(std::string_view ns, std::span<const float> query,
+                                            std::span<const retrieval::RankedItem> top,
+                                            const RecallOptions& options) const;
   // Sorts scored candidates best first (ties by id), keeps k and reads their episodes.
   Status KeepBest(std::string_view ns, size_t k, std::vector<RecalledEpisode>& out) const;
 };

@@ -111,7 +111,7 @@ Status CheckFormat(const std::string& path, std::string_view format) {
                                    "' holds a database that is not an engram memory store; use "
                                    "an empty or new directory");
   }
-  if (format != kFormat) {
+  if (format != kFormat && format != kUpgradableFormat) {
     return retrieval::RefuseFormat("memory store", path, format, kFormat,
                                    "export it with the older engram or start a new store");
   }

@@ -16,9 +16,12 @@
 
 namespace engram::memory::internal {
 
-// 3: BM25 postings in retrieval::Bm25Index segments (2 had a key per posting, 1 one id counter
-// for every namespace). Other versions are refused, not migrated.
-inline constexpr std::string_view kFormat = "engram-memory 3";
+// 4: BM25 indexes each episode's index text (memory/internal/index_text.h), described by the
+// "index_text" record. 3 (BM25 over the text alone, postings in retrieval::Bm25Index segments)
+// is upgraded in place by Open; older versions (2 had a key per posting, 1 one id counter for
+// every namespace) are refused, not migrated.
+inline constexpr std::string_view kFormat = "engram-memory 4";
+inline constexpr std::string_view kUpgradableFormat = "engram-memory 3";
 
 // kCorruption "memory store '<path>' is damaged (<what>); restore it from a checkpoint or
 // backup": the one message for a store whose files are damaged (never "not a store").
@@ -48,9 +51,9 @@ Result<std::string> ReadFormat(const std::string& path, const std::filesystem::p
 // else is judged by its format marker. Read-only; a database RocksDB cannot read is Damaged.
 Result<bool> UnfinishedCreation(const std::string& path, const std::filesystem::path& db_path);
 
-// "" is not a store (kInvalidArgument); kFormat passes; anything else is kNotSupported "memory
-// store '<path>' has format '<found>'; this engram reads 'engram-memory 3': export it with the
-// older engram or start a new store".
+// "" is not a store (kInvalidArgument); kFormat and kUpgradableFormat pass; anything else is
+// kNotSupported "memory store '<path>' has format '<found>'; this engram reads 'engram-memory 4':
+// export it with the older engram or start a new store".
 Status CheckFormat(const std::string& path, std::string_view format);
 
 rocksdb::DBOptions DatabaseOptions();

@@ -1,7 +1,7 @@
-// EpisodicStore recall beyond the plain combined score: conversational context (the turns before
-// a candidate lend it their BM25), pseudo-relevance feedback for BM25, and the dated text the
-// store embeds. Embeddings are the deterministic test vectors (tests/memory/test_vectors.h);
-// `engram eval memory` measures what these do on LoCoMo.
+// EpisodicStore recall beyond the plain combined score: pseudo-relevance feedback for BM25 and
+// the dated text the store embeds (episodic_index_text_test.cc covers the index text). Embeddings
+// are the deterministic test vectors (tests/memory/test_vectors.h); `engram eval memory` measures
+// what these do on LoCoMo.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -21,10 +21,9 @@ using testing::VectorFor;
 constexpr int64_t kDay = 24LL * 3600 * 1000;
 constexpr int64_t kMay8th2023 = 1683504000000;  // 2023-05-08T00:00:00Z
 
-// Recall without conversational context or feedback; each test turns on what it checks.
+// Recall without feedback; each test turns on what it checks.
 RecallOptions Plain() {
   RecallOptions o;
-  o.context_weight = 0;
   o.feedback_terms = 0;
   return o;
 }
@@ -38,6 +37,9 @@ class EpisodicRecallTest : public ::testing::Test {
     fs::remove_all(dir_);
     StoreOptions options;
     options.embedder = &embedder_;
+    // BM25 over each turn's text alone, so that feedback's arithmetic is exact.
+    options.index_context_turns = 0;
+    options.index_date = false;
     auto store = EpisodicStore::Open(dir_.string(), options);
     ASSERT_TRUE(store.ok()) << store.status().ToString();
     store_ = std::move(*store);
@@ -65,7 +67,7 @@ class EpisodicRecallTest : public ::testing::Test {
     int64_t t = kMay8th2023 + 30 * kDay;
     for (const char* text : filler) Add("filler", text, t += 1000);
   }
-  // Recall by BM25 alone (plus context and feedback as set), every component exposed.
+  // Recall by BM25 alone (plus feedback as set), every component exposed.
   std::vector<RecalledEpisode> Bm25Recall(const std::string& query, RecallOptions o = Plain()) {
     o.relevance_weight = 0;
     o.bm25_weight = 1;
@@ -89,76 +91,6 @@ class EpisodicRecallTest : public ::testing::Test {
   std::unique_ptr<EpisodicStore> store_;
 };
 
-TEST_F(EpisodicRecallTest, TheTurnAfterAMatchGetsItsBm25AsContext) {
-  AddFiller();
-  const uint64_t asked = Add("s1", "did you go to the support group?", kMay8th2023);
-  const uint64_t answer = Add("s1", "yes, it was so inspiring", kMay8th2023 + 1000);
-  const uint64_t later = Add("s1", "and then we had dinner", kMay8th2023 + 2000);
-
-  const std::vector<RecalledEpisode> plain = Bm25Recall("support group");
-  ASSERT_NE(Find(plain, asked), nullptr);
-  EXPECT_EQ(Find(plain, answer), nullptr);  // no query word of its own
-  const double asked_bm25 = Find(plain, asked)->bm25;
-
-  RecallOptions o = Plain();
-  o.context_weight = 0.5;
-  o.context_turns = 1;
-  const std::vector<RecalledEpisode> one = Bm25Recall("support group", o);
-  ASSERT_NE(Find(one, answer), nullptr);
-  EXPECT_DOUBLE_EQ(Find(one, answer)->bm25, 0.5 * asked_bm25);
-  EXPECT_DOUBLE_EQ(Find(one, asked)->bm25, asked_bm25);  // nothing before it
-  EXPECT_EQ(Find(one, later), nullptr);                  // two turns after: out of reach
-  EXPECT_EQ(one[0].episode.id, asked);
-
-  o.context_turns = 2;
-  const std::vector<RecalledEpisode> two = Bm25Recall("support group", o);
-  ASSERT_NE(Find(two, later), nullptr);
-  EXPECT_DOUBLE_EQ(Find(two, later)->bm25, 0.5 * asked_bm25);
-}
-
-TEST_F(EpisodicRecallTest, ForgottenAndExpiredTurnsGiveNoContext) {
-  AddFiller();
-  const uint64_t asked = Add("s1", "did you go to the support group?", kMay8th2023);
-  const uint64_t answer = Add("s1", "yes, it was so inspiring", kMay8th2023 + 1000);
-  RecallOptions o = Plain();
-  o.context_weight = 1.0;
-  o.context_turns = 3;
-  ASSERT_NE(Find(Bm25Recall("support group", o), answer), nullptr);
-  ASSERT_TRUE(store_->Forget("ns", asked).ok());
-  EXPECT_TRUE(Bm25Recall("support group", o).empty());
-
-  // An expired turn steers nothing either (its postings stay until PurgeExpired).
-  const uint64_t expiring =
-      Add("s2", "the support group meets on fridays", kMay8th2023, kMay8th2023 + kDay);
-  const uint64_t reply = Add("s2", "good to know", kMay8th2023 + 1000);
-  RecallOptions before_expiry = o;
-  before_expiry.now_ms = kMay8th2023 + 1000;
-  Result<std::vector<RecalledEpisode>> early = store_->Recall("ns", "support group", [&] {
-    RecallOptions r = before_expiry;
-    r.relevance_weight = r.recency_weight = r.importance_weight = 0;
-    r.bm25_weight = 1;
-    return r;
-  }());
-  ASSERT_TRUE(early.ok());
-  EXPECT_NE(Find(*early, reply), nullptr);
-  const std::vector<RecalledEpisode> late = Bm25Recall("support group", o);
-  EXPECT_EQ(Find(late, expiring), nullptr);
-  EXPECT_EQ(Find(late, reply), nullptr);
-}
-
-TEST_F(EpisodicRecallTest, ContextFollowsSessionOrderNotIds) {
-  AddFiller();
-  // Appended out of order: the question comes last but is dated first.
-  const uint64_t answer = Add("s1", "yes, it was so inspiring", kMay8th2023 + 1000);
-  const uint64_t asked = Add("s1", "did you go to the support group?", kMay8th2023);
-  RecallOptions o = Plain();
-  o.context_weight = 0.5;
-  o.context_turns = 1;
-  const std::vector<RecalledEpisode> hits = Bm25Recall("support group", o);
-  ASSERT_NE(Find(hits, answer), nullptr);
-  EXPECT_DOUBLE_EQ(Find(hits, answer)->bm25, 0.5 * Find(hits, asked)->bm25);
-}
-
 TEST_F(EpisodicRecallTest, FeedbackFindsWhatTheBestHitsShareButTheQueryLacks) {
   AddFiller();
   Add("s1", "Caroline went hiking near the glacier lake", kMay8th2023);
@@ -174,6 +106,63 @@ TEST_F(EpisodicRecallTest, FeedbackFindsWhatTheBestHitsShareButTheQueryLacks) {
   ASSERT_NE(Find(expanded, related), nullptr);
   EXPECT_GT(Find(expanded, related)->bm25, 0.0);
   EXPECT_NE(expanded[0].episode.id, related);  // the feedback ranks below what was asked
+}
+
+// In a namespace of a few episodes the feedback hits would be all of it: feedback stays off
+// until it holds 4 × feedback_episodes.
+TEST_F(EpisodicRecallTest, FeedbackWaitsForANamespaceLargerThanItsHits) {
+  Add("s1", "my sister Ana lives in Porto", kMay8th2023);
+  Add("s1", "I had pancakes for breakfast", kMay8th2023 + 1000);
+  RecallOptions o = Plain();
+  o.feedback_terms = 25;
+  o.feedback_episodes = 1;
+  const auto bm25 = [](const std::vector<RecalledEpisode>& hits) {
+    std::vector<std::pair<uint64_t, double>> out;
+    for (const RecalledEpisode& h : hits) out.push_back({h.episode.id, h.bm25});
+    return out;
+  };
+  EXPECT_EQ(bm25(Bm25Recall("sister Ana", o)), bm25(Bm25Recall("sister Ana")));
+  o.feedback_episodes = 2;  // 4 × 2 > 2 episodes
+  EXPECT_EQ(bm25(Bm25Recall("sister Ana", o)), bm25(Bm25Recall("sister Ana")));
+  AddFiller();  // 8 episodes: feedback runs, and scores the pancakes turn by Ana's words
+  o.feedback_episodes = 1;
+  EXPECT_NE(bm25(Bm25Recall("sister Ana", o)), bm25(Bm25Recall("sister Ana")));
+}
+
+// Dense feedback (Rocchio): relevance is the cosine with the query vector plus the weight times
+// the mean embedding of the best BM25 hits, normalised; checked against that arithmetic.
+TEST_F(EpisodicRecallTest, DenseFeedbackMovesTheQueryTowardTheBestBm25Hits) {
+  AddFiller();
+  const std::string hit = "Caroline went hiking near the glacier lake";
+  const uint64_t hit_id = Add("s1", hit, kMay8th2023);
+  const uint64_t other = Add("s2", "photos from the trip", kMay8th2023 + kDay);
+  const std::vector<float> q = VectorFor("a question"), a = VectorFor(hit);
+  RecallOptions o = Plain();
+  o.bm25_weight = 1;
+  o.recency_weight = o.importance_weight = 0;
+  o.k = 20;
+  o.query_embedding = q;
+  o.feedback_episodes = 1;
+  for (double weight : {0.0, 0.5, 2.0}) {
+    o.dense_feedback_weight = weight;
+    Result<std::vector<RecalledEpisode>> hits = store_->Recall("ns", "hiking", o);
+    ASSERT_TRUE(hits.ok()) << hits.status().ToString();
+    std::vector<double> moved(q.size());
+    double norm = 0;
+    for (size_t d = 0; d < q.size(); ++d) {
+      moved[d] = q[d] + weight * a[d];
+      norm += moved[d] * moved[d];
+    }
+    for (const auto& [id, text] :
+         {std::pair{hit_id, hit}, std::pair{other, std::string("photos from the trip")}}) {
+      const std::vector<float> e = VectorFor(text);
+      double want = 0;
+      for (size_t d = 0; d < q.size(); ++d) want += moved[d] / std::sqrt(norm) * e[d];
+      const RecalledEpisode* r = Find(*hits, id);
+      ASSERT_NE(r, nullptr) << weight << " " << text;
+      EXPECT_NEAR(r->relevance, want, 1e-5) << weight << " " << text;
+    }
+  }
 }
 
 TEST_F(EpisodicRecallTest, TheStoreEmbedsTheDatedTextWhenAsked) {
@@ -205,7 +194,7 @@ TEST_F(EpisodicRecallTest, TheStoreEmbedsTheDatedTextWhenAsked) {
   }
 }
 
-TEST_F(EpisodicRecallTest, BadContextAndFeedbackOptionsAreRefused) {
+TEST_F(EpisodicRecallTest, BadFeedbackOptionsAreRefused) {
   Add("s1", "hello", kMay8th2023);
   auto refused = [&](RecallOptions o, const std::string& field) {
     o.query_embedding = VectorFor("hello");
@@ -215,12 +204,6 @@ TEST_F(EpisodicRecallTest, BadContextAndFeedbackOptionsAreRefused) {
     EXPECT_NE(r.status().message().find(field), std::string::npos) << r.status().ToString();
   };
   RecallOptions o;
-  o.context_turns = kMaxContextTurns + 1;
-  refused(o, "context_turns");
-  o = {};
-  o.context_weight = std::numeric_limits<double>::quiet_NaN();
-  refused(o, "context_weight");
-  o = {};
   o.feedback_terms = -1;
   refused(o, "feedback_terms");
   o = {};
@@ -229,6 +212,12 @@ TEST_F(EpisodicRecallTest, BadContextAndFeedbackOptionsAreRefused) {
   o = {};
   o.feedback_weight = -0.5;
   refused(o, "feedback_weight");
+  o = {};
+  o.feedback_weight = std::numeric_limits<double>::quiet_NaN();
+  refused(o, "feedback_weight");
+  o = {};
+  o.dense_feedback_weight = -1;
+  refused(o, "dense_feedback_weight");
 }
 
 }  // namespace

@@ -36,13 +36,12 @@ Episode Make(const std::string& session, const std::string& text, int64_t time_m
   return e;
 }
 
-// The plain combined score (the earlier defaults: no conversational context, no feedback), which
+// The plain combined score (the earlier defaults: no feedback), which
 // these tests check term by term; tests/memory/episodic_recall_test.cc covers the rest.
 RecallOptions ByVector(const std::string& text, int k = 5) {
   RecallOptions o;
   o.bm25_weight = 0.5;
   o.recency_weight = 0.05;
-  o.context_weight = 0;
   o.feedback_terms = 0;
   o.k = k;
   o.query_embedding = VectorFor(text);
@@ -59,9 +58,14 @@ class EpisodicStoreTest : public ::testing::Test {
     fs::remove_all(dir_);
   }
   void TearDown() override { fs::remove_all(dir_); }
-  std::unique_ptr<EpisodicStore> Open(const std::string& path = "") {
+  // BM25 over each turn's text alone unless asked (these tests check the combined score term by
+  // term; tests/memory/episodic_index_text_test.cc covers the index text).
+  std::unique_ptr<EpisodicStore> Open(const std::string& path = "", int index_turns = 0,
+                                      bool index_date = false) {
     StoreOptions options;
     options.dim = kDim;
+    options.index_context_turns = index_turns;
+    options.index_date = index_date;
     auto store = EpisodicStore::Open(path.empty() ? dir_.string() : path, options);
     EXPECT_TRUE(store.ok()) << store.status().ToString();
     return store.ok() ? std::move(*store) : nullptr;
@@ -104,57 +108,69 @@ TEST_F(EpisodicStoreTest, AppendGetAndRecallByVectorAndBm25) {
 }
 
 // BM25 recall prunes long posting lists (MaxScore); its top results must equal a full BM25 over
-// the namespace, computed here independently from retrieval/bm25.h.
+// the namespace, computed here independently from retrieval/bm25.h, for the text alone and for
+// the default index text (the session date, then the two turns before, then the turn).
 TEST_F(EpisodicStoreTest, Bm25RecallEqualsFullBm25) {
-  auto store = Open();
-  ASSERT_NE(store, nullptr);
-  std::vector<std::string> texts;
-  // "common" is everywhere (its idf is floored), "alpha" and "beta" in a tenth of the episodes,
-  // "gamma" in a few: after the rare terms the candidates outscore anything "common" could add,
-  // so its list is not scanned.
-  for (int i = 0; i < 1000; ++i) {
-    std::string t = "common words item" + std::to_string(i);
-    if (i % 10 == 0) t += " alpha beta";
-    if (i % 20 == 0) t += " alpha";
-    if (i % 97 == 0) t += " gamma";
-    texts.push_back(t);
-    ASSERT_TRUE(store->Append("n", Make("s", t, 1000 + i)).ok());
-  }
-  // Full BM25 (rank-bm25's Okapi, as the store promises).
-  std::vector<std::vector<std::string>> docs;
-  std::map<std::string, int64_t> df;
-  double total = 0;
-  for (const std::string& t : texts) {
-    docs.push_back(retrieval::Bm25Terms(t));
-    total += docs.back().size();
-    std::set<std::string> distinct(docs.back().begin(), docs.back().end());
-    for (const std::string& w : distinct) ++df[w];
-  }
-  retrieval::Bm25Stats stats;
-  stats.documents = static_cast<int64_t>(docs.size());
-  stats.average_length = total / docs.size();
-  for (const auto& [w, d] : df) stats.mean_idf += retrieval::Bm25RawIdf(stats.documents, d);
-  stats.mean_idf /= df.size();
-  const std::vector<std::string> query = retrieval::Bm25Terms("gamma alpha beta common");
-  std::vector<double> want;
-  for (const auto& d : docs) {
-    double score = 0;
-    for (const std::string& q : query) {
-      const double tf = static_cast<double>(std::count(d.begin(), d.end(), q));
-      if (tf > 0) {
-        score += retrieval::Bm25TermScore(retrieval::Bm25Idf(stats, df[q], {}), tf,
-                                          static_cast<double>(d.size()), stats.average_length, {});
-      }
+  for (const bool index_text : {false, true}) {
+    SCOPED_TRACE(index_text ? "index text" : "text alone");
+    auto store =
+        Open((dir_ / (index_text ? "context" : "plain")).string(), index_text ? 2 : 0, index_text);
+    ASSERT_NE(store, nullptr);
+    std::vector<std::string> texts;
+    // "common" is everywhere (its idf is floored), "alpha" and "beta" in a tenth of the
+    // episodes, "gamma" in a few: after the rare terms the candidates outscore anything "common"
+    // could add, so its list is not scanned.
+    for (int i = 0; i < 1000; ++i) {
+      std::string t = "common words item" + std::to_string(i);
+      if (i % 10 == 0) t += " alpha beta";
+      if (i % 20 == 0) t += " alpha";
+      if (i % 97 == 0) t += " gamma";
+      texts.push_back(t);
+      ASSERT_TRUE(store->Append("n", Make("s", t, 1000 + i)).ok());
     }
-    want.push_back(score);
+    // Full BM25 (rank-bm25's Okapi, as the store promises) over each episode's index text.
+    std::vector<std::vector<std::string>> docs;
+    std::map<std::string, int64_t> df;
+    double total = 0;
+    for (size_t i = 0; i < texts.size(); ++i) {
+      std::string indexed = texts[i];
+      if (index_text) {
+        for (size_t back = 1; back <= 2 && back <= i; ++back)
+          indexed = texts[i - back] + " " + indexed;
+        indexed = "1 January 1970 " + indexed;  // the date of times 1000 + i ms
+      }
+      docs.push_back(retrieval::Bm25Terms(indexed));
+      total += docs.back().size();
+      std::set<std::string> distinct(docs.back().begin(), docs.back().end());
+      for (const std::string& w : distinct) ++df[w];
+    }
+    retrieval::Bm25Stats stats;
+    stats.documents = static_cast<int64_t>(docs.size());
+    stats.average_length = total / docs.size();
+    for (const auto& [w, d] : df) stats.mean_idf += retrieval::Bm25RawIdf(stats.documents, d);
+    stats.mean_idf /= df.size();
+    const std::vector<std::string> query = retrieval::Bm25Terms("gamma alpha beta common");
+    std::vector<double> want;
+    for (const auto& d : docs) {
+      double score = 0;
+      for (const std::string& q : query) {
+        const double tf = static_cast<double>(std::count(d.begin(), d.end(), q));
+        if (tf > 0) {
+          score +=
+              retrieval::Bm25TermScore(retrieval::Bm25Idf(stats, df[q], {}), tf,
+                                       static_cast<double>(d.size()), stats.average_length, {});
+        }
+      }
+      want.push_back(score);
+    }
+    std::sort(want.rbegin(), want.rend());
+    RecallOptions o = ByVector("x", 20);
+    o.relevance_weight = o.recency_weight = o.importance_weight = 0;
+    auto hits = store->Recall("n", "gamma alpha beta common", o);
+    ASSERT_TRUE(hits.ok());
+    ASSERT_EQ(hits->size(), 20u);
+    for (size_t i = 0; i < hits->size(); ++i) EXPECT_NEAR((*hits)[i].bm25, want[i], 1e-9) << i;
   }
-  std::sort(want.rbegin(), want.rend());
-  RecallOptions o = ByVector("x", 20);
-  o.relevance_weight = o.recency_weight = o.importance_weight = 0;
-  auto hits = store->Recall("n", "gamma alpha beta common", o);
-  ASSERT_TRUE(hits.ok());
-  ASSERT_EQ(hits->size(), 20u);
-  for (size_t i = 0; i < hits->size(); ++i) EXPECT_NEAR((*hits)[i].bm25, want[i], 1e-9) << i;
 }
 
 TEST_F(EpisodicStoreTest, AppendBatchIsAllOrNothing) {

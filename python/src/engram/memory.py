@@ -215,7 +215,7 @@ class Memory:
         ``from_ms`` / ``to_ms``: a time range (inclusive). ``vector``: the query's embedding
         (float32, shape (dim,)), required for a store opened with ``dim=``. ``weights``
         overrides the score's weights (keys relevance, bm25, recency, importance,
-        half_life_hours, context, feedback, role: see RecallOptions in
+        half_life_hours, feedback, dense_feedback, role: see RecallOptions in
         memory/episodic_store.h). An unknown namespace gives []. ``limit`` is Mem0's name for ``k``.
         """
         ns = check.choose(namespace, user_id, "namespace", "user_id", "default")

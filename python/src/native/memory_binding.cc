@@ -55,15 +55,15 @@ void ApplyWeights(const std::map<std::string, double>& weights, memory::RecallOp
                                                  {"recency", &o.recency_weight},
                                                  {"importance", &o.importance_weight},
                                                  {"half_life_hours", &o.half_life_hours},
-                                                 {"context", &o.context_weight},
                                                  {"feedback", &o.feedback_weight},
+                                                 {"dense_feedback", &o.dense_feedback_weight},
                                                  {"role", &o.role_weight}};
   for (const auto& [name, value] : weights) {
     const auto it = fields.find(name);
     if (it == fields.end()) {
       Throw(Status::InvalidArgument("weights: unknown key '" + name +
                                     "' (relevance, bm25, recency, importance, half_life_hours, "
-                                    "context, feedback, role)"));
+                                    "feedback, dense_feedback, role)"));
     }
     *it->second = value;
   }

@@ -63,7 +63,7 @@ void AddMemoryEval(CLI::App* eval, CommandTable& commands) {
   cmd->add_option("--work-dir", flags->options.work_dir,
                   "Where the temporary store goes (default: the temporary directory)");
   cmd->add_flag("--weight-sweep", flags->options.weight_sweep,
-                "Also score a grid of combined weights (to pick defaults)");
+                "Also score a grid of index texts and recall weights (to pick defaults)");
   cmd->add_flag("--cross-validate", flags->options.cross_validate,
                 "Also report recall with weights chosen leaving each conversation out");
   cmd->add_flag("--dated-embeddings", flags->options.dated_embeddings,

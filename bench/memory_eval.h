@@ -32,11 +32,14 @@ struct MemoryEvalOptions {
   int threads = 0;
   bool sync = true;   // the store's durability setting while appending
   std::string work_dir;  // the store goes to <work_dir>/engram-eval-memory-<pid>, then is removed
-  // Also score a grid of combined weights (key "weight_sweep"), to choose the defaults.
+  // Also score a grid of configurations (key "weight_sweep"), to choose the defaults: one store
+  // per BM25 index text (StoreOptions::index_context_turns, ::index_date), built from the same
+  // embeddings, and the recall weights and feedback on each.
   bool weight_sweep = false;
   // Also choose among that grid (and the defaults) by leaving one conversation out (key
   // "cross_validated": the held-out recall@k pooled over questions, "mean_over_folds", per
-  // category, and each fold's choice).
+  // category, each fold's choice, and "ablation": the same with the choice restricted to each
+  // subset of techniques).
   bool cross_validate = false;
   // Embed each turn with its date first (memory::EmbeddingText, StoreOptions::embed_date), to
   // measure what the date adds.

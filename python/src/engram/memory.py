@@ -275,7 +275,8 @@ class Memory:
 
     def stats(self, namespace: Optional[str] = None) -> dict[str, int]:
         """``namespaces``, ``episodes``, ``index_vectors`` and ``disk_bytes`` of the whole
-        store, or of one namespace."""
+        store, or of one namespace, and the store's BM25 index text: ``index_context_turns``
+        (the turns before each episode it indexes with it) and ``index_date`` (its date too)."""
         return self._store.stats(check.optional_text(namespace, "namespace"))
 
     # ---- lifetime ----

@@ -261,6 +261,8 @@ class Store {
     d["episodes"] = st.episodes;
     d["index_vectors"] = st.index_vectors;
     d["disk_bytes"] = st.disk_bytes;
+    d["index_context_turns"] = st.index_context_turns;
+    d["index_date"] = st.index_date;
     return d;
   }
 

@@ -17,6 +17,16 @@ std::vector<TurnKey> Context(const std::vector<TurnKey>& slice, size_t i, int tu
                               slice.begin() + static_cast<std::ptrdiff_t>(i));
 }
 
+// Each turn of `slice` from `first` on, with the turns its index text holds before it.
+std::map<TurnKey, std::vector<TurnKey>> ContextsFrom(const std::vector<TurnKey>& slice,
+                                                     const TurnKey& first, int turns) {
+  std::map<TurnKey, std::vector<TurnKey>> out;
+  for (size_t i = 0; i < slice.size(); ++i) {
+    if (slice[i] >= first) out[slice[i]] = Context(slice, i, turns);
+  }
+  return out;
+}
+
 // The index terms of turn `key` with `context` before it, texts as of before or after the write.
 Result<std::vector<std::string>> TermsOf(const IndexTextOptions& options, const TurnKey& key,
                                          const std::vector<TurnKey>& context, const TextOf& text,
@@ -78,19 +88,16 @@ Result<int64_t> Reindex(const IndexTextOptions& options, const std::set<TurnKey>
   std::set_union(kept.begin(), kept.end(), edit.added.begin(), edit.added.end(),
                  std::back_inserter(new_slice));
 
-  // Each turn from the first change on, with the context its index text held and will hold.
-  std::map<TurnKey, std::vector<TurnKey>> old_context, new_context;
-  for (size_t i = 0; i < old_slice.size(); ++i) {
-    if (old_slice[i] >= first_changed)
-      old_context[old_slice[i]] = Context(old_slice, i, options.context_turns);
-  }
-  for (size_t i = 0; i < new_slice.size(); ++i) {
-    if (new_slice[i] >= first_changed)
-      new_context[new_slice[i]] = Context(new_slice, i, options.context_turns);
-  }
+  // Each turn from the first change on, with the context its index text held and will hold
+  // (an added turn held none, a removed one will hold none).
+  std::map<TurnKey, std::vector<TurnKey>> old_context =
+      ContextsFrom(old_slice, first_changed, options.context_turns);
+  std::map<TurnKey, std::vector<TurnKey>> new_context =
+      ContextsFrom(new_slice, first_changed, options.context_turns);
+  for (const TurnKey& key : edit.added) old_context.try_emplace(key);
+  for (const TurnKey& key : edit.removed) new_context.try_emplace(key);
   const auto retexted = [&](const TurnKey& k) { return edit.retexted.count(k) > 0; };
   int64_t delta = 0;
-  for (const TurnKey& key : changed) old_context.try_emplace(key), new_context.try_emplace(key);
   for (const auto& [key, before] : old_context) {
     auto now = new_context.find(key);
     const bool was = !edit.added.count(key), stays = !edit.removed.count(key);

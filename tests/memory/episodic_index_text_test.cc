@@ -251,6 +251,30 @@ TEST_F(EpisodicIndexTextTest, AFormat3StoreIsUpgradedInPlace) {
   EXPECT_EQ(Bm25(*again, "support group"), Bm25(*fresh, "support group"));
 }
 
+// A format-4 store whose index_text record is missing or unreadable is damaged, not guessed at.
+TEST_F(EpisodicIndexTextTest, ADamagedIndexTextRecordIsReportedAsDamaged) {
+  for (const char* damage : {"", "{\"context_turns\": 99, \"date\": true}", "not json"}) {
+    SCOPED_TRACE(damage);
+    const std::string name = "damaged-" + std::to_string(std::string(damage).size());
+    { Open(name, 2, true); }
+    {
+      RawDb raw(base_ / name / "db");
+      ASSERT_TRUE(raw.status.ok()) << raw.status.ToString();
+      const rocksdb::Status st = std::string(damage).empty()
+                                     ? raw.db->Delete({}, raw.handles[0], "index_text")
+                                     : raw.db->Put({}, raw.handles[0], "index_text", damage);
+      ASSERT_TRUE(st.ok());
+    }
+    StoreOptions options;
+    options.embedder = &embedder_;
+    auto store = EpisodicStore::Open((base_ / name).string(), options);
+    ASSERT_FALSE(store.ok());
+    EXPECT_EQ(store.status().code(), StatusCode::kCorruption);
+    EXPECT_NE(store.status().message().find("index_text record"), std::string::npos)
+        << store.status().ToString();
+  }
+}
+
 TEST_F(EpisodicIndexTextTest, BadIndexOptionsAreRefused) {
   for (int turns : {-1, kMaxContextTurns + 1}) {
     StoreOptions options;

@@ -3,16 +3,18 @@
 //                         [--precision auto|f32|bf16|int8] [--threads N] [--chunk-tokens N]
 //                         [--overlap-tokens N] [--work-dir DIR] [--fusion-sweep] [--cross-validate]
 //                         [--rerank N] [--reranker lm|sentence] [--json]
-//   engram eval attention [-m MODEL] [--ctx 2048,4096,8192] [--policies full,window,quest,retrieval]
+//   engram eval attention [-m MODEL] [--ctx 2048,4096,8192] [--policies
+//   full,window,quest,retrieval]
 //                         [--budgets 0.01,0.02,0.05,0.1] [--steps 256] [--depths 10]
 //                         [--texts essays,leval] [--sinks 4] [--window 240] [--threads N] [--json]
 //                         (policies: full, window, quest, retrieval[:exact|ivf|aware], and the KV
 //                         retention policies snapkv and h2o, which evict keys for good)
 //   engram eval memory --locomo FILE [--k 5,10,25] [--model DIR] [--precision P] [--threads N]
 //                      [--no-sync] [--work-dir DIR] [--weight-sweep] [--cross-validate]
-//                      [--dated-embeddings] [--rerank N] [--json]
+//                      [--dated-embeddings] [--no-captions] [--rerank N] [--json]
 //   engram eval qa [--squad FILE] [--quality FILE] [--nq FILE] [--modes none,rag,long,auto]
-//                  [--limit N] [--documents N] [--split all|even|odd] [--k K] [-m MODEL] [--ctx N] [--threads N]
+//                  [--limit N] [--documents N] [--split all|even|odd] [--k K] [-m MODEL] [--ctx N]
+//                  [--threads N]
 //                  [--attention POLICY] [--max-answer-tokens N] [--budget-tokens N] [--compress]
 //                  [--quality-choice mean|sum]
 //                  [--embedder DIR] [--work-dir DIR] [--examples N] [--json]
@@ -68,6 +70,8 @@ void AddMemoryEval(CLI::App* eval, CommandTable& commands) {
                 "Also report recall with weights chosen leaving each conversation out");
   cmd->add_flag("--dated-embeddings", flags->options.dated_embeddings,
                 "Embed each turn with its date first (StoreOptions::embed_date)");
+  cmd->add_flag("--no-captions{false}", flags->options.captions,
+                "Leave out the captions of shared images (default: appended to their turns)");
   cmd->add_option("--rerank", flags->options.rerank,
                   "Also rerank the first N episodes with the language model (slow)")
       ->default_val(0)

@@ -46,7 +46,8 @@ Result<LocomoQuestion> ReadQuestion(const JsonValue& qa) {
 }
 
 // The turns of one session ("session_3"), dated by "session_3_date_time".
-Status ReadSession(const JsonValue& item, const std::string& key, LocomoConversation* c) {
+Status ReadSession(const JsonValue& item, const std::string& key, const LocomoReadOptions& options,
+                   LocomoConversation* c) {
   ENGRAM_TRY_ASSIGN(const std::string date, item.StringField(key + "_date_time"));
   Result<int64_t> time = ParseLocomoDateTime(date);
   if (!time.ok()) return time.status().WithContext(item.Describe());
@@ -59,12 +60,15 @@ Status ReadSession(const JsonValue& item, const std::string& key, LocomoConversa
     ENGRAM_TRY_ASSIGN(const std::string text, turn.StringFieldOr("text", ""));
     t.speaker = speaker;
     t.text = speaker + ": " + text;
+    ENGRAM_TRY_ASSIGN(const std::string caption, turn.StringFieldOr("blip_caption", ""));
+    if (options.captions && !caption.empty()) t.text += " [shared " + caption + "]";
     c->turns.push_back(std::move(t));
   }
   return Status::OK();
 }
 
-Result<LocomoConversation> ReadLocomoConversation(const JsonValue& item) {
+Result<LocomoConversation> ReadLocomoConversation(const JsonValue& item,
+                                                  const LocomoReadOptions& options) {
   LocomoConversation c;
   ENGRAM_TRY_ASSIGN(const JsonValue id, item.Field("sample_id"));
   if (id.raw().is_string()) {
@@ -84,7 +88,7 @@ Result<LocomoConversation> ReadLocomoConversation(const JsonValue& item) {
     }
   }
   for (const auto& [number, key] : sessions) {
-    if (Status s = ReadSession(item, key, &c); !s.ok()) return s;
+    if (Status s = ReadSession(item, key, options, &c); !s.ok()) return s;
   }
   ENGRAM_TRY_ASSIGN(const std::vector<JsonValue> qas, item.ArrayField("qa"));
   for (const JsonValue& qa : qas) {
@@ -96,7 +100,8 @@ Result<LocomoConversation> ReadLocomoConversation(const JsonValue& item) {
 
 }  // namespace
 
-Result<std::vector<LocomoConversation>> ReadLocomo(const std::string& path) {
+Result<std::vector<LocomoConversation>> ReadLocomo(const std::string& path,
+                                                   const LocomoReadOptions& options) {
   Result<nlohmann::json> data = ReadJsonFile(path, "LoCoMo file");
   if (!data.ok()) return data.status().WithContext("eval memory");
   const JsonValue root(*data, "LoCoMo file '" + path + "'");
@@ -108,13 +113,12 @@ Result<std::vector<LocomoConversation>> ReadLocomo(const std::string& path) {
   }
   std::vector<LocomoConversation> out;
   for (const JsonValue& item : *items) {
-    Result<LocomoConversation> c = ReadLocomoConversation(item);
+    Result<LocomoConversation> c = ReadLocomoConversation(item, options);
     if (!c.ok()) return c.status().WithContext("eval memory");
     out.push_back(std::move(*c));
   }
   return out;
 }
-
 
 Result<int64_t> ParseLocomoDateTime(const std::string& text) {
   std::tm tm{};

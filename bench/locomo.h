@@ -1,6 +1,9 @@
 // LoCoMo (Maharana et al., 2024) as `engram eval memory` and bench/peer_mem0.py read it: each
 // conversation's turns in session order ("<speaker>: <text>", dated by their session) and its
-// questions that name evidence turns.
+// questions that name evidence turns. A turn that shares an image carries the image's caption
+// (the dataset's "blip_caption", as LoCoMo's own RAG baselines read it): "<speaker>: <text>
+// [shared a photo of a painting of a sunset]". 38% of the evidence turns share one, and the
+// question is often about what it shows ("What did Melanie paint?").
 #pragma once
 
 #include <cstdint>
@@ -12,7 +15,7 @@
 namespace engram::bench {
 
 struct LocomoTurn {
-  std::string session, dia_id, text;  // text: "<speaker>: <text>"
+  std::string session, dia_id, text;  // text: "<speaker>: <text>[ [shared <caption>]]"
   std::string speaker;
   int64_t time_ms = 0;
 };
@@ -29,8 +32,13 @@ struct LocomoConversation {
   int64_t last_session_ms = 0;
 };
 
+struct LocomoReadOptions {
+  bool captions = true;  // append each shared image's caption to its turn's text
+};
+
 // A LoCoMo JSON file (a list of conversations); kInvalidArgument naming the place on bad data.
-Result<std::vector<LocomoConversation>> ReadLocomo(const std::string& path);
+Result<std::vector<LocomoConversation>> ReadLocomo(const std::string& path,
+                                                   const LocomoReadOptions& options = {});
 
 // "1:56 pm on 8 May, 2023" (LoCoMo's session dates) -> Unix epoch ms, read as UTC.
 Result<int64_t> ParseLocomoDateTime(const std::string& text);

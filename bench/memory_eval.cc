@@ -485,7 +485,8 @@ Result<json> RunMemoryEval(const MemoryEvalOptions& options) {
   if (options.ks.empty() || *std::min_element(options.ks.begin(), options.ks.end()) < 1) {
     return Status::InvalidArgument("eval memory: --k needs positive values");
   }
-  Result<std::vector<LocomoConversation>> conversations = ReadLocomo(options.locomo_file);
+  Result<std::vector<LocomoConversation>> conversations =
+      ReadLocomo(options.locomo_file, {.captions = options.captions});
   if (!conversations.ok()) return conversations.status();
   if (options.cross_validate && conversations->size() < 2) {
     return Status::InvalidArgument("eval memory: --cross-validate needs at least two "
@@ -585,13 +586,14 @@ Result<json> RunMemoryEval(const MemoryEvalOptions& options) {
   out["questions"] = questions.size();
   out["episodes"] = appended.turns;
   out["namespaces"] = conversations->size();
+  const std::string text =
+      options.captions ? "<speaker>: <text> [shared <image caption>]" : "<speaker>: <text>";
   out["config"] = {
       {"embedder", std::string((*embedder)->Name())},
       {"precision", std::string(inference::EmbedPrecisionName((*embedder)->precision()))},
       {"sync", options.sync},
-      {"episode_text", "<speaker>: <text>"},
-      {"embedded_text",
-       options.dated_embeddings ? "[<session date>] <speaker>: <text>" : "<speaker>: <text>"},
+      {"episode_text", text},
+      {"embedded_text", options.dated_embeddings ? "[<session date>] " + text : text},
       {"combined", WeightsJson(memory::RecallOptions{})},
       {"index_text", {{"context_turns", variants[0].context_turns}, {"date", variants[0].date}}},
       {"now", "the conversation's last session time"}};

@@ -1,12 +1,13 @@
 // `engram eval memory`: evidence recall of the episodic store on LoCoMo.
 //
 // Each conversation (sample_id) becomes one namespace of a fresh store; each turn of each
-// session_N one episode ("<speaker>: <text>", dia_id as metadata, the session's date and time as
-// timestamp). For every question with evidence, Recall with the question (recency measured from
-// the conversation's last session) and report evidence recall@k: the share of the question's
-// evidence dialog ids among the top k episodes, averaged over questions, overall and per LoCoMo
-// category; for the combined score and for dense-only and bm25-only recall. Also: append and
-// recall latency (the embedding is computed beforehand, in batches, and timed separately).
+// session_N one episode ("<speaker>: <text> [shared <image caption>]", bench/locomo.h; dia_id as
+// metadata, the session's date and time as timestamp). For every question with evidence, Recall
+// with the question (recency measured from the conversation's last session) and report evidence
+// recall@k: the share of the question's evidence dialog ids among the top k episodes, averaged
+// over questions, overall and per LoCoMo category; for the combined score and for dense-only and
+// bm25-only recall. Also: append and recall latency (the embedding is computed beforehand, in
+// batches, and timed separately).
 //
 // The defaults were chosen on these same conversations, so their in-sample figure is
 // optimistic. --cross-validate reports the honest one: leave one conversation out, choose the
@@ -44,6 +45,9 @@ struct MemoryEvalOptions {
   // Embed each turn with its date first (memory::EmbeddingText, StoreOptions::embed_date), to
   // measure what the date adds.
   bool dated_embeddings = false;
+  // Append each shared image's caption to its turn (LocomoReadOptions::captions). False
+  // reproduces the figures before issue 24's third session, which read the text alone.
+  bool captions = true;
   // > 0: also rerank the combined score's first N episodes with the default language model
   // (inference/lm_reranker.h), the reranker's weight chosen leaving one conversation out (key
   // "reranked": held-out figures, per-weight figures, the reranker's cost per query).

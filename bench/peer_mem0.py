@@ -1,13 +1,13 @@
 #!/usr/bin/env python3
 """engram's memory store against Mem0 (mem0ai) on LoCoMo, in one run, with the same embedder.
 
-The data is read as `engram eval memory` reads it (bench/memory_eval.cc): each conversation is
-one namespace (a Mem0 user_id), each turn of each session_N one memory whose text is
-"<speaker>: <text>", with its dia_id as metadata (and, for engram, the session's date as
-timestamp); every question with evidence is a search in its conversation's namespace, and
-evidence recall@k is the share of the question's evidence dia_ids among the top k hits,
-averaged over questions, overall and per LoCoMo category. Both systems embed with
-all-MiniLM-L6-v2 from the same local directory; neither calls an LLM (Mem0 adds with
+The data is read as `engram eval memory` reads it (bench/memory_eval.cc): each conversation is one
+namespace (a Mem0 user_id), each turn of each session_N one memory whose text is "<speaker>:
+<text>" (and " [shared <blip_caption>]" when the turn shares an image), with its dia_id as metadata
+(and, for engram, the session's date as timestamp); every question with evidence is a search in its
+conversation's namespace, and evidence recall@k is the share of the question's evidence dia_ids
+among the top k hits, averaged over questions, overall and per LoCoMo category. Both systems embed
+with all-MiniLM-L6-v2 from the same local directory; neither calls an LLM (Mem0 adds with
 infer=False: each message is embedded and inserted as given, one at a time, list or not).
 Recall is scored through the ids each add returns (engram's count from 1 per namespace, so the
 key is (namespace, id)); the per-turn adds also carry the dia_id as metadata.
@@ -67,6 +67,13 @@ def evidence_ids(entries):
             if part.strip(" \t")]
 
 
+def turn_text(turn):
+    """"<speaker>: <text>", with the caption of an image the turn shares (bench/locomo.h)."""
+    text = f"{turn.get('speaker', '')}: {turn.get('text', '')}"
+    caption = turn.get("blip_caption", "")
+    return f"{text} [shared {caption}]" if caption else text
+
+
 def read_conversation(item):
     """One LoCoMo item -> {"id", "sessions": [{"key", "time_ms", "turns"}], "questions"}."""
     numbers = sorted(int(m.group(1)) for key, value in item.items()
@@ -74,8 +81,7 @@ def read_conversation(item):
     sessions = []
     for number in numbers:
         key = f"session_{number}"
-        turns = [{"dia_id": t.get("dia_id", ""),
-                  "text": f"{t.get('speaker', '')}: {t.get('text', '')}"} for t in item[key]]
+        turns = [{"dia_id": t.get("dia_id", ""), "text": turn_text(t)} for t in item[key]]
         sessions.append({"key": key, "time_ms": parse_locomo_time(item[f"{key}_date_time"]),
                          "turns": turns})
     questions = []
@@ -484,7 +490,7 @@ def run_parent(args):
         "rounds": args.rounds, "engram_precision": args.engram_precision,
         "data": {k: runs[0][k] for k in ("conversations", "turns", "questions")},
         "config": {
-            "model": os.path.basename(args.model), "episode_text": "<speaker>: <text>",
+            "model": os.path.basename(args.model), "episode_text": "<speaker>: <text> [shared <image caption>]",
             "mem0": "qdrant embedded (path), SQLite history, huggingface embedder, "
                     "add(infer=False), search(top_k, filters={user_id}) with its defaults",
             "mem0_torch_threads": args.torch_threads or "torch's default",

@@ -368,7 +368,8 @@ json DescribeCollection(const GlobalFlags& global, const CollectionFlags& f,
           {"status", "ok"},
           {"documents", st.documents},
           {"chunks", st.chunks},
-          {"index", std::string(retrieval::IndexKindName(st.index_kind))}};
+          {"index", std::string(retrieval::IndexKindName(st.index_kind))},
+          {"index_title", st.index_title}};
 }
 
 Status RunCollections(const GlobalFlags& global, const CollectionFlags& f) {

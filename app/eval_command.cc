@@ -1,7 +1,8 @@
 // engram eval <what> [--json]: quality figures on real data (docs/benchmarks.md records them).
 //   engram eval retrieval --squad FILE [--distractors PATH…] [--max-questions N] [--model DIR]
 //                         [--precision auto|f32|bf16|int8] [--threads N] [--chunk-tokens N]
-//                         [--overlap-tokens N] [--work-dir DIR] [--fusion-sweep] [--cross-validate]
+//                         [--overlap-tokens N] [--no-titles] [--work-dir DIR] [--fusion-sweep]
+//                         [--cross-validate]
 //                         [--rerank N] [--reranker lm|sentence] [--json]
 //   engram eval attention [-m MODEL] [--ctx 2048,4096,8192] [--policies
 //   full,window,quest,retrieval]
@@ -323,6 +324,8 @@ void RegisterEvalCommand(CLI::App& app, const GlobalFlags&, CommandTable& comman
       ->check(CLI::Range(0, 1 << 20));
   cmd->add_option("--work-dir", flags->options.work_dir,
                   "Build the collection here and keep it (default: a temporary directory)");
+  cmd->add_flag("--no-titles{false}", flags->options.titles,
+                "Index chunks without their article's title (default: with it)");
   cmd->add_flag("--fusion-sweep", flags->options.fusion_sweep,
                 "Also score several hybrid fusions of the same candidates (to pick defaults)");
   cmd->add_flag("--cross-validate", flags->options.cross_validate,

@@ -141,11 +141,13 @@ Result<Corpus> ReadCorpus(const RetrievalEvalOptions& options) {
                     ReadSquad(options.squad_file, "eval retrieval"));
   Corpus corpus;
   for (size_t a = 0; a < squad.size(); ++a) {
+    // Wikipedia page names: "Super_Bowl_50" is the title "Super Bowl 50".
+    std::string title = squad[a].title;
+    std::replace(title.begin(), title.end(), '_', ' ');
     for (const SquadParagraph& p : squad[a].paragraphs) {
       const size_t index = corpus.paragraphs.size();
-      corpus.paragraphs.push_back({.text = p.context,
-                                   .title = squad[a].title,
-                                   .source = "squad:" + std::to_string(index)});
+      corpus.paragraphs.push_back(
+          {.text = p.context, .title = title, .source = "squad:" + std::to_string(index)});
       for (const std::string& q : p.questions) {
         corpus.questions.push_back({q, index, static_cast<int>(a)});
       }
@@ -381,6 +383,7 @@ Result<json> RunRetrievalEval(const RetrievalEvalOptions& options) {
   retrieval::CollectionOptions copts;
   copts.chunking = {.max_tokens = options.chunk_tokens, .overlap_tokens = options.overlap_tokens};
   copts.mode = retrieval::OpenMode::kCreate;
+  copts.index_title = options.titles;
   Result<std::unique_ptr<retrieval::Collection>> opened =
       retrieval::Collection::Open(scratch.path().string(), embedder->get(), copts);
   if (!opened.ok()) return opened.status();
@@ -442,13 +445,16 @@ Result<json> RunRetrievalEval(const RetrievalEvalOptions& options) {
   out["distractor_documents"] = distractors->size();
   out["distractor_ingest_s"] = ingested->distractor_seconds;
   out["chunks"] = stats.chunks;
-  out["config"] = {{"embedder", std::string((*embedder)->Name())},
-                   {"precision", std::string(inference::EmbedPrecisionName((*embedder)->precision()))},
-                   {"chunk_tokens", options.chunk_tokens},
-                   {"overlap_tokens", options.overlap_tokens},
-                   {"bm25", {{"k1", copts.bm25.k1}, {"b", copts.bm25.b}}},
-                   {"hybrid", "weighted fusion of min-max normalised scores, dense weight 0.5, 50 candidates per mode"},
-                   {"index", std::string(retrieval::IndexKindName(stats.index_kind))}};
+  out["config"] = {
+      {"embedder", std::string((*embedder)->Name())},
+      {"precision", std::string(inference::EmbedPrecisionName((*embedder)->precision()))},
+      {"chunk_tokens", options.chunk_tokens},
+      {"overlap_tokens", options.overlap_tokens},
+      {"index_title", stats.index_title},
+      {"bm25", {{"k1", copts.bm25.k1}, {"b", copts.bm25.b}}},
+      {"hybrid",
+       "weighted fusion of min-max normalised scores, dense weight 0.5, 50 candidates per mode"},
+      {"index", std::string(retrieval::IndexKindName(stats.index_kind))}};
   out["commit"] = std::string(GetBuildInfo().git_commit);
   out["machine"] = MachineSummary(DescribeMachine());
   return out;

@@ -24,6 +24,10 @@ struct RetrievalEvalOptions {
   int max_questions = 0;  // 0: all
   int chunk_tokens = 200;
   int overlap_tokens = 40;
+  // Index each chunk with its paragraph's article title (CollectionOptions::index_title; SQuAD's
+  // "Super_Bowl_50" read as "Super Bowl 50"). False: the chunk text alone, as before issue 24's
+  // third session.
+  bool titles = true;
   std::string work_dir;   // where the collection is built; empty: a temporary directory
   // Also score several fusions of the same bm25 and dense candidate lists (key "fusion_sweep"),
   // to choose hybrid's defaults.

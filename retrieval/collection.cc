@@ -3,20 +3,21 @@
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
 #include <rocksdb/write_batch.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <chrono>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <map>
 #include <mutex>
-#include <set>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <set>
 #include <shared_mutex>
-#include <spdlog/spdlog.h>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -38,9 +39,13 @@ namespace {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 
-// 3: postings in the shared BM25 index's bounded segments (retrieval/bm25_index.h); 2 had
-// per-batch segments without bounds, 1 a key per posting. Older collections are refused.
-constexpr std::string_view kFormat = "engram-collection 3";
+// 4: a chunk is indexed (BM25 terms and embedding) with its document's title when the meta key
+// "index_title" says so (ChunkIndexText); 3 indexed the chunk text alone and is still read and
+// written as it is (titles never indexed). 3 put the postings in the shared BM25 index's bounded
+// segments (retrieval/bm25_index.h); 2 had per-batch segments without bounds, 1 a key per
+// posting: those are refused.
+constexpr std::string_view kFormat = "engram-collection 4";
+constexpr std::string_view kFormatWithoutTitles = "engram-collection 3";
 constexpr const char* kIndexFile = "vectors.faiss";
 // Column families, in the order the handles are kept.
 enum Cf { kMeta = 0, kDocuments, kChunks, kPostings, kTerms, kCfCount };
@@ -189,6 +194,15 @@ Result<SearchMode> ParseSearchMode(std::string_view s) {
                                  "' is not bm25, dense or hybrid");
 }
 
+std::string ChunkIndexText(std::string_view title, std::string_view chunk) {
+  if (title.empty()) return std::string(chunk);
+  std::string text(title);
+  if (std::isalnum(static_cast<unsigned char>(text.back()))) text += '.';
+  text += ' ';
+  text += chunk;
+  return text;
+}
+
 std::string SearchHit::Citation() const {
   return std::to_string(document_id) + ":" + std::to_string(begin) + "-" + std::to_string(end);
 }
@@ -202,6 +216,7 @@ struct Collection::State : RocksDatabase {
   std::unique_ptr<VectorIndex> index;
   bool read_only = false;
   std::string instance;  // the identity that owns vectors.faiss; empty: none (read-only, old)
+  bool index_title = false;  // chunks are indexed with their document's title (format 4)
 
   std::mutex write_mu;                 // one writer at a time
   mutable std::shared_mutex state_mu;  // the in-memory state below
@@ -223,6 +238,7 @@ struct Collection::State : RocksDatabase {
   Status Initialise(const json& embedder_identity);
   Status ReadMeta(const json& embedder_identity);
   Status ReadCounters();
+  Status ReadIndexTitle();
   Status LoadChunkMap();
   Status OpenIndex();
 
@@ -262,6 +278,11 @@ struct Collection::State : RocksDatabase {
     return std::optional<uint64_t>(ReadBigEndian64(value));
   }
 
+  // What a chunk of a document titled `title` is indexed as (BM25 terms and embedding).
+  std::string IndexText(std::string_view title, std::string_view chunk) const {
+    return index_title ? ChunkIndexText(title, chunk) : std::string(chunk);
+  }
+
   // Adds to `batch` everything that removes document `d`; `changes` collects its postings.
   // Returns the chunk ids removed.
   Result<std::vector<uint64_t>> RemoveDocument(const DocumentInfo& d, rocksdb::WriteBatch& batch,
@@ -279,7 +300,7 @@ struct Collection::State : RocksDatabase {
       if (!s.ok()) return FromRocks(s, "reading chunk " + std::to_string(chunk));
       std::optional<ChunkRecord> r = ChunkRecord::Decode(value);
       if (!r) return Status::Corruption("collection: chunk " + std::to_string(chunk) + " is unreadable");
-      changes.Remove(chunk, Bm25Terms(r->text));
+      changes.Remove(chunk, Bm25Terms(IndexText(d.title, r->text)));
       batch.Delete(cf[kChunks], BigEndian64(chunk));
       total_terms -= r->terms;
       --chunk_count;
@@ -435,7 +456,7 @@ CollectionProbe ProbeDatabase(const fs::path& db_path) {
   if (!format || !format->starts_with("engram-collection")) {
     return {CollectionHealth::kForeign, "it holds a database that is not an engram collection", {}};
   }
-  if (*format != kFormat) {
+  if (*format != kFormat && *format != kFormatWithoutTitles) {
     return {CollectionHealth::kForeign,
             "it is an engram collection of format '" + *format + "'; this engram reads '" +
                 std::string(kFormat) + "': re-ingest its documents into a new collection",
@@ -548,6 +569,8 @@ Status Collection::State::Initialise(const json& embedder_identity) {
   batch.Put(cf[kMeta], "embedder", JsonText(embedder_identity));
   batch.Put(cf[kMeta], "index", std::string(IndexKindName(options.index.kind)));
   batch.Put(cf[kMeta], "instance", instance);
+  index_title = options.index_title;
+  batch.Put(cf[kMeta], "index_title", index_title ? "true" : "false");
   if (Status st = PutCounters(batch); !st.ok()) return st;
   rocksdb::WriteOptions w;
   w.sync = true;
@@ -567,6 +590,7 @@ Status Collection::State::ReadMeta(const json& embedder_identity) {
         JsonText(embedder_identity) + "; use that embedder or a new collection");
   }
   if (Status st = ReadCounters(); !st.ok()) return st;
+  if (Status st = ReadIndexTitle(); !st.ok()) return st;
   // The index kind chosen at creation stays the collection's (for rebuilds after a crash).
   if (db->Get({}, cf[kMeta], "index", &value).ok()) {
     Result<IndexKind> kind = ParseIndexKind(value);
@@ -582,6 +606,24 @@ Status Collection::State::ReadMeta(const json& embedder_identity) {
   rocksdb::WriteOptions w;
   w.sync = true;
   return FromRocks(db->Put(w, cf[kMeta], "instance", instance), "writing the identity");
+}
+
+// Format 4 says whether titles are indexed; format 3 never indexed them.
+Status Collection::State::ReadIndexTitle() {
+  std::string value;
+  if (!db->Get({}, cf[kMeta], "format", &value).ok()) {
+    return DamagedStatus(dir, "its format marker is unreadable");
+  }
+  if (value == kFormatWithoutTitles) {
+    index_title = false;
+    return Status::OK();
+  }
+  const rocksdb::Status s = db->Get({}, cf[kMeta], "index_title", &value);
+  if (!s.ok() || (value != "true" && value != "false")) {
+    return DamagedStatus(dir, "its index_title record is missing or unreadable");
+  }
+  index_title = value == "true";
+  return Status::OK();
 }
 
 Status Collection::State::ReadCounters() {
@@ -742,7 +784,10 @@ Result<std::vector<PendingDocument>> Collection::State::PlanIngest(
     Result<std::vector<TextChunk>> chunks = ChunkText(d.text, options.chunking, count);
     if (!chunks.ok()) return chunks.status();
     p.chunks = std::move(*chunks);
-    for (const TextChunk& c : p.chunks) chunk_texts.push_back(d.text.substr(c.begin, c.end - c.begin));
+    for (const TextChunk& c : p.chunks) {
+      chunk_texts.push_back(
+          IndexText(p.meta.title, std::string_view(d.text).substr(c.begin, c.end - c.begin)));
+    }
     pending.push_back(std::move(p));
   }
   return pending;
@@ -800,7 +845,7 @@ Result<std::vector<IngestResult>> Collection::IngestBatch(std::span<const Docume
       r.end = c.end;
       r.tokens = static_cast<uint32_t>(c.tokens);
       r.text = d.text.substr(c.begin, c.end - c.begin);
-      const std::vector<std::string> terms = Bm25Terms(r.text);
+      const std::vector<std::string> terms = Bm25Terms(s.IndexText(info.title, r.text));
       r.terms = static_cast<uint32_t>(terms.size());
       r.embedding.assign(vectors.begin() + next_vector * dim, vectors.begin() + (next_vector + 1) * dim);
       ++next_vector;
@@ -953,6 +998,7 @@ CollectionStats Collection::Stats() const {
   st.index_kind = s_->index->kind();
   st.index_bytes = s_->index->memory_bytes();
   st.index_seconds = static_cast<double>(s_->index_micros.load()) / 1e6;
+  st.index_title = s_->index_title;
   return st;
 }
 

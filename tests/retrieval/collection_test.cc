@@ -16,13 +16,14 @@
 #include <atomic>
 #include <climits>
 #include <cmath>
-#include <functional>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
-#include <set>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <random>
+#include <set>
 #include <thread>
 
 #include "common/sha256.h"
@@ -90,6 +91,22 @@ class CollectionTest : public ::testing::Test {
     auto c = Collection::Open(dir_.string(), &embedder_, options);
     EXPECT_TRUE(c.ok()) << c.status().ToString();
     return c.ok() ? std::move(*c) : nullptr;
+  }
+  // Writes (a value) or deletes (nullopt) meta keys of the closed collection's database.
+  void EditMeta(const std::map<std::string, std::optional<std::string>>& edits) {
+    std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
+    for (const char* name : {"default", "documents", "chunks", "postings", "terms"}) {
+      cfs.emplace_back(name, rocksdb::ColumnFamilyOptions());
+    }
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::DB* raw = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open({}, (dir_ / "db").string(), cfs, &handles, &raw).ok());
+    for (const auto& [key, value] : edits) {
+      ASSERT_TRUE(
+          (value ? raw->Put({}, handles[0], key, *value) : raw->Delete({}, handles[0], key)).ok());
+    }
+    for (auto* h : handles) raw->DestroyColumnFamilyHandle(h);
+    delete raw;
   }
   fs::path dir_;
   HashingEmbedder embedder_;
@@ -378,18 +395,7 @@ TEST_F(CollectionTest, RefusesForeignDirectoriesAndOtherEmbedders) {
 // by the probe and by Open in both modes.
 TEST_F(CollectionTest, AnOlderFormatIsRefusedWithWhatToDo) {
   { auto c = Open(); ASSERT_NE(c, nullptr); }
-  {
-    std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
-    for (const char* name : {"default", "documents", "chunks", "postings", "terms"}) {
-      cfs.emplace_back(name, rocksdb::ColumnFamilyOptions());
-    }
-    std::vector<rocksdb::ColumnFamilyHandle*> handles;
-    rocksdb::DB* raw = nullptr;
-    ASSERT_TRUE(rocksdb::DB::Open({}, (dir_ / "db").string(), cfs, &handles, &raw).ok());
-    ASSERT_TRUE(raw->Put({}, handles[0], "format", "engram-collection 2").ok());
-    for (auto* h : handles) raw->DestroyColumnFamilyHandle(h);
-    delete raw;
-  }
+  EditMeta({{"format", "engram-collection 2"}});
   const CollectionProbe probe = ProbeCollection(dir_.string());
   EXPECT_EQ(probe.health, CollectionHealth::kForeign);
   EXPECT_EQ(probe.format, "engram-collection 2");
@@ -401,11 +407,126 @@ TEST_F(CollectionTest, AnOlderFormatIsRefusedWithWhatToDo) {
     EXPECT_EQ(refused.status().code(), StatusCode::kNotSupported);
     const std::string message(refused.status().message());
     EXPECT_NE(message.find("has format 'engram-collection 2'; this engram reads "
-                           "'engram-collection 3'"),
+                           "'engram-collection 4'"),
               std::string::npos)
         << message;
     EXPECT_NE(message.find("re-ingest its documents"), std::string::npos) << message;
   }
+}
+
+TEST(ChunkIndexTextTest, TitleThenChunk) {
+  EXPECT_EQ(ChunkIndexText("Super Bowl 50", "The Broncos won."), "Super Bowl 50. The Broncos won.");
+  EXPECT_EQ(ChunkIndexText("Why sleep?", "Because."), "Why sleep? Because.");
+  EXPECT_EQ(ChunkIndexText("", "Because."), "Because.");
+}
+
+// A chunk is indexed as its title and text: BM25 scores and dense scores equal those of a
+// collection without titles holding "<title>. <text>", while hits return the chunk's own text
+// and span. Retitling or deleting the document takes the title's terms out again.
+TEST_F(CollectionTest, ChunksAreIndexedWithTheirDocumentTitle) {
+  const std::vector<DocumentInput> titled = {
+      {.text = "The Broncos beat the Panthers 24 to 10.", .title = "Super Bowl 50", .source = "a"},
+      {.text = "The game was played in Santa Clara.", .title = "Levi's Stadium", .source = "b"},
+      {.text = "Panthers fans were disappointed.", .source = "c"}};
+  std::vector<DocumentInput> flattened = titled;
+  for (DocumentInput& d : flattened) {
+    d.text = ChunkIndexText(d.title, d.text);
+    d.title.clear();
+  }
+  const fs::path flat_dir = dir_.string() + "_flat";
+  fs::remove_all(flat_dir);
+  CollectionOptions flat_options;
+  flat_options.mode = OpenMode::kCreate;
+  flat_options.index_title = false;
+  flat_options.chunking = {.max_tokens = 4000, .overlap_tokens = 0};
+  auto flat = Collection::Open(flat_dir.string(), &embedder_, flat_options);
+  ASSERT_TRUE(flat.ok()) << flat.status().ToString();
+  ASSERT_TRUE((*flat)->IngestBatch(flattened).ok());
+  EXPECT_FALSE((*flat)->Stats().index_title);
+  auto c = Open();
+  ASSERT_NE(c, nullptr);
+  ASSERT_TRUE(c->IngestBatch(titled).ok());
+  EXPECT_TRUE(c->Stats().index_title);
+  EXPECT_DOUBLE_EQ(c->Stats().average_chunk_terms, (*flat)->Stats().average_chunk_terms);
+  for (SearchMode mode : {SearchMode::kBm25, SearchMode::kDense}) {
+    for (const char* query : {"super bowl panthers", "stadium santa clara", "panthers"}) {
+      auto got = c->Search(query, {.mode = mode, .k = 3});
+      auto want = (*flat)->Search(query, {.mode = mode, .k = 3});
+      ASSERT_TRUE(got.ok() && want.ok());
+      ASSERT_EQ(got->size(), want->size()) << query;
+      for (size_t i = 0; i < got->size(); ++i) {
+        EXPECT_EQ((*got)[i].source, (*want)[i].source) << query;
+        EXPECT_NEAR((*got)[i].score, (*want)[i].score, 1e-6) << query;
+      }
+    }
+  }
+  auto bowl = c->Search("super bowl", {.mode = SearchMode::kBm25, .k = 3});
+  ASSERT_TRUE(bowl.ok());
+  ASSERT_EQ(bowl->size(), 1u);
+  EXPECT_EQ((*bowl)[0].text, titled[0].text);
+  EXPECT_EQ((*bowl)[0].title, "Super Bowl 50");
+  EXPECT_EQ((*bowl)[0].begin, 0u);
+  EXPECT_EQ((*bowl)[0].end, titled[0].text.size());
+  // A new title replaces the document: the old title's terms are gone, the new ones found.
+  DocumentInput retitled = titled[0];
+  retitled.title = "Championship";
+  auto r = c->Ingest(retitled);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->outcome, IngestOutcome::kReplaced);
+  EXPECT_TRUE(c->Search("super bowl", {.mode = SearchMode::kBm25})->empty());
+  EXPECT_EQ(c->Search("championship", {.mode = SearchMode::kBm25})->size(), 1u);
+  auto listed = c->List();
+  ASSERT_TRUE(listed.ok());
+  for (const DocumentInfo& d : *listed) ASSERT_TRUE(c->Delete(d.id).ok()) << d.id;
+  EXPECT_EQ(c->Stats().average_chunk_terms, 0.0);
+  EXPECT_TRUE(c->Search("championship stadium panthers", {.mode = SearchMode::kBm25})->empty());
+  flat->reset();
+  fs::remove_all(flat_dir);
+}
+
+// The choice is fixed at creation: a collection made without titles keeps indexing without
+// them whatever later opens ask.
+TEST_F(CollectionTest, TheTitleChoiceIsKeptByLaterOpens) {
+  {
+    CollectionOptions o;
+    o.index_title = false;
+    auto c = Open(o);
+    ASSERT_NE(c, nullptr);
+  }
+  auto c = Collection::Open(dir_.string(), &embedder_, {});  // index_title defaults to true
+  ASSERT_TRUE(c.ok());
+  EXPECT_FALSE((*c)->Stats().index_title);
+  ASSERT_TRUE((*c)->Ingest({.text = "The Broncos won.", .title = "Super Bowl 50"}).ok());
+  EXPECT_TRUE((*c)->Search("super bowl", {.mode = SearchMode::kBm25})->empty());
+}
+
+// Format 3 (before titles were indexed) is still read and written, without titles; a format-4
+// collection that lost its index_title record is damaged.
+TEST_F(CollectionTest, Format3IsReadWithoutTitlesAndAMissingTitleRecordIsDamage) {
+  {
+    CollectionOptions o;
+    o.index_title = false;
+    auto c = Open(o);
+    ASSERT_NE(c, nullptr);
+    ASSERT_TRUE(
+        c->Ingest({.text = "The Broncos won.", .title = "Super Bowl 50", .source = "a"}).ok());
+  }
+  EditMeta({{"format", "engram-collection 3"}, {"index_title", std::nullopt}});
+  EXPECT_EQ(ProbeCollection(dir_.string()).health, CollectionHealth::kSound);
+  {
+    auto c = Collection::Open(dir_.string(), &embedder_, {});
+    ASSERT_TRUE(c.ok()) << c.status().ToString();
+    EXPECT_FALSE((*c)->Stats().index_title);
+    ASSERT_TRUE((*c)->Ingest({.text = "Panthers lost.", .title = "Carolina", .source = "b"}).ok());
+    EXPECT_EQ((*c)->Search("broncos panthers", {.mode = SearchMode::kBm25})->size(), 2u);
+    EXPECT_TRUE((*c)->Search("carolina", {.mode = SearchMode::kBm25})->empty());
+  }
+  EditMeta({{"format", "engram-collection 4"}});
+  auto damaged = Collection::Open(dir_.string(), &embedder_, {});
+  ASSERT_FALSE(damaged.ok());
+  EXPECT_EQ(damaged.status().code(), StatusCode::kCorruption);
+  EXPECT_NE(damaged.status().message().find("index_title record is missing"), std::string::npos)
+      << damaged.status().ToString();
 }
 
 // A document is its source. Every way of naming one is checked: the same source replaces (or,

@@ -108,7 +108,8 @@ class Collection:
         return self._c.text(check.episode_id(document_id, "document_id"))
 
     def stats(self) -> dict[str, Any]:
-        """``documents``, ``chunks``, ``index_kind``, ``index_bytes``."""
+        """``documents``, ``chunks``, ``index_kind``, ``index_bytes``, and ``index_title``: whether
+        chunks are indexed with their document's title (fixed when the collection was made)."""
         return self._c.stats()
 
     def flush(self) -> None:

@@ -131,6 +131,7 @@ class Collection {
     d["chunks"] = st.chunks;
     d["index_kind"] = std::string(retrieval::IndexKindName(st.index_kind));
     d["index_bytes"] = st.index_bytes;
+    d["index_title"] = st.index_title;
     return d;
   }
 

@@ -288,7 +288,7 @@ struct SearchFlags : CollectionFlags {
   std::string mode = "hybrid";
   std::string fusion = "weighted";
   int k = 5;
-  double rrf_k = 60.0, dense_weight = 0.5, mmr_lambda = 0.7;
+  double rrf_k = 60.0, dense_weight = retrieval::SearchOptions{}.dense_weight, mmr_lambda = 0.7;
   int candidates = 0;
   bool mmr = false;
   std::vector<std::string> tags;
@@ -463,7 +463,7 @@ void RegisterCollectionCommands(CLI::App& app, const GlobalFlags& global, Comman
       ->default_val("weighted");
   cmd->add_option("--rrf-k", search->rrf_k, "RRF fusion constant (0..1e6)")->default_val(60.0);
   cmd->add_option("--dense-weight", search->dense_weight, "Weighted fusion: dense share (0..1)")
-      ->default_val(0.5);
+      ->default_val(retrieval::SearchOptions{}.dense_weight);
   cmd->add_option("--candidates", search->candidates,
                   "Candidates per mode before fusion (0: max(4k, 50))")
       ->default_val(0);

@@ -233,18 +233,20 @@ struct Variant {
   Fuse fuse;
 };
 
-// Fusions of the same bm25 and dense candidate lists; hybrid's own (weighted, dense 0.5) first,
-// so that a cross-validation tie keeps it.
+// Fusions of the same bm25 and dense candidate lists; hybrid's own (weighted, SearchOptions'
+// dense_weight) first, so that a cross-validation tie keeps it.
 std::vector<Variant> FusionVariants() {
-  std::vector<Variant> out = {{"default (weighted dense_weight 0.5)", [](const auto& b, const auto& d) {
-                                 return retrieval::WeightedFusion(b, d, 0.5, 0.5);
+  const double dw = retrieval::SearchOptions{}.dense_weight;
+  std::vector<Variant> out = {{"default (weighted dense_weight " + std::to_string(dw) + ")",
+                               [dw](const auto& b, const auto& d) {
+                                 return retrieval::WeightedFusion(b, d, 1.0 - dw, dw);
                                }}};
   for (double w : {1.0, 0.7, 0.5, 0.3}) {
     out.push_back({"rrf60 dense_weight " + std::to_string(w), [w](const auto& b, const auto& d) {
                      return retrieval::ReciprocalRankFusion({&b, &d}, 60.0, {1.0, w});
                    }});
   }
-  for (double w : {0.6, 0.4, 0.3, 0.2}) {
+  for (double w : {0.6, 0.5, 0.3, 0.2}) {
     out.push_back({"weighted dense_weight " + std::to_string(w), [w](const auto& b, const auto& d) {
                      return retrieval::WeightedFusion(b, d, 1.0 - w, w);
                    }});
@@ -452,8 +454,9 @@ Result<json> RunRetrievalEval(const RetrievalEvalOptions& options) {
       {"overlap_tokens", options.overlap_tokens},
       {"index_title", stats.index_title},
       {"bm25", {{"k1", copts.bm25.k1}, {"b", copts.bm25.b}}},
-      {"hybrid",
-       "weighted fusion of min-max normalised scores, dense weight 0.5, 50 candidates per mode"},
+      {"hybrid", "weighted fusion of min-max normalised scores, dense weight " +
+                     std::to_string(retrieval::SearchOptions{}.dense_weight) +
+                     ", 50 candidates per mode"},
       {"index", std::string(retrieval::IndexKindName(stats.index_kind))}};
   out["commit"] = std::string(GetBuildInfo().git_commit);
   out["machine"] = MachineSummary(DescribeMachine());

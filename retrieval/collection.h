@@ -113,7 +113,7 @@ struct CollectionOptions {
   // embedding, so a paragraph that never names its subject is still found by it ("When did the
   // Broncos win?" and a paragraph of the article "Super Bowl 50"). Fixed when the collection is
   // created; later opens use the stored choice. Default true: on SQuAD among the L-Eval
-  // distractors it raised hybrid recall@1 from 0.775 to 0.786 (docs/benchmarks.md).
+  // distractors it raised hybrid recall@1 from 0.775 to 0.787, 0.790 held out (docs/benchmarks.md).
   bool index_title = true;
 };
 

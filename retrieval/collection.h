@@ -153,6 +153,7 @@ struct SearchHit {
   double score = 0.0;       // the mode's score (RRF or weighted sum for hybrid)
   double bm25_score = 0.0;  // components, 0 when the chunk was not in that list
   double dense_score = 0.0;
+  double rerank_score = 0.0;  // the reranker's, when the hit was reranked (retrieval/rerank.h)
   size_t begin = 0, end = 0;  // byte span in the document's text
   std::string text, title, source;
   std::string Citation() const;  // "<document>:<begin>-<end>"

@@ -244,12 +244,25 @@ TEST_F(CollectionCommandsTest, DamagedCollectionsAreReportedAndListed) {
 TEST_F(CollectionCommandsTest, BadSearchValuesAreRefused) {
   ASSERT_EQ(Engram({"ingest", "-c", "notes", (dir_ / "docs" / "rust.txt").string()}).exit_code, 0);
   const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
-      {{"-k", "0"}, "k"},           {{"-k", "-3"}, "k"},          {{"-k", "1001"}, "k"},
-      {{"--dense-weight", "nan"}, "dense_weight"}, {{"--dense-weight", "inf"}, "dense_weight"},
-      {{"--dense-weight", "-1"}, "dense_weight"},  {{"--dense-weight", "2"}, "dense_weight"},
-      {{"--rrf-k", "-1"}, "rrf_k"}, {{"--rrf-k", "1e300"}, "rrf_k"}, {{"--rrf-k", "nan"}, "rrf_k"},
-      {{"--candidates", "-1"}, "candidates"}, {{"--candidates", "99999999"}, "candidates"},
-      {{"--mmr-lambda", "nan"}, "mmr_lambda"}, {{"--mmr-lambda", "1.5"}, "mmr_lambda"},
+      {{"-k", "0"}, "k"},
+      {{"-k", "-3"}, "k"},
+      {{"-k", "1001"}, "k"},
+      {{"--dense-weight", "nan"}, "dense_weight"},
+      {{"--dense-weight", "inf"}, "dense_weight"},
+      {{"--dense-weight", "-1"}, "dense_weight"},
+      {{"--dense-weight", "2"}, "dense_weight"},
+      {{"--rrf-k", "-1"}, "rrf_k"},
+      {{"--rrf-k", "1e300"}, "rrf_k"},
+      {{"--rrf-k", "nan"}, "rrf_k"},
+      {{"--candidates", "-1"}, "candidates"},
+      {{"--candidates", "99999999"}, "candidates"},
+      {{"--mmr-lambda", "nan"}, "mmr_lambda"},
+      {{"--mmr-lambda", "1.5"}, "mmr_lambda"},
+      {{"--rerank", "-1"}, "--rerank"},
+      {{"--rerank", "101"}, "--rerank"},
+      {{"--reranker", "bm25"}, "--reranker"},
+      {{"--rerank", "2", "--rerank-weight", "nan"}, "weight"},
+      {{"--rerank", "2", "--rerank-weight", "-1"}, "weight"},
   };
   for (const auto& [flags, option] : cases) {
     std::vector<std::string> args = {"search", "-c", "notes"};
@@ -265,6 +278,43 @@ TEST_F(CollectionCommandsTest, BadSearchValuesAreRefused) {
     EXPECT_EQ(r.exit_code, 2) << r.err;
     EXPECT_NE(r.err.find("query is empty"), std::string::npos) << r.err;
   }
+}
+
+// --rerank N rescores the first N hits with the best sentence's cosine: the hit whose one
+// sentence answers the query comes first, its score is the hybrid score plus 1 × that cosine,
+// and hits past N are not rescored.
+TEST_F(CollectionCommandsTest, RerankRescoresTheFirstHitsByTheirBestSentence) {
+  std::ofstream(dir_ / "docs" / "porto.txt")
+      << "Porto is a city in the north of Portugal. The Douro river flows through it.";
+  ASSERT_EQ(
+      Engram({"ingest", "-c", "notes", (dir_ / "docs" / "rust.txt").string(),
+              (dir_ / "docs" / "bread.html").string(), (dir_ / "docs" / "porto.txt").string()})
+          .exit_code,
+      0);
+  const char* query = "which river flows through Porto?";
+  const RunResult plain = Engram({"search", "-c", "notes", "-k", "3", "--json", query});
+  const RunResult reranked =
+      Engram({"search", "-c", "notes", "-k", "3", "--rerank", "2", "--json", query});
+  ASSERT_EQ(plain.exit_code, 0) << plain.err;
+  ASSERT_EQ(reranked.exit_code, 0) << reranked.err;
+  const nlohmann::json before = ParseJson(plain)["hits"], after = ParseJson(reranked)["hits"];
+  ASSERT_EQ(after.size(), 3u);
+  EXPECT_NE(after[0]["source"].get<std::string>().find("porto.txt"), std::string::npos);
+  // The best sentence ("The Douro river flows through it.") is close to the query.
+  EXPECT_GT(after[0]["rerank"].get<double>(), 0.3);
+  for (size_t i = 0; i < 2; ++i) {
+    const double hybrid = before[i]["score"].get<double>();
+    bool found = false;
+    for (const auto& h : after) {
+      if (h["chunk"] != before[i]["chunk"]) continue;
+      found = true;
+      EXPECT_NEAR(h["score"].get<double>(), hybrid + 1.0 * h["rerank"].get<double>(), 1e-9);
+    }
+    EXPECT_TRUE(found) << i;
+  }
+  EXPECT_EQ(after[2]["chunk"], before[2]["chunk"]);
+  EXPECT_EQ(after[2]["rerank"].get<double>(), 0.0);
+  EXPECT_EQ(after[2]["score"], before[2]["score"]);
 }
 
 // Invalid UTF-8 in a file name, a tag and a query: exit 0 and valid JSON (bytes become U+FFFD).

@@ -87,11 +87,16 @@ Result<bool> UnfinishedCreation(const std::string& path, const fs::path& db_path
   rocksdb::Status s =
       rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), db_path.string(), &families);
   if (!s.ok()) return Damaged(path, "RocksDB cannot read it: " + s.ToString());
-  // Exactly the store's families (opening a new store creates them all, before any write).
+  // The store's families, or some of them beyond RocksDB's "default": opening a new store
+  // creates them one by one before any write, so a kill can land between two. "default" alone
+  // is any empty RocksDB database, not a store.
   std::sort(families.begin(), families.end());
   std::vector<std::string> ours(std::begin(kCfNames), std::end(kCfNames));
   std::sort(ours.begin(), ours.end());
-  if (families != ours) return false;
+  if (families.size() < 2 ||
+      !std::includes(ours.begin(), ours.end(), families.begin(), families.end())) {
+    return false;
+  }
   rocksdb::DBOptions options;
   options.info_log = retrieval::NullRocksLogger();
   retrieval::RocksDatabase ro;

@@ -145,9 +145,9 @@ TEST_F(EpisodicStoreHardeningTest, AnOlderFormatIsRefusedWithWhatToDo) {
   EXPECT_EQ(Snapshot(dir_), before);
 }
 
-// A process killed while creating a store leaves RocksDB's files and column families but none of
-// the store's records: the next Open creates the store there. A database with only RocksDB's
-// default family and nothing in it is still not a store.
+// A process killed while creating a store leaves RocksDB's files and some or all of the column
+// families but none of the store's records: the next Open creates the store there. A database
+// with only RocksDB's default family and nothing in it is still not a store.
 TEST_F(EpisodicStoreHardeningTest, AnInterruptedCreationIsFinishedByTheNextOpen) {
   auto make_db = [&](std::vector<const char*> families) {
     fs::remove_all(dir_);
@@ -164,6 +164,12 @@ TEST_F(EpisodicStoreHardeningTest, AnInterruptedCreationIsFinishedByTheNextOpen)
     delete raw;
   };
   make_db({"default", "episodes", "sessions", "embeddings", "versions", "postings", "terms"});
+  {
+    auto store = Open();
+    ASSERT_NE(store, nullptr);
+    EXPECT_EQ(Add(*store, "x", "x 0"), 1u);
+  }
+  make_db({"default", "episodes", "sessions"});  // killed between two families
   {
     auto store = Open();
     ASSERT_NE(store, nullptr);

@@ -311,10 +311,9 @@ double DefaultRerankWeight(const std::string& reranker) { return reranker == "lm
 
 // --rerank N: the first N of `hits` rescored by the best sentence's cosine (the collection's
 // embedder) or the default language model's question likelihood, then cut to k.
-Result<std::vector<retrieval::SearchHit>> Rerank(const SearchFlags& f, Opened& o,
+Result<std::vector<retrieval::SearchHit>> Rerank(const SearchFlags& f,
+                                                 const retrieval::RerankOptions& options, Opened& o,
                                                  std::vector<retrieval::SearchHit> hits) {
-  const retrieval::RerankOptions options{
-      .candidates = f.rerank, .weight = f.rerank_weight.value_or(DefaultRerankWeight(f.reranker))};
   std::unique_ptr<inference::Engine> engine;
   std::unique_ptr<retrieval::Reranker> reranker;
   if (f.reranker == "lm") {
@@ -347,19 +346,17 @@ Status RunSearch(const GlobalFlags& global, const SearchFlags& f) {
   options.source_prefix = f.source_prefix;
   // The library checks again; checking first spares loading the embedder for a bad request.
   if (Status st = retrieval::ValidateSearch(f.query, options); !st.ok()) return st;
+  const retrieval::RerankOptions rerank{
+      .candidates = f.rerank, .weight = f.rerank_weight.value_or(DefaultRerankWeight(f.reranker))};
   if (f.rerank > 0) {
-    const double weight = f.rerank_weight.value_or(DefaultRerankWeight(f.reranker));
-    if (Status st = retrieval::ValidateRerank({.candidates = f.rerank, .weight = weight});
-        !st.ok()) {
-      return st;
-    }
+    if (Status st = retrieval::ValidateRerank(rerank); !st.ok()) return st;
     options.k = std::max(options.k, f.rerank);
   }
   Result<Opened> o = OpenForReading(global, f);
   if (!o.ok()) return o.status();
   Result<std::vector<retrieval::SearchHit>> hits = o->collection->Search(f.query, options);
   if (!hits.ok()) return hits.status();
-  if (f.rerank > 0) hits = Rerank(f, *o, *std::move(hits));
+  if (f.rerank > 0) hits = Rerank(f, rerank, *o, *std::move(hits));
   if (!hits.ok()) return hits.status();
   if (f.json) {
     json out = {{"collection", f.collection}, {"query", f.query}, {"mode", f.mode}, {"hits", json::array()}};
@@ -521,7 +518,7 @@ void RegisterCollectionCommands(CLI::App& app, const GlobalFlags& global, Comman
       ->default_val(0)
       ->check(CLI::Range(0, retrieval::kMaxRerankCandidates));
   cmd->add_option("--reranker", search->reranker,
-                  "sentence: the best sentence's cosine (about 0.2 s a query); lm: the language "
+                  "sentence: the best sentence's cosine (about 0.3 s a query); lm: the language "
                   "model's question likelihood (seconds a query)")
       ->default_val("sentence")
       ->check(CLI::IsMember({"sentence", "lm"}));

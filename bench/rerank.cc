@@ -1,7 +1,5 @@
 #include "bench/rerank.h"
 
-#include <algorithm>
-#include <numeric>
 #include <string>
 
 #include "bench/stats.h"

@@ -296,6 +296,7 @@ struct SearchFlags : CollectionFlags {
   int k = 5;
   double rrf_k = 60.0, dense_weight = retrieval::SearchOptions{}.dense_weight, mmr_lambda = 0.7;
   int candidates = 0;
+  int rescore = retrieval::RescoreOptions{}.candidates;  // hybrid's second stage; 0: off
   bool mmr = false;
   std::vector<std::string> tags;
   std::string source_prefix;
@@ -340,6 +341,7 @@ Status RunSearch(const GlobalFlags& global, const SearchFlags& f) {
   options.rrf_k = f.rrf_k;
   options.dense_weight = f.dense_weight;
   options.candidates = f.candidates;
+  options.rescore.candidates = f.rescore;
   options.mmr = f.mmr;
   options.mmr_lambda = f.mmr_lambda;
   options.tags = f.tags;
@@ -508,6 +510,9 @@ void RegisterCollectionCommands(CLI::App& app, const GlobalFlags& global, Comman
   cmd->add_option("--candidates", search->candidates,
                   "Candidates per mode before fusion (0: max(4k, 50))")
       ->default_val(0);
+  cmd->add_option("--rescore", search->rescore,
+                  "Hybrid: rescore the first N fused chunks by cosine and term matches (0: off)")
+      ->default_val(retrieval::RescoreOptions{}.candidates);
   cmd->add_flag("--mmr", search->mmr, "Diversify the hits (maximal marginal relevance)");
   cmd->add_option("--mmr-lambda", search->mmr_lambda, "MMR relevance vs diversity (0..1)")
       ->default_val(0.7);

@@ -94,8 +94,8 @@ json WeightsJson(const memory::RecallOptions& w) {
 // (one store per IndexVariants entry), the combined score's weights, the BM25 and dense
 // feedback and role matching (memory/episodic_store.h); the defaults first, so that a tie keeps
 // them. The plain index (the techniques before index texts) gets the weights, BM25 feedback and
-// role matching; the default index the weights and both feedbacks; the other index texts the
-// BM25 weight and feedback.
+// role matching; the default index the weights, both feedbacks and role matching; the other
+// index texts the BM25 weight and feedback.
 std::vector<Mode> Candidates(const std::vector<IndexVariant>& variants) {
   struct Feedback {
     int terms;
@@ -107,7 +107,7 @@ std::vector<Mode> Candidates(const std::vector<IndexVariant>& variants) {
     const bool first = v == 0;
     using Doubles = std::vector<double>;
     const Doubles recencies = plain ? Doubles{0.0, 0.05} : Doubles{0.0};
-    const Doubles roles = plain ? Doubles{0.0, 0.15} : Doubles{0.0};
+    const Doubles roles = plain ? Doubles{0.0, 0.15} : first ? Doubles{0.0, 0.1} : Doubles{0.0};
     const Doubles dense = first ? Doubles{0.0, 0.5, 1.0} : Doubles{0.0};
     const std::vector<Feedback> feedbacks =
         plain   ? std::vector<Feedback>{{0, 0.0}, {25, 0.6}, {25, 1.0}}

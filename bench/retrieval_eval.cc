@@ -228,19 +228,40 @@ Result<json> ModeFigures(retrieval::Collection& c, retrieval::SearchMode mode,
 using Fuse = std::function<std::vector<retrieval::RankedItem>(
     const std::vector<retrieval::RankedItem>&, const std::vector<retrieval::RankedItem>&)>;
 
+// A hybrid configuration: a fusion of one bm25 and one dense candidate list, or (with `fuse`
+// empty) a search of its own with `search`'s options (the rescoring variants).
 struct Variant {
   std::string name;
   Fuse fuse;
+  retrieval::SearchOptions search;
 };
 
-// Fusions of the same bm25 and dense candidate lists; hybrid's own (weighted, SearchOptions'
-// dense_weight) first, so that a cross-validation tie keeps it.
+// Hybrid's configurations: its default (weighted fusion at SearchOptions' dense_weight,
+// rescored) first, so that a cross-validation tie keeps it; the rescoring's weights scaled;
+// then the fusions of the same bm25 and dense candidate lists without rescoring.
 std::vector<Variant> FusionVariants() {
-  const double dw = retrieval::SearchOptions{}.dense_weight;
-  std::vector<Variant> out = {{"default (weighted dense_weight " + std::to_string(dw) + ")",
-                               [dw](const auto& b, const auto& d) {
-                                 return retrieval::WeightedFusion(b, d, 1.0 - dw, dw);
-                               }}};
+  const retrieval::SearchOptions defaults{.mode = retrieval::SearchMode::kHybrid, .k = 50};
+  const retrieval::RescoreOptions r = defaults.rescore;
+  std::vector<Variant> out = {{"default (rescored)", nullptr, defaults}};
+  for (double cosine : {0.5, 1.5}) {
+    for (double terms : {0.5, 1.0, 1.5}) {
+      retrieval::SearchOptions o = defaults;
+      o.rescore = {.candidates = r.candidates,
+                   .cosine = r.cosine * cosine,
+                   .coverage = r.coverage * terms,
+                   .sentence = r.sentence * terms,
+                   .bigrams = r.bigrams * terms};
+      char name[120];
+      std::snprintf(name, sizeof name, "rescored, cosine x %.1f, term matches x %.1f", cosine,
+                    terms);
+      out.push_back({name, nullptr, o});
+    }
+  }
+  const double dw = defaults.dense_weight;
+  out.push_back({"weighted dense_weight " + std::to_string(dw) + " (not rescored)",
+                 [dw](const auto& b, const auto& d) {
+                   return retrieval::WeightedFusion(b, d, 1.0 - dw, dw);
+                 }});
   for (double w : {1.0, 0.7, 0.5, 0.3}) {
     out.push_back({"rrf60 dense_weight " + std::to_string(w), [w](const auto& b, const auto& d) {
                      return retrieval::ReciprocalRankFusion({&b, &d}, 60.0, {1.0, w});
@@ -254,7 +275,22 @@ std::vector<Variant> FusionVariants() {
   return out;
 }
 
-// ranks[variant][question] of the gold paragraph under each fusion.
+// The rank of a question's paragraph under one variant, given the question's bm25 and dense
+// candidate lists (and each chunk's document).
+Result<size_t> VariantRank(retrieval::Collection& c, const Variant& v, const Question& q,
+                           const std::vector<retrieval::RankedItem>& bm25,
+                           const std::vector<retrieval::RankedItem>& dense,
+                           std::unordered_map<uint64_t, uint64_t>& doc_of, uint64_t gold) {
+  if (v.fuse) {
+    return DocumentRank(
+        v.fuse(bm25, dense), [&](const retrieval::RankedItem& r) { return doc_of[r.id]; }, gold);
+  }
+  ENGRAM_TRY_ASSIGN(const std::vector<retrieval::SearchHit> hits, c.Search(q.text, v.search));
+  return DocumentRank(
+      hits, [](const retrieval::SearchHit& h) { return h.document_id; }, gold);
+}
+
+// ranks[variant][question] of the gold paragraph under each variant.
 Result<std::vector<std::vector<size_t>>> FusionRanks(retrieval::Collection& c,
                                                      const std::vector<Variant>& variants,
                                                      const std::vector<Question>& questions,
@@ -273,9 +309,9 @@ Result<std::vector<std::vector<size_t>>> FusionRanks(retrieval::Collection& c,
     for (const auto& h : *b) bl.push_back({h.chunk_id, h.score}), doc_of[h.chunk_id] = h.document_id;
     for (const auto& h : *d) dl.push_back({h.chunk_id, h.score}), doc_of[h.chunk_id] = h.document_id;
     for (size_t v = 0; v < variants.size(); ++v) {
-      ranks[v].push_back(DocumentRank(variants[v].fuse(bl, dl),
-                                      [&](const retrieval::RankedItem& r) { return doc_of[r.id]; },
-                                      paragraph_id[q.paragraph]));
+      ENGRAM_TRY_ASSIGN(const size_t rank,
+                        VariantRank(c, variants[v], q, bl, dl, doc_of, paragraph_id[q.paragraph]));
+      ranks[v].push_back(rank);
     }
     progress.Add(1);
   }
@@ -362,6 +398,19 @@ Result<json> RerankedJson(retrieval::Collection& c, retrieval::Reranker* reranke
   out["by_weight"] = by_weight;
   AddRerankCost(out, reranker->Name(), n, ms);
   return out;
+}
+
+// What hybrid search is in this run (its defaults).
+std::string HybridConfig() {
+  const retrieval::SearchOptions o;
+  char text[400];
+  std::snprintf(text, sizeof text,
+                "weighted fusion of min-max normalised scores, dense weight %g, 50 candidates per "
+                "mode; the first max(%d, k) rescored as fused + %g cosine + %g coverage + %g "
+                "sentence + %g bigrams (retrieval/term_match.h)",
+                o.dense_weight, o.rescore.candidates, o.rescore.cosine, o.rescore.coverage,
+                o.rescore.sentence, o.rescore.bigrams);
+  return text;
 }
 
 }  // namespace
@@ -454,9 +503,7 @@ Result<json> RunRetrievalEval(const RetrievalEvalOptions& options) {
       {"overlap_tokens", options.overlap_tokens},
       {"index_title", stats.index_title},
       {"bm25", {{"k1", copts.bm25.k1}, {"b", copts.bm25.b}}},
-      {"hybrid", "weighted fusion of min-max normalised scores, dense weight " +
-                     std::to_string(retrieval::SearchOptions{}.dense_weight) +
-                     ", 50 candidates per mode"},
+      {"hybrid", HybridConfig()},
       {"index", std::string(retrieval::IndexKindName(stats.index_kind))}};
   out["commit"] = std::string(GetBuildInfo().git_commit);
   out["machine"] = MachineSummary(DescribeMachine());

@@ -32,6 +32,7 @@
 #include "retrieval/document_parser.h"
 #include "retrieval/fusion.h"
 #include "retrieval/rocks_store.h"
+#include "retrieval/term_match.h"
 
 namespace engram::retrieval {
 namespace {
@@ -325,8 +326,10 @@ struct Collection::State : RocksDatabase {
   }
 
   // The best `n` chunks by BM25 among those of `docs` (all when null).
+  // `prepared`, when given, receives the query as BM25 scored it (its terms' idf).
   Result<std::vector<RankedItem>> Bm25Top(std::string_view query, size_t n,
-                                          const std::unordered_set<uint64_t>* docs) const {
+                                          const std::unordered_set<uint64_t>* docs,
+                                          Bm25Query* prepared = nullptr) const {
     Bm25Stats stats;
     std::vector<uint8_t> allowed;  // by chunk id, when filtered
     {
@@ -344,6 +347,7 @@ struct Collection::State : RocksDatabase {
     }
     ENGRAM_TRY_ASSIGN(stats.mean_idf, MeanIdf());
     ENGRAM_TRY_ASSIGN(const Bm25Query q, bm25->Prepare(query, stats));
+    if (prepared != nullptr) *prepared = q;
     // A chunk ingested after the filter was built is not in it.
     const std::function<bool(uint64_t)> allow = [&](uint64_t chunk) {
       return chunk < allowed.size() && allowed[chunk] != 0;
@@ -1027,11 +1031,16 @@ Status ValidateSearch(std::string_view query, const SearchOptions& o) {
     return bad(std::string(name) + " must be a finite number within " + text(lo) + ".." +
                text(hi) + ", got " + text(v));
   };
-  for (Status st : {int_in("k", o.k, 1, kMaxSearchK),
-                    int_in("candidates", o.candidates, 0, kMaxSearchCandidates),
-                    real_in("rrf_k", o.rrf_k, 0.0, 1e6),
-                    real_in("dense_weight", o.dense_weight, 0.0, 1.0),
-                    real_in("mmr_lambda", o.mmr_lambda, 0.0, 1.0)}) {
+  for (Status st :
+       {int_in("k", o.k, 1, kMaxSearchK),
+        int_in("candidates", o.candidates, 0, kMaxSearchCandidates),
+        real_in("rrf_k", o.rrf_k, 0.0, 1e6), real_in("dense_weight", o.dense_weight, 0.0, 1.0),
+        real_in("mmr_lambda", o.mmr_lambda, 0.0, 1.0),
+        int_in("rescore.candidates", o.rescore.candidates, 0, kMaxSearchCandidates),
+        real_in("rescore.cosine", o.rescore.cosine, 0.0, kMaxRescoreWeight),
+        real_in("rescore.coverage", o.rescore.coverage, 0.0, kMaxRescoreWeight),
+        real_in("rescore.sentence", o.rescore.sentence, 0.0, kMaxRescoreWeight),
+        real_in("rescore.bigrams", o.rescore.bigrams, 0.0, kMaxRescoreWeight)}) {
     if (!st.ok()) return st;
   }
   return Status::OK();
@@ -1066,6 +1075,71 @@ Result<std::optional<std::unordered_set<uint64_t>>> AllowedDocuments(const Colle
   return allowed_docs;
 }
 
+// A search's first candidates with their records, in fused order (chunks deleted meanwhile
+// dropped); cosine[i] is filled by RescoreCandidates.
+struct Candidates {
+  std::vector<ChunkRecord> records;
+  std::vector<RankedItem> kept;
+  std::vector<double> cosine;
+};
+
+Result<Candidates> LoadCandidates(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* chunks,
+                                  const std::vector<RankedItem>& fused, size_t n) {
+  Candidates out;
+  for (size_t i = 0; i < n; ++i) {
+    std::string value;
+    rocksdb::Status st = db.Get({}, chunks, BigEndian64(fused[i].id), &value);
+    if (st.IsNotFound()) continue;  // deleted while we searched
+    if (!st.ok()) return FromRocks(st, "reading a chunk");
+    std::optional<ChunkRecord> r = ChunkRecord::Decode(value);
+    if (!r)
+      return Status::Corruption("collection: chunk " + std::to_string(fused[i].id) +
+                                " is unreadable");
+    out.records.push_back(std::move(*r));
+    out.kept.push_back(fused[i]);
+  }
+  return out;
+}
+
+double Cosine(std::span<const float> a, std::span<const float> b) {
+  double dot = 0.0, na = 0.0, nb = 0.0;
+  for (size_t d = 0; d < a.size() && d < b.size(); ++d) {
+    dot += static_cast<double>(a[d]) * b[d];
+    na += static_cast<double>(a[d]) * a[d];
+    nb += static_cast<double>(b[d]) * b[d];
+  }
+  return na > 0.0 && nb > 0.0 ? dot / std::sqrt(na * nb) : 0.0;
+}
+
+// SearchOptions::rescore: every candidate's score becomes the fused score plus its weighted
+// cosine and term matches (RescoreOptions), and they are sorted by it (ties by chunk id).
+void RescoreCandidates(std::string_view query, const Bm25Query& bm25_query,
+                       std::span<const float> query_vector, const RescoreOptions& w,
+                       Candidates& c) {
+  QueryTerms terms{.terms = Bm25Terms(query), .idf = {}};
+  for (const Bm25Query::Term& t : bm25_query.terms) terms.idf[t.term] = t.idf;
+  c.cosine.clear();
+  for (size_t i = 0; i < c.records.size(); ++i) {
+    const TermMatch m = MatchTerms(terms, c.records[i].text);
+    c.cosine.push_back(Cosine(query_vector, c.records[i].embedding));
+    c.kept[i].score += w.cosine * c.cosine.back() + w.coverage * m.coverage +
+                       w.sentence * m.sentence + w.bigrams * m.bigrams;
+  }
+  std::vector<size_t> order(c.kept.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    return c.kept[a].score != c.kept[b].score ? c.kept[a].score > c.kept[b].score
+                                              : c.kept[a].id < c.kept[b].id;
+  });
+  Candidates sorted;
+  for (size_t i : order) {
+    sorted.records.push_back(std::move(c.records[i]));
+    sorted.kept.push_back(c.kept[i]);
+    sorted.cosine.push_back(c.cosine[i]);
+  }
+  c = std::move(sorted);
+}
+
 }  // namespace
 
 Result<std::vector<SearchHit>> Collection::Search(std::string_view query,
@@ -1079,9 +1153,11 @@ Result<std::vector<SearchHit>> Collection::Search(std::string_view query,
   auto doc_allowed = [&](uint64_t doc) { return !allowed_docs || allowed_docs->count(doc) > 0; };
 
   std::vector<RankedItem> bm25, dense;
+  Bm25Query bm25_query;
   if (options.mode != SearchMode::kDense) {
-    Result<std::vector<RankedItem>> top = s.Bm25Top(query, static_cast<size_t>(candidates),
-                                                    allowed_docs ? &*allowed_docs : nullptr);
+    Result<std::vector<RankedItem>> top =
+        s.Bm25Top(query, static_cast<size_t>(candidates), allowed_docs ? &*allowed_docs : nullptr,
+                  &bm25_query);
     if (!top.ok()) return top.status();
     bm25 = std::move(*top);
   }
@@ -1116,21 +1192,19 @@ Result<std::vector<SearchHit>> Collection::Search(std::string_view query,
   for (const RankedItem& r : bm25) bm25_of[r.id] = r.score;
   for (const RankedItem& r : dense) dense_of[r.id] = r.score;
 
-  // Load the candidates' records (MMR needs their embeddings too).
-  const size_t wanted = options.mmr ? std::min(fused.size(), static_cast<size_t>(candidates))
-                                    : std::min(fused.size(), static_cast<size_t>(options.k));
-  std::vector<ChunkRecord> records;
-  std::vector<RankedItem> kept;
-  for (size_t i = 0; i < wanted; ++i) {
-    std::string value;
-    rocksdb::Status st = s.db->Get({}, s.cf[kChunks], BigEndian64(fused[i].id), &value);
-    if (st.IsNotFound()) continue;  // deleted while we searched
-    if (!st.ok()) return FromRocks(st, "reading a chunk");
-    std::optional<ChunkRecord> r = ChunkRecord::Decode(value);
-    if (!r) return Status::Corruption("collection: chunk " + std::to_string(fused[i].id) + " is unreadable");
-    records.push_back(std::move(*r));
-    kept.push_back(fused[i]);
+  // Load the candidates' records (rescoring and MMR need their text and embeddings).
+  const bool rescore = options.mode == SearchMode::kHybrid && options.rescore.candidates > 0;
+  size_t wanted = static_cast<size_t>(options.k);
+  if (rescore) wanted = std::max(wanted, static_cast<size_t>(options.rescore.candidates));
+  if (options.mmr) wanted = std::max(wanted, static_cast<size_t>(candidates));
+  ENGRAM_TRY_ASSIGN(Candidates found,
+                    LoadCandidates(*s.db, s.cf[kChunks], fused, std::min(fused.size(), wanted)));
+  if (rescore) {
+    RescoreCandidates(query, bm25_query, query_vector, options.rescore, found);
+    for (size_t i = 0; i < found.kept.size(); ++i) dense_of[found.kept[i].id] = found.cosine[i];
   }
+  const std::vector<ChunkRecord>& records = found.records;
+  const std::vector<RankedItem>& kept = found.kept;
   std::vector<size_t> order(kept.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = i;
   if (options.mmr) {

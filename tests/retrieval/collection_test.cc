@@ -178,6 +178,69 @@ TEST_F(CollectionTest, DenseHybridCitationsAndFilters) {
   EXPECT_EQ(diverse->size(), 2u);
 }
 
+// Hybrid's second stage (SearchOptions::rescore): a paragraph that holds the query's words in
+// one sentence, in order, overtakes one that BM25 prefers for holding them more often,
+// scattered; each rescored score is the fused one plus the weighted features, and the dense
+// score of a rescored hit is its exact cosine.
+TEST_F(CollectionTest, HybridRescoresItsFirstCandidatesByCosineAndTermMatches) {
+  auto c = Open();
+  ASSERT_NE(c, nullptr);
+  const std::string answer =
+      "The Denver Broncos won Super Bowl 50, beating the Carolina Panthers in Santa Clara on a "
+      "cold February evening before a large crowd of fans from across the nation.";
+  const std::string scattered =
+      "Super fans. A bowl of chili. Denver won fifty. Broncos fans. Super crowds, a bowl, 50 "
+      "flags, won bets, Broncos hats.";
+  ASSERT_TRUE(c->Ingest({.text = answer, .source = "answer"}).ok());
+  ASSERT_TRUE(c->Ingest({.text = scattered, .source = "scattered"}).ok());
+  for (const char* other : {"Sourdough needs flour.", "Rivers flow to the sea.",
+                            "Rust has a borrow checker.", "Tea grows in Assam."}) {
+    ASSERT_TRUE(c->Ingest({.text = other, .source = other}).ok());
+  }
+  const std::string query = "Broncos won Super Bowl 50";
+  auto search = [&](RescoreOptions rescore) {
+    auto hits = c->Search(query, {.mode = SearchMode::kHybrid, .k = 6, .rescore = rescore});
+    EXPECT_TRUE(hits.ok()) << hits.status().ToString();
+    std::map<std::string, SearchHit> by_source;
+    for (const SearchHit& h : *hits) by_source[h.source] = h;
+    return std::make_pair(*hits, by_source);
+  };
+  const auto [fused, fused_by] = search({.candidates = 0});
+  ASSERT_EQ(fused[0].source, "scattered");  // the premise: fusion alone prefers it
+  const auto [matched, matched_by] =
+      search({.candidates = 30, .cosine = 0, .coverage = 0, .sentence = 1, .bigrams = 1});
+  EXPECT_EQ(matched[0].source, "answer");
+  // Every query term in one sentence (1), all four query pairs adjacent (1).
+  EXPECT_NEAR(matched_by.at("answer").score, fused_by.at("answer").score + 2.0, 1e-9);
+
+  const auto [cosine, cosine_by] =
+      search({.candidates = 30, .cosine = 1, .coverage = 0, .sentence = 0, .bigrams = 0});
+  ASSERT_EQ(cosine.size(), 6u);
+  const std::vector<std::string> texts = {query};
+  auto q = embedder_.Embed(texts);
+  ASSERT_TRUE(q.ok());
+  for (const SearchHit& h : cosine) {
+    const std::vector<std::string> chunk = {h.text};
+    auto e = embedder_.Embed(chunk);
+    ASSERT_TRUE(e.ok());
+    double dot = 0.0;
+    for (size_t d = 0; d < e->values.size(); ++d) dot += double(q->values[d]) * e->values[d];
+    EXPECT_NEAR(h.dense_score, dot, 1e-6) << h.source;
+    EXPECT_NEAR(h.score, fused_by.at(h.source).score + dot, 1e-6) << h.source;
+  }
+  // A default search is rescored with the default weights; bm25 mode is left as it is.
+  auto by_default = c->Search(query, {.k = 6});
+  ASSERT_TRUE(by_default.ok());
+  const auto [weighted, weighted_by] = search(RescoreOptions{});
+  for (const SearchHit& h : *by_default) EXPECT_EQ(h.score, weighted_by.at(h.source).score);
+  for (const char* source : {"answer", "scattered"}) {
+    EXPECT_GT(weighted_by.at(source).score, fused_by.at(source).score + 1.0) << source;
+  }
+  auto bm25 = c->Search(query, {.mode = SearchMode::kBm25, .k = 1});
+  ASSERT_TRUE(bm25.ok());
+  EXPECT_EQ((*bm25)[0].source, "scattered");
+}
+
 TEST_F(CollectionTest, DedupReplaceDeleteAndList) {
   auto c = Open();
   ASSERT_NE(c, nullptr);
@@ -704,6 +767,12 @@ TEST_F(CollectionTest, BadSearchAndCollectionOptionsAreRefused) {
       {"dense_weight", [](SearchOptions& o) { o.dense_weight = 1.5; }},
       {"mmr_lambda", [&](SearchOptions& o) { o.mmr_lambda = nan; }},
       {"mmr_lambda", [](SearchOptions& o) { o.mmr_lambda = 2; }},
+      {"rescore.candidates", [](SearchOptions& o) { o.rescore.candidates = -1; }},
+      {"rescore.candidates", [](SearchOptions& o) { o.rescore.candidates = INT_MAX; }},
+      {"rescore.cosine", [&](SearchOptions& o) { o.rescore.cosine = nan; }},
+      {"rescore.coverage", [](SearchOptions& o) { o.rescore.coverage = -1; }},
+      {"rescore.sentence", [&](SearchOptions& o) { o.rescore.sentence = inf; }},
+      {"rescore.bigrams", [](SearchOptions& o) { o.rescore.bigrams = kMaxRescoreWeight + 1; }},
   };
   for (const Bad& b : bad) {
     SearchOptions o;

@@ -258,6 +258,8 @@ TEST_F(CollectionCommandsTest, BadSearchValuesAreRefused) {
       {{"--candidates", "99999999"}, "candidates"},
       {{"--mmr-lambda", "nan"}, "mmr_lambda"},
       {{"--mmr-lambda", "1.5"}, "mmr_lambda"},
+      {{"--rescore", "-1"}, "rescore.candidates"},
+      {{"--rescore", "99999999"}, "rescore.candidates"},
       {{"--rerank", "-1"}, "--rerank"},
       {{"--rerank", "101"}, "--rerank"},
       {{"--reranker", "bm25"}, "--reranker"},

@@ -1,51 +1,67 @@
 #include "retrieval/term_match.h"
 
 #include <algorithm>
-#include <set>
 #include <utility>
 
 #include "retrieval/bm25.h"
 #include "retrieval/chunker.h"
 
 namespace engram::retrieval {
-namespace {
-
-double IdfOf(const QueryTerms& query, const std::string& term) {
-  auto it = query.idf.find(term);
-  return it == query.idf.end() ? 0.0 : std::max(it->second, 0.0);
-}
-
-// The idf of the query's distinct terms among `present`, over the idf of all of them.
-double IdfShare(const QueryTerms& query, const std::set<std::string>& distinct, double total,
-                const std::set<std::string>& present) {
-  if (total <= 0.0) return 0.0;
-  double found = 0.0;
-  for (const std::string& t : distinct) {
-    if (present.count(t)) found += IdfOf(query, t);
-  }
-  return found / total;
-}
-
-}  // namespace
 
 TermMatch MatchTerms(const QueryTerms& query, std::string_view passage) {
-  const std::set<std::string> distinct(query.terms.begin(), query.terms.end());
-  double total = 0.0;
-  for (const std::string& t : distinct) total += IdfOf(query, t);
-  TermMatch m;
-  const std::vector<std::string> words = Bm25Terms(passage);
-  m.coverage = IdfShare(query, distinct, total, {words.begin(), words.end()});
-  for (const TextSpan& s : SplitSentences(passage)) {
-    const std::vector<std::string> sw = Bm25Terms(passage.substr(s.begin, s.end - s.begin));
-    m.sentence = std::max(m.sentence, IdfShare(query, distinct, total, {sw.begin(), sw.end()}));
+  // The query's distinct terms, numbered, with their idf; its adjacent pairs by number.
+  std::unordered_map<std::string, int> number;
+  std::vector<double> idf;
+  std::vector<int> sequence;  // the query's terms by number, in order
+  for (const std::string& t : query.terms) {
+    auto [it, added] = number.try_emplace(t, static_cast<int>(idf.size()));
+    if (added) {
+      auto w = query.idf.find(t);
+      idf.push_back(w == query.idf.end() ? 0.0 : std::max(w->second, 0.0));
+    }
+    sequence.push_back(it->second);
   }
-  std::set<std::pair<std::string, std::string>> pairs, passage_pairs;
-  for (size_t i = 1; i < query.terms.size(); ++i)
-    pairs.insert({query.terms[i - 1], query.terms[i]});
-  for (size_t i = 1; i < words.size(); ++i) passage_pairs.insert({words[i - 1], words[i]});
-  size_t found = 0;
-  for (const auto& p : pairs) found += passage_pairs.count(p);
-  if (!pairs.empty()) m.bigrams = static_cast<double>(found) / static_cast<double>(pairs.size());
+  std::vector<std::pair<int, int>> pairs;
+  for (size_t i = 1; i < sequence.size(); ++i) pairs.push_back({sequence[i - 1], sequence[i]});
+  std::sort(pairs.begin(), pairs.end());
+  pairs.erase(std::unique(pairs.begin(), pairs.end()), pairs.end());
+  double total = 0.0;
+  for (double w : idf) total += w;
+
+  // The passage's words by query term number (-1: not a query term), a sentence at a time; the
+  // sentences' words in order are the passage's (SplitSentences cuts only at white space).
+  TermMatch m;
+  std::vector<char> in_passage(idf.size(), 0), in_sentence(idf.size(), 0);
+  std::vector<char> pair_found(pairs.size(), 0);
+  int previous = -1;
+  for (const TextSpan& s : SplitSentences(passage)) {
+    std::fill(in_sentence.begin(), in_sentence.end(), 0);
+    double sentence = 0.0;
+    for (const std::string& word : Bm25Terms(passage.substr(s.begin, s.end - s.begin))) {
+      auto it = number.find(word);
+      const int n = it == number.end() ? -1 : it->second;
+      if (n >= 0 && !in_sentence[n]) in_sentence[n] = 1, sentence += idf[n];
+      if (n >= 0) in_passage[n] = 1;
+      if (n >= 0 && previous >= 0) {
+        auto p = std::lower_bound(pairs.begin(), pairs.end(), std::make_pair(previous, n));
+        if (p != pairs.end() && *p == std::make_pair(previous, n))
+          pair_found[p - pairs.begin()] = 1;
+      }
+      previous = n;
+    }
+    m.sentence = std::max(m.sentence, sentence);
+  }
+  if (total > 0.0) {
+    for (size_t n = 0; n < idf.size(); ++n) m.coverage += in_passage[n] ? idf[n] : 0.0;
+    m.coverage /= total;
+    m.sentence /= total;
+  } else {
+    m.sentence = 0.0;
+  }
+  if (!pairs.empty()) {
+    m.bigrams = static_cast<double>(std::count(pair_found.begin(), pair_found.end(), 1)) /
+                static_cast<double>(pairs.size());
+  }
   return m;
 }
 

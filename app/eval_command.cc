@@ -311,6 +311,10 @@ void RegisterEvalCommand(CLI::App& app, const GlobalFlags&, CommandTable& comman
   cmd->add_option("--max-questions", flags->options.max_questions, "Use the first N questions (0: all)")
       ->default_val(0)
       ->check(CLI::Range(0, 1 << 30));
+  cmd->add_option("--question-stride", flags->options.question_stride,
+                  "Use every Nth question (a sample spread over all articles, for slow rerankers)")
+      ->default_val(1)
+      ->check(CLI::Range(1, 1 << 20));
   cmd->add_option("--model", flags->options.model, "Embedder (default: all-MiniLM-L6-v2)");
   cmd->add_option("--precision", flags->options.precision, "Embedder precision: auto, f32, bf16 or int8")
       ->default_val("auto");

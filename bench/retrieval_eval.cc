@@ -157,6 +157,14 @@ Result<Corpus> ReadCorpus(const RetrievalEvalOptions& options) {
     return Status::InvalidArgument("eval: '" + options.squad_file +
                                    "' holds no paragraphs with questions");
   }
+  if (options.question_stride > 1) {
+    std::vector<Question> kept;
+    for (size_t i = 0; i < corpus.questions.size();
+         i += static_cast<size_t>(options.question_stride)) {
+      kept.push_back(std::move(corpus.questions[i]));
+    }
+    corpus.questions = std::move(kept);
+  }
   if (options.max_questions > 0 &&
       corpus.questions.size() > static_cast<size_t>(options.max_questions)) {
     corpus.questions.resize(static_cast<size_t>(options.max_questions));

@@ -22,6 +22,9 @@ struct RetrievalEvalOptions {
   std::string precision = "auto";
   int threads = 0;
   int max_questions = 0;  // 0: all
+  // Keep every Nth question (1: all), so that a slow reranker can be measured on a sample spread
+  // over every article (each fold keeps its questions); applied before max_questions.
+  int question_stride = 1;
   int chunk_tokens = 200;
   int overlap_tokens = 40;
   // Index each chunk with its paragraph's article title (CollectionOptions::index_title; SQuAD's

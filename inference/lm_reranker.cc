@@ -1,5 +1,7 @@
 #include "inference/lm_reranker.h"
 
+#include <algorithm>
+#include <cstddef>
 #include <string>
 
 #include "inference/log_probability.h"
@@ -34,6 +36,34 @@ Result<std::unique_ptr<LmReranker>> LmReranker::Create(const Engine& engine,
   return std::unique_ptr<LmReranker>(new LmReranker(engine, options, std::move(*ctx)));
 }
 
+// Every prompt begins with the same template tokens (the system turn, "Passage:"): they are
+// evaluated once and kept, so each passage costs only its own tokens. The prefix is always its
+// own Eval, so a passage scores the same whatever was scored before it.
+Status LmReranker::EvalPrompt(std::span<const int32_t> prompt) {
+  if (shared_prefix_.empty()) {
+    const ChatMessage a{"user", "Passage: a"}, b{"user", "Passage: b"};
+    const std::vector<int32_t> x = engine_.EncodeChat(std::span(&a, 1));
+    const std::vector<int32_t> y = engine_.EncodeChat(std::span(&b, 1));
+    size_t n = 0;
+    while (n < x.size() && n < y.size() && x[n] == y[n]) ++n;
+    shared_prefix_.assign(x.begin(), x.begin() + static_cast<std::ptrdiff_t>(n > 0 ? n - 1 : 0));
+  }
+  const size_t n = shared_prefix_.size();
+  if (n == 0 || prompt.size() <= n ||
+      !std::equal(shared_prefix_.begin(), shared_prefix_.end(), prompt.begin())) {
+    ctx_->Rewind(0);
+    prefix_evaluated_ = false;
+    return ctx_->Eval(prompt);
+  }
+  if (!prefix_evaluated_) {
+    ctx_->Rewind(0);
+    if (Status s = ctx_->Eval(shared_prefix_); !s.ok()) return s;
+    prefix_evaluated_ = true;
+  }
+  ctx_->Rewind(static_cast<int64_t>(n));
+  return ctx_->Eval(prompt.subspan(n));
+}
+
 Result<std::vector<double>> LmReranker::Score(std::string_view query,
                                               std::span<const std::string> passages) {
   const Tokenizer& tokenizer = engine_.tokenizer();
@@ -55,8 +85,7 @@ Result<std::vector<double>> LmReranker::Score(std::string_view query,
     const ChatMessage ask{"user", "Passage: " + text +
                                       "\n\nWrite a question that this passage answers."};
     const std::vector<int32_t> prompt = engine_.EncodeChat(std::span(&ask, 1));
-    ctx_->Rewind(0);
-    if (Status s = ctx_->Eval(prompt); !s.ok()) return s;
+    if (Status s = EvalPrompt(prompt); !s.ok()) return s;
     double sum = LogProbability(ctx_->logits(), question[0]);
     if (question.size() > 1) {
       if (Status s = ctx_->Eval(std::span(question).first(question.size() - 1), LogitsMode::kAll);

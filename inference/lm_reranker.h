@@ -5,8 +5,9 @@
 //
 // where prompt(passage) asks, in the model's chat template, for a question about the passage
 // and the question is the answer. No training, no model beyond the default generator; the cost
-// is one prefill of each passage (truncated to max_passage_tokens) per query, reported apart
-// from retrieval's latency in docs/benchmarks.md.
+// is one prefill of each passage (truncated to max_passage_tokens; the template's common start
+// is evaluated once and kept) per query, reported apart from retrieval's latency in
+// docs/benchmarks.md.
 //
 //   Result<std::unique_ptr<LmReranker>> reranker = LmReranker::Create(engine);
 //   Result<std::vector<double>> scores = (*reranker)->Score(question, passages);
@@ -14,6 +15,7 @@
 // Thread safety: one Score at a time (a reranker owns one inference context).
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <span>
 #include <string>
@@ -46,9 +48,13 @@ class LmReranker final : public retrieval::Reranker {
  private:
   LmReranker(const Engine& engine, const LmRerankerOptions& options,
              std::unique_ptr<LlamaContext> ctx);
+  Status EvalPrompt(std::span<const int32_t> prompt);
+
   const Engine& engine_;
   LmRerankerOptions options_;
   std::unique_ptr<LlamaContext> ctx_;
+  std::vector<int32_t> shared_prefix_;  // the template tokens every prompt starts with
+  bool prefix_evaluated_ = false;       // shared_prefix_ is in ctx_ at positions [0, size)
 };
 
 }  // namespace engram::inference

@@ -305,7 +305,9 @@ class EpisodicStore {
   // Replaces the session's episodes older than its newest keep_recent by one summary episode
   // (role "summary", sources = their ids, time = the newest source's, importance = the highest).
   // The sources leave recall and listing but keep their history. Returns the summary's id, or 0
-  // when there was too little to consolidate.
+  // when there was too little to consolidate. `summarize` runs without the store's write lock;
+  // if a source is updated meanwhile, nothing is written and the result is kFailedPrecondition
+  // (call again). A source forgotten meanwhile is simply left out.
   Result<uint64_t> Consolidate(std::string_view ns, std::string_view session,
                                const Summarizer& summarize, const ConsolidateOptions& options = {});
 

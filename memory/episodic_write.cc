@@ -381,6 +381,18 @@ Result<uint64_t> EpisodicStore::Consolidate(std::string_view ns, std::string_vie
   std::lock_guard write_lock(s.write_mu);
   NsState* n = s.Find(ns);
   if (n == nullptr) return uint64_t{0};
+  // The summary was written without the lock: a source updated meanwhile would lose its update
+  // (and its index entries are no longer those of the text listed), so write nothing.
+  for (const Episode& e : episodes) {
+    if (!n->info.count(e.id)) continue;  // forgotten meanwhile: simply not replaced
+    ENGRAM_TRY_ASSIGN(const std::optional<Episode> now, s.ReadEpisode(ns, e.id));
+    if (now && now->version != e.version) {
+      return Status::FailedPrecondition(
+          "memory: episode " + std::to_string(e.id) + " of session '" + std::string(session) +
+          "' changed while the session was being summarised; nothing was consolidated, call "
+          "Consolidate again");
+    }
+  }
   summary.id = s.NextId(ns);
   rocksdb::WriteBatch batch;
   std::map<std::string, SessionEdit> edits;

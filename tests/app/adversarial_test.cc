@@ -756,7 +756,8 @@ TEST_F(AdversarialTest, Numbers) {
 
   const std::vector<NumberRow> rows = {
       // --threads everywhere it exists is 0..1024; 1024 itself is allowed (one cheap command).
-      {{"embed", "--json", "--threads", "{}", "x"}, {{"1024", OK}, {"100000", F}, {"-1", F}, {"nan", F}}},
+      {{"embed", "--json", "--threads", "{}", "x"},
+       {{"1024", OK}, {"100000", F}, {"-1", F}, {"nan", F}}},
       {{"search", "-c", "c1", "--json", "--threads", "{}", "Porto"}, kThreads},
       {{"ingest", "-c", "c1", "--threads", "{}", text}, kThreads, Guard::kCollection},
       {{"memory", "recall", "--ns", "n1", "--threads", "{}", "Porto"}, kThreads},
@@ -764,25 +765,32 @@ TEST_F(AdversarialTest, Numbers) {
       {Bench(eval_memory, "--threads"), kThreads},
       // search -k: 1..1000 (a bounded result, whatever the collection holds).
       {{"search", "-c", "c1", "--json", "-k", "{}", "Porto"},
-       {{"nan", F}, {"-1", F}, {"0", F}, {"1e308", F}, {"9223372036854775807", F},
-        {"1000", OK}, {"1001", F}}},
+       {{"nan", F},
+        {"-1", F},
+        {"0", F},
+        {"1e308", F},
+        {"9223372036854775807", F},
+        {"1000", OK},
+        {"1001", F}}},
       // delete / history / forget ids: unsigned, existing; a failure deletes nothing.
       {{"delete", "-c", "c1", "--json", "{}"}, kId, Guard::kCollection},
       {{"memory", "history", "--ns", "n1", "--json", "{}"}, kId},
       {{"memory", "forget", "--ns", "n1", "--json", "{}"}, kId, Guard::kMemory},
       // memory add: importance in [0, 1], a real time, a TTL that does not overflow.
-      {{"memory", "add", "--ns", "n1", "--session", "s1", "--importance", "{}", "x"}, kUnit,
+      {{"memory", "add", "--ns", "n1", "--session", "s1", "--importance", "{}", "x"},
+       kUnit,
        Guard::kMemory},
-      {{"memory", "add", "--ns", "n1", "--session", "s1", "--time", "{}", "x"}, time,
+      {{"memory", "add", "--ns", "n1", "--session", "s1", "--time", "{}", "x"},
+       time,
        Guard::kMemory},
       {{"memory", "add", "--ns", "n1", "--session", "s1", "--ttl", "{}", "x"},
-       {{"nan", F}, {"-1", F}, {"1e308", F}, {"9223372036854775807", F}}, Guard::kMemory,
+       {{"nan", F}, {"-1", F}, {"1e308", F}, {"9223372036854775807", F}},
+       Guard::kMemory,
        "now + ttl in ms must not overflow"},
       // memory recall: k >= 1, finite non-negative weights, a positive half-life, real times.
       // (k and --limit: 1..10000, the store's bounds)
       {{"memory", "recall", "--ns", "n1", "--json", "-k", "{}", "Porto"},
-       {{"nan", F}, {"-1", F}, {"0", F}, {"9223372036854775807", F}, {"10000", OK},
-        {"10001", F}}},
+       {{"nan", F}, {"-1", F}, {"0", F}, {"9223372036854775807", F}, {"10000", OK}, {"10001", F}}},
       {{"memory", "recall", "--ns", "n1", "--json", "--relevance", "{}", "Porto"}, kWeight},
       {{"memory", "recall", "--ns", "n1", "--json", "--bm25", "{}", "Porto"}, kWeight},
       {{"memory", "recall", "--ns", "n1", "--json", "--recency", "{}", "Porto"}, kWeight},
@@ -797,8 +805,7 @@ TEST_F(AdversarialTest, Numbers) {
       {{"memory", "recall", "--ns", "n1", "--json", "--from", "{}", "Porto"}, time},
       {{"memory", "recall", "--ns", "n1", "--json", "--to", "{}", "Porto"}, time},
       {{"memory", "list", "--ns", "n1", "--session", "s1", "--json", "--limit", "{}"},
-       {{"nan", F}, {"-1", F}, {"0", F}, {"9223372036854775807", F}, {"10000", OK},
-        {"10001", F}}},
+       {{"nan", F}, {"-1", F}, {"0", F}, {"9223372036854775807", F}, {"10000", OK}, {"10001", F}}},
       {{"memory", "list", "--ns", "n1", "--session", "s1", "--json", "--from", "{}"}, time},
       // generate: sampling values in their ranges, a context the model and memory can hold,
       // counts that fit.
@@ -822,10 +829,15 @@ TEST_F(AdversarialTest, Numbers) {
       // compress: a ratio in (1, 1000], a positive budget that holds the question, shares in
       // range; checked before a model is loaded.
       {{"compress", "--json", "-q", "Porto", "--ratio", "{}", text},
-       {{"nan", F}, {"inf", F}, {"-1", F}, {"0", F}, {"1", F}, {"1000.5", F}, {"1e308", F},
+       {{"nan", F},
+        {"inf", F},
+        {"-1", F},
+        {"0", F},
+        {"1", F},
+        {"1000.5", F},
+        {"1e308", F},
         {"2", OK}}},
-      {{"compress", "--json", "-q", "where is Porto", "--budget-tokens", "{}",
-        text},
+      {{"compress", "--json", "-q", "where is Porto", "--budget-tokens", "{}", text},
        {{"nan", F}, {"-1", F}, {"0", F}, {"2", F}, {"9223372036854775807", OK}, {"50", OK}}},
       {{"compress", "--json", "--fine", "-q", "Porto", "--ratio", "2", "--fine-share", "{}", text},
        {{"nan", F}, {"-1", F}, {"5", F}, {"inf", F}}},
@@ -843,6 +855,7 @@ TEST_F(AdversarialTest, Numbers) {
       {EA("--threads"), kThreads},
       // eval retrieval / memory.
       {Bench(eval_retrieval, "--max-questions"), kNonNegativeInt},
+      {Bench(eval_retrieval, "--question-stride"), kPositiveInt},
       {Bench(eval_retrieval, "--chunk-tokens"), kPositiveInt},
       {Bench(eval_memory, "--k"), kPositiveInt},
       {Bench(eval_memory, "--rerank"), {{"nan", F}, {"-1", F}, {"101", F}}},

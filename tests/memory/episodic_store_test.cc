@@ -454,6 +454,52 @@ TEST_F(EpisodicStoreTest, ConsolidateReplacesOldTurnsBySummary) {
   EXPECT_EQ(*again, 0u);
 }
 
+// The summarizer runs without the write lock (it may take seconds with a language model). An
+// update to a source meanwhile must not be lost nor leave stale index entries: nothing is
+// written, and the next call summarises the updated text.
+TEST_F(EpisodicStoreTest, ConsolidateWritesNothingWhenASourceChangesWhileSummarising) {
+  testing::TextEmbedder embedder;
+  StoreOptions options;
+  options.embedder = &embedder;
+  auto opened = EpisodicStore::Open(dir_.string(), options);
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  std::unique_ptr<EpisodicStore> store = std::move(*opened);
+  std::vector<uint64_t> ids;
+  for (int i = 0; i < 8; ++i) {
+    auto id = store->Append("n", Make("s", "walrus turn " + std::to_string(i), 1000 + i));
+    ASSERT_TRUE(id.ok()) << id.status().ToString();
+    ids.push_back(*id);
+  }
+  auto raced = store->Consolidate("n", "s",
+                                  [&](std::span<const Episode>) -> Result<std::string> {
+                                    auto updated = store->Update(
+                                        "n", ids[1], {.text = std::string("narwhal turn 1")});
+                                    EXPECT_TRUE(updated.ok()) << updated.status().ToString();
+                                    return std::string("a summary");
+                                  },
+                                  {.keep_recent = 2, .min_span = 2});
+  ASSERT_EQ(raced.status().code(), StatusCode::kFailedPrecondition) << raced.status().ToString();
+  EXPECT_NE(raced.status().message().find("call Consolidate again"), std::string::npos);
+  EXPECT_EQ(store->Stats("n")->episodes, 8u);
+  EXPECT_EQ(store->Get("n", ids[1])->text, "narwhal turn 1");
+
+  std::vector<std::string> seen;
+  auto summary = store->Consolidate("n", "s",
+                                    [&](std::span<const Episode> episodes) -> Result<std::string> {
+                                      for (const Episode& e : episodes) seen.push_back(e.text);
+                                      return std::string("a summary");
+                                    },
+                                    {.keep_recent = 2, .min_span = 2});
+  ASSERT_TRUE(summary.ok()) << summary.status().ToString();
+  ASSERT_EQ(seen.size(), 6u);
+  EXPECT_EQ(seen[1], "narwhal turn 1");
+  EXPECT_EQ(store->Stats("n")->episodes, 3u);
+  // The replaced turns leave BM25 too: "narwhal" no longer finds turn 1.
+  auto hits = store->Recall("n", "narwhal", {.k = 5, .now_ms = 2000});
+  ASSERT_TRUE(hits.ok()) << hits.status().ToString();
+  for (const RecalledEpisode& h : *hits) EXPECT_NE(h.episode.id, ids[1]);
+}
+
 TEST_F(EpisodicStoreTest, CheckpointOpensAsAStore) {
   auto store = Open();
   ASSERT_NE(store, nullptr);

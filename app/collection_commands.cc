@@ -289,6 +289,12 @@ Status RunIngest(const GlobalFlags& global, const IngestFlags& f) {
 
 // ---- search ----
 
+// The weight each reranker's score gets beside the hybrid score (docs/benchmarks.md): for the
+// sentence reranker what every leave-one-article-out fold on SQuAD chose (held-out recall@1
+// 0.790 -> 0.803); for the language model what 22 of 24 folds chose on the rescored hybrid
+// (a 600-question sample, every 9th: held-out recall@1 0.800 -> 0.833). Both are 1.
+constexpr double kDefaultRerankWeight = 1.0;
+
 struct SearchFlags : CollectionFlags {
   std::string query;
   std::string mode = "hybrid";
@@ -302,14 +308,8 @@ struct SearchFlags : CollectionFlags {
   std::string source_prefix;
   int rerank = 0;  // rescore the first N hits; 0: off
   std::string reranker = "sentence";
-  std::optional<double> rerank_weight;  // default: the reranker's (DefaultRerankWeight)
+  double rerank_weight = kDefaultRerankWeight;
 };
-
-// The weight each reranker's score gets beside the hybrid score (docs/benchmarks.md): for the
-// sentence reranker what every leave-one-article-out fold on SQuAD chose (held-out recall@1
-// 0.790 -> 0.803); for the language model what 22 of 24 folds chose on the rescored hybrid
-// (a 600-question sample, every 9th: held-out recall@1 0.800 -> 0.833). Both are 1.
-double DefaultRerankWeight(const std::string&) { return 1.0; }
 
 // --rerank N: the first N of `hits` rescored by the best sentence's cosine (the collection's
 // embedder) or the default language model's question likelihood, then cut to k.
@@ -349,8 +349,7 @@ Status RunSearch(const GlobalFlags& global, const SearchFlags& f) {
   options.source_prefix = f.source_prefix;
   // The library checks again; checking first spares loading the embedder for a bad request.
   if (Status st = retrieval::ValidateSearch(f.query, options); !st.ok()) return st;
-  const retrieval::RerankOptions rerank{
-      .candidates = f.rerank, .weight = f.rerank_weight.value_or(DefaultRerankWeight(f.reranker))};
+  const retrieval::RerankOptions rerank{.candidates = f.rerank, .weight = f.rerank_weight};
   if (f.rerank > 0) {
     if (Status st = retrieval::ValidateRerank(rerank); !st.ok()) return st;
     options.k = std::max(options.k, f.rerank);

@@ -128,6 +128,7 @@ struct IngestFlags : CollectionFlags {
   std::string name;
   bool sync = false;
   std::string index = "auto";
+  std::string stemming = "english";
 };
 
 // One document to read: `arg` as given (its extension picks the format), `source` its identity.
@@ -233,6 +234,11 @@ Status RunIngest(const GlobalFlags& global, const IngestFlags& f) {
   Result<retrieval::IndexKind> kind = retrieval::ParseIndexKind(f.index);
   if (!kind.ok()) return kind.status();
   options.index.kind = *kind;
+  if (!retrieval::ParseStemming(f.stemming, &options.stemming)) {
+    return Status::InvalidArgument("ingest: --stemming is '" + f.stemming +
+                                   "'; use english (Snowball stems, the default) or none (text "
+                                   "that is not English)");
+  }
   Result<Opened> o = OpenCollection(global, f, options);
   if (!o.ok()) return o.status();
   ProgressReporter progress("ingest", items->size(), {.unit = "docs"});
@@ -412,7 +418,8 @@ json DescribeCollection(const GlobalFlags& global, const CollectionFlags& f,
           {"documents", st.documents},
           {"chunks", st.chunks},
           {"index", std::string(retrieval::IndexKindName(st.index_kind))},
-          {"index_title", st.index_title}};
+          {"index_title", st.index_title},
+          {"stemming", std::string(retrieval::StemmingName(st.stemming))}};
 }
 
 Status RunCollections(const GlobalFlags& global, const CollectionFlags& f) {
@@ -494,6 +501,10 @@ void RegisterCollectionCommands(CLI::App& app, const GlobalFlags& global, Comman
                   "Vector index of a new collection: auto (exact, HNSW from 50,000 chunks), flat, "
                   "hnsw or ivfpq (compressed, for very large collections)")
       ->default_val("auto");
+  cmd->add_option("--stemming", ingest->stemming,
+                  "How BM25 cuts the words of a new collection: english (Snowball stems, so "
+                  "'painted' finds 'painting') or none (for text that is not English)")
+      ->default_val("english");
   commands.Add(cmd, [&global, ingest]() { return RunIngest(global, *ingest); });
 
   auto search = std::make_shared<SearchFlags>();

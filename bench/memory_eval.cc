@@ -34,19 +34,26 @@ double Ms(Clock::time_point since) {
   return std::chrono::duration<double, std::milli>(Clock::now() - since).count();
 }
 
-// How a store indexes its turns for BM25 (StoreOptions::index_context_turns, ::index_date).
+// How a store indexes its turns for BM25 (StoreOptions::index_context_turns, ::index_date,
+// ::stemming).
 struct IndexVariant {
   std::string name;
   int context_turns;
   bool date;
+  retrieval::Stemming stemming = retrieval::Stemming::kNone;
 };
 
 // The stores a run builds: the defaults first (the reported modes use it), then, for the grid,
-// the other index texts the cross-validation may choose.
+// the default index text without stemming and the other index texts (unstemmed, as they were
+// measured before stemming) the cross-validation may choose.
 std::vector<IndexVariant> IndexVariants(bool grid) {
   const memory::StoreOptions d;
-  std::vector<IndexVariant> out = {{"default index", d.index_context_turns, d.index_date}};
+  std::vector<IndexVariant> out = {
+      {"default index", d.index_context_turns, d.index_date, d.stemming}};
   if (!grid) return out;
+  if (d.stemming != retrieval::Stemming::kNone) {
+    out.push_back({"default index unstemmed", d.index_context_turns, d.index_date});
+  }
   for (IndexVariant v : {IndexVariant{"", 0, false},
                          {"", 0, true},
                          {"", 1, true},
@@ -104,7 +111,9 @@ std::vector<Mode> Candidates(const std::vector<IndexVariant>& variants) {
   std::vector<Mode> out = {{"default", memory::RecallOptions{}, 0}};
   for (size_t v = 0; v < variants.size(); ++v) {
     const bool plain = variants[v].context_turns == 0 && !variants[v].date;
-    const bool first = v == 0;
+    // The default index text, stemmed or not, gets the full grid.
+    const bool first = variants[v].context_turns == variants[0].context_turns &&
+                       variants[v].date == variants[0].date;
     using Doubles = std::vector<double>;
     const Doubles recencies = plain ? Doubles{0.0, 0.05} : Doubles{0.0};
     const Doubles roles = plain ? Doubles{0.0, 0.15} : first ? Doubles{0.0, 0.1} : Doubles{0.0};
@@ -360,10 +369,11 @@ json AblationJson(const std::vector<Mode>& candidates, const std::vector<IndexVa
                   const std::vector<RecallTable>& tables, const std::vector<QuestionRef>& questions,
                   const std::vector<LocomoConversation>& conversations,
                   const std::vector<int>& ks) {
-  enum : unsigned { kIndexText = 1, kFeedback = 2, kDense = 4, kRole = 8 };
+  enum : unsigned { kIndexText = 1, kFeedback = 2, kDense = 4, kRole = 8, kStemming = 16 };
   const auto techniques = [&](const Mode& m) {
     const IndexVariant& v = variants[m.store];
     return (v.context_turns > 0 || v.date ? kIndexText : 0u) |
+           (v.stemming != retrieval::Stemming::kNone ? kStemming : 0u) |
            (m.weights.feedback_terms > 0 ? kFeedback : 0u) |
            (m.weights.dense_feedback_weight > 0 ? kDense : 0u) |
            (m.weights.role_weight > 0 ? kRole : 0u);
@@ -375,6 +385,7 @@ json AblationJson(const std::vector<Mode>& candidates, const std::vector<IndexVa
       {"weights + role", kRole},
       {"weights + index text + feedback", kIndexText | kFeedback},
       {"weights + index text + feedback + dense feedback", kIndexText | kFeedback | kDense},
+      {"all but stemming", ~kStemming},
       {"all", ~0u}};
   std::vector<std::pair<const char*, std::function<bool(const Mode&)>>> subsets;
   for (const auto& [name, allowed] : rows) {
@@ -517,6 +528,7 @@ Result<json> RunMemoryEval(const MemoryEvalOptions& options) {
     store_options.embed_date = options.dated_embeddings;
     store_options.index_context_turns = v.context_turns;
     store_options.index_date = v.date;
+    store_options.stemming = v.stemming;
     ENGRAM_TRY_ASSIGN(
         std::unique_ptr<memory::EpisodicStore> store,
         memory::EpisodicStore::Open((scratch.path() / std::to_string(stores.size())).string(),
@@ -564,6 +576,7 @@ Result<json> RunMemoryEval(const MemoryEvalOptions& options) {
         json setting = WeightsJson(m.weights);
         setting["index_context_turns"] = variants[m.store].context_turns;
         setting["index_date"] = variants[m.store].date;
+        setting["stemming"] = std::string(retrieval::StemmingName(variants[m.store].stemming));
         settings.push_back(setting);
       }
       out["cross_validated"] =

@@ -443,6 +443,7 @@ Result<json> RunRetrievalEval(const RetrievalEvalOptions& options) {
   copts.chunking = {.max_tokens = options.chunk_tokens, .overlap_tokens = options.overlap_tokens};
   copts.mode = retrieval::OpenMode::kCreate;
   copts.index_title = options.titles;
+  copts.stemming = options.stemming ? retrieval::Stemming::kEnglish : retrieval::Stemming::kNone;
   Result<std::unique_ptr<retrieval::Collection>> opened =
       retrieval::Collection::Open(scratch.path().string(), embedder->get(), copts);
   if (!opened.ok()) return opened.status();
@@ -510,6 +511,7 @@ Result<json> RunRetrievalEval(const RetrievalEvalOptions& options) {
       {"chunk_tokens", options.chunk_tokens},
       {"overlap_tokens", options.overlap_tokens},
       {"index_title", stats.index_title},
+      {"stemming", std::string(retrieval::StemmingName(stats.stemming))},
       {"bm25", {{"k1", copts.bm25.k1}, {"b", copts.bm25.b}}},
       {"hybrid", HybridConfig()},
       {"index", std::string(retrieval::IndexKindName(stats.index_kind))}};

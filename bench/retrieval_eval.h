@@ -31,6 +31,9 @@ struct RetrievalEvalOptions {
   // "Super_Bowl_50" read as "Super Bowl 50"). False: the chunk text alone, as before issue 24's
   // third session.
   bool titles = true;
+  // Stem BM25's terms (CollectionOptions::stemming, english). False: as before issue 24's sixth
+  // session.
+  bool stemming = true;
   std::string work_dir;   // where the collection is built; empty: a temporary directory
   // Also score several fusions of the same bm25 and dense candidate lists (key "fusion_sweep"),
   // to choose hybrid's defaults.

@@ -120,16 +120,16 @@ Result<retrieval::Bm25Query> EpisodicStore::State::ExpandQuery(
   for (size_t i = 0; i < hits; ++i) total += std::max(top[i].score, 0.0);
   if (total <= 0.0) return q;
   std::map<std::string, double> model;
-  std::string feedback_text;  // the hits' terms, which Prepare reads back as they are
+  std::vector<std::string> feedback_terms;  // the hits' terms
   for (size_t i = 0; i < hits; ++i) {
     ENGRAM_TRY_ASSIGN(const std::vector<std::string> terms, IndexTermsOf(ns, n, top[i].id));
     for (const std::string& t : terms) {
       model[t] += std::max(top[i].score, 0.0) / total / static_cast<double>(terms.size());
-      feedback_text += t + " ";
     }
+    feedback_terms.insert(feedback_terms.end(), terms.begin(), terms.end());
   }
   // The feedback terms' idf, as the query's (terms the index lacks drop out).
-  ENGRAM_TRY_ASSIGN(const retrieval::Bm25Query known, index.Prepare(feedback_text, q.stats));
+  ENGRAM_TRY_ASSIGN(const retrieval::Bm25Query known, index.PrepareTerms(feedback_terms, q.stats));
   std::vector<std::pair<double, const retrieval::Bm25Query::Term*>> ranked;
   for (const retrieval::Bm25Query::Term& t : known.terms) {
     if (t.idf > 0.0) ranked.push_back({model[t.term] * t.idf, &t});

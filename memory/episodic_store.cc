@@ -269,10 +269,12 @@ Status EpisodicStore::State::CheckEmbedder(std::string_view embedder_name) const
 
 void EpisodicStore::State::PutIndexText(rocksdb::WriteBatch& batch) {
   batch.Put(cf[kMeta], "index_text",
-            JsonText(json{{"context_turns", index_text.context_turns}, {"date", index_text.date}}));
+            JsonText(json{{"context_turns", index_text.context_turns},
+                          {"date", index_text.date},
+                          {"stemming", std::string(retrieval::StemmingName(index_text.stemming))}}));
 }
 
-Status EpisodicStore::State::ReadIndexText() {
+Status EpisodicStore::State::ReadIndexText(std::string_view format) {
   std::string value;
   const rocksdb::Status s = db->Get({}, cf[kMeta], "index_text", &value);
   const json j = s.ok() ? json::parse(value, nullptr, false) : json();
@@ -282,6 +284,11 @@ Status EpisodicStore::State::ReadIndexText() {
     return Damaged(path, "its index_text record is missing or unreadable");
   }
   index_text = {.context_turns = j["context_turns"].get<int>(), .date = j["date"].get<bool>()};
+  if (format == kFormatWithoutStemming) return Status::OK();  // never stemmed
+  if (!j.contains("stemming") || !j["stemming"].is_string() ||
+      !retrieval::ParseStemming(j["stemming"].get<std::string>(), &index_text.stemming)) {
+    return Damaged(path, "its index_text record does not say how terms are stemmed");
+  }
   return Status::OK();
 }
 
@@ -426,7 +433,9 @@ Result<std::unique_ptr<EpisodicStore>> EpisodicStore::Open(const std::string& pa
   state->path = path;
   state->options = options;
   state->dim = dim;
-  state->index_text = {.context_turns = options.index_context_turns, .date = options.index_date};
+  state->index_text = {.context_turns = options.index_context_turns,
+                       .date = options.index_date,
+                       .stemming = options.stemming};
   if (Status st = state->OpenDatabase(db_path); !st.ok()) return st;
   const std::string embedder_name =
       options.embedder != nullptr ? std::string(options.embedder->Name()) : std::string();
@@ -436,7 +445,7 @@ Result<std::unique_ptr<EpisodicStore>> EpisodicStore::Open(const std::string& pa
     if (Status st = state->CheckEmbedder(embedder_name); !st.ok()) return st;
     const bool upgrade = format == kUpgradableFormat;
     if (!upgrade) {
-      if (Status st = state->ReadIndexText(); !st.ok()) return st;
+      if (Status st = state->ReadIndexText(format); !st.ok()) return st;
     }
     if (Status st = state->LoadAll(); !st.ok()) return st;
     if (upgrade) {
@@ -618,6 +627,7 @@ Result<StoreStats> EpisodicStore::Stats(std::string_view ns) const {
   }
   st.index_context_turns = s.index_text.context_turns;
   st.index_date = s.index_text.date;
+  st.stemming = s.index_text.stemming;
   std::error_code ec;
   for (fs::recursive_directory_iterator it(s.path, ec), end; !ec && it != end; it.increment(ec)) {
     if (it->is_regular_file(ec)) st.disk_bytes += it->file_size(ec);

@@ -49,8 +49,8 @@
 // writers; writes are serialised internally.
 //
 // Storage (RocksDB column families; keys start with "<namespace>\0"):
-//   default     "format" ("engram-memory 4"), "embedder", "store_id" (32 random hex digits),
-//               "index_text" (the index text's context turns and date, JSON),
+//   default     "format" ("engram-memory 5"), "embedder", "store_id" (32 random hex digits),
+//               "index_text" (the index text's context turns, date and stemming, JSON),
 //               "next_id/<ns>" (the namespace's id counter, big-endian u64),
 //               "ns/<ns>" (per-namespace statistics and write generation, JSON)
 //   episodes    <ns>\0<id>                      -> the episode (JSON, without its embedding)
@@ -61,7 +61,8 @@
 //                                                  each episode's index text, StoreOptions)
 //   terms       <ns>\0<term>                    -> document frequency
 // (postings and terms are one retrieval::Bm25Index per namespace) and index/<ns>.vindex
-// (retrieval/vector_index.h; its sequence is the seal described above). Open upgrades a store of
+// (retrieval/vector_index.h; its sequence is the seal described above). A store of format
+// "engram-memory 4" (terms never stemmed) is read and written as it is. Open upgrades a store of
 // format "engram-memory 3" (BM25 over each turn's text alone) in place, re-indexing BM25 with
 // the index text StoreOptions gives; another format version is refused (kNotSupported, naming
 // both versions).
@@ -81,6 +82,7 @@
 
 #include "common/result.h"
 #include "common/status.h"
+#include "retrieval/bm25.h"
 #include "retrieval/embedder.h"
 #include "retrieval/vector_index.h"
 
@@ -147,6 +149,11 @@ struct StoreOptions {
   // LoCoMo (docs/benchmarks.md). Checked: index_context_turns in [0, kMaxContextTurns].
   int index_context_turns = 2;
   bool index_date = true;
+  // How BM25 cuts the index text's terms and the query's (retrieval/bm25.h): kEnglish stems them,
+  // so "What has Melanie painted?" finds "my horse painting". Fixed when a store is created
+  // (stores of format 4 never stem). Default kEnglish: on LoCoMo it raised evidence recall@10
+  // held out (docs/benchmarks.md, issue 24's sixth session).
+  retrieval::Stemming stemming = retrieval::Stemming::kEnglish;
 };
 
 // What the store's embedder embeds for episode `e`: "[8 May 2023] <text>" with the UTC date of
@@ -247,6 +254,7 @@ struct StoreStats {
   uint64_t disk_bytes = 0;                // database files and index files (whole store)
   int index_context_turns = 0;            // the store's index text (StoreOptions)
   bool index_date = false;
+  retrieval::Stemming stemming = retrieval::Stemming::kNone;
 };
 
 class EpisodicStore {

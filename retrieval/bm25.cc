@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <memory>
+
+#include <libstemmer.h>
 
 namespace engram::retrieval {
 namespace {
@@ -49,17 +52,57 @@ bool IsWordChar(std::string_view text, size_t i, size_t len) {
   return true;
 }
 
+// libstemmer's stemmers keep per-call state, so each thread has its own.
+struct StemmerDeleter {
+  void operator()(sb_stemmer* s) const { sb_stemmer_delete(s); }
+};
+
+sb_stemmer* EnglishStemmer() {
+  thread_local std::unique_ptr<sb_stemmer, StemmerDeleter> stemmer(
+      sb_stemmer_new("english", "UTF_8"));
+  return stemmer.get();
+}
+
 }  // namespace
+
+std::string_view StemmingName(Stemming stemming) {
+  return stemming == Stemming::kEnglish ? "english" : "none";
+}
+
+bool ParseStemming(std::string_view name, Stemming* out) {
+  if (name == "english") {
+    *out = Stemming::kEnglish;
+  } else if (name == "none") {
+    *out = Stemming::kNone;
+  } else {
+    return false;
+  }
+  return true;
+}
+
+std::string StemTerm(std::string term, Stemming stemming) {
+  if (stemming == Stemming::kNone) return term;
+  sb_stemmer* stemmer = EnglishStemmer();
+  // Only out of memory makes these null; the term then stays as it is.
+  if (stemmer == nullptr) return term;
+  const sb_symbol* stem = sb_stemmer_stem(stemmer, reinterpret_cast<const sb_symbol*>(term.data()),
+                                          static_cast<int>(term.size()));
+  if (stem == nullptr) return term;
+  return std::string(reinterpret_cast<const char*>(stem),
+                     static_cast<size_t>(sb_stemmer_length(stemmer)));
+}
 
 bool IsBm25StopWord(std::string_view term) {
   return std::binary_search(kStopWords.begin(), kStopWords.end(), term);
 }
 
-std::vector<std::string> Bm25Terms(std::string_view text) {
+std::vector<std::string> Bm25Terms(std::string_view text, Stemming stemming) {
   std::vector<std::string> terms;
   std::string current;
   auto flush = [&] {
-    if (!current.empty() && !IsBm25StopWord(current)) terms.push_back(current);
+    if (!current.empty() && !IsBm25StopWord(current)) {
+      terms.push_back(StemTerm(std::move(current), stemming));
+    }
     current.clear();
   };
   for (size_t i = 0; i < text.size();) {

@@ -24,11 +24,24 @@ struct Bm25Params {
   double epsilon = 0.25;  // floor for negative idfs, as a fraction of the mean idf
 };
 
+// How a term is reduced before it is indexed or looked up. kEnglish is Snowball's english
+// (Porter2) stemmer from libstemmer, so "painted", "painting" and "paints" are one term "paint".
+// An index keeps the stemming it was built with (collections and memory stores store it).
+enum class Stemming { kNone, kEnglish };
+
+// "none" / "english", and back (false for any other name).
+std::string_view StemmingName(Stemming stemming);
+bool ParseStemming(std::string_view name, Stemming* out);
+
 // The terms of `text`: maximal runs of word characters, lower-cased (ASCII letters only; other
-// bytes pass through), with English stop words removed. Word characters are ASCII letters and
-// digits and every non-ASCII character except the punctuation blocks U+00A0–U+00BF,
-// U+2000–U+207F and U+3000–U+303F. scripts/goldens/bm25_rank_bm25.py reimplements this rule.
-std::vector<std::string> Bm25Terms(std::string_view text);
+// bytes pass through), with English stop words removed, then stemmed as asked. Word characters
+// are ASCII letters and digits and every non-ASCII character except the punctuation blocks
+// U+00A0–U+00BF, U+2000–U+207F and U+3000–U+303F. scripts/goldens/bm25_rank_bm25.py
+// reimplements this rule (with PyStemmer, the same Snowball stemmer, for kEnglish).
+std::vector<std::string> Bm25Terms(std::string_view text, Stemming stemming = Stemming::kNone);
+
+// `term` (lower case, as Bm25Terms cuts it) reduced by `stemming`.
+std::string StemTerm(std::string term, Stemming stemming);
 
 // Whether `term` (lower case) is one of the stop words Bm25Terms drops.
 bool IsBm25StopWord(std::string_view term);

@@ -261,8 +261,14 @@ struct Bm25Index::Scratch {
 };
 
 Bm25Index::Bm25Index(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* postings,
-                     rocksdb::ColumnFamilyHandle* terms, std::string prefix, Bm25Params params)
-    : db_(db), postings_(postings), terms_(terms), prefix_(std::move(prefix)), params_(params) {}
+                     rocksdb::ColumnFamilyHandle* terms, std::string prefix, Bm25Params params,
+                     Stemming stemming)
+    : db_(db),
+      postings_(postings),
+      terms_(terms),
+      prefix_(std::move(prefix)),
+      params_(params),
+      stemming_(stemming) {}
 
 std::string Bm25Index::TermKey(std::string_view term) const {
   std::string k = prefix_;
@@ -396,8 +402,13 @@ Result<double> Bm25Index::MeanIdf(int64_t documents) const {
 }
 
 Result<Bm25Query> Bm25Index::Prepare(std::string_view text, const Bm25Stats& stats) const {
+  return PrepareTerms(Terms(text), stats);
+}
+
+Result<Bm25Query> Bm25Index::PrepareTerms(std::span<const std::string> terms,
+                                          const Bm25Stats& stats) const {
   std::map<std::string, int> repeats;
-  for (std::string& t : Bm25Terms(text)) ++repeats[t];
+  for (const std::string& t : terms) ++repeats[t];
   Bm25Query q;
   q.stats = stats;
   for (const auto& [term, n] : repeats) {

@@ -2,7 +2,7 @@
 //
 //   retrieval::Bm25Index index(db, postings_cf, terms_cf, /*prefix=*/"", params);
 //   retrieval::Bm25Changes changes;
-//   changes.Add(7, Bm25Terms("Ana lives in Porto"));          // document 7
+//   changes.Add(7, index.Terms("Ana lives in Porto"));        // document 7
 //   rocksdb::WriteBatch batch;                                 // the caller's, with its records
 //   if (Status s = index.Apply(changes, batch); !s.ok()) return s;
 //   db->Write(options, &batch);                               // one atomic write
@@ -65,7 +65,7 @@ inline constexpr uint32_t kBm25SegmentPostings = 128;
 // document re-indexed in one write is a Remove then an Add.
 class Bm25Changes {
  public:
-  // Adds document `id` with `terms` (Bm25Terms of its text, repeats included).
+  // Adds document `id` with `terms` (Bm25Index::Terms of its text, repeats included).
   void Add(uint64_t id, std::span<const std::string> terms);
   // Removes document `id`, stored with `terms` (as given to Add).
   void Remove(uint64_t id, std::span<const std::string> terms);
@@ -106,9 +106,15 @@ struct Bm25PruneStats {
 
 class Bm25Index {
  public:
-  // Borrows the database and column families (they must outlive the index).
+  // Borrows the database and column families (they must outlive the index). `stemming` is how
+  // the index's terms were cut (its owner stores that choice): Terms and Prepare cut the same way.
   Bm25Index(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* postings,
-            rocksdb::ColumnFamilyHandle* terms, std::string prefix, Bm25Params params = {});
+            rocksdb::ColumnFamilyHandle* terms, std::string prefix, Bm25Params params = {},
+            Stemming stemming = Stemming::kNone);
+
+  // The terms this index holds for `text` (Bm25Terms with the index's stemming).
+  std::vector<std::string> Terms(std::string_view text) const { return Bm25Terms(text, stemming_); }
+  Stemming stemming() const { return stemming_; }
 
   // Adds to `batch` the segment and document-frequency writes of `changes` (read from the
   // database as it is now; the caller serialises writers). kCorruption when a removed posting
@@ -118,8 +124,10 @@ class Bm25Index {
   // The mean raw idf over every term of the index (for Bm25Stats::mean_idf), for `documents`
   // documents. Scans the index's terms; cache it until the next write.
   Result<double> MeanIdf(int64_t documents) const;
-  // The terms of `text` (Bm25Terms) that the index holds, with idf from `stats`.
+  // The terms of `text` (Terms) that the index holds, with idf from `stats`.
   Result<Bm25Query> Prepare(std::string_view text, const Bm25Stats& stats) const;
+  // The same for terms already cut by Terms (a repeat counts again).
+  Result<Bm25Query> PrepareTerms(std::span<const std::string> terms, const Bm25Stats& stats) const;
 
   // The best `n` documents holding a query term that `allowed` admits (all when null), best
   // first, ties by ascending id; exactly those and the scores a full scan gives.
@@ -159,6 +167,7 @@ class Bm25Index {
   rocksdb::ColumnFamilyHandle* terms_;
   std::string prefix_;
   Bm25Params params_;
+  Stemming stemming_;
 };
 
 }  // namespace engram::retrieval

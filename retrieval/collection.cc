@@ -40,12 +40,14 @@ namespace {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 
-// 4: a chunk is indexed (BM25 terms and embedding) with its document's title when the meta key
-// "index_title" says so (ChunkIndexText); 3 indexed the chunk text alone and is still read and
-// written as it is (titles never indexed). 3 put the postings in the shared BM25 index's bounded
-// segments (retrieval/bm25_index.h); 2 had per-batch segments without bounds, 1 a key per
-// posting: those are refused.
-constexpr std::string_view kFormat = "engram-collection 4";
+// 5: BM25's terms are stemmed as the meta key "stemming" says ("english" or "none"). 4: a chunk
+// is indexed (BM25 terms and embedding) with its document's title when the meta key
+// "index_title" says so (ChunkIndexText), terms never stemmed; 3 indexed the chunk text alone.
+// 3 and 4 are still read and written as they are. 3 put the postings in the shared BM25 index's
+// bounded segments (retrieval/bm25_index.h); 2 had per-batch segments without bounds, 1 a key
+// per posting: those are refused.
+constexpr std::string_view kFormat = "engram-collection 5";
+constexpr std::string_view kFormatWithoutStemming = "engram-collection 4";
 constexpr std::string_view kFormatWithoutTitles = "engram-collection 3";
 constexpr const char* kIndexFile = "vectors.faiss";
 // Column families, in the order the handles are kept.
@@ -218,6 +220,7 @@ struct Collection::State : RocksDatabase {
   bool read_only = false;
   std::string instance;  // the identity that owns vectors.faiss; empty: none (read-only, old)
   bool index_title = false;  // chunks are indexed with their document's title (format 4)
+  Stemming stemming = Stemming::kNone;  // how BM25's terms are cut (format 5)
 
   std::mutex write_mu;                 // one writer at a time
   mutable std::shared_mutex state_mu;  // the in-memory state below
@@ -239,7 +242,11 @@ struct Collection::State : RocksDatabase {
   Status Initialise(const json& embedder_identity);
   Status ReadMeta(const json& embedder_identity);
   Status ReadCounters();
-  Status ReadIndexTitle();
+  Status ReadIndexing();
+  void MakeBm25() {
+    bm25 = std::make_unique<Bm25Index>(db.get(), cf[kPostings], cf[kTerms], "", options.bm25,
+                                       stemming);
+  }
   Status LoadChunkMap();
   Status OpenIndex();
 
@@ -301,7 +308,7 @@ struct Collection::State : RocksDatabase {
       if (!s.ok()) return FromRocks(s, "reading chunk " + std::to_string(chunk));
       std::optional<ChunkRecord> r = ChunkRecord::Decode(value);
       if (!r) return Status::Corruption("collection: chunk " + std::to_string(chunk) + " is unreadable");
-      changes.Remove(chunk, Bm25Terms(IndexText(d.title, r->text)));
+      changes.Remove(chunk, bm25->Terms(IndexText(d.title, r->text)));
       batch.Delete(cf[kChunks], BigEndian64(chunk));
       total_terms -= r->terms;
       --chunk_count;
@@ -460,7 +467,7 @@ CollectionProbe ProbeDatabase(const fs::path& db_path) {
   if (!format || !format->starts_with("engram-collection")) {
     return {CollectionHealth::kForeign, "it holds a database that is not an engram collection", {}};
   }
-  if (*format != kFormat && *format != kFormatWithoutTitles) {
+  if (*format != kFormat && *format != kFormatWithoutStemming && *format != kFormatWithoutTitles) {
     return {CollectionHealth::kForeign,
             "it is an engram collection of format '" + *format + "'; this engram reads '" +
                 std::string(kFormat) + "': re-ingest its documents into a new collection",
@@ -553,10 +560,7 @@ Status Collection::State::OpenDatabase(bool create) {
   if (read_only) db_options.info_log = NullRocksLogger();
   const rocksdb::Status s = Open(db_path.string(), kCfNames, db_options,
                                  rocksdb::ColumnFamilyOptions(), read_only);
-  if (s.ok()) {
-    bm25 = std::make_unique<Bm25Index>(db.get(), cf[kPostings], cf[kTerms], "", options.bm25);
-    return Status::OK();
-  }
+  if (s.ok()) return Status::OK();  // the BM25 index comes once its stemming is known
   if (IsLockError(s)) {
     return Status::Unavailable("collection '" + CollectionName(dir) + "' at '" + dir +
                                "' is open in another process (an ingest?); retry when it ends, "
@@ -575,6 +579,9 @@ Status Collection::State::Initialise(const json& embedder_identity) {
   batch.Put(cf[kMeta], "instance", instance);
   index_title = options.index_title;
   batch.Put(cf[kMeta], "index_title", index_title ? "true" : "false");
+  stemming = options.stemming;
+  batch.Put(cf[kMeta], "stemming", std::string(StemmingName(stemming)));
+  MakeBm25();
   if (Status st = PutCounters(batch); !st.ok()) return st;
   rocksdb::WriteOptions w;
   w.sync = true;
@@ -594,7 +601,7 @@ Status Collection::State::ReadMeta(const json& embedder_identity) {
         JsonText(embedder_identity) + "; use that embedder or a new collection");
   }
   if (Status st = ReadCounters(); !st.ok()) return st;
-  if (Status st = ReadIndexTitle(); !st.ok()) return st;
+  if (Status st = ReadIndexing(); !st.ok()) return st;
   // The index kind chosen at creation stays the collection's (for rebuilds after a crash).
   if (db->Get({}, cf[kMeta], "index", &value).ok()) {
     Result<IndexKind> kind = ParseIndexKind(value);
@@ -612,21 +619,30 @@ Status Collection::State::ReadMeta(const json& embedder_identity) {
   return FromRocks(db->Put(w, cf[kMeta], "instance", instance), "writing the identity");
 }
 
-// Format 4 says whether titles are indexed; format 3 never indexed them.
-Status Collection::State::ReadIndexTitle() {
-  std::string value;
-  if (!db->Get({}, cf[kMeta], "format", &value).ok()) {
+// How chunks are indexed, as stored: format 5 says whether titles are indexed and how terms are
+// stemmed; 4 says the first and never stemmed; 3 did neither. Then opens the BM25 index.
+Status Collection::State::ReadIndexing() {
+  std::string format;
+  if (!db->Get({}, cf[kMeta], "format", &format).ok()) {
     return DamagedStatus(dir, "its format marker is unreadable");
   }
-  if (value == kFormatWithoutTitles) {
-    index_title = false;
-    return Status::OK();
+  index_title = false;
+  stemming = Stemming::kNone;
+  std::string value;
+  if (format != kFormatWithoutTitles) {
+    const rocksdb::Status s = db->Get({}, cf[kMeta], "index_title", &value);
+    if (!s.ok() || (value != "true" && value != "false")) {
+      return DamagedStatus(dir, "its index_title record is missing or unreadable");
+    }
+    index_title = value == "true";
   }
-  const rocksdb::Status s = db->Get({}, cf[kMeta], "index_title", &value);
-  if (!s.ok() || (value != "true" && value != "false")) {
-    return DamagedStatus(dir, "its index_title record is missing or unreadable");
+  if (format == kFormat) {
+    const rocksdb::Status s = db->Get({}, cf[kMeta], "stemming", &value);
+    if (!s.ok() || !ParseStemming(value, &stemming)) {
+      return DamagedStatus(dir, "its stemming record is missing or unreadable");
+    }
   }
-  index_title = value == "true";
+  MakeBm25();
   return Status::OK();
 }
 
@@ -849,7 +865,7 @@ Result<std::vector<IngestResult>> Collection::IngestBatch(std::span<const Docume
       r.end = c.end;
       r.tokens = static_cast<uint32_t>(c.tokens);
       r.text = d.text.substr(c.begin, c.end - c.begin);
-      const std::vector<std::string> terms = Bm25Terms(s.IndexText(info.title, r.text));
+      const std::vector<std::string> terms = s.bm25->Terms(s.IndexText(info.title, r.text));
       r.terms = static_cast<uint32_t>(terms.size());
       r.embedding.assign(vectors.begin() + next_vector * dim, vectors.begin() + (next_vector + 1) * dim);
       ++next_vector;
@@ -1003,6 +1019,7 @@ CollectionStats Collection::Stats() const {
   st.index_bytes = s_->index->memory_bytes();
   st.index_seconds = static_cast<double>(s_->index_micros.load()) / 1e6;
   st.index_title = s_->index_title;
+  st.stemming = s_->stemming;
   return st;
 }
 
@@ -1113,10 +1130,10 @@ double Cosine(std::span<const float> a, std::span<const float> b) {
 
 // SearchOptions::rescore: every candidate's score becomes the fused score plus its weighted
 // cosine and term matches (RescoreOptions), and they are sorted by it (ties by chunk id).
-void RescoreCandidates(std::string_view query, const Bm25Query& bm25_query,
+void RescoreCandidates(std::string_view query, const Bm25Query& bm25_query, Stemming stemming,
                        std::span<const float> query_vector, const RescoreOptions& w,
                        Candidates& c) {
-  QueryTerms terms{.terms = Bm25Terms(query), .idf = {}};
+  QueryTerms terms{.terms = Bm25Terms(query, stemming), .idf = {}, .stemming = stemming};
   for (const Bm25Query::Term& t : bm25_query.terms) terms.idf[t.term] = t.idf;
   c.cosine.clear();
   for (size_t i = 0; i < c.records.size(); ++i) {
@@ -1200,7 +1217,7 @@ Result<std::vector<SearchHit>> Collection::Search(std::string_view query,
   ENGRAM_TRY_ASSIGN(Candidates found,
                     LoadCandidates(*s.db, s.cf[kChunks], fused, std::min(fused.size(), wanted)));
   if (rescore) {
-    RescoreCandidates(query, bm25_query, query_vector, options.rescore, found);
+    RescoreCandidates(query, bm25_query, s.stemming, query_vector, options.rescore, found);
     for (size_t i = 0; i < found.kept.size(); ++i) dense_of[found.kept[i].id] = found.cosine[i];
   }
   const std::vector<ChunkRecord>& records = found.records;

@@ -5,11 +5,11 @@
 //   auto hits = (*c)->Search("what limits decode speed?", {.mode = SearchMode::kHybrid, .k = 5});
 //   // (*hits)[0].Citation() == "3:1042-1876": document 3, bytes 1042..1876 of its text
 //
-// Storage (format "engram-collection 4", docs/architecture.md): one RocksDB database per
+// Storage (format "engram-collection 5", docs/architecture.md): one RocksDB database per
 // collection (column families: meta, documents, chunks, postings, terms; the last two hold a
 // retrieval::Bm25Index over chunk ids). A collection of another format version is refused
-// (kNotSupported: re-ingest it), but format 3 (whose chunks are indexed without their
-// document's title) is read and written as it is. A document, its chunks (text, span, embedding),
+// (kNotSupported: re-ingest it), but formats 4 (BM25 terms not stemmed) and 3 (chunks indexed
+// without their document's title either) are read and written as they are. A document, its chunks (text, span, embedding),
 // its BM25 postings and the corpus statistics are written in one WriteBatch, so a crash (even
 // SIGKILL) leaves each document fully present or absent. The FAISS index (retrieval/vector_index.h)
 // lives beside the database in `vectors.faiss`, saved atomically with the RocksDB sequence number
@@ -115,6 +115,11 @@ struct CollectionOptions {
   // created; later opens use the stored choice. Default true: on SQuAD among the L-Eval
   // distractors it raised hybrid recall@1 from 0.775 to 0.787, 0.790 held out (docs/benchmarks.md).
   bool index_title = true;
+  // How BM25 cuts terms (retrieval/bm25.h): kEnglish stems them, so "painted" finds "painting".
+  // Fixed when the collection is created (collections of format 4 and older never stem). Default
+  // kEnglish: on SQuAD among the L-Eval distractors it raised hybrid recall@1 held out
+  // (docs/benchmarks.md, issue 24's sixth session).
+  Stemming stemming = Stemming::kEnglish;
 };
 
 enum class SearchMode { kBm25, kDense, kHybrid };
@@ -187,6 +192,7 @@ struct CollectionStats {
   size_t index_bytes = 0;
   double index_seconds = 0.0;  // spent adding to / removing from the vector index since Open
   bool index_title = false;    // chunks are indexed with their document's title
+  Stemming stemming = Stemming::kNone;  // how BM25 cuts terms
 };
 
 // What a chunk is indexed as when titles are: "<title>. <chunk text>" (no '.' added after a

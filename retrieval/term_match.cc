@@ -37,7 +37,7 @@ TermMatch MatchTerms(const QueryTerms& query, std::string_view passage) {
   for (const TextSpan& s : SplitSentences(passage)) {
     std::fill(in_sentence.begin(), in_sentence.end(), 0);
     double sentence = 0.0;
-    for (const std::string& word : Bm25Terms(passage.substr(s.begin, s.end - s.begin))) {
+    for (const std::string& word : Bm25Terms(passage.substr(s.begin, s.end - s.begin), query.stemming)) {
       auto it = number.find(word);
       const int n = it == number.end() ? -1 : it->second;
       if (n >= 0 && !in_sentence[n]) in_sentence[n] = 1, sentence += idf[n];

@@ -16,11 +16,14 @@
 #include <unordered_map>
 #include <vector>
 
+#include "retrieval/bm25.h"
+
 namespace engram::retrieval {
 
 struct QueryTerms {
   std::vector<std::string> terms;  // in query order (Bm25Terms: case-folded, stop words out)
   std::unordered_map<std::string, double> idf;  // by term; a term missing here weighs 0
+  Stemming stemming = Stemming::kNone;  // how `terms` were cut; the passage is cut the same way
 };
 
 struct TermMatch {

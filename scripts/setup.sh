@@ -12,6 +12,8 @@ packages=(
   # libraries named in DESIGN.md
   libfaiss-dev librocksdb-dev libsentencepiece-dev libboost-dev nlohmann-json3-dev
   libspdlog-dev libfmt-dev libcli11-dev libpoppler-cpp-dev libgumbo-dev prometheus-cpp-dev
+  # BM25's english stemmer (Snowball), proposed in issue 24's note
+  libstemmer-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
 )

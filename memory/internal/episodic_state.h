@@ -115,7 +115,7 @@ struct EpisodicStore::State : retrieval::RocksDatabase {
   // The namespace's BM25 index (keys prefixed "<ns>\0" in the postings and terms families).
   retrieval::Bm25Index Bm25(std::string_view ns) const {
     return retrieval::Bm25Index(db.get(), cf[internal::kPostings], cf[internal::kTerms],
-                                internal::NsPrefix(ns), bm25);
+                                internal::NsPrefix(ns), bm25, index_text.stemming);
   }
 
   // What the embedder embeds for `e` (EmbeddingText with options.embed_date).
@@ -132,7 +132,7 @@ struct EpisodicStore::State : retrieval::RocksDatabase {
   Status LoadAll();
   // The "index_text" record: written at creation and by the upgrade, read into index_text.
   void PutIndexText(rocksdb::WriteBatch& batch);
-  Status ReadIndexText();
+  Status ReadIndexText(std::string_view format);
   // Format 3 to 4: every namespace's BM25 re-indexed with index_text, then the records.
   Status Upgrade();
   // Loads a namespace's index, rebuilding it from the stored embeddings when it is missing,

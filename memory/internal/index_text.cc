@@ -57,7 +57,7 @@ std::vector<std::string> IndexTerms(const IndexTextOptions& options, int64_t tim
                                     std::span<const std::string> before, std::string_view text) {
   std::vector<std::string> terms;
   const auto append = [&](std::string_view s) {
-    std::vector<std::string> t = retrieval::Bm25Terms(s);
+    std::vector<std::string> t = retrieval::Bm25Terms(s, options.stemming);
     terms.insert(terms.end(), std::make_move_iterator(t.begin()), std::make_move_iterator(t.end()));
   };
   if (options.date) append(DateText(timestamp_ms));

@@ -21,10 +21,12 @@
 
 namespace engram::memory::internal {
 
-// How a store builds index texts: fixed when it is created (the "index_text" record).
+// How a store builds index texts and cuts their terms: fixed when it is created (the
+// "index_text" record).
 struct IndexTextOptions {
   int context_turns = 0;
   bool date = false;
+  retrieval::Stemming stemming = retrieval::Stemming::kNone;
 };
 
 // "8 May 2023": the UTC date of a time in epoch milliseconds.

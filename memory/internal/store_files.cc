@@ -116,7 +116,7 @@ Status CheckFormat(const std::string& path, std::string_view format) {
                                    "' holds a database that is not an engram memory store; use "
                                    "an empty or new directory");
   }
-  if (format != kFormat && format != kUpgradableFormat) {
+  if (format != kFormat && format != kFormatWithoutStemming && format != kUpgradableFormat) {
     return retrieval::RefuseFormat("memory store", path, format, kFormat,
                                    "export it with the older engram or start a new store");
   }

@@ -16,11 +16,13 @@
 
 namespace engram::memory::internal {
 
-// 4: BM25 indexes each episode's index text (memory/internal/index_text.h), described by the
-// "index_text" record. 3 (BM25 over the text alone, postings in retrieval::Bm25Index segments)
-// is upgraded in place by Open; older versions (2 had a key per posting, 1 one id counter for
-// every namespace) are refused, not migrated.
-inline constexpr std::string_view kFormat = "engram-memory 4";
+// 5: the "index_text" record also says how BM25's terms are stemmed. 4: BM25 indexes each
+// episode's index text (memory/internal/index_text.h), described by the "index_text" record,
+// terms never stemmed; it is read and written as it is. 3 (BM25 over the text alone, postings in
+// retrieval::Bm25Index segments) is upgraded in place by Open to 5; older versions (2 had a key
+// per posting, 1 one id counter for every namespace) are refused, not migrated.
+inline constexpr std::string_view kFormat = "engram-memory 5";
+inline constexpr std::string_view kFormatWithoutStemming = "engram-memory 4";
 inline constexpr std::string_view kUpgradableFormat = "engram-memory 3";
 
 // kCorruption "memory store '<path>' is damaged (<what>); restore it from a checkpoint or
@@ -51,8 +53,9 @@ Result<std::string> ReadFormat(const std::string& path, const std::filesystem::p
 // else is judged by its format marker. Read-only; a database RocksDB cannot read is Damaged.
 Result<bool> UnfinishedCreation(const std::string& path, const std::filesystem::path& db_path);
 
-// "" is not a store (kInvalidArgument); kFormat and kUpgradableFormat pass; anything else is
-// kNotSupported "memory store '<path>' has format '<found>'; this engram reads 'engram-memory 4':
+// "" is not a store (kInvalidArgument); kFormat, kFormatWithoutStemming and kUpgradableFormat
+// pass; anything else is
+// kNotSupported "memory store '<path>' has format '<found>'; this engram reads 'engram-memory 5':
 // export it with the older engram or start a new store".
 Status CheckFormat(const std::string& path, std::string_view format);
 

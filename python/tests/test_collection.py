@@ -31,6 +31,7 @@ def test_ingest_and_search(tmp_path):
         assert [h["source"] for h in c.search("city", tags=["travel"])] == ["porto.txt"]
         assert c.stats()["documents"] == 2
         assert c.stats()["index_title"] is True
+        assert c.stats()["stemming"] == "english"
         assert c.get(a["id"])["title"] == "Porto" and c.get(999) is None
         replaced = c.ingest(PORTO + " It rains a lot in winter.", source="porto.txt")
         assert replaced["outcome"] == "replaced"

@@ -132,6 +132,7 @@ def test_stats_namespaces_and_mem0_aliases(mem):
     assert mem.stats("alice")["episodes"] == 1
     assert mem.stats()["episodes"] == 2 and mem.stats()["namespaces"] == 2
     assert mem.stats()["index_context_turns"] == 2 and mem.stats()["index_date"] is True
+    assert mem.stats()["stemming"] == "english"
     assert mem.get("1", namespace="alice")["memory"] == "hello"  # Mem0 passes ids as str
     assert mem.search("hello", user_id="alice")[0]["memory"] == "hello"
     assert len(mem.get_all(user_id="alice", run_id="r1")) == 1

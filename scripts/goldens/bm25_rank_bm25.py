@@ -5,7 +5,10 @@ Corpus: the first 400 SQuAD dev paragraphs (ENGRAM_SHARED_DATA); queries: 60 of 
 plus a tiny corpus where common terms get negative idfs (rank-bm25's epsilon floor). Terms come
 from the rule engram's Bm25Terms implements (retrieval/bm25.h), with its stop-word list read from
 retrieval/bm25.cc, so a change on one side fails the test. k1 = 1.2, b = 0.75, epsilon = 0.25.
-Writes tests/data/bm25/rank_bm25.json. Run with .venv-peers/bin/python (pip install rank-bm25).
+The "_stemmed" cases stem the terms with PyStemmer's english stemmer, pinned to the Snowball
+release Debian's libstemmer-dev ships (2.2.0), which engram links (Stemming::kEnglish).
+Writes tests/data/bm25/rank_bm25.json. Run with .venv-peers/bin/python
+(pip install rank-bm25 PyStemmer==2.2.0.3).
 """
 import json
 import os
@@ -14,6 +17,9 @@ import re
 
 from rank_bm25 import BM25Okapi
 import importlib.metadata
+import Stemmer
+
+STEMMER = Stemmer.Stemmer("english")
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 SHARED = pathlib.Path(os.environ.get("ENGRAM_SHARED_DATA", ROOT.parent / "shared" / "data"))
@@ -28,7 +34,7 @@ def is_word_char(c):
     return not (0xA0 <= o <= 0xBF or 0x2000 <= o <= 0x207F or 0x3000 <= o <= 0x303F)
 
 
-def terms(text):
+def terms(text, stem=False):
     out, cur = [], []
     for c in text + " ":
         if is_word_char(c):
@@ -39,17 +45,17 @@ def terms(text):
                 if t not in STOP:
                     out.append(t)
             cur = []
-    return out
+    return STEMMER.stemWords(out) if stem else out
 
 
-def case(corpus, queries, full_scores):
-    tok = [terms(d) for d in corpus]
+def case(corpus, queries, full_scores, stem=False, with_documents=True):
+    tok = [terms(d, stem) for d in corpus]
     bm = BM25Okapi(tok, k1=1.2, b=0.75, epsilon=0.25)
-    out = {"documents": corpus, "queries": []}
+    out = {"documents": corpus if with_documents else None, "queries": []}
     for q in queries:
-        s = bm.get_scores(terms(q))
+        s = bm.get_scores(terms(q, stem))
         top = sorted(range(len(corpus)), key=lambda i: (-s[i], i))[:20]
-        entry = {"query": q, "terms": terms(q), "top": [[i, float(s[i])] for i in top]}
+        entry = {"query": q, "terms": terms(q, stem), "top": [[i, float(s[i])] for i in top]}
         if full_scores:
             entry["scores"] = [float(x) for x in s]
         out["queries"].append(entry)
@@ -68,8 +74,13 @@ paragraphs, questions = paragraphs[:400], questions[:400:7][:60]
 tiny = ["the cat sat on the mat", "a cat and a dog", "cat cat cat", "dogs chase cats",
         "the mat is red", "Cat café — naïve “quotes” 東京。タワー", "cat mat dog"]
 golden = {"rank_bm25": importlib.metadata.version("rank-bm25"), "k1": 1.2, "b": 0.75, "epsilon": 0.25,
+          "pystemmer": importlib.metadata.version("PyStemmer"),
           "squad": case(paragraphs, questions, False),
-          "tiny": case(tiny, ["cat", "cat mat", "dog dog", "東京 タワー café", "missing words"], True)}
+          # the same paragraphs (kept once, under "squad"), stemmed
+          "squad_stemmed": case(paragraphs, questions, False, stem=True, with_documents=False),
+          "tiny": case(tiny, ["cat", "cat mat", "dog dog", "東京 タワー café", "missing words"], True),
+          "tiny_stemmed": case(tiny + ["painted paintings", "the painter paints"],
+                               ["cats", "painting", "painters mats"], True, stem=True)}
 out = ROOT / "tests" / "data" / "bm25" / "rank_bm25.json"
 out.write_text(json.dumps(golden, ensure_ascii=False))
 print(f"wrote {out} ({out.stat().st_size} bytes)")

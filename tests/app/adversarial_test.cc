@@ -942,6 +942,8 @@ TEST_F(AdversarialTest, Strings) {
        "an empty tag"},
       {{"ingest", "-c", "c1", "--index", ff, text}, F, Guard::kCollection, "no such index"},
       {{"ingest", "-c", "new", "--index", "bogus", text}, F, {}, "no such index"},
+      {{"ingest", "-c", "new", "--stemming", "porter", text}, F, {}, "no such stemming"},
+      {{"ingest", "-c", "c1", "--stemming", ff, text}, F, Guard::kCollection, "no such stemming"},
       {{"ingest", "-c", "c1", "--precision", "bogus", text}, F, Guard::kCollection,
        "no such precision"},
       {{"collections", "--json"}, OK, {},

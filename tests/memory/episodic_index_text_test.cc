@@ -34,12 +34,14 @@ class EpisodicIndexTextTest : public ::testing::Test {
   }
   void TearDown() override { fs::remove_all(base_); }
 
-  std::unique_ptr<EpisodicStore> Open(const std::string& name, int turns, bool date) {
+  std::unique_ptr<EpisodicStore> Open(const std::string& name, int turns, bool date,
+                                      retrieval::Stemming stemming = StoreOptions{}.stemming) {
     StoreOptions options;
     options.embedder = &embedder_;
     options.sync = false;
     options.index_context_turns = turns;
     options.index_date = date;
+    options.stemming = stemming;
     auto store = EpisodicStore::Open((base_ / name).string(), options);
     EXPECT_TRUE(store.ok()) << store.status().ToString();
     return store.ok() ? std::move(*store) : nullptr;
@@ -253,7 +255,9 @@ TEST_F(EpisodicIndexTextTest, AFormat3StoreIsUpgradedInPlace) {
 
 // A format-4 store whose index_text record is missing or unreadable is damaged, not guessed at.
 TEST_F(EpisodicIndexTextTest, ADamagedIndexTextRecordIsReportedAsDamaged) {
-  for (const char* damage : {"", "{\"context_turns\": 99, \"date\": true}", "not json"}) {
+  for (const char* damage : {"", "{\"context_turns\": 99, \"date\": true}", "not json",
+                             "{\"context_turns\": 2, \"date\": true}",
+                             "{\"context_turns\": 2, \"date\": true, \"stemming\": \"porter\"}"}) {
     SCOPED_TRACE(damage);
     const std::string name = "damaged-" + std::to_string(std::string(damage).size());
     { Open(name, 2, true); }
@@ -273,6 +277,38 @@ TEST_F(EpisodicIndexTextTest, ADamagedIndexTextRecordIsReportedAsDamaged) {
     EXPECT_NE(store.status().message().find("index_text record"), std::string::npos)
         << store.status().ToString();
   }
+}
+
+// New stores stem BM25's terms (Snowball english): "painting" finds "we painted the fence". A
+// format-4 store (before stemming) is read and written unstemmed, whatever the options say.
+TEST_F(EpisodicIndexTextTest, TermsAreStemmedExceptInAFormat4Store) {
+  {
+    auto store = Open("stemmed", 2, true);
+    ASSERT_NE(store, nullptr);
+    EXPECT_EQ(store->Stats("ns")->stemming, retrieval::Stemming::kEnglish);
+    AddFiller(*store);
+    EXPECT_EQ(Bm25(*store, "painting fences").count("we painted the fence"), 1u);
+  }
+  {
+    auto old = Open("old", 2, true, retrieval::Stemming::kNone);
+    ASSERT_NE(old, nullptr);
+    AddFiller(*old);
+    EXPECT_EQ(Bm25(*old, "painting fences").count("we painted the fence"), 0u);
+  }
+  {
+    RawDb raw(base_ / "old" / "db");
+    ASSERT_TRUE(raw.status.ok()) << raw.status.ToString();
+    ASSERT_TRUE(raw.db->Put({}, raw.handles[0], "format", "engram-memory 4").ok());
+    ASSERT_TRUE(
+        raw.db->Put({}, raw.handles[0], "index_text", R"({"context_turns": 2, "date": true})").ok());
+  }
+  auto old = Open("old", 2, true);  // the options ask for stemming; the store keeps its own
+  ASSERT_NE(old, nullptr);
+  EXPECT_EQ(old->Stats("ns")->stemming, retrieval::Stemming::kNone);
+  Add(*old, "later", "the painting dried", kMay8th2023 + 400 * kDay);
+  EXPECT_EQ(Bm25(*old, "painting").size(), 1u);
+  EXPECT_EQ(Bm25(*old, "painted").count("we painted the fence"), 1u);
+  EXPECT_EQ(Bm25(*old, "painted").count("the painting dried"), 0u);
 }
 
 TEST_F(EpisodicIndexTextTest, BadIndexOptionsAreRefused) {

@@ -138,7 +138,7 @@ TEST_F(EpisodicStoreHardeningTest, AnOlderFormatIsRefusedWithWhatToDo) {
   EXPECT_EQ(refused.status().code(), StatusCode::kNotSupported);
   const std::string message(refused.status().message());
   EXPECT_NE(message.find("has format 'engram-memory 2'"), std::string::npos) << message;
-  EXPECT_NE(message.find("reads 'engram-memory 4'"), std::string::npos) << message;
+  EXPECT_NE(message.find("reads 'engram-memory 5'"), std::string::npos) << message;
   EXPECT_NE(message.find("export it with the older engram or start a new store"),
             std::string::npos)
       << message;

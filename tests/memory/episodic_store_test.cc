@@ -139,7 +139,7 @@ TEST_F(EpisodicStoreTest, Bm25RecallEqualsFullBm25) {
           indexed = texts[i - back] + " " + indexed;
         indexed = "1 January 1970 " + indexed;  // the date of times 1000 + i ms
       }
-      docs.push_back(retrieval::Bm25Terms(indexed));
+      docs.push_back(retrieval::Bm25Terms(indexed, retrieval::Stemming::kEnglish));
       total += docs.back().size();
       std::set<std::string> distinct(docs.back().begin(), docs.back().end());
       for (const std::string& w : distinct) ++df[w];
@@ -149,7 +149,8 @@ TEST_F(EpisodicStoreTest, Bm25RecallEqualsFullBm25) {
     stats.average_length = total / docs.size();
     for (const auto& [w, d] : df) stats.mean_idf += retrieval::Bm25RawIdf(stats.documents, d);
     stats.mean_idf /= df.size();
-    const std::vector<std::string> query = retrieval::Bm25Terms("gamma alpha beta common");
+    const std::vector<std::string> query =
+        retrieval::Bm25Terms("gamma alpha beta common", retrieval::Stemming::kEnglish);
     std::vector<double> want;
     for (const auto& d : docs) {
       double score = 0;

@@ -5,10 +5,13 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cmath>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <thread>
+#include <vector>
 
 namespace engram::retrieval {
 namespace {
@@ -52,15 +55,22 @@ std::vector<double> Score(const std::vector<std::vector<std::string>>& docs,
 TEST(Bm25Test, TermsAndScoresMatchRankBm25) {
   const nlohmann::json g = Goldens();
   ASSERT_EQ(g["k1"].get<double>(), Bm25Params{}.k1);
-  for (const char* name : {"squad", "tiny"}) {
+  // The stemmed cases are rank-bm25 over PyStemmer's english stems (the Snowball release
+  // libstemmer-dev ships); "squad_stemmed" reuses "squad"'s paragraphs.
+  const std::pair<const char*, Stemming> cases[] = {{"squad", Stemming::kNone},
+                                                    {"tiny", Stemming::kNone},
+                                                    {"squad_stemmed", Stemming::kEnglish},
+                                                    {"tiny_stemmed", Stemming::kEnglish}};
+  for (const auto& [name, stemming] : cases) {
     const nlohmann::json& c = g[name];
+    const nlohmann::json& documents = c["documents"].is_null() ? g["squad"]["documents"] : c["documents"];
     std::vector<std::vector<std::string>> docs;
-    for (const auto& d : c["documents"]) docs.push_back(Bm25Terms(d.get<std::string>()));
+    for (const auto& d : documents) docs.push_back(Bm25Terms(d.get<std::string>(), stemming));
     for (size_t i = 0; i < c["document_terms"].size(); ++i) {
       ASSERT_EQ(docs[i], c["document_terms"][i].get<std::vector<std::string>>()) << name << " doc " << i;
     }
     for (const auto& q : c["queries"]) {
-      const std::vector<std::string> terms = Bm25Terms(q["query"].get<std::string>());
+      const std::vector<std::string> terms = Bm25Terms(q["query"].get<std::string>(), stemming);
       ASSERT_EQ(terms, q["terms"].get<std::vector<std::string>>());
       double mean_idf = 0;
       const std::vector<double> scores = Score(docs, terms, &mean_idf);
@@ -88,6 +98,38 @@ TEST(Bm25Test, TokenizationRules) {
   EXPECT_TRUE(Bm25Terms("the of and").empty());
   EXPECT_TRUE(IsBm25StopWord("the"));
   EXPECT_FALSE(IsBm25StopWord("cat"));
+}
+
+TEST(Bm25Test, EnglishStemmingJoinsInflectionsAfterStopWordsGo) {
+  EXPECT_EQ(Bm25Terms("Melanie painted; her paintings, the painter PAINTS", Stemming::kEnglish),
+            (std::vector<std::string>{"melani", "paint", "paint", "painter", "paint"}));
+  // Stop words are dropped before stemming ("doing" is one, though "do" + "ing" would stem).
+  EXPECT_EQ(Bm25Terms("what was he doing", Stemming::kEnglish), std::vector<std::string>{});
+  // Non-ASCII words and numbers pass through the english stemmer unharmed.
+  EXPECT_EQ(Bm25Terms("東京 1990 café", Stemming::kEnglish),
+            (std::vector<std::string>{"東京", "1990", "café"}));
+  EXPECT_EQ(Bm25Terms("painted"), std::vector<std::string>{"painted"});  // kNone: as it was
+  EXPECT_EQ(StemTerm("generously", Stemming::kEnglish), "generous");
+  Stemming parsed = Stemming::kNone;
+  EXPECT_TRUE(ParseStemming("english", &parsed));
+  EXPECT_EQ(parsed, Stemming::kEnglish);
+  EXPECT_EQ(StemmingName(parsed), "english");
+  EXPECT_FALSE(ParseStemming("porter", &parsed));
+}
+
+TEST(Bm25Test, StemmingIsSafeFromManyThreads) {
+  const std::vector<std::string> expected = Bm25Terms("running runners ran quickly", Stemming::kEnglish);
+  std::vector<std::thread> threads;
+  std::atomic<int> mismatches{0};
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 2000; ++i) {
+        if (Bm25Terms("running runners ran quickly", Stemming::kEnglish) != expected) ++mismatches;
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(mismatches.load(), 0);
 }
 
 TEST(Bm25Test, NegativeIdfIsFlooredAtEpsilonTimesMean) {

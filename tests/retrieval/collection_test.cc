@@ -115,15 +115,24 @@ class CollectionTest : public ::testing::Test {
 TEST_F(CollectionTest, Bm25SearchEqualsRankBm25ThroughStoredPostings) {
   std::ifstream in(std::string(ENGRAM_TEST_DATA_DIR) + "/bm25/rank_bm25.json");
   const nlohmann::json g = nlohmann::json::parse(in);
-  for (const char* name : {"tiny", "squad"}) {
+  const std::pair<const char*, Stemming> cases[] = {{"tiny", Stemming::kNone},
+                                                    {"squad", Stemming::kNone},
+                                                    {"tiny_stemmed", Stemming::kEnglish},
+                                                    {"squad_stemmed", Stemming::kEnglish}};
+  for (const auto& [name, stemming] : cases) {
     fs::remove_all(dir_);
-    auto c = Open();
+    CollectionOptions options;
+    options.stemming = stemming;
+    auto c = Open(options);
     ASSERT_NE(c, nullptr);
     const nlohmann::json& corpus = g[name];
+    // "squad_stemmed" reuses "squad"'s paragraphs.
+    const nlohmann::json& texts =
+        corpus["documents"].is_null() ? g["squad"]["documents"] : corpus["documents"];
     std::vector<DocumentInput> docs;
-    for (size_t i = 0; i < corpus["documents"].size(); ++i) {
+    for (size_t i = 0; i < texts.size(); ++i) {
       // Each text once: duplicates would be deduplicated (none in these corpora).
-      docs.push_back({.text = corpus["documents"][i].get<std::string>(), .source = "doc" + std::to_string(i)});
+      docs.push_back({.text = texts[i].get<std::string>(), .source = "doc" + std::to_string(i)});
     }
     auto results = c->IngestBatch(docs);
     ASSERT_TRUE(results.ok()) << results.status().ToString();
@@ -357,7 +366,7 @@ TEST_F(CollectionTest, Bm25OverSegmentsEqualsFullBm25) {
   std::map<std::string, int64_t> df;
   double total = 0;
   for (const std::string& t : texts) {
-    terms.push_back(Bm25Terms(t));
+    terms.push_back(Bm25Terms(t, Stemming::kEnglish));
     total += terms.back().size();
     std::set<std::string> distinct(terms.back().begin(), terms.back().end());
     for (const std::string& w : distinct) ++df[w];
@@ -367,7 +376,7 @@ TEST_F(CollectionTest, Bm25OverSegmentsEqualsFullBm25) {
   stats.average_length = total / terms.size();
   for (const auto& [w, d] : df) stats.mean_idf += Bm25RawIdf(stats.documents, d);
   stats.mean_idf /= df.size();
-  const std::vector<std::string> query = Bm25Terms("gamma alpha beta common");
+  const std::vector<std::string> query = Bm25Terms("gamma alpha beta common", Stemming::kEnglish);
   std::vector<double> want;
   for (const auto& d : terms) {
     double score = 0;
@@ -470,7 +479,7 @@ TEST_F(CollectionTest, AnOlderFormatIsRefusedWithWhatToDo) {
     EXPECT_EQ(refused.status().code(), StatusCode::kNotSupported);
     const std::string message(refused.status().message());
     EXPECT_NE(message.find("has format 'engram-collection 2'; this engram reads "
-                           "'engram-collection 4'"),
+                           "'engram-collection 5'"),
               std::string::npos)
         << message;
     EXPECT_NE(message.find("re-ingest its documents"), std::string::npos) << message;
@@ -569,6 +578,7 @@ TEST_F(CollectionTest, Format3IsReadWithoutTitlesAndAMissingTitleRecordIsDamage)
   {
     CollectionOptions o;
     o.index_title = false;
+    o.stemming = Stemming::kNone;
     auto c = Open(o);
     ASSERT_NE(c, nullptr);
     ASSERT_TRUE(
@@ -589,6 +599,66 @@ TEST_F(CollectionTest, Format3IsReadWithoutTitlesAndAMissingTitleRecordIsDamage)
   ASSERT_FALSE(damaged.ok());
   EXPECT_EQ(damaged.status().code(), StatusCode::kCorruption);
   EXPECT_NE(damaged.status().message().find("index_title record is missing"), std::string::npos)
+      << damaged.status().ToString();
+}
+
+TEST_F(CollectionTest, StemmingIsStoredAndFoundAcrossInflections) {
+  {
+    auto c = Open();  // the default stems
+    ASSERT_NE(c, nullptr);
+    EXPECT_EQ(c->Stats().stemming, Stemming::kEnglish);
+    ASSERT_TRUE(c->Ingest({.text = "Her paintings of horses hang in Porto.", .source = "a"}).ok());
+    ASSERT_TRUE(c->Ingest({.text = "The ferry leaves at noon.", .source = "b"}).ok());
+  }
+  {  // a later open keeps the stored choice, whatever its options say
+    CollectionOptions o;
+    o.stemming = Stemming::kNone;
+    auto c = Collection::Open(dir_.string(), &embedder_, o);
+    ASSERT_TRUE(c.ok()) << c.status().ToString();
+    EXPECT_EQ((*c)->Stats().stemming, Stemming::kEnglish);
+    auto hits = (*c)->Search("Who painted a horse?", {.mode = SearchMode::kBm25});
+    ASSERT_TRUE(hits.ok());
+    ASSERT_EQ(hits->size(), 1u);
+    EXPECT_EQ((*hits)[0].text, "Her paintings of horses hang in Porto.");
+    // Hybrid's rescoring matches the same stems: both terms of the query are in the passage.
+    auto hybrid = (*c)->Search("painted horse", {.mode = SearchMode::kHybrid, .k = 1});
+    ASSERT_TRUE(hybrid.ok());
+    EXPECT_EQ((*hybrid)[0].text, "Her paintings of horses hang in Porto.");
+  }
+  fs::remove_all(dir_);
+  CollectionOptions o;
+  o.stemming = Stemming::kNone;
+  auto c = Open(o);
+  ASSERT_NE(c, nullptr);
+  ASSERT_TRUE(c->Ingest({.text = "Her paintings of horses hang in Porto.", .source = "a"}).ok());
+  EXPECT_TRUE(c->Search("painted horse", {.mode = SearchMode::kBm25})->empty());
+}
+
+// Format 4 (before stemming) is still read and written, unstemmed; a format-5 collection that
+// lost its stemming record is damaged.
+TEST_F(CollectionTest, Format4IsReadUnstemmedAndAMissingStemmingRecordIsDamage) {
+  {
+    CollectionOptions o;
+    o.stemming = Stemming::kNone;
+    auto c = Open(o);
+    ASSERT_NE(c, nullptr);
+    ASSERT_TRUE(c->Ingest({.text = "Horses were painted.", .source = "a"}).ok());
+  }
+  EditMeta({{"format", "engram-collection 4"}, {"stemming", std::nullopt}});
+  EXPECT_EQ(ProbeCollection(dir_.string()).health, CollectionHealth::kSound);
+  {
+    auto c = Collection::Open(dir_.string(), &embedder_, {});  // default options stem
+    ASSERT_TRUE(c.ok()) << c.status().ToString();
+    EXPECT_EQ((*c)->Stats().stemming, Stemming::kNone);
+    ASSERT_TRUE((*c)->Ingest({.text = "A painting of a horse.", .source = "b"}).ok());
+    EXPECT_EQ((*c)->Search("horses painted", {.mode = SearchMode::kBm25})->size(), 1u);
+    EXPECT_EQ((*c)->Search("horse painting", {.mode = SearchMode::kBm25})->size(), 1u);
+  }
+  EditMeta({{"format", "engram-collection 5"}});
+  auto damaged = Collection::Open(dir_.string(), &embedder_, {});
+  ASSERT_FALSE(damaged.ok());
+  EXPECT_EQ(damaged.status().code(), StatusCode::kCorruption);
+  EXPECT_NE(damaged.status().message().find("stemming record is missing"), std::string::npos)
       << damaged.status().ToString();
 }
 

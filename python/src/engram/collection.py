@@ -108,8 +108,9 @@ class Collection:
         return self._c.text(check.episode_id(document_id, "document_id"))
 
     def stats(self) -> dict[str, Any]:
-        """``documents``, ``chunks``, ``index_kind``, ``index_bytes``, and ``index_title``: whether
-        chunks are indexed with their document's title (fixed when the collection was made)."""
+        """``documents``, ``chunks``, ``index_kind``, ``index_bytes``, ``index_title``: whether
+        chunks are indexed with their document's title, and ``stemming``: how BM25 cuts terms
+        (``"english"`` or ``"none"``); both fixed when the collection was made."""
         return self._c.stats()
 
     def flush(self) -> None:

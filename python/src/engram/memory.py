@@ -273,10 +273,11 @@ class Memory:
         """The sessions of ``namespace`` that hold live episodes, sorted."""
         return self._store.sessions(check.text(namespace, "namespace"))
 
-    def stats(self, namespace: Optional[str] = None) -> dict[str, int]:
+    def stats(self, namespace: Optional[str] = None) -> dict[str, Any]:
         """``namespaces``, ``episodes``, ``index_vectors`` and ``disk_bytes`` of the whole
         store, or of one namespace, and the store's BM25 index text: ``index_context_turns``
-        (the turns before each episode it indexes with it) and ``index_date`` (its date too)."""
+        (the turns before each episode it indexes with it), ``index_date`` (its date too) and
+        ``stemming`` (``"english"``: terms are stemmed; ``"none"`` in stores made before)."""
         return self._store.stats(check.optional_text(namespace, "namespace"))
 
     # ---- lifetime ----

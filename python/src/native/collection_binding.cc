@@ -132,6 +132,7 @@ class Collection {
     d["index_kind"] = std::string(retrieval::IndexKindName(st.index_kind));
     d["index_bytes"] = st.index_bytes;
     d["index_title"] = st.index_title;
+    d["stemming"] = std::string(retrieval::StemmingName(st.stemming));
     return d;
   }
 

@@ -253,16 +253,17 @@ class Store {
     return store_.Run([&](memory::EpisodicStore& s) { return Unwrap(s.Sessions(ns)); });
   }
 
-  nb::typed<nb::dict, nb::str, int> Stats(const std::optional<std::string>& ns) {
+  nb::typed<nb::dict, nb::str, nb::object> Stats(const std::optional<std::string>& ns) {
     const memory::StoreStats st =
         store_.Run([&](memory::EpisodicStore& s) { return Unwrap(s.Stats(ns.value_or(""))); });
-    nb::typed<nb::dict, nb::str, int> d;
+    nb::typed<nb::dict, nb::str, nb::object> d;
     d["namespaces"] = st.namespaces;
     d["episodes"] = st.episodes;
     d["index_vectors"] = st.index_vectors;
     d["disk_bytes"] = st.disk_bytes;
     d["index_context_turns"] = st.index_context_turns;
     d["index_date"] = st.index_date;
+    d["stemming"] = std::string(retrieval::StemmingName(st.stemming));
     return d;
   }
 

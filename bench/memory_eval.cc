@@ -608,7 +608,10 @@ Result<json> RunMemoryEval(const MemoryEvalOptions& options) {
       {"episode_text", text},
       {"embedded_text", options.dated_embeddings ? "[<session date>] " + text : text},
       {"combined", WeightsJson(memory::RecallOptions{})},
-      {"index_text", {{"context_turns", variants[0].context_turns}, {"date", variants[0].date}}},
+      {"index_text",
+       {{"context_turns", variants[0].context_turns},
+        {"date", variants[0].date},
+        {"stemming", std::string(retrieval::StemmingName(variants[0].stemming))}}},
       {"now", "the conversation's last session time"}};
   out["commit"] = std::string(GetBuildInfo().git_commit);
   out["machine"] = MachineSummary(DescribeMachine());

@@ -4,6 +4,7 @@
 #include <array>
 #include <cmath>
 #include <memory>
+#include <new>
 
 #include <libstemmer.h>
 
@@ -83,11 +84,12 @@ bool ParseStemming(std::string_view name, Stemming* out) {
 std::string StemTerm(std::string term, Stemming stemming) {
   if (stemming == Stemming::kNone) return term;
   sb_stemmer* stemmer = EnglishStemmer();
-  // Only out of memory makes these null; the term then stays as it is.
-  if (stemmer == nullptr) return term;
+  // Only a failed allocation makes either null: reported as one, never a term left unstemmed
+  // (which would silently miss what the index holds).
+  if (stemmer == nullptr) throw std::bad_alloc();
   const sb_symbol* stem = sb_stemmer_stem(stemmer, reinterpret_cast<const sb_symbol*>(term.data()),
                                           static_cast<int>(term.size()));
-  if (stem == nullptr) return term;
+  if (stem == nullptr) throw std::bad_alloc();
   return std::string(reinterpret_cast<const char*>(stem),
                      static_cast<size_t>(sb_stemmer_length(stemmer)));
 }

@@ -13,7 +13,8 @@
 //                         retention policies snapkv and h2o, which evict keys for good)
 //   engram eval memory --locomo FILE [--k 5,10,25] [--model DIR] [--precision P] [--threads N]
 //                      [--no-sync] [--work-dir DIR] [--weight-sweep] [--cross-validate]
-//                      [--dated-embeddings] [--no-captions] [--rerank N] [--json]
+//                      [--dated-embeddings] [--no-captions] [--rerank N] [--question-stride N]
+//                      [--json]
 //   engram eval qa [--squad FILE] [--quality FILE] [--nq FILE] [--modes none,rag,long,auto]
 //                  [--limit N] [--documents N] [--split all|even|odd] [--k K] [-m MODEL] [--ctx N]
 //                  [--threads N]
@@ -78,6 +79,10 @@ void AddMemoryEval(CLI::App* eval, CommandTable& commands) {
                   "Also rerank the first N episodes with the language model (slow)")
       ->default_val(0)
       ->check(CLI::Range(0, 100));
+  cmd->add_option("--question-stride", flags->options.question_stride,
+                  "Use every Nth question (a sample over all conversations, for the reranker)")
+      ->default_val(1)
+      ->check(CLI::Range(1, 1 << 20));
   cmd->add_flag("--json", flags->json, "Print one JSON object");
   commands.Add(cmd, [flags]() -> Status {
     flags->options.sync = !flags->no_sync;

@@ -148,18 +148,22 @@ std::vector<Mode> Candidates(const std::vector<IndexVariant>& variants) {
   return out;
 }
 
-// Every question of every conversation, in order, with its conversation's index.
+// Every `stride`th question of all the conversations, in order, with its conversation's index.
 struct QuestionRef {
   const LocomoConversation* conversation;
   const LocomoQuestion* question;
   int group;
 };
 
-std::vector<QuestionRef> AllQuestions(const std::vector<LocomoConversation>& conversations) {
+std::vector<QuestionRef> AllQuestions(const std::vector<LocomoConversation>& conversations,
+                                      int stride) {
   std::vector<QuestionRef> out;
+  size_t seen = 0;
   for (size_t c = 0; c < conversations.size(); ++c) {
     for (const LocomoQuestion& q : conversations[c].questions) {
-      out.push_back({&conversations[c], &q, static_cast<int>(c)});
+      if (seen++ % static_cast<size_t>(stride) == 0) {
+        out.push_back({&conversations[c], &q, static_cast<int>(c)});
+      }
     }
   }
   return out;
@@ -549,7 +553,8 @@ Result<json> RunMemoryEval(const MemoryEvalOptions& options) {
                              {"dense", Weights(1, 0, 0, 0), 0}};
   const std::vector<Mode> candidates = Candidates(variants);
   if (grid) modes.insert(modes.end(), candidates.begin() + 1, candidates.end());
-  const std::vector<QuestionRef> questions = AllQuestions(*conversations);
+  const std::vector<QuestionRef> questions =
+      AllQuestions(*conversations, std::max(1, options.question_stride));
   Result<ScoredModes> scored = ScoreModes(stores, **embedder, modes, questions, options.ks);
   if (!scored.ok()) return scored.status();
 

@@ -52,6 +52,9 @@ struct MemoryEvalOptions {
   // (inference/lm_reranker.h), the reranker's weight chosen leaving one conversation out (key
   // "reranked": held-out figures, per-weight figures, the reranker's cost per query).
   int rerank = 0;
+  // Score every Nth question (1: all, counted over all conversations, so each keeps its share),
+  // so that the slow reranker can be measured on a sample.
+  int question_stride = 1;
 };
 
 // {"combined"|"bm25"|"dense": {"recall@5", ..., "by_category": {"1": {...}, ...}},

@@ -858,6 +858,7 @@ TEST_F(AdversarialTest, Numbers) {
       {Bench(eval_retrieval, "--question-stride"), kPositiveInt},
       {Bench(eval_retrieval, "--chunk-tokens"), kPositiveInt},
       {Bench(eval_memory, "--k"), kPositiveInt},
+      {Bench(eval_memory, "--question-stride"), kPositiveInt},
       {Bench(eval_memory, "--rerank"), {{"nan", F}, {"-1", F}, {"101", F}}},
       {Bench(eval_retrieval, "--rerank"), {{"nan", F}, {"-1", F}, {"51", F}}},
       {Bench(eval_retrieval, "--overlap-tokens"), kNonNegativeInt},

@@ -32,6 +32,24 @@ TEST(TermMatchTest, SharesOfTheQuerysIdf) {
   EXPECT_DOUBLE_EQ(all.bigrams, 1.0);
 }
 
+// With stemmed query terms the passage is stemmed too: inflections match, and a pair stays a
+// pair across them; words starting like no query term are skipped unstemmed (still not pairs).
+TEST(TermMatchTest, StemmedQueriesMatchInflections) {
+  QueryTerms q{.terms = Bm25Terms("painted horses", Stemming::kEnglish),
+               .idf = {{"paint", 2}, {"hors", 1}},
+               .stemming = Stemming::kEnglish};
+  ASSERT_EQ(q.terms, (std::vector<std::string>{"paint", "hors"}));
+  const TermMatch m = MatchTerms(q, "She sold it. Her painting horse stood.");
+  EXPECT_DOUBLE_EQ(m.coverage, 1.0);
+  EXPECT_DOUBLE_EQ(m.sentence, 1.0);
+  EXPECT_DOUBLE_EQ(m.bigrams, 1.0);
+  const TermMatch apart = MatchTerms(q, "Her paintings show a brown horse.");
+  EXPECT_DOUBLE_EQ(apart.coverage, 1.0);
+  EXPECT_DOUBLE_EQ(apart.bigrams, 0.0);  // "brown" sits between them
+  q.stemming = Stemming::kNone;  // unstemmed passages: only the stems themselves would match
+  EXPECT_DOUBLE_EQ(MatchTerms(q, "Her painting horse stood.").coverage, 0.0);
+}
+
 TEST(TermMatchTest, RepeatsCountOnceAndCaseIsFolded) {
   const QueryTerms q = Query("bowl BOWL bowl", {{"bowl", 2}});
   const TermMatch m = MatchTerms(q, "A Bowl.");

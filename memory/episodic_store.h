@@ -205,7 +205,8 @@ struct RecallOptions {
   // ..." and role "Caroline"; every word of the role among the query's words, case-folded).
   // Checked: finite in [0, kMaxRecallWeight]. 0.1: every leave-one-conversation-out fold on
   // LoCoMo chose it over 0 (held-out evidence recall@10 0.784 -> 0.793, multi-hop 0.378 ->
-  // 0.407; `engram eval memory --cross-validate`, docs/benchmarks.md).
+  // 0.407; `engram eval memory --cross-validate`, docs/benchmarks.md), and four of five with
+  // stemmed index texts.
   double role_weight = 0.1;
   // Use this query embedding instead of embedding the query text.
   std::vector<float> query_embedding;

@@ -129,6 +129,7 @@ struct IngestFlags : CollectionFlags {
   bool sync = false;
   std::string index = "auto";
   std::string stemming = "english";
+  bool sentence_vectors = true;
 };
 
 // One document to read: `arg` as given (its extension picks the format), `source` its identity.
@@ -239,6 +240,7 @@ Status RunIngest(const GlobalFlags& global, const IngestFlags& f) {
                                    "'; use english (Snowball stems, the default) or none (text "
                                    "that is not English)");
   }
+  options.sentence_vectors = f.sentence_vectors;
   Result<Opened> o = OpenCollection(global, f, options);
   if (!o.ok()) return o.status();
   ProgressReporter progress("ingest", items->size(), {.unit = "docs"});
@@ -419,7 +421,8 @@ json DescribeCollection(const GlobalFlags& global, const CollectionFlags& f,
           {"chunks", st.chunks},
           {"index", std::string(retrieval::IndexKindName(st.index_kind))},
           {"index_title", st.index_title},
-          {"stemming", std::string(retrieval::StemmingName(st.stemming))}};
+          {"stemming", std::string(retrieval::StemmingName(st.stemming))},
+          {"sentence_vectors", st.sentence_vectors}};
 }
 
 Status RunCollections(const GlobalFlags& global, const CollectionFlags& f) {
@@ -505,6 +508,9 @@ void RegisterCollectionCommands(CLI::App& app, const GlobalFlags& global, Comman
                   "How BM25 cuts the words of a new collection: english (Snowball stems, so "
                   "'painted' finds 'painting') or none (for text that is not English)")
       ->default_val("english");
+  cmd->add_flag("--no-sentence-vectors{false}", ingest->sentence_vectors,
+                "A new collection stores no sentence vectors: ingest embeds half the tokens, and "
+                "hybrid search ranks a chunk by its one vector (default: stored)");
   commands.Add(cmd, [&global, ingest]() { return RunIngest(global, *ingest); });
 
   auto search = std::make_shared<SearchFlags>();

@@ -2,7 +2,7 @@
 //   engram eval retrieval --squad FILE [--distractors PATH…] [--max-questions N] [--model DIR]
 //                         [--precision auto|f32|bf16|int8] [--threads N] [--chunk-tokens N]
 //                         [--overlap-tokens N] [--no-titles] [--no-stemming] [--work-dir DIR]
-//                         [--fusion-sweep]
+//                         [--no-sentence-vectors] [--fusion-sweep]
 //                         [--cross-validate]
 //                         [--rerank N] [--reranker lm|sentence] [--json]
 //   engram eval attention [-m MODEL] [--ctx 2048,4096,8192] [--policies
@@ -338,6 +338,8 @@ void RegisterEvalCommand(CLI::App& app, const GlobalFlags&, CommandTable& comman
                 "Index chunks without their article's title (default: with it)");
   cmd->add_flag("--no-stemming{false}", flags->options.stemming,
                 "Index and search BM25 terms unstemmed (default: Snowball english stems)");
+  cmd->add_flag("--no-sentence-vectors{false}", flags->options.sentence_vectors,
+                "Store no sentence vectors with the chunks (default: stored, for the rescoring)");
   cmd->add_flag("--fusion-sweep", flags->options.fusion_sweep,
                 "Also score several hybrid fusions of the same candidates (to pick defaults)");
   cmd->add_flag("--cross-validate", flags->options.cross_validate,

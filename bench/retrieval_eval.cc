@@ -256,14 +256,27 @@ std::vector<Variant> FusionVariants() {
       retrieval::SearchOptions o = defaults;
       o.rescore = {.candidates = r.candidates,
                    .cosine = r.cosine * cosine,
+                   .sentence_cosine = r.sentence_cosine * cosine,
                    .coverage = r.coverage * terms,
                    .sentence = r.sentence * terms,
                    .bigrams = r.bigrams * terms};
       char name[120];
-      std::snprintf(name, sizeof name, "rescored, cosine x %.1f, term matches x %.1f", cosine,
+      std::snprintf(name, sizeof name, "rescored, cosines x %.1f, term matches x %.1f", cosine,
                     terms);
       out.push_back({name, nullptr, o});
     }
+  }
+  // The chunk's cosine against its best sentence's; (4.5, 0) was the default before sentence
+  // vectors (issue 24's sixth session).
+  for (const auto [cosine, sentence] :
+       {std::pair{4.5, 0.0}, {0.0, 5.0}, {3.0, 5.0}, {1.5, 3.0}, {1.5, 7.0}}) {
+    retrieval::SearchOptions o = defaults;
+    o.rescore.cosine = cosine;
+    o.rescore.sentence_cosine = sentence;
+    char name[120];
+    std::snprintf(name, sizeof name, "rescored, cosine %.1f, best sentence's cosine %.1f", cosine,
+                  sentence);
+    out.push_back({name, nullptr, o});
   }
   const double dw = defaults.dense_weight;
   out.push_back({"weighted dense_weight " + std::to_string(dw) + " (not rescored)",
@@ -414,10 +427,10 @@ std::string HybridConfig() {
   char text[400];
   std::snprintf(text, sizeof text,
                 "weighted fusion of min-max normalised scores, dense weight %g, 50 candidates per "
-                "mode; the first max(%d, k) rescored as fused + %g cosine + %g coverage + %g "
-                "sentence + %g bigrams (retrieval/term_match.h)",
-                o.dense_weight, o.rescore.candidates, o.rescore.cosine, o.rescore.coverage,
-                o.rescore.sentence, o.rescore.bigrams);
+                "mode; the first max(%d, k) rescored as fused + %g cosine + %g best sentence's "
+                "cosine + %g coverage + %g sentence + %g bigrams (retrieval/term_match.h)",
+                o.dense_weight, o.rescore.candidates, o.rescore.cosine, o.rescore.sentence_cosine,
+                o.rescore.coverage, o.rescore.sentence, o.rescore.bigrams);
   return text;
 }
 
@@ -444,6 +457,7 @@ Result<json> RunRetrievalEval(const RetrievalEvalOptions& options) {
   copts.mode = retrieval::OpenMode::kCreate;
   copts.index_title = options.titles;
   copts.stemming = options.stemming ? retrieval::Stemming::kEnglish : retrieval::Stemming::kNone;
+  copts.sentence_vectors = options.sentence_vectors;
   Result<std::unique_ptr<retrieval::Collection>> opened =
       retrieval::Collection::Open(scratch.path().string(), embedder->get(), copts);
   if (!opened.ok()) return opened.status();
@@ -512,6 +526,7 @@ Result<json> RunRetrievalEval(const RetrievalEvalOptions& options) {
       {"overlap_tokens", options.overlap_tokens},
       {"index_title", stats.index_title},
       {"stemming", std::string(retrieval::StemmingName(stats.stemming))},
+      {"sentence_vectors", stats.sentence_vectors},
       {"bm25", {{"k1", copts.bm25.k1}, {"b", copts.bm25.b}}},
       {"hybrid", HybridConfig()},
       {"index", std::string(retrieval::IndexKindName(stats.index_kind))}};

@@ -34,6 +34,10 @@ struct RetrievalEvalOptions {
   // Stem BM25's terms (CollectionOptions::stemming, english). False: as before issue 24's sixth
   // session.
   bool stemming = true;
+  // Store each chunk's sentence vectors (CollectionOptions::sentence_vectors). False: as before
+  // issue 24's seventh session (the rescoring then counts a chunk's cosine as its best
+  // sentence's).
+  bool sentence_vectors = true;
   std::string work_dir;   // where the collection is built; empty: a temporary directory
   // Also score several fusions of the same bm25 and dense candidate lists (key "fusion_sweep"),
   // to choose hybrid's defaults.

@@ -31,6 +31,7 @@
 #include "retrieval/bm25_index.h"
 #include "retrieval/document_parser.h"
 #include "retrieval/fusion.h"
+#include "retrieval/internal/chunk_record.h"
 #include "retrieval/rocks_store.h"
 #include "retrieval/term_match.h"
 
@@ -39,14 +40,18 @@ namespace {
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
+using internal::ChunkRecord;
 
-// 5: BM25's terms are stemmed as the meta key "stemming" says ("english" or "none"). 4: a chunk
+// 6: a chunk record carries its sentences' vectors (internal/chunk_record.h); a collection
+// created without them (CollectionOptions::sentence_vectors false) is written as 5. 5: BM25's
+// terms are stemmed as the meta key "stemming" says ("english" or "none"). 4: a chunk
 // is indexed (BM25 terms and embedding) with its document's title when the meta key
 // "index_title" says so (ChunkIndexText), terms never stemmed; 3 indexed the chunk text alone.
 // 3 and 4 are still read and written as they are. 3 put the postings in the shared BM25 index's
 // bounded segments (retrieval/bm25_index.h); 2 had per-batch segments without bounds, 1 a key
 // per posting: those are refused.
-constexpr std::string_view kFormat = "engram-collection 5";
+constexpr std::string_view kFormat = "engram-collection 6";
+constexpr std::string_view kFormatWithoutSentences = "engram-collection 5";
 constexpr std::string_view kFormatWithoutStemming = "engram-collection 4";
 constexpr std::string_view kFormatWithoutTitles = "engram-collection 3";
 constexpr const char* kIndexFile = "vectors.faiss";
@@ -54,18 +59,6 @@ constexpr const char* kIndexFile = "vectors.faiss";
 enum Cf { kMeta = 0, kDocuments, kChunks, kPostings, kTerms, kCfCount };
 const char* const kCfNames[kCfCount] = {"default", "documents",
                                         "chunks", "postings", "terms"};
-
-template <typename T>
-void Append(std::string& out, T v) {
-  out.append(reinterpret_cast<const char*>(&v), sizeof v);
-}
-
-template <typename T>
-T Read(std::string_view s, size_t at) {
-  T v{};
-  if (at + sizeof v <= s.size()) std::memcpy(&v, s.data() + at, sizeof v);
-  return v;
-}
 
 int64_t MicrosSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() -
@@ -76,44 +69,6 @@ int64_t MicrosSince(std::chrono::steady_clock::time_point start) {
 Status FromRocks(const rocksdb::Status& s, std::string_view what) {
   return retrieval::FromRocks(s, "collection", what);
 }
-
-// A chunk as stored: [u64 document][u64 begin][u64 end][u32 tokens][u32 terms][u32 dim]
-// [dim f32 embedding][text].
-struct ChunkRecord {
-  uint64_t document = 0, begin = 0, end = 0;
-  uint32_t tokens = 0, terms = 0;
-  std::vector<float> embedding;
-  std::string text;
-
-  std::string Encode() const {
-    std::string out;
-    Append(out, document);
-    Append(out, begin);
-    Append(out, end);
-    Append(out, tokens);
-    Append(out, terms);
-    Append(out, static_cast<uint32_t>(embedding.size()));
-    out.append(reinterpret_cast<const char*>(embedding.data()), embedding.size() * sizeof(float));
-    out += text;
-    return out;
-  }
-  static std::optional<ChunkRecord> Decode(std::string_view s) {
-    constexpr size_t kHeader = 8 * 3 + 4 * 3;
-    if (s.size() < kHeader) return std::nullopt;
-    ChunkRecord r;
-    r.document = Read<uint64_t>(s, 0);
-    r.begin = Read<uint64_t>(s, 8);
-    r.end = Read<uint64_t>(s, 16);
-    r.tokens = Read<uint32_t>(s, 24);
-    r.terms = Read<uint32_t>(s, 28);
-    const uint32_t dim = Read<uint32_t>(s, 32);
-    if (s.size() < kHeader + size_t{dim} * 4) return std::nullopt;
-    r.embedding.resize(dim);
-    std::memcpy(r.embedding.data(), s.data() + kHeader, size_t{dim} * 4);
-    r.text = std::string(s.substr(kHeader + size_t{dim} * 4));
-    return r;
-  }
-};
 
 json DocumentJson(const DocumentInfo& d) {
   return {{"id", d.id},         {"title", d.title},     {"source", d.source},
@@ -165,6 +120,25 @@ struct PendingDocument {
   std::optional<DocumentInfo> replaces;
   std::vector<TextChunk> chunks;
 };
+
+// What an ingest batch embeds, in chunk order.
+struct IngestTexts {
+  std::vector<std::string> chunks;      // each chunk's index text
+  std::vector<std::string> sentences;   // each chunk's sentences' index texts (sentence vectors)
+  std::vector<size_t> sentence_counts;  // per chunk, when sentences are embedded
+};
+
+// The embeddings of `texts`, row after row, embedded 64 at a time.
+Result<std::vector<float>> EmbedAll(Embedder& embedder, const std::vector<std::string>& texts) {
+  std::vector<float> vectors;
+  for (size_t start = 0; start < texts.size(); start += 64) {
+    const size_t n = std::min<size_t>(64, texts.size() - start);
+    Result<EmbeddingBatch> e = embedder.Embed(std::span(texts).subspan(start, n));
+    if (!e.ok()) return e.status();
+    vectors.insert(vectors.end(), e->values.begin(), e->values.end());
+  }
+  return vectors;
+}
 
 std::string DocKey(uint64_t id) { return "d" + BigEndian64(id); }
 // "h<sha256>" -> id: written by builds before documents were identified by source alone; only
@@ -221,6 +195,7 @@ struct Collection::State : RocksDatabase {
   std::string instance;  // the identity that owns vectors.faiss; empty: none (read-only, old)
   bool index_title = false;  // chunks are indexed with their document's title (format 4)
   Stemming stemming = Stemming::kNone;  // how BM25's terms are cut (format 5)
+  bool sentence_vectors = false;        // chunk records carry their sentences' vectors (format 6)
 
   std::mutex write_mu;                 // one writer at a time
   mutable std::shared_mutex state_mu;  // the in-memory state below
@@ -235,8 +210,8 @@ struct Collection::State : RocksDatabase {
   mutable std::optional<double> mean_idf;
 
   Result<std::vector<PendingDocument>> PlanIngest(std::span<const DocumentInput> documents,
-                                                 std::vector<IngestResult>& results,
-                                                 std::vector<std::string>& chunk_texts) const;
+                                                  std::vector<IngestResult>& results,
+                                                  IngestTexts& texts) const;
   // Open's steps (defined next to Open).
   Status OpenDatabase(bool create);
   Status Initialise(const json& embedder_identity);
@@ -306,7 +281,7 @@ struct Collection::State : RocksDatabase {
       std::string value;
       rocksdb::Status s = db->Get({}, cf[kChunks], BigEndian64(chunk), &value);
       if (!s.ok()) return FromRocks(s, "reading chunk " + std::to_string(chunk));
-      std::optional<ChunkRecord> r = ChunkRecord::Decode(value);
+      std::optional<ChunkRecord> r = ChunkRecord::Decode(value, sentence_vectors);
       if (!r) return Status::Corruption("collection: chunk " + std::to_string(chunk) + " is unreadable");
       changes.Remove(chunk, bm25->Terms(IndexText(d.title, r->text)));
       batch.Delete(cf[kChunks], BigEndian64(chunk));
@@ -373,7 +348,8 @@ struct Collection::State : RocksDatabase {
       const uint64_t id = ReadBigEndian64(it->key().ToStringView());
       live.insert(id);
       if (index->Contains(static_cast<int64_t>(id))) continue;
-      std::optional<ChunkRecord> r = ChunkRecord::Decode(it->value().ToStringView());
+      std::optional<ChunkRecord> r =
+          ChunkRecord::Decode(it->value().ToStringView(), sentence_vectors);
       if (!r || static_cast<int>(r->embedding.size()) != index->dim()) {
         return Status::Corruption("collection: chunk " + std::to_string(id) + " in '" + dir +
                                   "' is unreadable");
@@ -467,7 +443,8 @@ CollectionProbe ProbeDatabase(const fs::path& db_path) {
   if (!format || !format->starts_with("engram-collection")) {
     return {CollectionHealth::kForeign, "it holds a database that is not an engram collection", {}};
   }
-  if (*format != kFormat && *format != kFormatWithoutStemming && *format != kFormatWithoutTitles) {
+  if (*format != kFormat && *format != kFormatWithoutSentences &&
+      *format != kFormatWithoutStemming && *format != kFormatWithoutTitles) {
     return {CollectionHealth::kForeign,
             "it is an engram collection of format '" + *format + "'; this engram reads '" +
                 std::string(kFormat) + "': re-ingest its documents into a new collection",
@@ -573,7 +550,8 @@ Status Collection::State::OpenDatabase(bool create) {
 Status Collection::State::Initialise(const json& embedder_identity) {
   instance = NewInstanceId();
   rocksdb::WriteBatch batch;
-  batch.Put(cf[kMeta], "format", std::string(kFormat));
+  sentence_vectors = options.sentence_vectors;
+  batch.Put(cf[kMeta], "format", std::string(sentence_vectors ? kFormat : kFormatWithoutSentences));
   batch.Put(cf[kMeta], "embedder", JsonText(embedder_identity));
   batch.Put(cf[kMeta], "index", std::string(IndexKindName(options.index.kind)));
   batch.Put(cf[kMeta], "instance", instance);
@@ -619,8 +597,9 @@ Status Collection::State::ReadMeta(const json& embedder_identity) {
   return FromRocks(db->Put(w, cf[kMeta], "instance", instance), "writing the identity");
 }
 
-// How chunks are indexed, as stored: format 5 says whether titles are indexed and how terms are
-// stemmed; 4 says the first and never stemmed; 3 did neither. Then opens the BM25 index.
+// How chunks are indexed, as stored: formats 6 and 5 say whether titles are indexed and how terms
+// are stemmed, and 6 embeds sentences; 4 says the first and never stems; 3 did neither. Then
+// opens the BM25 index.
 Status Collection::State::ReadIndexing() {
   std::string format;
   if (!db->Get({}, cf[kMeta], "format", &format).ok()) {
@@ -636,12 +615,13 @@ Status Collection::State::ReadIndexing() {
     }
     index_title = value == "true";
   }
-  if (format == kFormat) {
+  if (format == kFormat || format == kFormatWithoutSentences) {
     const rocksdb::Status s = db->Get({}, cf[kMeta], "stemming", &value);
     if (!s.ok() || !ParseStemming(value, &stemming)) {
       return DamagedStatus(dir, "its stemming record is missing or unreadable");
     }
   }
+  sentence_vectors = format == kFormat;
   MakeBm25();
   return Status::OK();
 }
@@ -699,7 +679,7 @@ Status Collection::State::LoadChunkMap() {
   std::unique_ptr<rocksdb::Iterator> it(db->NewIterator({}, cf[kChunks]));
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     chunk_document[ReadBigEndian64(it->key().ToStringView())] =
-        Read<uint64_t>(it->value().ToStringView(), 0);
+        internal::ReadRaw<uint64_t>(it->value().ToStringView(), 0);
   }
   return FromRocks(it->status(), "scanning chunks");
 }
@@ -774,10 +754,10 @@ bool SameDocument(const DocumentInfo& stored, const DocumentInput& n, const std:
 }  // namespace
 
 // Which documents of a batch need writing (a source already there with the same content is
-// kUnchanged in `results`), with their chunks; `chunk_texts` gets every chunk's text in order.
+// kUnchanged in `results`), with their chunks; `texts` gets what to embed for them.
 Result<std::vector<PendingDocument>> Collection::State::PlanIngest(
     std::span<const DocumentInput> documents, std::vector<IngestResult>& results,
-    std::vector<std::string>& chunk_texts) const {
+    IngestTexts& texts) const {
   std::vector<PendingDocument> pending;
   std::unordered_map<std::string, size_t> batch_sources;
   auto count = [&](std::string_view t) { return embedder->CountTokens(t); };
@@ -805,8 +785,15 @@ Result<std::vector<PendingDocument>> Collection::State::PlanIngest(
     if (!chunks.ok()) return chunks.status();
     p.chunks = std::move(*chunks);
     for (const TextChunk& c : p.chunks) {
-      chunk_texts.push_back(
-          IndexText(p.meta.title, std::string_view(d.text).substr(c.begin, c.end - c.begin)));
+      const std::string_view chunk = std::string_view(d.text).substr(c.begin, c.end - c.begin);
+      texts.chunks.push_back(IndexText(p.meta.title, chunk));
+      if (!sentence_vectors) continue;
+      const std::vector<TextSpan> sentences = SplitSentences(chunk);
+      for (const TextSpan& sentence : sentences) {
+        texts.sentences.push_back(
+            IndexText(p.meta.title, chunk.substr(sentence.begin, sentence.end - sentence.begin)));
+      }
+      texts.sentence_counts.push_back(sentences.size());
     }
     pending.push_back(std::move(p));
   }
@@ -818,18 +805,14 @@ Result<std::vector<IngestResult>> Collection::IngestBatch(std::span<const Docume
   if (Status st = s.RefuseIfReadOnly("ingest into"); !st.ok()) return st;
   std::lock_guard lock(s.write_mu);
   std::vector<IngestResult> results(documents.size());
-  // Chunk every document that needs writing, then embed all chunks together.
-  std::vector<std::string> chunk_texts;
-  ENGRAM_TRY_ASSIGN(std::vector<PendingDocument> pending,
-                    s.PlanIngest(documents, results, chunk_texts));
-  std::vector<float> vectors;
-  for (size_t start = 0; start < chunk_texts.size(); start += 64) {
-    const size_t n = std::min<size_t>(64, chunk_texts.size() - start);
-    Result<EmbeddingBatch> e = s.embedder->Embed(std::span(chunk_texts).subspan(start, n));
-    if (!e.ok()) return e.status();
-    vectors.insert(vectors.end(), e->values.begin(), e->values.end());
-  }
+  // Chunk every document that needs writing, then embed all chunks (and sentences) together.
+  IngestTexts texts;
+  ENGRAM_TRY_ASSIGN(std::vector<PendingDocument> pending, s.PlanIngest(documents, results, texts));
+  ENGRAM_TRY_ASSIGN(const std::vector<float> vectors, EmbedAll(*s.embedder, texts.chunks));
+  ENGRAM_TRY_ASSIGN(const std::vector<float> sentence_embeddings,
+                    EmbedAll(*s.embedder, texts.sentences));
   const size_t dim = static_cast<size_t>(s.embedder->Dim());
+  size_t next_sentence = 0;
 
   rocksdb::WriteBatch batch;
   Bm25Changes changes;
@@ -868,10 +851,16 @@ Result<std::vector<IngestResult>> Collection::IngestBatch(std::span<const Docume
       const std::vector<std::string> terms = s.bm25->Terms(s.IndexText(info.title, r.text));
       r.terms = static_cast<uint32_t>(terms.size());
       r.embedding.assign(vectors.begin() + next_vector * dim, vectors.begin() + (next_vector + 1) * dim);
+      const size_t sentences =
+          texts.sentence_counts.empty() ? 0 : texts.sentence_counts[next_vector];
+      for (size_t k = 0; k < sentences; ++k, ++next_sentence) {
+        r.sentences.push_back(internal::QuantizeVector(
+            std::span(sentence_embeddings).subspan(next_sentence * dim, dim)));
+      }
       ++next_vector;
       const uint64_t chunk = s.next_chunk++;
       changes.Add(chunk, terms);
-      batch.Put(s.cf[kChunks], BigEndian64(chunk), r.Encode());
+      batch.Put(s.cf[kChunks], BigEndian64(chunk), r.Encode(s.sentence_vectors));
       s.chunk_count += 1;
       s.total_terms += r.terms;
       add_ids.push_back(static_cast<int64_t>(chunk));
@@ -984,7 +973,7 @@ Result<std::string> Collection::DocumentText(uint64_t document_id) const {
     std::string value;
     const rocksdb::Status st = s_->db->Get({}, s_->cf[kChunks], BigEndian64(chunk), &value);
     if (!st.ok()) return FromRocks(st, "reading chunk " + std::to_string(chunk));
-    std::optional<ChunkRecord> r = ChunkRecord::Decode(value);
+    std::optional<ChunkRecord> r = ChunkRecord::Decode(value, s_->sentence_vectors);
     if (!r || r->end > text.size() || r->begin > r->end || r->text.size() != r->end - r->begin) {
       return Status::Corruption("collection: chunk " + std::to_string(chunk) + " in '" + s_->dir +
                                 "' is unreadable");
@@ -1020,6 +1009,7 @@ CollectionStats Collection::Stats() const {
   st.index_seconds = static_cast<double>(s_->index_micros.load()) / 1e6;
   st.index_title = s_->index_title;
   st.stemming = s_->stemming;
+  st.sentence_vectors = s_->sentence_vectors;
   return st;
 }
 
@@ -1055,6 +1045,7 @@ Status ValidateSearch(std::string_view query, const SearchOptions& o) {
         real_in("mmr_lambda", o.mmr_lambda, 0.0, 1.0),
         int_in("rescore.candidates", o.rescore.candidates, 0, kMaxSearchCandidates),
         real_in("rescore.cosine", o.rescore.cosine, 0.0, kMaxRescoreWeight),
+        real_in("rescore.sentence_cosine", o.rescore.sentence_cosine, 0.0, kMaxRescoreWeight),
         real_in("rescore.coverage", o.rescore.coverage, 0.0, kMaxRescoreWeight),
         real_in("rescore.sentence", o.rescore.sentence, 0.0, kMaxRescoreWeight),
         real_in("rescore.bigrams", o.rescore.bigrams, 0.0, kMaxRescoreWeight)}) {
@@ -1101,14 +1092,15 @@ struct Candidates {
 };
 
 Result<Candidates> LoadCandidates(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* chunks,
-                                  const std::vector<RankedItem>& fused, size_t n) {
+                                  bool sentence_vectors, const std::vector<RankedItem>& fused,
+                                  size_t n) {
   Candidates out;
   for (size_t i = 0; i < n; ++i) {
     std::string value;
     rocksdb::Status st = db.Get({}, chunks, BigEndian64(fused[i].id), &value);
     if (st.IsNotFound()) continue;  // deleted while we searched
     if (!st.ok()) return FromRocks(st, "reading a chunk");
-    std::optional<ChunkRecord> r = ChunkRecord::Decode(value);
+    std::optional<ChunkRecord> r = ChunkRecord::Decode(value, sentence_vectors);
     if (!r)
       return Status::Corruption("collection: chunk " + std::to_string(fused[i].id) +
                                 " is unreadable");
@@ -1129,7 +1121,7 @@ double Cosine(std::span<const float> a, std::span<const float> b) {
 }
 
 // SearchOptions::rescore: every candidate's score becomes the fused score plus its weighted
-// cosine and term matches (RescoreOptions), and they are sorted by it (ties by chunk id).
+// cosines and term matches (RescoreOptions), and they are sorted by it (ties by chunk id).
 void RescoreCandidates(std::string_view query, const Bm25Query& bm25_query, Stemming stemming,
                        std::span<const float> query_vector, const RescoreOptions& w,
                        Candidates& c) {
@@ -1139,8 +1131,11 @@ void RescoreCandidates(std::string_view query, const Bm25Query& bm25_query, Stem
   for (size_t i = 0; i < c.records.size(); ++i) {
     const TermMatch m = MatchTerms(terms, c.records[i].text);
     c.cosine.push_back(Cosine(query_vector, c.records[i].embedding));
-    c.kept[i].score += w.cosine * c.cosine.back() + w.coverage * m.coverage +
-                       w.sentence * m.sentence + w.bigrams * m.bigrams;
+    // A chunk stored without sentence vectors stands for its one sentence.
+    const double sentence_cosine =
+        internal::BestSentenceCosine(query_vector, c.records[i]).value_or(c.cosine.back());
+    c.kept[i].score += w.cosine * c.cosine.back() + w.sentence_cosine * sentence_cosine +
+                       w.coverage * m.coverage + w.sentence * m.sentence + w.bigrams * m.bigrams;
   }
   std::vector<size_t> order(c.kept.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = i;
@@ -1214,8 +1209,8 @@ Result<std::vector<SearchHit>> Collection::Search(std::string_view query,
   size_t wanted = static_cast<size_t>(options.k);
   if (rescore) wanted = std::max(wanted, static_cast<size_t>(options.rescore.candidates));
   if (options.mmr) wanted = std::max(wanted, static_cast<size_t>(candidates));
-  ENGRAM_TRY_ASSIGN(Candidates found,
-                    LoadCandidates(*s.db, s.cf[kChunks], fused, std::min(fused.size(), wanted)));
+  ENGRAM_TRY_ASSIGN(Candidates found, LoadCandidates(*s.db, s.cf[kChunks], s.sentence_vectors,
+                                                     fused, std::min(fused.size(), wanted)));
   if (rescore) {
     RescoreCandidates(query, bm25_query, s.stemming, query_vector, options.rescore, found);
     for (size_t i = 0; i < found.kept.size(); ++i) dense_of[found.kept[i].id] = found.cosine[i];

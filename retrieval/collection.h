@@ -5,11 +5,12 @@
 //   auto hits = (*c)->Search("what limits decode speed?", {.mode = SearchMode::kHybrid, .k = 5});
 //   // (*hits)[0].Citation() == "3:1042-1876": document 3, bytes 1042..1876 of its text
 //
-// Storage (format "engram-collection 5", docs/architecture.md): one RocksDB database per
+// Storage (format "engram-collection 6", docs/architecture.md): one RocksDB database per
 // collection (column families: meta, documents, chunks, postings, terms; the last two hold a
 // retrieval::Bm25Index over chunk ids). A collection of another format version is refused
-// (kNotSupported: re-ingest it), but formats 4 (BM25 terms not stemmed) and 3 (chunks indexed
-// without their document's title either) are read and written as they are. A document, its chunks (text, span, embedding),
+// (kNotSupported: re-ingest it), but formats 5 (no sentence vectors), 4 (BM25 terms not stemmed
+// either) and 3 (chunks indexed without their document's title either) are read and written as
+// they are. A document, its chunks (text, span, embedding, sentence vectors),
 // its BM25 postings and the corpus statistics are written in one WriteBatch, so a crash (even
 // SIGKILL) leaves each document fully present or absent. The FAISS index (retrieval/vector_index.h)
 // lives beside the database in `vectors.faiss`, saved atomically with the RocksDB sequence number
@@ -120,6 +121,16 @@ struct CollectionOptions {
   // kEnglish: on SQuAD among the L-Eval distractors it raised hybrid recall@1 held out
   // (docs/benchmarks.md, issue 24's sixth session).
   Stemming stemming = Stemming::kEnglish;
+  // Also embed each sentence of every chunk (SplitSentences, with the title as the chunk has
+  // it) and store the vectors with the chunk (int8, about 400 bytes a sentence), so hybrid
+  // search's rescoring can score a chunk by its best sentence (RescoreOptions::sentence_cosine):
+  // a chunk has one embedding, which blends all its sentences, while a question is mostly
+  // answered by one. Ingest embeds about twice the tokens. Fixed when the collection is created
+  // (false writes format 5, as before; collections of format 5 and older have none). Default
+  // true: on SQuAD among the L-Eval
+  // distractors it raised hybrid recall@1 held out (docs/benchmarks.md, issue 24's seventh
+  // session).
+  bool sentence_vectors = true;
 };
 
 enum class SearchMode { kBm25, kDense, kHybrid };
@@ -135,19 +146,23 @@ enum class FusionMethod {
 
 // Hybrid search's second stage. The first max(candidates, k) fused chunks (with mmr, every
 // candidate MMR considers) are rescored as
-//   fused score + cosine × cos(query, chunk) + coverage × TermMatch::coverage
-//                + sentence × TermMatch::sentence + bigrams × TermMatch::bigrams
-// (retrieval/term_match.h; the query terms' idf is BM25's) and sorted by it. It separates an
-// answering paragraph from its article's neighbours, which share its vocabulary and its title:
-// on SQuAD among the L-Eval distractors held-out hybrid recall@1 went from 0.790 to 0.815
-// (`engram eval retrieval --cross-validate`, docs/benchmarks.md "Rescoring hybrid's first
-// candidates"), 0.829 with stemmed terms. The weights are what every one of the 24
-// leave-one-article-out folds chose in three runs (the first run's weights × 1.5).
-// candidates 0: off.
+//   fused score + cosine × cos(query, chunk) + sentence_cosine × max cos(query, sentence)
+//                + coverage × TermMatch::coverage + sentence × TermMatch::sentence
+//                + bigrams × TermMatch::bigrams
+// (retrieval/term_match.h; the query terms' idf is BM25's; the sentences' vectors are stored at
+// ingest, CollectionOptions::sentence_vectors, and a chunk without them counts its own cosine
+// as its best sentence's) and sorted by it. It separates an answering paragraph from its
+// article's neighbours, which share its vocabulary and its title: on SQuAD among the L-Eval
+// distractors held-out hybrid recall@1 went from 0.790 to 0.815 (`engram eval retrieval
+// --cross-validate`, docs/benchmarks.md "Rescoring hybrid's first candidates"), 0.829 with
+// stemmed terms, and higher with the sentences' cosine (issue 24's seventh session). The term
+// weights are what every one of the 24 leave-one-article-out folds chose in three runs; the
+// cosines' what every fold chose in the seventh session. candidates 0: off.
 struct RescoreOptions {
   int candidates = 30;  // 0..kMaxSearchCandidates
   // Finite, 0..kMaxRescoreWeight.
-  double cosine = 4.5;
+  double cosine = 1.5;
+  double sentence_cosine = 5.0;
   double coverage = 1.5;
   double sentence = 1.5;
   double bigrams = 0.75;
@@ -194,6 +209,7 @@ struct CollectionStats {
   double index_seconds = 0.0;  // spent adding to / removing from the vector index since Open
   bool index_title = false;    // chunks are indexed with their document's title
   Stemming stemming = Stemming::kNone;  // how BM25 cuts terms
+  bool sentence_vectors = false;        // ingest stores each chunk's sentence vectors
 };
 
 // What a chunk is indexed as when titles are: "<title>. <chunk text>" (no '.' added after a

@@ -32,6 +32,7 @@ def test_ingest_and_search(tmp_path):
         assert c.stats()["documents"] == 2
         assert c.stats()["index_title"] is True
         assert c.stats()["stemming"] == "english"
+        assert c.stats()["sentence_vectors"] is True
         assert c.get(a["id"])["title"] == "Porto" and c.get(999) is None
         replaced = c.ingest(PORTO + " It rains a lot in winter.", source="porto.txt")
         assert replaced["outcome"] == "replaced"

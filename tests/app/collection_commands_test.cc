@@ -82,6 +82,19 @@ TEST_F(CollectionCommandsTest, IngestSearchListDelete) {
   const RunResult collections = Engram({"collections", "--json"});
   ASSERT_EQ(collections.exit_code, 0) << collections.err;
   EXPECT_EQ(ParseJson(collections)["collections"][0]["documents"], 2);
+  EXPECT_EQ(ParseJson(collections)["collections"][0]["sentence_vectors"], true);
+  // --no-sentence-vectors makes a collection without them (format 5), still searchable.
+  const RunResult plain = Engram(
+      {"ingest", "-c", "plain", "--no-sentence-vectors", (dir_ / "docs" / "rust.txt").string()});
+  ASSERT_EQ(plain.exit_code, 0) << plain.err;
+  const nlohmann::json listed = ParseJson(Engram({"collections", "--json"}))["collections"];
+  ASSERT_EQ(listed.size(), 2u);
+  EXPECT_EQ(listed[1]["name"], "plain");
+  EXPECT_EQ(listed[1]["sentence_vectors"], false);
+  const RunResult plain_search =
+      Engram({"search", "-c", "plain", "--json", "what stops references from outliving data?"});
+  ASSERT_EQ(plain_search.exit_code, 0) << plain_search.err;
+  EXPECT_EQ(ParseJson(plain_search)["hits"].size(), 1u);
   const RunResult docs = Engram({"docs", "-c", "notes", "--json"});
   ASSERT_EQ(docs.exit_code, 0) << docs.err;
   const nlohmann::json list = ParseJson(docs)["documents"];

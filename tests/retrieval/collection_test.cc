@@ -216,14 +216,22 @@ TEST_F(CollectionTest, HybridRescoresItsFirstCandidatesByCosineAndTermMatches) {
   };
   const auto [fused, fused_by] = search({.candidates = 0});
   ASSERT_EQ(fused[0].source, "scattered");  // the premise: fusion alone prefers it
-  const auto [matched, matched_by] =
-      search({.candidates = 30, .cosine = 0, .coverage = 0, .sentence = 1, .bigrams = 1});
+  const auto [matched, matched_by] = search({.candidates = 30,
+                                             .cosine = 0,
+                                             .sentence_cosine = 0,
+                                             .coverage = 0,
+                                             .sentence = 1,
+                                             .bigrams = 1});
   EXPECT_EQ(matched[0].source, "answer");
   // Every query term in one sentence (1), all four query pairs adjacent (1).
   EXPECT_NEAR(matched_by.at("answer").score, fused_by.at("answer").score + 2.0, 1e-9);
 
-  const auto [cosine, cosine_by] =
-      search({.candidates = 30, .cosine = 1, .coverage = 0, .sentence = 0, .bigrams = 0});
+  const auto [cosine, cosine_by] = search({.candidates = 30,
+                                           .cosine = 1,
+                                           .sentence_cosine = 0,
+                                           .coverage = 0,
+                                           .sentence = 0,
+                                           .bigrams = 0});
   ASSERT_EQ(cosine.size(), 6u);
   const std::vector<std::string> texts = {query};
   auto q = embedder_.Embed(texts);
@@ -236,6 +244,25 @@ TEST_F(CollectionTest, HybridRescoresItsFirstCandidatesByCosineAndTermMatches) {
     for (size_t d = 0; d < e->values.size(); ++d) dot += double(q->values[d]) * e->values[d];
     EXPECT_NEAR(h.dense_score, dot, 1e-6) << h.source;
     EXPECT_NEAR(h.score, fused_by.at(h.source).score + dot, 1e-6) << h.source;
+  }
+  // The best sentence's cosine, from the int8 sentence vectors stored at ingest.
+  const auto [best, best_by] = search({.candidates = 30,
+                                       .cosine = 0,
+                                       .sentence_cosine = 1,
+                                       .coverage = 0,
+                                       .sentence = 0,
+                                       .bigrams = 0});
+  for (const SearchHit& h : best) {
+    double max_cosine = -1.0;
+    for (const TextSpan& span : SplitSentences(h.text)) {
+      const std::vector<std::string> sentence = {h.text.substr(span.begin, span.end - span.begin)};
+      auto e = embedder_.Embed(sentence);
+      ASSERT_TRUE(e.ok());
+      double dot = 0.0;
+      for (size_t d = 0; d < e->values.size(); ++d) dot += double(q->values[d]) * e->values[d];
+      max_cosine = std::max(max_cosine, dot);
+    }
+    EXPECT_NEAR(h.score, fused_by.at(h.source).score + max_cosine, 0.01) << h.source;
   }
   // A default search is rescored with the default weights; bm25 mode is left as it is.
   auto by_default = c->Search(query, {.k = 6});
@@ -479,7 +506,7 @@ TEST_F(CollectionTest, AnOlderFormatIsRefusedWithWhatToDo) {
     EXPECT_EQ(refused.status().code(), StatusCode::kNotSupported);
     const std::string message(refused.status().message());
     EXPECT_NE(message.find("has format 'engram-collection 2'; this engram reads "
-                           "'engram-collection 5'"),
+                           "'engram-collection 6'"),
               std::string::npos)
         << message;
     EXPECT_NE(message.find("re-ingest its documents"), std::string::npos) << message;
@@ -579,6 +606,7 @@ TEST_F(CollectionTest, Format3IsReadWithoutTitlesAndAMissingTitleRecordIsDamage)
     CollectionOptions o;
     o.index_title = false;
     o.stemming = Stemming::kNone;
+    o.sentence_vectors = false;
     auto c = Open(o);
     ASSERT_NE(c, nullptr);
     ASSERT_TRUE(
@@ -640,6 +668,7 @@ TEST_F(CollectionTest, Format4IsReadUnstemmedAndAMissingStemmingRecordIsDamage) 
   {
     CollectionOptions o;
     o.stemming = Stemming::kNone;
+    o.sentence_vectors = false;
     auto c = Open(o);
     ASSERT_NE(c, nullptr);
     ASSERT_TRUE(c->Ingest({.text = "Horses were painted.", .source = "a"}).ok());
@@ -660,6 +689,92 @@ TEST_F(CollectionTest, Format4IsReadUnstemmedAndAMissingStemmingRecordIsDamage) 
   EXPECT_EQ(damaged.status().code(), StatusCode::kCorruption);
   EXPECT_NE(damaged.status().message().find("stemming record is missing"), std::string::npos)
       << damaged.status().ToString();
+}
+
+// Each chunk's sentences are embedded at ingest and stored with it (format 6), and hybrid's
+// rescoring reads them: a chunk holding the query as one of its sentences beats one whose single
+// embedding is nearer the query but which has no such sentence. The vectors survive a reopen.
+TEST_F(CollectionTest, SentenceVectorsLetTheAnsweringSentenceWin) {
+  // "answer" holds the query's words in one sentence among unrelated ones; "blend" spreads more
+  // of them over its two sentences, so its one vector is nearer the query.
+  const std::string answer =
+      "Ferries cross the bay hourly. The lighthouse keeper painted the red door. Gulls nest "
+      "on the cliffs. Tourists buy postcards.";
+  const std::string blend =
+      "The keeper of the lighthouse rowed to the red buoy. A door painted blue faced the "
+      "painted lighthouse keeper cottage.";
+  {
+    auto c = Open();
+    ASSERT_NE(c, nullptr);
+    EXPECT_TRUE(c->Stats().sentence_vectors);
+    ASSERT_TRUE(c->Ingest({.text = answer, .source = "answer"}).ok());
+    ASSERT_TRUE(c->Ingest({.text = blend, .source = "blend"}).ok());
+  }
+  CollectionOptions later;
+  later.sentence_vectors = false;  // a later open keeps the stored choice
+  auto c = Collection::Open(dir_.string(), &embedder_, later);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_TRUE((*c)->Stats().sentence_vectors);
+  const std::string query = "The lighthouse keeper painted the red door";
+  auto first = [&](double cosine, double sentence_cosine) {
+    SearchOptions o{.mode = SearchMode::kHybrid, .k = 2};
+    o.rescore = {.candidates = 30,
+                 .cosine = cosine,
+                 .sentence_cosine = sentence_cosine,
+                 .coverage = 0,
+                 .sentence = 0,
+                 .bigrams = 0};
+    auto hits = (*c)->Search(query, o);
+    EXPECT_TRUE(hits.ok()) << hits.status().ToString();
+    return hits.ok() && !hits->empty() ? (*hits)[0].source : std::string();
+  };
+  EXPECT_EQ(first(kMaxRescoreWeight, 0.0), "blend");
+  EXPECT_EQ(first(0.0, kMaxRescoreWeight), "answer");
+  // The weight is validated like the others.
+  SearchOptions bad;
+  bad.rescore.sentence_cosine = -1.0;
+  auto refused = (*c)->Search(query, bad);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("rescore.sentence_cosine"), std::string::npos);
+}
+
+// A collection created without sentence vectors is written as format 5, as before them: its
+// chunks carry none, and the rescoring counts each chunk's own cosine as its best sentence's.
+TEST_F(CollectionTest, WithoutSentenceVectorsTheCollectionIsFormat5) {
+  {
+    CollectionOptions o;
+    o.sentence_vectors = false;
+    auto c = Open(o);
+    ASSERT_NE(c, nullptr);
+    EXPECT_FALSE(c->Stats().sentence_vectors);
+    ASSERT_TRUE(
+        c->Ingest({.text = "The keeper painted the door. Gulls nest.", .source = "a"}).ok());
+  }
+  std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
+  cfs.emplace_back("default", rocksdb::ColumnFamilyOptions());
+  for (const char* name : {"documents", "chunks", "postings", "terms"}) {
+    cfs.emplace_back(name, rocksdb::ColumnFamilyOptions());
+  }
+  {
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::DB* raw = nullptr;
+    ASSERT_TRUE(rocksdb::DB::OpenForReadOnly({}, (dir_ / "db").string(), cfs, &handles, &raw).ok());
+    std::string format;
+    EXPECT_TRUE(raw->Get({}, handles[0], "format", &format).ok());
+    EXPECT_EQ(format, "engram-collection 5");
+    for (auto* h : handles) raw->DestroyColumnFamilyHandle(h);
+    delete raw;
+  }
+  auto c = Collection::Open(dir_.string(), &embedder_, {});  // the default would store them
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_FALSE((*c)->Stats().sentence_vectors);
+  ASSERT_TRUE((*c)->Ingest({.text = "Ferries cross the bay.", .source = "b"}).ok());
+  auto hits = (*c)->Search("keeper painted door", {.mode = SearchMode::kHybrid, .k = 2});
+  ASSERT_TRUE(hits.ok()) << hits.status().ToString();
+  ASSERT_FALSE(hits->empty());
+  EXPECT_EQ((*hits)[0].source, "a");
+  EXPECT_EQ((*c)->DocumentText((*hits)[0].document_id).value_or(""),
+            "The keeper painted the door. Gulls nest.");
 }
 
 // A document is its source. Every way of naming one is checked: the same source replaces (or,

@@ -109,8 +109,10 @@ class Collection:
 
     def stats(self) -> dict[str, Any]:
         """``documents``, ``chunks``, ``index_kind``, ``index_bytes``, ``index_title``: whether
-        chunks are indexed with their document's title, and ``stemming``: how BM25 cuts terms
-        (``"english"`` or ``"none"``); both fixed when the collection was made."""
+        chunks are indexed with their document's title, ``stemming``: how BM25 cuts terms
+        (``"english"`` or ``"none"``), and ``sentence_vectors``: whether each chunk's sentences
+        are embedded for hybrid search's rescoring; all three fixed when the collection was
+        made."""
         return self._c.stats()
 
     def flush(self) -> None:

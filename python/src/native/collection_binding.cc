@@ -133,6 +133,7 @@ class Collection {
     d["index_bytes"] = st.index_bytes;
     d["index_title"] = st.index_title;
     d["stemming"] = std::string(retrieval::StemmingName(st.stemming));
+    d["sentence_vectors"] = st.sentence_vectors;
     return d;
   }
 

@@ -127,9 +127,8 @@ struct CollectionOptions {
   // a chunk has one embedding, which blends all its sentences, while a question is mostly
   // answered by one. Ingest embeds about twice the tokens. Fixed when the collection is created
   // (false writes format 5, as before; collections of format 5 and older have none). Default
-  // true: on SQuAD among the L-Eval
-  // distractors it raised hybrid recall@1 held out (docs/benchmarks.md, issue 24's seventh
-  // session).
+  // true: on SQuAD among the L-Eval distractors it raised hybrid recall@1 held out from 0.829 to
+  // 0.844, at twice the ingest time (docs/benchmarks.md, issue 24's seventh session).
   bool sentence_vectors = true;
 };
 
@@ -155,9 +154,9 @@ enum class FusionMethod {
 // article's neighbours, which share its vocabulary and its title: on SQuAD among the L-Eval
 // distractors held-out hybrid recall@1 went from 0.790 to 0.815 (`engram eval retrieval
 // --cross-validate`, docs/benchmarks.md "Rescoring hybrid's first candidates"), 0.829 with
-// stemmed terms, and higher with the sentences' cosine (issue 24's seventh session). The term
-// weights are what every one of the 24 leave-one-article-out folds chose in three runs; the
-// cosines' what every fold chose in the seventh session. candidates 0: off.
+// stemmed terms, 0.844 with the best sentence's cosine. The term weights are what every one of
+// the 24 leave-one-article-out folds chose in three runs; the cosines what 22 of 24 folds chose
+// (issue 24's seventh session). candidates 0: off.
 struct RescoreOptions {
   int candidates = 30;  // 0..kMaxSearchCandidates
   // Finite, 0..kMaxRescoreWeight.

@@ -208,6 +208,8 @@ Result<json> Search(const Context& c, const HttpRequest& request) {
                      {"text", h.text},
                      {"begin", h.begin},
                      {"end", h.end},
+                     {"sentence_begin", h.sentence_begin},
+                     {"sentence_end", h.sentence_end},
                      {"score", h.score},
                      {"citation", h.Citation()}});
     }

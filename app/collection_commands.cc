@@ -1,7 +1,8 @@
 // Document collections from the command line (retrieval/collection.h):
-//   engram ingest --collection C [--tag T]… [--name NAME] [--sync] [--index KIND] [--json] FILE… | -
+//   engram ingest --collection C [--tag T]… [--name NAME] [--sync] [--index KIND] [--json]
+//                 FILE… | -
 //   engram search --collection C [--mode bm25|dense|hybrid] [-k N] [--fusion weighted|rrf]
-//                 [--mmr] [--tag T]… [--source-prefix P] [--json] QUERY
+//                 [--mmr] [--tag T]… [--source-prefix P] [--rerank N] [--json] QUERY
 //   engram collections [--json]
 //   engram docs --collection C [--json]
 //   engram delete --collection C ID…
@@ -37,7 +38,6 @@
 #include "retrieval/collection.h"
 #include "retrieval/document_parser.h"
 #include "retrieval/rerank.h"
-#include "retrieval/sentence_reranker.h"
 
 namespace engram::app {
 namespace {
@@ -297,10 +297,9 @@ Status RunIngest(const GlobalFlags& global, const IngestFlags& f) {
 
 // ---- search ----
 
-// The weight each reranker's score gets beside the hybrid score (docs/benchmarks.md): for the
-// sentence reranker what every leave-one-article-out fold on SQuAD chose (held-out recall@1
-// 0.790 -> 0.803); for the language model what 22 of 24 folds chose on the rescored hybrid
-// (a 600-question sample, every 9th: held-out recall@1 0.800 -> 0.833). Both are 1.
+// The weight the language model's score gets beside the hybrid score: what every
+// leave-one-article-out fold on SQuAD chose over the rescored hybrid with sentence vectors (a
+// 600-question sample, every 9th: held-out recall@1 0.827 -> 0.857; docs/benchmarks.md).
 constexpr double kDefaultRerankWeight = 1.0;
 
 struct SearchFlags : CollectionFlags {
@@ -315,23 +314,18 @@ struct SearchFlags : CollectionFlags {
   std::vector<std::string> tags;
   std::string source_prefix;
   int rerank = 0;  // rescore the first N hits; 0: off
-  std::string reranker = "sentence";
+  std::string reranker = "lm";
   double rerank_weight = kDefaultRerankWeight;
 };
 
-// --rerank N: the first N of `hits` rescored by the best sentence's cosine (the collection's
-// embedder) or the default language model's question likelihood, then cut to k.
+// --rerank N: the first N of `hits` rescored by the default language model's question
+// likelihood, then cut to k.
 Result<std::vector<retrieval::SearchHit>> Rerank(const SearchFlags& f,
-                                                 const retrieval::RerankOptions& options, Opened& o,
+                                                 const retrieval::RerankOptions& options,
                                                  std::vector<retrieval::SearchHit> hits) {
-  std::unique_ptr<inference::Engine> engine;
-  std::unique_ptr<retrieval::Reranker> reranker;
-  if (f.reranker == "lm") {
-    ENGRAM_TRY_ASSIGN(engine, inference::Engine::Load({}));
-    ENGRAM_TRY_ASSIGN(reranker, inference::LmReranker::Create(*engine, {.threads = f.threads}));
-  } else {
-    reranker = std::make_unique<retrieval::SentenceReranker>(*o.embedder);
-  }
+  ENGRAM_TRY_ASSIGN(const std::unique_ptr<inference::Engine> engine, inference::Engine::Load({}));
+  ENGRAM_TRY_ASSIGN(const std::unique_ptr<inference::LmReranker> reranker,
+                    inference::LmReranker::Create(*engine, {.threads = f.threads}));
   ENGRAM_TRY_ASSIGN(hits, retrieval::RerankHits(f.query, std::move(hits), *reranker, options));
   if (hits.size() > static_cast<size_t>(f.k)) hits.resize(static_cast<size_t>(f.k));
   return hits;
@@ -366,7 +360,7 @@ Status RunSearch(const GlobalFlags& global, const SearchFlags& f) {
   if (!o.ok()) return o.status();
   Result<std::vector<retrieval::SearchHit>> hits = o->collection->Search(f.query, options);
   if (!hits.ok()) return hits.status();
-  if (f.rerank > 0) hits = Rerank(f, rerank, *o, *std::move(hits));
+  if (f.rerank > 0) hits = Rerank(f, rerank, *std::move(hits));
   if (!hits.ok()) return hits.status();
   if (f.json) {
     json out = {{"collection", f.collection}, {"query", f.query}, {"mode", f.mode}, {"hits", json::array()}};
@@ -380,6 +374,8 @@ Status RunSearch(const GlobalFlags& global, const SearchFlags& f) {
                              {"rerank", h.rerank_score},
                              {"begin", h.begin},
                              {"end", h.end},
+                             {"sentence_begin", h.sentence_begin},
+                             {"sentence_end", h.sentence_end},
                              {"title", h.title},
                              {"source", h.source},
                              {"text", h.text}});
@@ -540,10 +536,9 @@ void RegisterCollectionCommands(CLI::App& app, const GlobalFlags& global, Comman
       ->default_val(0)
       ->check(CLI::Range(0, retrieval::kMaxRerankCandidates));
   cmd->add_option("--reranker", search->reranker,
-                  "sentence: the best sentence's cosine (about 0.3 s a query); lm: the language "
-                  "model's question likelihood (seconds a query)")
-      ->default_val("sentence")
-      ->check(CLI::IsMember({"sentence", "lm"}));
+                  "lm: the default language model's question likelihood (about a second a query)")
+      ->default_val("lm")
+      ->check(CLI::IsMember({"lm"}));
   cmd->add_option("--rerank-weight", search->rerank_weight,
                   "The reranker's weight beside the search score (default 1)");
   commands.Add(cmd, [&global, search]() { return RunSearch(global, *search); });

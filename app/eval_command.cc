@@ -4,7 +4,7 @@
 //                         [--overlap-tokens N] [--no-titles] [--no-stemming] [--work-dir DIR]
 //                         [--no-sentence-vectors] [--fusion-sweep]
 //                         [--cross-validate]
-//                         [--rerank N] [--reranker lm|sentence] [--json]
+//                         [--rerank N] [--reranker lm] [--json]
 //   engram eval attention [-m MODEL] [--ctx 2048,4096,8192] [--policies
 //   full,window,quest,retrieval]
 //                         [--budgets 0.01,0.02,0.05,0.1] [--steps 256] [--depths 10]
@@ -349,10 +349,9 @@ void RegisterEvalCommand(CLI::App& app, const GlobalFlags&, CommandTable& comman
       ->default_val(0)
       ->check(CLI::Range(0, 50));
   cmd->add_option("--reranker", flags->options.reranker,
-                  "lm: the language model's question likelihood (slow); sentence: the best "
-                  "sentence's cosine")
+                  "lm: the default language model's question likelihood (slow)")
       ->default_val("lm")
-      ->check(CLI::IsMember({"lm", "sentence"}));
+      ->check(CLI::IsMember({"lm"}));
   cmd->add_flag("--json", flags->json, "Print one JSON object");
   commands.Add(cmd, [flags]() -> Status {
     Result<nlohmann::ordered_json> r = bench::RunRetrievalEval(flags->options);

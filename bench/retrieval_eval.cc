@@ -28,7 +28,6 @@
 #include "inference/lm_reranker.h"
 #include "retrieval/collection.h"
 #include "retrieval/fusion.h"
-#include "retrieval/sentence_reranker.h"
 
 namespace engram::bench {
 namespace {
@@ -495,17 +494,13 @@ Result<json> RunRetrievalEval(const RetrievalEvalOptions& options) {
     }
   }
   if (options.rerank > 0) {
-    std::unique_ptr<inference::Engine> engine;  // the language model, for the lm reranker
-    std::unique_ptr<retrieval::Reranker> reranker;
-    if (options.reranker == "lm") {
-      ENGRAM_TRY_ASSIGN(engine, inference::Engine::Load({}));
-      ENGRAM_TRY_ASSIGN(reranker, inference::LmReranker::Create(*engine, {.threads = options.threads}));
-    } else if (options.reranker == "sentence") {
-      reranker = std::make_unique<retrieval::SentenceReranker>(**embedder);
-    } else {
+    if (options.reranker != "lm") {
       return Status::InvalidArgument("eval retrieval: --reranker '" + options.reranker +
-                                     "' is unknown; use lm or sentence");
+                                     "' is unknown; use lm");
     }
+    ENGRAM_TRY_ASSIGN(const std::unique_ptr<inference::Engine> engine, inference::Engine::Load({}));
+    ENGRAM_TRY_ASSIGN(const std::unique_ptr<inference::LmReranker> reranker,
+                      inference::LmReranker::Create(*engine, {.threads = options.threads}));
     Result<json> reranked =
         RerankedJson(c, reranker.get(), corpus->questions, ingested->paragraph_id, options.rerank);
     if (!reranked.ok()) return reranked.status();

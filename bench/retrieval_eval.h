@@ -49,7 +49,7 @@ struct RetrievalEvalOptions {
   // > 0: also rerank hybrid's first N chunks (with `reranker`), the reranker's weight chosen leaving one article out (key
   // "reranked": held-out figures, per-weight figures, the reranker's cost per query).
   int rerank = 0;
-  std::string reranker = "lm";  // lm (inference/lm_reranker.h) or sentence (retrieval/sentence_reranker.h)
+  std::string reranker = "lm";  // lm (inference/lm_reranker.h), the only one
 };
 
 // {"bm25": {...}, "dense": {...}, "hybrid": {...}, "ingest_paragraphs_per_s", "questions",

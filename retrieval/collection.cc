@@ -1084,11 +1084,12 @@ Result<std::optional<std::unordered_set<uint64_t>>> AllowedDocuments(const Colle
 }
 
 // A search's first candidates with their records, in fused order (chunks deleted meanwhile
-// dropped); cosine[i] is filled by RescoreCandidates.
+// dropped); cosine[i] and best_sentence[i] are filled by RescoreCandidates.
 struct Candidates {
   std::vector<ChunkRecord> records;
   std::vector<RankedItem> kept;
   std::vector<double> cosine;
+  std::vector<std::optional<size_t>> best_sentence;  // its index in SplitSentences(text)
 };
 
 Result<Candidates> LoadCandidates(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* chunks,
@@ -1128,12 +1129,15 @@ void RescoreCandidates(std::string_view query, const Bm25Query& bm25_query, Stem
   QueryTerms terms{.terms = Bm25Terms(query, stemming), .idf = {}, .stemming = stemming};
   for (const Bm25Query::Term& t : bm25_query.terms) terms.idf[t.term] = t.idf;
   c.cosine.clear();
+  c.best_sentence.clear();
   for (size_t i = 0; i < c.records.size(); ++i) {
     const TermMatch m = MatchTerms(terms, c.records[i].text);
     c.cosine.push_back(Cosine(query_vector, c.records[i].embedding));
+    const std::optional<internal::BestSentence> best =
+        internal::FindBestSentence(query_vector, c.records[i]);
+    c.best_sentence.push_back(best ? std::optional(best->index) : std::nullopt);
     // A chunk stored without sentence vectors stands for its one sentence.
-    const double sentence_cosine =
-        internal::BestSentenceCosine(query_vector, c.records[i]).value_or(c.cosine.back());
+    const double sentence_cosine = best ? best->cosine : c.cosine.back();
     c.kept[i].score += w.cosine * c.cosine.back() + w.sentence_cosine * sentence_cosine +
                        w.coverage * m.coverage + w.sentence * m.sentence + w.bigrams * m.bigrams;
   }
@@ -1148,8 +1152,29 @@ void RescoreCandidates(std::string_view query, const Bm25Query& bm25_query, Stem
     sorted.records.push_back(std::move(c.records[i]));
     sorted.kept.push_back(c.kept[i]);
     sorted.cosine.push_back(c.cosine[i]);
+    sorted.best_sentence.push_back(c.best_sentence[i]);
   }
   c = std::move(sorted);
+}
+
+// Candidate i as a hit, without the component scores, title and source, which the caller has.
+SearchHit CandidateHit(const Candidates& found, size_t i) {
+  const ChunkRecord& r = found.records[i];
+  SearchHit h;
+  h.chunk_id = found.kept[i].id;
+  h.document_id = r.document;
+  h.score = found.kept[i].score;
+  h.begin = h.sentence_begin = r.begin;
+  h.end = h.sentence_end = r.end;
+  if (i < found.best_sentence.size() && found.best_sentence[i]) {
+    const std::vector<TextSpan> sentences = SplitSentences(r.text);
+    if (*found.best_sentence[i] < sentences.size()) {
+      h.sentence_begin = r.begin + sentences[*found.best_sentence[i]].begin;
+      h.sentence_end = r.begin + sentences[*found.best_sentence[i]].end;
+    }
+  }
+  h.text = r.text;
+  return h;
 }
 
 }  // namespace
@@ -1229,24 +1254,17 @@ Result<std::vector<SearchHit>> Collection::Search(std::string_view query,
   std::unordered_map<uint64_t, DocumentInfo> docs;
   std::vector<SearchHit> out;
   for (size_t i : order) {
-    const ChunkRecord& r = records[i];
-    if (!docs.count(r.document)) {
-      Result<std::optional<DocumentInfo>> d = s.GetDocument(r.document);
+    const uint64_t document = records[i].document;
+    if (!docs.count(document)) {
+      Result<std::optional<DocumentInfo>> d = s.GetDocument(document);
       if (!d.ok()) return d.status();
-      docs[r.document] = d->value_or(DocumentInfo{});
+      docs[document] = d->value_or(DocumentInfo{});
     }
-    const DocumentInfo& d = docs[r.document];
-    SearchHit h;
-    h.chunk_id = kept[i].id;
-    h.document_id = r.document;
-    h.score = kept[i].score;
+    SearchHit h = CandidateHit(found, i);
     h.bm25_score = bm25_of.count(h.chunk_id) ? bm25_of[h.chunk_id] : 0.0;
     h.dense_score = dense_of.count(h.chunk_id) ? dense_of[h.chunk_id] : 0.0;
-    h.begin = r.begin;
-    h.end = r.end;
-    h.text = r.text;
-    h.title = d.title;
-    h.source = d.source;
+    h.title = docs[document].title;
+    h.source = docs[document].source;
     out.push_back(std::move(h));
   }
   return out;

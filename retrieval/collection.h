@@ -196,6 +196,10 @@ struct SearchHit {
   double dense_score = 0.0;   // (for a rescored hybrid hit, its exact cosine with the query)
   double rerank_score = 0.0;  // the reranker's, when the hit was reranked (retrieval/rerank.h)
   size_t begin = 0, end = 0;  // byte span in the document's text
+  // The chunk's sentence nearest the query (a byte span in the document's text, within begin..end)
+  // when hybrid search rescored the hit in a collection with sentence vectors; else the chunk's
+  // span.
+  size_t sentence_begin = 0, sentence_end = 0;
   std::string text, title, source;
   std::string Citation() const;  // "<document>:<begin>-<end>"
 };

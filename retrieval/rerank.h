@@ -4,9 +4,9 @@
 // and they are sorted by it (stable); the hits past them keep their order after them. Weight 0
 // keeps the first stage's order.
 //
-//   SentenceReranker sentences(embedder);
+//   LmReranker lm = ...;  // inference/lm_reranker.h
 //   auto hits = collection.Search(query, {.k = 10});
-//   auto reranked = RerankHits(query, *std::move(hits), sentences, {.candidates = 10, .weight = 2});
+//   auto reranked = RerankHits(query, *std::move(hits), lm, {.candidates = 5});
 #pragma once
 
 #include <span>

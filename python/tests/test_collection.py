@@ -26,8 +26,11 @@ def test_ingest_and_search(tmp_path):
         assert hit["citation"] == f"{b['id']}:{hit['begin']}-{hit['end']}"
         assert c.text(b["id"])[hit["begin"]:hit["end"]].strip() == hit["text"].strip()
         keys = {"chunk_id", "document_id", "score", "text", "title", "source", "begin", "end",
-                "citation"}
+                "sentence_begin", "sentence_end", "citation"}
         assert keys <= set(hit)
+        # The hit's sentence nearest the query, within its chunk.
+        assert hit["begin"] <= hit["sentence_begin"] < hit["sentence_end"] <= hit["end"]
+        assert "mirror" in c.text(b["id"])[hit["sentence_begin"]:hit["sentence_end"]]
         assert [h["source"] for h in c.search("city", tags=["travel"])] == ["porto.txt"]
         assert c.stats()["documents"] == 2
         assert c.stats()["index_title"] is True

@@ -77,11 +77,13 @@ std::optional<ChunkRecord> ChunkRecord::Decode(std::string_view s, bool with_sen
   return r;
 }
 
-std::optional<double> BestSentenceCosine(std::span<const float> query, const ChunkRecord& chunk) {
+std::optional<BestSentence> FindBestSentence(std::span<const float> query,
+                                             const ChunkRecord& chunk) {
   double query_norm = 0.0;
   for (float x : query) query_norm += static_cast<double>(x) * x;
-  std::optional<double> best;
-  for (const QuantizedVector& v : chunk.sentences) {
+  std::optional<BestSentence> best;
+  for (size_t i = 0; i < chunk.sentences.size(); ++i) {
+    const QuantizedVector& v = chunk.sentences[i];
     double dot = 0.0, norm = 0.0;
     for (size_t d = 0; d < v.codes.size() && d < query.size(); ++d) {
       dot += static_cast<double>(query[d]) * v.codes[d];
@@ -89,7 +91,7 @@ std::optional<double> BestSentenceCosine(std::span<const float> query, const Chu
     }
     // The scale cancels in the cosine.
     const double cosine = norm > 0.0 && query_norm > 0.0 ? dot / std::sqrt(norm * query_norm) : 0.0;
-    if (!best || cosine > *best) best = cosine;
+    if (!best || cosine > best->cosine) best = BestSentence{i, cosine};
   }
   return best;
 }

@@ -53,8 +53,14 @@ struct ChunkRecord {
   static std::optional<ChunkRecord> Decode(std::string_view s, bool with_sentences);
 };
 
-// The largest cosine between `query` and the chunk's sentence vectors; nullopt for a chunk without
+// The chunk's sentence nearest `query`: its index (in SplitSentences(chunk.text)'s order) and its
+// cosine, the largest of the sentence vectors' (the first on ties); nullopt for a chunk without
 // any.
-std::optional<double> BestSentenceCosine(std::span<const float> query, const ChunkRecord& chunk);
+struct BestSentence {
+  size_t index = 0;
+  double cosine = 0.0;
+};
+std::optional<BestSentence> FindBestSentence(std::span<const float> query,
+                                             const ChunkRecord& chunk);
 
 }  // namespace engram::retrieval::internal

@@ -69,6 +69,10 @@ TEST_F(CollectionRoutesTest, CreateIngestSearchDescribeDelete) {
   EXPECT_EQ(hit["source"], "trains.md");
   EXPECT_NE(hit["text"].get<std::string>().find("Venice"), std::string::npos);
   EXPECT_LT(hit["begin"].get<size_t>(), hit["end"].get<size_t>());
+  // The hit's sentence nearest the query lies within it.
+  EXPECT_LE(hit["begin"].get<size_t>(), hit["sentence_begin"].get<size_t>());
+  EXPECT_LT(hit["sentence_begin"].get<size_t>(), hit["sentence_end"].get<size_t>());
+  EXPECT_LE(hit["sentence_end"].get<size_t>(), hit["end"].get<size_t>());
   EXPECT_GT(hit["score"].get<double>(), 0.0);
   const TestResponse bm25 =
       c.Post("/v1/collections/docs/search", {{"query", "sourdough starter"}, {"mode", "bm25"}});

@@ -1,6 +1,5 @@
-// The two rerankers with the default models: the language model's question likelihood
-// (inference/lm_reranker.h) and the best sentence's cosine (retrieval/sentence_reranker.h) each
-// put the passage that answers a question above passages that do not; bad limits are refused.
+// The language model's question likelihood (inference/lm_reranker.h) with the default model puts
+// the passage that answers a question above passages that do not; bad limits are refused.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -8,10 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "inference/bert_embedder.h"
 #include "inference/engine.h"
 #include "inference/lm_reranker.h"
-#include "retrieval/sentence_reranker.h"
 
 namespace engram::inference {
 namespace {
@@ -45,10 +42,33 @@ TEST(LmRerankerTest, TheAnsweringPassageIsLikeliest) {
   ASSERT_EQ(scores->size(), kPassages.size());
   for (double s : *scores) EXPECT_TRUE(std::isfinite(s) && s < 0.0) << s;  // mean log p
   EXPECT_EQ(Best(*scores), 1u);
-  // Scores do not depend on what else is in the batch (each passage is its own prefill).
+  // Scores do not depend on what else is in the batch (each passage is its own prefill), nor on
+  // whether the passage's prompt was cached: a second Score reads the cached prompts, a
+  // reranker that caches nothing evaluates every prompt again, and both give the same numbers.
   Result<std::vector<double>> alone = (*reranker)->Score(kQuestion, std::span(&kPassages[1], 1));
   ASSERT_TRUE(alone.ok());
-  EXPECT_NEAR((*alone)[0], (*scores)[1], 1e-6);
+  EXPECT_EQ((*alone)[0], (*scores)[1]);
+  Result<std::unique_ptr<LmReranker>> uncached =
+      LmReranker::Create(**engine, {.cached_passages = 0});
+  ASSERT_TRUE(uncached.ok()) << uncached.status().ToString();
+  const std::string other = "Which ships could see the tower?";
+  for (int round = 0; round < 2; ++round) {
+    for (const std::string& q : {std::string(kQuestion), other}) {
+      Result<std::vector<double>> cached = (*reranker)->Score(q, kPassages);
+      Result<std::vector<double>> fresh = (*uncached)->Score(q, kPassages);
+      ASSERT_TRUE(cached.ok() && fresh.ok());
+      EXPECT_EQ(*cached, *fresh) << q;
+      if (q == kQuestion) EXPECT_EQ(*cached, *scores);
+    }
+  }
+  // A cache of one passage, cycled through three, still scores each the same.
+  Result<std::unique_ptr<LmReranker>> one = LmReranker::Create(**engine, {.cached_passages = 1});
+  ASSERT_TRUE(one.ok());
+  for (int round = 0; round < 2; ++round) {
+    Result<std::vector<double>> cycled = (*one)->Score(kQuestion, kPassages);
+    ASSERT_TRUE(cycled.ok());
+    EXPECT_EQ(*cycled, *scores);
+  }
   // An empty question scores every passage 0; no passages, no scores.
   Result<std::vector<double>> empty = (*reranker)->Score("", kPassages);
   ASSERT_TRUE(empty.ok());
@@ -62,25 +82,12 @@ TEST(LmRerankerTest, TheAnsweringPassageIsLikeliest) {
     EXPECT_EQ(refused.status().code(), StatusCode::kInvalidArgument);
     EXPECT_NE(refused.status().message().find("max_passage_tokens"), std::string::npos);
   }
-}
-
-TEST(SentenceRerankerTest, TheBestSentenceDecides) {
-  Result<std::unique_ptr<BertEmbedder>> embedder = BertEmbedder::OpenOrDefault("", {});
-  ASSERT_TRUE(embedder.ok()) << embedder.status().ToString();
-  retrieval::SentenceReranker reranker(**embedder);
-  Result<std::vector<double>> scores = reranker.Score(kQuestion, kPassages);
-  ASSERT_TRUE(scores.ok()) << scores.status().ToString();
-  EXPECT_EQ(Best(*scores), 1u);
-  // A passage's score is its best sentence's cosine: the answering sentence alone scores the
-  // same as the passage that holds it.
-  const std::vector<std::string> sentence = {
-      "Marta Quill, the lighthouse keeper, painted the tower blue in the spring of 1911."};
-  Result<std::vector<double>> alone = reranker.Score(kQuestion, sentence);
-  ASSERT_TRUE(alone.ok());
-  EXPECT_NEAR((*alone)[0], (*scores)[1], 1e-5);
-  Result<std::vector<double>> blank = reranker.Score(kQuestion, std::vector<std::string>{"  "});
-  ASSERT_TRUE(blank.ok());
-  EXPECT_EQ((*blank)[0], -1.0);
+  for (int bad : {-1, 4097}) {
+    Result<std::unique_ptr<LmReranker>> refused =
+        LmReranker::Create(**engine, {.cached_passages = bad});
+    ASSERT_FALSE(refused.ok());
+    EXPECT_NE(refused.status().message().find("cached_passages"), std::string::npos);
+  }
 }
 
 }  // namespace

@@ -66,7 +66,7 @@ TEST(ChunkRecordTest, BothLayoutsRoundTrip) {
   ASSERT_TRUE(empty);
   EXPECT_TRUE(empty->sentences.empty());
   EXPECT_EQ(empty->text, r.text);
-  EXPECT_FALSE(BestSentenceCosine(r.embedding, *empty));
+  EXPECT_FALSE(FindBestSentence(r.embedding, *empty));
 }
 
 TEST(ChunkRecordTest, Int8SentenceVectorsKeepTheirCosines) {
@@ -85,7 +85,7 @@ TEST(ChunkRecordTest, Int8SentenceVectorsKeepTheirCosines) {
     ChunkRecord r;
     r.embedding = v;
     r.sentences = {QuantizeVector(v)};
-    worst = std::max(worst, std::fabs(*BestSentenceCosine(query, r) - Dot(query, v)));
+    worst = std::max(worst, std::fabs(FindBestSentence(query, r)->cosine - Dot(query, v)));
   }
   EXPECT_LT(worst, 0.005);
 }
@@ -98,7 +98,10 @@ TEST(ChunkRecordTest, TheBestSentenceWinsAndZeroVectorsScoreZero) {
                  QuantizeVector(std::vector<float>{0.6f, 0.8f, 0.0f}),
                  QuantizeVector(std::vector<float>{0.0f, 0.0f, 0.0f})};
   EXPECT_EQ(r.sentences[2].scale, 0.0f);
-  EXPECT_NEAR(*BestSentenceCosine(query, r), 0.6, 0.01);
+  const std::optional<BestSentence> best = FindBestSentence(query, r);
+  ASSERT_TRUE(best);
+  EXPECT_EQ(best->index, 1u);
+  EXPECT_NEAR(best->cosine, 0.6, 0.01);
   // Non-finite values quantize to a zero vector rather than to garbage codes.
   const QuantizedVector bad =
       QuantizeVector(std::vector<float>{std::numeric_limits<float>::infinity(), 1.0f});

@@ -730,6 +730,23 @@ TEST_F(CollectionTest, SentenceVectorsLetTheAnsweringSentenceWin) {
   };
   EXPECT_EQ(first(kMaxRescoreWeight, 0.0), "blend");
   EXPECT_EQ(first(0.0, kMaxRescoreWeight), "answer");
+  // Each hit names its sentence nearest the query, as a span of its document.
+  auto hits = (*c)->Search(query, {.mode = SearchMode::kHybrid, .k = 2});
+  ASSERT_TRUE(hits.ok()) << hits.status().ToString();
+  for (const SearchHit& h : *hits) {
+    ASSERT_LE(h.begin, h.sentence_begin);
+    ASSERT_LT(h.sentence_begin, h.sentence_end);
+    ASSERT_LE(h.sentence_end, h.end);
+    const std::string sentence =
+        h.text.substr(h.sentence_begin - h.begin, h.sentence_end - h.sentence_begin);
+    if (h.source == "answer") {
+      EXPECT_EQ(sentence, "The lighthouse keeper painted the red door.");
+    } else {
+      EXPECT_TRUE(sentence == "The keeper of the lighthouse rowed to the red buoy." ||
+                  sentence == "A door painted blue faced the painted lighthouse keeper cottage.")
+          << sentence;
+    }
+  }
   // The weight is validated like the others.
   SearchOptions bad;
   bad.rescore.sentence_cosine = -1.0;
@@ -775,6 +792,9 @@ TEST_F(CollectionTest, WithoutSentenceVectorsTheCollectionIsFormat5) {
   EXPECT_EQ((*hits)[0].source, "a");
   EXPECT_EQ((*c)->DocumentText((*hits)[0].document_id).value_or(""),
             "The keeper painted the door. Gulls nest.");
+  // Without sentence vectors a hit's nearest sentence is its whole chunk.
+  EXPECT_EQ((*hits)[0].sentence_begin, (*hits)[0].begin);
+  EXPECT_EQ((*hits)[0].sentence_end, (*hits)[0].end);
 }
 
 // A document is its source. Every way of naming one is checked: the same source replaces (or,

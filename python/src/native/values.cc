@@ -136,6 +136,8 @@ nb::dict HitDict(const retrieval::SearchHit& h) {
   d["source"] = h.source;
   d["begin"] = h.begin;
   d["end"] = h.end;
+  d["sentence_begin"] = h.sentence_begin;
+  d["sentence_end"] = h.sentence_end;
   d["citation"] = h.Citation();
   return d;
 }

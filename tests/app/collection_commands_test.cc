@@ -296,7 +296,7 @@ TEST_F(CollectionCommandsTest, BadSearchValuesAreRefused) {
 }
 
 // --rerank N rescores the first N hits with the language model's question likelihood: the hit
-// that answers the query comes first, its score is the hybrid score plus 1 × the mean log
+// that answers the query comes first, its score is the hybrid score plus 2 × the mean log
 // probability, and hits past N are not rescored. Every hit names its sentence nearest the query.
 TEST_F(CollectionCommandsTest, RerankRescoresTheFirstHitsWithTheLanguageModel) {
   std::ofstream(dir_ / "docs" / "porto.txt")
@@ -324,7 +324,7 @@ TEST_F(CollectionCommandsTest, RerankRescoresTheFirstHitsWithTheLanguageModel) {
       found = true;
       const double lm = h["rerank"].get<double>();
       EXPECT_LT(lm, 0.0);  // a mean log probability
-      EXPECT_NEAR(h["score"].get<double>(), hybrid + 1.0 * lm, 1e-9);
+      EXPECT_NEAR(h["score"].get<double>(), hybrid + 2.0 * lm, 1e-9);
     }
     EXPECT_TRUE(found) << i;
   }

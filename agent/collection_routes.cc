@@ -4,20 +4,23 @@
 //   GET    /v1/collections/{name}               its statistics and documents
 //   DELETE /v1/collections/{name}
 //   POST   /v1/collections/{name}/documents     ingest {"documents":[{"source","text",...}]}
-//   POST   /v1/collections/{name}/search        {"query","k","mode"}
+//   POST   /v1/collections/{name}/search        {"query","k","mode","rerank","rerank_weight"}
 //   POST   /v1/qa                               {"collection","question","mode","k","max_tokens",
 //                                                "compress"}
 // Collections live in TenantCollectionsDir(data_dir, tenant)/<name> (retrieval::CollectionPath
 // under the tenant's directory), so a name only ever reaches the caller's own collections; an
 // unknown name and another tenant's read the same (404). Documents come as text in the body:
 // the server never opens a path a request names.
+#include <algorithm>
 #include <shared_mutex>
 
 #include "agent/internal/collection_cache.h"
 #include "agent/internal/route_helpers.h"
 #include "agent/qa_json.h"
 #include "agent/server.h"
+#include "inference/lm_reranker.h"
 #include "retrieval/document_parser.h"
+#include "retrieval/rerank.h"
 
 namespace engram::agent {
 namespace {
@@ -187,6 +190,46 @@ Result<json> Ingest(const Context& c, const HttpRequest& request) {
   });
 }
 
+// A search's "rerank" (0: off) and "rerank_weight" fields, checked.
+Result<retrieval::RerankOptions> ReadRerankOptions(const JsonValue& body) {
+  retrieval::RerankOptions options;
+  ENGRAM_TRY_ASSIGN(options.candidates,
+                    body.IntFieldOr("rerank", 0, 0, retrieval::kMaxRerankCandidates));
+  ENGRAM_TRY_ASSIGN(options.weight, body.NumberFieldOr("rerank_weight", options.weight));
+  if (options.candidates == 0) return options;
+  if (Status st = retrieval::ValidateRerank(options); !st.ok()) return st;
+  return options;
+}
+
+// `hits` with their first options.candidates rescored by the collection's language model
+// reranker (created on first use; one reranked search at a time per collection).
+Result<std::vector<retrieval::SearchHit>> Rerank(const Context& c, CollectionEntry& entry,
+                                                 std::string_view query,
+                                                 std::vector<retrieval::SearchHit> hits,
+                                                 const retrieval::RerankOptions& options) {
+  std::lock_guard<std::mutex> lock(entry.rerank_mu);
+  if (entry.reranker == nullptr) {
+    ENGRAM_TRY_ASSIGN(entry.reranker, inference::LmReranker::Create(*c.services->engine));
+  }
+  return retrieval::RerankHits(query, std::move(hits), *entry.reranker, options);
+}
+
+json HitJson(const retrieval::SearchHit& h, bool reranked) {
+  json out = {{"document_id", h.document_id},
+              {"source", h.source},
+              {"title", h.title},
+              {"chunk_id", h.chunk_id},
+              {"text", h.text},
+              {"begin", h.begin},
+              {"end", h.end},
+              {"sentence_begin", h.sentence_begin},
+              {"sentence_end", h.sentence_end},
+              {"score", h.score},
+              {"citation", h.Citation()}};
+  if (reranked) out["rerank_score"] = h.rerank_score;
+  return out;
+}
+
 Result<json> Search(const Context& c, const HttpRequest& request) {
   ENGRAM_TRY_ASSIGN(const json doc, request.JsonBody());
   const JsonValue body(doc, std::string(kBody));
@@ -196,23 +239,24 @@ Result<json> Search(const Context& c, const HttpRequest& request) {
   ENGRAM_TRY_ASSIGN(const std::string mode, body.StringFieldOr("mode", "hybrid"));
   ENGRAM_TRY_ASSIGN(options.mode, retrieval::ParseSearchMode(mode));
   if (Status st = retrieval::ValidateSearch(query, options); !st.ok()) return st;
+  ENGRAM_TRY_ASSIGN(const retrieval::RerankOptions rerank, ReadRerankOptions(body));
+  const bool reranked = rerank.candidates > 0;
+  if (reranked && c.services->engine == nullptr) {
+    return Status::Unavailable(
+        "this server has no generator model to rerank with (start it with --model, or search "
+        "without \"rerank\")");
+  }
+  const size_t k = static_cast<size_t>(options.k);
+  if (reranked) options.k = std::max(options.k, rerank.candidates);
   ENGRAM_TRY_ASSIGN(const auto entry, Named(c, request, request.params.at("name")));
   return WithCollection(entry, false, [&](retrieval::Collection& collection) -> Result<json> {
-    ENGRAM_TRY_ASSIGN(const auto hits, collection.Search(query, options));
-    json out = json::array();
-    for (const retrieval::SearchHit& h : hits) {
-      out.push_back({{"document_id", h.document_id},
-                     {"source", h.source},
-                     {"title", h.title},
-                     {"chunk_id", h.chunk_id},
-                     {"text", h.text},
-                     {"begin", h.begin},
-                     {"end", h.end},
-                     {"sentence_begin", h.sentence_begin},
-                     {"sentence_end", h.sentence_end},
-                     {"score", h.score},
-                     {"citation", h.Citation()}});
+    ENGRAM_TRY_ASSIGN(std::vector<retrieval::SearchHit> hits, collection.Search(query, options));
+    if (reranked) {
+      ENGRAM_TRY_ASSIGN(hits, Rerank(c, *entry, query, std::move(hits), rerank));
+      if (hits.size() > k) hits.resize(k);
     }
+    json out = json::array();
+    for (const retrieval::SearchHit& h : hits) out.push_back(HitJson(h, reranked));
     return json{{"results", std::move(out)}};
   });
 }

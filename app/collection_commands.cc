@@ -297,11 +297,6 @@ Status RunIngest(const GlobalFlags& global, const IngestFlags& f) {
 
 // ---- search ----
 
-// The weight the language model's score gets beside the hybrid score: what every
-// leave-one-article-out fold on SQuAD chose over the rescored hybrid with sentence vectors (all
-// 5,397 questions: held-out recall@1 0.844 -> 0.867; docs/benchmarks.md).
-constexpr double kDefaultRerankWeight = 2.0;
-
 struct SearchFlags : CollectionFlags {
   std::string query;
   std::string mode = "hybrid";
@@ -315,7 +310,7 @@ struct SearchFlags : CollectionFlags {
   std::string source_prefix;
   int rerank = 0;  // rescore the first N hits; 0: off
   std::string reranker = "lm";
-  double rerank_weight = kDefaultRerankWeight;
+  double rerank_weight = retrieval::RerankOptions{}.weight;
 };
 
 // --rerank N: the first N of `hits` rescored by the default language model's question

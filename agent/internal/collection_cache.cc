@@ -48,6 +48,8 @@ Status CollectionCache::Remove(const std::string& dir, const std::string& name) 
     entries_.erase(it);
     std::unique_lock<std::shared_mutex> exclusive(entry->mu);
     std::lock_guard<std::mutex> qa_lock(entry->qa_mu);
+    std::lock_guard<std::mutex> rerank_lock(entry->rerank_mu);
+    entry->reranker.reset();
     entry->qa.reset();
     entry->collection.reset();
   } else {

@@ -1,7 +1,9 @@
 // The server's open collections, one per directory, shared by the requests that use them, and
-// the QA pipeline of each (created on first use). Collection allows concurrent searches beside
-// one writer; the entry's lock keeps a collection from being closed and deleted while a request
-// uses it, and a QaPipeline answers one question at a time under its own lock.
+// the QA pipeline and search reranker of each (created on first use). Collection allows
+// concurrent searches beside one writer; the entry's lock keeps a collection from being closed
+// and deleted while a request uses it; a QaPipeline answers one question at a time, and a
+// reranker scores one search at a time, each under its own lock. A reranker per collection
+// keeps its cached passages within one tenant's collection, where later questions reuse them.
 #pragma once
 
 #include <map>
@@ -15,6 +17,7 @@
 #include "common/thread_annotations.h"
 #include "retrieval/collection.h"
 #include "retrieval/embedder.h"
+#include "retrieval/reranker.h"
 
 namespace engram::agent::internal {
 
@@ -25,9 +28,12 @@ struct CollectionEntry {
   std::unique_ptr<retrieval::Collection> collection PT_GUARDED_BY(mu);
   std::mutex qa_mu;                                  // one Ask at a time
   std::unique_ptr<QaPipeline> qa GUARDED_BY(qa_mu);  // declared after `collection`: dies first
+  std::mutex rerank_mu;                              // one reranked search at a time
+  std::unique_ptr<retrieval::Reranker> reranker GUARDED_BY(rerank_mu);
   std::string name;                                  // as the client named it (messages)
 
   ~CollectionEntry() {
+    reranker.reset();
     qa.reset();
     collection.reset();
   }

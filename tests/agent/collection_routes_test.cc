@@ -1,10 +1,11 @@
 // /v1/collections and /v1/qa over real TCP with real collections and the default embedder:
 // create (409 when it exists), list, describe, ingest text, search with spans, delete; bad
-// input; /v1/qa without a generator model (503); and tenant isolation (beta can neither see nor
-// change alpha's collections by name).
+// input; /v1/qa and reranked search without a generator model (503), and with the default one;
+// and tenant isolation (beta can neither see nor change alpha's collections by name).
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <map>
 
 #include "inference/engine.h"
 #include "tests/agent/serve_test_env.h"
@@ -33,6 +34,17 @@ class CollectionRoutesTest : public ::testing::Test {
  protected:
   std::unique_ptr<inference::Engine> engine_;  // before env_: outlives the QA pipelines
   ServeTestEnv env_{[](Router& r, Services& s) { AddCollectionRoutes(r, s); }};
+
+  void LoadTheDefaultGenerator() {
+    inference::EngineOptions engine_options;
+    engine_options.context.n_ctx = 1024;
+    engine_options.context.n_threads = 2;
+    Result<std::unique_ptr<inference::Engine>> engine = inference::Engine::Load(engine_options);
+    ASSERT_TRUE(engine.ok()) << "the default generator is needed (scripts/fetch_models.sh): "
+                             << engine.status().ToString();
+    engine_ = std::move(*engine);
+    env_.services().engine = engine_.get();
+  }
 
   void CreateWithDocuments(TestClient& c, const std::string& name) {
     const TestResponse created = c.Post("/v1/collections", {{"name", name}});
@@ -112,24 +124,70 @@ TEST_F(CollectionRoutesTest, BadInputIs400) {
   EXPECT_EQ(c.Post("/v1/collections/nothere/documents", kDocuments).status, 404);
 }
 
-TEST_F(CollectionRoutesTest, QaWithoutAGeneratorIs503AndChecksInput) {
+TEST_F(CollectionRoutesTest, QaAndRerankingWithoutAGeneratorAre503) {
   TestClient c = env_.Alpha();
   CreateWithDocuments(c, "docs");
   const TestResponse r =
       c.Post("/v1/qa", {{"collection", "docs"}, {"question", "When does the train leave?"}});
   EXPECT_EQ(r.status, 503) << r.body;
   EXPECT_EQ(r.Json()["error"]["type"], "service_unavailable_error");
+  const TestResponse reranked =
+      c.Post("/v1/collections/docs/search", {{"query", "train"}, {"rerank", 2}});
+  EXPECT_EQ(reranked.status, 503) << reranked.body;
+  EXPECT_NE(reranked.ErrorMessage().find("rerank"), std::string::npos) << reranked.body;
+  EXPECT_EQ(c.Post("/v1/collections/docs/search", {{"query", "train"}}).status, 200);
+}
+
+TEST_F(CollectionRoutesTest, SearchRerankedByTheDefaultGenerator) {
+  LoadTheDefaultGenerator();
+  TestClient c = env_.Alpha();
+  CreateWithDocuments(c, "docs");
+  const std::string query = "When does the night train to Venice leave?";
+  const TestResponse plain = c.Post("/v1/collections/docs/search", {{"query", query}, {"k", 2}});
+  ASSERT_EQ(plain.status, 200) << plain.body;
+  std::map<uint64_t, double> hybrid;  // chunk -> its search score
+  const json plain_results = plain.Json()["results"];
+  for (const json& h : plain_results) {
+    EXPECT_FALSE(h.contains("rerank_score")) << "not reranked: " << h;
+    hybrid[h["chunk_id"].get<uint64_t>()] = h["score"].get<double>();
+  }
+  ASSERT_EQ(hybrid.size(), 2u) << plain.body;
+
+  // k 1 of 2 reranked: the reranker sees both, the answer stays first, and each score is the
+  // search's plus rerank_weight x the model's mean log-probability of the question.
+  for (const double weight : {2.0, 0.5}) {
+    const TestResponse r = c.Post("/v1/collections/docs/search", {{"query", query},
+                                                                  {"k", 1},
+                                                                  {"rerank", 2},
+                                                                  {"rerank_weight", weight}});
+    ASSERT_EQ(r.status, 200) << r.body;
+    const json results = r.Json()["results"];
+    ASSERT_EQ(results.size(), 1u) << r.body;
+    const json& hit = results[0];
+    EXPECT_EQ(hit["source"], "trains.md");
+    const double lm = hit["rerank_score"].get<double>();
+    EXPECT_LT(lm, 0.0) << "a mean log-probability";
+    EXPECT_NEAR(hit["score"].get<double>(), hybrid.at(hit["chunk_id"].get<uint64_t>()) + weight * lm,
+                1e-9);
+  }
+
+  const auto expect_400 = [&](const json& body, const std::string& needle) {
+    const TestResponse r = c.Post("/v1/collections/docs/search", body);
+    EXPECT_EQ(r.status, 400) << r.body;
+    EXPECT_NE(r.ErrorMessage().find(needle), std::string::npos) << r.ErrorMessage();
+  };
+  expect_400({{"query", query}, {"rerank", 101}}, "rerank");
+  expect_400({{"query", query}, {"rerank", -1}}, "rerank");
+  expect_400({{"query", query}, {"rerank", "5"}}, "rerank");
+  expect_400({{"query", query}, {"rerank", 2}, {"rerank_weight", -1}}, "weight");
+  expect_400({{"query", query}, {"rerank", 2}, {"rerank_weight", "heavy"}}, "rerank_weight");
+  // Beta reaches neither alpha's collection nor, through it, its reranker.
+  EXPECT_EQ(env_.Beta().Post("/v1/collections/docs/search", {{"query", query}, {"rerank", 2}}).status,
+            404);
 }
 
 TEST_F(CollectionRoutesTest, QaAnswersWithCitationsFromTheDefaultGenerator) {
-  inference::EngineOptions engine_options;
-  engine_options.context.n_ctx = 1024;
-  engine_options.context.n_threads = 2;
-  Result<std::unique_ptr<inference::Engine>> engine = inference::Engine::Load(engine_options);
-  ASSERT_TRUE(engine.ok()) << "the default generator is needed (scripts/fetch_models.sh): "
-                           << engine.status().ToString();
-  engine_ = std::move(*engine);
-  env_.services().engine = engine_.get();
+  LoadTheDefaultGenerator();
   TestClient c = env_.Alpha();
   CreateWithDocuments(c, "docs");
   const json question = {{"collection", "docs"},

@@ -156,10 +156,9 @@ TEST_F(CollectionRoutesTest, SearchRerankedByTheDefaultGenerator) {
   // k 1 of 2 reranked: the reranker sees both, the answer stays first, and each score is the
   // search's plus rerank_weight x the model's mean log-probability of the question.
   for (const double weight : {2.0, 0.5}) {
-    const TestResponse r = c.Post("/v1/collections/docs/search", {{"query", query},
-                                                                  {"k", 1},
-                                                                  {"rerank", 2},
-                                                                  {"rerank_weight", weight}});
+    const TestResponse r =
+        c.Post("/v1/collections/docs/search",
+               {{"query", query}, {"k", 1}, {"rerank", 2}, {"rerank_weight", weight}});
     ASSERT_EQ(r.status, 200) << r.body;
     const json results = r.Json()["results"];
     ASSERT_EQ(results.size(), 1u) << r.body;
@@ -167,8 +166,8 @@ TEST_F(CollectionRoutesTest, SearchRerankedByTheDefaultGenerator) {
     EXPECT_EQ(hit["source"], "trains.md");
     const double lm = hit["rerank_score"].get<double>();
     EXPECT_LT(lm, 0.0) << "a mean log-probability";
-    EXPECT_NEAR(hit["score"].get<double>(), hybrid.at(hit["chunk_id"].get<uint64_t>()) + weight * lm,
-                1e-9);
+    EXPECT_NEAR(hit["score"].get<double>(),
+                hybrid.at(hit["chunk_id"].get<uint64_t>()) + weight * lm, 1e-9);
   }
 
   const auto expect_400 = [&](const json& body, const std::string& needle) {
@@ -182,8 +181,9 @@ TEST_F(CollectionRoutesTest, SearchRerankedByTheDefaultGenerator) {
   expect_400({{"query", query}, {"rerank", 2}, {"rerank_weight", -1}}, "weight");
   expect_400({{"query", query}, {"rerank", 2}, {"rerank_weight", "heavy"}}, "rerank_weight");
   // Beta reaches neither alpha's collection nor, through it, its reranker.
-  EXPECT_EQ(env_.Beta().Post("/v1/collections/docs/search", {{"query", query}, {"rerank", 2}}).status,
-            404);
+  EXPECT_EQ(
+      env_.Beta().Post("/v1/collections/docs/search", {{"query", query}, {"rerank", 2}}).status,
+      404);
 }
 
 TEST_F(CollectionRoutesTest, QaAnswersWithCitationsFromTheDefaultGenerator) {

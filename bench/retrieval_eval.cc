@@ -277,14 +277,6 @@ std::vector<Variant> FusionVariants() {
                   sentence);
     out.push_back({name, nullptr, o});
   }
-  // How deep the rescoring reaches into the fused list (and, past 50, how many candidates each
-  // mode contributes).
-  for (const int n : {15, 50, 100}) {
-    retrieval::SearchOptions o = defaults;
-    o.rescore.candidates = n;
-    if (n > 50) o.candidates = n;
-    out.push_back({"rescored, first " + std::to_string(n) + " fused candidates", nullptr, o});
-  }
   const double dw = defaults.dense_weight;
   out.push_back({"weighted dense_weight " + std::to_string(dw) + " (not rescored)",
                  [dw](const auto& b, const auto& d) {

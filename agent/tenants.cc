@@ -109,16 +109,15 @@ std::string MemoryNamespace(const Tenant& tenant, std::string_view name) {
 }
 
 std::string TenantDir(const std::string& data_dir, const Tenant& tenant) {
+  if (tenant.local()) return data_dir;
   return (std::filesystem::path(data_dir) / "tenants" / tenant.name).string();
 }
 
 std::string TenantCollectionsDir(const std::string& data_dir, const Tenant& tenant) {
-  if (tenant.local()) return CollectionsDir(data_dir).string();
-  return (std::filesystem::path(TenantDir(data_dir, tenant)) / "collections").string();
+  return CollectionsDir(TenantDir(data_dir, tenant)).string();
 }
 
 std::string TenantSessionsDir(const std::string& data_dir, const Tenant& tenant) {
-  if (tenant.local()) return (std::filesystem::path(data_dir) / "sessions").string();
   return (std::filesystem::path(TenantDir(data_dir, tenant)) / "sessions").string();
 }
 

@@ -51,8 +51,9 @@ Status ValidateClientName(std::string_view what, std::string_view name);
 // The episodic-store namespace of a tenant's client namespace: "t.<tenant>:<name>" ("<name>"
 // for the local tenant).
 std::string MemoryNamespace(const Tenant& tenant, std::string_view name);
-// <data_dir>/tenants/<tenant>: the tenant's collections/ and sessions/ live below (the local
-// tenant's are <data_dir>/collections and <data_dir>/sessions).
+// <data_dir>/tenants/<tenant>, or <data_dir> itself for the local tenant (so a server without
+// API keys works on the CLI's own collections and sessions): the tenant's collections/ and
+// sessions/ live below. Every route derives its paths from it.
 std::string TenantDir(const std::string& data_dir, const Tenant& tenant);
 std::string TenantCollectionsDir(const std::string& data_dir, const Tenant& tenant);
 std::string TenantSessionsDir(const std::string& data_dir, const Tenant& tenant);

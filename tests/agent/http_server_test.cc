@@ -455,6 +455,8 @@ TEST(TenantKeysTest, LoadChecksEveryLine) {
   EXPECT_EQ(TenantCollectionsDir("/d", Tenant{"local"}), "/d/collections");
   EXPECT_EQ(TenantCollectionsDir("/d", Tenant{"acme"}), "/d/tenants/acme/collections");
   EXPECT_EQ(TenantSessionsDir("/d", Tenant{"local"}), "/d/sessions");
+  EXPECT_EQ(TenantDir("/d", Tenant{"local"}), "/d");
+  EXPECT_EQ(TenantDir("/d", Tenant{"acme"}), "/d/tenants/acme");
   EXPECT_FALSE(ValidateClientName("namespace", "a/b").ok());
   EXPECT_FALSE(ValidateClientName("namespace", "..").ok());
   EXPECT_FALSE(ValidateClientName("namespace", "").ok());

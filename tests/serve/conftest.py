@@ -113,8 +113,9 @@ class EngramServer:
     """One `engram serve` process (restartable on the same data directory)."""
 
     def __init__(self, data_dir, key_file, extra_args=()):
+        """key_file None: no API keys, every request is the local tenant (the CLI's data)."""
         self.data_dir = Path(data_dir)
-        self.key_file = Path(key_file)
+        self.key_file = None if key_file is None else Path(key_file)
         self.extra_args = list(extra_args)
         self.proc = None
         self.port = None
@@ -124,9 +125,9 @@ class EngramServer:
 
     # --- lifecycle -------------------------------------------------------------------------
     def command(self):
+        keys = [] if self.key_file is None else ["--api-keys", str(self.key_file)]
         return [engram_binary(), "serve", "--port", "0", "--data-dir", str(self.data_dir),
-                "--api-keys", str(self.key_file), "--threads", "2", "--ctx", "2048",
-                *self.extra_args]
+                *keys, "--threads", "2", "--ctx", "2048", *self.extra_args]
 
     def start(self):
         assert self.proc is None or self.proc.poll() is not None, "already running"

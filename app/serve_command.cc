@@ -98,6 +98,19 @@ Status Build(const ServeFlags& flags, const std::string& data_dir, Server& s) {
   return Status::OK();
 }
 
+// Servers before commit 00091fa kept the collections a keyless client created over HTTP in
+// <data>/tenants/local/collections; the local tenant's collections are <data>/collections now.
+void WarnOfStrandedLocalCollections(const std::string& data_dir) {
+  const std::filesystem::path old_dir = std::filesystem::path(data_dir) / "tenants" /
+                                        std::string(agent::kLocalTenant) / "collections";
+  std::error_code ec;
+  if (!std::filesystem::is_directory(old_dir, ec)) return;
+  std::fprintf(stderr,
+               "engram serve: warning: '%s' holds collections an older server created without "
+               "API keys; move them into '%s' to use them\n",
+               old_dir.string().c_str(), CollectionsDir(data_dir).string().c_str());
+}
+
 // Blocks until SIGTERM or SIGINT (blocked in every thread, so only this wait sees them).
 int WaitForSignal(const sigset_t& signals) {
   int signal = 0;
@@ -121,6 +134,7 @@ Status RunServe(const ServeFlags& flags, const GlobalFlags& global) {
   // Before the model loads: a refused address should not cost a load first.
   if (Status st = agent::CheckListenAddress(flags.http, !keys.empty()); !st.ok()) return st;
   const std::string data_dir = ResolveDataDir(global.data_dir).string();
+  WarnOfStrandedLocalCollections(data_dir);
   Server s;
   if (Status st = Build(flags, data_dir, s); !st.ok()) return st;
   Result<std::unique_ptr<agent::HttpServer>> http = agent::HttpServer::Start(

@@ -45,3 +45,15 @@ def test_the_local_tenant_shares_the_cli_collections(tmp_path):
         server.stop()
     names = cli(data, "collections").split()
     assert "notes" in names and "web" in names, names
+
+
+def test_a_keyless_server_names_collections_an_older_one_left_elsewhere(tmp_path):
+    data = tmp_path / "data"
+    (data / "tenants" / "local" / "collections" / "old").mkdir(parents=True)
+    server = EngramServer(data, None).start()
+    try:
+        warning = [line for line in server.stderr_lines if "warning" in line]
+        assert warning and "tenants/local/collections" in warning[0], server.stderr()
+        assert str(data / "collections") in warning[0], warning
+    finally:
+        server.stop()

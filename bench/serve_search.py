@@ -7,8 +7,8 @@ language model reranker ("rerank": N), on the same questions in one run.
 DIR is a collection that `engram eval retrieval --squad FILE --distractors ... --work-dir DIR`
 built (its paragraphs' sources are "squad:<paragraph index>", the eval's order). The script
 copies it into a temporary data directory, starts `engram serve --port 0` on it, and asks every
-`--stride`th question twice: {"query", "k": 5} and the same with "rerank". A question's rank is
-its paragraph's among the hits' documents. Standard library only; the server runs with its
+`--stride`th question twice: {"query", "k": 20} and the same with "rerank". A question's rank is
+its paragraph's among the hits' documents (as `engram eval retrieval` ranks them). Standard library only; the server runs with its
 default generator and threads.
 """
 import argparse
@@ -121,7 +121,7 @@ def main():
             ms = {"plain": [], "reranked": []}
             for question, paragraph in questions:
                 for name, extra in (("plain", {}), ("reranked", {"rerank": a.rerank})):
-                    results, took = search(url, "squad", {"query": question, "k": 5, **extra})
+                    results, took = search(url, "squad", {"query": question, "k": 20, **extra})
                     ranks[name].append(rank_of(results, paragraph))
                     ms[name].append(took)
         finally:
@@ -132,7 +132,7 @@ def main():
     if a.json:
         print(json.dumps(out, indent=2))
         return
-    print(f"{len(questions)} questions (every {a.stride}th), k 5, rerank {a.rerank}")
+    print(f"{len(questions)} questions (every {a.stride}th), k 20, rerank {a.rerank}")
     for name in ranks:
         f = out[name]
         print(f"{name:9s} recall@1 {f['recall@1']:.3f}  recall@5 {f['recall@5']:.3f}  "

@@ -121,4 +121,12 @@ std::string TenantSessionsDir(const std::string& data_dir, const Tenant& tenant)
   return (std::filesystem::path(TenantDir(data_dir, tenant)) / "sessions").string();
 }
 
+std::optional<std::string> StrandedLocalCollectionsDir(const std::string& data_dir) {
+  const std::filesystem::path dir =
+      std::filesystem::path(data_dir) / "tenants" / std::string(kLocalTenant) / "collections";
+  std::error_code ec;
+  if (!std::filesystem::is_directory(dir, ec)) return std::nullopt;
+  return dir.string();
+}
+
 }  // namespace engram::agent

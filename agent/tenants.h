@@ -57,5 +57,8 @@ std::string MemoryNamespace(const Tenant& tenant, std::string_view name);
 std::string TenantDir(const std::string& data_dir, const Tenant& tenant);
 std::string TenantCollectionsDir(const std::string& data_dir, const Tenant& tenant);
 std::string TenantSessionsDir(const std::string& data_dir, const Tenant& tenant);
+// Where servers before commit 00091fa kept the collections a keyless client created over HTTP
+// (<data_dir>/tenants/local/collections), when that directory exists: they are not read there.
+std::optional<std::string> StrandedLocalCollectionsDir(const std::string& data_dir);
 
 }  // namespace engram::agent

@@ -98,17 +98,15 @@ Status Build(const ServeFlags& flags, const std::string& data_dir, Server& s) {
   return Status::OK();
 }
 
-// Servers before commit 00091fa kept the collections a keyless client created over HTTP in
-// <data>/tenants/local/collections; the local tenant's collections are <data>/collections now.
+// A keyless server's collections are <data>/collections; older ones left some elsewhere.
 void WarnOfStrandedLocalCollections(const std::string& data_dir) {
-  const std::filesystem::path old_dir = std::filesystem::path(data_dir) / "tenants" /
-                                        std::string(agent::kLocalTenant) / "collections";
-  std::error_code ec;
-  if (!std::filesystem::is_directory(old_dir, ec)) return;
+  const std::optional<std::string> old_dir = agent::StrandedLocalCollectionsDir(data_dir);
+  if (!old_dir) return;
   std::fprintf(stderr,
                "engram serve: warning: '%s' holds collections an older server created without "
                "API keys; move them into '%s' to use them\n",
-               old_dir.string().c_str(), CollectionsDir(data_dir).string().c_str());
+               old_dir->c_str(),
+               agent::TenantCollectionsDir(data_dir, {std::string(agent::kLocalTenant)}).c_str());
 }
 
 // Blocks until SIGTERM or SIGINT (blocked in every thread, so only this wait sees them).
